@@ -1,0 +1,125 @@
+//! What code generation hands to the runtime: BPF programs (instructions plus
+//! the map references to relocate), the maps to create, and the event kinds the
+//! programs send through the ring buffer. Pure data: the ELF writer turns it
+//! into bytes aya can load; the runtime uses the layouts to decode values.
+
+use crate::insn::Insn;
+use flowtrace_lang::ast::{AttachPoint, MapKind};
+use flowtrace_lang::span::Span;
+use flowtrace_lang::typed::MapId;
+use flowtrace_lang::types::{AggKind, Type};
+
+#[derive(Clone, Debug)]
+pub struct CompiledProgram {
+    pub programs: Vec<ProgramCode>,
+    /// Every BPF map the programs use; a [`MapRef`] indexes this.
+    pub maps: Vec<MapSpec>,
+    /// Indexed by event id (the first u64 of every ring-buffer record).
+    pub events: Vec<EventKind>,
+}
+
+/// Index into [`CompiledProgram::maps`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MapRef(pub u32);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ProgramKind {
+    /// `BEGIN`/`END`: raw-tracepoint programs run once with `BPF_PROG_TEST_RUN`.
+    Special,
+    Kprobe,
+    Kretprobe,
+    Tracepoint,
+    RawTracepoint,
+    Fentry,
+    Fexit,
+    /// `interval:`: software cpu-clock perf event on one CPU.
+    PerfEvent,
+    /// `tc:`: sched_cls program, always returning `TC_ACT_UNSPEC`.
+    SchedCls,
+}
+
+#[derive(Clone, Debug)]
+pub struct ProgramCode {
+    /// A valid BPF object name (≤ 15 chars, `[A-Za-z0-9_]`), prefixed `ft_`
+    /// so leftovers can be recognised.
+    pub name: String,
+    pub kind: ProgramKind,
+    /// The concrete attach point.
+    pub attach: AttachPoint,
+    pub insns: Vec<Insn>,
+    /// `lddw` instructions (by index of their first slot) whose immediate must
+    /// become the fd of a map.
+    pub map_relocs: Vec<(usize, MapRef)>,
+    /// For each instruction, the source span it was lowered from (so a
+    /// verifier rejection can be shown against the source).
+    pub spans: Vec<Span>,
+    /// `-d ir` / `-d bpf` comments: (instruction index, text).
+    pub comments: Vec<(usize, String)>,
+}
+
+/// BPF map types flowtrace creates (`enum bpf_map_type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BpfMapType {
+    Hash = 1,
+    Array = 2,
+    PercpuHash = 5,
+    PercpuArray = 6,
+    LruHash = 9,
+    LruPercpuHash = 10,
+    RingBuf = 27,
+}
+
+#[derive(Clone, Debug)]
+pub struct MapSpec {
+    /// A valid BPF object name, e.g. `ft_retransmits`.
+    pub name: String,
+    pub map_type: BpfMapType,
+    pub key_size: u32,
+    pub value_size: u32,
+    pub max_entries: u32,
+    pub role: MapRole,
+}
+
+#[derive(Clone, Debug)]
+pub enum MapRole {
+    /// A script's `@map`. Scalar maps (`@m`, no key) use the key u64 0.
+    User {
+        id: MapId,
+        name: String,
+        keys: Vec<Type>,
+        value: MapValue,
+        declared: Option<MapKind>,
+    },
+    /// Per-CPU array of u64 counters: slot `MapId.0` counts failed updates of
+    /// that map (map full); slot [`STATS_LOST_EVENTS`] + number of user maps
+    /// counts ring-buffer records that could not be reserved.
+    Stats,
+    /// The ring buffer for printf and async actions.
+    Events,
+    /// Per-CPU scratch space bigger than the 512-byte stack allows.
+    Scratch,
+}
+
+/// Offset of the lost-events counter after the per-map slots of the stats map.
+pub const STATS_LOST_EVENTS: u32 = 0;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum MapValue {
+    /// Written by `@m = v`: one value of this type (not per-CPU).
+    Plain(Type),
+    /// Written by aggregation calls: per-CPU, merged in userspace.
+    Agg(AggKind),
+}
+
+/// What one ring-buffer record means. The record is the event id (u64), then
+/// the arguments laid out by [`crate::layout`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum EventKind {
+    Printf { format: String, args: Vec<Type> },
+    PrintMap { map: MapId, top: u64, div: u64 },
+    PrintValue { ty: Type },
+    Clear { map: MapId },
+    Zero { map: MapId },
+    Time { format: String },
+    Exit,
+}

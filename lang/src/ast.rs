@@ -1,0 +1,277 @@
+//! The syntax tree, as written. Every node carries the span of its source text.
+//! Names are not resolved here: `comm`, `AF_INET` and `TCP_ESTABLISHED` are all
+//! [`ExprKind::Ident`]; the type checker decides what each one is.
+
+use crate::span::Span;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Program {
+    pub items: Vec<Item>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Item {
+    Probe(Probe),
+    /// `let @flows = lruhash(1024);`
+    MapDecl(MapDecl),
+    /// `#include <linux/socket.h>`: accepted and ignored (BTF replaces headers).
+    Include { path: String, span: Span },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct MapDecl {
+    /// Without the `@`; empty for the anonymous map `@`.
+    pub name: String,
+    pub name_span: Span,
+    pub kind: MapKind,
+    pub kind_span: Span,
+    pub max_entries: u64,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MapKind {
+    Hash,
+    LruHash,
+    PercpuHash,
+    PercpuLruHash,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Probe {
+    pub attach: Vec<AttachPoint>,
+    pub predicate: Option<Expr>,
+    pub body: Block,
+    pub span: Span,
+}
+
+/// One `provider:target…` of a probe's comma-separated list, parsed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AttachPoint {
+    pub kind: AttachKind,
+    /// The text as written, e.g. `k:tcp_sendmsg` (for `probe` and messages).
+    pub raw: String,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum AttachKind {
+    Begin,
+    End,
+    /// `kprobe:F`, `k:F`, or `kprobe:MODULE:F`. `func` may hold `*` wildcards.
+    Kprobe { module: Option<String>, func: String },
+    Kretprobe { module: Option<String>, func: String },
+    /// `tracepoint:CAT:NAME`, `t:CAT:NAME`; either part may hold wildcards.
+    Tracepoint { category: String, name: String },
+    /// `rawtracepoint:NAME`.
+    RawTracepoint { name: String },
+    /// `fentry:F`, `f:F`, `kfunc:F` (and `fentry:MODULE:F`).
+    Fentry { module: Option<String>, func: String },
+    /// `fexit:F`, `fr:F`, `kretfunc:F`.
+    Fexit { module: Option<String>, func: String },
+    /// `interval:s:N`, `interval:ms:N`, `interval:us:N`, `interval:hz:N`, `interval:1s`, `i:…`.
+    Interval { period: Period },
+    /// flowtrace's own `tc:IFACE:ingress` / `tc:IFACE:egress`; IFACE may be a glob.
+    Tc { iface: String, dir: TcDir },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Period {
+    Nanos(u64),
+    Hz(u64),
+}
+
+impl Period {
+    pub fn nanos(self) -> u64 {
+        match self {
+            Period::Nanos(n) => n,
+            Period::Hz(hz) => 1_000_000_000 / hz.max(1),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TcDir {
+    Ingress,
+    Egress,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Block {
+    pub stmts: Vec<Stmt>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stmt {
+    pub kind: StmtKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum StmtKind {
+    /// An expression for its effect: a call (`printf(…)`, `delete(@m[k])`,
+    /// `exit()`), or `$x++` / `@m--`.
+    Expr(Expr),
+    /// `$x = e;` or `$x OP= e;` (`op` is then the binary operator).
+    AssignVar { var: Ident, op: Option<BinOp>, value: Expr },
+    /// `@m = e;`, `@m[k1, k2] = e;`, `@m OP= e;`.
+    AssignMap { map: MapRef, op: Option<BinOp>, value: Expr },
+    /// `if (c) { … } else if (d) { … } else { … }`; an `else if` is an `else`
+    /// block holding one `If` statement.
+    If { cond: Expr, then: Block, otherwise: Option<Block> },
+    /// `while (c) { … }` (bounded by the verifier).
+    While { cond: Expr, body: Block },
+    /// `unroll(N) { … }`.
+    Unroll { count: u64, body: Block },
+    Return,
+    /// A nested `{ … }`.
+    Block(Block),
+}
+
+/// An identifier with its span.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ident {
+    pub name: String,
+    pub span: Span,
+}
+
+/// `@name` or `@name[k1, k2]`. `keys` is empty for a scalar map.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MapRef {
+    /// Without the `@`; empty for the anonymous map.
+    pub name: String,
+    pub name_span: Span,
+    pub keys: Vec<Expr>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ExprKind {
+    /// Integer literal, value after suffix and `_` removal.
+    Int(u64),
+    /// String literal with escapes already decoded.
+    Str(String),
+    /// `true` / `false`.
+    Bool(bool),
+    /// A bare name: builtin (`comm`), constant (`AF_INET`), BTF enum constant.
+    Ident(String),
+    /// `$name`.
+    Var(String),
+    /// `$1`, `$2`, …
+    Positional(u32),
+    /// `$#`.
+    PositionalCount,
+    /// `@m` or `@m[k]`, read.
+    Map(MapRef),
+    /// `f(a, b)`.
+    Call { func: Ident, args: Vec<Expr> },
+    Unary { op: UnOp, expr: Box<Expr> },
+    Binary { op: BinOp, lhs: Box<Expr>, rhs: Box<Expr> },
+    Ternary { cond: Box<Expr>, then: Box<Expr>, otherwise: Box<Expr> },
+    /// `(struct sock *)arg0`, `(uint32)x`.
+    Cast { ty: TypeName, expr: Box<Expr> },
+    /// `e.f` or `e->f` (both dereference a pointer, as bpftrace ≥ 0.25 does).
+    Field { expr: Box<Expr>, field: Ident, arrow: bool },
+    /// `e[i]`.
+    Index { expr: Box<Expr>, index: Box<Expr> },
+    /// `(a, b)`.
+    Tuple(Vec<Expr>),
+    /// `$x++`, `--@m[k]`: target is a `Var` or `Map` expression.
+    IncDec { target: Box<Expr>, increment: bool, prefix: bool },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum UnOp {
+    /// `-e`
+    Neg,
+    /// `!e`
+    Not,
+    /// `~e`
+    BitNot,
+    /// `*e`
+    Deref,
+    /// `&e`
+    AddrOf,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BinOp {
+    Mul,
+    Div,
+    Mod,
+    Add,
+    Sub,
+    Shl,
+    Shr,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+    BitAnd,
+    BitXor,
+    BitOr,
+    And,
+    Or,
+}
+
+impl BinOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinOp::Mul => "*",
+            BinOp::Div => "/",
+            BinOp::Mod => "%",
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            BinOp::Shl => "<<",
+            BinOp::Shr => ">>",
+            BinOp::Lt => "<",
+            BinOp::Le => "<=",
+            BinOp::Gt => ">",
+            BinOp::Ge => ">=",
+            BinOp::Eq => "==",
+            BinOp::Ne => "!=",
+            BinOp::BitAnd => "&",
+            BinOp::BitXor => "^",
+            BinOp::BitOr => "|",
+            BinOp::And => "&&",
+            BinOp::Or => "||",
+        }
+    }
+
+    pub fn is_comparison(self) -> bool {
+        matches!(self, BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne)
+    }
+}
+
+/// A type as written in a cast: `struct sock *`, `uint32`, `int8`, `u64`,
+/// `unsigned int`, `struct tcphdr`, `sk_buff_data_t`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TypeName {
+    pub base: TypeBase,
+    /// Number of `*`.
+    pub pointer_depth: u8,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TypeBase {
+    /// `int8`…`int64`, `uint8`…`uint64`, `u8`…`u64`, `s8`…`s64`, `i8`…`i64`,
+    /// `char`, `short`, `int`, `long`, `unsigned …`, `bool`.
+    Int { bits: u8, signed: bool },
+    Void,
+    Struct(String),
+    Union(String),
+    Enum(String),
+    /// A bare name: a BTF typedef (`sk_buff_data_t`).
+    Named(String),
+}

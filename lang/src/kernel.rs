@@ -1,0 +1,96 @@
+//! What the type checker asks of the running kernel: BTF types, enum constants,
+//! tracepoint formats, function prototypes and the lists that wildcards match.
+//! The checker sees only this trait; `flowtrace-codegen`'s BTF reader implements
+//! it for real kernels, and tests implement it with small fakes.
+
+use crate::types::{RecordType, Type};
+
+/// The keyword written before a type name in a cast.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TypeKeyword {
+    Struct,
+    Union,
+    Enum,
+    /// No keyword: a typedef name.
+    Typedef,
+}
+
+/// A struct/union member, resolved through any anonymous structs and unions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    pub name: String,
+    pub ty: Type,
+    /// Offset from the start of the record, in bits.
+    pub offset_bits: u32,
+    /// Width in bits for a bitfield; `None` for a whole member.
+    pub bitfield_bits: Option<u8>,
+}
+
+impl Member {
+    /// Byte offset of a non-bitfield member.
+    pub fn offset(&self) -> u32 {
+        self.offset_bits / 8
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnumConstant {
+    pub name: String,
+    pub value: i64,
+    /// The enum's name (`tcp_state` or empty).
+    pub enum_name: String,
+}
+
+/// One field of a tracepoint's `args`, from tracefs `format`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TracepointField {
+    pub name: String,
+    /// Integers, `Str` for `char[N]` arrays and `__data_loc char[]`, arrays,
+    /// pointers (to BTF types where the C type names one).
+    pub ty: Type,
+    /// Byte offset in the tracepoint context (the 8-byte common header included).
+    pub offset: u32,
+    pub size: u32,
+    /// `__data_loc`: the field holds a u32 (offset | len << 16) to the data.
+    pub data_loc: bool,
+}
+
+/// A kernel function's prototype from BTF (for `fentry`/`fexit` and to check
+/// that a kprobe target exists).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FuncProto {
+    pub name: String,
+    pub params: Vec<(String, Type)>,
+    pub ret: Type,
+}
+
+pub trait KernelTypes {
+    /// A named type: `struct sock`, `union bpf_attr`, `enum tcp_state`, a typedef.
+    fn find_type(&self, keyword: TypeKeyword, name: &str) -> Option<Type>;
+
+    /// A member of a record, looked up through anonymous members.
+    fn member(&self, record: &RecordType, name: &str) -> Option<Member>;
+
+    /// The names [`Self::member`] would accept (for "did you mean").
+    fn member_names(&self, record: &RecordType) -> Vec<String>;
+
+    /// An enumerator of any BTF enum (`TCP_ESTABLISHED`).
+    fn enum_constant(&self, name: &str) -> Option<EnumConstant>;
+
+    /// Enumerator names close to `name` (for "did you mean"): implementations
+    /// may search however they like.
+    fn similar_enum_constants(&self, name: &str) -> Vec<String>;
+
+    /// The tracepoint's fields, or a message saying why they cannot be read
+    /// (tracefs not mounted: say how to mount it; no such tracepoint).
+    fn tracepoint_fields(&self, category: &str, name: &str) -> Result<Vec<TracepointField>, String>;
+
+    /// Tracepoints matching `category:name` globs, as (category, name).
+    fn match_tracepoints(&self, category: &str, name: &str) -> Vec<(String, String)>;
+
+    /// A kernel function's prototype.
+    fn function(&self, name: &str) -> Option<FuncProto>;
+
+    /// Kernel functions matching a glob (for `kprobe:tcp_*`).
+    fn match_functions(&self, pattern: &str) -> Vec<String>;
+}

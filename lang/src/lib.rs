@@ -1,0 +1,13 @@
+//! flowtrace's front end: source text → [`ast::Program`] (with spans) →
+//! [`typed::TypedProgram`] (names resolved and types checked against kernel BTF),
+//! or diagnostics that point at the source.
+
+pub mod ast;
+pub mod diag;
+pub mod kernel;
+pub mod span;
+pub mod typed;
+pub mod types;
+
+pub use diag::Diagnostic;
+pub use span::{Source, Span};

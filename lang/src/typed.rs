@@ -1,0 +1,146 @@
+//! The checked program: names resolved, every expression typed, struct member
+//! accesses turned into offsets, one [`TProbe`] per concrete attach point.
+//! This is what code generation consumes (and what `-d types` prints).
+
+use crate::ast::{AttachPoint, BinOp, MapKind, UnOp};
+use crate::diag::Diagnostic;
+use crate::span::Span;
+use crate::types::{AggKind, Type};
+use flowtrace_stdlib::{Builtin, Func};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MapId(pub u32);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct VarId(pub u32);
+
+#[derive(Clone, Debug)]
+pub struct TypedProgram {
+    /// Indexed by [`MapId`].
+    pub maps: Vec<MapInfo>,
+    pub probes: Vec<TProbe>,
+    /// Notes and warnings (errors make checking fail instead).
+    pub warnings: Vec<Diagnostic>,
+}
+
+#[derive(Clone, Debug)]
+pub struct MapInfo {
+    /// Without `@`; empty for the anonymous map.
+    pub name: String,
+    /// Key types, one per key expression; empty for a scalar map `@m`.
+    pub key: Vec<Type>,
+    /// `Type::Agg(…)` for aggregation maps; otherwise the stored value type.
+    pub value: Type,
+    /// From `let @m = lruhash(N);`, if declared.
+    pub declared: Option<(MapKind, u64)>,
+    /// First use (or the declaration).
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct TProbe {
+    /// Concrete: wildcards expanded, aliases resolved.
+    pub attach: AttachPoint,
+    /// Index of the source probe in the program (several `TProbe`s share one
+    /// when it has several or wildcard attach points).
+    pub source_probe: usize,
+    pub predicate: Option<TExpr>,
+    pub body: Vec<TStmt>,
+    /// Indexed by [`VarId`]: the probe's `$variables`.
+    pub vars: Vec<VarInfo>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct VarInfo {
+    pub name: String,
+    pub ty: Type,
+}
+
+#[derive(Clone, Debug)]
+pub struct TStmt {
+    pub kind: TStmtKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub enum TStmtKind {
+    /// Evaluated for its side effects (`$x++`), value dropped.
+    Expr(TExpr),
+    AssignVar { var: VarId, value: TExpr },
+    /// `@m[k] = v` (non-aggregation value).
+    MapStore { map: MapId, key: Option<TExpr>, value: TExpr },
+    /// `@m[k] OP= v`, `@m[k]++` (`op` Add, value 1): read-modify-write.
+    MapUpdate { map: MapId, key: Option<TExpr>, op: BinOp, value: TExpr },
+    /// `@m[k] = count()` etc.; `arg` is the value for everything but count.
+    Aggregate { map: MapId, key: Option<TExpr>, agg: AggKind, arg: Option<TExpr> },
+    If { cond: TExpr, then: Vec<TStmt>, otherwise: Vec<TStmt> },
+    While { cond: TExpr, body: Vec<TStmt> },
+    Return,
+    /// `printf(fmt, args…)`: the format stays in userspace.
+    Printf { format: String, args: Vec<TExpr> },
+    /// `time(fmt)`.
+    Time { format: String },
+    /// `print(@m)`, `print(@m, top)`, `print(@m, top, div)`.
+    PrintMap { map: MapId, top: u64, div: u64 },
+    /// `print(value)` for a non-map value.
+    PrintValue { value: TExpr },
+    Clear { map: MapId },
+    Zero { map: MapId },
+    Delete { map: MapId, key: Option<TExpr> },
+    Exit,
+}
+
+#[derive(Clone, Debug)]
+pub struct TExpr {
+    pub kind: TExprKind,
+    pub ty: Type,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub enum TExprKind {
+    /// The bits of an integer of type `ty` (negative values sign-extended).
+    Int(u64),
+    Str(String),
+    Builtin(Builtin),
+    Var(VarId),
+    /// `@m[k]`: 0 (or an empty value) when the key is absent.
+    MapRead { map: MapId, key: Option<Box<TExpr>> },
+    Unary { op: UnOp, expr: Box<TExpr> },
+    Binary { op: BinOp, lhs: Box<TExpr>, rhs: Box<TExpr> },
+    /// `&&` and `||` are `Binary` with short-circuit lowering.
+    Ternary { cond: Box<TExpr>, then: Box<TExpr>, otherwise: Box<TExpr> },
+    /// Integer/pointer conversion to `ty`.
+    Cast { expr: Box<TExpr> },
+    /// Kernel memory at `address(base) + offset`, of type `ty`. `base` is
+    /// either a pointer value or a `Record`/`Array`-typed place (whose value is
+    /// its address). When `ty` is itself a record or array the result is a
+    /// place (no read happens); otherwise the value is read with
+    /// `bpf_probe_read_kernel` (and for a bitfield shifted by
+    /// `bit_offset % 8` … masked to `bits`, see `bitfield`).
+    Member { base: Box<TExpr>, offset: u32, bitfield: Option<Bitfield> },
+    /// `base[index]` on a pointer or array place; element type is `ty`.
+    Index { base: Box<TExpr>, index: Box<TExpr>, elem_size: u32 },
+    /// A field of the tracepoint context (`args.oldstate`), read directly
+    /// from the context at `offset`.
+    TracepointArg { offset: u32, size: u32, data_loc: bool },
+    /// `args.NAME` in fentry/fexit: the `index`-th argument slot.
+    FuncArg { index: u8 },
+    Tuple(Vec<TExpr>),
+    /// `$x++`, `--@m[k]`; `target` is a `Var` or `MapRead` expression.
+    IncDec { target: Box<TExpr>, increment: bool, prefix: bool },
+    /// Value-producing builtin functions: `str`, `ntop`, `strncmp`, `ksym`, …
+    Call { func: Func, args: Vec<TExpr> },
+    /// A string resolved in userspace by index (`probe`, `func` when known
+    /// at compile time).
+    ProbeName(String),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bitfield {
+    /// Bit offset of the field within the byte at `offset`, 0..8.
+    pub bit_offset: u8,
+    /// Width in bits.
+    pub bits: u8,
+}

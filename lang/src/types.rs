@@ -1,0 +1,157 @@
+//! The types the checker assigns. Kernel types (structs, unions, pointers to
+//! them) come from BTF through [`crate::kernel::KernelTypes`].
+
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct IntType {
+    /// 8, 16, 32 or 64.
+    pub bits: u8,
+    pub signed: bool,
+}
+
+impl IntType {
+    pub const U8: IntType = IntType { bits: 8, signed: false };
+    pub const U16: IntType = IntType { bits: 16, signed: false };
+    pub const U32: IntType = IntType { bits: 32, signed: false };
+    pub const U64: IntType = IntType { bits: 64, signed: false };
+    pub const I8: IntType = IntType { bits: 8, signed: true };
+    pub const I16: IntType = IntType { bits: 16, signed: true };
+    pub const I32: IntType = IntType { bits: 32, signed: true };
+    pub const I64: IntType = IntType { bits: 64, signed: true };
+
+    pub fn bytes(self) -> u32 {
+        u32::from(self.bits) / 8
+    }
+}
+
+/// A struct or union from BTF.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RecordType {
+    /// BTF type id (of the struct/union itself, typedefs and qualifiers peeled).
+    pub btf_id: u32,
+    /// `sock`, `sock_common`; empty for an anonymous one.
+    pub name: String,
+    pub size: u32,
+    pub is_union: bool,
+}
+
+/// The value kinds a map can hold after an aggregation call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AggKind {
+    Count,
+    Sum { signed: bool },
+    Min { signed: bool },
+    Max { signed: bool },
+    Avg { signed: bool },
+    Stats { signed: bool },
+    /// log2 histogram.
+    Hist,
+    /// `lhist(v, min, max, step)`.
+    Lhist { min: i64, max: i64, step: i64 },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Type {
+    /// No value (`printf(…)`, `exit()`).
+    Void,
+    Int(IntType),
+    /// The result of a comparison or `!`; stored as 0/1 in 8 bytes.
+    Bool,
+    /// A NUL-terminated string in a buffer of `cap` bytes (NUL included).
+    Str { cap: u32 },
+    /// An IPv4 or IPv6 address with its family (`ntop()`, `saddr` in tc
+    /// probes); printed as an address.
+    Inet,
+    Pointer(Box<Type>),
+    Record(RecordType),
+    Array { elem: Box<Type>, len: u32 },
+    Tuple(Vec<Type>),
+    /// What a map holds after `count()`, `hist()`, … .
+    Agg(AggKind),
+    /// The probe name (`probe`) or kernel function (`func`): a string chosen in
+    /// userspace, carried as an index.
+    ProbeName,
+    /// `args` in tracepoint, rawtracepoint and fentry probes: only its fields are
+    /// values.
+    Args,
+}
+
+impl Type {
+    pub const U64: Type = Type::Int(IntType::U64);
+    pub const I64: Type = Type::Int(IntType::I64);
+
+    pub fn is_integer(&self) -> bool {
+        matches!(self, Type::Int(_) | Type::Bool)
+    }
+
+    pub fn is_pointer(&self) -> bool {
+        matches!(self, Type::Pointer(_))
+    }
+
+    /// Integers, booleans and pointers: values that fit a register.
+    pub fn is_scalar(&self) -> bool {
+        matches!(self, Type::Int(_) | Type::Bool | Type::Pointer(_))
+    }
+
+    pub fn int(&self) -> Option<IntType> {
+        match self {
+            Type::Int(t) => Some(*t),
+            Type::Bool => Some(IntType::U64),
+            Type::Pointer(_) => Some(IntType::U64),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for AggKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            AggKind::Count => "count",
+            AggKind::Sum { .. } => "sum",
+            AggKind::Min { .. } => "min",
+            AggKind::Max { .. } => "max",
+            AggKind::Avg { .. } => "avg",
+            AggKind::Stats { .. } => "stats",
+            AggKind::Hist => "hist",
+            AggKind::Lhist { .. } => "lhist",
+        };
+        write!(f, "{name}_t")
+    }
+}
+
+/// Written the way a user would write the type (used in messages and `-d types`).
+impl fmt::Display for Type {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Type::Void => write!(f, "void"),
+            Type::Int(t) => write!(f, "{}int{}", if t.signed { "" } else { "u" }, t.bits),
+            Type::Bool => write!(f, "bool"),
+            Type::Str { cap } => write!(f, "string[{cap}]"),
+            Type::Inet => write!(f, "inet"),
+            Type::Pointer(to) => write!(f, "{to} *"),
+            Type::Record(r) => {
+                let kw = if r.is_union { "union" } else { "struct" };
+                if r.name.is_empty() {
+                    write!(f, "{kw} <anon>")
+                } else {
+                    write!(f, "{kw} {}", r.name)
+                }
+            }
+            Type::Array { elem, len } => write!(f, "{elem}[{len}]"),
+            Type::Tuple(items) => {
+                write!(f, "(")?;
+                for (i, t) in items.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(f, "{t}")?;
+                }
+                write!(f, ")")
+            }
+            Type::Agg(a) => write!(f, "{a}"),
+            Type::ProbeName => write!(f, "probe"),
+            Type::Args => write!(f, "args"),
+        }
+    }
+}

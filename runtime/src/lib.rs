@@ -1,1 +1,3 @@
+//! flowtrace runtime: load, attach, maps, events, output, cleanup.
 
+pub mod values;

@@ -1,0 +1,54 @@
+//! Values as userspace sees them after decoding map entries and ring-buffer
+//! records. The output layer formats these (text or JSON); nothing here knows
+//! about bytes or the kernel.
+
+use std::net::IpAddr;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// A signed integer (from a signed type).
+    Int(i64),
+    /// An unsigned integer.
+    UInt(u64),
+    Bool(bool),
+    Str(String),
+    Inet(IpAddr),
+    Tuple(Vec<Value>),
+    /// A probe or function name resolved in userspace.
+    Probe(String),
+}
+
+/// A map's value after merging every CPU's copy.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AggValue {
+    Count(u64),
+    Sum(i64),
+    Min(i64),
+    Max(i64),
+    Avg { sum: i64, count: u64 },
+    Stats { sum: i64, count: u64 },
+    /// `codegen::layout::HIST_BUCKETS` counters: negative, zero, then one per power of two.
+    Hist(Vec<u64>),
+    /// Below `min`, one per step, then at-or-above `max`.
+    Lhist { min: i64, max: i64, step: i64, buckets: Vec<u64> },
+    /// A value stored with `@m[k] = v`.
+    Plain(Value),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct MapEntry {
+    /// `None` for a scalar map (`@m = …`); a `Value::Tuple` for several keys.
+    pub key: Option<Value>,
+    pub value: AggValue,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct MapSnapshot {
+    /// With the `@`: `@retransmits`, or `@` for the anonymous map.
+    pub name: String,
+    /// Whether the map's values are signed (sum/min/max/avg of signed values).
+    pub entries: Vec<MapEntry>,
+    /// Updates the kernel could not make because the map was full.
+    pub dropped_updates: u64,
+    pub max_entries: u32,
+}

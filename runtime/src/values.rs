@@ -46,7 +46,7 @@ pub struct MapEntry {
 pub struct MapSnapshot {
     /// With the `@`: `@retransmits`, or `@` for the anonymous map.
     pub name: String,
-    /// Whether the map's values are signed (sum/min/max/avg of signed values).
+    /// In the order the kernel iterated them; the output layer sorts.
     pub entries: Vec<MapEntry>,
     /// Updates the kernel could not make because the map was full.
     pub dropped_updates: u64,

@@ -1,1 +1,41 @@
-fn main() {}
+//! The `flowtrace` command: one-liners (`-e`), runbook scripts, listing, and
+//! the interactive session.
+
+mod cli;
+mod frontend;
+mod list;
+
+use clap::Parser;
+use cli::Cli;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(pattern) = &cli.list {
+        return list::run(&cli, pattern);
+    }
+    let source = match frontend::read_source(&cli) {
+        Ok(s) => s,
+        Err(msg) => {
+            eprintln!("flowtrace: error: {msg}");
+            return ExitCode::from(1);
+        }
+    };
+    let kernel = match frontend::open_kernel(&cli) {
+        Ok(k) => k,
+        Err(msg) => {
+            eprintln!("flowtrace: error: {msg}");
+            return ExitCode::from(1);
+        }
+    };
+    let typed = match frontend::check(&cli, &source, &kernel) {
+        Ok(t) => t,
+        Err(frontend::Reported) => return ExitCode::from(1),
+    };
+    if cli.dry_run || (!cli.dump.is_empty() && cli.dump.iter().all(|d| matches!(d, cli::DumpStage::Ast | cli::DumpStage::Types))) {
+        return ExitCode::SUCCESS;
+    }
+    let _ = typed;
+    eprintln!("flowtrace: running programs is not built yet");
+    ExitCode::from(1)
+}

@@ -1,0 +1,78 @@
+//! Source text → checked program, printing diagnostics against the source.
+
+use crate::cli::{Cli, DumpStage};
+use flowtrace_codegen::kernel_info::KernelInfo;
+use flowtrace_lang::diag::render_all;
+use flowtrace_lang::typed::TypedProgram;
+use flowtrace_lang::{CheckOptions, Source};
+use std::io::Write;
+
+/// Why the front end stopped: already reported to stderr.
+pub struct Reported;
+
+pub fn read_source(cli: &Cli) -> Result<Source, String> {
+    match (&cli.program, &cli.file) {
+        (Some(text), _) => Ok(Source::new("-e", text.clone())),
+        (None, Some(path)) if path.as_os_str() == "-" => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                .map_err(|e| format!("cannot read standard input: {e}"))?;
+            Ok(Source::new("<stdin>", text))
+        }
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map(|text| Source::new(path.display().to_string(), text))
+            .map_err(|e| format!("cannot read {}: {e}", path.display())),
+        (None, None) => Err("no program given: use -e PROGRAM or a script FILE".into()),
+    }
+}
+
+pub fn open_kernel(cli: &Cli) -> Result<KernelInfo, String> {
+    match &cli.btf {
+        Some(path) => KernelInfo::from_btf_file(path),
+        None => KernelInfo::open_default(),
+    }
+    .map_err(|e| e.to_string())
+}
+
+/// Positional parameters: with `-e`, every trailing word; with a FILE, the
+/// words after it.
+pub fn positional_params(cli: &Cli) -> Vec<String> {
+    let mut params = Vec::new();
+    if cli.program.is_some() {
+        if let Some(file) = &cli.file {
+            params.push(file.display().to_string());
+        }
+    }
+    params.extend(cli.args.iter().cloned());
+    params
+}
+
+pub fn check(cli: &Cli, source: &Source, kernel: &KernelInfo) -> Result<TypedProgram, Reported> {
+    let stderr = &mut std::io::stderr();
+    let ast = match flowtrace_lang::parse(source) {
+        Ok(ast) => ast,
+        Err(diags) => {
+            let _ = write!(stderr, "{}", render_all(&diags, source));
+            return Err(Reported);
+        }
+    };
+    if cli.dump.contains(&DumpStage::Ast) {
+        print!("{}", flowtrace_lang::dump_ast::dump_ast(&ast));
+    }
+    let options = CheckOptions { params: positional_params(cli), ..CheckOptions::default() };
+    match flowtrace_lang::check(&ast, kernel, &options) {
+        Ok(typed) => {
+            if !typed.warnings.is_empty() {
+                let _ = write!(stderr, "{}", render_all(&typed.warnings, source));
+            }
+            if cli.dump.contains(&DumpStage::Types) {
+                print!("{}", flowtrace_lang::dump_types::dump_types(&typed));
+            }
+            Ok(typed)
+        }
+        Err(diags) => {
+            let _ = write!(stderr, "{}", render_all(&diags, source));
+            Err(Reported)
+        }
+    }
+}

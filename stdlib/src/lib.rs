@@ -77,5 +77,19 @@ pub enum Func {
     Has,
 }
 
-// The registry (names, docs, where each may be used) is added beside these
-// enums, one file per builtin or small family.
+mod aggregations;
+mod exit;
+mod ints;
+mod map_ops;
+mod ntop;
+mod packet;
+mod print;
+pub mod printf;
+mod probe_context;
+mod process;
+mod registry;
+mod str;
+mod symbols;
+pub mod time;
+
+pub use registry::{builtins, funcs, lookup_builtin, lookup_func, BuiltinInfo, FuncInfo, FuncRole, ProbeKind};

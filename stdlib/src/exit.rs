@@ -1,0 +1,15 @@
+//! `exit()`: stop tracing; END probes run and maps are printed.
+
+use crate::registry::{FuncInfo, FuncRole};
+use crate::Func;
+
+pub(crate) const FUNCS: &[FuncInfo] = &[FuncInfo {
+    func: Func::Exit,
+    name: "exit",
+    min_args: 0,
+    max_args: 0,
+    role: FuncRole::Statement,
+    signature: "exit()",
+    doc: "stop tracing: END probes run, then maps are printed",
+    unsupported: None,
+}];

@@ -1,8 +1,12 @@
 //! flowtrace's back end: typed program → IR → eBPF instructions → ELF, plus the
 //! BTF reader the front end resolves kernel types with.
 
+pub mod btf;
 pub mod disasm;
 pub mod elf;
+pub mod glob;
 pub mod insn;
+pub mod kernel_info;
 pub mod layout;
 pub mod object;
+pub mod tracefs;

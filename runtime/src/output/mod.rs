@@ -1,0 +1,156 @@
+//! Output: decoded values to bpftrace-compatible text or JSON.
+//!
+//! Two formatters over the same values (as in bpftrace): [`Text`] and
+//! [`Json`], each turning one event (a map dump, a `printf` line, …) into a
+//! string. A [`Printer`] owns the destination (stdout or `-o FILE`) and the
+//! chosen formatter, and is what the rest of the runtime calls.
+//!
+//! Formatting is pure and needs no kernel; the tests compare against output
+//! captured from bpftrace 0.17 on the development host.
+
+pub mod hist;
+pub mod json;
+pub mod order;
+pub mod printf;
+pub mod text;
+pub mod time;
+
+use std::io::{self, Write};
+use std::time::SystemTime;
+
+use crate::values::{MapSnapshot, Value};
+
+pub use json::Json;
+pub use printf::{format_printf, parse_printf, validate_printf, ConvSpec, FormatError};
+pub use text::Text;
+pub use time::DEFAULT_TIME_FORMAT;
+
+/// One output style. Each method returns the complete text of one event,
+/// including its trailing newline(s).
+pub trait Formatter {
+    /// `print(@m, top, div)` and the maps printed at exit. `top` 0 = all,
+    /// `div` 0 = 1.
+    fn map(&self, map: &MapSnapshot, top: u64, div: u64) -> String;
+    /// `print(value)` of a non-map value.
+    fn value(&self, v: &Value) -> String;
+    /// An already formatted `printf` result.
+    fn printf(&self, text: &str) -> String;
+    /// An already formatted `time()` result.
+    fn time(&self, text: &str) -> String;
+    fn attached_probes(&self, n: u64) -> String;
+    fn lost_events(&self, n: u64) -> String;
+    /// Our addition: updates a full map could not take (bpftrace is silent).
+    fn map_full(&self, map: &MapSnapshot) -> String;
+    /// What comes before the maps printed at exit.
+    fn exit_banner(&self) -> String;
+}
+
+/// The `-f` option.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OutputFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl OutputFormat {
+    pub fn formatter(self) -> Box<dyn Formatter + Send + Sync> {
+        match self {
+            OutputFormat::Text => Box::new(Text),
+            OutputFormat::Json => Box::new(Json),
+        }
+    }
+}
+
+impl std::str::FromStr for OutputFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "text" => Ok(OutputFormat::Text),
+            "json" => Ok(OutputFormat::Json),
+            other => Err(format!("unknown output format `{other}`: expected `text` or `json`")),
+        }
+    }
+}
+
+/// Writes formatted events to a destination.
+pub struct Printer<W: Write> {
+    out: W,
+    formatter: Box<dyn Formatter + Send + Sync>,
+}
+
+impl<W: Write> Printer<W> {
+    pub fn new(out: W, format: OutputFormat) -> Self {
+        Printer { out, formatter: format.formatter() }
+    }
+
+    pub fn attached_probes(&mut self, n: u64) -> io::Result<()> {
+        let s = self.formatter.attached_probes(n);
+        self.emit(&s)
+    }
+
+    /// `printf(fmt, args…)`; the format was checked when the script was.
+    pub fn printf(&mut self, fmt: &str, args: &[Value]) -> io::Result<()> {
+        let s = self.formatter.printf(&format_printf(fmt, args));
+        self.emit(&s)
+    }
+
+    /// `time(fmt)`: the current local time.
+    pub fn time(&mut self, fmt: &str) -> io::Result<()> {
+        let now = time::format_local_time(fmt, SystemTime::now());
+        let s = self.formatter.time(&now);
+        self.emit(&s)
+    }
+
+    pub fn value(&mut self, v: &Value) -> io::Result<()> {
+        let s = self.formatter.value(v);
+        self.emit(&s)
+    }
+
+    pub fn lost_events(&mut self, n: u64) -> io::Result<()> {
+        let s = self.formatter.lost_events(n);
+        self.emit(&s)
+    }
+
+    /// `print(@m, top, div)`, followed by the map-full notice if updates were lost.
+    pub fn map(&mut self, map: &MapSnapshot, top: u64, div: u64) -> io::Result<()> {
+        let mut s = self.formatter.map(map, top, div);
+        if map.dropped_updates > 0 {
+            s.push_str(&self.formatter.map_full(map));
+        }
+        self.emit(&s)
+    }
+
+    /// Every map at exit, sorted by name as bpftrace prints them.
+    pub fn exit_maps(&mut self, maps: &[MapSnapshot]) -> io::Result<()> {
+        let mut sorted: Vec<&MapSnapshot> = maps.iter().collect();
+        sorted.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut s = self.formatter.exit_banner();
+        for map in sorted {
+            s.push_str(&self.formatter.map(map, 0, 0));
+            if map.dropped_updates > 0 {
+                s.push_str(&self.formatter.map_full(map));
+            }
+        }
+        self.emit(&s)
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+
+    /// One event per write, flushed, so output interleaves correctly with
+    /// other writers and reaches a pipe as soon as it happens.
+    fn emit(&mut self, s: &str) -> io::Result<()> {
+        if s.is_empty() {
+            return Ok(());
+        }
+        self.out.write_all(s.as_bytes())?;
+        self.out.flush()
+    }
+}

@@ -1,0 +1,120 @@
+//! The order bpftrace prints a map's entries in, and `print(@m, top)`.
+//!
+//! bpftrace sorts by value ascending: counts, sums, min/max and integers by
+//! their value, histograms by their total count, avg/stats by their average.
+//! Maps of other values (strings, addresses, tuples) are sorted by key.
+//! Integer keys compare as unsigned 64-bit numbers, as bpftrace reads them,
+//! so `-1` sorts after every positive key.
+//!
+//! Where bpftrace leaves ties in the kernel's hash order (arbitrary, and
+//! different between two implementations), we break them by key so the
+//! output is the same on every run.
+
+use std::cmp::Ordering;
+
+use crate::values::{AggValue, MapEntry, MapSnapshot, Value};
+
+/// How a map's entries are laid out; every entry of a map has the same shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// One `@m[k]: v` line per entry.
+    Lines,
+    /// A multi-line histogram per entry (hist, lhist).
+    Hist,
+    /// `avg` (one number) or `stats` (count/average/total) per entry.
+    Avg,
+    Stats,
+}
+
+pub fn shape_of(map: &MapSnapshot) -> Shape {
+    match map.entries.first().map(|e| &e.value) {
+        Some(AggValue::Hist(_) | AggValue::Lhist { .. }) => Shape::Hist,
+        Some(AggValue::Avg { .. }) => Shape::Avg,
+        Some(AggValue::Stats { .. }) => Shape::Stats,
+        _ => Shape::Lines,
+    }
+}
+
+/// The mean bpftrace prints: integer division truncating toward zero, 0 when empty.
+pub fn average(sum: i64, count: u64) -> i64 {
+    if count == 0 {
+        return 0;
+    }
+    (sum as i128 / count as i128) as i64
+}
+
+/// The number an entry is sorted by, or `None` for values sorted by key.
+fn sort_value(v: &AggValue) -> Option<i128> {
+    Some(match v {
+        AggValue::Count(c) => *c as i128,
+        AggValue::Sum(s) | AggValue::Min(s) | AggValue::Max(s) => *s as i128,
+        AggValue::Avg { sum, count } | AggValue::Stats { sum, count } => average(*sum, *count) as i128,
+        AggValue::Hist(b) | AggValue::Lhist { buckets: b, .. } => b.iter().map(|&c| c as i128).sum(),
+        AggValue::Plain(Value::Int(i)) => *i as i128,
+        AggValue::Plain(Value::UInt(u)) => *u as i128,
+        AggValue::Plain(_) => return None,
+    })
+}
+
+/// Entries in print order, keeping only the `top` largest when `top` > 0
+/// (still printed smallest first). bpftrace ignores `top` for `stats` maps.
+pub fn ordered(map: &MapSnapshot, top: u64) -> Vec<&MapEntry> {
+    let mut entries: Vec<&MapEntry> = map.entries.iter().collect();
+    let by_value = entries.iter().all(|e| sort_value(&e.value).is_some());
+    entries.sort_by(|a, b| {
+        let by_key = || compare_keys(a.key.as_ref(), b.key.as_ref());
+        if by_value {
+            sort_value(&a.value).cmp(&sort_value(&b.value)).then_with(by_key)
+        } else {
+            by_key()
+        }
+    });
+    let keep = usize::try_from(top).unwrap_or(usize::MAX);
+    if keep > 0 && entries.len() > keep && shape_of(map) != Shape::Stats {
+        entries.drain(..entries.len() - keep);
+    }
+    entries
+}
+
+fn compare_keys(a: Option<&Value>, b: Option<&Value>) -> Ordering {
+    match (a, b) {
+        (Some(a), Some(b)) => compare_values(a, b),
+        (a, b) => a.is_some().cmp(&b.is_some()),
+    }
+}
+
+/// Key order: integers as u64, strings bytewise, tuples field by field.
+pub fn compare_values(a: &Value, b: &Value) -> Ordering {
+    match (a, b) {
+        (Value::Int(_) | Value::UInt(_), Value::Int(_) | Value::UInt(_)) => as_u64(a).cmp(&as_u64(b)),
+        (Value::Str(x), Value::Str(y)) | (Value::Probe(x), Value::Probe(y)) => x.as_bytes().cmp(y.as_bytes()),
+        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+        (Value::Inet(x), Value::Inet(y)) => x.cmp(y),
+        (Value::Tuple(x), Value::Tuple(y)) => x
+            .iter()
+            .zip(y)
+            .map(|(p, q)| compare_values(p, q))
+            .find(|o| o.is_ne())
+            .unwrap_or_else(|| x.len().cmp(&y.len())),
+        _ => rank(a).cmp(&rank(b)),
+    }
+}
+
+fn as_u64(v: &Value) -> u64 {
+    match v {
+        Value::Int(i) => *i as u64,
+        Value::UInt(u) => *u,
+        _ => 0,
+    }
+}
+
+fn rank(v: &Value) -> u8 {
+    match v {
+        Value::Int(_) | Value::UInt(_) => 0,
+        Value::Bool(_) => 1,
+        Value::Str(_) => 2,
+        Value::Probe(_) => 3,
+        Value::Inet(_) => 4,
+        Value::Tuple(_) => 5,
+    }
+}

@@ -1,4 +1,21 @@
 //! flowtrace runtime: load, attach, maps, events, output, cleanup.
+//!
+//! [`Loaded::load`] turns a `CompiledProgram` into kernel objects, probes are
+//! attached per kind ([`attach`]), user maps are read into [`values`] through
+//! [`maps::Maps`], ring-buffer records become [`events::Event`]s. All bpf(2)
+//! calls aya does not make for us live in [`sys`].
 
+mod attach;
+pub mod decode;
+pub mod error;
+pub mod events;
+pub mod load;
+pub mod maps;
 pub mod output;
+pub mod sys;
 pub mod values;
+
+pub use attach::kprobes_available;
+pub use error::{AttachError, RuntimeError, VerifierError};
+pub use events::{Event, EventSink, Events, Flow};
+pub use load::{LoadTimings, Loaded};

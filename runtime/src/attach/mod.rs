@@ -1,0 +1,118 @@
+//! Loading (verification) and attaching, one file per probe kind. Each file
+//! knows its aya program type, how to load it, and how to attach it to an
+//! [`AttachPoint`]; this module only dispatches on [`ProgramKind`].
+//!
+//! Detaching is dropping: every attachment is held as an owned aya link whose
+//! `Drop` detaches it, so [`Link`]s going out of scope leave nothing behind.
+
+mod fentry;
+pub(crate) mod kprobe;
+mod perf_event;
+mod raw_tracepoint;
+pub(crate) mod special;
+mod tc;
+mod tracepoint;
+
+use aya::programs::{Program, ProgramError};
+use aya::Btf;
+use flowtrace_codegen::object::ProgramKind;
+use flowtrace_lang::ast::AttachPoint;
+
+/// Why an attach failed, in words for the user.
+pub(crate) struct Failure {
+    pub reason: String,
+    pub hint: Option<String>,
+}
+
+impl Failure {
+    pub fn new(reason: impl Into<String>) -> Failure {
+        Failure { reason: reason.into(), hint: None }
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Failure {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl From<ProgramError> for Failure {
+    fn from(e: ProgramError) -> Failure {
+        Failure::new(error_chain(&e))
+    }
+}
+
+/// aya's errors keep the errno in their `source()`; show the whole chain.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cur = s.source();
+    }
+    text
+}
+
+/// An attachment. The links are held only so that dropping them detaches.
+#[allow(dead_code)]
+pub(crate) enum Link {
+    TracePoint(aya::programs::trace_point::TracePointLink),
+    PerfEvent(aya::programs::perf_event::PerfEventLink),
+    KProbe(aya::programs::kprobe::KProbeLink),
+    RawTracePoint(aya::programs::raw_trace_point::RawTracePointLink),
+    FEntry(aya::programs::fentry::FEntryLink),
+    FExit(aya::programs::fexit::FExitLink),
+}
+
+/// Loads one program into the kernel (this is where the verifier runs).
+/// `btf` is needed only by fentry/fexit, to find the traced function.
+pub(crate) fn load(
+    kind: ProgramKind,
+    prog: &mut Program,
+    point: &AttachPoint,
+    btf: impl FnOnce() -> Result<Btf, String>,
+) -> Result<(), LoadFailure> {
+    match kind {
+        ProgramKind::Tracepoint => tracepoint::load(prog),
+        ProgramKind::PerfEvent => perf_event::load(prog),
+        ProgramKind::Kprobe | ProgramKind::Kretprobe => kprobe::load(prog),
+        ProgramKind::RawTracepoint | ProgramKind::Special => raw_tracepoint::load(prog),
+        ProgramKind::Fentry | ProgramKind::Fexit => fentry::load(prog, point, btf),
+        ProgramKind::SchedCls => tc::load(prog),
+    }
+}
+
+/// Attaches a loaded program. `Special` programs are never attached (they
+/// run through [`special::run`]); asking is a caller bug reported as a failure.
+pub(crate) fn attach(kind: ProgramKind, prog: &mut Program, point: &AttachPoint) -> Result<Link, Failure> {
+    match kind {
+        ProgramKind::Tracepoint => tracepoint::attach(prog, point),
+        ProgramKind::PerfEvent => perf_event::attach(prog, point),
+        ProgramKind::Kprobe | ProgramKind::Kretprobe => kprobe::attach(prog, point),
+        ProgramKind::RawTracepoint => raw_tracepoint::attach(prog, point),
+        ProgramKind::Fentry | ProgramKind::Fexit => fentry::attach(prog),
+        ProgramKind::SchedCls => tc::attach(prog, point),
+        ProgramKind::Special => Err(Failure::new("BEGIN/END programs are run, not attached")),
+    }
+}
+
+/// A load that failed: the verifier's log when it ran, or another reason.
+pub(crate) enum LoadFailure {
+    Verifier { errno: String, log: String },
+    Other(String),
+}
+
+impl From<ProgramError> for LoadFailure {
+    fn from(e: ProgramError) -> LoadFailure {
+        match e {
+            ProgramError::LoadError { io_error, verifier_log } => {
+                LoadFailure::Verifier { errno: io_error.to_string(), log: verifier_log.to_string() }
+            }
+            other => LoadFailure::Other(error_chain(&other)),
+        }
+    }
+}
+pub use kprobe::kprobes_available;

@@ -1,0 +1,271 @@
+//! Bytes → [`Value`]s, by the layouts in [`flowtrace_codegen::layout`]. Pure
+//! functions over byte slices: the kernel-facing code reads the bytes, this
+//! module gives them meaning.
+
+use crate::values::{AggValue, Value};
+use flowtrace_codegen::layout;
+use flowtrace_lang::types::{AggKind, IntType, Type};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// Address families as the kernel numbers them.
+const AF_INET: u64 = 2;
+const AF_INET6: u64 = 10;
+
+/// Names the `probe` builtin can stand for, indexed by the u64 the program
+/// stores (the index of the program in `CompiledProgram::programs`).
+pub type ProbeNames = [String];
+
+fn u64_at(bytes: &[u8], at: usize) -> u64 {
+    let mut b = [0u8; 8];
+    if let Some(src) = bytes.get(at..at + 8) {
+        b.copy_from_slice(src);
+    }
+    u64::from_le_bytes(b)
+}
+
+/// An integer widened to 8 bytes. Only the declared width is trusted, so a
+/// program that stored a 32-bit value without sign-extending it still reads
+/// back right.
+fn int(raw: u64, t: IntType) -> Value {
+    let bits = u32::from(t.bits).clamp(8, 64);
+    let shift = 64 - bits;
+    if t.signed {
+        Value::Int(((raw << shift) as i64) >> shift)
+    } else {
+        Value::UInt((raw << shift) >> shift)
+    }
+}
+
+/// Decodes one value of type `ty` from the start of `bytes`. Short input reads
+/// as zeros rather than failing: a record the kernel truncated must not stop
+/// the tracer.
+pub fn value(ty: &Type, bytes: &[u8], probes: &ProbeNames) -> Value {
+    match ty {
+        Type::Int(t) => int(u64_at(bytes, 0), *t),
+        Type::Bool => Value::Bool(u64_at(bytes, 0) != 0),
+        Type::Pointer(_) => Value::UInt(u64_at(bytes, 0)),
+        Type::Str { cap } => Value::Str(c_string(bytes, *cap as usize)),
+        Type::Inet => inet(bytes),
+        Type::ProbeName => {
+            let i = u64_at(bytes, 0) as usize;
+            Value::Probe(probes.get(i).cloned().unwrap_or_else(|| format!("<probe {i}>")))
+        }
+        Type::Tuple(items) => Value::Tuple(fields(items, bytes, probes)),
+        Type::Array { elem, len } => array(elem, *len, bytes, probes),
+        Type::Record(r) => Value::Str(format!("<{} bytes of {}>", r.size, ty)),
+        Type::Agg(_) | Type::Void | Type::Args => Value::Tuple(Vec::new()),
+    }
+}
+
+/// Values laid out one after another (a tuple, a multi-key, printf arguments).
+pub fn fields(types: &[Type], bytes: &[u8], probes: &ProbeNames) -> Vec<Value> {
+    let (offsets, _) = layout::offsets(types);
+    types
+        .iter()
+        .zip(offsets)
+        .map(|(t, at)| value(t, bytes.get(at as usize..).unwrap_or(&[]), probes))
+        .collect()
+}
+
+fn c_string(bytes: &[u8], cap: usize) -> String {
+    let buf = &bytes[..cap.min(bytes.len())];
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+fn inet(bytes: &[u8]) -> Value {
+    let addr = |n: usize| bytes.get(8..8 + n);
+    match u64_at(bytes, 0) {
+        AF_INET => match addr(4) {
+            Some(a) => Value::Inet(IpAddr::V4(Ipv4Addr::new(a[0], a[1], a[2], a[3]))),
+            None => Value::Str(String::new()),
+        },
+        AF_INET6 => match addr(16).and_then(|a| <[u8; 16]>::try_from(a).ok()) {
+            Some(a) => Value::Inet(IpAddr::V6(Ipv6Addr::from(a))),
+            None => Value::Str(String::new()),
+        },
+        // An unset address (family 0) prints as nothing, as bpftrace's ntop does.
+        _ => Value::Str(String::new()),
+    }
+}
+
+/// Kernel arrays are packed at their declared element width. Character arrays
+/// (`comm`-like `u8[N]`/`i8[N]`) read as strings; others as tuples.
+fn array(elem: &Type, len: u32, bytes: &[u8], probes: &ProbeNames) -> Value {
+    if let Type::Int(t) = elem {
+        if t.bits == 8 {
+            return Value::Str(c_string(bytes, len as usize));
+        }
+        let width = t.bytes() as usize;
+        let items = (0..len as usize)
+            .map(|i| {
+                let mut b = [0u8; 8];
+                if let Some(src) = bytes.get(i * width..(i + 1) * width) {
+                    b[..width].copy_from_slice(src);
+                }
+                int(u64::from_le_bytes(b), *t)
+            })
+            .collect();
+        return Value::Tuple(items);
+    }
+    let size = layout::size_of(elem) as usize;
+    let items = (0..len as usize)
+        .map(|i| value(elem, bytes.get(i * size..).unwrap_or(&[]), probes))
+        .collect();
+    Value::Tuple(items)
+}
+
+/// A map key: `None` for a scalar map, the value for one key, a tuple for
+/// several.
+pub fn key(keys: &[Type], bytes: &[u8], probes: &ProbeNames) -> Option<Value> {
+    match keys {
+        [] => None,
+        [one] => Some(value(one, bytes, probes)),
+        many => Some(Value::Tuple(fields(many, bytes, probes))),
+    }
+}
+
+/// Merges the per-CPU copies of an aggregation. `stride` is the distance
+/// between CPUs' copies (the value size rounded up to 8, as the kernel lays
+/// them out); `cpus` is the number of possible CPUs.
+pub fn aggregate(agg: AggKind, bytes: &[u8], stride: usize, cpus: usize) -> AggValue {
+    let per_cpu = |cpu: usize| bytes.get(cpu * stride..(cpu + 1) * stride).unwrap_or(&[]);
+    let sum_at = |at: usize| (0..cpus).fold(0u64, |acc, c| acc.wrapping_add(u64_at(per_cpu(c), at)));
+    match agg {
+        AggKind::Count => AggValue::Count(sum_at(0)),
+        AggKind::Sum { .. } => AggValue::Sum(sum_at(0) as i64),
+        AggKind::Min { signed } => AggValue::Min(extreme(per_cpu, cpus, signed, false)),
+        AggKind::Max { signed } => AggValue::Max(extreme(per_cpu, cpus, signed, true)),
+        AggKind::Avg { .. } => AggValue::Avg { sum: sum_at(0) as i64, count: sum_at(8) },
+        AggKind::Stats { .. } => AggValue::Stats { sum: sum_at(0) as i64, count: sum_at(8) },
+        AggKind::Hist => AggValue::Hist(buckets(layout::HIST_BUCKETS, sum_at)),
+        AggKind::Lhist { min, max, step } => {
+            AggValue::Lhist { min, max, step, buckets: buckets(layout::lhist_buckets(agg), sum_at) }
+        }
+    }
+}
+
+fn buckets(n: u32, sum_at: impl Fn(usize) -> u64) -> Vec<u64> {
+    (0..n as usize).map(|i| sum_at(i * 8)).collect()
+}
+
+/// min/max over the CPUs that saw a value: each copy is (value, has_value).
+/// No CPU with a value gives 0, as bpftrace prints for an untouched min/max.
+fn extreme<'a>(per_cpu: impl Fn(usize) -> &'a [u8], cpus: usize, signed: bool, max: bool) -> i64 {
+    let seen = (0..cpus).map(&per_cpu).filter(|b| u64_at(b, 8) != 0).map(|b| u64_at(b, 0));
+    let best = if signed {
+        let vals = seen.map(|v| v as i64);
+        if max { vals.max() } else { vals.min() }
+    } else if max {
+        seen.max().map(|v| v as i64)
+    } else {
+        seen.min().map(|v| v as i64)
+    };
+    best.unwrap_or(0)
+}
+
+/// Reads a value stored with `@m = v` (not per-CPU).
+pub fn plain(ty: &Type, bytes: &[u8], probes: &ProbeNames) -> AggValue {
+    AggValue::Plain(value(ty, bytes, probes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn le(vals: &[u64]) -> Vec<u8> {
+        vals.iter().flat_map(|v| v.to_le_bytes()).collect()
+    }
+
+    #[test]
+    fn integers_respect_their_declared_width() {
+        let no_probes: Vec<String> = vec![];
+        assert_eq!(value(&Type::Int(IntType::I32), &le(&[0xffff_ffff]), &no_probes), Value::Int(-1));
+        assert_eq!(value(&Type::Int(IntType::U16), &le(&[0x1_0005]), &no_probes), Value::UInt(5));
+        assert_eq!(value(&Type::I64, &le(&[u64::MAX]), &no_probes), Value::Int(-1));
+        assert_eq!(value(&Type::Bool, &le(&[2]), &no_probes), Value::Bool(true));
+    }
+
+    #[test]
+    fn strings_inets_and_tuples() {
+        let probes = vec!["tracepoint:sock:inet_sock_set_state".to_string()];
+        let mut rec = le(&[AF_INET]);
+        rec.extend_from_slice(&[127, 0, 0, 1]);
+        rec.resize(24, 0);
+        rec.extend_from_slice(b"curl\0xyz");
+        rec.extend(le(&[0]));
+        let ty = [Type::Inet, Type::Str { cap: 8 }, Type::ProbeName];
+        assert_eq!(
+            fields(&ty, &rec, &probes),
+            [
+                Value::Inet("127.0.0.1".parse().unwrap()),
+                Value::Str("curl".into()),
+                Value::Probe(probes[0].clone())
+            ]
+        );
+        let mut v6 = le(&[AF_INET6]);
+        v6.extend_from_slice(&Ipv6Addr::LOCALHOST.octets());
+        assert_eq!(value(&Type::Inet, &v6, &probes), Value::Inet("::1".parse().unwrap()));
+        assert_eq!(value(&Type::Inet, &[0; 24], &probes), Value::Str(String::new()));
+        let key_types = [Type::U64, Type::Int(IntType::I8)];
+        assert_eq!(
+            key(&key_types, &le(&[7, 0xff]), &probes),
+            Some(Value::Tuple(vec![Value::UInt(7), Value::Int(-1)]))
+        );
+        assert_eq!(key(&[], &le(&[0]), &probes), None);
+    }
+
+    #[test]
+    fn short_input_reads_as_zero() {
+        assert_eq!(value(&Type::U64, &[1, 0], &[]), Value::UInt(0));
+        assert_eq!(value(&Type::Str { cap: 16 }, b"ab", &[]), Value::Str("ab".into()));
+    }
+
+    #[test]
+    fn char_arrays_read_as_strings() {
+        let ty = Type::Array { elem: Box::new(Type::Int(IntType::I8)), len: 16 };
+        assert_eq!(value(&ty, b"bash\0\0\0\0\0\0\0\0\0\0\0\0", &[]), Value::Str("bash".into()));
+        let ty = Type::Array { elem: Box::new(Type::Int(IntType::U16)), len: 2 };
+        assert_eq!(value(&ty, &[1, 0, 2, 0], &[]), Value::Tuple(vec![Value::UInt(1), Value::UInt(2)]));
+    }
+
+    #[test]
+    fn per_cpu_aggregations_merge() {
+        // Two CPUs, 16-byte values: (value, has_value) / (sum, count).
+        let two = le(&[5, 1, 9, 1]);
+        assert_eq!(aggregate(AggKind::Min { signed: false }, &two, 16, 2), AggValue::Min(5));
+        assert_eq!(aggregate(AggKind::Max { signed: false }, &two, 16, 2), AggValue::Max(9));
+        let one_seen = le(&[0, 0, (-3i64) as u64, 1]);
+        assert_eq!(aggregate(AggKind::Min { signed: true }, &one_seen, 16, 2), AggValue::Min(-3));
+        assert_eq!(aggregate(AggKind::Max { signed: true }, &one_seen, 16, 2), AggValue::Max(-3));
+        assert_eq!(aggregate(AggKind::Avg { signed: true }, &two, 16, 2), AggValue::Avg { sum: 14, count: 2 });
+        assert_eq!(aggregate(AggKind::Count, &le(&[3, 4]), 8, 2), AggValue::Count(7));
+        let neg = le(&[(-2i64) as u64, 1]);
+        assert_eq!(aggregate(AggKind::Sum { signed: true }, &neg, 8, 2), AggValue::Sum(-1));
+    }
+
+    #[test]
+    fn histograms_add_buckets() {
+        let n = layout::HIST_BUCKETS as usize;
+        let mut bytes = vec![0u64; n * 2];
+        bytes[1] = 2;
+        bytes[n + 1] = 3;
+        bytes[n + 5] = 1;
+        match aggregate(AggKind::Hist, &le(&bytes), n * 8, 2) {
+            AggValue::Hist(b) => {
+                assert_eq!(b.len(), n);
+                assert_eq!((b[1], b[5], b.iter().sum::<u64>()), (5, 1, 6));
+            }
+            other => panic!("expected a hist, got {other:?}"),
+        }
+        let lh = AggKind::Lhist { min: 0, max: 100, step: 10 };
+        // 12 buckets = 96 bytes per CPU.
+        let mut bytes = vec![0u64; 24];
+        bytes[11] = 1;
+        bytes[12 + 11] = 2;
+        match aggregate(lh, &le(&bytes), 96, 2) {
+            AggValue::Lhist { buckets, min: 0, max: 100, step: 10 } => assert_eq!(buckets[11], 3),
+            other => panic!("expected an lhist, got {other:?}"),
+        }
+    }
+}

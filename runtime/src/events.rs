@@ -1,0 +1,140 @@
+//! Ring-buffer records → [`Event`]s. Every record starts with a u64 event id
+//! indexing `CompiledProgram::events`; the rest is that event's arguments in
+//! the [`flowtrace_codegen::layout`] layout.
+
+use crate::decode;
+use crate::error::RuntimeError;
+use crate::values::{MapSnapshot, Value};
+use aya::maps::{MapData, RingBuf};
+use flowtrace_codegen::object::EventKind;
+use flowtrace_lang::typed::MapId;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::time::Duration;
+
+/// One decoded record.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event<'a> {
+    Printf { format: &'a str, args: Vec<Value> },
+    PrintMap { map: MapId, top: u64, div: u64 },
+    PrintValue(Value),
+    Clear { map: MapId },
+    Zero { map: MapId },
+    Time { format: &'a str },
+    Exit,
+}
+
+/// What the output layer implements to receive events, in the order the
+/// probes sent them. `clear`/`zero` never reach it: the runtime applies them
+/// to the maps itself, in order with the prints around them.
+pub trait EventSink {
+    fn printf(&mut self, format: &str, args: &[Value]) -> io::Result<()>;
+    fn print_map(&mut self, map: &MapSnapshot, top: u64, div: u64) -> io::Result<()>;
+    fn print_value(&mut self, value: &Value) -> io::Result<()>;
+    fn time(&mut self, format: &str) -> io::Result<()>;
+}
+
+/// Whether a probe asked to stop (`exit()`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Exit,
+}
+
+pub struct Events {
+    ring: RingBuf<MapData>,
+    kinds: Vec<EventKind>,
+    probes: Vec<String>,
+    /// The current record, copied out so the ring slot is released at once.
+    record: Vec<u8>,
+}
+
+/// Decodes one record (pure; tested without a kernel).
+pub fn decode_record<'k>(kinds: &'k [EventKind], probes: &[String], record: &[u8]) -> Result<Event<'k>, RuntimeError> {
+    let id_bytes: [u8; 8] = record
+        .get(..8)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| RuntimeError::Load(format!("ring-buffer record of {} bytes has no event id", record.len())))?;
+    let id = u64::from_le_bytes(id_bytes);
+    let kind = kinds
+        .get(id as usize)
+        .ok_or_else(|| RuntimeError::Load(format!("ring-buffer record with unknown event id {id}")))?;
+    let args = &record[8..];
+    Ok(match kind {
+        EventKind::Printf { format, args: types } => {
+            Event::Printf { format, args: decode::fields(types, args, probes) }
+        }
+        EventKind::PrintMap { map, top, div } => Event::PrintMap { map: *map, top: *top, div: *div },
+        EventKind::PrintValue { ty } => Event::PrintValue(decode::value(ty, args, probes)),
+        EventKind::Clear { map } => Event::Clear { map: *map },
+        EventKind::Zero { map } => Event::Zero { map: *map },
+        EventKind::Time { format } => Event::Time { format },
+        EventKind::Exit => Event::Exit,
+    })
+}
+
+impl Events {
+    pub(crate) fn new(ring: RingBuf<MapData>, kinds: Vec<EventKind>, probes: Vec<String>) -> Events {
+        Events { ring, kinds, probes, record: Vec::new() }
+    }
+
+    /// Blocks until a record may be available or `timeout` passes; `Ok(true)`
+    /// if the ring buffer signalled. A signal (`EINTR`, e.g. Ctrl-C) returns
+    /// `Ok(false)` so the caller can check its stop flag.
+    pub fn wait(&self, timeout: Duration) -> io::Result<bool> {
+        let mut pfd = libc::pollfd { fd: self.ring.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: one valid pollfd for the duration of the call.
+        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            return if e.kind() == io::ErrorKind::Interrupted { Ok(false) } else { Err(e) };
+        }
+        Ok(n > 0)
+    }
+
+    /// The next record, decoded; `Ok(None)` when the ring buffer is empty.
+    pub fn next(&mut self) -> Result<Option<Event<'_>>, RuntimeError> {
+        match self.ring.next() {
+            None => return Ok(None),
+            Some(item) => {
+                self.record.clear();
+                self.record.extend_from_slice(&item);
+            }
+        }
+        decode_record(&self.kinds, &self.probes, &self.record).map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flowtrace_lang::types::Type;
+
+    #[test]
+    fn records_decode_by_event_id() {
+        let kinds = vec![
+            EventKind::Exit,
+            EventKind::Printf { format: "%d %s\n".into(), args: vec![Type::I64, Type::Str { cap: 8 }] },
+            EventKind::PrintMap { map: MapId(2), top: 5, div: 1 },
+        ];
+        let mut rec = 1u64.to_le_bytes().to_vec();
+        rec.extend((-4i64).to_le_bytes());
+        rec.extend(b"hi\0\0\0\0\0\0");
+        assert_eq!(
+            decode_record(&kinds, &[], &rec).unwrap(),
+            Event::Printf { format: "%d %s\n", args: vec![Value::Int(-4), Value::Str("hi".into())] }
+        );
+        assert_eq!(decode_record(&kinds, &[], &0u64.to_le_bytes()).unwrap(), Event::Exit);
+        assert_eq!(
+            decode_record(&kinds, &[], &2u64.to_le_bytes()).unwrap(),
+            Event::PrintMap { map: MapId(2), top: 5, div: 1 }
+        );
+    }
+
+    #[test]
+    fn bad_records_are_errors_not_panics() {
+        assert!(decode_record(&[], &[], &[1, 2]).is_err());
+        assert!(decode_record(&[], &[], &9u64.to_le_bytes()).is_err());
+    }
+}

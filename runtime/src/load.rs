@@ -1,0 +1,239 @@
+//! [`Loaded`]: a compiled program in the kernel. Maps are created and every
+//! program verified by [`Loaded::load`]; probes fire only after
+//! [`Loaded::attach_all`]; dropping it (or [`Loaded::detach_all`]) detaches.
+//!
+//! Order of a run, as bpftrace 0.17 does it: attach every probe, then run
+//! BEGIN; at the end run END, then print the maps.
+
+use crate::attach::{self, Link, LoadFailure};
+use crate::error::{failing_insn, AttachError, RuntimeError, VerifierError};
+use crate::events::{Event, EventSink, Events, Flow};
+use crate::maps::Maps;
+use aya::maps::{Map, MapData, RingBuf};
+use aya::{Btf, Ebpf, EbpfLoader};
+use flowtrace_codegen::object::{CompiledProgram, MapRole, ProgramKind};
+use flowtrace_lang::ast::{AttachKind, AttachPoint};
+use std::time::{Duration, Instant};
+
+/// What the runtime keeps of each `ProgramCode`.
+struct ProgramMeta {
+    name: String,
+    kind: ProgramKind,
+    attach: AttachPoint,
+}
+
+/// Where start-up time went (for `--timings` and the start-up budget).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LoadTimings {
+    pub write_elf: Duration,
+    /// `EbpfLoader::new()`: aya reads and parses the kernel's BTF here, and
+    /// the first call in a process also probes kernel features.
+    pub loader_setup: Duration,
+    /// Parsing the object and creating the maps.
+    pub create_maps: Duration,
+    /// `BPF_PROG_LOAD` of every program (the verifier).
+    pub verify: Duration,
+}
+
+pub struct Loaded {
+    // Declared first so links drop (detach) before the programs they use.
+    links: Vec<(usize, Link)>,
+    programs: Vec<ProgramMeta>,
+    ebpf: Ebpf,
+    maps: Maps,
+    events: Option<Events>,
+    pub timings: LoadTimings,
+}
+
+/// Extracts the map's data from aya's typed wrapper: flowtrace reads maps
+/// with byte buffers, not aya's compile-time-typed map structs.
+fn map_data(map: Map) -> Result<MapData, Map> {
+    match map {
+        Map::HashMap(d)
+        | Map::LruHashMap(d)
+        | Map::PerCpuHashMap(d)
+        | Map::PerCpuLruHashMap(d)
+        | Map::Array(d)
+        | Map::PerCpuArray(d) => Ok(d),
+        other => Err(other),
+    }
+}
+
+impl Loaded {
+    /// Writes the ELF object, creates the maps and loads (verifies) every
+    /// program. Nothing is attached yet.
+    pub fn load(compiled: &CompiledProgram) -> Result<Loaded, RuntimeError> {
+        let mut timings = LoadTimings::default();
+        let t = Instant::now();
+        let elf = flowtrace_codegen::elf::write_elf(compiled).map_err(RuntimeError::Elf)?;
+        timings.write_elf = t.elapsed();
+
+        let t = Instant::now();
+        // There is no way to build an EbpfLoader without it reading vmlinux
+        // BTF; we clear it because the object has no .BTF.ext, so there is
+        // nothing to relocate (fentry loads read BTF themselves).
+        let mut loader = EbpfLoader::new();
+        loader.btf(None);
+        timings.loader_setup = t.elapsed();
+
+        let t = Instant::now();
+        let mut ebpf = loader.load(&elf).map_err(|e| RuntimeError::Load(attach::error_chain(&e)))?;
+        timings.create_maps = t.elapsed();
+
+        let probes: Vec<String> = compiled.programs.iter().map(|p| p.attach.raw.clone()).collect();
+        let mut data = Vec::with_capacity(compiled.maps.len());
+        let mut events = None;
+        for spec in &compiled.maps {
+            let map = ebpf
+                .take_map(&spec.name)
+                .ok_or_else(|| RuntimeError::Load(format!("map {} missing after load", spec.name)))?;
+            if matches!(spec.role, MapRole::Events) {
+                let ring = RingBuf::try_from(map)
+                    .map_err(|e| RuntimeError::Load(format!("ring buffer {}: {}", spec.name, attach::error_chain(&e))))?;
+                events = Some(Events::new(ring, compiled.events.clone(), probes.clone()));
+                data.push(None);
+            } else {
+                let d = map_data(map).map_err(|m| RuntimeError::Load(format!("map {} has unexpected type {m:?}", spec.name)))?;
+                data.push(Some(d));
+            }
+        }
+        let maps = Maps::new(compiled.maps.clone(), data, probes)?;
+
+        let t = Instant::now();
+        let programs: Vec<ProgramMeta> = compiled
+            .programs
+            .iter()
+            .map(|p| ProgramMeta { name: p.name.clone(), kind: p.kind, attach: p.attach.clone() })
+            .collect();
+        for (index, meta) in programs.iter().enumerate() {
+            load_one(&mut ebpf, index, meta)?;
+        }
+        timings.verify = t.elapsed();
+
+        Ok(Loaded { links: Vec::new(), programs, ebpf, maps, events, timings })
+    }
+
+    pub fn maps(&self) -> &Maps {
+        &self.maps
+    }
+
+    /// The ring-buffer reader, if the program sends events. Taking it lets a
+    /// caller poll on its own thread; [`Loaded::drain_events`] then does nothing.
+    pub fn take_events(&mut self) -> Option<Events> {
+        self.events.take()
+    }
+
+    /// Attaches every program except BEGIN/END. On the first failure the
+    /// error names the probe; probes attached before it stay attached until
+    /// [`Loaded::detach_all`] or drop.
+    pub fn attach_all(&mut self) -> Result<(), RuntimeError> {
+        for index in 0..self.programs.len() {
+            if self.programs[index].kind != ProgramKind::Special {
+                self.attach(index)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Attaches one program, by index into `CompiledProgram::programs`.
+    pub fn attach(&mut self, index: usize) -> Result<(), RuntimeError> {
+        let meta = self.programs.get(index).ok_or_else(|| RuntimeError::Load(format!("no program #{index}")))?;
+        let fail = |f: attach::Failure| {
+            RuntimeError::Attach(AttachError { program: index, probe: meta.attach.raw.clone(), reason: f.reason, hint: f.hint })
+        };
+        let prog = self
+            .ebpf
+            .program_mut(&meta.name)
+            .ok_or_else(|| RuntimeError::Load(format!("program {} missing after load", meta.name)))?;
+        let link = attach::attach(meta.kind, prog, &meta.attach).map_err(fail)?;
+        self.links.push((index, link));
+        Ok(())
+    }
+
+    /// Number of attached probes.
+    pub fn attached(&self) -> usize {
+        self.links.len()
+    }
+
+    /// Detaches every probe (the programs stay loaded until drop).
+    pub fn detach_all(&mut self) {
+        self.links.clear();
+    }
+
+    /// Runs every BEGIN program (`AttachKind::Begin`), in order.
+    pub fn run_begin(&mut self) -> Result<(), RuntimeError> {
+        self.run_special(|k| matches!(k, AttachKind::Begin))
+    }
+
+    /// Runs every END program, in order.
+    pub fn run_end(&mut self) -> Result<(), RuntimeError> {
+        self.run_special(|k| matches!(k, AttachKind::End))
+    }
+
+    fn run_special(&mut self, which: impl Fn(&AttachKind) -> bool) -> Result<(), RuntimeError> {
+        for (index, meta) in self.programs.iter().enumerate() {
+            if meta.kind != ProgramKind::Special || !which(&meta.attach.kind) {
+                continue;
+            }
+            let prog = self
+                .ebpf
+                .program_mut(&meta.name)
+                .ok_or_else(|| RuntimeError::Load(format!("program {} missing after load", meta.name)))?;
+            attach::special::run(prog).map_err(|f| {
+                RuntimeError::Attach(AttachError { program: index, probe: meta.attach.raw.clone(), reason: f.reason, hint: f.hint })
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Waits up to `timeout` for ring-buffer records; `Ok(false)` on timeout,
+    /// on a signal, or when there is no ring buffer.
+    pub fn wait_events(&self, timeout: Duration) -> Result<bool, RuntimeError> {
+        match &self.events {
+            Some(ev) => ev.wait(timeout).map_err(|error| RuntimeError::Kernel { what: "polling the ring buffer".into(), error }),
+            None => {
+                std::thread::sleep(timeout);
+                Ok(false)
+            }
+        }
+    }
+
+    /// Handles every pending record: prints go to `sink` (maps snapshotted at
+    /// that moment), `clear`/`zero` are applied here. Stops early at `exit()`.
+    pub fn drain_events(&mut self, sink: &mut dyn EventSink) -> Result<Flow, RuntimeError> {
+        let Some(events) = self.events.as_mut() else { return Ok(Flow::Continue) };
+        let out = |error| RuntimeError::Kernel { what: "writing output".into(), error };
+        while let Some(event) = events.next()? {
+            match event {
+                Event::Printf { format, args } => sink.printf(format, &args).map_err(out)?,
+                Event::PrintValue(v) => sink.print_value(&v).map_err(out)?,
+                Event::Time { format } => sink.time(format).map_err(out)?,
+                Event::PrintMap { map, top, div } => {
+                    let snapshot = self.maps.snapshot(map)?;
+                    sink.print_map(&snapshot, top, div).map_err(out)?;
+                }
+                Event::Clear { map } => self.maps.clear(map)?,
+                Event::Zero { map } => self.maps.zero(map)?,
+                Event::Exit => return Ok(Flow::Exit),
+            }
+        }
+        Ok(Flow::Continue)
+    }
+}
+
+fn load_one(ebpf: &mut Ebpf, index: usize, meta: &ProgramMeta) -> Result<(), RuntimeError> {
+    let prog = ebpf
+        .program_mut(&meta.name)
+        .ok_or_else(|| RuntimeError::Load(format!("program {} missing from the object", meta.name)))?;
+    let btf = || Btf::from_sys_fs().map_err(|e| format!("reading kernel BTF: {e}"));
+    attach::load(meta.kind, prog, &meta.attach, btf).map_err(|f| match f {
+        LoadFailure::Verifier { errno, log } => RuntimeError::Verifier(VerifierError {
+            program: index,
+            name: meta.name.clone(),
+            errno,
+            insn: failing_insn(&log),
+            log,
+        }),
+        LoadFailure::Other(reason) => RuntimeError::Load(format!("program {}: {reason}", meta.name)),
+    })
+}

@@ -1,0 +1,191 @@
+//! The loaded BPF maps, indexed like `CompiledProgram::maps`: reading a user
+//! map into a [`MapSnapshot`], `clear`/`zero`/`delete`, and the stats map's
+//! counters (failed updates per map, lost ring-buffer records).
+
+use crate::decode;
+use crate::error::RuntimeError;
+use crate::sys;
+use crate::values::{MapEntry, MapSnapshot};
+use aya::maps::MapData;
+use flowtrace_codegen::layout;
+use flowtrace_codegen::object::{BpfMapType, MapRole, MapSpec, MapValue, STATS_LOST_EVENTS};
+use flowtrace_lang::typed::MapId;
+use flowtrace_lang::types::Type;
+use std::os::fd::{AsFd, BorrowedFd};
+
+pub struct Maps {
+    specs: Vec<MapSpec>,
+    /// `None` where the map was handed elsewhere (the ring buffer).
+    data: Vec<Option<MapData>>,
+    cpus: usize,
+    /// Names for `Type::ProbeName` values, by program index.
+    probes: Vec<String>,
+}
+
+fn kernel(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RuntimeError {
+    let what = what.into();
+    move |error| RuntimeError::Kernel { what, error }
+}
+
+fn is_per_cpu(t: BpfMapType) -> bool {
+    matches!(t, BpfMapType::PercpuHash | BpfMapType::PercpuArray | BpfMapType::LruPercpuHash)
+}
+
+fn is_array(t: BpfMapType) -> bool {
+    matches!(t, BpfMapType::Array | BpfMapType::PercpuArray)
+}
+
+impl Maps {
+    pub(crate) fn new(specs: Vec<MapSpec>, data: Vec<Option<MapData>>, probes: Vec<String>) -> Result<Maps, RuntimeError> {
+        let cpus = sys::possible_cpus().map_err(kernel("reading the number of possible CPUs"))?;
+        Ok(Maps { specs, data, cpus, probes })
+    }
+
+    pub fn specs(&self) -> &[MapSpec] {
+        &self.specs
+    }
+
+    /// The user maps (`@…`) in declaration order.
+    pub fn user_maps(&self) -> Vec<MapId> {
+        self.specs
+            .iter()
+            .filter_map(|s| match &s.role {
+                MapRole::User { id, .. } => Some(*id),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn fd(&self, index: usize) -> Result<BorrowedFd<'_>, RuntimeError> {
+        match self.data.get(index) {
+            Some(Some(d)) => Ok(d.fd().as_fd()),
+            _ => Err(RuntimeError::Load(format!("map #{index} is not available for reading"))),
+        }
+    }
+
+    fn user(&self, id: MapId) -> Result<(usize, &MapSpec), RuntimeError> {
+        self.specs
+            .iter()
+            .position(|s| matches!(&s.role, MapRole::User { id: m, .. } if *m == id))
+            .map(|i| (i, &self.specs[i]))
+            .ok_or_else(|| RuntimeError::Load(format!("no BPF map for user map #{}", id.0)))
+    }
+
+    /// Bytes a lookup returns: per-CPU maps hold one copy per possible CPU,
+    /// each rounded up to 8 bytes.
+    fn value_buf_size(&self, spec: &MapSpec) -> usize {
+        if is_per_cpu(spec.map_type) {
+            layout::round_up(spec.value_size) as usize * self.cpus
+        } else {
+            spec.value_size as usize
+        }
+    }
+
+    fn keys_of(&self, index: usize) -> Result<Vec<Vec<u8>>, RuntimeError> {
+        let spec = &self.specs[index];
+        let fd = self.fd(index)?;
+        sys::map_keys(fd, spec.key_size as usize).map_err(kernel(format!("listing keys of {}", spec.name)))
+    }
+
+    /// Every entry of a user map, per-CPU copies merged.
+    pub fn snapshot(&self, id: MapId) -> Result<MapSnapshot, RuntimeError> {
+        let (index, spec) = self.user(id)?;
+        let MapRole::User { name, keys, value, .. } = &spec.role else { unreachable!("user() checked the role") };
+        let fd = self.fd(index)?;
+        let mut buf = vec![0u8; self.value_buf_size(spec)];
+        let mut entries = Vec::new();
+        for k in self.keys_of(index)? {
+            // A key deleted since we listed it is simply not in the snapshot.
+            if !sys::map_lookup(fd, &k, &mut buf).map_err(kernel(format!("reading {}", spec.name)))? {
+                continue;
+            }
+            let value = match value {
+                MapValue::Agg(agg) => {
+                    let stride = layout::round_up(spec.value_size) as usize;
+                    let cpus = if is_per_cpu(spec.map_type) { self.cpus } else { 1 };
+                    decode::aggregate(*agg, &buf, stride, cpus)
+                }
+                MapValue::Plain(ty) => decode::plain(ty, &buf, &self.probes),
+            };
+            entries.push(MapEntry { key: decode::key(keys, &k, &self.probes), value });
+        }
+        let name = if name.starts_with('@') { name.clone() } else { format!("@{name}") };
+        Ok(MapSnapshot { name, entries, dropped_updates: self.dropped_updates(id)?, max_entries: spec.max_entries })
+    }
+
+    /// `clear(@m)`: removes every key (arrays cannot lose keys, so they are zeroed).
+    pub fn clear(&self, id: MapId) -> Result<(), RuntimeError> {
+        let (index, spec) = self.user(id)?;
+        if is_array(spec.map_type) {
+            return self.zero(id);
+        }
+        let fd = self.fd(index)?;
+        for k in self.keys_of(index)? {
+            sys::map_delete(fd, &k).map_err(kernel(format!("clearing {}", spec.name)))?;
+        }
+        Ok(())
+    }
+
+    /// `zero(@m)`: keeps the keys, sets every value (on every CPU) to zero.
+    pub fn zero(&self, id: MapId) -> Result<(), RuntimeError> {
+        let (index, spec) = self.user(id)?;
+        let fd = self.fd(index)?;
+        let zeros = vec![0u8; self.value_buf_size(spec)];
+        for k in self.keys_of(index)? {
+            sys::map_update(fd, &k, &zeros, sys::BPF_ANY).map_err(kernel(format!("zeroing {}", spec.name)))?;
+        }
+        Ok(())
+    }
+
+    /// Deletes one key, given in the map's key layout. `Ok(false)` if absent.
+    pub fn delete(&self, id: MapId, key: &[u8]) -> Result<bool, RuntimeError> {
+        let (index, spec) = self.user(id)?;
+        if key.len() != spec.key_size as usize {
+            return Err(RuntimeError::Load(format!("key of {} bytes for {} (needs {})", key.len(), spec.name, spec.key_size)));
+        }
+        sys::map_delete(self.fd(index)?, key).map_err(kernel(format!("deleting from {}", spec.name)))
+    }
+
+    /// Updates of `id` the kernel could not make because the map was full.
+    pub fn dropped_updates(&self, id: MapId) -> Result<u64, RuntimeError> {
+        self.stats_slot(id.0)
+    }
+
+    /// Ring-buffer records that could not be reserved (the buffer was full).
+    pub fn lost_events(&self) -> Result<u64, RuntimeError> {
+        let users = self.user_maps().len() as u32;
+        self.stats_slot(users + STATS_LOST_EVENTS)
+    }
+
+    /// One slot of the per-CPU u64 stats array, summed over CPUs; 0 when the
+    /// program has no stats map.
+    fn stats_slot(&self, slot: u32) -> Result<u64, RuntimeError> {
+        let Some(index) = self.specs.iter().position(|s| matches!(s.role, MapRole::Stats)) else {
+            return Ok(0);
+        };
+        let spec = &self.specs[index];
+        if slot >= spec.max_entries {
+            return Ok(0);
+        }
+        let mut buf = vec![0u8; self.value_buf_size(spec)];
+        let found = sys::map_lookup(self.fd(index)?, &slot.to_le_bytes(), &mut buf)
+            .map_err(kernel("reading the stats map"))?;
+        if !found {
+            return Ok(0);
+        }
+        let stride = layout::round_up(spec.value_size) as usize;
+        let cpus = if is_per_cpu(spec.map_type) { self.cpus } else { 1 };
+        match decode::aggregate(flowtrace_lang::types::AggKind::Count, &buf, stride, cpus) {
+            crate::values::AggValue::Count(n) => Ok(n),
+            _ => Ok(0),
+        }
+    }
+
+    /// The type of a user map's keys (for callers that build delete keys).
+    pub fn key_types(&self, id: MapId) -> Result<&[Type], RuntimeError> {
+        match &self.user(id)?.1.role {
+            MapRole::User { keys, .. } => Ok(keys),
+            _ => Ok(&[]),
+        }
+    }
+}

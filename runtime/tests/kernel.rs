@@ -1,0 +1,247 @@
+//! The runtime against the real kernel, with hand-written programs (no
+//! compiler involved): load, attach, count, read maps and events back, detach,
+//! and prove through the kernel's own listing that nothing is left.
+//!
+//! Needs root: run with `FLOWTRACE_ROOT_TESTS=1 cargo test -p flowtrace-runtime --test kernel`.
+//! Each test uses its own program and map names, so they may run in parallel.
+
+mod common;
+
+use common::*;
+use flowtrace_codegen::insn::*;
+use flowtrace_codegen::object::*;
+use flowtrace_lang::ast::{AttachKind, Period};
+use flowtrace_lang::typed::MapId;
+use flowtrace_lang::types::Type;
+use flowtrace_runtime::values::{AggValue, MapEntry, Value};
+use flowtrace_runtime::{Flow, Loaded, RuntimeError};
+use std::time::{Duration, Instant};
+
+fn getpid_tracepoint() -> AttachKind {
+    AttachKind::Tracepoint { category: "syscalls".into(), name: "sys_enter_getpid".into() }
+}
+
+/// Counts this process's getpid() calls in map 0 and sends (event 1, tgid)
+/// to the ring buffer (map 1) for each.
+fn getpid_counter(prog: &str, counts: &str, events: &str) -> CompiledProgram {
+    let pid = std::process::id() as i32;
+    let mut a = Asm::default();
+    a.call(helper::GET_CURRENT_PID_TGID).rsh_imm(0, 32);
+    let other = a.jump_if_imm(BPF_JNE, 0, pid);
+    a.store(10, -24, 0).store_imm(10, -32, 1);
+    a.count_key_zero(0);
+    a.ringbuf_output(1, -32, 16);
+    a.land(other).mov_imm(0, 0).exit();
+    CompiledProgram {
+        programs: vec![a.program(prog, ProgramKind::Tracepoint, getpid_tracepoint(), "tracepoint:syscalls:sys_enter_getpid")],
+        maps: vec![count_map(counts, 0), events_map(events)],
+        events: vec![EventKind::Exit, EventKind::Printf { format: "pid %d\n".into(), args: vec![Type::I64] }],
+    }
+}
+
+fn getpid_n(n: usize) {
+    for _ in 0..n {
+        // SAFETY: getpid has no preconditions; called as a raw syscall so no
+        // libc cache can skip the kernel entry.
+        unsafe { libc::syscall(libc::SYS_getpid) };
+    }
+}
+
+fn scalar_count(loaded: &Loaded, map: u32) -> u64 {
+    let snap = loaded.maps().snapshot(MapId(map)).unwrap();
+    match snap.entries.as_slice() {
+        [] => 0,
+        [MapEntry { key: None, value: AggValue::Count(n) }] => *n,
+        other => panic!("unexpected entries {other:?}"),
+    }
+}
+
+#[test]
+fn tracepoint_counts_and_sends_events_exactly() {
+    if !root_tests_enabled("tracepoint_counts_and_sends_events_exactly") {
+        return;
+    }
+    let mut loaded = Loaded::load(&getpid_counter("ft_t_getpid", "ft_t_getpid_c", "ft_t_getpid_e")).unwrap();
+    getpid_n(5); // not attached yet: must not count
+    loaded.attach_all().unwrap();
+    assert_eq!(loaded.attached(), 1);
+    getpid_n(50);
+    assert_eq!(scalar_count(&loaded, 0), 50);
+
+    let mut sink = Collect::default();
+    assert_eq!(loaded.drain_events(&mut sink).unwrap(), Flow::Continue);
+    assert_eq!(sink.printf.len(), 50);
+    let me = Value::Int(i64::from(std::process::id()));
+    assert!(sink.printf.iter().all(|(f, args)| f == "pid %d\n" && args == &[me.clone()]));
+    assert_eq!(loaded.maps().snapshot(MapId(0)).unwrap().name, "@t_getpid_c");
+    assert_eq!(loaded.maps().lost_events().unwrap(), 0);
+
+    loaded.maps().zero(MapId(0)).unwrap();
+    assert_eq!(loaded.maps().snapshot(MapId(0)).unwrap().entries.len(), 1);
+    assert_eq!(scalar_count(&loaded, 0), 0);
+    loaded.maps().clear(MapId(0)).unwrap();
+    assert!(loaded.maps().snapshot(MapId(0)).unwrap().entries.is_empty());
+
+    loaded.detach_all();
+    getpid_n(10);
+    assert_eq!(scalar_count(&loaded, 0), 0, "detached probe still counted");
+    drop(loaded);
+    assert_unloaded("ft_t_getpid");
+    assert_maps_freed("ft_t_getpid");
+}
+
+#[test]
+fn interval_ticks_on_one_cpu() {
+    if !root_tests_enabled("interval_ticks_on_one_cpu") {
+        return;
+    }
+    let mut a = Asm::default();
+    a.count_key_zero(0).mov_imm(0, 0).exit();
+    let period = Period::Nanos(20_000_000);
+    let compiled = CompiledProgram {
+        programs: vec![a.program("ft_t_interval", ProgramKind::PerfEvent, AttachKind::Interval { period }, "interval:ms:20")],
+        maps: vec![count_map("ft_t_ticks", 0)],
+        events: vec![],
+    };
+    let mut loaded = Loaded::load(&compiled).unwrap();
+    loaded.attach_all().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let ticks = scalar_count(&loaded, 0);
+    // 25 expected; allow for timer slack on a loaded 2-CPU machine.
+    assert!((18..=32).contains(&ticks), "{ticks} ticks of 20 ms in 500 ms");
+    drop(loaded);
+    assert_unloaded("ft_t_interval");
+}
+
+#[test]
+fn begin_runs_once_through_test_run() {
+    if !root_tests_enabled("begin_runs_once_through_test_run") {
+        return;
+    }
+    let mut a = Asm::default();
+    a.store_imm(10, -8, 0).store_imm(10, -16, -42);
+    a.map(1, 0).mov(2, 10).add_imm(2, -8).mov(3, 10).add_imm(3, -16).mov_imm(4, 0).call(helper::MAP_UPDATE_ELEM);
+    a.store_imm(10, -24, 0).ringbuf_output(1, -24, 8);
+    a.mov_imm(0, 0).exit();
+    let compiled = CompiledProgram {
+        programs: vec![a.program("ft_t_begin", ProgramKind::Special, AttachKind::Begin, "BEGIN")],
+        maps: vec![plain_map("ft_t_begin_m", 0, Type::I64), events_map("ft_t_begin_e")],
+        events: vec![EventKind::Exit],
+    };
+    let mut loaded = Loaded::load(&compiled).unwrap();
+    loaded.attach_all().unwrap();
+    assert_eq!(loaded.attached(), 0, "BEGIN must not be attached");
+    loaded.run_end().unwrap(); // no END program: nothing happens
+    assert!(loaded.maps().snapshot(MapId(0)).unwrap().entries.is_empty());
+    loaded.run_begin().unwrap();
+    let snap = loaded.maps().snapshot(MapId(0)).unwrap();
+    assert_eq!(snap.entries, [MapEntry { key: None, value: AggValue::Plain(Value::Int(-42)) }]);
+    assert_eq!(loaded.drain_events(&mut Collect::default()).unwrap(), Flow::Exit);
+    drop(loaded);
+    assert_unloaded("ft_t_begin");
+}
+
+#[test]
+fn kprobe_verifies_but_attach_fails_cleanly_without_kprobes() {
+    if !root_tests_enabled("kprobe_verifies_but_attach_fails_cleanly_without_kprobes") {
+        return;
+    }
+    let mut a = Asm::default();
+    a.mov_imm(0, 0).exit();
+    let kp = AttachKind::Kprobe { module: None, func: "tcp_sendmsg".into() };
+    let compiled = CompiledProgram {
+        programs: vec![a.program("ft_t_kprobe", ProgramKind::Kprobe, kp, "kprobe:tcp_sendmsg")],
+        maps: vec![],
+        events: vec![],
+    };
+    let mut loaded = Loaded::load(&compiled).expect("a kprobe program passes the verifier");
+    let result = loaded.attach_all();
+    if flowtrace_runtime::kprobes_available() {
+        eprintln!("note: this kernel has kprobes; attach result {:?}", result.as_ref().map(|_| ()));
+        return;
+    }
+    match result {
+        Err(RuntimeError::Attach(e)) => {
+            assert_eq!(e.probe, "kprobe:tcp_sendmsg");
+            assert!(e.reason.contains("CONFIG_KPROBES"), "{}", e.reason);
+            assert!(e.hint.unwrap().contains("tracepoint"));
+        }
+        other => panic!("expected an attach error, got {:?}", other.map(|_| ())),
+    }
+    drop(loaded);
+    assert_unloaded("ft_t_kprobe");
+}
+
+#[test]
+fn verifier_rejection_carries_log_and_instruction() {
+    if !root_tests_enabled("verifier_rejection_carries_log_and_instruction") {
+        return;
+    }
+    let mut a = Asm::default();
+    // Returning without setting r0 is rejected at the exit, instruction 1.
+    // (Reading uninitialised stack would not do: root may.)
+    a.mov_imm(2, 0).exit();
+    let compiled = CompiledProgram {
+        programs: vec![a.program("ft_t_reject", ProgramKind::Tracepoint, getpid_tracepoint(), "tracepoint:syscalls:sys_enter_getpid")],
+        maps: vec![],
+        events: vec![],
+    };
+    match Loaded::load(&compiled) {
+        Err(RuntimeError::Verifier(v)) => {
+            assert_eq!((v.program, v.name.as_str(), v.insn), (0, "ft_t_reject", Some(1)));
+            assert!(v.log.contains("R0 !read_ok"), "{}", v.log);
+            assert!(!v.tail(2).is_empty());
+        }
+        other => panic!("expected a verifier error, got {:?}", other.map(|_| ())),
+    }
+}
+
+#[test]
+fn missing_tracepoint_is_an_attach_error_with_a_hint() {
+    if !root_tests_enabled("missing_tracepoint_is_an_attach_error_with_a_hint") {
+        return;
+    }
+    let mut a = Asm::default();
+    a.mov_imm(0, 0).exit();
+    let tp = AttachKind::Tracepoint { category: "sock".into(), name: "no_such_event".into() };
+    let compiled = CompiledProgram {
+        programs: vec![a.program("ft_t_notp", ProgramKind::Tracepoint, tp, "tracepoint:sock:no_such_event")],
+        maps: vec![],
+        events: vec![],
+    };
+    let mut loaded = Loaded::load(&compiled).unwrap();
+    match loaded.attach_all() {
+        Err(RuntimeError::Attach(e)) => assert!(e.reason.contains("does not exist") && e.hint.is_some()),
+        other => panic!("expected an attach error, got {:?}", other.map(|_| ())),
+    }
+}
+
+/// Not an assertion about speed: prints where start-up time goes so it can
+/// be tracked (`--nocapture` to see it).
+#[test]
+fn load_and_attach_timings() {
+    if !root_tests_enabled("load_and_attach_timings") {
+        return;
+    }
+    for round in 0..4 {
+        let t = Instant::now();
+        let mut loaded = Loaded::load(&getpid_counter("ft_t_timing", "ft_t_timing_c", "ft_t_timing_e")).unwrap();
+        let load = t.elapsed();
+        let t = Instant::now();
+        loaded.attach_all().unwrap();
+        let attach = t.elapsed();
+        let tm = loaded.timings;
+        eprintln!(
+            "round {round}: load {:.1} ms (elf {:.2}, EbpfLoader::new {:.1}, maps {:.1}, verify {:.1}), attach {:.1} ms",
+            ms(load), ms(tm.write_elf), ms(tm.loader_setup), ms(tm.create_maps), ms(tm.verify), ms(attach)
+        );
+    }
+    let t = Instant::now();
+    let _btf = aya::Btf::from_sys_fs().unwrap();
+    eprintln!("aya Btf::from_sys_fs alone: {:.1} ms", ms(t.elapsed()));
+    assert_unloaded("ft_t_timing");
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}

@@ -128,6 +128,10 @@ impl fmt::Display for FormatError {
 
 impl std::error::Error for FormatError {}
 
+/// Largest width or precision accepted: enough for any table, small enough
+/// that a typo cannot make the tracer allocate gigabytes per event.
+pub const MAX_WIDTH: usize = 4096;
+
 /// Split `fmt` into pieces, rejecting unknown conversions.
 pub fn parse_printf(fmt: &str) -> Result<Vec<Piece>, FormatError> {
     let bytes = fmt.as_bytes();
@@ -213,6 +217,9 @@ fn parse_spec(fmt: &str, start: usize) -> Result<ConvSpec, FormatError> {
             return Err(error(end, format!("printf: Unknown format string token: {}", &fmt[start..end])));
         }
     };
+    if width.max(precision).unwrap_or(0) > MAX_WIDTH {
+        return Err(error(i + 1, format!("printf: width or precision above {MAX_WIDTH} in {}", &fmt[start..i + 1])));
+    }
     let length_ok = matches!(conv, Conversion::Signed | Conversion::Unsigned | Conversion::Octal
         | Conversion::HexLower | Conversion::HexUpper | Conversion::Pointer)
         || length == Length::Int;
@@ -289,9 +296,8 @@ pub fn format_one(out: &mut Vec<u8>, spec: &ConvSpec, arg: &Value) {
             Some(0) => format_text(out, &ConvSpec { precision: None, ..spec.clone() }, b"(nil)"),
             Some(v) => {
                 // glibc prints a pointer as `%#lx`, keeping `+` and ` `.
-                let flags = Flags { alt: true, ..spec.flags };
                 let digits = format!("{v:x}");
-                pad_number(out, spec, flags, sign_of(false, spec.flags), "0x", &digits);
+                pad_number(out, spec, sign_of(false, spec.flags), "0x", &digits);
             }
             None => format_text(out, spec, super::text::value_text(arg).as_bytes()),
         },
@@ -372,11 +378,12 @@ fn format_integer(out: &mut Vec<u8>, spec: &ConvSpec, raw: u64) {
             digits.insert(0, '0');
         }
     }
-    pad_number(out, spec, spec.flags, sign, prefix, &digits);
+    pad_number(out, spec, sign, prefix, &digits);
 }
 
 /// Lay out `sign prefix zeros digits` within the width.
-fn pad_number(out: &mut Vec<u8>, spec: &ConvSpec, flags: Flags, sign: &str, prefix: &str, digits: &str) {
+fn pad_number(out: &mut Vec<u8>, spec: &ConvSpec, sign: &str, prefix: &str, digits: &str) {
+    let flags = spec.flags;
     let precision_zeros = spec.precision.unwrap_or(0).saturating_sub(digits.len());
     let body = sign.len() + prefix.len() + precision_zeros + digits.len();
     let pad = spec.width.unwrap_or(0).saturating_sub(body);

@@ -1,0 +1,267 @@
+//! Attach points: `provider:target…` as one raw token, split and checked here
+//! so that each mistake gets its own message and hint.
+
+use super::literal::parse_int;
+use crate::ast::{AttachKind, AttachPoint, Period, TcDir};
+use crate::diag::{did_you_mean_hint, Diagnostic};
+use crate::span::Span;
+
+/// Every provider name and alias, for "did you mean" and the list hint.
+const PROVIDERS: &[&str] = &[
+    "BEGIN", "END", "begin", "end", "kprobe", "k", "kretprobe", "kr", "tracepoint", "t", "rawtracepoint",
+    "rt", "fentry", "f", "kfunc", "fexit", "fr", "kretfunc", "interval", "i", "tc",
+];
+
+const PROVIDER_LIST: &str =
+    "valid providers: BEGIN, END, kprobe (k), kretprobe (kr), tracepoint (t), rawtracepoint (rt), \
+     fentry (f, kfunc), fexit (fr, kretfunc), interval (i), tc";
+
+/// One `:`-separated part of the raw text, with its span.
+struct Part<'a> {
+    text: &'a str,
+    span: Span,
+}
+
+pub(crate) fn parse_attach_point(raw: &str, span: Span) -> Result<AttachPoint, Diagnostic> {
+    let mut parts = Vec::new();
+    let mut offset = span.start as usize;
+    for text in raw.split(':') {
+        parts.push(Part { text, span: Span::new(offset, offset + text.len()) });
+        offset += text.len() + 1;
+    }
+    let (provider, args) = parts.split_first().expect("split yields at least one part");
+    let kind = match provider.text {
+        "BEGIN" | "begin" => no_args(provider, args, AttachKind::Begin)?,
+        "END" | "end" => no_args(provider, args, AttachKind::End)?,
+        "kprobe" | "k" => {
+            let (module, func) = function(provider, args, "kprobe")?;
+            AttachKind::Kprobe { module, func }
+        }
+        "kretprobe" | "kr" => {
+            let (module, func) = function(provider, args, "kretprobe")?;
+            AttachKind::Kretprobe { module, func }
+        }
+        "fentry" | "f" | "kfunc" => {
+            let (module, func) = function(provider, args, "fentry")?;
+            AttachKind::Fentry { module, func }
+        }
+        "fexit" | "fr" | "kretfunc" => {
+            let (module, func) = function(provider, args, "fexit")?;
+            AttachKind::Fexit { module, func }
+        }
+        "tracepoint" | "t" => tracepoint(provider, args)?,
+        "rawtracepoint" | "rt" => match args {
+            [name] => AttachKind::RawTracepoint { name: name_part(name, "tracepoint name")? },
+            _ => return Err(shape(span, "rawtracepoint", "'rawtracepoint:NAME'")),
+        },
+        "interval" | "i" => AttachKind::Interval { period: interval(provider, args, span)? },
+        "tc" => tc(args, span)?,
+        other => return Err(unknown_provider(other, provider.span)),
+    };
+    Ok(AttachPoint { kind, raw: raw.to_string(), span })
+}
+
+fn unknown_provider(name: &str, span: Span) -> Diagnostic {
+    let message = if name.is_empty() {
+        "missing probe provider".to_string()
+    } else {
+        format!("unknown probe provider '{name}'")
+    };
+    let mut diag = Diagnostic::error(span, message);
+    if let Some(hint) = did_you_mean_hint(name, PROVIDERS.iter().copied()) {
+        diag = diag.with_hint(hint);
+    }
+    diag.with_hint(PROVIDER_LIST)
+}
+
+fn shape(span: Span, provider: &str, form: &str) -> Diagnostic {
+    Diagnostic::error(span, format!("malformed {provider} attach point")).with_hint(format!("write it as {form}"))
+}
+
+fn no_args(provider: &Part, args: &[Part], kind: AttachKind) -> Result<AttachKind, Diagnostic> {
+    match args.first() {
+        None => Ok(kind),
+        Some(first) => Err(Diagnostic::error(
+            first.span.to(args[args.len() - 1].span),
+            format!("'{}' takes no arguments", provider.text),
+        )),
+    }
+}
+
+/// A function, module or tracepoint name; `*` and `?` wildcards are allowed,
+/// and `.` for compiler clones such as `tcp_foo.isra.0`.
+fn name_part(part: &Part, what: &str) -> Result<String, Diagnostic> {
+    if part.text.is_empty() {
+        return Err(Diagnostic::error(part.span, format!("missing {what}")));
+    }
+    let bad = part.text.char_indices().find(|(_, c)| !(c.is_ascii_alphanumeric() || "_*?.".contains(*c)));
+    if let Some((i, c)) = bad {
+        let at = part.span.start as usize + i;
+        return Err(Diagnostic::error(Span::new(at, at + c.len_utf8()), format!("unexpected '{c}' in {what}")));
+    }
+    Ok(part.text.to_string())
+}
+
+/// `F` or `MODULE:F`.
+fn function(provider: &Part, args: &[Part], canonical: &str) -> Result<(Option<String>, String), Diagnostic> {
+    match args {
+        [func] => Ok((None, name_part(func, "function name")?)),
+        [module, func] => Ok((Some(name_part(module, "module name")?), name_part(func, "function name")?)),
+        [] => Err(Diagnostic::error(provider.span, format!("'{}' needs a function name", provider.text))
+            .with_hint(format!("write it as '{canonical}:FUNCTION' or '{canonical}:MODULE:FUNCTION'"))),
+        [.., last] => Err(shape(provider.span.to(last.span), canonical, &format!("'{canonical}:FUNCTION' or '{canonical}:MODULE:FUNCTION'"))),
+    }
+}
+
+fn tracepoint(provider: &Part, args: &[Part]) -> Result<AttachKind, Diagnostic> {
+    match args {
+        [category, name] => Ok(AttachKind::Tracepoint {
+            category: name_part(category, "tracepoint category")?,
+            name: name_part(name, "tracepoint name")?,
+        }),
+        _ => {
+            let span = args.last().map_or(provider.span, |last| provider.span.to(last.span));
+            Err(shape(span, "tracepoint", "'tracepoint:CATEGORY:NAME', e.g. 'tracepoint:tcp:tcp_retransmit_skb'"))
+        }
+    }
+}
+
+/// `interval:s:N` (also `ms`, `us`, `hz`) or `interval:N<unit>` / `interval:N` (nanoseconds).
+fn interval(provider: &Part, args: &[Part], span: Span) -> Result<Period, Diagnostic> {
+    let hint = "write it as 'interval:s:N', 'interval:ms:N', 'interval:us:N', 'interval:hz:N' or 'interval:1s'";
+    let period = match args {
+        [unit, count] => {
+            let n = interval_count(count)?;
+            let scale = match unit.text {
+                "s" => 1_000_000_000,
+                "ms" => 1_000_000,
+                "us" => 1_000,
+                "ns" => 1,
+                "hz" => return nonzero(Period::Hz(n), count.span),
+                other => {
+                    return Err(Diagnostic::error(unit.span, format!("unknown interval unit '{other}'"))
+                        .with_hint("units are s, ms, us, ns and hz"))
+                }
+            };
+            let nanos = n.checked_mul(scale).ok_or_else(|| too_long(count.span))?;
+            Period::Nanos(nanos)
+        }
+        [spec] => match spec.text.strip_suffix("hz") {
+            Some(rate) => Period::Hz(interval_count(&Part { text: rate, span: spec.span })?),
+            None => Period::Nanos(interval_count(spec)?),
+        },
+        [] => return Err(Diagnostic::error(provider.span, "'interval' needs a period").with_hint(hint)),
+        _ => return Err(shape(span, "interval", "'interval:s:N' or 'interval:1s'")),
+    };
+    let last = args.last().map_or(span, |p| p.span);
+    nonzero(period, last)
+}
+
+fn interval_count(part: &Part) -> Result<u64, Diagnostic> {
+    if part.text.is_empty() {
+        return Err(Diagnostic::error(part.span, "missing interval count"));
+    }
+    parse_int(part.text).map_err(|e| {
+        let diag = Diagnostic::error(part.span, e.message);
+        match e.hint {
+            Some(h) => diag.with_hint(h),
+            None => diag,
+        }
+    })
+}
+
+fn nonzero(period: Period, span: Span) -> Result<Period, Diagnostic> {
+    match period {
+        Period::Nanos(0) | Period::Hz(0) => Err(Diagnostic::error(span, "an interval must be longer than zero")),
+        Period::Hz(hz) if hz > 1_000_000_000 => Err(too_long(span)),
+        _ => Ok(period),
+    }
+}
+
+fn too_long(span: Span) -> Diagnostic {
+    Diagnostic::error(span, "interval is out of range")
+}
+
+/// `tc:IFACE:ingress|egress`; IFACE may be a glob (`veth*`, `*`) and may hold
+/// `.` and `-` (`eth0.100`, `lxc-abc`).
+fn tc(args: &[Part], span: Span) -> Result<AttachKind, Diagnostic> {
+    let [iface, dir] = args else {
+        return Err(shape(span, "tc", "'tc:IFACE:ingress' or 'tc:IFACE:egress'"));
+    };
+    if iface.text.is_empty() {
+        return Err(Diagnostic::error(iface.span, "missing interface name").with_hint("use '*' for every interface"));
+    }
+    let bad = iface.text.char_indices().find(|(_, c)| !(c.is_ascii_alphanumeric() || "_.-*?[]@".contains(*c)));
+    if let Some((i, c)) = bad {
+        let at = iface.span.start as usize + i;
+        return Err(Diagnostic::error(Span::new(at, at + c.len_utf8()), format!("unexpected '{c}' in interface name")));
+    }
+    let dir = match dir.text {
+        "ingress" => TcDir::Ingress,
+        "egress" => TcDir::Egress,
+        other => {
+            let mut diag = Diagnostic::error(dir.span, format!("unknown tc direction '{other}'"));
+            if let Some(hint) = did_you_mean_hint(other, ["ingress", "egress"]) {
+                diag = diag.with_hint(hint);
+            }
+            return Err(diag.with_hint("the direction is 'ingress' or 'egress'"));
+        }
+    };
+    Ok(AttachKind::Tc { iface: iface.text.to_string(), dir })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(raw: &str) -> AttachKind {
+        parse_attach_point(raw, Span::new(0, raw.len())).expect(raw).kind
+    }
+
+    fn error(raw: &str) -> Diagnostic {
+        parse_attach_point(raw, Span::new(0, raw.len())).expect_err(raw)
+    }
+
+    #[test]
+    fn providers_and_aliases() {
+        assert_eq!(kind("BEGIN"), AttachKind::Begin);
+        assert_eq!(kind("end"), AttachKind::End);
+        assert_eq!(kind("k:tcp_*"), AttachKind::Kprobe { module: None, func: "tcp_*".into() });
+        assert_eq!(kind("kprobe:nf_conntrack:nf_ct_delete"), AttachKind::Kprobe { module: Some("nf_conntrack".into()), func: "nf_ct_delete".into() });
+        assert_eq!(kind("kretfunc:tcp_sendmsg"), AttachKind::Fexit { module: None, func: "tcp_sendmsg".into() });
+        assert_eq!(kind("t:tcp:*"), AttachKind::Tracepoint { category: "tcp".into(), name: "*".into() });
+        assert_eq!(kind("rt:kfree_skb"), AttachKind::RawTracepoint { name: "kfree_skb".into() });
+        assert_eq!(kind("tc:eth0.100:egress"), AttachKind::Tc { iface: "eth0.100".into(), dir: TcDir::Egress });
+        assert_eq!(kind("tc:veth*:ingress"), AttachKind::Tc { iface: "veth*".into(), dir: TcDir::Ingress });
+    }
+
+    #[test]
+    fn interval_forms() {
+        let nanos = |raw| match kind(raw) {
+            AttachKind::Interval { period } => period,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(nanos("interval:s:60"), Period::Nanos(60_000_000_000));
+        assert_eq!(nanos("i:ms:100"), Period::Nanos(100_000_000));
+        assert_eq!(nanos("interval:us:10"), Period::Nanos(10_000));
+        assert_eq!(nanos("interval:hz:99"), Period::Hz(99));
+        assert_eq!(nanos("interval:1s"), Period::Nanos(1_000_000_000));
+        assert_eq!(nanos("interval:100ms"), Period::Nanos(100_000_000));
+        assert_eq!(nanos("interval:5hz"), Period::Hz(5));
+        assert_eq!(nanos("interval:1000"), Period::Nanos(1000));
+    }
+
+    #[test]
+    fn errors_point_at_the_bad_part() {
+        let e = error("kprobex:tcp_sendmsg");
+        assert_eq!(e.message, "unknown probe provider 'kprobex'");
+        assert_eq!(e.span, Span::new(0, 7));
+        assert_eq!(e.hints[0], "did you mean 'kprobe'?");
+        assert_eq!(error("interval:s:0").message, "an interval must be longer than zero");
+        assert_eq!(error("interval:min:1").span, Span::new(9, 12));
+        assert_eq!(error("tracepoint:tcp").message, "malformed tracepoint attach point");
+        assert_eq!(error("tc:eth0:ingres").hints[0], "did you mean 'ingress'?");
+        assert_eq!(error("kprobe:").message, "missing function name");
+        assert_eq!(error("BEGIN:x").message, "'BEGIN' takes no arguments");
+    }
+}

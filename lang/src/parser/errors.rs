@@ -1,0 +1,152 @@
+//! pest's failure report → a diagnostic a person can act on.
+//!
+//! pest tells us the furthest position it reached and the rules it tried
+//! there. The grammar names its punctuation (`semi`, `rparen`, …) so that this
+//! set says what was missing; operator rules are dropped from it, since "an
+//! operator could go here" is true almost everywhere and helps nobody.
+
+use super::scan::Chunk;
+use super::Rule;
+use crate::diag::Diagnostic;
+use crate::span::{Source, Span};
+use pest::error::{Error, ErrorVariant, InputLocation};
+
+pub(super) fn syntax_error(error: &Error<Rule>, source: &Source, chunk: &Chunk) -> Diagnostic {
+    let text = source.text.as_str();
+    let local = match error.location {
+        InputLocation::Pos(p) => p,
+        InputLocation::Span((s, _)) => s,
+    };
+    let pos = (chunk.range.start + local).min(text.len());
+    let found = token_at(text, pos);
+    let span = Span::new(pos, pos + found.len());
+    let found_text = if found.is_empty() { "end of input".to_string() } else { format!("'{found}'") };
+    let positives: &[Rule] = match &error.variant {
+        ErrorVariant::ParsingError { positives, .. } => positives,
+        ErrorVariant::CustomError { .. } => {
+            // pest's own resource guards (native stack, call budget).
+            return Diagnostic::error(span, "this program is nested too deeply to parse");
+        }
+    };
+    let expected = expectation(positives, found);
+    let mut diag = Diagnostic::error(span, format!("{}, found {found_text}", expected.message));
+    if let Some(hint) = expected.hint {
+        diag = diag.with_hint(hint);
+    }
+    if found.is_empty() {
+        if let Some(open) = chunk.unclosed {
+            let (line, col) = source.line_col(open as u32);
+            diag = diag.with_hint(format!("the '{{' at {line}:{col} is never closed"));
+        }
+    }
+    diag
+}
+
+struct Expected {
+    message: &'static str,
+    hint: Option<&'static str>,
+}
+
+fn expect(message: &'static str) -> Expected {
+    Expected { message, hint: None }
+}
+
+/// Pick the most useful description of what the parser wanted. The order
+/// matters: the first match wins.
+fn expectation(positives: &[Rule], found: &str) -> Expected {
+    use Rule::*;
+    let has = |r: Rule| positives.contains(&r);
+    let any = |rs: &[Rule]| rs.iter().any(|r| positives.contains(r));
+    if found == "}" && any(&[program, probe, attach_point, EOI]) {
+        return Expected { message: "unmatched '}'", hint: Some("this '}' closes no '{'") };
+    }
+    if found == "}" && any(&[expr, binary_expr, term, prefix_op]) && !has(stmt_end) {
+        return expect("expected expression");
+    }
+    if has(stmt_end) {
+        return Expected {
+            message: "expected ';' or '}' after statement",
+            hint: (found == "=").then_some("'=' assigns only to a variable ('$x') or a map ('@m[k]')"),
+        };
+    }
+    if has(pred_close) {
+        return expect("expected '/' to end the predicate");
+    }
+    if has(rbracket) {
+        return expect(if has(comma) { "expected ',' or ']'" } else { "expected ']'" });
+    }
+    if has(rparen) {
+        return expect(if has(comma) { "expected ',' or ')'" } else { "expected ')'" });
+    }
+    if has(colon) {
+        return expect("expected ':' of the conditional expression");
+    }
+    if has(lbrace) && has(pred_open) {
+        return Expected {
+            message: "expected ',', a predicate '/…/' or '{' after the attach point",
+            hint: Some("a probe is 'provider:target [, …] [/predicate/] { statements }'"),
+        };
+    }
+    if has(kw_if) && has(lbrace) {
+        return expect("expected '{' or 'if' after 'else'");
+    }
+    if any(&[if_stmt, while_stmt, unroll_stmt, return_stmt, assign_stmt, expr_stmt, let_stmt]) {
+        return expect("expected statement or '}'");
+    }
+    if has(lbrace) {
+        return expect("expected '{'");
+    }
+    if positives == [ident] {
+        return expect("expected a name");
+    }
+    if any(&[expr, binary_expr, term, prefix_op, int_lit, var, ident, call, paren_expr]) {
+        return expect("expected expression");
+    }
+    if any(&[program, probe, attach_point, map_decl, preproc]) {
+        return Expected {
+            message: "expected a probe, a map declaration or '#include'",
+            hint: Some("a probe looks like 'kprobe:tcp_sendmsg { … }'; a map declaration like 'let @m = lruhash(1024);'"),
+        };
+    }
+    if has(map_name) {
+        return expect("expected a map name such as '@flows'");
+    }
+    if has(lparen) {
+        return expect("expected '('");
+    }
+    if has(assign_eq) {
+        return expect("expected '='");
+    }
+    if has(field_name) {
+        return expect("expected a field name");
+    }
+    if any(&[type_name, record_type, fixed_int, c_int, c_int_word]) {
+        return expect("expected a type");
+    }
+    if has(EOI) {
+        return expect("unexpected text");
+    }
+    expect("syntax error")
+}
+
+/// The token at `pos`, for "found …" and the caret's width: a word, a
+/// number, a string's opening, a two-character operator or one character.
+fn token_at(text: &str, pos: usize) -> &str {
+    let rest = &text[pos..];
+    let Some(first) = rest.chars().next() else {
+        return "";
+    };
+    let word = |s: &str| s.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(s.len());
+    let len = if first.is_ascii_alphanumeric() || first == '_' {
+        word(rest)
+    } else if first == '"' {
+        rest[1..].find(['"', '\n']).map_or(rest.len(), |i| i + 2).min(rest.len())
+    } else if matches!(first, '$' | '@') {
+        1 + word(&rest[1..])
+    } else if ["->", "++", "--", "==", "!=", "<=", ">=", "&&", "||", "<<", ">>"].iter().any(|op| rest.starts_with(op)) {
+        2
+    } else {
+        first.len_utf8()
+    };
+    &rest[..len]
+}

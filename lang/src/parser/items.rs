@@ -1,0 +1,268 @@
+//! Top-level items, probes, blocks and statements from pest pairs.
+
+use super::attach::parse_attach_point;
+use super::literal::parse_int;
+use super::{Builder, Rule};
+use crate::ast::{Block, Expr, ExprKind, Ident, Item, MapDecl, MapKind, Probe, Stmt, StmtKind};
+use crate::diag::{did_you_mean_hint, Diagnostic};
+use crate::span::Span;
+use pest::iterators::Pair;
+
+/// The pairs of `pair` that carry content: punctuation and keywords, which
+/// the grammar names only for error messages, are dropped.
+pub(super) fn content(pair: Pair<Rule>) -> impl Iterator<Item = Pair<Rule>> {
+    pair.into_inner().filter(|p| !is_token(p.as_rule()))
+}
+
+fn is_token(rule: Rule) -> bool {
+    use Rule::*;
+    matches!(
+        rule,
+        semi | comma
+            | lparen
+            | rparen
+            | lbrace
+            | rbrace
+            | lbracket
+            | rbracket
+            | question
+            | colon
+            | pred_open
+            | pred_close
+            | stmt_end
+            | assign_eq
+            | kw_let
+            | kw_if
+            | kw_else
+            | kw_while
+            | kw_unroll
+            | kw_return
+            | EOI
+    )
+}
+
+impl Builder {
+    pub(super) fn items(&mut self, program: Pair<Rule>, out: &mut Vec<Item>) {
+        for pair in content(program) {
+            match pair.as_rule() {
+                Rule::preproc => {
+                    if let Some(item) = self.preproc(&pair) {
+                        out.push(item);
+                    }
+                }
+                Rule::map_decl => {
+                    if let Some(decl) = self.map_decl(pair) {
+                        out.push(Item::MapDecl(decl));
+                    }
+                }
+                Rule::probe => out.push(Item::Probe(self.probe(pair))),
+                _ => {}
+            }
+        }
+    }
+
+    /// `#include <…>` / `#include "…"`; other directives are rejected, since
+    /// there is no preprocessor (BTF replaces headers).
+    fn preproc(&mut self, pair: &Pair<Rule>) -> Option<Item> {
+        let span = self.span(pair);
+        let line = pair.as_str().trim_end();
+        let directive = line[1..].trim_start();
+        if let Some(rest) = directive.strip_prefix("include") {
+            let rest = rest.trim();
+            let path = rest
+                .strip_prefix('<')
+                .and_then(|r| r.strip_suffix('>'))
+                .or_else(|| rest.strip_prefix('"').and_then(|r| r.strip_suffix('"')));
+            if let Some(path) = path.filter(|p| !p.is_empty()) {
+                return Some(Item::Include { path: path.to_string(), span });
+            }
+            self.error(Diagnostic::error(span, "malformed #include").with_hint("write '#include <file.h>' or '#include \"file.h\"'"));
+            return None;
+        }
+        let name: String = directive.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        self.error(
+            Diagnostic::error(span, format!("unsupported preprocessor directive '#{name}'")).with_hint(
+                "only '#include' is accepted (and ignored): types come from BTF, and constants such as AF_INET are built in",
+            ),
+        );
+        None
+    }
+
+    fn map_decl(&mut self, pair: Pair<Rule>) -> Option<MapDecl> {
+        let span = self.span(&pair);
+        let mut parts = content(pair);
+        let (name, kind, size) = (parts.next()?, parts.next()?, parts.next()?);
+        let kind_span = self.span(&kind);
+        let map_kind = match kind.as_str() {
+            "hash" => MapKind::Hash,
+            "lruhash" => MapKind::LruHash,
+            "percpuhash" => MapKind::PercpuHash,
+            "percpulruhash" => MapKind::PercpuLruHash,
+            other => {
+                let kinds = ["hash", "lruhash", "percpuhash", "percpulruhash"];
+                let mut diag = Diagnostic::error(kind_span, format!("unknown map kind '{other}'"));
+                if let Some(hint) = did_you_mean_hint(other, kinds) {
+                    diag = diag.with_hint(hint);
+                }
+                self.error(diag.with_hint("map kinds: hash, lruhash, percpuhash, percpulruhash"));
+                return None;
+            }
+        };
+        let max_entries = self.int(&size)?;
+        if max_entries == 0 || max_entries > u32::MAX as u64 {
+            self.error(Diagnostic::error(self.span(&size), "a map's size must be between 1 and 4294967295"));
+            return None;
+        }
+        Some(MapDecl {
+            name: name.as_str()[1..].to_string(),
+            name_span: self.span(&name),
+            kind: map_kind,
+            kind_span,
+            max_entries,
+            span,
+        })
+    }
+
+    /// An integer literal's value, or a diagnostic and `None`.
+    pub(super) fn int(&mut self, pair: &Pair<Rule>) -> Option<u64> {
+        let span = self.span(pair);
+        match parse_int(pair.as_str()) {
+            Ok(value) => Some(value),
+            Err(e) => {
+                let mut diag = Diagnostic::error(e.span_in(span), e.message);
+                if let Some(hint) = e.hint {
+                    diag = diag.with_hint(hint);
+                }
+                self.error(diag);
+                None
+            }
+        }
+    }
+
+    fn probe(&mut self, pair: Pair<Rule>) -> Probe {
+        let span = self.span(&pair);
+        let mut attach = Vec::new();
+        let mut predicate = None;
+        let mut body = Block { stmts: Vec::new(), span };
+        for part in content(pair) {
+            match part.as_rule() {
+                Rule::attach_point => match parse_attach_point(part.as_str(), self.span(&part)) {
+                    Ok(point) => attach.push(point),
+                    Err(diag) => self.error(diag),
+                },
+                Rule::predicate => {
+                    predicate = content(part).next().map(|e| self.expr(e));
+                }
+                Rule::block => body = self.block(part),
+                _ => {}
+            }
+        }
+        Probe { attach, predicate, body, span }
+    }
+
+    pub(super) fn block(&mut self, pair: Pair<Rule>) -> Block {
+        let span = self.span(&pair);
+        if !self.enter(1, span) {
+            return Block { stmts: Vec::new(), span };
+        }
+        let stmts = content(pair).filter_map(|p| self.stmt(p)).collect();
+        self.leave(1);
+        Block { stmts, span }
+    }
+
+    fn stmt(&mut self, pair: Pair<Rule>) -> Option<Stmt> {
+        let span = self.span(&pair);
+        let rule = pair.as_rule();
+        let kind = match rule {
+            Rule::block => StmtKind::Block(self.block(pair)),
+            Rule::return_stmt => StmtKind::Return,
+            Rule::expr_stmt => StmtKind::Expr(self.expr(content(pair).next()?)),
+            Rule::assign_stmt => self.assign(content(pair))?,
+            Rule::let_stmt => self.let_stmt(pair, span)?,
+            Rule::if_stmt => self.if_stmt(pair),
+            Rule::while_stmt => {
+                let mut parts = content(pair);
+                let cond = self.expr(parts.next()?);
+                StmtKind::While { cond, body: self.block(parts.next()?) }
+            }
+            Rule::unroll_stmt => self.unroll(pair)?,
+            _ => return None,
+        };
+        Some(Stmt { kind, span })
+    }
+
+    fn if_stmt(&mut self, pair: Pair<Rule>) -> StmtKind {
+        let span = self.span(&pair);
+        let mut parts = content(pair);
+        let cond = match parts.next() {
+            Some(c) => self.expr(c),
+            None => placeholder(span),
+        };
+        let then = match parts.next() {
+            Some(b) => self.block(b),
+            None => Block { stmts: Vec::new(), span },
+        };
+        let otherwise = parts.next().map(|other| match other.as_rule() {
+            Rule::if_stmt => {
+                let nested_span = self.span(&other);
+                let nested = Stmt { kind: self.if_stmt(other), span: nested_span };
+                Block { stmts: vec![nested], span: nested_span }
+            }
+            _ => self.block(other),
+        });
+        StmtKind::If { cond, then, otherwise }
+    }
+
+    fn unroll(&mut self, pair: Pair<Rule>) -> Option<StmtKind> {
+        let mut parts = content(pair);
+        let count_pair = parts.next()?;
+        let count = self.int(&count_pair);
+        let body = self.block(parts.next()?);
+        match count? {
+            // The verifier has to see every copy; bpftrace caps it the same way.
+            n @ 1..=100 => Some(StmtKind::Unroll { count: n, body }),
+            _ => {
+                self.error(Diagnostic::error(self.span(&count_pair), "unroll count must be between 1 and 100"));
+                None
+            }
+        }
+    }
+
+    fn assign<'i>(&mut self, mut parts: impl Iterator<Item = Pair<'i, Rule>>) -> Option<StmtKind> {
+        let target = parts.next()?;
+        let op_pair = parts.next()?;
+        let value = self.expr(parts.next()?);
+        let op = super::expr::compound_op(op_pair.as_str());
+        Some(match target.as_rule() {
+            Rule::var => StmtKind::AssignVar { var: self.var_ident(&target), op, value },
+            _ => StmtKind::AssignMap { map: self.map_ref(target), op, value },
+        })
+    }
+
+    /// `let $x = e;` is plain assignment (variables have probe scope here);
+    /// a declaration without a value has no meaning of its own.
+    fn let_stmt(&mut self, pair: Pair<Rule>, span: Span) -> Option<StmtKind> {
+        let mut parts = content(pair);
+        let var = self.var_ident(&parts.next()?);
+        match parts.next() {
+            Some(value) => Some(StmtKind::AssignVar { var, op: None, value: self.expr(value) }),
+            None => {
+                self.error(
+                    Diagnostic::error(span, format!("'let ${}' needs a value", var.name))
+                        .with_hint(format!("assign the variable its first value: 'let ${} = …;' or '${} = …;'", var.name, var.name)),
+                );
+                None
+            }
+        }
+    }
+
+    /// `$name` as an [`Ident`] without the `$`.
+    pub(super) fn var_ident(&self, pair: &Pair<Rule>) -> Ident {
+        Ident { name: pair.as_str()[1..].to_string(), span: self.span(pair) }
+    }
+}
+
+/// Stands in for an expression that could not be built (an error was reported).
+pub(super) fn placeholder(span: Span) -> Expr {
+    Expr { kind: ExprKind::Int(0), span }
+}

@@ -1,0 +1,102 @@
+//! Source text → [`ast::Program`](crate::ast::Program), or diagnostics.
+//!
+//! Three steps:
+//! 1. [`scan`]: a lexical pre-pass finds unterminated strings and comments and
+//!    cuts the text into top-level chunks;
+//! 2. pest (`grammar.pest`) parses each chunk; a failure becomes one
+//!    diagnostic per chunk ([`errors`]), so independent mistakes in different
+//!    probes are all reported;
+//! 3. the builders ([`items`], [`expr`]) turn pest pairs into the AST with
+//!    absolute spans, checking what the grammar accepts loosely (attach points
+//!    in [`attach`], literals in [`literal`]) and collecting every error.
+
+mod attach;
+mod errors;
+mod expr;
+mod items;
+mod literal;
+mod scan;
+
+use crate::ast::Program;
+use crate::diag::Diagnostic;
+use crate::span::{Source, Span};
+use pest::iterators::Pair;
+use pest::Parser as _;
+
+#[derive(pest_derive::Parser)]
+#[grammar = "grammar.pest"]
+struct Grammar;
+
+/// Parse a whole program. On failure, every syntax error found, in source order.
+pub fn parse(source: &Source) -> Result<Program, Vec<Diagnostic>> {
+    let text = source.text.as_str();
+    let scanned = scan::scan(text, scan::skip_shebang(text));
+    if !scanned.errors.is_empty() {
+        return Err(scanned.errors);
+    }
+    let mut builder = Builder::default();
+    let mut items = Vec::new();
+    for chunk in &scanned.chunks {
+        match Grammar::parse(Rule::program, &text[chunk.range.clone()]) {
+            Ok(mut pairs) => {
+                builder.base = chunk.range.start;
+                if let Some(program) = pairs.next() {
+                    builder.items(program, &mut items);
+                }
+            }
+            Err(error) => builder.diags.push(errors::syntax_error(&error, source, chunk)),
+        }
+    }
+    if builder.diags.is_empty() {
+        Ok(Program { items, span: Span::new(0, text.len()) })
+    } else {
+        builder.diags.sort_by_key(|d| (d.span.start, d.span.end));
+        Err(builder.diags)
+    }
+}
+
+/// Deepest expression/statement nesting the AST may have. Later passes walk
+/// the tree recursively (and so does `Drop`); a bound keeps hostile input from
+/// overflowing their stacks.
+const MAX_DEPTH: u32 = 200;
+
+/// Turns pest pairs into AST nodes; shared by [`items`] and [`expr`].
+#[derive(Default)]
+struct Builder {
+    /// Offset of the chunk being built: pest's positions are relative to it.
+    base: usize,
+    diags: Vec<Diagnostic>,
+    /// Current nesting, see [`MAX_DEPTH`].
+    depth: u32,
+    too_deep_reported: bool,
+}
+
+impl Builder {
+    fn span(&self, pair: &Pair<Rule>) -> Span {
+        let s = pair.as_span();
+        Span::new(self.base + s.start(), self.base + s.end())
+    }
+
+    fn error(&mut self, diag: Diagnostic) {
+        self.diags.push(diag);
+    }
+
+    /// Enter `levels` of nesting; false (and one diagnostic) past the limit.
+    /// Callers that get `true` must [`leave`](Builder::leave) the same levels.
+    fn enter(&mut self, levels: u32, span: Span) -> bool {
+        if self.depth.saturating_add(levels) <= MAX_DEPTH {
+            self.depth += levels;
+            return true;
+        }
+        if !self.too_deep_reported {
+            self.too_deep_reported = true;
+            self.error(Diagnostic::error(span, "this is nested too deeply")
+                .with_hint(format!("flowtrace allows at most {MAX_DEPTH} levels of nested expressions and blocks")));
+        }
+        false
+    }
+
+    fn leave(&mut self, levels: u32) {
+        self.depth -= levels;
+    }
+}

@@ -4,10 +4,13 @@
 
 pub mod ast;
 pub mod diag;
+pub mod dump_ast;
 pub mod kernel;
+pub mod parser;
 pub mod span;
 pub mod typed;
 pub mod types;
 
 pub use diag::Diagnostic;
+pub use parser::parse;
 pub use span::{Source, Span};

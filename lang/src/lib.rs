@@ -3,7 +3,9 @@
 //! or diagnostics that point at the source.
 
 pub mod ast;
+pub mod check;
 pub mod diag;
+pub mod dump_types;
 pub mod dump_ast;
 pub mod kernel;
 pub mod parser;
@@ -14,3 +16,4 @@ pub mod types;
 pub use diag::Diagnostic;
 pub use parser::parse;
 pub use span::{Source, Span};
+pub use check::{check, CheckOptions};

@@ -21,6 +21,10 @@ pub struct TypedProgram {
     pub probes: Vec<TProbe>,
     /// Notes and warnings (errors make checking fail instead).
     pub warnings: Vec<Diagnostic>,
+    /// The field name of each `Member`, `TracepointArg` and `FuncArg`
+    /// expression, by the expression's span (for `-d types` and messages;
+    /// code generation needs only the offsets).
+    pub field_names: std::collections::BTreeMap<Span, String>,
 }
 
 #[derive(Clone, Debug)]

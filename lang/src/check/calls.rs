@@ -1,0 +1,277 @@
+//! Builtin function calls. Statement-like calls (`printf`, `print`, `clear`,
+//! `delete`, `exit`, …) become their own typed statements; value calls
+//! (`str`, `ntop`, …) become [`TExprKind::Call`]; aggregations are only
+//! accepted as `@m[k] = f(…)`.
+
+use super::Checker;
+use crate::ast::{Expr, ExprKind, Ident, MapRef};
+use crate::diag::did_you_mean_hint;
+use crate::span::Span;
+use crate::typed::{MapId, TExpr, TExprKind, TStmtKind};
+use crate::types::{AggKind, IntType, Type};
+use flowtrace_stdlib::{lookup_func, Func, FuncInfo, FuncRole};
+
+impl Checker<'_> {
+    /// The function's registry entry, after the name and argument count
+    /// are checked.
+    fn func_info(&mut self, func: &Ident, args: &[Expr], span: Span) -> Option<&'static FuncInfo> {
+        let Some(info) = lookup_func(&func.name) else {
+            let hint = did_you_mean_hint(&func.name, flowtrace_stdlib::funcs().map(|f| f.name));
+            self.error_hint(func.span, format!("unknown function '{}'", func.name), hint);
+            return None;
+        };
+        if let Some(reason) = info.unsupported {
+            self.error(func.span, format!("'{}' is {reason}", info.name));
+            return None;
+        }
+        let n = args.len();
+        if n < info.min_args || n > info.max_args {
+            let expected = match (info.min_args, info.max_args) {
+                (0, 0) => "no arguments".to_string(),
+                (a, b) if a == b => format!("{a} argument{}", if a == 1 { "" } else { "s" }),
+                (a, usize::MAX) => format!("at least {a} argument{}", if a == 1 { "" } else { "s" }),
+                (a, b) => format!("{a} to {b} arguments"),
+            };
+            let at = if n > info.max_args { args[info.max_args].span.to(args[n - 1].span) } else { span };
+            self.error_hint(at, format!("{}() takes {expected}, got {n}", info.name), Some(format!("usage: {}", info.signature)));
+            return None;
+        }
+        Some(info)
+    }
+
+    /// A call used as a statement.
+    pub(super) fn call_stmt(&mut self, func: &Ident, args: &[Expr], span: Span) -> Option<TStmtKind> {
+        let info = self.func_info(func, args, span)?;
+        match info.role {
+            FuncRole::Aggregation => {
+                self.misplaced_aggregation(info, span);
+                None
+            }
+            FuncRole::Value => self.value_call(info, args, span).map(TStmtKind::Expr),
+            FuncRole::Statement => self.statement_call(info, args, span),
+        }
+    }
+
+    /// A call used as a value.
+    pub(super) fn call_value(&mut self, func: &Ident, args: &[Expr], span: Span) -> Option<TExpr> {
+        let info = self.func_info(func, args, span)?;
+        match info.role {
+            FuncRole::Aggregation => {
+                self.misplaced_aggregation(info, span);
+                None
+            }
+            FuncRole::Statement => {
+                self.error(span, format!("{}() has no value; call it as a statement", info.name));
+                None
+            }
+            FuncRole::Value => self.value_call(info, args, span),
+        }
+    }
+
+    fn misplaced_aggregation(&mut self, info: &FuncInfo, span: Span) {
+        self.error_hint(
+            span,
+            format!("{}() can only be assigned to a map", info.name),
+            Some(format!("e.g. @name[key] = {}", info.signature)),
+        );
+    }
+
+    fn statement_call(&mut self, info: &FuncInfo, args: &[Expr], span: Span) -> Option<TStmtKind> {
+        match info.func {
+            Func::Printf => self.printf(args, span),
+            Func::Time => {
+                let format = match args.first() {
+                    None => flowtrace_stdlib::time::DEFAULT_TIME_FORMAT.to_string(),
+                    Some(a) => self.literal_string(a, "time()'s format")?,
+                };
+                Some(TStmtKind::Time { format })
+            }
+            Func::Exit => Some(TStmtKind::Exit),
+            Func::Print => self.print(args),
+            Func::Clear | Func::Zero => {
+                let (map, _) = self.whole_map_arg(&args[0], info.name)?;
+                Some(if info.func == Func::Clear { TStmtKind::Clear { map } } else { TStmtKind::Zero { map } })
+            }
+            Func::Delete => {
+                let (map, key) = self.map_with_key(&args[0], args.get(1), "delete")?;
+                Some(TStmtKind::Delete { map, key })
+            }
+            _ => None,
+        }
+    }
+
+    fn value_call(&mut self, info: &FuncInfo, args: &[Expr], span: Span) -> Option<TExpr> {
+        let call = |func: Func, args: Vec<TExpr>, ty: Type| Some(TExpr { kind: TExprKind::Call { func, args }, ty, span });
+        match info.func {
+            Func::Sizeof => self.size_of(&args[0], span),
+            Func::Str => {
+                let (args, cap) = self.str_args(args)?;
+                call(Func::Str, args, Type::Str { cap })
+            }
+            Func::Ntop => {
+                let args = self.ntop_args(args)?;
+                call(Func::Ntop, args, Type::Inet)
+            }
+            Func::Strncmp => {
+                let a = self.string_arg(&args[0]);
+                let b = self.string_arg(&args[1]);
+                let n = self.const_int(&args[2], "strncmp()'s length");
+                let (a, b, n) = (a?, b?, n?);
+                if n < 0 {
+                    self.error(args[2].span, "strncmp()'s length cannot be negative");
+                    return None;
+                }
+                let n = TExpr { kind: TExprKind::Int(n as u64), ty: Type::I64, span: args[2].span };
+                call(Func::Strncmp, vec![a, b, n], Type::U64)
+            }
+            Func::Bswap => {
+                let v = self.expr(&args[0])?;
+                let Type::Int(i) = v.ty else {
+                    self.error(args[0].span, format!("bswap() needs an integer, not '{}'", v.ty));
+                    return None;
+                };
+                call(Func::Bswap, vec![v], Type::Int(IntType { bits: i.bits, signed: false }))
+            }
+            Func::Has => {
+                let (map, key) = self.map_with_key(&args[0], args.get(1), "has_key")?;
+                let value = self.maps.value(map).cloned().unwrap_or(Type::Void);
+                let read = TExpr { kind: TExprKind::MapRead { map, key: key.map(Box::new) }, ty: value, span: args[0].span };
+                call(Func::Has, vec![read], Type::Bool)
+            }
+            _ => None,
+        }
+    }
+
+    /// `print(@m[, top[, div]])`, `print(@m[k])`, `print(value)`.
+    fn print(&mut self, args: &[Expr]) -> Option<TStmtKind> {
+        // `print(@m)` prints the map as a whole, as at exit; `print(@m[k])`
+        // is a value.
+        if let ExprKind::Map(mref) = &args[0].kind {
+            if mref.keys.is_empty() {
+                let (map, _) = self.whole_map_arg(&args[0], "print")?;
+                let top = args.get(1).map(|a| self.const_int(a, "print()'s top")).unwrap_or(Some(0));
+                let div = args.get(2).map(|a| self.const_int(a, "print()'s div")).unwrap_or(Some(0));
+                let (top, div) = (top?, div?);
+                for (value, arg) in [(top, args.get(1)), (div, args.get(2))] {
+                    if let (true, Some(arg)) = (value < 0, arg) {
+                        self.error(arg.span, "print()'s top and div must not be negative");
+                        return None;
+                    }
+                }
+                return Some(TStmtKind::PrintMap { map, top: top as u64, div: div as u64 });
+            }
+        }
+        if let Some(extra) = args.get(1) {
+            self.error(extra.span, "print(value) takes one argument: top and div apply only to whole maps");
+            return None;
+        }
+        let value = self.expr(&args[0])?;
+        if matches!(value.ty, Type::Void | Type::Args) {
+            self.error(args[0].span, format!("cannot print a value of type '{}'", value.ty));
+            return None;
+        }
+        Some(TStmtKind::PrintValue { value })
+    }
+
+    /// A whole-map argument (`clear(@m)`): `@m` without keys.
+    fn whole_map_arg(&mut self, arg: &Expr, func: &str) -> Option<(MapId, ())> {
+        let ExprKind::Map(mref) = &arg.kind else {
+            self.error(arg.span, format!("{func}() needs a map argument, e.g. {func}(@name)"));
+            return None;
+        };
+        if !mref.keys.is_empty() {
+            self.error(arg.span, format!("{func}() takes the whole map: write @{} without a key", mref.name));
+            return None;
+        }
+        let id = self.maps.id(&mref.name, mref.name_span);
+        self.defined_map_value(id, arg.span)?;
+        Some((id, ()))
+    }
+
+    /// `f(@m[k])` or `f(@m, k)` (delete, has_key): the map and its key.
+    fn map_with_key(&mut self, arg: &Expr, key: Option<&Expr>, func: &str) -> Option<(MapId, Option<TExpr>)> {
+        let ExprKind::Map(mref) = &arg.kind else {
+            self.error(arg.span, format!("{func}() needs a map argument, e.g. {func}(@name, key)"));
+            return None;
+        };
+        let mref = match key {
+            None => mref.clone(),
+            Some(k) if mref.keys.is_empty() => MapRef { keys: vec![k.clone()], ..mref.clone() },
+            Some(k) => {
+                self.error(k.span, format!("{func}() got the key twice: write {func}(@{}, key)", mref.name));
+                return None;
+            }
+        };
+        let (id, key) = self.map_key(&mref)?;
+        self.defined_map_value(id, arg.span)?;
+        Some((id, key))
+    }
+
+    /// `@m[k] = count()` etc.
+    pub(super) fn aggregate(&mut self, map: &MapRef, func: Func, ident: &Ident, args: &[Expr], span: Span) -> Option<TStmtKind> {
+        let Some(info) = self.func_info(ident, args, span) else {
+            self.poison_map(map);
+            return None;
+        };
+        let value = args.first().map(|a| self.int_arg(a, info.name));
+        let agg = match func {
+            Func::Lhist => self.lhist_bounds(&args[1..]),
+            _ => {
+                let signed = match &value {
+                    Some(Some(v)) => super::ints::int_of(&v.ty).is_some_and(|i| i.signed),
+                    _ => false,
+                };
+                simple_agg(func, signed)
+            }
+        };
+        let key = self.map_key(map);
+        let (Some(agg), Some((id, key))) = (agg, key) else {
+            self.poison_map(map);
+            return None;
+        };
+        let arg = match value {
+            Some(None) => {
+                self.poison_map(map);
+                return None;
+            }
+            Some(v) => v,
+            None => None,
+        };
+        self.map_write(id, &Type::Agg(agg), span)?;
+        Some(TStmtKind::Aggregate { map: id, key, agg, arg })
+    }
+
+    fn lhist_bounds(&mut self, args: &[Expr]) -> Option<AggKind> {
+        let min = self.const_int(&args[0], "lhist()'s min");
+        let max = self.const_int(&args[1], "lhist()'s max");
+        let step = self.const_int(&args[2], "lhist()'s step");
+        let (min, max, step) = (min?, max?, step?);
+        if step <= 0 {
+            self.error(args[2].span, "lhist()'s step must be greater than zero");
+            return None;
+        }
+        if max <= min {
+            self.error(args[0].span.to(args[1].span), format!("lhist()'s max ({max}) must be greater than its min ({min})"));
+            return None;
+        }
+        // bpftrace's limit: more buckets would not fit the value buffer.
+        if (max - min) / step > 1000 {
+            self.error(args[2].span, "lhist() would have more than 1000 buckets; use a larger step");
+            return None;
+        }
+        Some(AggKind::Lhist { min, max, step })
+    }
+}
+
+fn simple_agg(func: Func, signed: bool) -> Option<AggKind> {
+    Some(match func {
+        Func::Count => AggKind::Count,
+        Func::Sum => AggKind::Sum { signed },
+        Func::Min => AggKind::Min { signed },
+        Func::Max => AggKind::Max { signed },
+        Func::Avg => AggKind::Avg { signed },
+        Func::Stats => AggKind::Stats { signed },
+        Func::Hist => AggKind::Hist,
+        _ => return None,
+    })
+}

@@ -1,0 +1,318 @@
+//! Maps: one key type and one value type for the whole program, learnt from
+//! the first write and checked at every later use; `let @m = lruhash(N)`
+//! declarations; reading aggregation maps back as integers.
+
+use super::ints::{key_type, unify};
+use super::Checker;
+use crate::ast::{self, MapKind};
+use crate::diag::Diagnostic;
+use crate::span::Span;
+use crate::typed::{MapId, MapInfo, TExpr, TExprKind};
+use crate::types::{AggKind, IntType, Type};
+use std::collections::HashMap;
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct MapTable {
+    entries: Vec<MapState>,
+    index: HashMap<String, MapId>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct MapState {
+    name: String,
+    /// `None` until the first use with a well-typed key.
+    key: Option<Vec<Type>>,
+    key_span: Span,
+    /// `None` until the first well-typed write.
+    value: Option<Type>,
+    value_span: Span,
+    declared: Option<(MapKind, u64, Span)>,
+    first_span: Span,
+    /// A write failed to type: later uses stay silent instead of cascading.
+    poisoned: bool,
+}
+
+pub(crate) fn display_name(name: &str) -> String {
+    format!("@{name}")
+}
+
+fn key_text(key: &[Type]) -> String {
+    let items: Vec<String> = key.iter().map(|t| t.to_string()).collect();
+    if items.is_empty() {
+        "no key".to_string()
+    } else {
+        format!("[{}]", items.join(", "))
+    }
+}
+
+impl MapTable {
+    pub fn id(&mut self, name: &str, span: Span) -> MapId {
+        if let Some(id) = self.index.get(name) {
+            return *id;
+        }
+        let id = MapId(self.entries.len() as u32);
+        self.entries.push(MapState {
+            name: name.to_string(),
+            key: None,
+            key_span: span,
+            value: None,
+            value_span: span,
+            declared: None,
+            first_span: span,
+            poisoned: false,
+        });
+        self.index.insert(name.to_string(), id);
+        id
+    }
+
+    fn get(&self, id: MapId) -> &MapState {
+        &self.entries[id.0 as usize]
+    }
+
+    fn get_mut(&mut self, id: MapId) -> &mut MapState {
+        &mut self.entries[id.0 as usize]
+    }
+
+    pub fn value(&self, id: MapId) -> Option<&Type> {
+        self.get(id).value.as_ref()
+    }
+
+    pub fn name(&self, id: MapId) -> String {
+        display_name(&self.get(id).name)
+    }
+
+    pub fn is_poisoned(&self, id: MapId) -> bool {
+        self.get(id).poisoned
+    }
+
+    /// The final table. Every map here was either written or an error was
+    /// reported about it, so unknown types only reach failed programs.
+    pub fn finish(&self, diags: &mut Vec<Diagnostic>) -> Vec<MapInfo> {
+        let mut out = Vec::new();
+        for m in &self.entries {
+            if m.value.is_none() && m.declared.is_some() && !m.poisoned {
+                let span = m.declared.map_or(m.first_span, |d| d.2);
+                diags.push(Diagnostic::warning(span, format!("map {} is declared but never used", display_name(&m.name))));
+            }
+            out.push(MapInfo {
+                name: m.name.clone(),
+                key: m.key.clone().unwrap_or_default(),
+                value: m.value.clone().unwrap_or(Type::Void),
+                declared: m.declared.map(|(k, n, _)| (k, n)),
+                span: m.declared.map_or(m.first_span, |d| d.2),
+            });
+        }
+        out
+    }
+}
+
+impl Checker<'_> {
+    pub(super) fn map_decl(&mut self, decl: &ast::MapDecl) {
+        let id = self.maps.id(&decl.name, decl.name_span);
+        let name = display_name(&decl.name);
+        if decl.max_entries == 0 {
+            self.error(decl.span, format!("map {name} must have at least one entry"));
+        }
+        let state = self.maps.get_mut(id);
+        // The discovery pass has seen every declaration already: only a
+        // second declaration at another place is a duplicate.
+        match state.declared {
+            Some((_, _, first)) if first != decl.span => {
+                let first = first;
+                self.report(
+                    Diagnostic::error(decl.name_span, format!("map {name} is declared twice"))
+                        .with_hint("a map can be declared once; remove one of the declarations"),
+                );
+                self.report(Diagnostic::note(first, format!("{name} is first declared here")));
+            }
+            _ => state.declared = Some((decl.kind, decl.max_entries, decl.span)),
+        }
+    }
+
+    /// Check a map's key expressions against its key type (learning it on
+    /// first use). `Some(None)` for a scalar map; `None` after an error.
+    pub(super) fn map_key(&mut self, mref: &ast::MapRef) -> Option<(MapId, Option<TExpr>)> {
+        let id = self.maps.id(&mref.name, mref.name_span);
+        let mut keys = Vec::new();
+        let mut failed = false;
+        for k in &mref.keys {
+            match self.expr(k) {
+                Some(t) => keys.push(t),
+                None => failed = true,
+            }
+        }
+        // `@m[(a, b)]` is the same key as `@m[a, b]`.
+        if keys.len() == 1 && matches!(keys[0].kind, TExprKind::Tuple(_)) {
+            if let Some(TExpr { kind: TExprKind::Tuple(items), .. }) = keys.pop() {
+                keys = items;
+            }
+        }
+        if failed {
+            return None;
+        }
+        let mut types = Vec::new();
+        for k in &keys {
+            match key_type(&k.ty) {
+                Some(t) => types.push(t),
+                None => {
+                    self.error(k.span, format!("a value of type '{}' cannot be a map key", k.ty));
+                    return None;
+                }
+            }
+        }
+        let key_span = mref.keys.first().map_or(mref.span, |f| f.span.to(mref.keys.last().map_or(f.span, |l| l.span)));
+        let types = self.unify_key(id, types, key_span, mref.span)?;
+        // The discovery pass has already widened the key to its final type:
+        // make each element's conversion to it explicit.
+        let mut keys: Vec<TExpr> = keys.into_iter().zip(&types).map(|(k, t)| coerce(k, t)).collect();
+        let key = match keys.len() {
+            0 => None,
+            1 => keys.pop(),
+            _ => Some(TExpr { kind: TExprKind::Tuple(keys), ty: Type::Tuple(types), span: key_span }),
+        };
+        Some((id, key))
+    }
+
+    fn unify_key(&mut self, id: MapId, types: Vec<Type>, span: Span, use_span: Span) -> Option<Vec<Type>> {
+        let state = self.maps.get(id);
+        let Some(known) = state.key.clone() else {
+            let state = self.maps.get_mut(id);
+            state.key = Some(types.clone());
+            state.key_span = span;
+            return Some(types);
+        };
+        let merged: Option<Vec<Type>> = if known.len() == types.len() {
+            known.iter().zip(&types).map(|(a, b)| unify(a, b)).collect()
+        } else {
+            None
+        };
+        match merged {
+            Some(m) => {
+                self.maps.get_mut(id).key = Some(m.clone());
+                Some(m)
+            }
+            None => {
+                let name = self.maps.name(id);
+                let first = state.key_span;
+                let report_span = if types.is_empty() { use_span } else { span };
+                self.report(Diagnostic::error(
+                    report_span,
+                    format!("map {name} is used with key {} but was first used with key {}", key_text(&types), key_text(&known)),
+                ));
+                self.report(Diagnostic::note(first, format!("{name} is first used here, with key {}", key_text(&known))));
+                None
+            }
+        }
+    }
+
+    /// Record a write of `ty` into the map (learning the value type on the
+    /// first one). Returns the map's value type after the write.
+    pub(super) fn map_write(&mut self, id: MapId, ty: &Type, span: Span) -> Option<Type> {
+        let stored = match ty {
+            Type::Int(i) => Type::Int(IntType { bits: 64, signed: i.signed }),
+            other => other.clone(),
+        };
+        let state = self.maps.get(id);
+        let Some(known) = state.value.clone() else {
+            let state = self.maps.get_mut(id);
+            state.value = Some(stored.clone());
+            state.value_span = span;
+            return Some(stored);
+        };
+        if let Some(merged) = unify(&known, &stored) {
+            self.maps.get_mut(id).value = Some(merged.clone());
+            return Some(merged);
+        }
+        let name = self.maps.name(id);
+        let first = state.value_span;
+        let mut d = Diagnostic::error(
+            span,
+            format!("type mismatch for {name}: assigning a value of type '{ty}' to a map that holds '{known}'"),
+        );
+        if let Type::Agg(agg) = known {
+            d = d.with_hint(format!("{name} is filled by {}(…); keep one kind of value per map", agg_func(agg)));
+        }
+        self.report(d);
+        self.report(Diagnostic::note(first, format!("{name} is first assigned here, as '{known}'")));
+        None
+    }
+
+    /// A write whose value failed to type: remember it so the map's other
+    /// uses do not report "undefined map".
+    pub(super) fn poison_map(&mut self, mref: &ast::MapRef) {
+        let id = self.maps.id(&mref.name, mref.name_span);
+        if self.maps.value(id).is_none() {
+            self.maps.get_mut(id).poisoned = true;
+        }
+    }
+
+    /// `@m[k]` as a value.
+    pub(super) fn map_read(&mut self, mref: &ast::MapRef, span: Span) -> Option<TExpr> {
+        let (id, key) = self.map_key(mref)?;
+        let value = self.defined_map_value(id, mref.span)?;
+        let read = TExpr { kind: TExprKind::MapRead { map: id, key: key.map(Box::new) }, ty: value.clone(), span };
+        let Type::Agg(agg) = value else {
+            return Some(read);
+        };
+        // count/sum/min/max/avg maps read back as one integer (summed over
+        // CPUs by the code generator); histograms and stats have no single
+        // value to read.
+        let int = match agg {
+            AggKind::Count => IntType::U64,
+            AggKind::Sum { signed } | AggKind::Min { signed } | AggKind::Max { signed } | AggKind::Avg { signed } => {
+                IntType { bits: 64, signed }
+            }
+            AggKind::Stats { .. } | AggKind::Hist | AggKind::Lhist { .. } => {
+                let name = self.maps.name(id);
+                self.error_hint(
+                    span,
+                    format!("{name} holds {}() values, which cannot be read in an expression", agg_func(agg)),
+                    Some(format!("print it instead: print({name})")),
+                );
+                return None;
+            }
+        };
+        Some(TExpr { kind: TExprKind::Cast { expr: Box::new(read) }, ty: Type::Int(int), span })
+    }
+
+    /// The map's value type, or an "undefined map" error if nothing ever
+    /// writes it.
+    pub(super) fn defined_map_value(&mut self, id: MapId, span: Span) -> Option<Type> {
+        if let Some(v) = self.maps.value(id) {
+            return Some(v.clone());
+        }
+        if !self.maps.is_poisoned(id) {
+            let name = self.maps.name(id);
+            self.error_hint(
+                span,
+                format!("undefined map {name}: it is used but never assigned"),
+                Some(format!("assign it somewhere, e.g. {name}[key] = count()")),
+            );
+        }
+        None
+    }
+}
+
+/// `e` converted to the stored integer type `ty` (a no-op for other types,
+/// whose stored form only differs in buffer size).
+pub(crate) fn coerce(e: TExpr, ty: &Type) -> TExpr {
+    if e.ty == *ty || !matches!(ty, Type::Int(_)) || !e.ty.is_scalar() {
+        return e;
+    }
+    let span = e.span;
+    TExpr { kind: TExprKind::Cast { expr: Box::new(e) }, ty: ty.clone(), span }
+}
+
+/// The function that produces an aggregation.
+pub fn agg_func(agg: AggKind) -> &'static str {
+    match agg {
+        AggKind::Count => "count",
+        AggKind::Sum { .. } => "sum",
+        AggKind::Min { .. } => "min",
+        AggKind::Max { .. } => "max",
+        AggKind::Avg { .. } => "avg",
+        AggKind::Stats { .. } => "stats",
+        AggKind::Hist => "hist",
+        AggKind::Lhist { .. } => "lhist",
+    }
+}

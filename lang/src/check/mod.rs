@@ -1,0 +1,205 @@
+//! The type checker: [`ast::Program`] → [`TypedProgram`], or diagnostics.
+//!
+//! It resolves names (builtins, constants, BTF enum constants), expands
+//! wildcard attach points into one probe each, types every expression
+//! (bpftrace's rules, see `ints.rs`), turns struct member accesses into byte
+//! offsets through [`KernelTypes`], and gives every map one key and one value
+//! type for the whole program.
+//!
+//! Errors do not stop checking: a failed expression yields `None`, which its
+//! parents pass on without a second message, so one run reports every
+//! independent error.
+//!
+//! Maps are global while probes are checked one after another, so a map read
+//! in an early probe may only be written by a later one. A silent discovery
+//! pass therefore runs first and records every map's types; the reporting
+//! pass starts from those (see [`check`]).
+
+mod attach;
+mod calls;
+mod expr;
+mod ints;
+mod maps;
+mod members;
+mod names;
+mod printf;
+mod stmt;
+mod walk;
+
+use crate::ast;
+use crate::diag::Diagnostic;
+use crate::kernel::{FuncProto, KernelTypes, TracepointField};
+use crate::span::Span;
+use crate::typed::{TProbe, TypedProgram, VarId, VarInfo};
+use crate::types::Type;
+use flowtrace_stdlib::ProbeKind;
+pub use maps::agg_func as agg_name;
+use maps::MapTable;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// Settings that change what a program means.
+#[derive(Clone, Debug)]
+pub struct CheckOptions {
+    /// Positional parameters: `$1` is `params[0]`.
+    pub params: Vec<String>,
+    /// Buffer size of `str()` results without an explicit length (NUL
+    /// included); bpftrace's BPFTRACE_STRLEN, 64 by default.
+    pub default_str_size: u32,
+}
+
+impl Default for CheckOptions {
+    fn default() -> CheckOptions {
+        CheckOptions { params: Vec::new(), default_str_size: 64 }
+    }
+}
+
+/// Type-check `program` against the kernel's types.
+pub fn check(
+    program: &ast::Program,
+    kernel: &dyn KernelTypes,
+    options: &CheckOptions,
+) -> Result<TypedProgram, Vec<Diagnostic>> {
+    // Discovery: map types settle after at most a few rounds (a round can
+    // only learn a map whose value depends on maps learnt in the previous).
+    let mut maps = MapTable::default();
+    for _ in 0..4 {
+        let mut discovery = Checker::new(kernel, options, maps.clone(), true);
+        discovery.program(program);
+        if discovery.maps == maps {
+            break;
+        }
+        maps = discovery.maps;
+    }
+    let mut checker = Checker::new(kernel, options, maps, false);
+    let probes = checker.program(program);
+    let map_infos = checker.maps.finish(&mut checker.diags);
+    let diags = std::mem::take(&mut checker.diags);
+    let (errors, warnings): (Vec<Diagnostic>, Vec<Diagnostic>) = diags.into_iter().partition(|d| d.is_error());
+    if errors.is_empty() {
+        Ok(TypedProgram { maps: map_infos, probes, warnings, field_names: checker.field_names })
+    } else {
+        let mut all = errors;
+        all.extend(warnings);
+        Err(all)
+    }
+}
+
+/// One concrete probe being checked: its kind, what its context offers and
+/// its `$variables`.
+pub(crate) struct ProbeScope {
+    pub kind: ProbeKind,
+    pub attach: ast::AttachPoint,
+    /// Tracepoint fields (tracepoint probes only).
+    pub tp_fields: Option<Vec<TracepointField>>,
+    /// The traced function's prototype (fentry/fexit only).
+    pub func: Option<FuncProto>,
+    pub vars: Vec<VarInfo>,
+    pub var_ids: HashMap<String, VarId>,
+    /// Variables whose assignment failed to type: reads stay silent.
+    pub poisoned_vars: HashSet<String>,
+}
+
+pub(crate) struct Checker<'a> {
+    pub kernel: &'a dyn KernelTypes,
+    pub options: &'a CheckOptions,
+    pub maps: MapTable,
+    /// The discovery pass keeps no diagnostics.
+    silent: bool,
+    diags: Vec<Diagnostic>,
+    seen: HashSet<(Span, String)>,
+    /// The probe being checked (always set while statements are checked).
+    pub scope: Option<ProbeScope>,
+    /// See [`TypedProgram::field_names`].
+    pub field_names: BTreeMap<Span, String>,
+}
+
+impl<'a> Checker<'a> {
+    fn new(kernel: &'a dyn KernelTypes, options: &'a CheckOptions, maps: MapTable, silent: bool) -> Checker<'a> {
+        Checker { kernel, options, maps, silent, diags: Vec::new(), seen: HashSet::new(), scope: None, field_names: BTreeMap::new() }
+    }
+
+    /// Record a diagnostic once: a probe with several attach points is
+    /// checked once per attach point and would otherwise repeat itself.
+    pub fn report(&mut self, diag: Diagnostic) {
+        if self.silent {
+            return;
+        }
+        if self.seen.insert((diag.span, diag.message.clone())) {
+            self.diags.push(diag);
+        }
+    }
+
+    pub fn error(&mut self, span: Span, message: impl Into<String>) {
+        self.report(Diagnostic::error(span, message));
+    }
+
+    pub fn error_hint(&mut self, span: Span, message: impl Into<String>, hint: Option<String>) {
+        let mut d = Diagnostic::error(span, message);
+        if let Some(h) = hint {
+            d = d.with_hint(h);
+        }
+        self.report(d);
+    }
+
+    fn program(&mut self, program: &ast::Program) -> Vec<TProbe> {
+        let mut probes = Vec::new();
+        for item in &program.items {
+            match item {
+                ast::Item::MapDecl(decl) => self.map_decl(decl),
+                ast::Item::Include { span, .. } => {
+                    self.report(Diagnostic::note(*span, "#include is ignored: types come from kernel BTF"))
+                }
+                ast::Item::Probe(_) => {}
+            }
+        }
+        let source_probes = program.items.iter().filter_map(|i| match i {
+            ast::Item::Probe(p) => Some(p),
+            _ => None,
+        });
+        for (index, probe) in source_probes.enumerate() {
+            for scope in self.expand_probe(probe) {
+                probes.push(self.probe(probe, index, scope));
+            }
+        }
+        probes
+    }
+
+    fn probe(&mut self, probe: &ast::Probe, index: usize, scope: ProbeScope) -> TProbe {
+        self.scope = Some(scope);
+        let predicate = probe.predicate.as_ref().and_then(|p| self.condition(p));
+        let body = self.block(&probe.body);
+        let scope = self.scope.take().expect("scope set above");
+        let mut tprobe =
+            TProbe { attach: scope.attach, source_probe: index, predicate, body, vars: scope.vars, span: probe.span };
+        stmt::settle_var_types(&mut tprobe);
+        tprobe
+    }
+
+    pub fn scope(&self) -> &ProbeScope {
+        self.scope.as_ref().expect("expressions are checked inside a probe")
+    }
+
+    pub fn scope_mut(&mut self) -> &mut ProbeScope {
+        self.scope.as_mut().expect("expressions are checked inside a probe")
+    }
+
+    pub fn probe_kind(&self) -> ProbeKind {
+        self.scope().kind
+    }
+}
+
+/// The size in bytes a value of `ty` occupies (pointers and registers 8).
+pub fn type_size(ty: &Type) -> u32 {
+    match ty {
+        Type::Void | Type::Args => 0,
+        Type::Int(i) => i.bytes(),
+        Type::Bool | Type::Pointer(_) | Type::ProbeName => 8,
+        Type::Str { cap } => *cap,
+        // Address family + 16 address bytes, as the runtime lays it out.
+        Type::Inet => 24,
+        Type::Record(r) => r.size,
+        Type::Array { elem, len } => type_size(elem).saturating_mul(*len),
+        Type::Tuple(items) => items.iter().map(type_size).sum(),
+        Type::Agg(_) => 8,
+    }
+}

@@ -1,0 +1,200 @@
+//! Bare names: builtins (`comm`, `arg0`, `saddr`), flowtrace's constants
+//! (`AF_INET`, `TCP_SYN`) and then any BTF enum constant (`TCP_ESTABLISHED`).
+//! Also the positional parameters `$1`… and `$#`.
+
+use super::Checker;
+use crate::ast::AttachKind;
+use crate::diag::did_you_mean_hint;
+use crate::kernel::TypeKeyword;
+use crate::span::Span;
+use crate::typed::{TExpr, TExprKind};
+use crate::types::{IntType, Type};
+use flowtrace_stdlib::{lookup_builtin, Builtin, BuiltinInfo, ProbeKind};
+
+/// Constants every script may use without a header (bpftrace needs
+/// `#include <linux/socket.h>` for these; flowtrace has them built in).
+pub(crate) const CONSTANTS: &[(&str, i64)] = &[
+    ("AF_INET", 2),
+    ("AF_INET6", 10),
+    ("IPPROTO_ICMP", 1),
+    ("IPPROTO_TCP", 6),
+    ("IPPROTO_UDP", 17),
+    ("IPPROTO_ICMPV6", 58),
+    ("TCP_FIN", 0x01),
+    ("TCP_SYN", 0x02),
+    ("TCP_RST", 0x04),
+    ("TCP_PSH", 0x08),
+    ("TCP_ACK", 0x10),
+    ("TCP_URG", 0x20),
+    ("TCP_ECE", 0x40),
+    ("TCP_CWR", 0x80),
+];
+
+impl Checker<'_> {
+    pub(super) fn ident(&mut self, name: &str, span: Span) -> Option<TExpr> {
+        if let Some(info) = lookup_builtin(name) {
+            return self.builtin(info, span);
+        }
+        if let Some((_, value)) = CONSTANTS.iter().find(|(n, _)| *n == name) {
+            return Some(TExpr { kind: TExprKind::Int(*value as u64), ty: Type::I64, span });
+        }
+        if let Some(c) = self.kernel.enum_constant(name) {
+            return Some(TExpr { kind: TExprKind::Int(c.value as u64), ty: Type::I64, span });
+        }
+        let similar = self.kernel.similar_enum_constants(name);
+        let candidates = flowtrace_stdlib::builtins()
+            .map(|b| b.name)
+            .chain(CONSTANTS.iter().map(|(n, _)| *n))
+            .chain(similar.iter().map(String::as_str));
+        let mut hint = did_you_mean_hint(name, candidates);
+        if hint.is_none() && name.starts_with("arg") && name[3..].parse::<u32>().is_ok() {
+            hint = Some("only arg0 … arg5 (the register arguments) exist".into());
+        }
+        self.error_hint(span, format!("unknown identifier '{name}'"), hint);
+        None
+    }
+
+    fn builtin(&mut self, info: &BuiltinInfo, span: Span) -> Option<TExpr> {
+        let kind = self.probe_kind();
+        if !info.usable_in(kind) {
+            let (message, hint) = self.misplaced_builtin(info, kind);
+            self.error_hint(span, message, hint);
+            return None;
+        }
+        let b = info.builtin;
+        let expr = |ty: Type| Some(TExpr { kind: TExprKind::Builtin(b), ty, span });
+        match b {
+            Builtin::Comm => expr(Type::Str { cap: 16 }),
+            Builtin::Pid | Builtin::Tid | Builtin::Cpu => expr(Type::Int(IntType::U32)),
+            Builtin::Uid | Builtin::Gid | Builtin::Nsecs | Builtin::Elapsed | Builtin::Cgroup => expr(Type::U64),
+            Builtin::Arg(_) => expr(Type::U64),
+            Builtin::Curtask => expr(self.record_pointer("task_struct")),
+            Builtin::Retval => {
+                let ty = match &self.scope().func {
+                    Some(proto) => proto.ret.clone(),
+                    None => Type::U64,
+                };
+                expr(ty)
+            }
+            Builtin::Args => {
+                self.error_hint(
+                    span,
+                    "'args' is only usable with a field: args.NAME",
+                    self.args_field_hint(),
+                );
+                None
+            }
+            Builtin::Probe => {
+                let name = self.scope().attach.raw.clone();
+                Some(TExpr { kind: TExprKind::ProbeName(name), ty: Type::ProbeName, span })
+            }
+            Builtin::Func => {
+                let name = match &self.scope().attach.kind {
+                    AttachKind::Kprobe { func, .. }
+                    | AttachKind::Kretprobe { func, .. }
+                    | AttachKind::Fentry { func, .. }
+                    | AttachKind::Fexit { func, .. } => func.clone(),
+                    _ => String::new(),
+                };
+                Some(TExpr { kind: TExprKind::ProbeName(name), ty: Type::ProbeName, span })
+            }
+            Builtin::Dir => {
+                let dir = match &self.scope().attach.kind {
+                    AttachKind::Tc { dir: crate::ast::TcDir::Egress, .. } => "egress",
+                    _ => "ingress",
+                };
+                Some(TExpr { kind: TExprKind::Str(dir.into()), ty: Type::Str { cap: 8 }, span })
+            }
+            Builtin::Len | Builtin::Ifindex | Builtin::Mark => expr(Type::Int(IntType::U32)),
+            Builtin::Ifname => expr(Type::Str { cap: 16 }),
+            Builtin::Family | Builtin::Sport | Builtin::Dport => expr(Type::Int(IntType::U16)),
+            Builtin::Proto | Builtin::Tcpflags => expr(Type::Int(IntType::U8)),
+            Builtin::Saddr | Builtin::Daddr => expr(Type::Inet),
+            Builtin::Cookie => expr(Type::U64),
+            Builtin::Skb => expr(self.record_pointer("sk_buff")),
+        }
+    }
+
+    /// `struct NAME *` if BTF knows the struct, else a plain address.
+    fn record_pointer(&self, name: &str) -> Type {
+        match self.kernel.find_type(TypeKeyword::Struct, name) {
+            Some(t) => Type::Pointer(Box::new(t)),
+            None => Type::U64,
+        }
+    }
+
+    fn misplaced_builtin(&self, info: &BuiltinInfo, kind: ProbeKind) -> (String, Option<String>) {
+        let name = info.name;
+        let b = info.builtin;
+        if info.usable_in == [ProbeKind::Tc] {
+            return (
+                format!("'{name}' is a packet builtin and exists only in tc: probes"),
+                Some("attach to an interface: tc:eth0:ingress { … }".into()),
+            );
+        }
+        if kind == ProbeKind::Tc {
+            return (
+                format!("'{name}' is not available in tc: probes"),
+                Some("tc programs run per packet, outside any task; use the packet builtins (saddr, dport, len, …)".into()),
+            );
+        }
+        let kinds: Vec<&str> = info.usable_in.iter().map(|k| k.name()).collect();
+        let message = format!("'{name}' can only be used in {} probes", kinds.join("/"));
+        let hint = match (b, kind) {
+            (Builtin::Arg(_), ProbeKind::Tracepoint | ProbeKind::Fentry | ProbeKind::Fexit) => self.args_field_hint(),
+            (Builtin::Retval, ProbeKind::Tracepoint) => Some("tracepoints have no return value; read args.ret if the tracepoint has it".into()),
+            (Builtin::Retval, ProbeKind::Kprobe) => Some("use kretprobe: to see the return value".into()),
+            (Builtin::Args, ProbeKind::Kprobe | ProbeKind::Kretprobe) => {
+                Some("kprobes have register arguments arg0 … arg5; fentry: gives typed args.NAME".into())
+            }
+            _ => None,
+        };
+        (message, hint)
+    }
+
+    /// "use args.NAME (fields: …)" for the current probe, if it has named
+    /// arguments.
+    pub(super) fn args_field_hint(&self) -> Option<String> {
+        let scope = self.scope();
+        let names: Vec<&str> = if let Some(fields) = &scope.tp_fields {
+            fields.iter().map(|f| f.name.as_str()).collect()
+        } else if let Some(proto) = &scope.func {
+            proto.params.iter().map(|(n, _)| n.as_str()).collect()
+        } else {
+            return None;
+        };
+        Some(format!("use args.NAME; this probe's args are: {}", names.join(", ")))
+    }
+
+    /// `$N`: the parameter's text, as an integer when it reads as one.
+    pub(super) fn positional(&mut self, n: u32, span: Span) -> Option<TExpr> {
+        let given = self.options.params.len();
+        let Some(text) = (n as usize).checked_sub(1).and_then(|i| self.options.params.get(i)) else {
+            self.error_hint(
+                span,
+                format!("positional parameter ${n} is not given ({given} given)"),
+                Some("pass parameters after the script: flowtrace script.ft ARG1 ARG2".into()),
+            );
+            return None;
+        };
+        if let Some(value) = parse_int(text) {
+            let ty = if value < 0 { Type::I64 } else { super::ints::literal_type(value as u64) };
+            return Some(TExpr { kind: TExprKind::Int(value as u64), ty, span });
+        }
+        let cap = text.len() as u32 + 1;
+        Some(TExpr { kind: TExprKind::Str(text.clone()), ty: Type::Str { cap }, span })
+    }
+
+    pub(super) fn positional_count(&self, span: Span) -> TExpr {
+        TExpr { kind: TExprKind::Int(self.options.params.len() as u64), ty: Type::I64, span }
+    }
+}
+
+/// Decimal (optionally negative) or `0x` hexadecimal.
+fn parse_int(text: &str) -> Option<i64> {
+    let t = text.trim();
+    if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        return u64::from_str_radix(hex, 16).ok().map(|v| v as i64);
+    }
+    t.parse::<i64>().ok()
+}

@@ -1,0 +1,174 @@
+//! `printf` format checking, and the argument helpers other calls share
+//! (constant integers, literal strings, `str()` and `ntop()` operands).
+
+use super::Checker;
+use crate::ast::{Expr, ExprKind};
+use crate::span::Span;
+use crate::typed::{TExpr, TExprKind, TStmtKind};
+use crate::types::{IntType, Type};
+use flowtrace_stdlib::printf::{conversions, ArgKind};
+
+impl Checker<'_> {
+    /// `printf(fmt, args…)`: as many arguments as conversions, each of the
+    /// kind its conversion prints (bpftrace's rule: `%s` takes strings and
+    /// values that print as text, the integer conversions take integers and
+    /// pointers).
+    pub(super) fn printf(&mut self, args: &[Expr], span: Span) -> Option<TStmtKind> {
+        let format = self.literal_string(&args[0], "printf()'s format");
+        let values: Vec<Option<TExpr>> = args[1..].iter().map(|a| self.expr(a)).collect();
+        let format = format?;
+        let convs = match conversions(&format) {
+            Ok(c) => c,
+            Err(e) => {
+                self.error(args[0].span, format!("printf: {}", e.message));
+                return None;
+            }
+        };
+        let given = args.len() - 1;
+        if convs.len() != given {
+            let (what, at) = if given < convs.len() { ("not enough", span) } else { ("too many", args[convs.len() + 1].span.to(args[given].span)) };
+            self.error(at, format!("printf: {what} arguments for the format ({given} given, {} expected)", convs.len()));
+            return None;
+        }
+        let values: Vec<TExpr> = values.into_iter().collect::<Option<_>>()?;
+        let mut ok = true;
+        for (conv, value) in convs.iter().zip(&values) {
+            let spec = &format[conv.start..conv.end];
+            let fits = match conv.arg_kind() {
+                ArgKind::Text => matches!(value.ty, Type::Str { .. } | Type::Inet | Type::ProbeName),
+                ArgKind::Integer => value.ty.is_scalar(),
+            };
+            if !fits {
+                let hint = match (&conv.arg_kind(), &value.ty) {
+                    (ArgKind::Text, Type::Array { .. } | Type::Pointer(_)) => Some("read it as a string with str(…)".to_string()),
+                    (ArgKind::Text, Type::Int(_)) => Some("print integers with %d, %u or %x".to_string()),
+                    (ArgKind::Integer, Type::Str { .. } | Type::Inet | Type::ProbeName) => Some("print text with %s".to_string()),
+                    _ => None,
+                };
+                let wanted = if conv.arg_kind() == ArgKind::Text { "a string" } else { "an integer" };
+                self.error_hint(value.span, format!("printf: {spec} expects {wanted}, but this is '{}'", value.ty), hint);
+                ok = false;
+            }
+        }
+        ok.then_some(TStmtKind::Printf { format, args: values })
+    }
+
+    /// A string literal argument (formats must be known when compiling).
+    pub(super) fn literal_string(&mut self, arg: &Expr, what: &str) -> Option<String> {
+        match &arg.kind {
+            ExprKind::Str(s) => Some(s.clone()),
+            _ => {
+                self.error(arg.span, format!("{what} must be a string literal"));
+                None
+            }
+        }
+    }
+
+    /// An integer known when compiling: a literal, a constant, `-N`, `$1`.
+    pub(super) fn const_int(&mut self, arg: &Expr, what: &str) -> Option<i64> {
+        let t = self.expr(arg)?;
+        match (&t.kind, &t.ty) {
+            (TExprKind::Int(v), Type::Int(_) | Type::Bool) => Some(*v as i64),
+            _ => {
+                self.error(arg.span, format!("{what} must be a constant integer"));
+                None
+            }
+        }
+    }
+
+    /// An integer-valued argument (aggregations, `bswap`).
+    pub(super) fn int_arg(&mut self, arg: &Expr, func: &str) -> Option<TExpr> {
+        let t = self.expr(arg)?;
+        if t.ty.is_scalar() {
+            Some(t)
+        } else {
+            self.error(arg.span, format!("{func}() needs an integer, not '{}'", t.ty));
+            None
+        }
+    }
+
+    /// A string operand of `strncmp`.
+    pub(super) fn string_arg(&mut self, arg: &Expr) -> Option<TExpr> {
+        let t = self.expr(arg)?;
+        if matches!(t.ty, Type::Str { .. }) {
+            Some(t)
+        } else {
+            let hint = matches!(t.ty, Type::Pointer(_) | Type::Array { .. }).then(|| "read it first with str(…)".to_string());
+            self.error_hint(arg.span, format!("expected a string, not '{}'", t.ty), hint);
+            None
+        }
+    }
+
+    /// `str(p[, n])`: the operands and the result's buffer size. A char
+    /// array's own length bounds the buffer; a literal `n` sets it
+    /// (at most the default size, as bpftrace limits it to its maximum).
+    pub(super) fn str_args(&mut self, args: &[Expr]) -> Option<(Vec<TExpr>, u32)> {
+        let src = self.expr(&args[0]);
+        let len = args.get(1).map(|a| self.expr(a));
+        let src = src?;
+        let default = self.options.default_str_size;
+        let mut cap = match &src.ty {
+            Type::Str { cap } => *cap,
+            Type::Int(_) | Type::Pointer(_) => default,
+            Type::Array { elem, len } if matches!(elem.as_ref(), Type::Int(IntType { bits: 8, .. })) => (*len + 1).min(default.max(*len + 1)),
+            other => {
+                self.error(args[0].span, format!("str() needs a char pointer, char array or address, not '{other}'"));
+                return None;
+            }
+        };
+        let mut out = vec![src];
+        if let Some(len) = len {
+            let len = len?;
+            if !len.ty.is_integer() {
+                self.error(len.span, format!("str()'s length must be an integer, not '{}'", len.ty));
+                return None;
+            }
+            if let TExprKind::Int(n) = len.kind {
+                if n == 0 {
+                    self.error(len.span, "str()'s length must be greater than zero");
+                    return None;
+                }
+                cap = cap.min(n.min(u64::from(default)) as u32);
+            }
+            out.push(len);
+        }
+        Some((out, cap))
+    }
+
+    /// `ntop([af,] addr)`: integers and 4-byte values are IPv4, 16-byte
+    /// values IPv6; an explicit `af` must agree when it is a constant.
+    pub(super) fn ntop_args(&mut self, args: &[Expr]) -> Option<Vec<TExpr>> {
+        let typed: Vec<Option<TExpr>> = args.iter().map(|a| self.expr(a)).collect();
+        let typed: Vec<TExpr> = typed.into_iter().collect::<Option<_>>()?;
+        let addr = typed.last()?;
+        let bytes = match &addr.ty {
+            Type::Int(_) => Some(4),
+            Type::Inet => None,
+            Type::Array { elem, len } if elem.is_integer() && super::type_size(elem) == 1 && matches!(len, 4 | 16) => Some(*len),
+            Type::Record(r) if matches!(r.size, 4 | 16) => Some(r.size),
+            other => {
+                self.error(addr.span, format!("ntop() needs an IPv4 address (integer or uint8[4]) or an IPv6 address (uint8[16]), not '{other}'"));
+                return None;
+            }
+        };
+        if typed.len() == 2 {
+            let af = &typed[0];
+            if !af.ty.is_integer() {
+                self.error(af.span, format!("ntop()'s address family must be an integer (AF_INET, AF_INET6), not '{}'", af.ty));
+                return None;
+            }
+            let wanted = match af.kind {
+                TExprKind::Int(2) => Some(4),
+                TExprKind::Int(10) => Some(16),
+                _ => None,
+            };
+            if let (Some(w), Some(b)) = (wanted, bytes) {
+                if w > b {
+                    self.error(addr.span, format!("AF_INET6 needs a 16-byte address, but this is '{}'", addr.ty));
+                    return None;
+                }
+            }
+        }
+        Some(typed)
+    }
+}

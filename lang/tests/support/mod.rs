@@ -1,0 +1,313 @@
+//! A small fake kernel for checker tests: a handful of networking structs
+//! with their real x86-64 offsets (anonymous unions flattened), the
+//! `tcp_state` enum, a few tracepoint formats as this host's tracefs shows
+//! them, and some function prototypes.
+#![allow(dead_code)]
+
+use flowtrace_lang::kernel::{EnumConstant, FuncProto, KernelTypes, Member, TracepointField, TypeKeyword};
+use flowtrace_lang::types::{IntType, RecordType, Type};
+
+pub struct FakeKernel {
+    records: Vec<(RecordType, Vec<Member>)>,
+    enums: Vec<EnumConstant>,
+    tracepoints: Vec<(&'static str, &'static str, Vec<TracepointField>)>,
+    functions: Vec<FuncProto>,
+}
+
+fn int(bits: u8, signed: bool) -> Type {
+    Type::Int(IntType { bits, signed })
+}
+
+fn ptr(t: Type) -> Type {
+    Type::Pointer(Box::new(t))
+}
+
+fn array(elem: Type, len: u32) -> Type {
+    Type::Array { elem: Box::new(elem), len }
+}
+
+fn field(name: &str, ty: Type, offset_bytes: u32) -> Member {
+    Member { name: name.into(), ty, offset_bits: offset_bytes * 8, bitfield_bits: None }
+}
+
+fn bits(name: &str, ty: Type, offset_bits: u32, width: u8) -> Member {
+    Member { name: name.into(), ty, offset_bits, bitfield_bits: Some(width) }
+}
+
+fn tp(name: &str, ty: Type, offset: u32, size: u32) -> TracepointField {
+    TracepointField { name: name.into(), ty, offset, size, data_loc: false }
+}
+
+fn glob(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, rest)) => {
+            text.starts_with(head) && (0..=text.len() - head.len()).any(|i| glob(rest, &text[head.len() + i..]))
+        }
+    }
+}
+
+impl FakeKernel {
+    pub fn new() -> FakeKernel {
+        let rec = |id: u32, name: &str, size: u32| RecordType { btf_id: id, name: name.into(), size, is_union: false };
+        let sock = rec(1, "sock", 760);
+        let sock_common = rec(2, "sock_common", 136);
+        let sk_buff = rec(3, "sk_buff", 232);
+        let task = rec(4, "task_struct", 9792);
+        let in6 = rec(5, "in6_addr", 16);
+        let net_device = rec(6, "net_device", 2560);
+        let tcp_sock = rec(7, "tcp_sock", 2400);
+        let inet_sock = rec(8, "inet_sock", 1000);
+        let msghdr = rec(9, "msghdr", 96);
+        let iphdr = rec(10, "iphdr", 20);
+        let u8t = int(8, false);
+        let u16t = int(16, false);
+        let u32t = int(32, false);
+        let i32t = int(32, true);
+        let records = vec![
+            (
+                sock.clone(),
+                vec![
+                    field("__sk_common", Type::Record(sock_common.clone()), 0),
+                    // A bitfield, as older kernels had: 4 bits at bit 3 of byte 140.
+                    bits("sk_userlocks", u8t.clone(), 140 * 8 + 3, 4),
+                    field("sk_protocol", u16t.clone(), 516),
+                    field("sk_type", u16t.clone(), 518),
+                    field("sk_rcvbuf", i32t.clone(), 260),
+                    field("sk_sndbuf", i32t.clone(), 276),
+                    field("sk_mark", u32t.clone(), 488),
+                ],
+            ),
+            (
+                sock_common.clone(),
+                vec![
+                    field("skc_daddr", u32t.clone(), 0),
+                    field("skc_rcv_saddr", u32t.clone(), 4),
+                    field("skc_hash", u32t.clone(), 8),
+                    field("skc_dport", u16t.clone(), 12),
+                    field("skc_num", u16t.clone(), 14),
+                    field("skc_family", u16t.clone(), 16),
+                    field("skc_state", u8t.clone(), 18),
+                    field("skc_bound_dev_if", i32t.clone(), 20),
+                    field("skc_v6_daddr", Type::Record(in6.clone()), 56),
+                    field("skc_v6_rcv_saddr", Type::Record(in6.clone()), 72),
+                ],
+            ),
+            (
+                sk_buff.clone(),
+                vec![
+                    field("dev", ptr(Type::Record(net_device.clone())), 16),
+                    field("sk", ptr(Type::Record(sock.clone())), 24),
+                    field("len", u32t.clone(), 112),
+                    field("data_len", u32t.clone(), 116),
+                    field("mark", u32t.clone(), 168),
+                    field("protocol", u16t.clone(), 180),
+                    field("head", ptr(u8t.clone()), 200),
+                    field("data", ptr(u8t.clone()), 208),
+                ],
+            ),
+            (
+                task.clone(),
+                vec![
+                    field("pid", i32t.clone(), 2464),
+                    field("tgid", i32t.clone(), 2468),
+                    field("comm", array(int(8, true), 16), 3000),
+                    field("real_parent", ptr(Type::Record(task.clone())), 2480),
+                ],
+            ),
+            (in6.clone(), vec![field("s6_addr", array(u8t.clone(), 16), 0)]),
+            (
+                net_device.clone(),
+                vec![field("name", array(int(8, true), 16), 0), field("ifindex", i32t.clone(), 224)],
+            ),
+            (
+                tcp_sock.clone(),
+                vec![
+                    field("srtt_us", u32t.clone(), 1672),
+                    field("snd_cwnd", u32t.clone(), 1720),
+                    field("total_retrans", u32t.clone(), 1776),
+                    field("bytes_acked", int(64, false), 1560),
+                    field("bytes_received", int(64, false), 1528),
+                ],
+            ),
+            (inet_sock.clone(), vec![field("sk", Type::Record(sock.clone()), 0), field("inet_sport", u16t.clone(), 798)]),
+            (msghdr, vec![field("msg_flags", u32t.clone(), 88)]),
+            (
+                iphdr,
+                vec![
+                    bits("ihl", u8t.clone(), 0, 4),
+                    bits("version", u8t.clone(), 4, 4),
+                    field("tos", u8t.clone(), 1),
+                    field("tot_len", u16t.clone(), 2),
+                    field("ttl", u8t.clone(), 8),
+                    field("protocol", u8t.clone(), 9),
+                    field("saddr", u32t.clone(), 12),
+                    field("daddr", u32t.clone(), 16),
+                ],
+            ),
+        ];
+        let states = [
+            "TCP_ESTABLISHED", "TCP_SYN_SENT", "TCP_SYN_RECV", "TCP_FIN_WAIT1", "TCP_FIN_WAIT2", "TCP_TIME_WAIT",
+            "TCP_CLOSE", "TCP_CLOSE_WAIT", "TCP_LAST_ACK", "TCP_LISTEN", "TCP_CLOSING", "TCP_NEW_SYN_RECV",
+        ];
+        let enums = states
+            .iter()
+            .enumerate()
+            .map(|(i, n)| EnumConstant { name: n.to_string(), value: i as i64 + 1, enum_name: "tcp_state".into() })
+            .collect();
+        let void_ptr = ptr(Type::Void);
+        let addr_fields = |base: u32| {
+            vec![
+                tp("sport", u16t.clone(), base, 2),
+                tp("dport", u16t.clone(), base + 2, 2),
+                tp("family", u16t.clone(), base + 4, 2),
+            ]
+        };
+        let mut set_state = vec![
+            tp("skaddr", void_ptr.clone(), 8, 8),
+            tp("oldstate", i32t.clone(), 16, 4),
+            tp("newstate", i32t.clone(), 20, 4),
+        ];
+        set_state.extend(addr_fields(24));
+        set_state.extend([
+            tp("protocol", u16t.clone(), 30, 2),
+            tp("saddr", array(u8t.clone(), 4), 32, 4),
+            tp("daddr", array(u8t.clone(), 4), 36, 4),
+            tp("saddr_v6", array(u8t.clone(), 16), 40, 16),
+            tp("daddr_v6", array(u8t.clone(), 16), 56, 16),
+        ]);
+        let mut retransmit =
+            vec![tp("skbaddr", void_ptr.clone(), 8, 8), tp("skaddr", void_ptr.clone(), 16, 8), tp("state", i32t.clone(), 24, 4)];
+        retransmit.extend(addr_fields(28));
+        retransmit.extend([
+            tp("saddr", array(u8t.clone(), 4), 34, 4),
+            tp("daddr", array(u8t.clone(), 4), 38, 4),
+            tp("saddr_v6", array(u8t.clone(), 16), 42, 16),
+            tp("daddr_v6", array(u8t.clone(), 16), 58, 16),
+            tp("err", i32t.clone(), 76, 4),
+        ]);
+        let send_reset = vec![
+            tp("skbaddr", void_ptr.clone(), 8, 8),
+            tp("skaddr", void_ptr.clone(), 16, 8),
+            tp("state", i32t.clone(), 24, 4),
+            tp("reason", u32t.clone(), 28, 4),
+            tp("saddr", array(u8t.clone(), 28), 32, 28),
+            tp("daddr", array(u8t.clone(), 28), 60, 28),
+        ];
+        let openat = vec![
+            tp("__syscall_nr", i32t.clone(), 8, 4),
+            tp("dfd", int(64, false), 16, 8),
+            tp("filename", ptr(int(8, true)), 24, 8),
+            tp("flags", int(64, false), 32, 8),
+            tp("mode", int(64, false), 40, 8),
+        ];
+        let exec = vec![
+            TracepointField { name: "filename".into(), ty: Type::Str { cap: 256 }, offset: 8, size: 4, data_loc: true },
+            tp("pid", i32t.clone(), 12, 4),
+            tp("old_pid", i32t.clone(), 16, 4),
+        ];
+        let tracepoints = vec![
+            ("sock", "inet_sock_set_state", set_state),
+            ("tcp", "tcp_retransmit_skb", retransmit),
+            ("tcp", "tcp_send_reset", send_reset),
+            ("syscalls", "sys_enter_openat", openat),
+            ("sched", "sched_process_exec", exec),
+        ];
+        let sock_ptr = ptr(Type::Record(sock));
+        let skb_ptr = ptr(Type::Record(sk_buff));
+        let proto = |name: &str, params: Vec<(&str, Type)>, ret: Type| FuncProto {
+            name: name.into(),
+            params: params.into_iter().map(|(n, t)| (n.to_string(), t)).collect(),
+            ret,
+        };
+        let functions = vec![
+            proto(
+                "tcp_sendmsg",
+                vec![("sk", sock_ptr.clone()), ("msg", ptr(Type::Record(rec(9, "msghdr", 96)))), ("size", int(64, false))],
+                i32t.clone(),
+            ),
+            proto("tcp_retransmit_skb", vec![("sk", sock_ptr.clone()), ("skb", skb_ptr.clone()), ("segs", i32t.clone())], i32t.clone()),
+            proto("tcp_recvmsg", vec![("sk", sock_ptr.clone()), ("msg", void_ptr.clone()), ("len", int(64, false))], i32t.clone()),
+            proto("tcp_v4_connect", vec![("sk", sock_ptr.clone()), ("uaddr", void_ptr.clone()), ("addr_len", i32t.clone())], i32t.clone()),
+            proto("tcp_close", vec![("sk", sock_ptr.clone()), ("timeout", int(64, true))], Type::Void),
+            proto("tcp_set_state", vec![("sk", sock_ptr.clone()), ("state", i32t.clone())], Type::Void),
+            proto("tcp_rcv_established", vec![("sk", sock_ptr), ("skb", skb_ptr)], Type::Void),
+        ];
+        FakeKernel { records, enums, tracepoints, functions }
+    }
+}
+
+impl KernelTypes for FakeKernel {
+    fn find_type(&self, keyword: TypeKeyword, name: &str) -> Option<Type> {
+        match keyword {
+            TypeKeyword::Struct => self.records.iter().find(|(r, _)| r.name == name).map(|(r, _)| Type::Record(r.clone())),
+            TypeKeyword::Enum => (name == "tcp_state").then(|| int(32, false)),
+            TypeKeyword::Typedef => match name {
+                "u8" | "__u8" => Some(int(8, false)),
+                "u16" | "__u16" | "__be16" => Some(int(16, false)),
+                "u32" | "__u32" | "__be32" => Some(int(32, false)),
+                "u64" | "__u64" | "size_t" => Some(int(64, false)),
+                "pid_t" => Some(int(32, true)),
+                _ => None,
+            },
+            TypeKeyword::Union => None,
+        }
+    }
+
+    fn member(&self, record: &RecordType, name: &str) -> Option<Member> {
+        let (_, members) = self.records.iter().find(|(r, _)| r.btf_id == record.btf_id)?;
+        members.iter().find(|m| m.name == name).cloned()
+    }
+
+    fn member_names(&self, record: &RecordType) -> Vec<String> {
+        self.records
+            .iter()
+            .find(|(r, _)| r.btf_id == record.btf_id)
+            .map(|(_, ms)| ms.iter().map(|m| m.name.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    fn enum_constant(&self, name: &str) -> Option<EnumConstant> {
+        self.enums.iter().find(|e| e.name == name).cloned()
+    }
+
+    fn similar_enum_constants(&self, name: &str) -> Vec<String> {
+        let names: Vec<&str> = self.enums.iter().map(|e| e.name.as_str()).collect();
+        flowtrace_lang::diag::did_you_mean(name, names).into_iter().map(String::from).collect()
+    }
+
+    fn tracepoint_fields(&self, category: &str, name: &str) -> Result<Vec<TracepointField>, String> {
+        self.tracepoints
+            .iter()
+            .find(|(c, n, _)| *c == category && *n == name)
+            .map(|(_, _, f)| f.clone())
+            .ok_or_else(|| format!("tracepoint '{category}:{name}' does not exist"))
+    }
+
+    fn match_tracepoints(&self, category: &str, name: &str) -> Vec<(String, String)> {
+        self.tracepoints
+            .iter()
+            .filter(|(c, n, _)| glob(category, c) && glob(name, n))
+            .map(|(c, n, _)| (c.to_string(), n.to_string()))
+            .collect()
+    }
+
+    fn function(&self, name: &str) -> Option<FuncProto> {
+        self.functions.iter().find(|f| f.name == name).cloned()
+    }
+
+    fn match_functions(&self, pattern: &str) -> Vec<String> {
+        self.functions.iter().filter(|f| glob(pattern, &f.name)).map(|f| f.name.clone()).collect()
+    }
+}
+
+/// Parse and check `text` against the fake kernel.
+pub fn check_text(text: &str, params: &[&str]) -> Result<flowtrace_lang::typed::TypedProgram, String> {
+    let source = flowtrace_lang::Source::new("test.ft", text);
+    let options = flowtrace_lang::CheckOptions {
+        params: params.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
+    };
+    let program = flowtrace_lang::parse(&source).map_err(|d| flowtrace_lang::diag::render_all(&d, &source))?;
+    flowtrace_lang::check(&program, &FakeKernel::new(), &options).map_err(|d| flowtrace_lang::diag::render_all(&d, &source))
+}

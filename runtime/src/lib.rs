@@ -12,6 +12,7 @@ pub mod events;
 pub mod load;
 pub mod maps;
 pub mod output;
+mod rawload;
 pub mod sys;
 pub mod values;
 

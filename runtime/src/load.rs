@@ -2,14 +2,19 @@
 //! program verified by [`Loaded::load`]; probes fire only after
 //! [`Loaded::attach_all`]; dropping it (or [`Loaded::detach_all`]) detaches.
 //!
-//! Order of a run, as bpftrace 0.17 does it: attach every probe, then run
-//! BEGIN; at the end run END, then print the maps.
+//! Order of a run, as bpftrace 0.17's `BPFtrace::run` does it: set up the
+//! event reader, run BEGIN ([`Loaded::run_begin`]), then attach every other
+//! probe ([`Loaded::attach_all`]) and poll. At exit: detach the probes
+//! ([`Loaded::detach_all`]), run END ([`Loaded::run_end`]), drain the events
+//! END sent, then print the maps. So BEGIN's output precedes any probe's, and
+//! no probe fires after END.
 
 use crate::attach::{self, Link, LoadFailure};
 use crate::error::{failing_insn, AttachError, RuntimeError, VerifierError};
 use crate::events::{Event, EventSink, Events, Flow};
 use crate::maps::Maps;
 use aya::maps::{Map, MapData, RingBuf};
+use aya::programs::Program;
 use aya::{Btf, Ebpf, EbpfLoader};
 use flowtrace_codegen::object::{CompiledProgram, MapRole, ProgramKind};
 use flowtrace_lang::ast::{AttachKind, AttachPoint};
@@ -27,19 +32,40 @@ struct ProgramMeta {
 pub struct LoadTimings {
     pub write_elf: Duration,
     /// `EbpfLoader::new()`: aya reads and parses the kernel's BTF here, and
-    /// the first call in a process also probes kernel features.
+    /// the first call in a process also probes kernel features. Zero when
+    /// aya's loader was not used.
     pub loader_setup: Duration,
-    /// Parsing the object and creating the maps.
+    /// Parsing the object and creating the maps (aya's loader), or creating
+    /// the maps and verifying the programs (flowtrace's own).
     pub create_maps: Duration,
-    /// `BPF_PROG_LOAD` of every program (the verifier).
+    /// `BPF_PROG_LOAD` of every program (the verifier), with aya's loader.
     pub verify: Duration,
+    /// Whether aya's `EbpfLoader` was used (only fentry/fexit need it).
+    pub aya_loader: bool,
+}
+
+/// The loaded programs: owned by aya's `Ebpf` when its loader made them,
+/// or standalone handles (indexed like `CompiledProgram::programs`).
+enum ProgramSet {
+    Ebpf(Ebpf),
+    Owned(Vec<Program>),
+}
+
+impl ProgramSet {
+    fn get_mut(&mut self, index: usize, name: &str) -> Result<&mut Program, RuntimeError> {
+        let found = match self {
+            ProgramSet::Ebpf(ebpf) => ebpf.program_mut(name),
+            ProgramSet::Owned(programs) => programs.get_mut(index),
+        };
+        found.ok_or_else(|| RuntimeError::Load(format!("program {name} missing after load")))
+    }
 }
 
 pub struct Loaded {
     // Declared first so links drop (detach) before the programs they use.
     links: Vec<(usize, Link)>,
     programs: Vec<ProgramMeta>,
-    ebpf: Ebpf,
+    loaded: ProgramSet,
     maps: Maps,
     events: Option<Events>,
     pub timings: LoadTimings,
@@ -60,10 +86,24 @@ fn map_data(map: Map) -> Result<MapData, Map> {
 }
 
 impl Loaded {
-    /// Writes the ELF object, creates the maps and loads (verifies) every
-    /// program. Nothing is attached yet.
+    /// Creates the maps and loads (verifies) every program. Nothing is
+    /// attached yet. Uses flowtrace's own loader unless a program needs
+    /// aya's (fentry/fexit).
     pub fn load(compiled: &CompiledProgram) -> Result<Loaded, RuntimeError> {
-        let mut timings = LoadTimings::default();
+        if !crate::rawload::supports(compiled) {
+            return Loaded::load_with_aya_loader(compiled);
+        }
+        let t = Instant::now();
+        let (maps, programs) = crate::rawload::load(compiled)?;
+        let timings = LoadTimings { create_maps: t.elapsed(), ..LoadTimings::default() };
+        let (maps, events) = Loaded::split_maps(compiled, maps)?;
+        Ok(Loaded { links: Vec::new(), programs: metas(compiled), loaded: ProgramSet::Owned(programs), maps, events, timings })
+    }
+
+    /// The same through aya's `EbpfLoader` and the ELF object: slower (it
+    /// parses the kernel's BTF), needed for fentry/fexit.
+    pub fn load_with_aya_loader(compiled: &CompiledProgram) -> Result<Loaded, RuntimeError> {
+        let mut timings = LoadTimings { aya_loader: true, ..LoadTimings::default() };
         let t = Instant::now();
         let elf = flowtrace_codegen::elf::write_elf(compiled).map_err(RuntimeError::Elf)?;
         timings.write_elf = t.elapsed();
@@ -80,13 +120,32 @@ impl Loaded {
         let mut ebpf = loader.load(&elf).map_err(|e| RuntimeError::Load(attach::error_chain(&e)))?;
         timings.create_maps = t.elapsed();
 
-        let probes: Vec<String> = compiled.programs.iter().map(|p| p.attach.raw.clone()).collect();
-        let mut data = Vec::with_capacity(compiled.maps.len());
-        let mut events = None;
+        let mut maps = Vec::with_capacity(compiled.maps.len());
         for spec in &compiled.maps {
             let map = ebpf
                 .take_map(&spec.name)
                 .ok_or_else(|| RuntimeError::Load(format!("map {} missing after load", spec.name)))?;
+            maps.push(map);
+        }
+        let (maps, events) = Loaded::split_maps(compiled, maps)?;
+
+        let t = Instant::now();
+        let programs = metas(compiled);
+        for (index, meta) in programs.iter().enumerate() {
+            load_one(&mut ebpf, index, meta)?;
+        }
+        timings.verify = t.elapsed();
+
+        Ok(Loaded { links: Vec::new(), programs, loaded: ProgramSet::Ebpf(ebpf), maps, events, timings })
+    }
+
+    /// The ring buffer becomes the event reader; the other maps are read
+    /// with byte buffers.
+    fn split_maps(compiled: &CompiledProgram, maps: Vec<Map>) -> Result<(Maps, Option<Events>), RuntimeError> {
+        let probes: Vec<String> = compiled.programs.iter().map(|p| p.attach.raw.clone()).collect();
+        let mut data = Vec::with_capacity(maps.len());
+        let mut events = None;
+        for (spec, map) in compiled.maps.iter().zip(maps) {
             if matches!(spec.role, MapRole::Events) {
                 let ring = RingBuf::try_from(map)
                     .map_err(|e| RuntimeError::Load(format!("ring buffer {}: {}", spec.name, attach::error_chain(&e))))?;
@@ -97,20 +156,7 @@ impl Loaded {
                 data.push(Some(d));
             }
         }
-        let maps = Maps::new(compiled.maps.clone(), data, probes)?;
-
-        let t = Instant::now();
-        let programs: Vec<ProgramMeta> = compiled
-            .programs
-            .iter()
-            .map(|p| ProgramMeta { name: p.name.clone(), kind: p.kind, attach: p.attach.clone() })
-            .collect();
-        for (index, meta) in programs.iter().enumerate() {
-            load_one(&mut ebpf, index, meta)?;
-        }
-        timings.verify = t.elapsed();
-
-        Ok(Loaded { links: Vec::new(), programs, ebpf, maps, events, timings })
+        Ok((Maps::new(compiled.maps.clone(), data, probes)?, events))
     }
 
     pub fn maps(&self) -> &Maps {
@@ -141,10 +187,7 @@ impl Loaded {
         let fail = |f: attach::Failure| {
             RuntimeError::Attach(AttachError { program: index, probe: meta.attach.raw.clone(), reason: f.reason, hint: f.hint })
         };
-        let prog = self
-            .ebpf
-            .program_mut(&meta.name)
-            .ok_or_else(|| RuntimeError::Load(format!("program {} missing after load", meta.name)))?;
+        let prog = self.loaded.get_mut(index, &meta.name)?;
         let link = attach::attach(meta.kind, prog, &meta.attach).map_err(fail)?;
         self.links.push((index, link));
         Ok(())
@@ -175,10 +218,7 @@ impl Loaded {
             if meta.kind != ProgramKind::Special || !which(&meta.attach.kind) {
                 continue;
             }
-            let prog = self
-                .ebpf
-                .program_mut(&meta.name)
-                .ok_or_else(|| RuntimeError::Load(format!("program {} missing after load", meta.name)))?;
+            let prog = self.loaded.get_mut(index, &meta.name)?;
             attach::special::run(prog).map_err(|f| {
                 RuntimeError::Attach(AttachError { program: index, probe: meta.attach.raw.clone(), reason: f.reason, hint: f.hint })
             })?;
@@ -219,6 +259,14 @@ impl Loaded {
         }
         Ok(Flow::Continue)
     }
+}
+
+fn metas(compiled: &CompiledProgram) -> Vec<ProgramMeta> {
+    compiled
+        .programs
+        .iter()
+        .map(|p| ProgramMeta { name: p.name.clone(), kind: p.kind, attach: p.attach.clone() })
+        .collect()
 }
 
 fn load_one(ebpf: &mut Ebpf, index: usize, meta: &ProgramMeta) -> Result<(), RuntimeError> {

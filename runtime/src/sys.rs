@@ -170,3 +170,121 @@ pub fn maps_named(prefix: &str) -> Vec<(u32, String)> {
 pub fn enable_stats() -> io::Result<std::os::fd::OwnedFd> {
     aya::sys::enable_stats(aya::sys::Stats::RunTime).map_err(|e| io::Error::other(e.to_string()))
 }
+
+const BPF_MAP_CREATE: libc::c_long = 0;
+const BPF_PROG_LOAD: libc::c_long = 5;
+const BPF_OBJ_GET_INFO_BY_FD: libc::c_long = 15;
+
+/// Kernel object names: at most 15 bytes plus the NUL.
+fn object_name(name: &str) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    for (o, b) in out.iter_mut().zip(name.bytes().take(15)) {
+        *o = b;
+    }
+    out
+}
+
+fn bpf_fd<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: attr is a valid, initialised prefix of `union bpf_attr` for cmd,
+    // and every pointer in it refers to memory that outlives the call.
+    let ret = unsafe { libc::syscall(libc::SYS_bpf, cmd, attr as *mut T, std::mem::size_of::<T>() as u32) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel returned a new file descriptor that nothing else owns.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(ret as i32) })
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct MapCreateAttr {
+    map_type: u32,
+    key_size: u32,
+    value_size: u32,
+    max_entries: u32,
+    map_flags: u32,
+    inner_map_fd: u32,
+    numa_node: u32,
+    map_name: [u8; 16],
+}
+
+/// `BPF_MAP_CREATE` without BTF.
+pub fn map_create(name: &str, map_type: u32, key_size: u32, value_size: u32, max_entries: u32) -> io::Result<std::os::fd::OwnedFd> {
+    let mut attr = MapCreateAttr { map_type, key_size, value_size, max_entries, map_name: object_name(name), ..Default::default() };
+    bpf_fd(BPF_MAP_CREATE, &mut attr)
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct ProgLoadAttr {
+    prog_type: u32,
+    insn_cnt: u32,
+    insns: u64,
+    license: u64,
+    log_level: u32,
+    log_size: u32,
+    log_buf: u64,
+    kern_version: u32,
+    prog_flags: u32,
+    prog_name: [u8; 16],
+    prog_ifindex: u32,
+    expected_attach_type: u32,
+}
+
+/// A program the verifier refused, with its log.
+pub struct ProgLoadError {
+    pub error: io::Error,
+    pub log: String,
+}
+
+/// `BPF_PROG_LOAD` of encoded instructions. The first attempt runs without a
+/// log (a log slows the verifier down); only a rejection is retried with one,
+/// sized for the verifier's worst case.
+pub fn prog_load(name: &str, prog_type: u32, insns: &[u8]) -> Result<std::os::fd::OwnedFd, ProgLoadError> {
+    const LICENSE: &std::ffi::CStr = c"GPL";
+    let mut attr = ProgLoadAttr {
+        prog_type,
+        insn_cnt: (insns.len() / 8) as u32,
+        insns: insns.as_ptr() as u64,
+        license: LICENSE.as_ptr() as u64,
+        prog_name: object_name(name),
+        ..Default::default()
+    };
+    if let Ok(fd) = bpf_fd(BPF_PROG_LOAD, &mut attr) {
+        return Ok(fd);
+    }
+    let mut log = vec![0u8; 16 << 20];
+    attr.log_level = 1;
+    attr.log_size = log.len() as u32;
+    attr.log_buf = log.as_mut_ptr() as u64;
+    match bpf_fd(BPF_PROG_LOAD, &mut attr) {
+        Ok(fd) => Ok(fd), // the first failure was transient
+        Err(error) => {
+            let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+            Err(ProgLoadError { error, log: String::from_utf8_lossy(&log[..end]).into_owned() })
+        }
+    }
+}
+
+#[repr(C)]
+struct InfoByFdAttr {
+    bpf_fd: u32,
+    info_len: u32,
+    info: u64,
+}
+
+/// The kernel id of a program or map: the second u32 of both
+/// `bpf_prog_info` and `bpf_map_info`.
+pub fn object_id(fd: BorrowedFd<'_>) -> io::Result<u32> {
+    let mut info = [0u32; 2];
+    let mut attr = InfoByFdAttr { bpf_fd: fd.as_raw_fd() as u32, info_len: 8, info: info.as_mut_ptr() as u64 };
+    // SAFETY: attr points at an 8-byte buffer and says so in info_len.
+    let ret = unsafe {
+        libc::syscall(libc::SYS_bpf, BPF_OBJ_GET_INFO_BY_FD, &mut attr as *mut InfoByFdAttr, std::mem::size_of::<InfoByFdAttr>() as u32)
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(info[1])
+}

@@ -61,7 +61,23 @@ fn tracepoint_counts_and_sends_events_exactly() {
     if !root_tests_enabled("tracepoint_counts_and_sends_events_exactly") {
         return;
     }
-    let mut loaded = Loaded::load(&getpid_counter("ft_t_getpid", "ft_t_getpid_c", "ft_t_getpid_e")).unwrap();
+    let loaded = Loaded::load(&getpid_counter("ft_t_getpid", "ft_t_getpid_c", "ft_t_getpid_e")).unwrap();
+    assert!(!loaded.timings.aya_loader);
+    count_getpid_calls(loaded, "ft_t_getpid");
+}
+
+#[test]
+fn aya_loader_path_counts_the_same() {
+    if !root_tests_enabled("aya_loader_path_counts_the_same") {
+        return;
+    }
+    let compiled = getpid_counter("ft_t_getpid_a", "ft_t_getpid_ac", "ft_t_getpid_ae");
+    let loaded = Loaded::load_with_aya_loader(&compiled).unwrap();
+    assert!(loaded.timings.aya_loader);
+    count_getpid_calls(loaded, "ft_t_getpid_a");
+}
+
+fn count_getpid_calls(mut loaded: Loaded, prog: &str) {
     getpid_n(5); // not attached yet: must not count
     loaded.attach_all().unwrap();
     assert_eq!(loaded.attached(), 1);
@@ -73,7 +89,7 @@ fn tracepoint_counts_and_sends_events_exactly() {
     assert_eq!(sink.printf.len(), 50);
     let me = Value::Int(i64::from(std::process::id()));
     assert!(sink.printf.iter().all(|(f, args)| f == "pid %d\n" && args == &[me.clone()]));
-    assert_eq!(loaded.maps().snapshot(MapId(0)).unwrap().name, "@t_getpid_c");
+    assert!(loaded.maps().snapshot(MapId(0)).unwrap().name.starts_with("@t_getpid"));
     assert_eq!(loaded.maps().lost_events().unwrap(), 0);
 
     loaded.maps().zero(MapId(0)).unwrap();
@@ -86,8 +102,8 @@ fn tracepoint_counts_and_sends_events_exactly() {
     getpid_n(10);
     assert_eq!(scalar_count(&loaded, 0), 0, "detached probe still counted");
     drop(loaded);
-    assert_unloaded("ft_t_getpid");
-    assert_maps_freed("ft_t_getpid");
+    assert_unloaded(prog);
+    assert_maps_freed(prog);
 }
 
 #[test]
@@ -223,16 +239,19 @@ fn load_and_attach_timings() {
     if !root_tests_enabled("load_and_attach_timings") {
         return;
     }
-    for round in 0..4 {
+    for round in 0..6 {
+        let compiled = getpid_counter("ft_t_timing", "ft_t_timing_c", "ft_t_timing_e");
         let t = Instant::now();
-        let mut loaded = Loaded::load(&getpid_counter("ft_t_timing", "ft_t_timing_c", "ft_t_timing_e")).unwrap();
+        let mut loaded =
+            if round % 2 == 0 { Loaded::load(&compiled) } else { Loaded::load_with_aya_loader(&compiled) }.unwrap();
         let load = t.elapsed();
         let t = Instant::now();
         loaded.attach_all().unwrap();
         let attach = t.elapsed();
         let tm = loaded.timings;
+        let how = if tm.aya_loader { "aya EbpfLoader" } else { "own loader" };
         eprintln!(
-            "round {round}: load {:.1} ms (elf {:.2}, EbpfLoader::new {:.1}, maps {:.1}, verify {:.1}), attach {:.1} ms",
+            "round {round} ({how}): load {:.1} ms (elf {:.2}, EbpfLoader::new {:.1}, maps+load {:.1}, verify {:.1}), attach {:.1} ms",
             ms(load), ms(tm.write_elf), ms(tm.loader_setup), ms(tm.create_maps), ms(tm.verify), ms(attach)
         );
     }

@@ -1,0 +1,157 @@
+//! Loading without aya's ELF loader. `EbpfLoader::new()` always reads and
+//! parses the kernel's BTF (~25 ms of a ~28 ms load in a release build, here),
+//! although a flowtrace object has no BTF relocations to apply. So maps are
+//! created and programs verified with plain bpf(2) calls, and the results are
+//! handed to aya's program and map types (`from_program_info`, `Map::from_fd`)
+//! for attaching and reading. fentry/fexit still go through aya's loader: they
+//! need BTF at load time anyway.
+
+use crate::error::{failing_insn, RuntimeError, VerifierError};
+use crate::sys;
+use aya::maps::{Map, MapData};
+use aya::programs::{KProbe, PerfEvent, ProbeKind, Program, ProgramInfo, RawTracePoint, SchedClassifier, TracePoint};
+use flowtrace_codegen::insn::{encode_all, BPF_PSEUDO_MAP_FD};
+use flowtrace_codegen::object::{BpfMapType, CompiledProgram, MapSpec, ProgramCode, ProgramKind};
+use std::collections::HashMap;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+// `enum bpf_prog_type`.
+const PROG_TYPE_KPROBE: u32 = 2;
+const PROG_TYPE_SCHED_CLS: u32 = 3;
+const PROG_TYPE_TRACEPOINT: u32 = 5;
+const PROG_TYPE_PERF_EVENT: u32 = 7;
+const PROG_TYPE_RAW_TRACEPOINT: u32 = 17;
+
+/// Whether every program can be loaded this way.
+pub(crate) fn supports(compiled: &CompiledProgram) -> bool {
+    compiled.programs.iter().all(|p| prog_type(p.kind).is_some())
+}
+
+fn prog_type(kind: ProgramKind) -> Option<u32> {
+    match kind {
+        ProgramKind::Kprobe | ProgramKind::Kretprobe => Some(PROG_TYPE_KPROBE),
+        ProgramKind::Tracepoint => Some(PROG_TYPE_TRACEPOINT),
+        ProgramKind::PerfEvent => Some(PROG_TYPE_PERF_EVENT),
+        ProgramKind::RawTracepoint | ProgramKind::Special => Some(PROG_TYPE_RAW_TRACEPOINT),
+        ProgramKind::SchedCls => Some(PROG_TYPE_SCHED_CLS),
+        ProgramKind::Fentry | ProgramKind::Fexit => None,
+    }
+}
+
+fn kernel(what: String) -> impl FnOnce(std::io::Error) -> RuntimeError {
+    move |error| RuntimeError::Kernel { what, error }
+}
+
+/// A ring buffer's size must be a power-of-two multiple of the page size.
+fn ring_size(requested: u32) -> u32 {
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as u32;
+    requested.max(page).div_ceil(page).next_power_of_two() * page
+}
+
+fn create_map(spec: &MapSpec) -> Result<OwnedFd, RuntimeError> {
+    let max_entries = match spec.map_type {
+        BpfMapType::RingBuf => ring_size(spec.max_entries),
+        _ => spec.max_entries,
+    };
+    sys::map_create(&spec.name, spec.map_type as u32, spec.key_size, spec.value_size, max_entries)
+        .map_err(kernel(format!("creating map {}", spec.name)))
+}
+
+fn load_program(index: usize, p: &ProgramCode, map_fds: &[OwnedFd]) -> Result<OwnedFd, RuntimeError> {
+    let mut insns = p.insns.clone();
+    for &(at, map) in &p.map_relocs {
+        let fd = map_fds.get(map.0 as usize).map(|f| f.as_raw_fd());
+        match (fd, at + 1 < insns.len()) {
+            (Some(fd), true) => {
+                insns[at].src = BPF_PSEUDO_MAP_FD;
+                insns[at].imm = fd;
+                insns[at + 1].imm = 0;
+            }
+            _ => return Err(RuntimeError::Elf(format!("program {}: bad map relocation at {at}", p.name))),
+        }
+    }
+    let prog_type = prog_type(p.kind).ok_or_else(|| RuntimeError::Load(format!("{:?} needs aya's loader", p.kind)))?;
+    sys::prog_load(&p.name, prog_type, &encode_all(&insns)).map_err(|e| {
+        RuntimeError::Verifier(VerifierError {
+            program: index,
+            name: p.name.clone(),
+            errno: e.error.to_string(),
+            insn: failing_insn(&e.log),
+            log: e.log,
+        })
+    })
+}
+
+/// aya builds a program handle only from a `ProgramInfo`, which it hands out
+/// only through its listing of every loaded program; one pass finds ours.
+fn program_infos(ids: &[u32]) -> HashMap<u32, ProgramInfo> {
+    aya::programs::loaded_programs()
+        .filter_map(Result::ok)
+        .filter(|info| ids.contains(&info.id()))
+        .map(|info| (info.id(), info))
+        .collect()
+}
+
+fn aya_program(kind: ProgramKind, info: ProgramInfo, name: String) -> Result<Program, aya::programs::ProgramError> {
+    let name = name.into();
+    Ok(match kind {
+        ProgramKind::Tracepoint => Program::TracePoint(TracePoint::from_program_info(info, name)?),
+        ProgramKind::PerfEvent => Program::PerfEvent(PerfEvent::from_program_info(info, name)?),
+        ProgramKind::RawTracepoint | ProgramKind::Special => {
+            Program::RawTracePoint(RawTracePoint::from_program_info(info, name)?)
+        }
+        ProgramKind::SchedCls => Program::SchedClassifier(SchedClassifier::from_program_info(info, name)?),
+        // SAFETY: we loaded this fd as BPF_PROG_TYPE_KPROBE just now; the
+        // entry/return distinction is ours to make, as the kernel has none.
+        ProgramKind::Kprobe => Program::KProbe(unsafe { KProbe::from_program_info(info, name, ProbeKind::Entry)? }),
+        ProgramKind::Kretprobe => Program::KProbe(unsafe { KProbe::from_program_info(info, name, ProbeKind::Return)? }),
+        ProgramKind::Fentry | ProgramKind::Fexit => return Err(aya::programs::ProgramError::UnexpectedProgramType),
+    })
+}
+
+/// Creates every map and loads every program; returns aya handles indexed
+/// like `compiled.maps` and `compiled.programs`.
+pub(crate) fn load(compiled: &CompiledProgram) -> Result<(Vec<Map>, Vec<Program>), RuntimeError> {
+    let map_fds = compiled.maps.iter().map(create_map).collect::<Result<Vec<_>, _>>()?;
+    let mut prog_fds = Vec::with_capacity(compiled.programs.len());
+    for (index, p) in compiled.programs.iter().enumerate() {
+        prog_fds.push(load_program(index, p, &map_fds)?);
+    }
+    let ids = prog_fds
+        .iter()
+        .map(|fd| sys::object_id(fd.as_fd()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(kernel("reading program ids".into()))?;
+    let mut infos = program_infos(&ids);
+    let mut programs = Vec::with_capacity(ids.len());
+    for (p, id) in compiled.programs.iter().zip(&ids) {
+        let info = infos
+            .remove(id)
+            .ok_or_else(|| RuntimeError::Load(format!("program {} vanished after loading", p.name)))?;
+        // aya keeps its own duplicate of the fd; ours closes at the end of this function.
+        let prog = aya_program(p.kind, info, p.name.clone())
+            .map_err(|e| RuntimeError::Load(format!("program {}: {}", p.name, crate::attach::error_chain(&e))))?;
+        programs.push(prog);
+    }
+    let maps = map_fds
+        .into_iter()
+        .zip(&compiled.maps)
+        .map(|(fd, spec)| {
+            MapData::from_fd(fd).and_then(Map::from_map_data).map_err(|e| RuntimeError::Load(format!("map {}: {}", spec.name, crate::attach::error_chain(&e))))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((maps, programs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ring_buffers_round_to_power_of_two_pages() {
+        assert_eq!(ring_size(1), 4096);
+        assert_eq!(ring_size(4096 * 3), 4096 * 4);
+        assert_eq!(ring_size(1 << 16), 1 << 16);
+    }
+}

@@ -4,6 +4,8 @@
 mod cli;
 mod frontend;
 mod list;
+mod run;
+mod signals;
 
 use clap::Parser;
 use cli::Cli;
@@ -35,7 +37,15 @@ fn main() -> ExitCode {
     if cli.dry_run || (!cli.dump.is_empty() && cli.dump.iter().all(|d| matches!(d, cli::DumpStage::Ast | cli::DumpStage::Types))) {
         return ExitCode::SUCCESS;
     }
-    let _ = typed;
-    eprintln!("flowtrace: running programs is not built yet");
-    ExitCode::from(1)
+    let compiled = match run::compile_program(&cli, &source, &typed) {
+        Ok(c) => c,
+        Err(frontend::Reported) => return ExitCode::from(1),
+    };
+    if !cli.dump.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    match run::run(&cli, &source, &compiled) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(frontend::Reported) => ExitCode::from(1),
+    }
 }

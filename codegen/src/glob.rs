@@ -4,15 +4,20 @@
 /// Whether `text` matches `pattern`, where `*` matches any run of characters
 /// (including none) and `?` exactly one. Everything else matches itself.
 pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    glob_match_bytes(pattern.as_bytes(), text.as_bytes())
+}
+
+/// [`glob_match`] on bytes: kernel names are ASCII, and this runs over ~60k
+/// function names for one `kprobe:tcp_*`, so it must not allocate or decode.
+pub fn glob_match_bytes(p: &[u8], t: &[u8]) -> bool {
     let (mut pi, mut ti) = (0, 0);
     // Where the last `*` was, and the text position it currently swallows up to.
     let mut star: Option<(usize, usize)> = None;
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || (p[pi] != '*' && p[pi] == t[ti])) {
+        if pi < p.len() && (p[pi] == b'?' || (p[pi] != b'*' && p[pi] == t[ti])) {
             pi += 1;
             ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
+        } else if pi < p.len() && p[pi] == b'*' {
             star = Some((pi, ti));
             pi += 1;
         } else if let Some((sp, st)) = star {
@@ -24,7 +29,7 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
             return false;
         }
     }
-    p[pi..].iter().all(|c| *c == '*')
+    p[pi..].iter().all(|c| *c == b'*')
 }
 
 /// Whether `pattern` has any wildcard (a plain name can be looked up directly).

@@ -9,7 +9,7 @@ use flowtrace_lang::kernel::{EnumConstant, FuncProto, KernelTypes, Member, Trace
 use flowtrace_lang::types::{RecordType, Type};
 
 use crate::btf::{Btf, BtfError, Kind};
-use crate::glob::{closest, glob_match, is_glob};
+use crate::glob::{closest, glob_match_bytes, is_glob};
 use crate::tracefs::{self, Tracefs};
 
 /// Where vmlinux BTF is read from unless `FLOWTRACE_BTF` names another file.
@@ -122,6 +122,6 @@ impl KernelTypes for KernelInfo {
         if !is_glob(pattern) {
             return self.btf.find_func(pattern).map(|_| vec![pattern.to_owned()]).unwrap_or_default();
         }
-        self.btf.func_names(|n| glob_match(pattern, n))
+        self.btf.func_names(|n| glob_match_bytes(pattern.as_bytes(), n))
     }
 }

@@ -17,7 +17,7 @@ impl Btf {
     pub fn find_named(&self, kind: Kind, name: &str) -> Option<TypeId> {
         let want = name.as_bytes();
         self.ids_of_kind(kind)
-            .find(|id| self.get(*id).is_some_and(|t| t.name_bytes() == want))
+            .find(|id| self.get(*id).is_some_and(|t| self.string_is(t.name_off(), want)))
     }
 
     /// A struct or union by name, preferring a full definition over a
@@ -27,7 +27,7 @@ impl Btf {
         self.find_named(kind, name).or_else(|| {
             let want = name.as_bytes();
             self.ids_of_kind(Kind::Fwd).find(|id| {
-                self.get(*id).is_some_and(|t| t.kind_flag() == is_union && t.name_bytes() == want)
+                self.get(*id).is_some_and(|t| t.kind_flag() == is_union && self.string_is(t.name_off(), want))
             })
         })
     }
@@ -43,13 +43,15 @@ impl Btf {
     }
 
     /// Every FUNC name for which `keep` holds, sorted, without duplicates
-    /// (static functions of the same name in several files repeat).
-    pub fn func_names(&self, mut keep: impl FnMut(&str) -> bool) -> Vec<String> {
+    /// (static functions of the same name in several files repeat). `keep`
+    /// sees raw bytes so the ~60k rejected names are never decoded.
+    pub fn func_names(&self, mut keep: impl FnMut(&[u8]) -> bool) -> Vec<String> {
         let mut names: Vec<String> = self
             .ids_of_kind(Kind::Func)
             .filter_map(|id| self.get(id))
-            .map(|t| t.name())
+            .map(|t| t.name_bytes())
             .filter(|n| !n.is_empty() && keep(n))
+            .filter_map(|n| std::str::from_utf8(n).ok())
             .map(str::to_owned)
             .collect();
         names.sort_unstable();
@@ -63,7 +65,7 @@ impl Btf {
         for id in self.enum_ids() {
             let Some(t) = self.get(id) else { continue };
             for (name_off, value) in t.enum_values() {
-                if self.string_bytes(name_off) == want {
+                if self.string_is(name_off, want) {
                     return Some(Enumerator { enum_id: id, value });
                 }
             }

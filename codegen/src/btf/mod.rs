@@ -90,8 +90,9 @@ pub struct Btf {
 }
 
 impl Btf {
-    /// Reads a BTF file. vmlinux BTF is mapped, not copied: sysfs supports
-    /// mmap of it since 6.16; older kernels fall back to a read.
+    /// Reads a BTF file. vmlinux BTF is mapped, not copied: sysfs supports a
+    /// private read-only mmap of it since 6.16. Older kernels fall back to a
+    /// read, which sysfs serves a page per syscall (~3 ms for vmlinux).
     pub fn from_file(path: &Path) -> Result<Btf, BtfError> {
         let io = |err| BtfError::Io { path: path.display().to_string(), err };
         let file = File::open(path).map_err(io)?;
@@ -99,7 +100,8 @@ impl Btf {
         // the kernel runs; a regular file changed under us could at worst make
         // lookups fail (every access is bounds-checked), not break memory safety
         // of anything but the bytes themselves.
-        let mapped = unsafe { memmap2::Mmap::map(&file) };
+        // MAP_PRIVATE: the kernel refuses shared mappings of vmlinux BTF (EACCES).
+        let mapped = unsafe { memmap2::MmapOptions::new().map_copy_read_only(&file) };
         let data = match mapped {
             Ok(m) if !m.is_empty() => Bytes::Mapped(m),
             _ => Bytes::Owned(std::fs::read(path).map_err(io)?),
@@ -184,6 +186,16 @@ impl Btf {
         let tail = &section[off..];
         let end = tail.iter().position(|b| *b == 0).unwrap_or(tail.len());
         &tail[..end]
+    }
+
+    /// Whether the string at `off` is exactly `want`, without scanning for
+    /// its end first (most candidates differ in the first byte).
+    pub fn string_is(&self, off: u32, want: &[u8]) -> bool {
+        let start = self.strings_start + off as usize;
+        let end = self.strings_start + self.strings_len;
+        start + want.len() < end
+            && &self.data[start..start + want.len()] == want
+            && self.data[start + want.len()] == 0
     }
 
     fn u32_at(&self, at: usize) -> u32 {

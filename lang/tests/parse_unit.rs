@@ -280,7 +280,7 @@ fn literal_errors_point_at_the_literal() {
 fn unclosed_brace_names_the_opening() {
     let out = errors("BEGIN {\n  if (1) {\n    $x = 1;\n}\n");
     assert!(out.contains("found end of input"), "{out}");
-    assert!(out.contains("= hint: the '{' at 1:7 is never closed"), "{out}");
+    assert!(out.contains("= hint: the '{' at 1:7 has no matching '}'"), "{out}");
 }
 
 #[test]

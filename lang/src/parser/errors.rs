@@ -17,8 +17,13 @@ pub(super) fn syntax_error(error: &Error<Rule>, source: &Source, chunk: &Chunk) 
         InputLocation::Pos(p) => p,
         InputLocation::Span((s, _)) => s,
     };
-    let pos = (chunk.range.start + local).min(text.len());
+    let mut pos = (chunk.range.start + local).min(text.len());
     let found = token_at(text, pos);
+    if found.is_empty() {
+        // At the end of the input, point just past the last token rather
+        // than at the (possibly empty) last line.
+        pos = text.trim_end().len().max(chunk.range.start);
+    }
     let span = Span::new(pos, pos + found.len());
     let found_text = if found.is_empty() { "end of input".to_string() } else { format!("'{found}'") };
     let positives: &[Rule] = match &error.variant {
@@ -29,15 +34,20 @@ pub(super) fn syntax_error(error: &Error<Rule>, source: &Source, chunk: &Chunk) 
         }
     };
     let expected = expectation(positives, found);
-    let mut diag = Diagnostic::error(span, format!("{}, found {found_text}", expected.message));
+    let message = if expected.message.contains(&found_text) {
+        expected.message.to_string()
+    } else {
+        format!("{}, found {found_text}", expected.message)
+    };
+    let mut diag = Diagnostic::error(span, message);
     if let Some(hint) = expected.hint {
         diag = diag.with_hint(hint);
     }
-    if found.is_empty() {
-        if let Some(open) = chunk.unclosed {
-            let (line, col) = source.line_col(open as u32);
-            diag = diag.with_hint(format!("the '{{' at {line}:{col} is never closed"));
-        }
+    // A chunk that ends with a brace still open is missing a '}' somewhere;
+    // that is usually the real mistake, wherever the parser noticed it.
+    if let Some(open) = chunk.unclosed {
+        let (line, col) = source.line_col(open as u32);
+        diag = diag.with_hint(format!("the '{{' at {line}:{col} has no matching '}}'"));
     }
     diag
 }

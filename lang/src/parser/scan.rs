@@ -19,7 +19,7 @@ use std::ops::Range;
 
 pub(crate) struct Chunk {
     pub range: Range<usize>,
-    /// Offset of the outermost `{` still open at the chunk's end, if any.
+    /// Offset of the innermost `{` still open at the chunk's end, if any.
     pub unclosed: Option<usize>,
 }
 
@@ -124,7 +124,8 @@ impl Scanner<'_> {
 
     fn finish_chunk(&mut self, end: usize) {
         if end > self.chunk_start {
-            let unclosed = self.open.first().copied();
+            // The innermost: a forgotten '}' is more often an inner block's.
+            let unclosed = self.open.last().copied();
             self.chunks.push(Chunk { range: self.chunk_start..end, unclosed });
         }
         self.chunk_start = end;

@@ -10,3 +10,10 @@ pub mod kernel_info;
 pub mod layout;
 pub mod object;
 pub mod tracefs;
+pub mod compile;
+pub mod emit;
+pub mod ir;
+pub mod lower;
+pub mod regalloc;
+
+pub use compile::{compile, CompileOptions};

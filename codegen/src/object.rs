@@ -16,6 +16,8 @@ pub struct CompiledProgram {
     pub maps: Vec<MapSpec>,
     /// Indexed by event id (the first u64 of every ring-buffer record).
     pub events: Vec<EventKind>,
+    /// Strings that `probe`/`func` values (type `ProbeName`, 8 bytes) index.
+    pub probe_names: Vec<String>,
 }
 
 /// Index into [`CompiledProgram::maps`].

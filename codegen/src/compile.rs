@@ -1,0 +1,212 @@
+//! The code generator's entry point: typed program → maps, IR per probe,
+//! register allocation, instructions.
+
+use crate::emit;
+use crate::ir::{self, IrFunc};
+use crate::layout;
+use crate::lower::{Globals, Lowerer};
+use crate::object::{BpfMapType, CompiledProgram, MapRef, MapRole, MapSpec, MapValue, ProgramCode};
+use crate::regalloc;
+use flowtrace_lang::ast::{AttachKind, MapKind};
+use flowtrace_lang::diag::Diagnostic;
+use flowtrace_lang::typed::{MapId, TypedProgram};
+use flowtrace_lang::types::Type;
+
+#[derive(Clone, Debug)]
+pub struct CompileOptions {
+    /// max_entries of maps without a declared size.
+    pub map_keys: u32,
+    /// `ktime_get_ns()` when tracing started, for `elapsed`.
+    pub start_ns: u64,
+    /// Ring buffer size in bytes (a power of two, multiple of the page size).
+    pub ringbuf_bytes: u32,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        CompileOptions { map_keys: 4096, start_ns: 0, ringbuf_bytes: 256 * 1024 }
+    }
+}
+
+/// More instructions than the kernel accepts in one program.
+pub const MAX_INSNS: usize = 1_000_000;
+/// The BPF stack limit.
+pub const MAX_STACK: u32 = 512;
+
+pub fn compile(p: &TypedProgram, opts: &CompileOptions) -> Result<CompiledProgram, Vec<Diagnostic>> {
+    let mut g = globals(p, opts);
+    let mut programs = Vec::new();
+    let mut diags = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    for probe_index in 0..p.probes.len() {
+        let probe = &p.probes[probe_index];
+        let result = lower_one(p, probe_index, &mut g).and_then(|ir| finish(&ir, probe));
+        match result {
+            Ok((insns, spans, map_relocs, comments)) => {
+                let name = program_name(&probe.attach.kind, &names);
+                names.push(name.clone());
+                programs.push(ProgramCode {
+                    name,
+                    kind: crate::lower::context::program_kind(&probe.attach.kind),
+                    attach: probe.attach.clone(),
+                    insns,
+                    map_relocs,
+                    spans,
+                    comments,
+                });
+            }
+            Err(d) => diags.push(d),
+        }
+    }
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+    Ok(CompiledProgram { programs, maps: g.maps, events: g.events, probe_names: g.probe_names })
+}
+
+/// `-d ir`: every probe's IR before register allocation.
+pub fn dump_ir(p: &TypedProgram, opts: &CompileOptions) -> Result<String, Vec<Diagnostic>> {
+    let mut g = globals(p, opts);
+    let mut out = String::new();
+    let mut names = Vec::new();
+    for (i, probe) in p.probes.iter().enumerate() {
+        let ir = lower_one(p, i, &mut g).map_err(|d| vec![d])?;
+        let name = program_name(&probe.attach.kind, &names);
+        out.push_str(&ir::dump_ir(&format!("{name} ({})", probe.attach.raw), &ir));
+        out.push('\n');
+        names.push(name);
+    }
+    Ok(out)
+}
+
+fn lower_one(p: &TypedProgram, probe_index: usize, g: &mut Globals) -> Result<IrFunc, Diagnostic> {
+    Lowerer::new(p, probe_index, g).lower_probe()
+}
+
+type Finished = (Vec<crate::insn::Insn>, Vec<flowtrace_lang::Span>, Vec<(usize, MapRef)>, Vec<(usize, String)>);
+
+/// Allocate registers, check the limits we can predict, emit.
+fn finish(ir: &IrFunc, probe: &flowtrace_lang::typed::TProbe) -> Result<Finished, Diagnostic> {
+    let alloc = regalloc::allocate(ir).map_err(|e| Diagnostic::error(probe.span, e.0))?;
+    if alloc.stack_size > MAX_STACK {
+        return Err(Diagnostic::error(
+            probe.span,
+            format!("this probe needs {} bytes of BPF stack ({} for values, {} spilled), more than the {MAX_STACK} allowed",
+                alloc.stack_size, ir.stack_size, alloc.spills * 8),
+        )
+        .with_hint("split the work over several statements or use shorter strings"));
+    }
+    let e = emit::emit(&alloc.func).map_err(|e| Diagnostic::error(e.span, e.message))?;
+    if e.insns.len() > MAX_INSNS {
+        return Err(Diagnostic::error(
+            probe.span,
+            format!("this probe compiles to {} instructions, more than the kernel's limit of {MAX_INSNS}", e.insns.len()),
+        )
+        .with_hint("long string comparisons and unrolled loops cost instructions per byte or iteration"));
+    }
+    Ok((e.insns, e.spans, e.map_relocs, e.comments))
+}
+
+/// The maps every program shares: one per user map, then stats and events.
+fn globals(p: &TypedProgram, opts: &CompileOptions) -> Globals {
+    let mut g = Globals::new(opts.start_ns);
+    let mut used_names: Vec<String> = Vec::new();
+    for (i, m) in p.maps.iter().enumerate() {
+        let (declared, n) = match m.declared {
+            Some((k, n)) => (Some(k), n.min(u64::from(u32::MAX)) as u32),
+            None => (None, opts.map_keys),
+        };
+        let (map_type, value, value_size) = match &m.value {
+            Type::Agg(a) => {
+                let lru = matches!(declared, Some(MapKind::LruHash | MapKind::PercpuLruHash));
+                (if lru { BpfMapType::LruPercpuHash } else { BpfMapType::PercpuHash }, MapValue::Agg(*a), layout::agg_size(*a))
+            }
+            other => {
+                let lru = matches!(declared, Some(MapKind::LruHash | MapKind::PercpuLruHash));
+                (if lru { BpfMapType::LruHash } else { BpfMapType::Hash }, MapValue::Plain(other.clone()), layout::size_of(other).max(8))
+            }
+        };
+        let name = unique(bpf_name(if m.name.is_empty() { "map" } else { &m.name }), &used_names);
+        used_names.push(name.clone());
+        g.user_maps.push(MapRef(g.maps.len() as u32));
+        g.maps.push(MapSpec {
+            name,
+            map_type,
+            key_size: layout::key_size(&m.key),
+            value_size,
+            max_entries: n.max(1),
+            role: MapRole::User { id: MapId(i as u32), name: m.name.clone(), keys: m.key.clone(), value, declared },
+        });
+    }
+    g.stats = MapRef(g.maps.len() as u32);
+    g.maps.push(MapSpec {
+        name: "ft_stats".into(),
+        map_type: BpfMapType::PercpuArray,
+        key_size: 4,
+        value_size: 8,
+        max_entries: p.maps.len() as u32 + 1,
+        role: MapRole::Stats,
+    });
+    g.events_map = MapRef(g.maps.len() as u32);
+    g.maps.push(MapSpec {
+        name: "ft_events".into(),
+        map_type: BpfMapType::RingBuf,
+        key_size: 0,
+        value_size: 0,
+        max_entries: opts.ringbuf_bytes,
+        role: MapRole::Events,
+    });
+    g
+}
+
+/// `ft_` + the attach target, sanitised to `[A-Za-z0-9_]`, at most 15 chars.
+fn program_name(kind: &AttachKind, taken: &[String]) -> String {
+    let target = match kind {
+        AttachKind::Begin => "BEGIN".to_string(),
+        AttachKind::End => "END".to_string(),
+        AttachKind::Kprobe { func, .. } | AttachKind::Fentry { func, .. } => func.clone(),
+        AttachKind::Kretprobe { func, .. } | AttachKind::Fexit { func, .. } => format!("r_{func}"),
+        AttachKind::Tracepoint { name, .. } | AttachKind::RawTracepoint { name } => name.clone(),
+        AttachKind::Interval { .. } => "interval".to_string(),
+        AttachKind::Tc { iface, dir } => format!("tc_{iface}_{}", if *dir == flowtrace_lang::ast::TcDir::Ingress { "in" } else { "eg" }),
+    };
+    unique(bpf_name(&target), taken)
+}
+
+fn bpf_name(s: &str) -> String {
+    let clean: String = s.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+    let mut name = format!("ft_{clean}");
+    name.truncate(15);
+    name
+}
+
+/// `name`, or `name` shortened with a numeric suffix when already taken.
+fn unique(name: String, taken: &[String]) -> String {
+    if !taken.contains(&name) {
+        return name;
+    }
+    (1..)
+        .map(|i| {
+            let suffix = format!("_{i}");
+            let mut base = name.clone();
+            base.truncate(15 - suffix.len());
+            base.trim_end_matches('_').to_string() + &suffix
+        })
+        .find(|n| !taken.contains(n))
+        .unwrap_or(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn program_names_are_short_valid_and_unique() {
+        let tp = AttachKind::Tracepoint { category: "sock".into(), name: "inet_sock_set_state".into() };
+        let a = program_name(&tp, &[]);
+        assert_eq!(a, "ft_inet_sock_se");
+        let b = program_name(&tp, std::slice::from_ref(&a));
+        assert_eq!(b, "ft_inet_sock_1");
+        assert!(b.len() <= 15);
+    }
+}

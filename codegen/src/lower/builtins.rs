@@ -1,0 +1,88 @@
+//! Builtin variables: `pid`, `comm`, `nsecs`, `arg0`, … and the tc packet
+//! builtins (in [`super::context`] for the parts that read the context).
+
+use super::{Arg, LowerResult, Lowerer, Val};
+use crate::insn::helper;
+use crate::ir::{AluOp, Inst, Src};
+use flowtrace_lang::ast::AttachKind;
+use flowtrace_lang::diag::Diagnostic;
+use flowtrace_lang::typed::TExpr;
+use flowtrace_stdlib::Builtin;
+
+/// `comm` is a 16-byte buffer (TASK_COMM_LEN).
+pub const COMM_LEN: u32 = 16;
+
+impl Lowerer<'_> {
+    pub fn builtin(&mut self, b: Builtin, e: &TExpr) -> LowerResult<Val> {
+        let scalar = |r| Ok(Val::Scalar(r));
+        match b {
+            Builtin::Pid => {
+                let r = self.call(helper::GET_CURRENT_PID_TGID, &[]);
+                self.alu(AluOp::Rsh, r, Src::Imm(32));
+                scalar(r)
+            }
+            Builtin::Tid => {
+                let r = self.call(helper::GET_CURRENT_PID_TGID, &[]);
+                self.emit(Inst::Alu32 { op: AluOp::Mov, dst: r, src: Src::Reg(r) });
+                scalar(r)
+            }
+            Builtin::Uid => {
+                let r = self.call(helper::GET_CURRENT_UID_GID, &[]);
+                self.emit(Inst::Alu32 { op: AluOp::Mov, dst: r, src: Src::Reg(r) });
+                scalar(r)
+            }
+            Builtin::Gid => {
+                let r = self.call(helper::GET_CURRENT_UID_GID, &[]);
+                self.alu(AluOp::Rsh, r, Src::Imm(32));
+                scalar(r)
+            }
+            Builtin::Comm => {
+                let buf = self.alloc(COMM_LEN)?;
+                self.call(helper::GET_CURRENT_COMM, &[Arg::Addr(buf), Arg::Imm(COMM_LEN as i32)]);
+                Ok(Val::Bytes(buf))
+            }
+            Builtin::Nsecs => scalar(self.call(helper::KTIME_GET_NS, &[])),
+            Builtin::Elapsed => {
+                let now = self.call(helper::KTIME_GET_NS, &[]);
+                let start = self.constant(self.g.start_ns);
+                self.alu(AluOp::Sub, now, Src::Reg(start));
+                scalar(now)
+            }
+            Builtin::Cpu => scalar(self.call(helper::GET_SMP_PROCESSOR_ID, &[])),
+            Builtin::Arg(n) => self.lower_arg(n),
+            Builtin::Retval => self.lower_retval(),
+            Builtin::Curtask => scalar(self.call(helper::GET_CURRENT_TASK, &[])),
+            Builtin::Cgroup => scalar(self.call(helper::GET_CURRENT_CGROUP_ID, &[])),
+            Builtin::Probe => {
+                let raw = self.probe.attach.raw.clone();
+                scalar(self.probe_name_value(&raw))
+            }
+            Builtin::Func => {
+                let name = match &self.probe.attach.kind {
+                    AttachKind::Kprobe { func, .. }
+                    | AttachKind::Kretprobe { func, .. }
+                    | AttachKind::Fentry { func, .. }
+                    | AttachKind::Fexit { func, .. } => func.clone(),
+                    AttachKind::Tracepoint { name, .. } | AttachKind::RawTracepoint { name } => name.clone(),
+                    _ => String::new(),
+                };
+                scalar(self.probe_name_value(&name))
+            }
+            Builtin::Args => Err(Diagnostic::error(e.span, "args is not a value; use one of its fields (args.NAME)")),
+            Builtin::Len
+            | Builtin::Ifindex
+            | Builtin::Ifname
+            | Builtin::Dir
+            | Builtin::Family
+            | Builtin::Proto
+            | Builtin::Saddr
+            | Builtin::Daddr
+            | Builtin::Sport
+            | Builtin::Dport
+            | Builtin::Tcpflags
+            | Builtin::Mark
+            | Builtin::Cookie
+            | Builtin::Skb => self.packet_builtin(b, e),
+        }
+    }
+}

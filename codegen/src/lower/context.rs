@@ -1,0 +1,131 @@
+//! What differs per probe kind: the BPF program type, the return value, and
+//! how arguments are read from the context (`pt_regs` for kprobes, the
+//! tracepoint record, the u64 argument array of raw tracepoints and
+//! fentry/fexit, `__sk_buff` for tc).
+
+use super::{Arg, LowerResult, Lowerer, Mem, Val};
+use crate::insn::helper;
+use crate::ir::{AluOp, Inst, Size, Src};
+use crate::layout;
+use crate::object::ProgramKind;
+use flowtrace_lang::ast::AttachKind;
+use flowtrace_lang::diag::Diagnostic;
+use flowtrace_lang::types::Type;
+
+pub fn program_kind(attach: &AttachKind) -> ProgramKind {
+    match attach {
+        AttachKind::Begin | AttachKind::End => ProgramKind::Special,
+        AttachKind::Kprobe { .. } => ProgramKind::Kprobe,
+        AttachKind::Kretprobe { .. } => ProgramKind::Kretprobe,
+        AttachKind::Tracepoint { .. } => ProgramKind::Tracepoint,
+        AttachKind::RawTracepoint { .. } => ProgramKind::RawTracepoint,
+        AttachKind::Fentry { .. } => ProgramKind::Fentry,
+        AttachKind::Fexit { .. } => ProgramKind::Fexit,
+        AttachKind::Interval { .. } => ProgramKind::PerfEvent,
+        AttachKind::Tc { .. } => ProgramKind::SchedCls,
+    }
+}
+
+/// The one place that decides what programs return. Everything is an
+/// observer: tc programs return `TC_ACT_UNSPEC` (-1), which for TCX means
+/// "next" and for cls_bpf "continue", so flowtrace never changes a packet's
+/// fate; the other kinds ignore the value, 0 by convention.
+pub fn return_value(kind: ProgramKind) -> i32 {
+    match kind {
+        ProgramKind::SchedCls => -1,
+        _ => 0,
+    }
+}
+
+/// `struct pt_regs` offsets of the x86-64 argument registers di, si, dx, cx, r8, r9.
+const PT_REGS_ARGS: [i16; 6] = [112, 104, 96, 88, 72, 64];
+/// `struct pt_regs` offset of ax (the return value).
+const PT_REGS_RAX: i16 = 80;
+
+impl Lowerer<'_> {
+    /// `argN`.
+    pub fn lower_arg(&mut self, n: u8) -> LowerResult<Val> {
+        let ctx = self.ctx;
+        let r = self.vreg();
+        match self.kind {
+            // Direct 8-byte aligned loads from pt_regs are allowed in kprobe programs.
+            ProgramKind::Kprobe | ProgramKind::Kretprobe => {
+                let off = *PT_REGS_ARGS.get(n as usize).ok_or_else(|| self.arg_range(n))?;
+                self.emit(Inst::Load { size: Size::DW, dst: r, base: ctx, off });
+            }
+            // The context is an array of u64 arguments.
+            ProgramKind::RawTracepoint | ProgramKind::Fentry | ProgramKind::Fexit => {
+                self.emit(Inst::Load { size: Size::DW, dst: r, base: ctx, off: i16::from(n) * 8 });
+            }
+            _ => return Err(Diagnostic::error(self.span, format!("arg{n} is not available in {} probes", self.probe.attach.raw))),
+        }
+        Ok(Val::Scalar(r))
+    }
+
+    fn arg_range(&self, n: u8) -> Diagnostic {
+        Diagnostic::error(self.span, format!("arg{n} is out of range: x86-64 passes six arguments in registers"))
+    }
+
+    /// `retval`.
+    pub fn lower_retval(&mut self) -> LowerResult<Val> {
+        let ctx = self.ctx;
+        let r = self.vreg();
+        match self.kind {
+            ProgramKind::Kretprobe => self.emit(Inst::Load { size: Size::DW, dst: r, base: ctx, off: PT_REGS_RAX }),
+            _ => return Err(Diagnostic::error(self.span, "retval is only available in kretprobe probes")),
+        }
+        Ok(Val::Scalar(r))
+    }
+
+    /// `args.FIELD` of a tracepoint: read straight from the record. Tracepoint
+    /// programs may load from the context only with naturally aligned 1, 2, 4
+    /// or 8-byte loads; arrays and strings are copied with probe_read_kernel,
+    /// which accepts the context pointer as a plain address.
+    pub fn lower_tracepoint_arg(&mut self, offset: u32, size: u32, data_loc: bool, ty: &Type) -> LowerResult<Val> {
+        let ctx = self.ctx;
+        let off = i16::try_from(offset).map_err(|_| Diagnostic::error(self.span, "tracepoint field offset out of range"))?;
+        if data_loc {
+            // __data_loc: a u32 whose low 16 bits are the data's offset in the record.
+            let loc = self.vreg();
+            self.emit(Inst::Load { size: Size::W, dst: loc, base: ctx, off });
+            self.alu(AluOp::And, loc, Src::Imm(0xffff));
+            let addr = self.copy_reg(ctx);
+            self.alu(AluOp::Add, addr, Src::Reg(loc));
+            let cap = match ty {
+                Type::Str { cap } => *cap,
+                other => layout::size_of(other),
+            };
+            let buf = self.alloc(cap)?;
+            self.zero(buf, cap);
+            self.call(helper::PROBE_READ_KERNEL_STR, &[Arg::Addr(buf), Arg::Imm(cap as i32), Arg::Reg(addr)]);
+            return Ok(Val::Bytes(buf));
+        }
+        if ty.is_scalar() {
+            if let Some(sz) = Size::of_bytes(size) {
+                let r = self.vreg();
+                self.emit(Inst::Load { size: sz, dst: r, base: ctx, off });
+                self.normalize(r, ty);
+                return Ok(Val::Scalar(r));
+            }
+        }
+        let total = layout::size_of(ty).max(layout::round_up(size));
+        let buf = self.alloc(total)?;
+        self.zero(buf, total);
+        let src = Mem { base: ctx, off };
+        let copy = match ty {
+            // Leave the last byte of a char[N] as the terminating NUL.
+            Type::Str { cap } => size.min(cap.saturating_sub(1)),
+            _ => size,
+        };
+        self.call(helper::PROBE_READ_KERNEL, &[Arg::Addr(buf), Arg::Imm(copy as i32), Arg::Addr(src)]);
+        Ok(Val::Bytes(buf))
+    }
+
+    /// fentry/fexit `args.NAME`: the index-th u64 of the context.
+    pub fn lower_func_arg(&mut self, index: u8, ty: &Type) -> LowerResult<Val> {
+        let ctx = self.ctx;
+        let r = self.load_int(ctx, i16::from(index) * 8, &Type::U64);
+        self.normalize(r, ty);
+        Ok(Val::Scalar(r))
+    }
+}

@@ -1,0 +1,88 @@
+//! Asynchronous actions sent to userspace through the ring buffer: `printf`,
+//! `print`, `time`, `clear`, `zero`, `exit`. A record is the event id (u64)
+//! followed by the arguments laid out by [`crate::layout`]; the id indexes
+//! `CompiledProgram::events`.
+
+use super::{Arg, LowerResult, Lowerer, Mem, Val};
+use crate::insn::helper;
+use crate::ir::{Cond, Inst, Size, Src};
+use crate::layout;
+use crate::object::EventKind;
+use flowtrace_lang::typed::{MapId, TExpr};
+use flowtrace_lang::types::Type;
+
+impl Lowerer<'_> {
+    /// Reserve a record, fill it, submit it; count it as lost when the ring
+    /// buffer is full. Arguments are evaluated before the reservation so no
+    /// helper call happens while the record is held.
+    fn send_event(&mut self, kind: EventKind, args: &[TExpr]) -> LowerResult<()> {
+        let mut vals = Vec::with_capacity(args.len());
+        for a in args {
+            let v = self.expr(a)?;
+            let v = match v {
+                Val::KernelPlace(_) => Val::Bytes(self.bytes_of(v, &a.ty)?),
+                other => other,
+            };
+            vals.push(v);
+        }
+        let types: Vec<Type> = args.iter().map(|a| a.ty.clone()).collect();
+        let (offs, size) = layout::offsets(&types);
+        let id = self.g.events.len() as i32;
+        self.g.events.push(kind);
+        let events = self.g.events_map;
+        let p = self.call(helper::RINGBUF_RESERVE, &[Arg::Map(events), Arg::Imm(8 + size as i32), Arg::Imm(0)]);
+        let (lost, end) = (self.label(), self.label());
+        self.jump(Cond::Eq, p, Src::Imm(0), lost);
+        self.emit(Inst::Store { size: Size::DW, base: p, off: 0, src: Src::Imm(id) });
+        for (i, (v, ty)) in vals.into_iter().zip(&types).enumerate() {
+            self.store_value(Mem { base: p, off: 8 + offs[i] as i16 }, ty, v, ty)?;
+        }
+        self.call(helper::RINGBUF_SUBMIT, &[Arg::Reg(p), Arg::Imm(0)]);
+        self.goto(end);
+        self.place(lost);
+        let slot = self.g.lost_events_slot();
+        self.count_stat(slot);
+        self.place(end);
+        Ok(())
+    }
+
+    pub fn printf(&mut self, format: &str, args: &[TExpr]) -> LowerResult<()> {
+        self.comment(format!(">printf {:?}", format));
+        let types = args.iter().map(|a| a.ty.clone()).collect();
+        self.send_event(EventKind::Printf { format: format.to_string(), args: types }, args)
+    }
+
+    pub fn time_event(&mut self, format: &str) -> LowerResult<()> {
+        self.comment(">time()".to_string());
+        self.send_event(EventKind::Time { format: format.to_string() }, &[])
+    }
+
+    pub fn print_map_event(&mut self, map: MapId, top: u64, div: u64) -> LowerResult<()> {
+        self.comment(">print(@map)".to_string());
+        self.send_event(EventKind::PrintMap { map, top, div }, &[])
+    }
+
+    pub fn print_value_event(&mut self, value: &TExpr) -> LowerResult<()> {
+        self.comment(">print(value)".to_string());
+        self.send_event(EventKind::PrintValue { ty: value.ty.clone() }, std::slice::from_ref(value))
+    }
+
+    pub fn clear_event(&mut self, map: MapId) -> LowerResult<()> {
+        self.comment(">clear()".to_string());
+        self.send_event(EventKind::Clear { map }, &[])
+    }
+
+    pub fn zero_event(&mut self, map: MapId) -> LowerResult<()> {
+        self.comment(">zero()".to_string());
+        self.send_event(EventKind::Zero { map }, &[])
+    }
+
+    /// `exit()`: tell userspace, then leave this program run.
+    pub fn exit_event(&mut self) -> LowerResult<()> {
+        self.comment(">exit()".to_string());
+        self.send_event(EventKind::Exit, &[])?;
+        let exit = self.exit;
+        self.goto(exit);
+        Ok(())
+    }
+}

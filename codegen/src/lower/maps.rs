@@ -1,0 +1,360 @@
+//! Map access: keys, reads, stores, read-modify-write, delete, and the
+//! aggregation updates (`count()`, `hist()`, …) on per-CPU values.
+
+use super::{Arg, LowerResult, Lowerer, Mem, Val};
+use crate::insn::helper;
+use crate::ir::{AluOp, Cond, Inst, Reg, Size, Src};
+use crate::layout;
+use crate::object::MapRef;
+use flowtrace_lang::ast::BinOp;
+use flowtrace_lang::diag::Diagnostic;
+use flowtrace_lang::typed::{MapId, TExpr, TExprKind};
+use flowtrace_lang::types::{AggKind, Type};
+
+/// `map_update_elem` flags.
+const BPF_ANY: i32 = 0;
+const BPF_NOEXIST: i32 = 1;
+
+impl Lowerer<'_> {
+    fn map_ref(&self, map: MapId) -> MapRef {
+        self.g.user_maps[map.0 as usize]
+    }
+
+    fn map_name(&self, map: MapId) -> String {
+        format!("@{}", self.prog.maps[map.0 as usize].name)
+    }
+
+    /// Build the key on the stack, laid out by `layout::offsets` over the
+    /// map's key types. The buffer is zeroed first: padding and the unused
+    /// tail of strings are part of the key bytes, and two keys that differ
+    /// only there would be different entries.
+    pub fn build_key(&mut self, map: MapId, key: Option<&TExpr>) -> LowerResult<Mem> {
+        let types = self.prog.maps[map.0 as usize].key.clone();
+        let size = layout::key_size(&types);
+        let buf = self.alloc(size)?;
+        self.zero(buf, size);
+        let Some(key) = key else { return Ok(buf) };
+        match (&key.kind, types.len()) {
+            (TExprKind::Tuple(items), n) if n > 1 && items.len() == n => {
+                let (offs, _) = layout::offsets(&types);
+                for (i, item) in items.iter().enumerate() {
+                    let v = self.expr(item)?;
+                    self.store_value(buf.at(offs[i]), &types[i], v, &item.ty)?;
+                }
+            }
+            (_, 1) => {
+                let v = self.expr(key)?;
+                self.store_value(buf, &types[0], v, &key.ty)?;
+            }
+            _ => {
+                let v = self.expr(key)?;
+                self.store_value(buf, &Type::Tuple(types), v, &key.ty)?;
+            }
+        }
+        Ok(buf)
+    }
+
+    /// `@m[k]`: the stored value, or zero/empty when the key is absent.
+    pub fn map_read(&mut self, map: MapId, key: Option<&TExpr>) -> LowerResult<Val> {
+        self.comment(format!(">read {}", self.map_name(map)));
+        let value_ty = self.prog.maps[map.0 as usize].value.clone();
+        let k = self.build_key(map, key)?;
+        let m = self.map_ref(map);
+        let p = self.call(helper::MAP_LOOKUP_ELEM, &[Arg::Map(m), Arg::Addr(k)]);
+        let end = self.label();
+        if let Type::Agg(agg) = value_ty {
+            // In the kernel an aggregation reads as this CPU's share.
+            if !matches!(agg, AggKind::Count | AggKind::Sum { .. }) {
+                return Err(self.unsupported(self.span, &format!("reading a {agg} map inside a probe")));
+            }
+        }
+        if super::expr::is_value_type(&value_ty) || matches!(value_ty, Type::Agg(_)) {
+            let out = self.vreg();
+            self.alu(AluOp::Mov, out, Src::Imm(0));
+            self.jump(Cond::Eq, p, Src::Imm(0), end);
+            self.emit(Inst::Load { size: Size::DW, dst: out, base: p, off: 0 });
+            self.place(end);
+            return Ok(Val::Scalar(out));
+        }
+        let size = layout::size_of(&value_ty);
+        let buf = self.alloc(size)?;
+        self.zero(buf, size);
+        self.jump(Cond::Eq, p, Src::Imm(0), end);
+        self.copy_mem(buf, Mem { base: p, off: 0 }, size);
+        self.place(end);
+        Ok(Val::Bytes(buf))
+    }
+
+    /// `@m[k] = v`.
+    pub fn map_store(&mut self, map: MapId, key: Option<&TExpr>, value: &TExpr) -> LowerResult<()> {
+        self.comment(format!(">store {}", self.map_name(map)));
+        let value_ty = self.prog.maps[map.0 as usize].value.clone();
+        let v = self.expr(value)?;
+        let size = layout::size_of(&value_ty).max(8);
+        let buf = self.alloc(size)?;
+        if !super::expr::is_value_type(&value_ty) {
+            self.zero(buf, size);
+        }
+        self.store_value(buf, &value_ty, v, &value.ty)?;
+        let k = self.build_key(map, key)?;
+        self.update(map, k, buf, BPF_ANY);
+        Ok(())
+    }
+
+    /// `map_update_elem`, counting a failure (map full) in the stats map.
+    fn update(&mut self, map: MapId, key: Mem, value: Mem, flags: i32) {
+        let m = self.map_ref(map);
+        let r = self.call(helper::MAP_UPDATE_ELEM, &[Arg::Map(m), Arg::Addr(key), Arg::Addr(value), Arg::Imm(flags)]);
+        let ok = self.label();
+        self.jump(Cond::Eq, r, Src::Imm(0), ok);
+        self.count_stat(map.0);
+        self.place(ok);
+    }
+
+    /// `@m[k] OP= v`: read (0 if absent), combine, write back.
+    pub fn map_update(&mut self, map: MapId, key: Option<&TExpr>, op: BinOp, value: &TExpr) -> LowerResult<()> {
+        self.comment(format!(">update {} {}=", self.map_name(map), op.symbol()));
+        let value_ty = self.prog.maps[map.0 as usize].value.clone();
+        let v = self.expr(value)?;
+        let rhs = self.scalar(v)?;
+        let (k, cur) = self.lookup_scalar(map, key)?;
+        let alu = match op {
+            BinOp::Add => AluOp::Add,
+            BinOp::Sub => AluOp::Sub,
+            BinOp::Mul => AluOp::Mul,
+            BinOp::Div => AluOp::Div,
+            BinOp::Mod => AluOp::Mod,
+            BinOp::Shl => AluOp::Lsh,
+            BinOp::Shr => AluOp::Rsh,
+            BinOp::BitAnd => AluOp::And,
+            BinOp::BitOr => AluOp::Or,
+            BinOp::BitXor => AluOp::Xor,
+            _ => return Err(Diagnostic::error(self.span, format!("'{}=' is not an update operator", op.symbol()))),
+        };
+        self.alu(alu, cur, Src::Reg(rhs));
+        self.normalize(cur, &value_ty);
+        self.store_back(map, k, cur)
+    }
+
+    /// `@m[k]++` and friends: (old, new).
+    pub fn map_add(&mut self, map: MapId, key: Option<&TExpr>, delta: i32, ty: &Type) -> LowerResult<(Reg, Reg)> {
+        self.comment(format!(">{} {}", if delta > 0 { "++" } else { "--" }, self.map_name(map)));
+        let (k, old) = self.lookup_scalar(map, key)?;
+        let new = self.copy_reg(old);
+        self.alu(AluOp::Add, new, Src::Imm(delta));
+        self.normalize(new, ty);
+        self.store_back(map, k, new)?;
+        Ok((old, new))
+    }
+
+    /// Key buffer and the current scalar value (0 when absent).
+    fn lookup_scalar(&mut self, map: MapId, key: Option<&TExpr>) -> LowerResult<(Mem, Reg)> {
+        let k = self.build_key(map, key)?;
+        let m = self.map_ref(map);
+        let p = self.call(helper::MAP_LOOKUP_ELEM, &[Arg::Map(m), Arg::Addr(k)]);
+        let cur = self.vreg();
+        let end = self.label();
+        self.alu(AluOp::Mov, cur, Src::Imm(0));
+        self.jump(Cond::Eq, p, Src::Imm(0), end);
+        self.emit(Inst::Load { size: Size::DW, dst: cur, base: p, off: 0 });
+        self.place(end);
+        Ok((k, cur))
+    }
+
+    fn store_back(&mut self, map: MapId, key: Mem, value: Reg) -> LowerResult<()> {
+        let buf = self.alloc(8)?;
+        self.store_scalar(buf, value);
+        self.update(map, key, buf, BPF_ANY);
+        Ok(())
+    }
+
+    /// `delete(@m[k])`.
+    pub fn map_delete(&mut self, map: MapId, key: Option<&TExpr>) -> LowerResult<()> {
+        self.comment(format!(">delete {}", self.map_name(map)));
+        let k = self.build_key(map, key)?;
+        let m = self.map_ref(map);
+        self.call(helper::MAP_DELETE_ELEM, &[Arg::Map(m), Arg::Addr(k)]);
+        Ok(())
+    }
+
+    /// `@m[k] = count()` etc.: find this CPU's value (creating a zeroed one
+    /// with BPF_NOEXIST if absent) and modify it in place; per-CPU values
+    /// need no atomics.
+    pub fn aggregate(&mut self, map: MapId, key: Option<&TExpr>, agg: AggKind, arg: Option<&TExpr>) -> LowerResult<()> {
+        self.comment(format!(">{} {}", agg.to_string().trim_end_matches("_t"), self.map_name(map)));
+        let value = match arg {
+            Some(a) => {
+                let v = self.expr(a)?;
+                Some(self.scalar(v)?)
+            }
+            None => None,
+        };
+        let k = self.build_key(map, key)?;
+        let p = self.agg_value_ptr(map, k, agg)?;
+        let done = self.label();
+        self.jump(Cond::Eq, p, Src::Imm(0), done);
+        let need = |v: Option<Reg>, l: &Self| v.ok_or_else(|| Diagnostic::error(l.span, format!("{agg} needs a value")));
+        match agg {
+            AggKind::Count => self.add_at(p, 0, Src::Imm(1)),
+            AggKind::Sum { .. } => self.add_at(p, 0, Src::Reg(need(value, self)?)),
+            AggKind::Avg { .. } | AggKind::Stats { .. } => {
+                self.add_at(p, 0, Src::Reg(need(value, self)?));
+                self.add_at(p, 8, Src::Imm(1));
+            }
+            AggKind::Min { signed } | AggKind::Max { signed } => {
+                let v = need(value, self)?;
+                let is_min = matches!(agg, AggKind::Min { .. });
+                self.min_max(p, v, is_min, signed, done);
+            }
+            AggKind::Hist => {
+                let v = need(value, self)?;
+                let idx = self.log2_bucket(v);
+                self.bump_bucket(p, idx, layout::HIST_BUCKETS, done);
+            }
+            AggKind::Lhist { min, max, step } => {
+                let v = need(value, self)?;
+                let idx = self.linear_bucket(v, min, max, step)?;
+                self.bump_bucket(p, idx, layout::lhist_buckets(agg), done);
+            }
+        }
+        self.place(done);
+        Ok(())
+    }
+
+    /// Pointer to this CPU's value for `key`, or 0 (already counted in the
+    /// stats map) when the map is full.
+    fn agg_value_ptr(&mut self, map: MapId, key: Mem, agg: AggKind) -> LowerResult<Reg> {
+        let m = self.map_ref(map);
+        let p = self.call(helper::MAP_LOOKUP_ELEM, &[Arg::Map(m), Arg::Addr(key)]);
+        let have = self.label();
+        self.jump(Cond::Ne, p, Src::Imm(0), have);
+        let size = layout::agg_size(agg);
+        // The zero value: small ones on the stack; hist()'s 528 bytes exceed
+        // what a statement can spare, so they come from the scratch map's
+        // never-written zero area.
+        let zero_src = if size <= 64 {
+            let z = self.alloc(size)?;
+            self.zero(z, size);
+            Arg::Addr(z)
+        } else {
+            let z = self.scratch_zero(size)?;
+            let after = self.label();
+            self.jump(Cond::Eq, z, Src::Imm(0), after);
+            self.call(helper::MAP_UPDATE_ELEM, &[Arg::Map(m), Arg::Addr(key), Arg::Reg(z), Arg::Imm(BPF_NOEXIST)]);
+            self.place(after);
+            let again = self.call(helper::MAP_LOOKUP_ELEM, &[Arg::Map(m), Arg::Addr(key)]);
+            self.alu(AluOp::Mov, p, Src::Reg(again));
+            self.count_if_null(p, map);
+            self.place(have);
+            return Ok(p);
+        };
+        // NOEXIST may lose a race with another CPU inserting the same key
+        // (-EEXIST): harmless, the second lookup finds that entry.
+        self.call(helper::MAP_UPDATE_ELEM, &[Arg::Map(m), Arg::Addr(key), zero_src, Arg::Imm(BPF_NOEXIST)]);
+        let again = self.call(helper::MAP_LOOKUP_ELEM, &[Arg::Map(m), Arg::Addr(key)]);
+        self.alu(AluOp::Mov, p, Src::Reg(again));
+        self.count_if_null(p, map);
+        self.place(have);
+        Ok(p)
+    }
+
+    fn count_if_null(&mut self, p: Reg, map: MapId) {
+        let ok = self.label();
+        self.jump(Cond::Ne, p, Src::Imm(0), ok);
+        self.count_stat(map.0);
+        self.place(ok);
+    }
+
+    /// Pointer to `size` zero bytes in the scratch map (0 if the lookup fails).
+    fn scratch_zero(&mut self, size: u32) -> LowerResult<Reg> {
+        let scratch = self.g.scratch_map(size);
+        let key = self.alloc(8)?;
+        self.emit(Inst::Store { size: Size::DW, base: key.base, off: key.off, src: Src::Imm(0) });
+        Ok(self.call(helper::MAP_LOOKUP_ELEM, &[Arg::Map(scratch), Arg::Addr(key)]))
+    }
+
+    fn add_at(&mut self, p: Reg, off: i16, v: Src) {
+        let t = self.vreg();
+        self.emit(Inst::Load { size: Size::DW, dst: t, base: p, off });
+        self.alu(AluOp::Add, t, v);
+        self.emit(Inst::Store { size: Size::DW, base: p, off, src: Src::Reg(t) });
+    }
+
+    /// (value, has_value): replace when there is no value yet or `v` wins.
+    fn min_max(&mut self, p: Reg, v: Reg, is_min: bool, signed: bool, done: crate::ir::Label) {
+        let set = self.label();
+        let has = self.vreg();
+        self.emit(Inst::Load { size: Size::DW, dst: has, base: p, off: 8 });
+        self.jump(Cond::Eq, has, Src::Imm(0), set);
+        let cur = self.vreg();
+        self.emit(Inst::Load { size: Size::DW, dst: cur, base: p, off: 0 });
+        // Keep the current value unless v is strictly better.
+        let keep = match (is_min, signed) {
+            (true, true) => Cond::Sge,
+            (true, false) => Cond::Ge,
+            (false, true) => Cond::Sle,
+            (false, false) => Cond::Le,
+        };
+        self.jump(keep, v, Src::Reg(cur), done);
+        self.place(set);
+        self.emit(Inst::Store { size: Size::DW, base: p, off: 0, src: Src::Reg(v) });
+        self.emit(Inst::Store { size: Size::DW, base: p, off: 8, src: Src::Imm(1) });
+    }
+
+    /// `layout::hist_bucket`: 0 for negative, 1 for zero, 2 + floor(log2 v)
+    /// otherwise, by a binary search over shifts (six steps, no loop).
+    fn log2_bucket(&mut self, v: Reg) -> Reg {
+        let idx = self.vreg();
+        let end = self.label();
+        self.alu(AluOp::Mov, idx, Src::Imm(0));
+        self.jump(Cond::Slt, v, Src::Imm(0), end);
+        self.alu(AluOp::Mov, idx, Src::Imm(1));
+        self.jump(Cond::Eq, v, Src::Imm(0), end);
+        self.alu(AluOp::Mov, idx, Src::Imm(2));
+        let t = self.copy_reg(v);
+        let s = self.vreg();
+        for shift in [32, 16, 8, 4, 2, 1] {
+            let skip = self.label();
+            self.alu(AluOp::Mov, s, Src::Reg(t));
+            self.alu(AluOp::Rsh, s, Src::Imm(shift));
+            self.jump(Cond::Eq, s, Src::Imm(0), skip);
+            self.alu(AluOp::Mov, t, Src::Reg(s));
+            self.alu(AluOp::Add, idx, Src::Imm(shift));
+            self.place(skip);
+        }
+        self.place(end);
+        idx
+    }
+
+    /// `layout::lhist_bucket`.
+    fn linear_bucket(&mut self, v: Reg, min: i64, max: i64, step: i64) -> LowerResult<Reg> {
+        let (min32, max32, step32) = match (i32::try_from(min), i32::try_from(max), i32::try_from(step.max(1))) {
+            (Ok(a), Ok(b), Ok(c)) => (a, b, c),
+            _ => return Err(self.unsupported(self.span, "lhist() bounds beyond 32 bits")),
+        };
+        let last = ((max - min) / step.max(1)) as i32 + 1;
+        let idx = self.vreg();
+        let end = self.label();
+        self.alu(AluOp::Mov, idx, Src::Imm(0));
+        self.jump(Cond::Slt, v, Src::Imm(min32), end);
+        self.alu(AluOp::Mov, idx, Src::Imm(last));
+        self.jump(Cond::Sge, v, Src::Imm(max32), end);
+        self.alu(AluOp::Mov, idx, Src::Reg(v));
+        self.alu(AluOp::Sub, idx, Src::Imm(min32));
+        self.alu(AluOp::Div, idx, Src::Imm(step32));
+        self.alu(AluOp::Add, idx, Src::Imm(1));
+        self.place(end);
+        Ok(idx)
+    }
+
+    /// `p[idx] += 1` on u64 buckets. The explicit bound check is what lets
+    /// the verifier prove the variable-offset access stays in the value.
+    fn bump_bucket(&mut self, p: Reg, idx: Reg, buckets: u32, done: crate::ir::Label) {
+        self.jump(Cond::Gt, idx, Src::Imm(buckets as i32 - 1), done);
+        let at = self.copy_reg(idx);
+        self.alu(AluOp::Lsh, at, Src::Imm(3));
+        let q = self.copy_reg(p);
+        self.alu(AluOp::Add, q, Src::Reg(at));
+        self.add_at(q, 0, Src::Imm(1));
+    }
+}

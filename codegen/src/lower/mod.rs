@@ -1,0 +1,455 @@
+//! Lowering: one [`TProbe`] → one [`IrFunc`]. Split by responsibility:
+//! statements ([`stmt`]), expressions ([`expr`]), maps and aggregations
+//! ([`maps`]), builtin variables ([`builtins`]), value-producing calls
+//! ([`calls`]), ring-buffer events ([`events`]) and what differs per probe kind
+//! ([`context`]). This file holds the shared machinery: the value model, stack
+//! buffers and helper-call plumbing.
+
+pub mod builtins;
+pub mod calls;
+pub mod context;
+pub mod events;
+pub mod expr;
+pub mod maps;
+pub mod packet;
+pub mod stmt;
+
+use crate::insn::helper;
+use crate::ir::{AluOp, Cond, Inst, IrFunc, Label, Reg, Size, Src, ARG_REGS, FP, R0};
+use crate::layout;
+use crate::object::{EventKind, MapRef, MapSpec, ProgramKind};
+use flowtrace_lang::diag::Diagnostic;
+use flowtrace_lang::span::Span;
+use flowtrace_lang::typed::{TProbe, TypedProgram};
+use flowtrace_lang::types::Type;
+
+/// What lowering shares across the probes of one program: the maps, the
+/// event kinds and the probe-name table.
+#[derive(Debug)]
+pub struct Globals {
+    pub maps: Vec<MapSpec>,
+    /// Indexed by `MapId`.
+    pub user_maps: Vec<MapRef>,
+    pub stats: MapRef,
+    pub events_map: MapRef,
+    /// Per-CPU array whose first `scratch_zero` bytes are never written: the
+    /// source of zero values too big for the stack (`hist()` buckets).
+    pub scratch: Option<MapRef>,
+    pub scratch_zero: u32,
+    pub events: Vec<EventKind>,
+    /// What `ProbeName` values index (`CompiledProgram::probe_names`).
+    pub probe_names: Vec<String>,
+    /// Nanoseconds since boot at start, for `elapsed`.
+    pub start_ns: u64,
+}
+
+impl Globals {
+    pub fn new(start_ns: u64) -> Globals {
+        Globals {
+            maps: Vec::new(),
+            user_maps: Vec::new(),
+            stats: MapRef(0),
+            events_map: MapRef(0),
+            scratch: None,
+            scratch_zero: 0,
+            events: Vec::new(),
+            probe_names: Vec::new(),
+            start_ns,
+        }
+    }
+
+    /// Stats slot counting records lost because the ring buffer was full.
+    pub fn lost_events_slot(&self) -> u32 {
+        self.user_maps.len() as u32 + crate::object::STATS_LOST_EVENTS
+    }
+
+    /// The per-CPU scratch array, created on first use, with at least
+    /// `zero_bytes` of never-written zeroes at its start.
+    pub fn scratch_map(&mut self, zero_bytes: u32) -> MapRef {
+        self.scratch_zero = self.scratch_zero.max(layout::round_up(zero_bytes));
+        let size = self.scratch_zero;
+        match self.scratch {
+            Some(m) => {
+                self.maps[m.0 as usize].value_size = size;
+                m
+            }
+            None => {
+                let m = MapRef(self.maps.len() as u32);
+                self.maps.push(MapSpec {
+                    name: "ft_scratch".to_string(),
+                    map_type: crate::object::BpfMapType::PercpuArray,
+                    key_size: 4,
+                    value_size: size,
+                    max_entries: 1,
+                    role: crate::object::MapRole::Scratch,
+                });
+                self.scratch = Some(m);
+                m
+            }
+        }
+    }
+}
+
+/// A memory location: `base + off`, where `base` is r10 (the stack) or a
+/// register holding a map-value pointer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mem {
+    pub base: Reg,
+    pub off: i16,
+}
+
+impl Mem {
+    pub fn at(self, delta: u32) -> Mem {
+        Mem { base: self.base, off: self.off + delta as i16 }
+    }
+}
+
+/// A lowered expression's value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Val {
+    /// Integers, booleans, pointers: 64 bits, narrow types sign- or
+    /// zero-extended by their type.
+    Scalar(Reg),
+    /// Strings, `inet`, tuples, copied arrays: `layout::size_of(ty)` bytes.
+    Bytes(Mem),
+    /// A kernel struct/array not read yet: its address.
+    KernelPlace(Reg),
+    /// No value (`void`).
+    None,
+}
+
+/// A helper-call argument, materialised straight into its r1–r5 register.
+#[derive(Clone, Copy, Debug)]
+pub enum Arg {
+    Reg(Reg),
+    Imm(i32),
+    Map(MapRef),
+    Addr(Mem),
+}
+
+/// Why a probe could not be lowered (already a diagnostic).
+pub type LowerResult<T> = Result<T, Diagnostic>;
+
+pub struct Lowerer<'a> {
+    pub prog: &'a TypedProgram,
+    pub probe: &'a TProbe,
+    /// Index of this probe's program in `CompiledProgram::programs`.
+    pub probe_index: usize,
+    pub kind: ProgramKind,
+    pub g: &'a mut Globals,
+    pub f: IrFunc,
+    /// The context pointer (r1 at entry), saved.
+    pub ctx: Reg,
+    /// Source construct new instructions are attributed to.
+    pub span: Span,
+    /// Stack bytes in use below r10 (buffers are released per statement).
+    pub stack_top: u32,
+    /// Stack slot of each `$variable` (indexed by `VarId`).
+    pub vars: Vec<Mem>,
+    /// The common exit: set r0 to the kind's return value and exit.
+    pub exit: Label,
+}
+
+impl<'a> Lowerer<'a> {
+    pub fn new(prog: &'a TypedProgram, probe_index: usize, g: &'a mut Globals) -> Lowerer<'a> {
+        let probe = &prog.probes[probe_index];
+        let mut f = IrFunc::default();
+        let ctx = f.new_vreg();
+        let exit = f.new_label();
+        Lowerer {
+            prog,
+            probe,
+            probe_index,
+            kind: context::program_kind(&probe.attach.kind),
+            g,
+            f,
+            ctx,
+            span: probe.span,
+            stack_top: 0,
+            vars: Vec::new(),
+            exit,
+        }
+    }
+
+    /// Lower the whole probe: save ctx, zero the variables, the predicate,
+    /// the body, then the common exit.
+    pub fn lower_probe(mut self) -> LowerResult<IrFunc> {
+        let probe = self.probe;
+        self.comment(format!(">probe {}", probe.attach.raw));
+        self.emit(Inst::Alu { op: AluOp::Mov, dst: self.ctx, src: Src::Reg(crate::ir::R1) });
+        // Variables live in stack slots, zeroed up front: the verifier rejects
+        // reads of stack bytes never written, and a variable assigned on one
+        // branch only may be read after it.
+        for var in &probe.vars {
+            let size = layout::size_of(&var.ty).max(8);
+            let slot = self.alloc(size)?;
+            self.zero(slot, size);
+            self.vars.push(slot);
+        }
+        if let Some(pred) = &probe.predicate {
+            self.span = pred.span;
+            self.comment(">predicate".to_string());
+            let exit = self.exit;
+            self.cond_jump_false(pred, exit)?;
+        }
+        for s in &probe.body {
+            self.stmt(s)?;
+        }
+        self.span = probe.span;
+        let exit = self.exit;
+        self.emit(Inst::Label(exit));
+        self.emit(Inst::Alu { op: AluOp::Mov, dst: R0, src: Src::Imm(context::return_value(self.kind)) });
+        self.emit(Inst::Exit);
+        Ok(self.f)
+    }
+
+    // ---- instruction plumbing ----
+
+    pub fn emit(&mut self, inst: Inst) {
+        self.f.push(inst, self.span);
+    }
+
+    pub fn comment(&mut self, text: String) {
+        self.emit(Inst::Comment(text));
+    }
+
+    pub fn vreg(&mut self) -> Reg {
+        self.f.new_vreg()
+    }
+
+    pub fn label(&mut self) -> Label {
+        self.f.new_label()
+    }
+
+    pub fn place(&mut self, l: Label) {
+        self.emit(Inst::Label(l));
+    }
+
+    pub fn goto(&mut self, l: Label) {
+        self.emit(Inst::Goto(l));
+    }
+
+    pub fn jump(&mut self, cond: Cond, lhs: Reg, rhs: Src, target: Label) {
+        self.emit(Inst::Jump { cond, lhs, rhs, target });
+    }
+
+    pub fn alu(&mut self, op: AluOp, dst: Reg, src: Src) {
+        self.emit(Inst::Alu { op, dst, src });
+    }
+
+    /// A fresh register holding `value`.
+    pub fn constant(&mut self, value: u64) -> Reg {
+        let r = self.vreg();
+        if let Ok(small) = i32::try_from(value as i64) {
+            // mov with an imm32 sign-extends to 64 bits.
+            self.alu(AluOp::Mov, r, Src::Imm(small));
+        } else {
+            self.emit(Inst::LdImm64 { dst: r, imm: value });
+        }
+        r
+    }
+
+    /// A fresh register holding a copy of `src`.
+    pub fn copy_reg(&mut self, src: Reg) -> Reg {
+        let r = self.vreg();
+        self.alu(AluOp::Mov, r, Src::Reg(src));
+        r
+    }
+
+    /// Call `helper` with `args` in r1…; the result, copied out of r0.
+    pub fn call(&mut self, helper_id: i32, args: &[Arg]) -> Reg {
+        for (arg, &reg) in args.iter().zip(ARG_REGS.iter()) {
+            match *arg {
+                Arg::Reg(r) => self.alu(AluOp::Mov, reg, Src::Reg(r)),
+                Arg::Imm(i) => self.alu(AluOp::Mov, reg, Src::Imm(i)),
+                Arg::Map(m) => self.emit(Inst::LdMap { dst: reg, map: m }),
+                Arg::Addr(mem) => {
+                    self.alu(AluOp::Mov, reg, Src::Reg(mem.base));
+                    if mem.off != 0 {
+                        self.alu(AluOp::Add, reg, Src::Imm(mem.off as i32));
+                    }
+                }
+            }
+        }
+        self.emit(Inst::Call { helper: helper_id, args: args.len() as u8 });
+        let out = self.vreg();
+        self.alu(AluOp::Mov, out, Src::Reg(R0));
+        out
+    }
+
+    // ---- stack buffers ----
+
+    /// `size` bytes (rounded up to 8) of stack, released at the end of the
+    /// current statement.
+    pub fn alloc(&mut self, size: u32) -> LowerResult<Mem> {
+        let size = layout::round_up(size.max(1));
+        self.stack_top += size;
+        self.f.stack_size = self.f.stack_size.max(self.stack_top);
+        if self.stack_top > 512 {
+            return Err(Diagnostic::error(self.span, format!(
+                "this needs {} bytes of BPF stack, more than the 512 the kernel allows", self.stack_top))
+                .with_hint("use shorter strings (str(p, N)) or fewer keys in one statement"));
+        }
+        Ok(Mem { base: FP, off: -(self.stack_top as i16) })
+    }
+
+    pub fn addr(&mut self, mem: Mem) -> Reg {
+        let r = self.copy_reg(mem.base);
+        if mem.off != 0 {
+            self.alu(AluOp::Add, r, Src::Imm(mem.off as i32));
+        }
+        r
+    }
+
+    /// Zero `size` bytes (a multiple of 8) at `mem`.
+    pub fn zero(&mut self, mem: Mem, size: u32) {
+        for at in (0..layout::round_up(size)).step_by(8) {
+            self.emit(Inst::Store { size: Size::DW, base: mem.base, off: mem.off + at as i16, src: Src::Imm(0) });
+        }
+    }
+
+    /// Copy `size` bytes (rounded up to 8) from `src` to `dst`.
+    pub fn copy_mem(&mut self, dst: Mem, src: Mem, size: u32) {
+        let t = self.vreg();
+        for at in (0..layout::round_up(size)).step_by(8) {
+            let at = at as i16;
+            self.emit(Inst::Load { size: Size::DW, dst: t, base: src.base, off: src.off + at });
+            self.emit(Inst::Store { size: Size::DW, base: dst.base, off: dst.off + at, src: Src::Reg(t) });
+        }
+    }
+
+    pub fn store_scalar(&mut self, dst: Mem, r: Reg) {
+        self.emit(Inst::Store { size: Size::DW, base: dst.base, off: dst.off, src: Src::Reg(r) });
+    }
+
+    pub fn load_scalar(&mut self, src: Mem) -> Reg {
+        let r = self.vreg();
+        self.emit(Inst::Load { size: Size::DW, dst: r, base: src.base, off: src.off });
+        r
+    }
+
+    /// Write `val` (of type `val_ty`) into a slot of type `dst_ty` at `dst`,
+    /// converting string capacities; the slot's bytes beyond the value are
+    /// zeroed so equal keys compare equal byte for byte.
+    pub fn store_value(&mut self, dst: Mem, dst_ty: &Type, val: Val, val_ty: &Type) -> LowerResult<()> {
+        if dst_ty.is_scalar() || matches!(dst_ty, Type::ProbeName) {
+            let r = self.scalar(val)?;
+            self.store_scalar(dst, r);
+            return Ok(());
+        }
+        let src = self.bytes_of(val, val_ty)?;
+        match (dst_ty, val_ty) {
+            (Type::Tuple(dst_items), Type::Tuple(src_items)) if dst_items != src_items && dst_items.len() == src_items.len() => {
+                let (doffs, _) = layout::offsets(dst_items);
+                let (soffs, _) = layout::offsets(src_items);
+                for i in 0..dst_items.len() {
+                    let item = if src_items[i].is_scalar() || matches!(src_items[i], Type::ProbeName) {
+                        Val::Scalar(self.load_scalar(src.at(soffs[i])))
+                    } else {
+                        Val::Bytes(src.at(soffs[i]))
+                    };
+                    self.store_value(dst.at(doffs[i]), &dst_items[i], item, &src_items[i])?;
+                }
+            }
+            _ => {
+                let (dsize, ssize) = (layout::size_of(dst_ty), layout::size_of(val_ty));
+                self.copy_mem(dst, src, dsize.min(ssize));
+                if dsize > ssize {
+                    self.zero(dst.at(ssize), dsize - ssize);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The register of a scalar value.
+    pub fn scalar(&mut self, val: Val) -> LowerResult<Reg> {
+        match val {
+            Val::Scalar(r) | Val::KernelPlace(r) => Ok(r),
+            Val::Bytes(m) => Ok(self.load_scalar(m)),
+            Val::None => Err(Diagnostic::error(self.span, "this expression has no value")),
+        }
+    }
+
+    /// The value's bytes in memory (a kernel place is read into a buffer).
+    pub fn bytes_of(&mut self, val: Val, ty: &Type) -> LowerResult<Mem> {
+        match val {
+            Val::Bytes(m) => Ok(m),
+            Val::Scalar(r) => {
+                let m = self.alloc(8)?;
+                self.store_scalar(m, r);
+                Ok(m)
+            }
+            Val::KernelPlace(addr) => {
+                let size = layout::size_of(ty);
+                let buf = self.alloc(size)?;
+                self.zero(buf, size);
+                let exact = match ty {
+                    Type::Record(r) => r.size,
+                    Type::Array { elem, len } => elem.int().map_or(layout::size_of(elem), |t| t.bytes()) * len,
+                    _ => size,
+                };
+                self.call(helper::PROBE_READ_KERNEL, &[Arg::Addr(buf), Arg::Imm(exact as i32), Arg::Reg(addr)]);
+                Ok(buf)
+            }
+            Val::None => Err(Diagnostic::error(self.span, "this expression has no value")),
+        }
+    }
+
+    /// Sign- or zero-extend the low bits of `r` as `ty` says.
+    pub fn normalize(&mut self, r: Reg, ty: &Type) {
+        let Type::Int(t) = ty else { return };
+        match (t.bits, t.signed) {
+            (64, _) => {}
+            (bits, true) => {
+                let sh = 64 - i32::from(bits);
+                self.alu(AluOp::Lsh, r, Src::Imm(sh));
+                self.alu(AluOp::Arsh, r, Src::Imm(sh));
+            }
+            (32, false) => self.emit(Inst::Alu32 { op: AluOp::Mov, dst: r, src: Src::Reg(r) }),
+            (bits, false) => self.alu(AluOp::And, r, Src::Imm(((1u64 << bits) - 1) as i32)),
+        }
+    }
+
+    /// Load an integer of `ty` from memory with its width, extended.
+    pub fn load_int(&mut self, base: Reg, off: i16, ty: &Type) -> Reg {
+        let bytes = ty.int().map_or(8, |t| t.bytes());
+        let r = self.vreg();
+        self.emit(Inst::Load { size: Size::of_bytes(bytes).unwrap_or(Size::DW), dst: r, base, off });
+        if matches!(ty, Type::Int(t) if t.signed && t.bits < 64) {
+            self.normalize(r, ty);
+        }
+        r
+    }
+
+    /// Add one to the u64 at `slot` of the per-CPU stats map.
+    pub fn count_stat(&mut self, slot: u32) {
+        let key = match self.alloc(8) {
+            Ok(k) => k,
+            Err(_) => return,
+        };
+        self.emit(Inst::Store { size: Size::DW, base: key.base, off: key.off, src: Src::Imm(slot as i32) });
+        let stats = self.g.stats;
+        let p = self.call(helper::MAP_LOOKUP_ELEM, &[Arg::Map(stats), Arg::Addr(key)]);
+        let skip = self.label();
+        self.jump(Cond::Eq, p, Src::Imm(0), skip);
+        let t = self.load_scalar(Mem { base: p, off: 0 });
+        self.alu(AluOp::Add, t, Src::Imm(1));
+        self.store_scalar(Mem { base: p, off: 0 }, t);
+        self.place(skip);
+    }
+
+    /// A `ProbeName` value: the index of `name` in the probe-name table.
+    pub fn probe_name_value(&mut self, name: &str) -> Reg {
+        let names = &mut self.g.probe_names;
+        let index = names.iter().position(|n| n == name).unwrap_or_else(|| {
+            names.push(name.to_string());
+            names.len() - 1
+        });
+        self.constant(index as u64)
+    }
+
+    pub fn unsupported(&self, span: Span, what: &str) -> Diagnostic {
+        Diagnostic::error(span, format!("{what} is not supported by the code generator yet"))
+    }
+}

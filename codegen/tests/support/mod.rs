@@ -1,0 +1,3 @@
+pub mod bpf;
+pub mod build;
+pub mod traffic;

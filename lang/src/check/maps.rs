@@ -36,12 +36,13 @@ pub(crate) fn display_name(name: &str) -> String {
     format!("@{name}")
 }
 
+/// "with key [uint64, string[16]]" or "without a key".
 fn key_text(key: &[Type]) -> String {
     let items: Vec<String> = key.iter().map(|t| t.to_string()).collect();
     if items.is_empty() {
-        "no key".to_string()
+        "without a key".to_string()
     } else {
-        format!("[{}]", items.join(", "))
+        format!("with key [{}]", items.join(", "))
     }
 }
 
@@ -197,9 +198,9 @@ impl Checker<'_> {
                 let report_span = if types.is_empty() { use_span } else { span };
                 self.report(Diagnostic::error(
                     report_span,
-                    format!("map {name} is used with key {} but was first used with key {}", key_text(&types), key_text(&known)),
+                    format!("map {name} is used {} but was first used {}", key_text(&types), key_text(&known)),
                 ));
-                self.report(Diagnostic::note(first, format!("{name} is first used here, with key {}", key_text(&known))));
+                self.report(Diagnostic::note(first, format!("{name} is first used here, {}", key_text(&known))));
                 None
             }
         }
@@ -225,10 +226,13 @@ impl Checker<'_> {
         }
         let name = self.maps.name(id);
         let first = state.value_span;
-        let mut d = Diagnostic::error(
-            span,
-            format!("type mismatch for {name}: assigning a value of type '{ty}' to a map that holds '{known}'"),
-        );
+        let message = match (&known, ty) {
+            (Type::Agg(AggKind::Lhist { min, max, step }), Type::Agg(AggKind::Lhist { min: m2, max: x2, step: s2 })) => format!(
+                "lhist() buckets differ for {name}: ({m2}, {x2}, {s2}) here, ({min}, {max}, {step}) at the first assignment"
+            ),
+            _ => format!("type mismatch for {name}: assigning a value of type '{ty}' to a map that holds '{known}'"),
+        };
+        let mut d = Diagnostic::error(span, message);
         if let Type::Agg(agg) = known {
             d = d.with_hint(format!("{name} is filled by {}(…); keep one kind of value per map", agg_func(agg)));
         }

@@ -16,6 +16,9 @@ impl Checker<'_> {
             return self.args_field(base, field, span);
         }
         let b = self.expr(base)?;
+        if let (Type::Tuple(items), Ok(n)) = (&b.ty, field.name.parse::<usize>()) {
+            return self.tuple_field(b.clone(), items.get(n).cloned(), n, field, span);
+        }
         let record = match &b.ty {
             Type::Record(r) => r.clone(),
             Type::Pointer(inner) => match inner.as_ref() {
@@ -35,6 +38,17 @@ impl Checker<'_> {
             }
         };
         self.member(b, &record, field, span)
+    }
+
+    /// `$t.0`: a tuple element, as an `Index` with a constant index.
+    fn tuple_field(&mut self, base: TExpr, elem: Option<Type>, n: usize, field: &Ident, span: Span) -> Option<TExpr> {
+        let Some(ty) = elem else {
+            self.error(field.span, format!("'{}' has no element {n}", base.ty));
+            return None;
+        };
+        let index = TExpr { kind: TExprKind::Int(n as u64), ty: Type::I64, span: field.span };
+        let elem_size = type_size(&ty);
+        Some(TExpr { kind: TExprKind::Index { base: Box::new(base), index: Box::new(index), elem_size }, ty, span })
     }
 
     fn member(&mut self, base: TExpr, record: &RecordType, field: &Ident, span: Span) -> Option<TExpr> {

@@ -41,6 +41,14 @@ impl Checker<'_> {
         if let Some(c) = self.kernel.enum_constant(name) {
             return Some(TExpr { kind: TExprKind::Int(c.value as u64), ty: Type::I64, span });
         }
+        if let Some(f) = flowtrace_stdlib::lookup_func(name) {
+            let message = match f.unsupported {
+                Some(reason) => format!("'{name}' is {reason}"),
+                None => format!("'{name}' is a function: call it as {}", f.signature),
+            };
+            self.error(span, message);
+            return None;
+        }
         let similar = self.kernel.similar_enum_constants(name);
         let candidates = flowtrace_stdlib::builtins()
             .map(|b| b.name)
@@ -166,16 +174,16 @@ impl Checker<'_> {
         Some(format!("use args.NAME; this probe's args are: {}", names.join(", ")))
     }
 
-    /// `$N`: the parameter's text, as an integer when it reads as one.
+    /// `$N`: the parameter's text, as an integer when it reads as one. A
+    /// parameter that is not given is 0, as in bpftrace (scripts test `$#`
+    /// before using an optional one).
     pub(super) fn positional(&mut self, n: u32, span: Span) -> Option<TExpr> {
-        let given = self.options.params.len();
         let Some(text) = (n as usize).checked_sub(1).and_then(|i| self.options.params.get(i)) else {
-            self.error_hint(
-                span,
-                format!("positional parameter ${n} is not given ({given} given)"),
-                Some("pass parameters after the script: flowtrace script.ft ARG1 ARG2".into()),
-            );
-            return None;
+            if n == 0 {
+                self.error(span, "$0 is not a parameter: they are numbered from $1");
+                return None;
+            }
+            return Some(TExpr { kind: TExprKind::Int(0), ty: Type::I64, span });
         };
         if let Some(value) = parse_int(text) {
             let ty = if value < 0 { Type::I64 } else { super::ints::literal_type(value as u64) };

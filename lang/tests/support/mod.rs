@@ -10,7 +10,7 @@ use flowtrace_lang::types::{IntType, RecordType, Type};
 pub struct FakeKernel {
     records: Vec<(RecordType, Vec<Member>)>,
     enums: Vec<EnumConstant>,
-    tracepoints: Vec<(&'static str, &'static str, Vec<TracepointField>)>,
+    tracepoints: Vec<(String, String, Vec<TracepointField>)>,
     functions: Vec<FuncProto>,
 }
 
@@ -34,16 +34,58 @@ fn bits(name: &str, ty: Type, offset_bits: u32, width: u8) -> Member {
     Member { name: name.into(), ty, offset_bits, bitfield_bits: Some(width) }
 }
 
-fn tp(name: &str, ty: Type, offset: u32, size: u32) -> TracepointField {
-    TracepointField { name: name.into(), ty, offset, size, data_loc: false }
+/// Tracepoint formats as this development host's tracefs showed them
+/// (`formats/CATEGORY:NAME`, the `field:` lines without the common header).
+fn load_formats() -> Vec<(String, String, Vec<TracepointField>)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/formats");
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(&dir) else { return out };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().to_string();
+        let Some((category, name)) = file.split_once(':') else { continue };
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        let fields = text.lines().filter_map(parse_field).collect();
+        out.push((category.to_string(), name.to_string(), fields));
+    }
+    out.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    out
 }
 
+/// `field:const void * skaddr;	offset:8;	size:8;	signed:0;`
+fn parse_field(line: &str) -> Option<TracepointField> {
+    let mut parts = line.split(';').map(str::trim);
+    let decl = parts.next()?.strip_prefix("field:")?;
+    let num = |p: Option<&str>, key: &str| p.and_then(|p| p.strip_prefix(key)).and_then(|v| v.parse::<u32>().ok());
+    let offset = num(parts.next(), "offset:")?;
+    let size = num(parts.next(), "size:")?;
+    let signed = num(parts.next(), "signed:")? == 1;
+    let data_loc = decl.starts_with("__data_loc");
+    let (ctype, name) = decl.rsplit_once(' ')?;
+    let (name, len) = match name.split_once('[') {
+        Some((n, rest)) => (n, rest.trim_end_matches(']').parse::<u32>().ok()),
+        None => (name, None),
+    };
+    let is_char = ctype.trim_end_matches("[]").ends_with("char");
+    let ty = if data_loc {
+        if is_char { Type::Str { cap: 64 } } else { array(int(8, false), 64) }
+    } else if ctype.contains('*') {
+        ptr(if ctype.contains("char") { int(8, true) } else { Type::Void })
+    } else if let Some(len) = len {
+        if is_char { Type::Str { cap: len } } else { array(int(((size / len.max(1)) * 8) as u8, signed), len) }
+    } else {
+        int((size * 8) as u8, signed)
+    };
+    Some(TracepointField { name: name.to_string(), ty, offset, size, data_loc })
+}
+
+/// `*` (any run) and `?` (one character), on ASCII names.
 fn glob(pattern: &str, text: &str) -> bool {
-    match pattern.split_once('*') {
-        None => pattern == text,
-        Some((head, rest)) => {
-            text.starts_with(head) && (0..=text.len() - head.len()).any(|i| glob(rest, &text[head.len() + i..]))
-        }
+    match (pattern.as_bytes().first(), text.as_bytes().first()) {
+        (None, _) => text.is_empty(),
+        (Some(b'*'), _) => (0..=text.len()).any(|i| glob(&pattern[1..], &text[i..])),
+        (Some(b'?'), Some(_)) => glob(&pattern[1..], &text[1..]),
+        (Some(p), Some(t)) if p == t => glob(&pattern[1..], &text[1..]),
+        _ => false,
     }
 }
 
@@ -76,6 +118,8 @@ impl FakeKernel {
                     field("sk_rcvbuf", i32t.clone(), 260),
                     field("sk_sndbuf", i32t.clone(), 276),
                     field("sk_mark", u32t.clone(), 488),
+                    field("sk_ack_backlog", u32t.clone(), 296),
+                    field("sk_max_ack_backlog", u32t.clone(), 300),
                 ],
             ),
             (
@@ -115,7 +159,42 @@ impl FakeKernel {
                     field("real_parent", ptr(Type::Record(task.clone())), 2480),
                 ],
             ),
-            (in6.clone(), vec![field("s6_addr", array(u8t.clone(), 16), 0)]),
+            (
+                in6.clone(),
+                vec![
+                    field("in6_u", Type::Record(RecordType { btf_id: 11, name: String::new(), size: 16, is_union: true }), 0),
+                    field("s6_addr", array(u8t.clone(), 16), 0),
+                ],
+            ),
+            (
+                RecordType { btf_id: 11, name: String::new(), size: 16, is_union: true },
+                vec![
+                    field("u6_addr8", array(u8t.clone(), 16), 0),
+                    field("u6_addr16", array(u16t.clone(), 8), 0),
+                    field("u6_addr32", array(u32t.clone(), 4), 0),
+                ],
+            ),
+            (
+                rec(12, "sockaddr_in", 16),
+                vec![
+                    field("sin_family", u16t.clone(), 0),
+                    field("sin_port", u16t.clone(), 2),
+                    field("sin_addr", Type::Record(rec(13, "in_addr", 4)), 4),
+                ],
+            ),
+            (rec(13, "in_addr", 4), vec![field("s_addr", u32t.clone(), 0)]),
+            (
+                rec(14, "sockaddr_in6", 28),
+                vec![
+                    field("sin6_family", u16t.clone(), 0),
+                    field("sin6_port", u16t.clone(), 2),
+                    field("sin6_addr", Type::Record(in6.clone()), 8),
+                ],
+            ),
+            (
+                RecordType { btf_id: 15, name: "bpf_attr".into(), size: 144, is_union: true },
+                vec![field("map_type", u32t.clone(), 0), field("prog_type", u32t.clone(), 0)],
+            ),
             (
                 net_device.clone(),
                 vec![field("name", array(int(8, true), 16), 0), field("ifindex", i32t.clone(), 224)],
@@ -150,69 +229,16 @@ impl FakeKernel {
             "TCP_ESTABLISHED", "TCP_SYN_SENT", "TCP_SYN_RECV", "TCP_FIN_WAIT1", "TCP_FIN_WAIT2", "TCP_TIME_WAIT",
             "TCP_CLOSE", "TCP_CLOSE_WAIT", "TCP_LAST_ACK", "TCP_LISTEN", "TCP_CLOSING", "TCP_NEW_SYN_RECV",
         ];
-        let enums = states
+        let mut enums: Vec<EnumConstant> = states
             .iter()
             .enumerate()
             .map(|(i, n)| EnumConstant { name: n.to_string(), value: i as i64 + 1, enum_name: "tcp_state".into() })
             .collect();
+        for (i, n) in ["SKB_DROP_REASON_NOT_SPECIFIED", "SKB_DROP_REASON_NO_SOCKET", "SKB_DROP_REASON_TCP_CSUM"].iter().enumerate() {
+            enums.push(EnumConstant { name: n.to_string(), value: i as i64 + 2, enum_name: "skb_drop_reason".into() });
+        }
         let void_ptr = ptr(Type::Void);
-        let addr_fields = |base: u32| {
-            vec![
-                tp("sport", u16t.clone(), base, 2),
-                tp("dport", u16t.clone(), base + 2, 2),
-                tp("family", u16t.clone(), base + 4, 2),
-            ]
-        };
-        let mut set_state = vec![
-            tp("skaddr", void_ptr.clone(), 8, 8),
-            tp("oldstate", i32t.clone(), 16, 4),
-            tp("newstate", i32t.clone(), 20, 4),
-        ];
-        set_state.extend(addr_fields(24));
-        set_state.extend([
-            tp("protocol", u16t.clone(), 30, 2),
-            tp("saddr", array(u8t.clone(), 4), 32, 4),
-            tp("daddr", array(u8t.clone(), 4), 36, 4),
-            tp("saddr_v6", array(u8t.clone(), 16), 40, 16),
-            tp("daddr_v6", array(u8t.clone(), 16), 56, 16),
-        ]);
-        let mut retransmit =
-            vec![tp("skbaddr", void_ptr.clone(), 8, 8), tp("skaddr", void_ptr.clone(), 16, 8), tp("state", i32t.clone(), 24, 4)];
-        retransmit.extend(addr_fields(28));
-        retransmit.extend([
-            tp("saddr", array(u8t.clone(), 4), 34, 4),
-            tp("daddr", array(u8t.clone(), 4), 38, 4),
-            tp("saddr_v6", array(u8t.clone(), 16), 42, 16),
-            tp("daddr_v6", array(u8t.clone(), 16), 58, 16),
-            tp("err", i32t.clone(), 76, 4),
-        ]);
-        let send_reset = vec![
-            tp("skbaddr", void_ptr.clone(), 8, 8),
-            tp("skaddr", void_ptr.clone(), 16, 8),
-            tp("state", i32t.clone(), 24, 4),
-            tp("reason", u32t.clone(), 28, 4),
-            tp("saddr", array(u8t.clone(), 28), 32, 28),
-            tp("daddr", array(u8t.clone(), 28), 60, 28),
-        ];
-        let openat = vec![
-            tp("__syscall_nr", i32t.clone(), 8, 4),
-            tp("dfd", int(64, false), 16, 8),
-            tp("filename", ptr(int(8, true)), 24, 8),
-            tp("flags", int(64, false), 32, 8),
-            tp("mode", int(64, false), 40, 8),
-        ];
-        let exec = vec![
-            TracepointField { name: "filename".into(), ty: Type::Str { cap: 256 }, offset: 8, size: 4, data_loc: true },
-            tp("pid", i32t.clone(), 12, 4),
-            tp("old_pid", i32t.clone(), 16, 4),
-        ];
-        let tracepoints = vec![
-            ("sock", "inet_sock_set_state", set_state),
-            ("tcp", "tcp_retransmit_skb", retransmit),
-            ("tcp", "tcp_send_reset", send_reset),
-            ("syscalls", "sys_enter_openat", openat),
-            ("sched", "sched_process_exec", exec),
-        ];
+        let tracepoints = load_formats();
         let sock_ptr = ptr(Type::Record(sock));
         let skb_ptr = ptr(Type::Record(sk_buff));
         let proto = |name: &str, params: Vec<(&str, Type)>, ret: Type| FuncProto {
@@ -231,8 +257,17 @@ impl FakeKernel {
             proto("tcp_v4_connect", vec![("sk", sock_ptr.clone()), ("uaddr", void_ptr.clone()), ("addr_len", i32t.clone())], i32t.clone()),
             proto("tcp_close", vec![("sk", sock_ptr.clone()), ("timeout", int(64, true))], Type::Void),
             proto("tcp_set_state", vec![("sk", sock_ptr.clone()), ("state", i32t.clone())], Type::Void),
-            proto("tcp_rcv_established", vec![("sk", sock_ptr), ("skb", skb_ptr)], Type::Void),
+            proto("tcp_rcv_established", vec![("sk", sock_ptr.clone()), ("skb", skb_ptr)], Type::Void),
         ];
+        let mut functions = functions;
+        // Functions only kprobes use (by name or wildcard) need no real prototype.
+        for name in [
+            "tcp_v6_connect", "tcp_connect", "tcp_finish_connect", "tcp_cleanup_rbuf", "tcp_v4_rcv",
+            "tcp_v4_syn_recv_sock", "tcp_v6_syn_recv_sock", "udp_sendmsg", "udpv6_sendmsg", "inet_csk_accept",
+            "inet_sock_set_state", "inet_sk_set_state", "sock_exceed_buf_limit", "sock_rcvqueue_full", "kfree_skb",
+        ] {
+            functions.push(proto(name, vec![("sk", sock_ptr.clone())], int(64, true)));
+        }
         FakeKernel { records, enums, tracepoints, functions }
     }
 }
@@ -240,17 +275,21 @@ impl FakeKernel {
 impl KernelTypes for FakeKernel {
     fn find_type(&self, keyword: TypeKeyword, name: &str) -> Option<Type> {
         match keyword {
-            TypeKeyword::Struct => self.records.iter().find(|(r, _)| r.name == name).map(|(r, _)| Type::Record(r.clone())),
-            TypeKeyword::Enum => (name == "tcp_state").then(|| int(32, false)),
+            TypeKeyword::Struct | TypeKeyword::Union => self
+                .records
+                .iter()
+                .find(|(r, _)| r.name == name && r.is_union == (keyword == TypeKeyword::Union))
+                .map(|(r, _)| Type::Record(r.clone())),
+            TypeKeyword::Enum => matches!(name, "tcp_state" | "tcp_ca_state" | "skb_drop_reason").then(|| int(32, false)),
             TypeKeyword::Typedef => match name {
                 "u8" | "__u8" => Some(int(8, false)),
                 "u16" | "__u16" | "__be16" => Some(int(16, false)),
                 "u32" | "__u32" | "__be32" => Some(int(32, false)),
                 "u64" | "__u64" | "size_t" => Some(int(64, false)),
                 "pid_t" => Some(int(32, true)),
+                "sk_buff_data_t" => Some(int(32, false)),
                 _ => None,
             },
-            TypeKeyword::Union => None,
         }
     }
 

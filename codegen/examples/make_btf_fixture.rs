@@ -17,15 +17,31 @@ use std::path::PathBuf;
 use flowtrace_codegen::btf::subset::{extract, Selection};
 use flowtrace_codegen::btf::Btf;
 
-const STRUCTS: &[&str] = &["sock", "sock_common", "sk_buff", "tcp_sock", "inet_sock", "in6_addr", "msghdr"];
+const STRUCTS: &[&str] = &[
+    "sock",
+    "sock_common",
+    "sk_buff",
+    "tcp_sock",
+    "inet_sock",
+    "in6_addr",
+    "msghdr",
+];
 const ENUMS: &[&str] = &["bpf_map_type", "sk_pacing"];
 /// The TCP state enum is anonymous in the kernel; pick it by an enumerator.
 const ENUMS_HOLDING: &[&str] = &["TCP_ESTABLISHED"];
-const FUNCS: &[&str] = &["tcp_sendmsg", "tcp_retransmit_skb", "inet_csk_accept", "tcp_v4_connect", "tcp_close"];
+const FUNCS: &[&str] = &[
+    "tcp_sendmsg",
+    "tcp_retransmit_skb",
+    "inet_csk_accept",
+    "tcp_v4_connect",
+    "tcp_close",
+];
 
 fn main() {
     let mut args = std::env::args_os().skip(1);
-    let input = args.next().map_or_else(|| PathBuf::from("/sys/kernel/btf/vmlinux"), PathBuf::from);
+    let input = args
+        .next()
+        .map_or_else(|| PathBuf::from("/sys/kernel/btf/vmlinux"), PathBuf::from);
     let output = args.next().map_or_else(
         || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vmlinux-subset.btf"),
         PathBuf::from,
@@ -47,8 +63,14 @@ fn run(input: &std::path::Path, output: &std::path::Path) -> Result<(), String> 
         ..Selection::default()
     };
     let blob = extract(&btf, &selection)?;
-    let check = Btf::from_bytes(blob.clone()).map_err(|e| format!("the written blob does not parse: {e}"))?;
+    let check = Btf::from_bytes(blob.clone())
+        .map_err(|e| format!("the written blob does not parse: {e}"))?;
     std::fs::write(output, &blob).map_err(|e| format!("cannot write {}: {e}", output.display()))?;
-    println!("wrote {} ({} bytes, {} types)", output.display(), blob.len(), check.len() - 1);
+    println!(
+        "wrote {} ({} bytes, {} types)",
+        output.display(),
+        blob.len(),
+        check.len() - 1
+    );
     Ok(())
 }

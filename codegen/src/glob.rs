@@ -66,7 +66,11 @@ pub fn edit_distance(a: &str, b: &str, max: usize) -> Option<usize> {
 /// Up to `limit` of `candidates` that look like a misspelling of `name`:
 /// within an edit distance that grows with the name's length, or containing
 /// it / contained in it (`ESTABLISHED` → `TCP_ESTABLISHED`). Closest first.
-pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>, limit: usize) -> Vec<String> {
+pub fn closest<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+    limit: usize,
+) -> Vec<String> {
     let max = (name.chars().count() / 4).clamp(1, 3);
     let mut scored: Vec<(usize, &str)> = candidates
         .into_iter()
@@ -81,7 +85,11 @@ pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>, li
         .collect();
     scored.sort();
     scored.dedup();
-    scored.into_iter().take(limit).map(|(_, c)| c.to_owned()).collect()
+    scored
+        .into_iter()
+        .take(limit)
+        .map(|(_, c)| c.to_owned())
+        .collect()
 }
 
 #[cfg(test)]

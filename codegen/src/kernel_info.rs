@@ -5,7 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use flowtrace_lang::kernel::{EnumConstant, FuncProto, KernelTypes, Member, TracepointField, TypeKeyword};
+use flowtrace_lang::kernel::{
+    EnumConstant, FuncProto, KernelTypes, Member, TracepointField, TypeKeyword,
+};
 use flowtrace_lang::types::{RecordType, Type};
 
 use crate::btf::{Btf, BtfError, Kind};
@@ -27,7 +29,8 @@ impl KernelInfo {
     /// The host kernel: `$FLOWTRACE_BTF` or [`DEFAULT_BTF_PATH`], tracefs at
     /// its usual places.
     pub fn open_default() -> Result<KernelInfo, BtfError> {
-        let path = std::env::var_os("FLOWTRACE_BTF").map_or_else(|| PathBuf::from(DEFAULT_BTF_PATH), PathBuf::from);
+        let path = std::env::var_os("FLOWTRACE_BTF")
+            .map_or_else(|| PathBuf::from(DEFAULT_BTF_PATH), PathBuf::from);
         KernelInfo::from_btf_file(&path)
     }
 
@@ -40,7 +43,10 @@ impl KernelInfo {
     }
 
     pub fn from_btf(btf: Btf) -> KernelInfo {
-        KernelInfo { btf, tracefs: Tracefs::default() }
+        KernelInfo {
+            btf,
+            tracefs: Tracefs::default(),
+        }
     }
 
     /// Reads tracepoint formats under `root` instead of the default mounts
@@ -61,7 +67,10 @@ impl KernelInfo {
     /// A typedef, or failing that a base type of that name (`int`,
     /// `unsigned int`), so tracepoint pointer types resolve either way.
     fn typedef_or_base(&self, name: &str) -> Option<Type> {
-        let id = self.btf.find_named(Kind::Typedef, name).or_else(|| self.btf.find_named(Kind::Int, name))?;
+        let id = self
+            .btf
+            .find_named(Kind::Typedef, name)
+            .or_else(|| self.btf.find_named(Kind::Int, name))?;
         Some(self.btf.lang_type(id))
     }
 }
@@ -87,25 +96,43 @@ impl KernelTypes for KernelInfo {
 
     fn enum_constant(&self, name: &str) -> Option<EnumConstant> {
         let found = self.btf.find_enumerator(name)?;
-        let enum_name = self.btf.get(found.enum_id).map(|t| t.name().to_owned()).unwrap_or_default();
-        Some(EnumConstant { name: name.to_owned(), value: found.value, enum_name })
+        let enum_name = self
+            .btf
+            .get(found.enum_id)
+            .map(|t| t.name().to_owned())
+            .unwrap_or_default();
+        Some(EnumConstant {
+            name: name.to_owned(),
+            value: found.value,
+            enum_name,
+        })
     }
 
     fn similar_enum_constants(&self, name: &str) -> Vec<String> {
         // Pre-filter cheaply on length or containment so the edit distance
         // runs on a few hundred of vmlinux's ~40k enumerators, not all.
         let len = name.len();
-        let names = self.btf.enumerator_names(|n| n.len().abs_diff(len) <= 3 || n.contains(name));
+        let names = self
+            .btf
+            .enumerator_names(|n| n.len().abs_diff(len) <= 3 || n.contains(name));
         closest(name, names.iter().map(String::as_str), HINTS)
     }
 
-    fn tracepoint_fields(&self, category: &str, name: &str) -> Result<Vec<TracepointField>, String> {
+    fn tracepoint_fields(
+        &self,
+        category: &str,
+        name: &str,
+    ) -> Result<Vec<TracepointField>, String> {
         let text = self.tracefs.read_format(category, name)?;
         let resolve = |keyword: TypeKeyword, name: &str| self.find_type(keyword, name);
-        let fields: Vec<TracepointField> =
-            tracefs::parse_format(&text).iter().map(|f| tracefs::tracepoint_field(f, &resolve)).collect();
+        let fields: Vec<TracepointField> = tracefs::parse_format(&text)
+            .iter()
+            .map(|f| tracefs::tracepoint_field(f, &resolve))
+            .collect();
         if fields.is_empty() && !text.contains("field:") {
-            return Err(format!("the format of tracepoint `{category}:{name}` has no fields"));
+            return Err(format!(
+                "the format of tracepoint `{category}:{name}` has no fields"
+            ));
         }
         Ok(fields)
     }
@@ -120,8 +147,13 @@ impl KernelTypes for KernelInfo {
 
     fn match_functions(&self, pattern: &str) -> Vec<String> {
         if !is_glob(pattern) {
-            return self.btf.find_func(pattern).map(|_| vec![pattern.to_owned()]).unwrap_or_default();
+            return self
+                .btf
+                .find_func(pattern)
+                .map(|_| vec![pattern.to_owned()])
+                .unwrap_or_default();
         }
-        self.btf.func_names(|n| glob_match_bytes(pattern.as_bytes(), n))
+        self.btf
+            .func_names(|n| glob_match_bytes(pattern.as_bytes(), n))
     }
 }

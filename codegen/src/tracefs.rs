@@ -90,7 +90,15 @@ fn parse_field_line(line: &str) -> Option<FormatField> {
         Some(t) => (t.trim_end().to_owned(), Some(0)),
         None => (c_type.trim_end().to_owned(), array_len),
     };
-    Some(FormatField { c_type, name, array_len, offset: offset?, size: size?, signed, location })
+    Some(FormatField {
+        c_type,
+        name,
+        array_len,
+        offset: offset?,
+        size: size?,
+        signed,
+        location,
+    })
 }
 
 /// `TYPE NAME[N]` → (`TYPE`, `NAME`, `Some(N)`).
@@ -99,17 +107,26 @@ fn split_decl(decl: &str) -> Option<(String, String, Option<u32>)> {
     let (head, array_len) = match decl.strip_suffix(']') {
         Some(inner) => {
             let open = inner.rfind('[')?;
-            (&inner[..open], Some(inner[open + 1..].trim().parse().unwrap_or(0)))
+            (
+                &inner[..open],
+                Some(inner[open + 1..].trim().parse().unwrap_or(0)),
+            )
         }
         None => (decl, None),
     };
     let head = head.trim_end();
-    let name_start = head.rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).map_or(0, |i| i + 1);
+    let name_start = head
+        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .map_or(0, |i| i + 1);
     let name = &head[name_start..];
     if name.is_empty() {
         return None;
     }
-    Some((head[..name_start].trim().to_owned(), name.to_owned(), array_len))
+    Some((
+        head[..name_start].trim().to_owned(),
+        name.to_owned(),
+        array_len,
+    ))
 }
 
 /// Looks up a named C type (the kernel's BTF, in practice).
@@ -118,7 +135,13 @@ pub type Resolver<'a> = &'a dyn Fn(TypeKeyword, &str) -> Option<Type>;
 /// The checker's field for one format line.
 pub fn tracepoint_field(f: &FormatField, resolve: Resolver<'_>) -> TracepointField {
     let ty = field_type(f, resolve);
-    TracepointField { name: f.name.clone(), ty, offset: f.offset, size: f.size, data_loc: f.location == Location::DataLoc }
+    TracepointField {
+        name: f.name.clone(),
+        ty,
+        offset: f.offset,
+        size: f.size,
+        data_loc: f.location == Location::DataLoc,
+    }
 }
 
 fn field_type(f: &FormatField, resolve: Resolver<'_>) -> Type {
@@ -129,7 +152,10 @@ fn field_type(f: &FormatField, resolve: Resolver<'_>) -> Type {
         (Location::DataLoc, _) => {
             let elem_bytes = named_size(&base, resolve).unwrap_or(1).max(1);
             let elem = sized_int(elem_bytes, f.signed).unwrap_or(Type::Int(IntType::U8));
-            Type::Array { elem: Box::new(elem), len: DATA_LOC_CAP / elem_bytes }
+            Type::Array {
+                elem: Box::new(elem),
+                len: DATA_LOC_CAP / elem_bytes,
+            }
         }
         (Location::Inline, Some(len)) => array_type(f, &base, len, resolve),
         (Location::Inline, None) if base.contains('*') => pointer_type(&base, resolve),
@@ -141,12 +167,21 @@ fn field_type(f: &FormatField, resolve: Resolver<'_>) -> Type {
 
 fn array_type(f: &FormatField, base: &str, len: u32, resolve: Resolver<'_>) -> Type {
     if base == "char" {
-        return Type::Str { cap: if len > 0 { len } else { f.size } };
+        return Type::Str {
+            cap: if len > 0 { len } else { f.size },
+        };
     }
-    let len = if len > 0 { len } else { f.size / named_size(base, resolve).unwrap_or(1).max(1) };
-    let elem_size = if len > 0 { f.size / len } else { 0 };
+    let len = if len > 0 {
+        len
+    } else {
+        f.size / named_size(base, resolve).unwrap_or(1).max(1)
+    };
+    let elem_size = f.size.checked_div(len).unwrap_or(0);
     match scalar_or_record(base, elem_size, f.signed, resolve) {
-        Some(elem) => Type::Array { elem: Box::new(elem), len },
+        Some(elem) => Type::Array {
+            elem: Box::new(elem),
+            len,
+        },
         None => bytes(f.size),
     }
 }
@@ -211,15 +246,28 @@ fn strip_qualifiers(c_type: &str) -> String {
         .split_whitespace()
         .filter(|w| !matches!(*w, "const" | "volatile" | "restrict" | "__user" | "__rcu"))
         .collect();
-    words.join(" ").replace(" *", "*").replace('*', " *").trim().to_owned()
+    words
+        .join(" ")
+        .replace(" *", "*")
+        .replace('*', " *")
+        .trim()
+        .to_owned()
 }
 
 fn sized_int(size: u32, signed: bool) -> Option<Type> {
-    matches!(size, 1 | 2 | 4 | 8).then(|| Type::Int(IntType { bits: (size * 8) as u8, signed }))
+    matches!(size, 1 | 2 | 4 | 8).then(|| {
+        Type::Int(IntType {
+            bits: (size * 8) as u8,
+            signed,
+        })
+    })
 }
 
 fn bytes(size: u32) -> Type {
-    Type::Array { elem: Box::new(Type::Int(IntType::U8)), len: size }
+    Type::Array {
+        elem: Box::new(Type::Int(IntType::U8)),
+        len: size,
+    }
 }
 
 /// A tracefs mount, found on first use.
@@ -243,9 +291,16 @@ impl Tracefs {
                 "tracefs is not mounted at {0}: run `mount -t tracefs tracefs {0}`",
                 root.display()
             )),
-            None => DEFAULT_ROOTS.iter().map(PathBuf::from).find(|p| mounted(p)).ok_or_else(|| {
-                format!("tracefs is not mounted: run `mount -t tracefs tracefs {}`", DEFAULT_ROOTS[0])
-            }),
+            None => DEFAULT_ROOTS
+                .iter()
+                .map(PathBuf::from)
+                .find(|p| mounted(p))
+                .ok_or_else(|| {
+                    format!(
+                        "tracefs is not mounted: run `mount -t tracefs tracefs {}`",
+                        DEFAULT_ROOTS[0]
+                    )
+                }),
         }
     }
 
@@ -260,7 +315,10 @@ impl Tracefs {
         std::fs::read_to_string(&path).map_err(|err| match err.kind() {
             ErrorKind::NotFound => unknown(),
             ErrorKind::PermissionDenied => {
-                format!("cannot read {}: permission denied (reading tracepoint formats needs root)", path.display())
+                format!(
+                    "cannot read {}: permission denied (reading tracepoint formats needs root)",
+                    path.display()
+                )
             }
             _ => format!("cannot read {}: {err}", path.display()),
         })
@@ -269,10 +327,17 @@ impl Tracefs {
     fn no_such_tracepoint(&self, category: &str, name: &str) -> String {
         let mut msg = format!("tracepoint `{category}:{name}` does not exist");
         let events = self.events().unwrap_or_default();
-        let mut hints: Vec<String> =
-            events.iter().filter(|(c, n)| n == name && c != category).map(|(c, n)| format!("{c}:{n}")).collect();
+        let mut hints: Vec<String> = events
+            .iter()
+            .filter(|(c, n)| n == name && c != category)
+            .map(|(c, n)| format!("{c}:{n}"))
+            .collect();
         let full: Vec<String> = events.iter().map(|(c, n)| format!("{c}:{n}")).collect();
-        hints.extend(closest(&format!("{category}:{name}"), full.iter().map(String::as_str), 5));
+        hints.extend(closest(
+            &format!("{category}:{name}"),
+            full.iter().map(String::as_str),
+            5,
+        ));
         hints.dedup();
         hints.truncate(5);
         if !hints.is_empty() {
@@ -286,14 +351,15 @@ impl Tracefs {
     /// read), else by walking `events/`.
     pub fn events(&self) -> Result<Vec<(String, String)>, String> {
         let root = self.root()?;
-        let mut out: Vec<(String, String)> = match std::fs::read_to_string(root.join("available_events")) {
-            Ok(text) => text
-                .lines()
-                .filter_map(|l| l.trim().split_once(':'))
-                .map(|(c, n)| (c.to_owned(), n.to_owned()))
-                .collect(),
-            Err(_) => walk_events(&root.join("events")),
-        };
+        let mut out: Vec<(String, String)> =
+            match std::fs::read_to_string(root.join("available_events")) {
+                Ok(text) => text
+                    .lines()
+                    .filter_map(|l| l.trim().split_once(':'))
+                    .map(|(c, n)| (c.to_owned(), n.to_owned()))
+                    .collect(),
+                Err(_) => walk_events(&root.join("events")),
+            };
         out.sort();
         out.dedup();
         Ok(out)
@@ -302,13 +368,18 @@ impl Tracefs {
     /// Events whose category and name match the globs.
     pub fn matching(&self, category: &str, name: &str) -> Vec<(String, String)> {
         let events = self.events().unwrap_or_default();
-        events.into_iter().filter(|(c, n)| glob_match(category, c) && glob_match(name, n)).collect()
+        events
+            .into_iter()
+            .filter(|(c, n)| glob_match(category, c) && glob_match(name, n))
+            .collect()
     }
 }
 
 fn walk_events(events: &Path) -> Vec<(String, String)> {
     let dirs = |p: &Path| -> Vec<String> {
-        let Ok(rd) = std::fs::read_dir(p) else { return Vec::new() };
+        let Ok(rd) = std::fs::read_dir(p) else {
+            return Vec::new();
+        };
         rd.filter_map(Result::ok)
             .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
             .filter_map(|e| e.file_name().into_string().ok())

@@ -57,7 +57,9 @@ fn open_and_first_lookups_are_fast() {
     let t1 = Instant::now();
     let sock = record(&k, "sock");
     let common = k.member(&sock, "__sk_common").unwrap();
-    let Type::Record(common) = common.ty else { panic!("sock_common") };
+    let Type::Record(common) = common.ty else {
+        panic!("sock_common")
+    };
     let dport = k.member(&common, "skc_dport").unwrap();
     let lookups = t1.elapsed();
     let t2 = Instant::now();
@@ -111,9 +113,16 @@ fn bitfields() {
     let reuse = k.member(&common, "skc_reuse").unwrap();
     let reuseport = k.member(&common, "skc_reuseport").unwrap();
     assert_eq!(reuse.bitfield_bits, Some(4));
-    assert_eq!((reuseport.bitfield_bits, reuseport.offset_bits), (Some(1), reuse.offset_bits + 4));
+    assert_eq!(
+        (reuseport.bitfield_bits, reuseport.offset_bits),
+        (Some(1), reuse.offset_bits + 4)
+    );
     let state = k.member(&common, "skc_state").unwrap();
-    assert_eq!(reuse.offset_bits, state.offset_bits + 8, "skc_reuse sits in the byte after skc_state");
+    assert_eq!(
+        reuse.offset_bits,
+        state.offset_bits + 8,
+        "skc_reuse sits in the byte after skc_state"
+    );
 }
 
 #[test]
@@ -121,11 +130,23 @@ fn enums_and_functions() {
     let Some(k) = host() else { return };
     assert_eq!(k.enum_constant("TCP_ESTABLISHED").map(|c| c.value), Some(1));
     assert_eq!(k.enum_constant("TCP_CLOSE").map(|c| c.value), Some(7));
-    assert_eq!(k.enum_constant("BPF_MAP_TYPE_HASH").map(|c| c.value), Some(1));
-    assert!(k.similar_enum_constants("TCP_ESTABLISHD").contains(&"TCP_ESTABLISHED".to_owned()));
-    let f = k.function("tcp_retransmit_skb").expect("tcp_retransmit_skb");
-    assert_eq!(f.params.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["sk", "skb", "segs"]);
-    assert!(matches!(&f.params[1].1, Type::Pointer(to) if matches!(&**to, Type::Record(r) if r.name == "sk_buff")));
+    assert_eq!(
+        k.enum_constant("BPF_MAP_TYPE_HASH").map(|c| c.value),
+        Some(1)
+    );
+    assert!(k
+        .similar_enum_constants("TCP_ESTABLISHD")
+        .contains(&"TCP_ESTABLISHED".to_owned()));
+    let f = k
+        .function("tcp_retransmit_skb")
+        .expect("tcp_retransmit_skb");
+    assert_eq!(
+        f.params.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+        ["sk", "skb", "segs"]
+    );
+    assert!(
+        matches!(&f.params[1].1, Type::Pointer(to) if matches!(&**to, Type::Record(r) if r.name == "sk_buff"))
+    );
     let tcp = k.match_functions("tcp_*");
     assert!(tcp.contains(&"tcp_sendmsg".to_owned()) && tcp.contains(&"tcp_v4_connect".to_owned()));
     assert!(tcp.iter().all(|n| n.starts_with("tcp_")));
@@ -134,8 +155,16 @@ fn enums_and_functions() {
 #[test]
 fn tracepoint_inet_sock_set_state() {
     let Some(k) = host_with_tracefs() else { return };
-    let fields = k.tracepoint_fields("sock", "inet_sock_set_state").expect("format");
-    let field = |name: &str| fields.iter().find(|f| f.name == name).unwrap_or_else(|| panic!("{name}")).clone();
+    let fields = k
+        .tracepoint_fields("sock", "inet_sock_set_state")
+        .expect("format");
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|f| f.name == name)
+            .unwrap_or_else(|| panic!("{name}"))
+            .clone()
+    };
     assert!(fields.iter().all(|f| !f.name.starts_with("common_")));
     assert_eq!(field("skaddr").ty, Type::Pointer(Box::new(Type::Void)));
     assert_eq!(field("skaddr").offset, 8);
@@ -143,8 +172,20 @@ fn tracepoint_inet_sock_set_state() {
     assert_eq!(field("newstate").ty, Type::Int(IntType::I32));
     assert_eq!(field("family").ty, Type::Int(IntType::U16));
     assert_eq!(field("sport").ty, Type::Int(IntType::U16));
-    assert_eq!(field("saddr").ty, Type::Array { elem: Box::new(Type::Int(IntType::U8)), len: 4 });
-    assert_eq!(field("saddr_v6").ty, Type::Array { elem: Box::new(Type::Int(IntType::U8)), len: 16 });
+    assert_eq!(
+        field("saddr").ty,
+        Type::Array {
+            elem: Box::new(Type::Int(IntType::U8)),
+            len: 4
+        }
+    );
+    assert_eq!(
+        field("saddr_v6").ty,
+        Type::Array {
+            elem: Box::new(Type::Int(IntType::U8)),
+            len: 16
+        }
+    );
     assert_eq!(field("saddr_v6").size, 16);
     assert!(fields.iter().all(|f| !f.data_loc));
 }
@@ -152,9 +193,14 @@ fn tracepoint_inet_sock_set_state() {
 #[test]
 fn tracepoint_tcp_retransmit_skb() {
     let Some(k) = host_with_tracefs() else { return };
-    let fields = k.tracepoint_fields("tcp", "tcp_retransmit_skb").expect("format");
+    let fields = k
+        .tracepoint_fields("tcp", "tcp_retransmit_skb")
+        .expect("format");
     let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
-    for want in ["skbaddr", "skaddr", "state", "sport", "dport", "family", "saddr", "daddr", "saddr_v6", "daddr_v6"] {
+    for want in [
+        "skbaddr", "skaddr", "state", "sport", "dport", "family", "saddr", "daddr", "saddr_v6",
+        "daddr_v6",
+    ] {
         assert!(names.contains(&want), "{want} missing from {names:?}");
     }
     let skbaddr = fields.iter().find(|f| f.name == "skbaddr").unwrap();
@@ -169,13 +215,22 @@ fn tracepoint_errors_and_wildcards() {
     let err = k.tracepoint_fields("../..", "x").unwrap_err();
     assert!(err.contains("does not exist"), "{err}");
     let tcp = k.match_tracepoints("tcp", "*");
-    assert!(tcp.contains(&("tcp".into(), "tcp_retransmit_skb".into())), "{tcp:?}");
+    assert!(
+        tcp.contains(&("tcp".into(), "tcp_retransmit_skb".into())),
+        "{tcp:?}"
+    );
     assert!(tcp.iter().all(|(c, _)| c == "tcp"));
     let set_state = k.match_tracepoints("*", "inet_sock_set_state");
-    assert_eq!(set_state, [("sock".to_owned(), "inet_sock_set_state".to_owned())]);
+    assert_eq!(
+        set_state,
+        [("sock".to_owned(), "inet_sock_set_state".to_owned())]
+    );
     // A __data_loc string: sched_process_exec's filename.
     if let Ok(fields) = k.tracepoint_fields("sched", "sched_process_exec") {
         let filename = fields.iter().find(|f| f.name == "filename").unwrap();
-        assert!(filename.data_loc && filename.ty == Type::Str { cap: 64 }, "{filename:?}");
+        assert!(
+            filename.data_loc && filename.ty == Type::Str { cap: 64 },
+            "{filename:?}"
+        );
     }
 }

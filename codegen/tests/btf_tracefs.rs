@@ -41,16 +41,24 @@ struct FakeTracefs(PathBuf);
 
 impl FakeTracefs {
     fn new(tag: &str) -> FakeTracefs {
-        let root = std::env::temp_dir().join(format!("flowtrace-tracefs-{tag}-{}", std::process::id()));
+        let root =
+            std::env::temp_dir().join(format!("flowtrace-tracefs-{tag}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&root);
-        for (cat, name, body) in [("sock", "inet_sock_set_state", SET_STATE), ("test", "oddities", ODDITIES)] {
+        for (cat, name, body) in [
+            ("sock", "inet_sock_set_state", SET_STATE),
+            ("test", "oddities", ODDITIES),
+        ] {
             let dir = root.join("events").join(cat).join(name);
             fs::create_dir_all(&dir).unwrap();
             let text = format!("name: {name}\nID: 1\nformat:\n{COMMON}{body}\nprint fmt: \"\"\n");
             fs::write(dir.join("format"), text).unwrap();
         }
         fs::create_dir_all(root.join("events/tcp/tcp_retransmit_skb")).unwrap();
-        fs::write(root.join("events/tcp/tcp_retransmit_skb/format"), format!("format:\n{COMMON}")).unwrap();
+        fs::write(
+            root.join("events/tcp/tcp_retransmit_skb/format"),
+            format!("format:\n{COMMON}"),
+        )
+        .unwrap();
         FakeTracefs(root)
     }
 
@@ -66,8 +74,11 @@ impl Drop for FakeTracefs {
 }
 
 fn kernel(root: &Path) -> KernelInfo {
-    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vmlinux-subset.btf");
-    KernelInfo::from_btf_file(&fixture).unwrap().with_tracefs_root(root)
+    let fixture =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vmlinux-subset.btf");
+    KernelInfo::from_btf_file(&fixture)
+        .unwrap()
+        .with_tracefs_root(root)
 }
 
 #[test]
@@ -76,11 +87,20 @@ fn parses_field_lines() {
     assert_eq!(fields.len(), 11, "common_* fields are skipped");
     let name = &fields[0];
     assert_eq!((name.c_type.as_str(), name.name.as_str()), ("char", "name"));
-    assert_eq!((name.location, name.array_len, name.offset, name.size), (Location::DataLoc, Some(0), 8, 4));
+    assert_eq!(
+        (name.location, name.array_len, name.offset, name.size),
+        (Location::DataLoc, Some(0), 8, 4)
+    );
     let comm = &fields[1];
-    assert_eq!((comm.c_type.as_str(), comm.name.as_str(), comm.array_len), ("char", "comm", Some(16)));
-    assert_eq!((fields[2].c_type.as_str(), fields[2].name.as_str()), ("const struct sock *", "sk"));
-    assert_eq!(fields[10].signed, true);
+    assert_eq!(
+        (comm.c_type.as_str(), comm.name.as_str(), comm.array_len),
+        ("char", "comm", Some(16))
+    );
+    assert_eq!(
+        (fields[2].c_type.as_str(), fields[2].name.as_str()),
+        ("const struct sock *", "sk")
+    );
+    assert!(fields[10].signed);
 }
 
 #[test]
@@ -89,11 +109,23 @@ fn inet_sock_set_state_fields() {
     let k = kernel(fake.path());
     let fields = k.tracepoint_fields("sock", "inet_sock_set_state").unwrap();
     let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
-    assert_eq!(names, ["skaddr", "oldstate", "newstate", "sport", "family", "saddr", "saddr_v6"]);
-    assert_eq!((fields[0].ty.clone(), fields[0].offset, fields[0].size), (Type::Pointer(Box::new(Type::Void)), 8, 8));
+    assert_eq!(
+        names,
+        ["skaddr", "oldstate", "newstate", "sport", "family", "saddr", "saddr_v6"]
+    );
+    assert_eq!(
+        (fields[0].ty.clone(), fields[0].offset, fields[0].size),
+        (Type::Pointer(Box::new(Type::Void)), 8, 8)
+    );
     assert_eq!(fields[1].ty, Type::Int(IntType::I32));
     assert_eq!(fields[3].ty, Type::Int(IntType::U16));
-    assert_eq!(fields[5].ty, Type::Array { elem: Box::new(Type::Int(IntType::U8)), len: 4 });
+    assert_eq!(
+        fields[5].ty,
+        Type::Array {
+            elem: Box::new(Type::Int(IntType::U8)),
+            len: 4
+        }
+    );
     assert_eq!((fields[6].offset, fields[6].size), (40, 16));
 }
 
@@ -106,14 +138,36 @@ fn field_type_mapping() {
     let name = field("name");
     assert_eq!((name.ty, name.data_loc), (Type::Str { cap: 64 }, true));
     assert_eq!(field("comm").ty, Type::Str { cap: 16 });
-    assert_eq!(field("task").ty, Type::Str { cap: 16 }, "symbolic length: taken from size");
+    assert_eq!(
+        field("task").ty,
+        Type::Str { cap: 16 },
+        "symbolic length: taken from size"
+    );
     let is_ptr_to = |t: &Type, want: &str| matches!(t, Type::Pointer(to) if matches!(&**to, Type::Record(r) if r.name == want));
     assert!(is_ptr_to(&field("sk").ty, "sock"), "{:?}", field("sk").ty);
     assert!(is_ptr_to(&field("skb").ty, "sk_buff"));
-    assert_eq!(field("msg").ty, Type::Pointer(Box::new(Type::Int(IntType::I8))));
-    assert_eq!(field("args").ty, Type::Array { elem: Box::new(Type::Int(IntType::U64)), len: 6 });
+    assert_eq!(
+        field("msg").ty,
+        Type::Pointer(Box::new(Type::Int(IntType::I8)))
+    );
+    assert_eq!(
+        field("args").ty,
+        Type::Array {
+            elem: Box::new(Type::Int(IntType::U64)),
+            len: 6
+        }
+    );
     let ids = field("ids");
-    assert_eq!((ids.ty, ids.data_loc), (Type::Array { elem: Box::new(Type::Int(IntType::U32)), len: 16 }, true));
+    assert_eq!(
+        (ids.ty, ids.data_loc),
+        (
+            Type::Array {
+                elem: Box::new(Type::Int(IntType::U32)),
+                len: 16
+            },
+            true
+        )
+    );
     assert_eq!(field("ok").ty, Type::Int(IntType::U8));
     let rel = field("rel");
     assert_eq!((rel.ty, rel.data_loc), (Type::Int(IntType::U32), false));
@@ -124,21 +178,44 @@ fn field_type_mapping() {
 fn missing_tracepoints_and_mounts() {
     let fake = FakeTracefs::new("missing");
     let k = kernel(fake.path());
-    let err = k.tracepoint_fields("sock", "inet_sock_set_stat").unwrap_err();
-    assert!(err.contains("`sock:inet_sock_set_stat` does not exist"), "{err}");
-    assert!(err.contains("did you mean `sock:inet_sock_set_state`"), "{err}");
-    let err = k.tracepoint_fields("net", "inet_sock_set_state").unwrap_err();
-    assert!(err.contains("`sock:inet_sock_set_state`"), "same name in another category: {err}");
+    let err = k
+        .tracepoint_fields("sock", "inet_sock_set_stat")
+        .unwrap_err();
+    assert!(
+        err.contains("`sock:inet_sock_set_stat` does not exist"),
+        "{err}"
+    );
+    assert!(
+        err.contains("did you mean `sock:inet_sock_set_state`"),
+        "{err}"
+    );
+    let err = k
+        .tracepoint_fields("net", "inet_sock_set_state")
+        .unwrap_err();
+    assert!(
+        err.contains("`sock:inet_sock_set_state`"),
+        "same name in another category: {err}"
+    );
     let err = k.tracepoint_fields("sock", "../../../etc").unwrap_err();
     assert!(err.contains("does not exist"), "{err}");
     let err = k.tracepoint_fields("tcp", "tcp_retransmit_skb");
-    assert_eq!(err, Ok(vec![]), "a tracepoint with only common fields has no args");
+    assert_eq!(
+        err,
+        Ok(vec![]),
+        "a tracepoint with only common fields has no args"
+    );
 
-    let empty = std::env::temp_dir().join(format!("flowtrace-tracefs-empty-{}", std::process::id()));
+    let empty =
+        std::env::temp_dir().join(format!("flowtrace-tracefs-empty-{}", std::process::id()));
     fs::create_dir_all(&empty).unwrap();
-    let err = kernel(&empty).tracepoint_fields("sock", "inet_sock_set_state").unwrap_err();
+    let err = kernel(&empty)
+        .tracepoint_fields("sock", "inet_sock_set_state")
+        .unwrap_err();
     fs::remove_dir_all(&empty).unwrap();
-    assert!(err.starts_with("tracefs is not mounted") && err.contains("mount -t tracefs tracefs"), "{err}");
+    assert!(
+        err.starts_with("tracefs is not mounted") && err.contains("mount -t tracefs tracefs"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -146,8 +223,14 @@ fn wildcards_walk_the_events_tree() {
     let fake = FakeTracefs::new("glob");
     let k = kernel(fake.path());
     let pair = |c: &str, n: &str| (c.to_owned(), n.to_owned());
-    assert_eq!(k.match_tracepoints("sock", "*"), [pair("sock", "inet_sock_set_state")]);
-    assert_eq!(k.match_tracepoints("*", "*_skb"), [pair("tcp", "tcp_retransmit_skb")]);
+    assert_eq!(
+        k.match_tracepoints("sock", "*"),
+        [pair("sock", "inet_sock_set_state")]
+    );
+    assert_eq!(
+        k.match_tracepoints("*", "*_skb"),
+        [pair("tcp", "tcp_retransmit_skb")]
+    );
     assert_eq!(k.match_tracepoints("t*", "*").len(), 2);
     assert!(k.match_tracepoints("udp", "*").is_empty());
     let all = Tracefs::new(Some(fake.path().to_owned())).events().unwrap();

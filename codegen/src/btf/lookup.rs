@@ -16,8 +16,10 @@ impl Btf {
     /// The first type of `kind` named `name`.
     pub fn find_named(&self, kind: Kind, name: &str) -> Option<TypeId> {
         let want = name.as_bytes();
-        self.ids_of_kind(kind)
-            .find(|id| self.get(*id).is_some_and(|t| self.string_is(t.name_off(), want)))
+        self.ids_of_kind(kind).find(|id| {
+            self.get(*id)
+                .is_some_and(|t| self.string_is(t.name_off(), want))
+        })
     }
 
     /// A struct or union by name, preferring a full definition over a
@@ -27,14 +29,17 @@ impl Btf {
         self.find_named(kind, name).or_else(|| {
             let want = name.as_bytes();
             self.ids_of_kind(Kind::Fwd).find(|id| {
-                self.get(*id).is_some_and(|t| t.kind_flag() == is_union && self.string_is(t.name_off(), want))
+                self.get(*id).is_some_and(|t| {
+                    t.kind_flag() == is_union && self.string_is(t.name_off(), want)
+                })
             })
         })
     }
 
     /// An ENUM or ENUM64 by name.
     pub fn find_enum(&self, name: &str) -> Option<TypeId> {
-        self.find_named(Kind::Enum, name).or_else(|| self.find_named(Kind::Enum64, name))
+        self.find_named(Kind::Enum, name)
+            .or_else(|| self.find_named(Kind::Enum64, name))
     }
 
     /// A FUNC by name.

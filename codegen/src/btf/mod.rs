@@ -39,7 +39,10 @@ const RECORD_HEAD: usize = 12;
 
 #[derive(Debug)]
 pub enum BtfError {
-    Io { path: String, err: std::io::Error },
+    Io {
+        path: String,
+        err: std::io::Error,
+    },
     /// The blob is not BTF or is damaged; the string says where.
     Malformed(String),
 }
@@ -94,7 +97,10 @@ impl Btf {
     /// private read-only mmap of it since 6.16. Older kernels fall back to a
     /// read, which sysfs serves a page per syscall (~3 ms for vmlinux).
     pub fn from_file(path: &Path) -> Result<Btf, BtfError> {
-        let io = |err| BtfError::Io { path: path.display().to_string(), err };
+        let io = |err| BtfError::Io {
+            path: path.display().to_string(),
+            err,
+        };
         let file = File::open(path).map_err(io)?;
         // SAFETY: the mapping is read-only and vmlinux BTF never changes while
         // the kernel runs; a regular file changed under us could at worst make
@@ -134,7 +140,14 @@ impl Btf {
             return malformed("section offsets point outside the blob");
         }
         let (offsets, kinds) = index_records(&data, types_start, types_end)?;
-        Ok(Btf { data, types_start, strings_start, strings_len: str_len, offsets, kinds })
+        Ok(Btf {
+            data,
+            types_start,
+            strings_start,
+            strings_len: str_len,
+            offsets,
+            kinds,
+        })
     }
 
     /// Number of type ids, void included (valid ids are `1..len()`).

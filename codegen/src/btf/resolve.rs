@@ -41,31 +41,52 @@ impl Btf {
 
     fn lang_type_at(&self, id: TypeId, depth: u32) -> Type {
         let id = self.peel(id);
-        let Some(t) = self.get(id) else { return Type::Void };
-        let Some(kind) = t.kind() else { return Type::Void };
+        let Some(t) = self.get(id) else {
+            return Type::Void;
+        };
+        let Some(kind) = t.kind() else {
+            return Type::Void;
+        };
         match kind {
             Kind::Int => int_type(&t),
             Kind::Enum | Kind::Enum64 => sized_int(t.size_or_type(), t.kind_flag()),
             Kind::Float => bytes(t.size_or_type()),
             Kind::Ptr => {
                 let to = t.size_or_type();
-                let pointee = if self.kind_of(self.peel(to)) == Kind::FuncProto as u8 || depth >= MAX_DEPTH {
-                    Type::Void
-                } else {
-                    self.lang_type_at(to, depth + 1)
-                };
+                let pointee =
+                    if self.kind_of(self.peel(to)) == Kind::FuncProto as u8 || depth >= MAX_DEPTH {
+                        Type::Void
+                    } else {
+                        self.lang_type_at(to, depth + 1)
+                    };
                 Type::Pointer(Box::new(pointee))
             }
             Kind::Array => {
-                let Some(a) = t.array() else { return Type::Void };
-                let elem = if depth >= MAX_DEPTH { Type::Void } else { self.lang_type_at(a.elem, depth + 1) };
-                Type::Array { elem: Box::new(elem), len: a.len }
+                let Some(a) = t.array() else {
+                    return Type::Void;
+                };
+                let elem = if depth >= MAX_DEPTH {
+                    Type::Void
+                } else {
+                    self.lang_type_at(a.elem, depth + 1)
+                };
+                Type::Array {
+                    elem: Box::new(elem),
+                    len: a.len,
+                }
             }
-            Kind::Struct | Kind::Union | Kind::Fwd => Type::Record(self.record_type(id).unwrap_or_else(|| {
-                RecordType { btf_id: id, name: t.name().to_owned(), size: 0, is_union: false }
-            })),
+            Kind::Struct | Kind::Union | Kind::Fwd => {
+                Type::Record(self.record_type(id).unwrap_or_else(|| RecordType {
+                    btf_id: id,
+                    name: t.name().to_owned(),
+                    size: 0,
+                    is_union: false,
+                }))
+            }
             // Peeled above; functions, variables and tags are not values.
-            Kind::Typedef | Kind::Volatile | Kind::Const | Kind::Restrict | Kind::TypeTag => Type::Void,
+            Kind::Typedef | Kind::Volatile | Kind::Const | Kind::Restrict | Kind::TypeTag => {
+                Type::Void
+            }
             Kind::Func | Kind::FuncProto | Kind::Var | Kind::Datasec | Kind::DeclTag => Type::Void,
         }
     }
@@ -80,7 +101,12 @@ impl Btf {
                 Some(full) => t = self.get(full)?,
                 None => {
                     let name = t.name().to_owned();
-                    return Some(RecordType { btf_id: t.id, name, size: 0, is_union });
+                    return Some(RecordType {
+                        btf_id: t.id,
+                        name,
+                        size: 0,
+                        is_union,
+                    });
                 }
             }
         }
@@ -89,7 +115,12 @@ impl Btf {
             Kind::Union => true,
             _ => return None,
         };
-        Some(RecordType { btf_id: t.id, name: t.name().to_owned(), size: t.size_or_type(), is_union })
+        Some(RecordType {
+            btf_id: t.id,
+            name: t.name().to_owned(),
+            size: t.size_or_type(),
+            is_union,
+        })
     }
 
     /// Member `name` of record `record_id`, searched through anonymous members
@@ -131,9 +162,16 @@ impl Btf {
         let name = self.string(m.name_off).to_owned();
         let ty = self.lang_type(m.type_id);
         if m.bitfield_size != 0 {
-            return Member { name, ty, offset_bits: offset, bitfield_bits: Some(m.bitfield_size) };
+            return Member {
+                name,
+                ty,
+                offset_bits: offset,
+                bitfield_bits: Some(m.bitfield_size),
+            };
         }
-        let int = self.get(self.peel(m.type_id)).and_then(|t| Some((t.int_encoding()?, t.size_or_type())));
+        let int = self
+            .get(self.peel(m.type_id))
+            .and_then(|t| Some((t.int_encoding()?, t.size_or_type())));
         match int {
             Some((enc, size)) if u32::from(enc.bits) != size * 8 || enc.offset != 0 => Member {
                 name,
@@ -141,7 +179,12 @@ impl Btf {
                 offset_bits: offset + u32::from(enc.offset),
                 bitfield_bits: Some(enc.bits),
             },
-            _ => Member { name, ty, offset_bits: offset, bitfield_bits: None },
+            _ => Member {
+                name,
+                ty,
+                offset_bits: offset,
+                bitfield_bits: None,
+            },
         }
     }
 
@@ -183,16 +226,26 @@ impl Btf {
             .enumerate()
             .map(|(i, (name_off, ty))| {
                 let name = self.string(name_off);
-                let name = if name.is_empty() { format!("arg{i}") } else { name.to_owned() };
+                let name = if name.is_empty() {
+                    format!("arg{i}")
+                } else {
+                    name.to_owned()
+                };
                 (name, self.lang_type(ty))
             })
             .collect();
-        Some(FuncProto { name: func.name().to_owned(), params, ret: self.lang_type(proto.size_or_type()) })
+        Some(FuncProto {
+            name: func.name().to_owned(),
+            params,
+            ret: self.lang_type(proto.size_or_type()),
+        })
     }
 }
 
 fn int_type(t: &TypeView<'_>) -> Type {
-    let Some(enc) = t.int_encoding() else { return Type::Void };
+    let Some(enc) = t.int_encoding() else {
+        return Type::Void;
+    };
     if enc.bool {
         return Type::Int(IntType::U8);
     }
@@ -202,11 +255,17 @@ fn int_type(t: &TypeView<'_>) -> Type {
 
 fn sized_int(size: u32, signed: bool) -> Type {
     match size {
-        1 | 2 | 4 | 8 => Type::Int(IntType { bits: (size * 8) as u8, signed }),
+        1 | 2 | 4 | 8 => Type::Int(IntType {
+            bits: (size * 8) as u8,
+            signed,
+        }),
         _ => bytes(size),
     }
 }
 
 fn bytes(size: u32) -> Type {
-    Type::Array { elem: Box::new(Type::Int(IntType::U8)), len: size }
+    Type::Array {
+        elem: Box::new(Type::Int(IntType::U8)),
+        len: size,
+    }
 }

@@ -6,8 +6,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::write::{BtfWriter, IntSpec, MemberSpec};
 use super::types::ArrayInfo;
+use super::write::{BtfWriter, IntSpec, MemberSpec};
 use super::{Btf, IntEncoding, Kind, TypeId, TypeView};
 
 /// What to keep, by name.
@@ -30,12 +30,16 @@ pub fn extract(btf: &Btf, sel: &Selection) -> Result<Vec<u8>, String> {
     let mut roots = Vec::new();
     let mut records = HashSet::new();
     for name in &sel.structs {
-        let id = btf.find_named(Kind::Struct, name).ok_or_else(|| missing("struct", name))?;
+        let id = btf
+            .find_named(Kind::Struct, name)
+            .ok_or_else(|| missing("struct", name))?;
         records.insert(id);
         roots.push(id);
     }
     for name in &sel.unions {
-        let id = btf.find_named(Kind::Union, name).ok_or_else(|| missing("union", name))?;
+        let id = btf
+            .find_named(Kind::Union, name)
+            .ok_or_else(|| missing("union", name))?;
         records.insert(id);
         roots.push(id);
     }
@@ -43,13 +47,23 @@ pub fn extract(btf: &Btf, sel: &Selection) -> Result<Vec<u8>, String> {
         roots.push(btf.find_enum(name).ok_or_else(|| missing("enum", name))?);
     }
     for name in &sel.enums_holding {
-        roots.push(btf.find_enumerator(name).ok_or_else(|| missing("enumerator", name))?.enum_id);
+        roots.push(
+            btf.find_enumerator(name)
+                .ok_or_else(|| missing("enumerator", name))?
+                .enum_id,
+        );
     }
     for name in &sel.typedefs {
-        roots.push(btf.find_named(Kind::Typedef, name).ok_or_else(|| missing("typedef", name))?);
+        roots.push(
+            btf.find_named(Kind::Typedef, name)
+                .ok_or_else(|| missing("typedef", name))?,
+        );
     }
     for name in &sel.funcs {
-        roots.push(btf.find_func(name).ok_or_else(|| missing("function", name))?);
+        roots.push(
+            btf.find_func(name)
+                .ok_or_else(|| missing("function", name))?,
+        );
     }
     let closure = Closure::walk(btf, &records, roots);
     Ok(closure.write(btf))
@@ -63,7 +77,10 @@ struct Closure {
 
 impl Closure {
     fn walk(btf: &Btf, records: &HashSet<TypeId>, roots: Vec<TypeId>) -> Closure {
-        let mut c = Closure { kept: HashSet::new(), cut: HashSet::new() };
+        let mut c = Closure {
+            kept: HashSet::new(),
+            cut: HashSet::new(),
+        };
         let mut stack = roots;
         while let Some(id) = stack.pop() {
             if id == 0 || !c.kept.insert(id) {
@@ -96,7 +113,11 @@ impl Closure {
     fn write(&self, btf: &Btf) -> Vec<u8> {
         let mut order: Vec<TypeId> = self.kept.iter().copied().collect();
         order.sort_unstable();
-        let new_ids: HashMap<TypeId, TypeId> = order.iter().enumerate().map(|(i, id)| (*id, i as TypeId + 1)).collect();
+        let new_ids: HashMap<TypeId, TypeId> = order
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (*id, i as TypeId + 1))
+            .collect();
         let map = |id: TypeId| new_ids.get(&id).copied().unwrap_or(0);
         let mut w = BtfWriter::new();
         for id in order {
@@ -124,18 +145,40 @@ fn follows_pointer(btf: &Btf, records: &HashSet<TypeId>, to: TypeId) -> bool {
 }
 
 /// Re-creates `t` in `w` with type references mapped to new ids.
-fn copy_type(w: &mut BtfWriter, btf: &Btf, t: &TypeView<'_>, cut: bool, map: &dyn Fn(TypeId) -> TypeId) -> TypeId {
+fn copy_type(
+    w: &mut BtfWriter,
+    btf: &Btf,
+    t: &TypeView<'_>,
+    cut: bool,
+    map: &dyn Fn(TypeId) -> TypeId,
+) -> TypeId {
     let name = t.name();
     let Some(kind) = t.kind() else { return 0 };
     match kind {
         Kind::Int => {
-            let e = t.int_encoding().unwrap_or(IntEncoding { signed: false, char: false, bool: false, offset: 0, bits: 0 });
-            let spec = IntSpec { signed: e.signed, char: e.char, bool: e.bool, offset: e.offset, bits: e.bits };
+            let e = t.int_encoding().unwrap_or(IntEncoding {
+                signed: false,
+                char: false,
+                bool: false,
+                offset: 0,
+                bits: 0,
+            });
+            let spec = IntSpec {
+                signed: e.signed,
+                char: e.char,
+                bool: e.bool,
+                offset: e.offset,
+                bits: e.bits,
+            };
             w.int(name, t.size_or_type(), spec)
         }
         Kind::Ptr => w.ptr(if cut { 0 } else { map(t.size_or_type()) }),
         Kind::Array => {
-            let a = t.array().unwrap_or(ArrayInfo { elem: 0, index: 0, len: 0 });
+            let a = t.array().unwrap_or(ArrayInfo {
+                elem: 0,
+                index: 0,
+                len: 0,
+            });
             w.array(map(a.elem), map(a.index), a.len)
         }
         Kind::Struct | Kind::Union => {
@@ -143,20 +186,33 @@ fn copy_type(w: &mut BtfWriter, btf: &Btf, t: &TypeView<'_>, cut: bool, map: &dy
             let members: Vec<MemberSpec<'_>> = t
                 .members()
                 .zip(&names)
-                .map(|(m, n)| MemberSpec { name: n, ty: map(m.type_id), bit_offset: m.bit_offset, bitfield_size: m.bitfield_size })
+                .map(|(m, n)| MemberSpec {
+                    name: n,
+                    ty: map(m.type_id),
+                    bit_offset: m.bit_offset,
+                    bitfield_size: m.bitfield_size,
+                })
                 .collect();
             w.record(name, t.size_or_type(), kind == Kind::Union, &members)
         }
         Kind::Enum | Kind::Enum64 => {
-            let values: Vec<(&str, i64)> = t.enum_values().map(|(n, v)| (btf.string(n), v)).collect();
-            w.enumeration(name, t.size_or_type(), t.kind_flag(), kind == Kind::Enum64, &values)
+            let values: Vec<(&str, i64)> =
+                t.enum_values().map(|(n, v)| (btf.string(n), v)).collect();
+            w.enumeration(
+                name,
+                t.size_or_type(),
+                t.kind_flag(),
+                kind == Kind::Enum64,
+                &values,
+            )
         }
         Kind::Fwd => w.fwd(name, t.kind_flag()),
         Kind::Typedef | Kind::Volatile | Kind::Const | Kind::Restrict | Kind::TypeTag => {
             w.modifier(kind, name, map(t.size_or_type()))
         }
         Kind::FuncProto => {
-            let params: Vec<(&str, TypeId)> = t.params().map(|(n, ty)| (btf.string(n), map(ty))).collect();
+            let params: Vec<(&str, TypeId)> =
+                t.params().map(|(n, ty)| (btf.string(n), map(ty))).collect();
             w.func_proto(map(t.size_or_type()), &params)
         }
         Kind::Func => w.func(name, map(t.size_or_type()), t.vlen() as u16),

@@ -40,7 +40,10 @@ impl Kind {
 
     /// Kinds that only qualify or rename the type they point to.
     pub fn is_modifier(self) -> bool {
-        matches!(self, Kind::Typedef | Kind::Volatile | Kind::Const | Kind::Restrict | Kind::TypeTag)
+        matches!(
+            self,
+            Kind::Typedef | Kind::Volatile | Kind::Const | Kind::Restrict | Kind::TypeTag
+        )
     }
 }
 
@@ -169,19 +172,35 @@ impl<'a> TypeView<'a> {
     }
 
     pub fn array(&self) -> Option<ArrayInfo> {
-        (self.kind()? == Kind::Array).then(|| ArrayInfo { elem: self.word(0), index: self.word(1), len: self.word(2) })
+        (self.kind()? == Kind::Array).then(|| ArrayInfo {
+            elem: self.word(0),
+            index: self.word(1),
+            len: self.word(2),
+        })
     }
 
     /// Members of a struct or union (empty for other kinds).
     pub fn members(&self) -> impl Iterator<Item = RawMember> + 'a {
         let this = *self;
-        let n = if matches!(self.kind(), Some(Kind::Struct | Kind::Union)) { self.vlen() } else { 0 };
+        let n = if matches!(self.kind(), Some(Kind::Struct | Kind::Union)) {
+            self.vlen()
+        } else {
+            0
+        };
         let packed = self.kind_flag();
         (0..n).map(move |i| {
             let offset = this.word(3 * i + 2);
-            let (bit_offset, bitfield_size) =
-                if packed { (offset & 0xff_ffff, (offset >> 24) as u8) } else { (offset, 0) };
-            RawMember { name_off: this.word(3 * i), type_id: this.word(3 * i + 1), bit_offset, bitfield_size }
+            let (bit_offset, bitfield_size) = if packed {
+                (offset & 0xff_ffff, (offset >> 24) as u8)
+            } else {
+                (offset, 0)
+            };
+            RawMember {
+                name_off: this.word(3 * i),
+                type_id: this.word(3 * i + 1),
+                bit_offset,
+                bitfield_size,
+            }
         })
     }
 
@@ -211,7 +230,11 @@ impl<'a> TypeView<'a> {
     /// `(name_off, type)` of each parameter of a FUNC_PROTO.
     pub fn params(&self) -> impl Iterator<Item = (u32, TypeId)> + 'a {
         let this = *self;
-        let n = if self.kind() == Some(Kind::FuncProto) { self.vlen() } else { 0 };
+        let n = if self.kind() == Some(Kind::FuncProto) {
+            self.vlen()
+        } else {
+            0
+        };
         (0..n).map(move |i| (this.word(2 * i), this.word(2 * i + 1)))
     }
 }

@@ -18,7 +18,12 @@ pub struct MemberSpec<'a> {
 
 impl<'a> MemberSpec<'a> {
     pub fn new(name: &'a str, ty: TypeId, bit_offset: u32) -> Self {
-        MemberSpec { name, ty, bit_offset, bitfield_size: 0 }
+        MemberSpec {
+            name,
+            ty,
+            bit_offset,
+            bitfield_size: 0,
+        }
     }
 }
 
@@ -47,7 +52,12 @@ impl Default for BtfWriter {
 
 impl BtfWriter {
     pub fn new() -> Self {
-        BtfWriter { types: Vec::new(), strings: vec![0], string_ids: HashMap::new(), next_id: 1 }
+        BtfWriter {
+            types: Vec::new(),
+            strings: vec![0],
+            string_ids: HashMap::new(),
+            next_id: 1,
+        }
     }
 
     /// The id the next added type will get.
@@ -74,7 +84,14 @@ impl BtfWriter {
         self.types.extend_from_slice(&w.to_ne_bytes());
     }
 
-    fn head(&mut self, name: &str, kind: Kind, vlen: usize, kind_flag: bool, size_or_type: u32) -> TypeId {
+    fn head(
+        &mut self,
+        name: &str,
+        kind: Kind,
+        vlen: usize,
+        kind_flag: bool,
+        size_or_type: u32,
+    ) -> TypeId {
         let name_off = self.string(name);
         let info = (u32::from(kind_flag) << 31) | ((kind as u32) << 24) | (vlen as u32 & 0xffff);
         self.word(name_off);
@@ -88,7 +105,11 @@ impl BtfWriter {
     pub fn int(&mut self, name: &str, size: u32, enc: IntSpec) -> TypeId {
         let id = self.head(name, Kind::Int, 0, false, size);
         let flags = u32::from(enc.signed) | u32::from(enc.char) << 1 | u32::from(enc.bool) << 2;
-        let bits = if enc.bits == 0 { (size * 8) as u8 } else { enc.bits };
+        let bits = if enc.bits == 0 {
+            (size * 8) as u8
+        } else {
+            enc.bits
+        };
         self.word(flags << 24 | u32::from(enc.offset) << 16 | u32::from(bits));
         id
     }
@@ -111,14 +132,23 @@ impl BtfWriter {
         id
     }
 
-    pub fn record(&mut self, name: &str, size: u32, is_union: bool, members: &[MemberSpec<'_>]) -> TypeId {
+    pub fn record(
+        &mut self,
+        name: &str,
+        size: u32,
+        is_union: bool,
+        members: &[MemberSpec<'_>],
+    ) -> TypeId {
         let packed = members.iter().any(|m| m.bitfield_size != 0);
         let kind = if is_union { Kind::Union } else { Kind::Struct };
         let id = self.head(name, kind, members.len(), packed, size);
         for m in members {
             let name_off = self.string(m.name);
-            let offset =
-                if packed { u32::from(m.bitfield_size) << 24 | (m.bit_offset & 0xff_ffff) } else { m.bit_offset };
+            let offset = if packed {
+                u32::from(m.bitfield_size) << 24 | (m.bit_offset & 0xff_ffff)
+            } else {
+                m.bit_offset
+            };
             self.word(name_off);
             self.word(m.ty);
             self.word(offset);
@@ -127,7 +157,14 @@ impl BtfWriter {
     }
 
     /// An ENUM (or ENUM64 when `wide`) of `size` bytes.
-    pub fn enumeration(&mut self, name: &str, size: u32, signed: bool, wide: bool, values: &[(&str, i64)]) -> TypeId {
+    pub fn enumeration(
+        &mut self,
+        name: &str,
+        size: u32,
+        signed: bool,
+        wide: bool,
+        values: &[(&str, i64)],
+    ) -> TypeId {
         let kind = if wide { Kind::Enum64 } else { Kind::Enum };
         let id = self.head(name, kind, values.len(), signed, size);
         for (name, value) in values {
@@ -170,7 +207,13 @@ impl BtfWriter {
         out.extend_from_slice(&MAGIC.to_ne_bytes());
         out.push(1); // version
         out.push(0); // flags
-        let words = [HEADER_LEN as u32, 0, self.types.len() as u32, self.types.len() as u32, self.strings.len() as u32];
+        let words = [
+            HEADER_LEN as u32,
+            0,
+            self.types.len() as u32,
+            self.types.len() as u32,
+            self.strings.len() as u32,
+        ];
         for w in words {
             out.extend_from_slice(&w.to_ne_bytes());
         }

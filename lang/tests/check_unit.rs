@@ -1,4 +1,6 @@
-//! Checker unit tests through the parser and the fake kernel.
+//! Checker rules through the parser and the fake kernel: integer promotion,
+//! member offsets and bitfields, wildcard expansion, positional parameters,
+//! variable widening, maps.
 
 mod support;
 
@@ -8,7 +10,11 @@ use flowtrace_lang::types::{AggKind, IntType, Type};
 use support::check_text;
 
 fn ok(text: &str) -> TypedProgram {
-    match check_text(text, &[]) {
+    ok_with(text, &[])
+}
+
+fn ok_with(text: &str, params: &[&str]) -> TypedProgram {
+    match check_text(text, params) {
         Ok(p) => p,
         Err(e) => panic!("expected success, got:\n{e}"),
     }
@@ -21,8 +27,194 @@ fn err(text: &str) -> String {
     }
 }
 
+/// The value of the probe's `n`-th statement if it is `$v = value`.
+fn assigned(p: &TypedProgram, probe: usize, n: usize) -> &TExpr {
+    match &p.probes[probe].body[n].kind {
+        TStmtKind::AssignVar { value, .. } => value,
+        other => panic!("statement {n} is not an assignment: {other:?}"),
+    }
+}
+
+fn ty_of(text_expr: &str) -> Type {
+    let p = ok(&format!("kprobe:tcp_sendmsg {{ $v = {text_expr}; }}"));
+    assigned(&p, 0, 0).ty.clone()
+}
+
 #[test]
-fn smoke_dump() {
-    let p = ok("kprobe:tcp_sendmsg { $sk = (struct sock *)arg0; @b[comm, $sk->__sk_common.skc_dport] = count(); printf(\"%d\\n\", $sk->__sk_common.skc_daddr); }");
-    println!("{}", dump_types(&p));
+fn literals_and_promotion() {
+    assert_eq!(ty_of("1"), Type::I64);
+    assert_eq!(ty_of("18446744073709551615"), Type::U64);
+    assert_eq!(ty_of("1 + 2"), Type::I64);
+    // Signed only when both sides are: pid is uint32.
+    assert_eq!(ty_of("pid + 1"), Type::U64);
+    assert_eq!(ty_of("(int32)pid - (int8)1"), Type::I64);
+    assert_eq!(ty_of("-pid"), Type::I64);
+    assert_eq!(ty_of("(int32)pid >> 1"), Type::I64);
+    assert_eq!(ty_of("pid << (int64)1"), Type::U64);
+    assert_eq!(ty_of("pid > 1"), Type::Bool);
+    assert_eq!(ty_of("pid > 1 && tid > 1"), Type::Bool);
+    assert_eq!(ty_of("!pid"), Type::Bool);
+    assert_eq!(ty_of("comm == \"curl\""), Type::Bool);
+}
+
+#[test]
+fn builtin_types() {
+    assert_eq!(ty_of("pid"), Type::Int(IntType::U32));
+    assert_eq!(ty_of("uid"), Type::U64);
+    assert_eq!(ty_of("comm"), Type::Str { cap: 16 });
+    assert_eq!(ty_of("nsecs"), Type::U64);
+    assert_eq!(ty_of("arg2"), Type::U64);
+    assert_eq!(ty_of("AF_INET6"), Type::I64);
+    let p = ok("kprobe:tcp_sendmsg { $s = TCP_LISTEN; $f = TCP_SYN | TCP_ACK; }");
+    assert!(matches!(assigned(&p, 0, 0).kind, TExprKind::Int(10)));
+    let p = ok("tc:lo:egress { $a = saddr; $p = dport; $d = dir; $l = len; }");
+    assert_eq!(assigned(&p, 0, 0).ty, Type::Inet);
+    assert_eq!(assigned(&p, 0, 1).ty, Type::Int(IntType::U16));
+    assert!(matches!(&assigned(&p, 0, 2).kind, TExprKind::Str(s) if s == "egress"));
+    assert_eq!(assigned(&p, 0, 3).ty, Type::Int(IntType::U32));
+}
+
+#[test]
+fn member_offsets_through_anonymous_records() {
+    let p = ok("kprobe:tcp_sendmsg { $sk = (struct sock *)arg0; $d = $sk->__sk_common.skc_daddr; $p = $sk->__sk_common.skc_dport; }");
+    let daddr = assigned(&p, 0, 1);
+    assert_eq!(daddr.ty, Type::Int(IntType::U32));
+    let TExprKind::Member { base, offset: 0, bitfield: None } = &daddr.kind else { panic!("{daddr:?}") };
+    assert!(matches!(base.kind, TExprKind::Member { offset: 0, .. }), "__sk_common is at 0 of struct sock");
+    let dport = assigned(&p, 0, 2);
+    assert!(matches!(dport.kind, TExprKind::Member { offset: 12, bitfield: None, .. }));
+    assert_eq!(dport.ty, Type::Int(IntType::U16));
+    let dump = dump_types(&p);
+    assert!(dump.contains("$sk->__sk_common.skc_daddr : uint32 (offset 0, 4 bytes)"), "{dump}");
+    assert!(dump.contains("$sk->__sk_common.skc_dport : uint16 (offset 12, 2 bytes)"), "{dump}");
+}
+
+#[test]
+fn dot_and_arrow_both_dereference() {
+    let p = ok("kprobe:tcp_sendmsg { $sk = (struct sock *)arg0; $a = $sk.__sk_common.skc_num; $b = $sk->__sk_common->skc_num; }");
+    assert!(matches!(assigned(&p, 0, 1).kind, TExprKind::Member { offset: 14, .. }));
+    assert!(matches!(assigned(&p, 0, 2).kind, TExprKind::Member { offset: 14, .. }));
+}
+
+#[test]
+fn bitfields_split_bit_offset() {
+    // sk_userlocks: 4 bits at bit 3 of byte 140 in the fake.
+    let p = ok("kprobe:tcp_sendmsg { $l = ((struct sock *)arg0)->sk_userlocks; }");
+    let TExprKind::Member { offset, bitfield, .. } = &assigned(&p, 0, 0).kind else { panic!() };
+    assert_eq!((*offset, *bitfield), (140, Some(Bitfield { bit_offset: 3, bits: 4 })));
+}
+
+#[test]
+fn unknown_field_suggests() {
+    let e = err("kprobe:tcp_sendmsg { $d = ((struct sock *)arg0)->__sk_common.skc_dadr; }");
+    assert!(e.contains("error: unknown field 'skc_dadr' in 'struct sock_common'"), "{e}");
+    assert!(e.contains("hint: did you mean 'skc_daddr'?"), "{e}");
+}
+
+#[test]
+fn tracepoint_args_and_fentry_args() {
+    let p = ok("tracepoint:sock:inet_sock_set_state { $n = args.newstate; $s = args.saddr; }");
+    let n = assigned(&p, 0, 0);
+    assert!(matches!(n.kind, TExprKind::TracepointArg { offset: 20, size: 4, data_loc: false }));
+    assert_eq!(n.ty, Type::Int(IntType::I32));
+    assert!(matches!(assigned(&p, 0, 1).ty, Type::Array { len: 4, .. }));
+    let p = ok("fentry:tcp_sendmsg { $size = args.size; $sk = args.sk; } fexit:tcp_sendmsg { $r = retval; }");
+    assert!(matches!(assigned(&p, 0, 0).kind, TExprKind::FuncArg { index: 2 }));
+    assert!(matches!(assigned(&p, 0, 1).ty, Type::Pointer(_)));
+    assert_eq!(assigned(&p, 1, 0).ty, Type::Int(IntType::I32));
+}
+
+#[test]
+fn wildcards_expand_to_one_probe_each() {
+    let p = ok("kprobe:tcp_*connect { @[probe, func] = count(); }");
+    let names: Vec<&str> = p.probes.iter().map(|t| t.attach.raw.as_str()).collect();
+    assert_eq!(names, ["kprobe:tcp_v4_connect", "kprobe:tcp_v6_connect", "kprobe:tcp_connect", "kprobe:tcp_finish_connect"]);
+    assert!(p.probes.iter().all(|t| t.source_probe == 0));
+    let TStmtKind::Aggregate { key: Some(key), .. } = &p.probes[0].body[0].kind else { panic!() };
+    let TExprKind::Tuple(items) = &key.kind else { panic!() };
+    assert!(matches!(&items[1].kind, TExprKind::ProbeName(f) if f == "tcp_v4_connect"));
+    let p = ok("t:sock:inet_sock_set_stat? { @ = count(); }");
+    assert_eq!(p.probes.len(), 1);
+    assert_eq!(p.probes[0].attach.raw, "tracepoint:sock:inet_sock_set_state");
+}
+
+#[test]
+fn positional_parameters() {
+    let p = ok_with("BEGIN { $a = $1; $b = $2; $c = $#; $d = $3; }", &["8080", "eth0"]);
+    assert!(matches!(assigned(&p, 0, 0).kind, TExprKind::Int(8080)));
+    assert!(matches!(&assigned(&p, 0, 1).kind, TExprKind::Str(s) if s == "eth0"));
+    assert_eq!(assigned(&p, 0, 1).ty, Type::Str { cap: 5 });
+    assert!(matches!(assigned(&p, 0, 2).kind, TExprKind::Int(2)));
+    // Missing parameters read as 0, as in bpftrace.
+    assert!(matches!(assigned(&p, 0, 3).kind, TExprKind::Int(0)));
+}
+
+#[test]
+fn variables_widen_and_narrower_assignments_are_cast() {
+    let p = ok("kprobe:tcp_sendmsg { $x = pid; $x = -1; $y = $x; }");
+    assert_eq!(p.probes[0].vars[0].ty, Type::I64);
+    let first = assigned(&p, 0, 0);
+    assert_eq!(first.ty, Type::I64);
+    assert!(matches!(&first.kind, TExprKind::Cast { expr } if expr.ty == Type::Int(IntType::U32)));
+    assert_eq!(assigned(&p, 0, 2).ty, Type::I64);
+    let e = err("kprobe:tcp_sendmsg { $x = pid; $x = comm; }");
+    assert!(e.contains("test.ft:1:37: error: type mismatch for $x"), "{e}");
+}
+
+#[test]
+fn maps_have_one_type_for_the_program() {
+    // The reader comes first in the text; the discovery pass still types it.
+    let p = ok("interval:s:1 { printf(\"%d\\n\", @total); } kprobe:tcp_sendmsg { @total = (uint32)1; @total = -1; }");
+    assert_eq!(p.maps[0].value, Type::I64);
+    let p = ok("kprobe:tcp_sendmsg { @b[comm, pid] = sum(arg2); @c = count(); @l = lhist(arg2, 0, 100, 10); if (@c > 5) { print(@b, 10); } }");
+    assert_eq!(p.maps[0].key, vec![Type::Str { cap: 16 }, Type::U64]);
+    assert_eq!(p.maps[0].value, Type::Agg(AggKind::Sum { signed: false }));
+    assert_eq!(p.maps[2].value, Type::Agg(AggKind::Lhist { min: 0, max: 100, step: 10 }));
+    let dump = dump_types(&p);
+    assert!(dump.contains("@b[string[16], uint64] : sum_t"), "{dump}");
+    let e = err("kprobe:tcp_sendmsg { @x[pid] = 1; } kretprobe:tcp_sendmsg { @x[comm] = 1; }");
+    assert!(e.contains("note: @x is first used here, with key [uint64]"), "{e}");
+    assert!(e.contains("error: map @x is used with key [string[16]]"), "{e}");
+}
+
+#[test]
+fn map_increments_and_updates() {
+    let p = ok("kprobe:tcp_sendmsg { @n++; @b[comm] += arg2; $old = @n--; }");
+    assert!(matches!(p.probes[0].body[0].kind, TStmtKind::MapUpdate { op: flowtrace_lang::ast::BinOp::Add, .. }));
+    assert!(matches!(p.probes[0].body[1].kind, TStmtKind::MapUpdate { .. }));
+    assert!(matches!(assigned(&p, 0, 2).kind, TExprKind::IncDec { increment: false, prefix: false, .. }));
+    assert_eq!(p.maps[0].value, Type::I64);
+}
+
+#[test]
+fn calls_produce_typed_statements() {
+    let p = ok("tracepoint:sock:inet_sock_set_state { printf(\"%-16s %5d %s\\n\", comm, pid, ntop(args.daddr)); time(); \
+                @s[ntop(AF_INET6, args.daddr_v6)] = count(); print(@s, 5); clear(@s); delete(@s, ntop(args.saddr)); exit(); }");
+    let kinds: Vec<&TStmtKind> = p.probes[0].body.iter().map(|s| &s.kind).collect();
+    assert!(matches!(kinds[0], TStmtKind::Printf { args, .. } if args.len() == 3 && args[2].ty == Type::Inet));
+    assert!(matches!(kinds[1], TStmtKind::Time { format } if format == "%H:%M:%S\n"));
+    assert!(matches!(kinds[3], TStmtKind::PrintMap { top: 5, div: 0, .. }));
+    assert!(matches!(kinds[4], TStmtKind::Clear { .. }));
+    assert!(matches!(kinds[5], TStmtKind::Delete { key: Some(_), .. }));
+    assert!(matches!(kinds[6], TStmtKind::Exit));
+}
+
+#[test]
+fn str_sizes() {
+    let p = ok("tracepoint:syscalls:sys_enter_openat { $a = str(args.filename); $b = str(args.filename, 8); }");
+    assert_eq!(assigned(&p, 0, 0).ty, Type::Str { cap: 64 });
+    assert_eq!(assigned(&p, 0, 1).ty, Type::Str { cap: 8 });
+}
+
+#[test]
+fn several_errors_are_reported_together() {
+    let e = err("kprobe:tcp_sendmsg { $a = nosuch; $b = comm + 1; @c = cnt(); printf(\"%d\\n\"); }");
+    assert_eq!(e.matches("error:").count(), 4, "{e}");
+}
+
+#[test]
+fn errors_do_not_cascade() {
+    // $x's assignment fails; its later uses stay quiet.
+    let e = err("kprobe:tcp_sendmsg { $x = nosuch; $y = $x + 1; @m[$x] = count(); print(@m); }");
+    assert_eq!(e.matches("error:").count(), 1, "{e}");
 }

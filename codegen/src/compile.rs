@@ -80,7 +80,10 @@ pub fn dump_ir(p: &TypedProgram, opts: &CompileOptions) -> Result<String, Vec<Di
 }
 
 fn lower_one(p: &TypedProgram, probe_index: usize, g: &mut Globals) -> Result<IrFunc, Diagnostic> {
-    Lowerer::new(p, probe_index, g).lower_probe()
+    let mut ir = Lowerer::new(p, probe_index, g).lower_probe()?;
+    ir::cleanup::simplify(&mut ir)
+        .map_err(|l| Diagnostic::error(p.probes[probe_index].span, format!("internal error: undefined label L{}", l.0)))?;
+    Ok(ir)
 }
 
 type Finished = (Vec<crate::insn::Insn>, Vec<flowtrace_lang::Span>, Vec<(usize, MapRef)>, Vec<(usize, String)>);

@@ -9,8 +9,8 @@
 //! effect); a value that cannot be coloured is spilled to an 8-byte stack
 //! slot below the lowering's own stack use, and allocation restarts.
 
-use crate::ir::{AluOp, Inst, IrFunc, Label, Line, Reg, Size, Src, FP};
-use std::collections::{HashMap, HashSet};
+use crate::ir::{AluOp, Inst, IrFunc, Line, Reg, Size, Src, FP};
+use std::collections::HashSet;
 
 /// Physical registers that can hold values (r10 is the read-only frame pointer).
 const COLORS: usize = 10;
@@ -92,29 +92,7 @@ struct Graph {
 }
 
 fn successors(func: &IrFunc) -> Result<Vec<Vec<usize>>, AllocError> {
-    let mut at: HashMap<Label, usize> = HashMap::new();
-    for (i, l) in func.lines.iter().enumerate() {
-        if let Inst::Label(lab) = l.inst {
-            at.insert(lab, i);
-        }
-    }
-    let target = |l: &Label| at.get(l).copied().ok_or_else(|| AllocError(format!("jump to undefined label L{}", l.0)));
-    let n = func.lines.len();
-    let mut succ = Vec::with_capacity(n);
-    for (i, l) in func.lines.iter().enumerate() {
-        let next = if i + 1 < n { vec![i + 1] } else { vec![] };
-        succ.push(match &l.inst {
-            Inst::Jump { target: t, .. } => {
-                let mut s = next;
-                s.push(target(t)?);
-                s
-            }
-            Inst::Goto(t) => vec![target(t)?],
-            Inst::Exit => vec![],
-            _ => next,
-        });
-    }
-    Ok(succ)
+    crate::ir::cleanup::successors(func).map_err(|l| AllocError(format!("jump to undefined label L{}", l.0)))
 }
 
 impl Graph {

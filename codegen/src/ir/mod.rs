@@ -5,6 +5,7 @@
 //! fixes them: r1–r5 helper arguments, r0 helper result and program return
 //! value, r10 the frame pointer.
 
+pub mod cleanup;
 mod dump;
 #[cfg(test)]
 pub(crate) mod interp;

@@ -1,3 +1,4 @@
 pub mod bpf;
 pub mod build;
+pub mod source;
 pub mod traffic;

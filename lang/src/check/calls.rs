@@ -255,7 +255,7 @@ impl Checker<'_> {
             return None;
         }
         // bpftrace's limit: more buckets would not fit the value buffer.
-        if (max - min) / step > 1000 {
+        if max.checked_sub(min).is_none_or(|span| span / step > 1000) {
             self.error(args[2].span, "lhist() would have more than 1000 buckets; use a larger step");
             return None;
         }

@@ -199,7 +199,7 @@ pub fn type_size(ty: &Type) -> u32 {
         Type::Inet => 24,
         Type::Record(r) => r.size,
         Type::Array { elem, len } => type_size(elem).saturating_mul(*len),
-        Type::Tuple(items) => items.iter().map(type_size).sum(),
+        Type::Tuple(items) => items.iter().map(type_size).fold(0, u32::saturating_add),
         Type::Agg(_) => 8,
     }
 }

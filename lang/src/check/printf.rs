@@ -110,7 +110,7 @@ impl Checker<'_> {
         let mut cap = match &src.ty {
             Type::Str { cap } => *cap,
             Type::Int(_) | Type::Pointer(_) => default,
-            Type::Array { elem, len } if matches!(elem.as_ref(), Type::Int(IntType { bits: 8, .. })) => (*len + 1).min(default.max(*len + 1)),
+            Type::Array { elem, len } if matches!(elem.as_ref(), Type::Int(IntType { bits: 8, .. })) => len.saturating_add(1),
             other => {
                 self.error(args[0].span, format!("str() needs a char pointer, char array or address, not '{other}'"));
                 return None;

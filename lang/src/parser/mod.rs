@@ -37,6 +37,11 @@ pub fn parse(source: &Source) -> Result<Program, Vec<Diagnostic>> {
     let mut builder = Builder::default();
     let mut items = Vec::new();
     for chunk in &scanned.chunks {
+        if builder.diags.len() >= MAX_ERRORS {
+            let at = Span::new(chunk.range.start, chunk.range.start);
+            builder.diags.push(Diagnostic::note(at, format!("stopping after {MAX_ERRORS} errors")));
+            break;
+        }
         match Grammar::parse(Rule::program, &text[chunk.range.clone()]) {
             Ok(mut pairs) => {
                 builder.base = chunk.range.start;
@@ -54,6 +59,10 @@ pub fn parse(source: &Source) -> Result<Program, Vec<Diagnostic>> {
         Err(builder.diags)
     }
 }
+
+/// After this many errors the rest of the program is not parsed: the first
+/// errors are the useful ones, and rendering each one costs a pass over the text.
+const MAX_ERRORS: usize = 20;
 
 /// Deepest expression/statement nesting the AST may have. Later passes walk
 /// the tree recursively (and so does `Drop`); a bound keeps hostile input from

@@ -293,3 +293,9 @@ fn deep_nesting_is_an_error_not_a_crash() {
     let many = "BEGIN { $x = 1 + 2 + 3; }\n".repeat(500);
     assert_eq!(probes(&program(&many)).len(), 500);
 }
+
+#[test]
+fn bare_typedef_cast_gets_a_hint_but_a_call_does_not() {
+    assert!(errors("BEGIN { $x = (sk_buff_data_t)$y; }").contains("is a parenthesised name, not a cast"));
+    assert!(!errors("BEGIN { $x = f(y) $z = 1; }").contains("not a cast"));
+}

@@ -43,6 +43,9 @@ pub(super) fn syntax_error(error: &Error<Rule>, source: &Source, chunk: &Chunk) 
     if let Some(hint) = expected.hint {
         diag = diag.with_hint(hint);
     }
+    if let Some(hint) = bare_name_cast_hint(text, pos, found) {
+        diag = diag.with_hint(hint);
+    }
     // A chunk that ends with a brace still open is missing a '}' somewhere;
     // that is usually the real mistake, wherever the parser noticed it.
     if let Some(open) = chunk.unclosed {
@@ -159,4 +162,23 @@ fn token_at(text: &str, pos: usize) -> &str {
         first.len_utf8()
     };
     &rest[..len]
+}
+
+/// `(sk_buff_data_t)x` is not a cast (see grammar.pest), so it fails as a
+/// grouping followed by a stray operand. Say why when that is what happened.
+fn bare_name_cast_hint(text: &str, pos: usize, found: &str) -> Option<String> {
+    let starts_operand = found.starts_with(|c: char| c.is_ascii_alphanumeric() || "$@(_\"".contains(c));
+    let before = text[..pos].trim_end().strip_suffix(')')?;
+    let open = before.rfind('(')?;
+    // `f(x) y` is a call followed by a stray operand, not a failed cast.
+    let is_call = before[..open].trim_end().ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
+    let name = before[open + 1..].trim();
+    let is_name = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    (starts_operand && is_name && !is_call).then(|| {
+        format!(
+            "'({name})' is a parenthesised name, not a cast: only integer types cast without '*'; \
+             write '({name} *)' for a pointer or an integer type such as '(uint32)'"
+        )
+    })
 }

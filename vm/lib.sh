@@ -193,6 +193,7 @@ vm_base_initramfs() {
     # busybox sh runs its applets by name without any links.
     cp /bin/busybox "$stage/usr/bin/busybox"
     ln -s busybox "$stage/usr/bin/sh"
+    ln -s busybox "$stage/usr/bin/env"   # for `#!/usr/bin/env X` tests
     # Programs that exec by name (ip netns exec ping, bpftrace -c) need the
     # applets as files; they live in their own directory, last in PATH, so an
     # added host binary of the same name wins.
@@ -317,7 +318,8 @@ vm_add_test() { # NAME FILE [TIMEOUT]
     local name=${1//[[:space:]]/_} file=$2 limit guest
     limit=$(sed -n 's/^# *vm-timeout: *\([0-9][0-9]*\).*/\1/p' "$file" | head -n 1)
     limit=${limit:-${3:-$VM_DEFAULT_TEST_TIMEOUT}}
-    guest=/vm/tests/$(printf '%03d' ${#VM_TESTS[@]})
+    # Unique, and recognisable in the guest's own error messages.
+    guest=/vm/tests/$(printf '%03d' ${#VM_TESTS[@]})-${name//\//-}
     cp "$file" "$VM_STAGE$guest"
     VM_TESTS+=("$name $guest $limit")
 }
@@ -368,8 +370,9 @@ vm_auto_mem_mb() { # BYTES
 # Boot the prepared kernel with VM_INITRD; the guest writes its results to
 # RESULTS (second serial port), kernel messages go to CONSOLE. The host-side
 # timeout covers a guest that hangs before its own per-test timeouts can act.
-vm_boot() { # MEM_MB HOST_TIMEOUT RESULTS CONSOLE [EXTRA_APPEND]
-    local mem=$1 limit=$2 results=$3 console=$4 append=${5:-} rc=0
+# With STREAM=1 the tests' output is copied to stdout while the guest runs.
+vm_boot() { # MEM_MB HOST_TIMEOUT RESULTS CONSOLE STREAM [EXTRA_APPEND]
+    local mem=$1 limit=$2 results=$3 console=$4 stream=$5 append=${6:-} rc=0 qpid spid=
     : >"$results"; : >"$console"
     # KVM is unavailable on these hosts (PVM): TCG with one thread per vCPU.
     # quiet: every console line costs emulated serial I/O.
@@ -379,7 +382,22 @@ vm_boot() { # MEM_MB HOST_TIMEOUT RESULTS CONSOLE [EXTRA_APPEND]
         -serial "file:$console" -serial "file:$results" \
         -kernel "$VM_VMLINUZ" -initrd "$VM_INITRD" \
         -append "console=ttyS0 panic=-1 quiet mitigations=off $append" \
-        </dev/null >>"$console.qemu" 2>&1 || rc=$?
+        </dev/null >>"$console.qemu" 2>&1 &
+    qpid=$!
+    # A background job of a script ignores SIGINT: stop qemu on ^C ourselves.
+    trap 'kill "$qpid" 2>/dev/null' INT TERM
+    if [[ $stream == 1 ]]; then
+        # tail --pid does a last read after qemu is gone, so nothing is lost.
+        tail -n +1 -s 0.2 -f --pid="$qpid" "$results" | awk '
+            { sub(/\r$/, "") }
+            /^@@vm-test-begin / { on = 1; next }
+            /^@@vm-test-end /   { on = 0; next }
+            on { print; fflush() }' &
+        spid=$!
+    fi
+    wait "$qpid" || rc=$?
+    [[ -n $spid ]] && wait "$spid"
+    trap - INT TERM
     ((rc == 124 || rc == 137)) && vm_log "vm($VM_SERIES): host timeout after ${limit}s"
     return 0
 }
@@ -393,8 +411,20 @@ vm_host_timeout() {
 
 # ------------------------------------------------------------------ results
 
-# Parse RESULTS. Mode "run": print the single test's output as is and set
-# VM_RC to its exit code. Mode "tests": print PASS/FAIL per test (output of
+# The part of a console log that explains a dead guest: from a little before
+# the first panic/oops/BUG line, else the last lines.
+vm_console_excerpt() { # CONSOLE
+    local first
+    first=$(grep -n -m 1 -E 'Kernel panic|BUG:|Oops|general protection|Out of memory|Call Trace' "$1" | cut -d: -f1 || true)
+    if [[ -n $first ]]; then
+        sed -n "$((first > 8 ? first - 8 : 1)),$((first + 16))p" "$1"
+    else
+        tail -n 25 "$1"
+    fi
+}
+
+# Parse RESULTS. Mode "run": set VM_RC to the single test's exit code (its
+# output was streamed by vm_boot). Mode "tests": print PASS/FAIL per test (output of
 # failures, or of all tests with VERBOSE=1) and set VM_PASSED/VM_FAILED.
 # Either way VM_DONE=1 only if the guest reached its final marker.
 vm_parse_results() { # MODE RESULTS CONSOLE VERBOSE
@@ -432,7 +462,7 @@ vm_parse_results() { # MODE RESULTS CONSOLE VERBOSE
             VM_DONE=1 ;;
         *)
             if [[ -n $cur ]]; then
-                if [[ $mode == run ]]; then printf '%s\n' "$line"; else buf+="$line"$'\n'; fi
+                [[ $mode == run ]] || buf+="$line"$'\n'
             fi ;;
         esac
     done <"$results"
@@ -448,9 +478,10 @@ vm_parse_results() { # MODE RESULTS CONSOLE VERBOSE
         [[ $mode == run ]] || printf '  FAIL %s (not run)\n' "$t"
     done
     if ((VM_DONE == 0)); then
-        vm_log "vm($VM_SERIES): the guest never reported completion; last console lines:"
-        tail -n 25 "$console" | sed 's/^/  console| /' >&2
-        [[ -s $console.qemu ]] && sed 's/^/  qemu| /' "$console.qemu" >&2
+        vm_log "vm($VM_SERIES): the guest never reported completion; console:"
+        # awk, not sed: the log may end mid-line.
+        vm_console_excerpt "$console" | awk '{ print "  console| " $0 }' >&2
+        awk '{ print "  qemu| " $0 }' "$console.qemu" >&2
     fi
     return 0
 }
@@ -458,7 +489,7 @@ vm_parse_results() { # MODE RESULTS CONSOLE VERBOSE
 # ------------------------------------------------------------ entry points
 
 # Options shared by vm/run and vm/run-tests; the rest stays in VM_ARGS.
-VM_SERIES= VM_MEM= VM_ADDS=() VM_KEEP=0 VM_VERBOSE=0 VM_APPEND= VM_TIMEOUT=
+VM_SERIES= VM_MEM= VM_ADDS=() VM_SNIPPETS=() VM_KEEP=0 VM_VERBOSE=0 VM_APPEND= VM_TIMEOUT=
 vm_parse_common_args() {
     VM_ARGS=()
     while (($#)); do
@@ -466,6 +497,7 @@ vm_parse_common_args() {
             --kernel) VM_SERIES=${2:?--kernel needs 6.12 or 6.1}; shift 2 ;;
             --mem) VM_MEM=${2:?--mem needs a size}; shift 2 ;;
             --add) VM_ADDS+=("${2:?--add needs a path}"); shift 2 ;;
+            --snippet) VM_SNIPPETS+=("${2:?--snippet needs NAME CODE}" "${3:?--snippet needs NAME CODE}"); shift 3 ;;
             --timeout) VM_TIMEOUT=${2:?--timeout needs seconds}; shift 2 ;;
             --append) VM_APPEND=${2:?--append needs kernel arguments}; shift 2 ;;
             --keep) VM_KEEP=1; shift ;;
@@ -520,7 +552,8 @@ vm_boot_and_parse() { # MODE
     limit=$(vm_host_timeout)
     [[ $VM_VERBOSE == 1 ]] && vm_log "vm($VM_SERIES): initrd $((VM_INITRD_BYTES / 1048576)) MiB packed in $(vm_secs_since "$t0")s; booting with ${mem} MiB, host timeout ${limit}s"
     t0=$(vm_now_ms)
-    vm_boot "$mem" "$limit" "$VM_RUNDIR/results" "$VM_RUNDIR/console" "$VM_APPEND"
+    vm_boot "$mem" "$limit" "$VM_RUNDIR/results" "$VM_RUNDIR/console" \
+        "$([[ $1 == run ]] && echo 1 || echo 0)" "$VM_APPEND"
     VM_BOOT_SECS=$(vm_secs_since "$t0")
     vm_parse_results "$1" "$VM_RUNDIR/results" "$VM_RUNDIR/console" "$VM_VERBOSE"
 }

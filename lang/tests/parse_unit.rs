@@ -299,3 +299,9 @@ fn bare_typedef_cast_gets_a_hint_but_a_call_does_not() {
     assert!(errors("BEGIN { $x = (sk_buff_data_t)$y; }").contains("is a parenthesised name, not a cast"));
     assert!(!errors("BEGIN { $x = f(y) $z = 1; }").contains("not a cast"));
 }
+
+#[test]
+fn map_names_start_with_a_letter() {
+    assert!(errors("BEGIN { @1 = 2; }").contains("t.ft:1:10: error:"));
+    assert_eq!(s("@_x + @a1"), "(+ @_x[] @a1[])");
+}

@@ -131,6 +131,11 @@ fn interval(provider: &Part, args: &[Part], span: Span) -> Result<Period, Diagno
     let hint = "write it as 'interval:s:N', 'interval:ms:N', 'interval:us:N', 'interval:hz:N' or 'interval:1s'";
     let period = match args {
         [unit, count] => {
+            // The unit is already given: `interval:s:5ms` is a mistake.
+            if !count.text.bytes().all(|b| b.is_ascii_digit() || b == b'_') {
+                return Err(Diagnostic::error(count.span, format!("expected a plain number of {}, found '{}'", unit.text, count.text))
+                    .with_hint(hint));
+            }
             let n = interval_count(count)?;
             let scale = match unit.text {
                 "s" => 1_000_000_000,
@@ -263,5 +268,6 @@ mod tests {
         assert_eq!(error("tc:eth0:ingres").hints[0], "did you mean 'ingress'?");
         assert_eq!(error("kprobe:").message, "missing function name");
         assert_eq!(error("BEGIN:x").message, "'BEGIN' takes no arguments");
+        assert_eq!(error("interval:s:5ms").message, "expected a plain number of s, found '5ms'");
     }
 }

@@ -148,6 +148,8 @@ pub struct Lowerer<'a> {
     pub vars: Vec<Mem>,
     /// The common exit: set r0 to the kind's return value and exit.
     pub exit: Label,
+    /// tc probes: where the parsed packet headers are.
+    pub packet: Option<packet::PacketSlots>,
 }
 
 impl<'a> Lowerer<'a> {
@@ -168,6 +170,7 @@ impl<'a> Lowerer<'a> {
             stack_top: 0,
             vars: Vec::new(),
             exit,
+            packet: None,
         }
     }
 
@@ -186,6 +189,7 @@ impl<'a> Lowerer<'a> {
             self.zero(slot, size);
             self.vars.push(slot);
         }
+        self.parse_packet_if_used()?;
         if let Some(pred) = &probe.predicate {
             self.span = pred.span;
             self.comment(">predicate".to_string());

@@ -1,0 +1,90 @@
+//! tc probes: packet builtins parsed from real packet bytes, run with
+//! BPF_PROG_TEST_RUN on sched_cls programs.
+
+mod support;
+
+use support::bpf;
+use support::values::Maps;
+
+fn ipv4_tcp(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, flags: u8) -> Vec<u8> {
+    let mut p = vec![0u8; 14];
+    p[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
+    let mut ip = vec![0x45, 0, 0, 40, 0, 0, 0, 0, 64, 6, 0, 0];
+    ip.extend(src);
+    ip.extend(dst);
+    p.extend(ip);
+    let mut tcp = vec![0u8; 20];
+    tcp[0..2].copy_from_slice(&sport.to_be_bytes());
+    tcp[2..4].copy_from_slice(&dport.to_be_bytes());
+    tcp[12] = 5 << 4;
+    tcp[13] = flags;
+    p.extend(tcp);
+    p
+}
+
+fn ipv6_udp(src: [u8; 16], dst: [u8; 16], sport: u16, dport: u16) -> Vec<u8> {
+    let mut p = vec![0u8; 14];
+    p[12..14].copy_from_slice(&0x86ddu16.to_be_bytes());
+    let mut ip = vec![0x60, 0, 0, 0, 0, 8, 17, 64];
+    ip.extend(src);
+    ip.extend(dst);
+    p.extend(ip);
+    let mut udp = vec![0u8; 8];
+    udp[0..2].copy_from_slice(&sport.to_be_bytes());
+    udp[2..4].copy_from_slice(&dport.to_be_bytes());
+    p.extend(udp);
+    p
+}
+
+fn inet(family: u64, addr: &[u8]) -> Vec<u8> {
+    let mut v = family.to_le_bytes().to_vec();
+    v.extend(addr);
+    v.resize(24, 0);
+    v
+}
+
+#[test]
+fn packet_builtins_decode_ipv4_and_ipv6_headers() {
+    if !bpf::root_tests_enabled("packet_builtins_decode_ipv4_and_ipv6_headers") {
+        return;
+    }
+    let compiled = support::source::compiled(
+        "tc:lo:ingress { @flows[saddr, daddr, sport, dport, proto] = count(); @f[family] = count(); @flags = tcpflags; @len = len; }",
+    );
+    let loaded = bpf::load_all(&compiled).unwrap_or_else(|e| panic!("{e}"));
+    let v4 = ipv4_tcp([10, 0, 0, 1], [10, 0, 0, 2], 40000, 443, 0x12);
+    let mut a6 = [0u8; 16];
+    a6[0] = 0xfd;
+    a6[15] = 1;
+    let mut b6 = a6;
+    b6[15] = 2;
+    let v6 = ipv6_udp(a6, b6, 5353, 53);
+    for p in [&v4, &v4, &v6] {
+        // TC_ACT_UNSPEC: an observer never decides a packet's fate.
+        assert_eq!(bpf::test_run_skb(&loaded.progs[0], p).unwrap(), u32::MAX);
+    }
+    let m = Maps { compiled: &compiled, loaded: &loaded };
+    let key = |s: Vec<u8>, d: Vec<u8>, sp: u64, dp: u64, proto: u64| {
+        [s, d, sp.to_le_bytes().to_vec(), dp.to_le_bytes().to_vec(), proto.to_le_bytes().to_vec()].concat()
+    };
+    let k4 = key(inet(2, &[10, 0, 0, 1]), inet(2, &[10, 0, 0, 2]), 40000, 443, 6);
+    let k6 = key(inet(10, &a6), inet(10, &b6), 5353, 53, 17);
+    assert_eq!(m.words("flows", &k4), Some(vec![2]), "keys: {:?}", m.keys("flows"));
+    assert_eq!(m.words("flows", &k6), Some(vec![1]));
+    assert_eq!(m.words("f", &2u64.to_le_bytes()), Some(vec![2]));
+    assert_eq!(m.words("f", &10u64.to_le_bytes()), Some(vec![1]));
+    // The last packet was UDP: no TCP flags; its length is the whole frame.
+    assert_eq!(m.scalar("flags"), 0);
+    assert_eq!(m.scalar("len"), v6.len() as i64);
+}
+
+#[test]
+fn tc_context_builtins_pass_the_verifier() {
+    if !bpf::root_tests_enabled("tc_context_builtins_pass_the_verifier") {
+        return;
+    }
+    let compiled = support::source::compiled(
+        r#"tc:lo:egress /dport == 80 && tcpflags & 2/ { @m[mark, ifindex, ifname, dir] = count(); @k[cookie] = count(); printf("%s -> %s\n", ntop(saddr), ntop(daddr)); }"#,
+    );
+    bpf::load_all(&compiled).unwrap_or_else(|e| panic!("{e}"));
+}

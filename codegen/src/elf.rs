@@ -197,6 +197,7 @@ mod tests {
                 role: MapRole::Events,
             }],
             events: vec![],
+            probe_names: vec![],
         }
     }
 

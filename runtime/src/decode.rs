@@ -4,6 +4,7 @@
 
 use crate::values::{AggValue, Value};
 use flowtrace_codegen::layout;
+use flowtrace_codegen::object::CompiledProgram;
 use flowtrace_lang::types::{AggKind, IntType, Type};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -11,9 +12,28 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 const AF_INET: u64 = 2;
 const AF_INET6: u64 = 10;
 
-/// Names the `probe` builtin can stand for, indexed by the u64 the program
-/// stores (the index of the program in `CompiledProgram::programs`).
-pub type ProbeNames = [String];
+/// The strings `probe`/`func` values stand for: the value indexes
+/// `CompiledProgram::probe_names`. Kept behind this type so the encoding can
+/// change in one place.
+#[derive(Clone, Debug, Default)]
+pub struct ProbeNames {
+    names: Vec<String>,
+}
+
+impl ProbeNames {
+    pub fn of(compiled: &CompiledProgram) -> ProbeNames {
+        ProbeNames { names: compiled.probe_names.clone() }
+    }
+
+    pub fn from_names(names: Vec<String>) -> ProbeNames {
+        ProbeNames { names }
+    }
+
+    fn get(&self, v: u64) -> String {
+        let found = usize::try_from(v).ok().and_then(|i| self.names.get(i));
+        found.cloned().unwrap_or_else(|| format!("<probe {v}>"))
+    }
+}
 
 fn u64_at(bytes: &[u8], at: usize) -> u64 {
     let mut b = [0u8; 8];
@@ -46,10 +66,7 @@ pub fn value(ty: &Type, bytes: &[u8], probes: &ProbeNames) -> Value {
         Type::Pointer(_) => Value::UInt(u64_at(bytes, 0)),
         Type::Str { cap } => Value::Str(c_string(bytes, *cap as usize)),
         Type::Inet => inet(bytes),
-        Type::ProbeName => {
-            let i = u64_at(bytes, 0) as usize;
-            Value::Probe(probes.get(i).cloned().unwrap_or_else(|| format!("<probe {i}>")))
-        }
+        Type::ProbeName => Value::Probe(probes.get(u64_at(bytes, 0))),
         Type::Tuple(items) => Value::Tuple(fields(items, bytes, probes)),
         Type::Array { elem, len } => array(elem, *len, bytes, probes),
         Type::Record(r) => Value::Str(format!("<{} bytes of {}>", r.size, ty)),
@@ -179,7 +196,7 @@ mod tests {
 
     #[test]
     fn integers_respect_their_declared_width() {
-        let no_probes: Vec<String> = vec![];
+        let no_probes = ProbeNames::default();
         assert_eq!(value(&Type::Int(IntType::I32), &le(&[0xffff_ffff]), &no_probes), Value::Int(-1));
         assert_eq!(value(&Type::Int(IntType::U16), &le(&[0x1_0005]), &no_probes), Value::UInt(5));
         assert_eq!(value(&Type::I64, &le(&[u64::MAX]), &no_probes), Value::Int(-1));
@@ -188,19 +205,21 @@ mod tests {
 
     #[test]
     fn strings_inets_and_tuples() {
-        let probes = vec!["tracepoint:sock:inet_sock_set_state".to_string()];
+        let probes = ProbeNames::from_names(vec!["tracepoint:sock:inet_sock_set_state".into(), "inet_sock_set_state".into()]);
         let mut rec = le(&[AF_INET]);
         rec.extend_from_slice(&[127, 0, 0, 1]);
         rec.resize(24, 0);
         rec.extend_from_slice(b"curl\0xyz");
         rec.extend(le(&[0]));
-        let ty = [Type::Inet, Type::Str { cap: 8 }, Type::ProbeName];
+        rec.extend(le(&[1]));
+        let ty = [Type::Inet, Type::Str { cap: 8 }, Type::ProbeName, Type::ProbeName];
         assert_eq!(
             fields(&ty, &rec, &probes),
             [
                 Value::Inet("127.0.0.1".parse().unwrap()),
                 Value::Str("curl".into()),
-                Value::Probe(probes[0].clone())
+                Value::Probe("tracepoint:sock:inet_sock_set_state".into()),
+                Value::Probe("inet_sock_set_state".into()),
             ]
         );
         let mut v6 = le(&[AF_INET6]);
@@ -217,16 +236,16 @@ mod tests {
 
     #[test]
     fn short_input_reads_as_zero() {
-        assert_eq!(value(&Type::U64, &[1, 0], &[]), Value::UInt(0));
-        assert_eq!(value(&Type::Str { cap: 16 }, b"ab", &[]), Value::Str("ab".into()));
+        assert_eq!(value(&Type::U64, &[1, 0], &ProbeNames::default()), Value::UInt(0));
+        assert_eq!(value(&Type::Str { cap: 16 }, b"ab", &ProbeNames::default()), Value::Str("ab".into()));
     }
 
     #[test]
     fn char_arrays_read_as_strings() {
         let ty = Type::Array { elem: Box::new(Type::Int(IntType::I8)), len: 16 };
-        assert_eq!(value(&ty, b"bash\0\0\0\0\0\0\0\0\0\0\0\0", &[]), Value::Str("bash".into()));
+        assert_eq!(value(&ty, b"bash\0\0\0\0\0\0\0\0\0\0\0\0", &ProbeNames::default()), Value::Str("bash".into()));
         let ty = Type::Array { elem: Box::new(Type::Int(IntType::U16)), len: 2 };
-        assert_eq!(value(&ty, &[1, 0, 2, 0], &[]), Value::Tuple(vec![Value::UInt(1), Value::UInt(2)]));
+        assert_eq!(value(&ty, &[1, 0, 2, 0], &ProbeNames::default()), Value::Tuple(vec![Value::UInt(1), Value::UInt(2)]));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! indexing `CompiledProgram::events`; the rest is that event's arguments in
 //! the [`flowtrace_codegen::layout`] layout.
 
-use crate::decode;
+use crate::decode::{self, ProbeNames};
 use crate::error::RuntimeError;
 use crate::values::{MapSnapshot, Value};
 use aya::maps::{MapData, RingBuf};
@@ -44,13 +44,13 @@ pub enum Flow {
 pub struct Events {
     ring: RingBuf<MapData>,
     kinds: Vec<EventKind>,
-    probes: Vec<String>,
+    probes: ProbeNames,
     /// The current record, copied out so the ring slot is released at once.
     record: Vec<u8>,
 }
 
 /// Decodes one record (pure; tested without a kernel).
-pub fn decode_record<'k>(kinds: &'k [EventKind], probes: &[String], record: &[u8]) -> Result<Event<'k>, RuntimeError> {
+pub fn decode_record<'k>(kinds: &'k [EventKind], probes: &ProbeNames, record: &[u8]) -> Result<Event<'k>, RuntimeError> {
     let id_bytes: [u8; 8] = record
         .get(..8)
         .and_then(|b| b.try_into().ok())
@@ -74,7 +74,7 @@ pub fn decode_record<'k>(kinds: &'k [EventKind], probes: &[String], record: &[u8
 }
 
 impl Events {
-    pub(crate) fn new(ring: RingBuf<MapData>, kinds: Vec<EventKind>, probes: Vec<String>) -> Events {
+    pub(crate) fn new(ring: RingBuf<MapData>, kinds: Vec<EventKind>, probes: ProbeNames) -> Events {
         Events { ring, kinds, probes, record: Vec::new() }
     }
 
@@ -122,19 +122,19 @@ mod tests {
         rec.extend((-4i64).to_le_bytes());
         rec.extend(b"hi\0\0\0\0\0\0");
         assert_eq!(
-            decode_record(&kinds, &[], &rec).unwrap(),
+            decode_record(&kinds, &ProbeNames::default(), &rec).unwrap(),
             Event::Printf { format: "%d %s\n", args: vec![Value::Int(-4), Value::Str("hi".into())] }
         );
-        assert_eq!(decode_record(&kinds, &[], &0u64.to_le_bytes()).unwrap(), Event::Exit);
+        assert_eq!(decode_record(&kinds, &ProbeNames::default(), &0u64.to_le_bytes()).unwrap(), Event::Exit);
         assert_eq!(
-            decode_record(&kinds, &[], &2u64.to_le_bytes()).unwrap(),
+            decode_record(&kinds, &ProbeNames::default(), &2u64.to_le_bytes()).unwrap(),
             Event::PrintMap { map: MapId(2), top: 5, div: 1 }
         );
     }
 
     #[test]
     fn bad_records_are_errors_not_panics() {
-        assert!(decode_record(&[], &[], &[1, 2]).is_err());
-        assert!(decode_record(&[], &[], &9u64.to_le_bytes()).is_err());
+        assert!(decode_record(&[], &ProbeNames::default(), &[1, 2]).is_err());
+        assert!(decode_record(&[], &ProbeNames::default(), &9u64.to_le_bytes()).is_err());
     }
 }

@@ -12,6 +12,7 @@
 use crate::attach::{self, Link, LoadFailure};
 use crate::error::{failing_insn, AttachError, RuntimeError, VerifierError};
 use crate::events::{Event, EventSink, Events, Flow};
+use crate::decode::ProbeNames;
 use crate::maps::Maps;
 use aya::maps::{Map, MapData, RingBuf};
 use aya::programs::Program;
@@ -142,7 +143,7 @@ impl Loaded {
     /// The ring buffer becomes the event reader; the other maps are read
     /// with byte buffers.
     fn split_maps(compiled: &CompiledProgram, maps: Vec<Map>) -> Result<(Maps, Option<Events>), RuntimeError> {
-        let probes: Vec<String> = compiled.programs.iter().map(|p| p.attach.raw.clone()).collect();
+        let probes = ProbeNames::of(compiled);
         let mut data = Vec::with_capacity(maps.len());
         let mut events = None;
         for (spec, map) in compiled.maps.iter().zip(maps) {

@@ -2,7 +2,7 @@
 //! map into a [`MapSnapshot`], `clear`/`zero`/`delete`, and the stats map's
 //! counters (failed updates per map, lost ring-buffer records).
 
-use crate::decode;
+use crate::decode::{self, ProbeNames};
 use crate::error::RuntimeError;
 use crate::sys;
 use crate::values::{MapEntry, MapSnapshot};
@@ -19,7 +19,7 @@ pub struct Maps {
     data: Vec<Option<MapData>>,
     cpus: usize,
     /// Names for `Type::ProbeName` values, by program index.
-    probes: Vec<String>,
+    probes: ProbeNames,
 }
 
 fn kernel(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RuntimeError {
@@ -36,7 +36,7 @@ fn is_array(t: BpfMapType) -> bool {
 }
 
 impl Maps {
-    pub(crate) fn new(specs: Vec<MapSpec>, data: Vec<Option<MapData>>, probes: Vec<String>) -> Result<Maps, RuntimeError> {
+    pub(crate) fn new(specs: Vec<MapSpec>, data: Vec<Option<MapData>>, probes: ProbeNames) -> Result<Maps, RuntimeError> {
         let cpus = sys::possible_cpus().map_err(kernel("reading the number of possible CPUs"))?;
         Ok(Maps { specs, data, cpus, probes })
     }

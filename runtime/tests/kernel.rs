@@ -36,6 +36,7 @@ fn getpid_counter(prog: &str, counts: &str, events: &str) -> CompiledProgram {
         programs: vec![a.program(prog, ProgramKind::Tracepoint, getpid_tracepoint(), "tracepoint:syscalls:sys_enter_getpid")],
         maps: vec![count_map(counts, 0), events_map(events)],
         events: vec![EventKind::Exit, EventKind::Printf { format: "pid %d\n".into(), args: vec![Type::I64] }],
+        probe_names: vec![],
     }
 }
 
@@ -118,6 +119,7 @@ fn interval_ticks_on_one_cpu() {
         programs: vec![a.program("ft_t_interval", ProgramKind::PerfEvent, AttachKind::Interval { period }, "interval:ms:20")],
         maps: vec![count_map("ft_t_ticks", 0)],
         events: vec![],
+        probe_names: vec![],
     };
     let mut loaded = Loaded::load(&compiled).unwrap();
     loaded.attach_all().unwrap();
@@ -143,6 +145,7 @@ fn begin_runs_once_through_test_run() {
         programs: vec![a.program("ft_t_begin", ProgramKind::Special, AttachKind::Begin, "BEGIN")],
         maps: vec![plain_map("ft_t_begin_m", 0, Type::I64), events_map("ft_t_begin_e")],
         events: vec![EventKind::Exit],
+        probe_names: vec![],
     };
     let mut loaded = Loaded::load(&compiled).unwrap();
     loaded.attach_all().unwrap();
@@ -157,6 +160,50 @@ fn begin_runs_once_through_test_run() {
     assert_unloaded("ft_t_begin");
 }
 
+/// Adds `n` to slot `slot` of the per-CPU stats array (map `map`).
+fn bump_stats(a: &mut Asm, map: u32, slot: i32, n: i32) {
+    a.store_imm(10, -8, slot).map(1, map).mov(2, 10).add_imm(2, -8).call(helper::MAP_LOOKUP_ELEM);
+    let missing = a.jump_if_imm(BPF_JEQ, 0, 0);
+    a.mov_imm(1, n).atomic_add(0, 0, 1);
+    a.land(missing);
+}
+
+#[test]
+fn stats_slots_report_dropped_updates_and_lost_events() {
+    if !root_tests_enabled("stats_slots_report_dropped_updates_and_lost_events") {
+        return;
+    }
+    // Two user maps, so the lost-events slot is 2 + STATS_LOST_EVENTS.
+    let mut a = Asm::default();
+    bump_stats(&mut a, 2, 1, 3);
+    bump_stats(&mut a, 2, 2 + STATS_LOST_EVENTS as i32, 5);
+    a.mov_imm(0, 0).exit();
+    let stats = MapSpec {
+        name: "ft_t_stats".into(),
+        map_type: BpfMapType::PercpuArray,
+        key_size: 4,
+        value_size: 8,
+        max_entries: 3,
+        role: MapRole::Stats,
+    };
+    let compiled = CompiledProgram {
+        programs: vec![a.program("ft_t_statsprog", ProgramKind::Special, AttachKind::Begin, "BEGIN")],
+        maps: vec![count_map("ft_t_stats_a", 0), count_map("ft_t_stats_b", 1), stats],
+        events: vec![],
+        probe_names: vec![],
+    };
+    let mut loaded = Loaded::load(&compiled).unwrap();
+    loaded.run_begin().unwrap();
+    loaded.run_begin().unwrap();
+    let maps = loaded.maps();
+    assert_eq!(maps.dropped_updates(MapId(0)).unwrap(), 0);
+    assert_eq!(maps.dropped_updates(MapId(1)).unwrap(), 6);
+    assert_eq!(maps.snapshot(MapId(1)).unwrap().dropped_updates, 6);
+    assert_eq!(maps.lost_events().unwrap(), 10);
+    drop(loaded);
+    assert_unloaded("ft_t_statsprog");
+}
+
 #[test]
 fn kprobe_verifies_but_attach_fails_cleanly_without_kprobes() {
     if !root_tests_enabled("kprobe_verifies_but_attach_fails_cleanly_without_kprobes") {
@@ -169,6 +216,7 @@ fn kprobe_verifies_but_attach_fails_cleanly_without_kprobes() {
         programs: vec![a.program("ft_t_kprobe", ProgramKind::Kprobe, kp, "kprobe:tcp_sendmsg")],
         maps: vec![],
         events: vec![],
+        probe_names: vec![],
     };
     let mut loaded = Loaded::load(&compiled).expect("a kprobe program passes the verifier");
     let result = loaded.attach_all();
@@ -201,6 +249,7 @@ fn verifier_rejection_carries_log_and_instruction() {
         programs: vec![a.program("ft_t_reject", ProgramKind::Tracepoint, getpid_tracepoint(), "tracepoint:syscalls:sys_enter_getpid")],
         maps: vec![],
         events: vec![],
+        probe_names: vec![],
     };
     match Loaded::load(&compiled) {
         Err(RuntimeError::Verifier(v)) => {
@@ -224,6 +273,7 @@ fn missing_tracepoint_is_an_attach_error_with_a_hint() {
         programs: vec![a.program("ft_t_notp", ProgramKind::Tracepoint, tp, "tracepoint:sock:no_such_event")],
         maps: vec![],
         events: vec![],
+        probe_names: vec![],
     };
     let mut loaded = Loaded::load(&compiled).unwrap();
     match loaded.attach_all() {

@@ -53,9 +53,10 @@ pub fn emit(func: &IrFunc) -> Result<Emitted, EmitError> {
             // BPF_END with BPF_X means "to big-endian".
             Inst::ToBe { dst, bits } => vec![Insn::new(BPF_ALU | BPF_END | BPF_X, reg(*dst), 0, 0, *bits as i32)],
             Inst::LdImm64 { dst, imm } => lddw(reg(*dst), 0, *imm),
+            // The immediate holds the map's index until the loader puts the fd there.
             Inst::LdMap { dst, map } => {
                 out.map_relocs.push((here, *map));
-                lddw(reg(*dst), BPF_PSEUDO_MAP_FD, 0)
+                lddw(reg(*dst), BPF_PSEUDO_MAP_FD, u64::from(map.0))
             }
             Inst::Load { size, dst, base, off } => vec![Insn::new(BPF_LDX | size_bits(*size) | BPF_MEM, reg(*dst), reg(*base), *off, 0)],
             Inst::Store { size, base, off, src: Src::Reg(r) } => {

@@ -13,6 +13,8 @@ pub mod expr;
 pub mod maps;
 pub mod packet;
 pub mod stmt;
+#[cfg(test)]
+mod tests;
 
 use crate::insn::helper;
 use crate::ir::{AluOp, Cond, Inst, IrFunc, Label, Reg, Size, Src, ARG_REGS, FP, R0};

@@ -1,0 +1,108 @@
+//! Lowering checked without a kernel: expressions are lowered, allocated and
+//! run on the IR interpreter (anything that needs no helper call).
+
+use super::{Globals, Lowerer};
+use crate::ir::{interp, AluOp, Inst, Src, R0};
+use crate::regalloc;
+use flowtrace_lang::ast::{AttachKind, AttachPoint, BinOp, UnOp};
+use flowtrace_lang::span::Span;
+use flowtrace_lang::typed::{TExpr, TExprKind, TProbe, TypedProgram};
+use flowtrace_lang::types::{IntType, Type};
+
+fn program() -> TypedProgram {
+    let attach = AttachPoint { kind: AttachKind::Begin, raw: "BEGIN".into(), span: Span::default() };
+    let probe = TProbe { attach, source_probe: 0, predicate: None, body: vec![], vars: vec![], span: Span::default() };
+    TypedProgram { maps: vec![], probes: vec![probe], warnings: vec![], field_names: Default::default() }
+}
+
+fn eval(e: &TExpr) -> i64 {
+    let prog = program();
+    let mut g = Globals::new(0);
+    let mut l = Lowerer::new(&prog, 0, &mut g);
+    let v = l.expr(e).expect("lowers");
+    let r = l.truthy(v, e).expect("has a value");
+    l.emit(Inst::Alu { op: AluOp::Mov, dst: R0, src: Src::Reg(r) });
+    l.emit(Inst::Exit);
+    let mut f = l.f;
+    crate::ir::cleanup::simplify(&mut f).unwrap();
+    interp::run(&regalloc::allocate(&f).unwrap().func) as i64
+}
+
+fn int(n: i64) -> TExpr {
+    TExpr { kind: TExprKind::Int(n as u64), ty: Type::I64, span: Span::default() }
+}
+
+fn uint(n: u64) -> TExpr {
+    TExpr { kind: TExprKind::Int(n), ty: Type::U64, span: Span::default() }
+}
+
+fn s(text: &str) -> TExpr {
+    TExpr { kind: TExprKind::Str(text.into()), ty: Type::Str { cap: text.len() as u32 + 1 }, span: Span::default() }
+}
+
+fn bin(op: BinOp, a: TExpr, b: TExpr) -> TExpr {
+    let ty = if op.is_comparison() || matches!(op, BinOp::And | BinOp::Or) { Type::Bool } else { a.ty.clone() };
+    TExpr { kind: TExprKind::Binary { op, lhs: Box::new(a), rhs: Box::new(b) }, ty, span: Span::default() }
+}
+
+/// A non-literal copy of `e` (so comparisons do not fold it into an immediate).
+fn opaque(e: TExpr) -> TExpr {
+    let ty = e.ty.clone();
+    TExpr { kind: TExprKind::Cast { expr: Box::new(e) }, ty, span: Span::default() }
+}
+
+fn cast(ty: IntType, e: TExpr) -> TExpr {
+    TExpr { kind: TExprKind::Cast { expr: Box::new(e) }, ty: Type::Int(ty), span: Span::default() }
+}
+
+#[test]
+fn signed_division_truncates_toward_zero() {
+    for (a, b) in [(-7, 2), (7, -2), (-7, -2), (7, 2), (-9, 3), (0, 5)] {
+        assert_eq!(eval(&bin(BinOp::Div, int(a), int(b))), a / b, "{a} / {b}");
+        assert_eq!(eval(&bin(BinOp::Mod, int(a), int(b))), a % b, "{a} % {b}");
+    }
+    // Unsigned operands divide as unsigned.
+    assert_eq!(eval(&bin(BinOp::Div, uint(u64::MAX), uint(2))), (u64::MAX / 2) as i64);
+}
+
+#[test]
+fn comparisons_follow_operand_signedness() {
+    let minus_one = opaque(int(-1));
+    assert_eq!(eval(&bin(BinOp::Lt, minus_one.clone(), opaque(int(1)))), 1);
+    // As u64, -1 is the largest value.
+    assert_eq!(eval(&bin(BinOp::Lt, opaque(uint(u64::MAX)), opaque(uint(1)))), 0);
+    assert_eq!(eval(&bin(BinOp::Ge, minus_one, int(-1))), 1);
+}
+
+#[test]
+fn logic_short_circuits_and_negates() {
+    let t = || bin(BinOp::Eq, opaque(int(1)), int(1));
+    let f = || bin(BinOp::Eq, opaque(int(1)), int(2));
+    assert_eq!(eval(&bin(BinOp::And, t(), f())), 0);
+    assert_eq!(eval(&bin(BinOp::Or, f(), t())), 1);
+    let not = TExpr { kind: TExprKind::Unary { op: UnOp::Not, expr: Box::new(f()) }, ty: Type::Bool, span: Span::default() };
+    assert_eq!(eval(&not), 1);
+    let tern = TExpr {
+        kind: TExprKind::Ternary { cond: Box::new(f()), then: Box::new(int(10)), otherwise: Box::new(int(20)) },
+        ty: Type::I64,
+        span: Span::default(),
+    };
+    assert_eq!(eval(&tern), 20);
+}
+
+#[test]
+fn casts_truncate_and_extend() {
+    assert_eq!(eval(&cast(IntType::U8, int(300))), 44);
+    assert_eq!(eval(&cast(IntType::I8, int(200))), -56);
+    assert_eq!(eval(&cast(IntType::U32, int(-1))), 0xffff_ffff);
+    assert_eq!(eval(&cast(IntType::I16, int(0x18000))), -32768);
+}
+
+#[test]
+fn string_equality_stops_at_the_terminator() {
+    assert_eq!(eval(&bin(BinOp::Eq, s("abc"), s("abc"))), 1);
+    assert_eq!(eval(&bin(BinOp::Eq, s("abc"), s("abd"))), 0);
+    assert_eq!(eval(&bin(BinOp::Eq, s("ab"), s("abc"))), 0);
+    assert_eq!(eval(&bin(BinOp::Ne, s("abc"), s("ab"))), 1);
+    assert_eq!(eval(&bin(BinOp::Eq, s(""), s(""))), 1);
+}

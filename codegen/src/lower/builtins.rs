@@ -50,7 +50,7 @@ impl Lowerer<'_> {
             }
             Builtin::Cpu => scalar(self.call(helper::GET_SMP_PROCESSOR_ID, &[])),
             Builtin::Arg(n) => self.lower_arg(n),
-            Builtin::Retval => self.lower_retval(),
+            Builtin::Retval => self.lower_retval(&e.ty),
             Builtin::Curtask => scalar(self.call(helper::GET_CURRENT_TASK, &[])),
             Builtin::Cgroup => scalar(self.call(helper::GET_CURRENT_CGROUP_ID, &[])),
             Builtin::Probe => {

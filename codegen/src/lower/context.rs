@@ -39,6 +39,9 @@ pub fn return_value(kind: ProgramKind) -> i32 {
 
 /// `struct pt_regs` offsets of the x86-64 argument registers di, si, dx, cx, r8, r9.
 const PT_REGS_ARGS: [i16; 6] = [112, 104, 96, 88, 72, 64];
+/// `bpf_get_func_ret(ctx, &value)` (tracing programs, Linux 5.17).
+const BPF_FUNC_GET_FUNC_RET: i32 = 184;
+
 /// `struct pt_regs` offset of ax (the return value).
 const PT_REGS_RAX: i16 = 80;
 
@@ -66,14 +69,26 @@ impl Lowerer<'_> {
         Diagnostic::error(self.span, format!("arg{n} is out of range: x86-64 passes six arguments in registers"))
     }
 
-    /// `retval`.
-    pub fn lower_retval(&mut self) -> LowerResult<Val> {
+    /// `retval`, narrowed to the function's return type.
+    pub fn lower_retval(&mut self, ty: &Type) -> LowerResult<Val> {
         let ctx = self.ctx;
-        let r = self.vreg();
-        match self.kind {
-            ProgramKind::Kretprobe => self.emit(Inst::Load { size: Size::DW, dst: r, base: ctx, off: PT_REGS_RAX }),
-            _ => return Err(Diagnostic::error(self.span, "retval is only available in kretprobe probes")),
-        }
+        let r = match self.kind {
+            ProgramKind::Kretprobe => {
+                let r = self.vreg();
+                self.emit(Inst::Load { size: Size::DW, dst: r, base: ctx, off: PT_REGS_RAX });
+                r
+            }
+            // fexit's context is the arguments then the return value; the
+            // helper finds it without us knowing the argument count.
+            ProgramKind::Fexit => {
+                let buf = self.alloc(8)?;
+                self.zero(buf, 8);
+                self.call(BPF_FUNC_GET_FUNC_RET, &[Arg::Reg(ctx), Arg::Addr(buf)]);
+                self.load_scalar(buf)
+            }
+            _ => return Err(Diagnostic::error(self.span, "retval is only available in kretprobe and fexit probes")),
+        };
+        self.normalize(r, ty);
         Ok(Val::Scalar(r))
     }
 

@@ -104,7 +104,7 @@ vm_kernel_deb() {
     if [[ ${FLOWTRACE_VM_REFRESH:-0} != 1 ]]; then
         # shellcheck disable=SC2046
         deb=$(cd "$debdir" && ls -1 $(vm_kernel_deb_glob "$series") 2>/dev/null \
-            | sort -V | tail -n 1)
+            | sort -V | tail -n 1 || true)
         [[ -n $deb ]] && { echo "$debdir/$deb"; return; }
     fi
     pkg=$(vm_kernel_resolve "$(vm_kernel_meta "$series")")
@@ -526,8 +526,10 @@ vm_mem_mb() {
 # Host tools, kernel, base initramfs: everything cached between runs.
 vm_setup() {
     local t0; t0=$(vm_now_ms)
-    vm_ensure_host_tools
+    # Under the lock too: two runs installing packages at once would fight
+    # over dpkg's lock.
     vm_lock_cache
+    vm_ensure_host_tools
     vm_kernel_prepare "$VM_SERIES"
     vm_base_initramfs
     vm_unlock_cache

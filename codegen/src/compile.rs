@@ -4,7 +4,7 @@
 use crate::emit;
 use crate::ir::{self, IrFunc};
 use crate::layout;
-use crate::lower::{Globals, Lowerer};
+use crate::lower::{Failure, Globals, Lowerer};
 use crate::object::{BpfMapType, CompiledProgram, MapRef, MapRole, MapSpec, MapValue, ProgramCode};
 use crate::regalloc;
 use flowtrace_lang::ast::{AttachKind, MapKind};
@@ -40,9 +40,8 @@ pub fn compile(p: &TypedProgram, opts: &CompileOptions) -> Result<CompiledProgra
     let mut names: Vec<String> = Vec::new();
     for probe_index in 0..p.probes.len() {
         let probe = &p.probes[probe_index];
-        let result = lower_one(p, probe_index, &mut g).and_then(|ir| finish(&ir, probe));
-        match result {
-            Ok((insns, spans, map_relocs, comments)) => {
+        match lower_fitting(p, probe_index, &mut g) {
+            Ok((_, (insns, spans, map_relocs, comments))) => {
                 let name = program_name(&probe.attach.kind, &names);
                 names.push(name.clone());
                 programs.push(ProgramCode {
@@ -70,7 +69,7 @@ pub fn dump_ir(p: &TypedProgram, opts: &CompileOptions) -> Result<String, Vec<Di
     let mut out = String::new();
     let mut names = Vec::new();
     for (i, probe) in p.probes.iter().enumerate() {
-        let ir = lower_one(p, i, &mut g).map_err(|d| vec![d])?;
+        let (ir, _) = lower_fitting(p, i, &mut g).map_err(|d| vec![d])?;
         let name = program_name(&probe.attach.kind, &names);
         out.push_str(&ir::dump_ir(&format!("{name} ({})", probe.attach.raw), &ir));
         out.push('\n');
@@ -79,33 +78,54 @@ pub fn dump_ir(p: &TypedProgram, opts: &CompileOptions) -> Result<String, Vec<Di
     Ok(out)
 }
 
-fn lower_one(p: &TypedProgram, probe_index: usize, g: &mut Globals) -> Result<IrFunc, Diagnostic> {
-    let mut ir = Lowerer::new(p, probe_index, g).lower_probe()?;
+/// Lower and finish one probe; when its buffers do not fit the 512-byte
+/// stack, lower it again with them in the per-CPU scratch map.
+fn lower_fitting(p: &TypedProgram, probe_index: usize, g: &mut Globals) -> Result<(IrFunc, Finished), Diagnostic> {
+    let (events, names) = (g.events.len(), g.probe_names.len());
+    match lower_one(p, probe_index, g, false) {
+        Ok(done) => Ok(done),
+        Err(Failure::Other(d)) => Err(d),
+        Err(Failure::Stack(_)) => {
+            // Forget what the first attempt registered.
+            g.events.truncate(events);
+            g.probe_names.truncate(names);
+            lower_one(p, probe_index, g, true).map_err(|(Failure::Stack(d) | Failure::Other(d))| d)
+        }
+    }
+}
+
+fn lower_one(p: &TypedProgram, probe_index: usize, g: &mut Globals, scratch: bool) -> Result<(IrFunc, Finished), Failure> {
+    let lowerer = Lowerer::new(p, probe_index, g);
+    let lowerer = if scratch { lowerer.with_scratch() } else { lowerer };
+    let mut ir = lowerer.lower_probe()?;
+    let probe = &p.probes[probe_index];
     ir::cleanup::simplify(&mut ir)
-        .map_err(|l| Diagnostic::error(p.probes[probe_index].span, format!("internal error: undefined label L{}", l.0)))?;
-    Ok(ir)
+        .map_err(|l| Failure::Other(Diagnostic::error(probe.span, format!("internal error: undefined label L{}", l.0))))?;
+    let done = finish(&ir, probe)?;
+    Ok((ir, done))
 }
 
 type Finished = (Vec<crate::insn::Insn>, Vec<flowtrace_lang::Span>, Vec<(usize, MapRef)>, Vec<(usize, String)>);
 
 /// Allocate registers, check the limits we can predict, emit.
-fn finish(ir: &IrFunc, probe: &flowtrace_lang::typed::TProbe) -> Result<Finished, Diagnostic> {
-    let alloc = regalloc::allocate(ir).map_err(|e| Diagnostic::error(probe.span, e.0))?;
+fn finish(ir: &IrFunc, probe: &flowtrace_lang::typed::TProbe) -> Result<Finished, Failure> {
+    let other = |d| Failure::Other(d);
+    let alloc = regalloc::allocate(ir).map_err(|e| other(Diagnostic::error(probe.span, e.0)))?;
     if alloc.stack_size > MAX_STACK {
-        return Err(Diagnostic::error(
+        return Err(Failure::Stack(Diagnostic::error(
             probe.span,
             format!("this probe needs {} bytes of BPF stack ({} for values, {} spilled), more than the {MAX_STACK} allowed",
                 alloc.stack_size, ir.stack_size, alloc.spills * 8),
         )
-        .with_hint("split the work over several statements or use shorter strings"));
+        .with_hint("split the work over several statements or use shorter strings")));
     }
-    let e = emit::emit(&alloc.func).map_err(|e| Diagnostic::error(e.span, e.message))?;
+    let e = emit::emit(&alloc.func).map_err(|e| other(Diagnostic::error(e.span, e.message)))?;
     if e.insns.len() > MAX_INSNS {
-        return Err(Diagnostic::error(
+        return Err(other(Diagnostic::error(
             probe.span,
             format!("this probe compiles to {} instructions, more than the kernel's limit of {MAX_INSNS}", e.insns.len()),
         )
-        .with_hint("long string comparisons and unrolled loops cost instructions per byte or iteration"));
+        .with_hint("long string comparisons and unrolled loops cost instructions per byte or iteration")));
     }
     Ok((e.insns, e.spans, e.map_relocs, e.comments))
 }

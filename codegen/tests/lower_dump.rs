@@ -41,14 +41,26 @@ fn bpf_dump_shows_comments_and_map_loads() {
 }
 
 #[test]
-fn too_much_stack_is_a_diagnostic_at_the_construct() {
+fn buffers_beyond_the_stack_move_to_the_scratch_map() {
     // Three 200-byte strings in one key cannot fit the 512-byte stack.
     let str200 = Type::Str { cap: 200 };
     let prog = program(
         vec![map_info("m", vec![str200.clone(), str200.clone(), str200], Type::Agg(AggKind::Count))],
-        vec![probe(tp::at(), None, vec![count(0, Some(tuple(vec![uint(1), uint(2), uint(3)])))], vec![])],
+        vec![probe(tp::at(), None, vec![count(0, Some(tuple(vec![s("a"), s("b"), s("c")])))], vec![])],
+    );
+    let compiled = flowtrace_codegen::compile(&prog, &CompileOptions::default()).unwrap();
+    let scratch = compiled.maps.iter().find(|m| m.name == "ft_scratch").expect("a scratch map");
+    assert!(scratch.value_size >= 600, "{}", scratch.value_size);
+}
+
+#[test]
+fn more_than_the_scratch_limit_is_a_diagnostic() {
+    let huge = Type::Str { cap: 20_000 };
+    let prog = program(
+        vec![map_info("m", vec![huge.clone(), huge], Type::Agg(AggKind::Count))],
+        vec![probe(tp::at(), None, vec![count(0, Some(tuple(vec![s("a"), s("b")])))], vec![])],
     );
     let err = flowtrace_codegen::compile(&prog, &CompileOptions::default()).unwrap_err();
     assert_eq!(err.len(), 1);
-    assert!(err[0].message.contains("bytes of BPF stack"), "{}", err[0].message);
+    assert!(err[0].message.contains("scratch space"), "{}", err[0].message);
 }

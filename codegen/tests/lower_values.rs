@@ -183,3 +183,35 @@ fn tuple_keys_with_addresses_from_tcp_state_changes() {
     assert_eq!(m.words("c", &key).unwrap(), vec![15]);
     assert_eq!(m.scalar("last"), 7);
 }
+
+#[test]
+fn keys_bigger_than_the_stack_live_in_the_scratch_map() {
+    if !bpf::root_tests_enabled("keys_bigger_than_the_stack_live_in_the_scratch_map") {
+        return;
+    }
+    let me = std::process::id();
+    let text = format!(
+        "tracepoint:syscalls:sys_enter_openat /pid == {me}/ {{ @f[str(args.filename, 250), str(args.filename, 250), comm] = count(); }}"
+    );
+    let options = flowtrace_lang::CheckOptions { default_str_size: 256, ..Default::default() };
+    let compiled = support::source::compiled_with(&text, &options);
+    assert!(compiled.maps.iter().any(|m| m.name == "ft_scratch"));
+    let loaded = bpf::load_all(&compiled).unwrap_or_else(|e| panic!("{e}"));
+    let _link = bpf::attach_tracepoint(&loaded.progs[0], "syscalls", "sys_enter_openat").unwrap();
+    let path = "/proc/self/flowtrace-scratch-test-does-not-exist";
+    let worker = std::thread::Builder::new()
+        .name("ft-open".into())
+        .spawn(move || {
+            for _ in 0..4 {
+                let _ = std::fs::File::open(path);
+            }
+        })
+        .unwrap();
+    worker.join().unwrap();
+    let m = Maps { compiled: &compiled, loaded: &loaded };
+    let keys = m.keys("f");
+    let key_size = keys.first().map_or(0, |k| k.len());
+    let str_size = (key_size - 16) / 2;
+    let key = [str_bytes(path, str_size), str_bytes(path, str_size), str_bytes("ft-open", 16)].concat();
+    assert_eq!(m.words("f", &key), Some(vec![4]), "keys: {}", keys.len());
+}

@@ -267,7 +267,7 @@ impl Lowerer<'_> {
 
     /// Pointer to `size` zero bytes in the scratch map (0 if the lookup fails).
     fn scratch_zero(&mut self, size: u32) -> LowerResult<Reg> {
-        let scratch = self.g.scratch_map(size);
+        let scratch = self.g.zero_map(size);
         let key = self.alloc(8)?;
         self.emit(Inst::Store { size: Size::DW, base: key.base, off: key.off, src: Src::Imm(0) });
         Ok(self.call(helper::MAP_LOOKUP_ELEM, &[Arg::Map(scratch), Arg::Addr(key)]))

@@ -34,10 +34,14 @@ pub struct Globals {
     pub user_maps: Vec<MapRef>,
     pub stats: MapRef,
     pub events_map: MapRef,
-    /// Per-CPU array whose first `scratch_zero` bytes are never written: the
-    /// source of zero values too big for the stack (`hist()` buckets).
+    /// Per-CPU array that is never written: the source of zero values too
+    /// big for the stack (`hist()` buckets).
+    pub zero: Option<MapRef>,
+    /// Per-CPU array holding the buffers of probes too big for the stack;
+    /// each program owns `[base, base + size)` of it.
     pub scratch: Option<MapRef>,
-    pub scratch_zero: u32,
+    /// Bytes of the scratch value handed out so far.
+    pub scratch_used: u32,
     pub events: Vec<EventKind>,
     /// What `ProbeName` values index (`CompiledProgram::probe_names`).
     pub probe_names: Vec<String>,
@@ -52,8 +56,9 @@ impl Globals {
             user_maps: Vec::new(),
             stats: MapRef(0),
             events_map: MapRef(0),
+            zero: None,
             scratch: None,
-            scratch_zero: 0,
+            scratch_used: 0,
             events: Vec::new(),
             probe_names: Vec::new(),
             start_ns,
@@ -65,28 +70,38 @@ impl Globals {
         self.user_maps.len() as u32 + crate::object::STATS_LOST_EVENTS
     }
 
-    /// The per-CPU scratch array, created on first use, with at least
-    /// `zero_bytes` of never-written zeroes at its start.
-    pub fn scratch_map(&mut self, zero_bytes: u32) -> MapRef {
-        self.scratch_zero = self.scratch_zero.max(layout::round_up(zero_bytes));
-        let size = self.scratch_zero;
-        match self.scratch {
+    /// The zero-source map, created on first use, at least `bytes` long.
+    pub fn zero_map(&mut self, bytes: u32) -> MapRef {
+        let (m, _) = Self::percpu_array(&mut self.maps, &mut self.zero, "ft_zero", bytes);
+        m
+    }
+
+    /// The scratch map, grown to at least `bytes`.
+    pub fn scratch_map(&mut self, bytes: u32) -> MapRef {
+        let (m, _) = Self::percpu_array(&mut self.maps, &mut self.scratch, "ft_scratch", bytes);
+        m
+    }
+
+    fn percpu_array(maps: &mut Vec<MapSpec>, slot: &mut Option<MapRef>, name: &str, bytes: u32) -> (MapRef, u32) {
+        let bytes = layout::round_up(bytes.max(8));
+        match *slot {
             Some(m) => {
-                self.maps[m.0 as usize].value_size = size;
-                m
+                let spec = &mut maps[m.0 as usize];
+                spec.value_size = spec.value_size.max(bytes);
+                (m, spec.value_size)
             }
             None => {
-                let m = MapRef(self.maps.len() as u32);
-                self.maps.push(MapSpec {
-                    name: "ft_scratch".to_string(),
+                let m = MapRef(maps.len() as u32);
+                maps.push(MapSpec {
+                    name: name.to_string(),
                     map_type: crate::object::BpfMapType::PercpuArray,
                     key_size: 4,
-                    value_size: size,
+                    value_size: bytes,
                     max_entries: 1,
                     role: crate::object::MapRole::Scratch,
                 });
-                self.scratch = Some(m);
-                m
+                *slot = Some(m);
+                (m, bytes)
             }
         }
     }
@@ -132,6 +147,29 @@ pub enum Arg {
 /// Why a probe could not be lowered (already a diagnostic).
 pub type LowerResult<T> = Result<T, Diagnostic>;
 
+/// Why lowering a whole probe failed: running out of stack is worth a retry
+/// with buffers in the scratch map.
+#[derive(Debug)]
+pub enum Failure {
+    Stack(Diagnostic),
+    Other(Diagnostic),
+}
+
+/// Buffers of 16 bytes and more go to the scratch map in scratch mode.
+const SCRATCH_MIN: u32 = 16;
+/// A per-CPU value is limited to 32 KiB (PCPU_MIN_UNIT_SIZE).
+const SCRATCH_MAX: u32 = 32 * 1024;
+
+/// This program's part of the scratch map: `ptr` holds the value's address
+/// (looked up at entry); buffers live at `base + …`.
+#[derive(Clone, Copy, Debug)]
+pub struct ScratchArea {
+    pub ptr: Reg,
+    pub base: u32,
+    pub top: u32,
+    pub max: u32,
+}
+
 pub struct Lowerer<'a> {
     pub prog: &'a TypedProgram,
     pub probe: &'a TProbe,
@@ -152,6 +190,10 @@ pub struct Lowerer<'a> {
     pub exit: Label,
     /// tc probes: where the parsed packet headers are.
     pub packet: Option<packet::PacketSlots>,
+    /// Scratch mode: big buffers go to the scratch map instead of the stack.
+    pub scratch: Option<ScratchArea>,
+    /// Set when the stack ran out (lowering then fails with `Failure::Stack`).
+    pub stack_overflowed: bool,
 }
 
 impl<'a> Lowerer<'a> {
@@ -173,15 +215,47 @@ impl<'a> Lowerer<'a> {
             vars: Vec::new(),
             exit,
             packet: None,
+            scratch: None,
+            stack_overflowed: false,
         }
+    }
+
+    /// Put buffers of `SCRATCH_MIN` bytes or more in the scratch map.
+    pub fn with_scratch(mut self) -> Self {
+        let ptr = self.f.new_vreg();
+        self.scratch = Some(ScratchArea { ptr, base: self.g.scratch_used, top: 0, max: 0 });
+        self
     }
 
     /// Lower the whole probe: save ctx, zero the variables, the predicate,
     /// the body, then the common exit.
-    pub fn lower_probe(mut self) -> LowerResult<IrFunc> {
+    pub fn lower_probe(mut self) -> Result<IrFunc, Failure> {
+        match self.lower_body() {
+            Ok(()) => {}
+            Err(d) if self.stack_overflowed => return Err(Failure::Stack(d)),
+            Err(d) => return Err(Failure::Other(d)),
+        }
+        if let Some(area) = self.scratch {
+            self.g.scratch_map(area.base + area.max);
+            self.g.scratch_used = area.base + area.max;
+        }
+        Ok(self.f)
+    }
+
+    fn lower_body(&mut self) -> LowerResult<()> {
         let probe = self.probe;
         self.comment(format!(">probe {}", probe.attach.raw));
         self.emit(Inst::Alu { op: AluOp::Mov, dst: self.ctx, src: Src::Reg(crate::ir::R1) });
+        if let Some(area) = self.scratch {
+            // The scratch map is created by the time the program loads.
+            let m = self.g.scratch_map(8);
+            let key = self.alloc(8)?;
+            self.emit(Inst::Store { size: Size::DW, base: key.base, off: key.off, src: Src::Imm(0) });
+            let p = self.call(helper::MAP_LOOKUP_ELEM, &[Arg::Map(m), Arg::Addr(key)]);
+            let exit = self.exit;
+            self.jump(Cond::Eq, p, Src::Imm(0), exit);
+            self.alu(AluOp::Mov, area.ptr, Src::Reg(p));
+        }
         // Variables live in stack slots, zeroed up front: the verifier rejects
         // reads of stack bytes never written, and a variable assigned on one
         // branch only may be read after it.
@@ -206,7 +280,7 @@ impl<'a> Lowerer<'a> {
         self.emit(Inst::Label(exit));
         self.emit(Inst::Alu { op: AluOp::Mov, dst: R0, src: Src::Imm(context::return_value(self.kind)) });
         self.emit(Inst::Exit);
-        Ok(self.f)
+        Ok(())
     }
 
     // ---- instruction plumbing ----
@@ -289,9 +363,22 @@ impl<'a> Lowerer<'a> {
     /// current statement.
     pub fn alloc(&mut self, size: u32) -> LowerResult<Mem> {
         let size = layout::round_up(size.max(1));
+        if let Some(area) = &mut self.scratch {
+            if size >= SCRATCH_MIN {
+                let off = area.base + area.top;
+                area.top += size;
+                area.max = area.max.max(area.top);
+                if off + size > SCRATCH_MAX {
+                    return Err(Diagnostic::error(self.span, format!(
+                        "the buffers of this probe need more than {SCRATCH_MAX} bytes of scratch space")));
+                }
+                return Ok(Mem { base: area.ptr, off: off as i16 });
+            }
+        }
         self.stack_top += size;
         self.f.stack_size = self.f.stack_size.max(self.stack_top);
-        if self.stack_top > 512 {
+        if self.stack_top > crate::compile::MAX_STACK {
+            self.stack_overflowed = true;
             return Err(Diagnostic::error(self.span, format!(
                 "this needs {} bytes of BPF stack, more than the 512 the kernel allows", self.stack_top))
                 .with_hint("use shorter strings (str(p, N)) or fewer keys in one statement"));

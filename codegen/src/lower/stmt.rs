@@ -10,9 +10,13 @@ impl Lowerer<'_> {
     pub fn stmt(&mut self, s: &TStmt) -> LowerResult<()> {
         // Temporaries die with their statement: release their stack.
         let mark = self.stack_top;
+        let scratch_mark = self.scratch.map(|a| a.top);
         self.span = s.span;
         self.stmt_inner(s)?;
         self.stack_top = mark;
+        if let (Some(area), Some(top)) = (&mut self.scratch, scratch_mark) {
+            area.top = top;
+        }
         Ok(())
     }
 

@@ -278,8 +278,7 @@ mod tests {
     #[test]
     fn many_live_values_force_spills_and_stay_correct() {
         // Twelve values live at once, summed at the end: two must spill.
-        let mut f = IrFunc::default();
-        f.stack_size = 16;
+        let mut f = IrFunc { stack_size: 16, ..IrFunc::default() };
         let vs: Vec<Reg> = (0..12).map(|_| f.new_vreg()).collect();
         for (i, v) in vs.iter().enumerate() {
             push(&mut f, Inst::Alu { op: AluOp::Mov, dst: *v, src: Src::Imm(i as i32 + 1) });

@@ -160,7 +160,7 @@ impl Lowerer<'_> {
 
     /// Copy exactly `n` bytes (4 or a multiple of 8) between buffers.
     fn copy_bytes(&mut self, dst: Mem, src: Mem, n: u32) {
-        if n % 8 == 0 {
+        if n.is_multiple_of(8) {
             self.copy_mem(dst, src, n);
         } else {
             let t = self.vreg();

@@ -30,7 +30,7 @@ pub fn drain(fd: &OwnedFd, size: usize) -> Vec<Vec<u8>> {
                 let body = std::slice::from_raw_parts((hdr as *const u8).add(8), n);
                 out.push(body.to_vec());
             }
-            at += ((n + 8 + 7) / 8 * 8) as u64;
+            at += ((n + 8).div_ceil(8) * 8) as u64;
         }
         cons_pos.store(at, Ordering::Release);
         libc::munmap(cons, page);

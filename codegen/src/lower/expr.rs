@@ -342,21 +342,25 @@ impl Lowerer<'_> {
         let l = self.scalar(lv)?;
         let out = self.copy_reg(l);
         let mut r = self.operand(rhs)?;
-        // C pointer arithmetic: `p + n` moves by n elements.
-        if let (Type::Pointer(to), BinOp::Add | BinOp::Sub) = (&lhs.ty, op) {
-            let scale = match to.as_ref() {
-                Type::Record(rec) => rec.size,
-                other => other.int().map_or(1, |t| t.bytes()),
-            };
-            if scale > 1 && rhs.ty.is_integer() {
-                r = match r {
-                    Src::Imm(i) => Src::Imm(i.wrapping_mul(scale as i32)),
-                    Src::Reg(x) => {
-                        let s = self.copy_reg(x);
-                        self.alu(AluOp::Mul, s, Src::Imm(scale as i32));
-                        Src::Reg(s)
-                    }
-                };
+        // C pointer arithmetic: `p + n` and `n + p` move by n elements.
+        if matches!(op, BinOp::Add | BinOp::Sub) {
+            if let Type::Pointer(to) = &lhs.ty {
+                let scale = pointee_size(to);
+                if scale > 1 && rhs.ty.is_integer() {
+                    r = match r {
+                        Src::Imm(i) => Src::Imm(i.wrapping_mul(scale as i32)),
+                        Src::Reg(x) => {
+                            let s = self.copy_reg(x);
+                            self.alu(AluOp::Mul, s, Src::Imm(scale as i32));
+                            Src::Reg(s)
+                        }
+                    };
+                }
+            } else if let Type::Pointer(to) = &rhs.ty {
+                let scale = pointee_size(to);
+                if scale > 1 && lhs.ty.is_integer() {
+                    self.alu(AluOp::Mul, out, Src::Imm(scale as i32));
+                }
             }
         }
         let signed = matches!(ty, Type::Int(t) if t.signed);
@@ -444,6 +448,15 @@ impl Lowerer<'_> {
         self.alu(AluOp::Mov, out, Src::Imm(0));
         self.place(end);
         Ok(out)
+    }
+}
+
+/// Bytes a pointer to `to` moves per element (1 for `void *`).
+fn pointee_size(to: &Type) -> u32 {
+    match to {
+        Type::Record(rec) => rec.size,
+        Type::Void => 1,
+        other => other.int().map_or_else(|| layout::size_of(other).max(1), |t| t.bytes()),
     }
 }
 

@@ -106,3 +106,15 @@ fn string_equality_stops_at_the_terminator() {
     assert_eq!(eval(&bin(BinOp::Ne, s("abc"), s("ab"))), 1);
     assert_eq!(eval(&bin(BinOp::Eq, s(""), s(""))), 1);
 }
+
+#[test]
+fn pointer_arithmetic_scales_by_the_pointee() {
+    let p = |n: u64| TExpr { kind: TExprKind::Int(n), ty: Type::Pointer(Box::new(Type::Int(IntType::U32))), span: Span::default() };
+    let add = |a: TExpr, b: TExpr| {
+        let ty = if a.ty.is_pointer() { a.ty.clone() } else { b.ty.clone() };
+        TExpr { kind: TExprKind::Binary { op: BinOp::Add, lhs: Box::new(a), rhs: Box::new(b) }, ty, span: Span::default() }
+    };
+    assert_eq!(eval(&add(p(1000), int(3))), 1012);
+    assert_eq!(eval(&add(opaque(int(3)), p(1000))), 1012);
+    assert_eq!(eval(&add(p(1000), opaque(int(2)))), 1008);
+}

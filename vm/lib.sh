@@ -173,17 +173,9 @@ vm_stage_module() { # KMODDIR STAGE_MODDIR NAME
     done
 }
 
-# Build (or reuse) the base initramfs of the prepared kernel: static busybox,
-# /init, the test modules. Sets VM_BASE. The cache key covers everything that
-# goes in, so editing guest/init rebuilds it.
-vm_base_initramfs() {
-    local key stage kmod smod
-    key=$( { cat "$VM_DIR/guest/init"; echo "${VM_MODULES[*]}"; sha256sum /bin/busybox; } \
-        | sha256sum | cut -c1-12)
-    VM_BASE="$VM_CACHE/initramfs/$VM_KVER-$key.cpio"
-    [[ -f $VM_BASE ]] && return 0
-    local t0; t0=$(vm_now_ms)
-    stage=$(mktemp -d)
+# The guest's userland: static busybox, /init, a minimal /etc.
+vm_stage_userland() { # STAGE
+    local stage=$1 applet
     # The Debian 12 host is merged-/usr; the guest mirrors that, so payload
     # paths like /lib/x86_64-linux-gnu/libc.so.6 resolve the same way.
     mkdir -p "$stage"/{usr/bin,usr/sbin,usr/lib,usr/lib64,proc,sys,dev,run,tmp,root,etc/vm,vm,mnt}
@@ -198,7 +190,6 @@ vm_base_initramfs() {
     # applets as files; they live in their own directory, last in PATH, so an
     # added host binary of the same name wins.
     mkdir -p "$stage/usr/local/busybox"
-    local applet
     for applet in $(busybox --list); do
         ln -s /usr/bin/busybox "$stage/usr/local/busybox/$applet"
     done
@@ -206,15 +197,31 @@ vm_base_initramfs() {
     mknod -m 600 "$stage/dev/console" c 5 1
     echo 'root:x:0:0:root:/root:/bin/sh' >"$stage/etc/passwd"
     echo 'root:x:0:' >"$stage/etc/group"
-    printf '%s\n' "${VM_MODULES[@]}" >"$stage/etc/vm/modules"
+}
 
-    kmod="$VM_KROOT/lib/modules/$VM_KVER"
-    smod="$stage/usr/lib/modules/$VM_KVER"
+# The test modules of the prepared kernel and the index busybox modprobe reads.
+vm_stage_modules() { # STAGE
+    local kmod="$VM_KROOT/lib/modules/$VM_KVER" smod="$1/usr/lib/modules/$VM_KVER" m
     mkdir -p "$smod"
     cp "$kmod"/modules.builtin* "$smod"/ 2>/dev/null || true
     for m in "${VM_MODULES[@]}"; do vm_stage_module "$kmod" "$smod" "$m"; done
-    busybox depmod -b "$stage" "$VM_KVER"
+    printf '%s\n' "${VM_MODULES[@]}" >"$1/etc/vm/modules"
+    busybox depmod -b "$1" "$VM_KVER"
+}
 
+# Build (or reuse) the base initramfs of the prepared kernel. Sets VM_BASE.
+# The cache key covers everything that goes in, so editing guest/init
+# rebuilds it.
+vm_base_initramfs() {
+    local key stage t0
+    key=$( { cat "$VM_DIR/guest/init"; echo "${VM_MODULES[*]}"; sha256sum /bin/busybox; } \
+        | sha256sum | cut -c1-12)
+    VM_BASE="$VM_CACHE/initramfs/$VM_KVER-$key.cpio"
+    [[ -f $VM_BASE ]] && return 0
+    t0=$(vm_now_ms)
+    stage=$(mktemp -d)
+    vm_stage_userland "$stage"
+    vm_stage_modules "$stage"
     mkdir -p "$VM_CACHE/initramfs"
     rm -f "$VM_CACHE/initramfs/$VM_KVER"-*.cpio
     (cd "$stage" && find . -mindepth 1 -printf '%P\n' | LC_ALL=C sort \
@@ -237,9 +244,11 @@ VM_EXECS=()     # executables named by --add, linked into /vm/bin
 VM_TESTS=()     # "NAME GUESTPATH TIMEOUT" lines for /vm/tests.list
 VM_STAGE=       # generated guest files (/vm/...), made by vm_payload_begin
 
+# realpath of a directory, memoised (ldd lists many files per directory).
+# Sets REPLY rather than printing: a $(...) subshell would lose the memo.
 vm_realdir() {
     [[ -n ${VM_REALDIR[$1]:-} ]] || VM_REALDIR[$1]=$(realpath "$1")
-    echo "${VM_REALDIR[$1]}"
+    REPLY=${VM_REALDIR[$1]}
 }
 
 # Add one host path and whatever makes it resolve in the guest: its parent
@@ -252,7 +261,7 @@ vm_add_host_path() { # ABSPATH
     [[ -e $p || -L $p ]] || vm_die "no such file: $p"
     dir=${p%/*}; dir=${dir:-/}
     vm_add_host_path "$dir"
-    rdir=$(vm_realdir "$dir")
+    vm_realdir "$dir"; rdir=$REPLY
     entry=${rdir%/}/${p##*/}
     if [[ $entry != "$p" ]]; then
         vm_add_host_path "$entry"
@@ -308,7 +317,7 @@ vm_add_user_path() { # ARG
 }
 
 vm_payload_begin() {
-    VM_STAGE=$(mktemp -d)
+    VM_STAGE=$VM_RUNDIR/stage
     mkdir -p "$VM_STAGE/vm/tests" "$VM_STAGE/vm/bin"
 }
 
@@ -359,7 +368,8 @@ vm_payload_finish() { # OUTFILE
 
 # Guest RAM: the initramfs is unpacked into RAM while its image is still held,
 # and the tests need room to run, so 2.5x its size plus 256 MiB, rounded up to
-# 64 MiB. (bpftrace's ~200 MB of libraries ends near 1 GiB.)
+# 64 MiB: 320 MiB for a small payload, 768 MiB with bpftrace's ~200 MB of
+# libraries (at 512 MiB the kernel cannot even unpack that initramfs).
 vm_auto_mem_mb() { # BYTES
     local mb=$(( ($1 * 5 / 2) / 1048576 + 256 ))
     echo $(( (mb + 63) / 64 * 64 ))
@@ -477,6 +487,12 @@ vm_parse_results() { # MODE RESULTS CONSOLE VERBOSE
         VM_FAILED=$((VM_FAILED + 1))
         [[ $mode == run ]] || printf '  FAIL %s (not run)\n' "$t"
     done
+    # With too little RAM the kernel unpacks part of the payload, says so on
+    # the console only, and boots anyway: the tests then just are not there.
+    if grep -q 'Initramfs unpacking failed' "$console"; then
+        vm_log "vm($VM_SERIES): the kernel could not unpack the $((VM_INITRD_BYTES / 1048576)) MiB initramfs ($(grep -o 'Initramfs unpacking failed.*' "$console" | head -n 1)); give the guest more RAM with --mem"
+        VM_FAILED=$((VM_FAILED > 0 ? VM_FAILED : 1))
+    fi
     if ((VM_DONE == 0)); then
         vm_log "vm($VM_SERIES): the guest never reported completion; console:"
         # awk, not sed: the log may end mid-line.

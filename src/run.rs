@@ -102,11 +102,15 @@ pub fn run(cli: &Cli, source: &Source, compiled: &CompiledProgram) -> Result<(),
     let probes = compiled.programs.iter().filter(|p| p.kind != flowtrace_codegen::object::ProgramKind::Special).count()
         + compiled.programs.iter().filter(|p| p.attach.kind == flowtrace_lang::ast::AttachKind::Begin).count()
         + compiled.programs.iter().filter(|p| p.attach.kind == flowtrace_lang::ast::AttachKind::End).count();
-    let _ = printer.attached_probes(probes as u64);
-    if let Err(e) = loaded.attach_all() {
+    // bpftrace's order: BEGIN runs before the other probes attach, END after
+    // they are detached.
+    if let Err(e) = loaded.run_begin().and_then(|()| loaded.attach_all()) {
         loaded.detach_all();
         return Err(runtime_error(e, compiled, source));
     }
+    // Printed once everything is attached (bpftrace prints it just before),
+    // so whoever waits for this line knows events from now on are seen.
+    let _ = printer.attached_probes(probes as u64);
     let started = Instant::now();
     let mut child = match &cli.command {
         Some(cmd) => Some(spawn(cmd).map_err(|msg| {
@@ -119,8 +123,8 @@ pub fn run(cli: &Cli, source: &Source, compiled: &CompiledProgram) -> Result<(),
     let result = trace_loop(cli, &mut loaded, &mut printer, &mut child, started);
     // Whatever happened, END runs and the maps are printed before detaching,
     // as bpftrace does; then nothing of ours stays attached.
-    let finish = finish(&mut loaded, &mut printer);
     loaded.detach_all();
+    let finish = finish(&mut loaded, &mut printer);
     if let Some(mut c) = child {
         let _ = c.kill();
         let _ = c.wait();
@@ -136,10 +140,6 @@ fn trace_loop(
     child: &mut Option<Child>,
     started: Instant,
 ) -> Result<Stop, RuntimeError> {
-    if loaded.run_begin().is_err() {
-        // BEGIN failing to run is reported like any runtime error below.
-        loaded.run_begin()?;
-    }
     let deadline = cli.timeout.map(|s| started + Duration::from_secs_f64(s.max(0.0)));
     loop {
         if loaded.drain_events(&mut Sink { printer })? == Flow::Exit {

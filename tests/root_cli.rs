@@ -281,3 +281,44 @@ fn root_bad_input_exits_1_and_attaches_nothing() {
         assert_eq!(nothing_of_ours_in_kernel(), (0, 0), "nothing left after {script}");
     }
 }
+
+#[test]
+fn root_map_full_is_reported_not_silent() {
+    if !enabled("root_map_full_is_reported_not_silent") {
+        return;
+    }
+    let out = run(&["--map-keys", "4", "-e", "interval:ms:10 { @n = count(); @k[@n] = count(); if (@n >= 10) { exit(); } }"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert_eq!(map_lines(&stdout, "@k[").len(), 4, "{stdout}");
+    assert!(stdout.contains("@k: 6 updates dropped: map full (4 keys); raise --map-keys\n"), "{stdout}");
+}
+
+#[test]
+fn root_verifier_rejection_points_at_the_source() {
+    if !enabled("root_verifier_rejection_points_at_the_source") {
+        return;
+    }
+    // An unbounded loop: the verifier gives up after a million instructions.
+    let out = run(&["-e", "BEGIN { $i = 0; while ($i >= 0) { $i = $i + 1; } }"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("error: the kernel verifier rejected the program for 'BEGIN'"), "{stderr}");
+    assert!(stderr.contains("BEGIN { $i = 0; while ($i >= 0) { $i = $i + 1; } }\n"), "source line shown: {stderr}");
+    assert!(stderr.contains("verifier log (last lines):"), "{stderr}");
+    assert!(stderr.contains("processed 1000001 insns"), "{stderr}");
+    assert_eq!(nothing_of_ours_in_kernel(), (0, 0));
+}
+
+#[test]
+fn root_list_matches_tracepoints_and_functions() {
+    if !enabled("root_list_matches_tracepoints_and_functions") {
+        return;
+    }
+    let out = run(&["-l", "tracepoint:tcp:tcp_re*"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.lines().any(|l| l == "tracepoint:tcp:tcp_retransmit_skb"), "{stdout}");
+    assert!(stdout.lines().all(|l| l.starts_with("tracepoint:tcp:tcp_re")), "{stdout}");
+    let out = run(&["-l", "kprobe:tcp_retransmit_sk*"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "kprobe:tcp_retransmit_skb\n");
+}

@@ -120,11 +120,25 @@ fn mutate(rng: &mut Rng, seeds: &[String]) -> String {
     }
 }
 
+mod support;
+
 fn must_not_panic(text: &str) {
     let src = Source::new("fuzz.ft", text);
     let outcome = catch_unwind(AssertUnwindSafe(|| match parse(&src) {
         Ok(program) => {
             dump_ast(&program);
+            // Whatever parses must also go through the checker without a
+            // panic: errors are fine, crashes are not.
+            let kernel = support::FakeKernel::new();
+            match flowtrace_lang::check(&program, &kernel, &flowtrace_lang::CheckOptions::default()) {
+                Ok(typed) => {
+                    flowtrace_lang::dump_types::dump_types(&typed);
+                }
+                Err(diags) => {
+                    assert!(!diags.is_empty(), "a failed check must carry a diagnostic");
+                    render_all(&diags, &src);
+                }
+            }
         }
         Err(diags) => {
             assert!(!diags.is_empty(), "an error result must carry a diagnostic");
@@ -132,7 +146,7 @@ fn must_not_panic(text: &str) {
         }
     }));
     if outcome.is_err() {
-        panic!("parse panicked on input {text:?}");
+        panic!("parse or check panicked on input {text:?}");
     }
 }
 

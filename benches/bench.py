@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import bpfstats
+import detach
 import traffic
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,7 +76,7 @@ def frontend(tsv_path, runs):
         rows[seed] = (total[0], median(walls[2:]), err)
         print(f"  {seed:<22} in-process {fmt(total[0], 3)} ms "
               f"(btf {fmt(total[1], 3)}, parse {fmt(total[2], 3)}, check {fmt(total[3], 3)}); "
-              f"`--dry-run` process {fmt(median(walls[2:]), 3)} ms"
+              f"`--dry-run` process {fmt(median(walls[2:]), 2)} ms (min {fmt(min(walls[2:], default=float('nan')), 2)})"
               + (f"  ERROR: {err}" if err else ""))
     return rows
 
@@ -83,22 +84,33 @@ def frontend(tsv_path, runs):
 # ---- 2 + 3. start -> attached -> exit, peak RSS -------------------------------
 
 def run_measured(argv, timeout=60):
-    """Wall time (ms) and peak RSS (KiB, from wait4's rusage) of one run."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    """Wall time (ms) and peak RSS (KiB) of one run.
+
+    The peak RSS comes from GNU time (`%M`, the child's ru_maxrss), not from
+    our own wait4: Linux carries the high-water mark of the address space a
+    process had before exec into ru_maxrss, and a child forked from this
+    Python process starts with Python's ~16 MiB. GNU time's own image is
+    ~2 MiB, below both tools' figures."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile(mode="r", suffix=".rss") as rss:
         start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
-        # A blocking wait4 ends the clock the moment the child is reaped; the
-        # timer only fires for a hung run.
+        proc = subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", rss.name] + argv,
+                                stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        # Popen.wait(timeout) polls with sleeps of up to 50 ms, which would
+        # land in the figure; a blocking wait stops the clock when the child
+        # is reaped, and the timer only fires for a hung run.
         killer = threading.Timer(timeout, proc.kill)
         killer.start()
-        _, status, usage = os.wait4(proc.pid, 0)
+        proc.wait()
         killer.cancel()
         wall = (time.perf_counter() - start) * 1000
-        proc.returncode = os.waitstatus_to_exitcode(status)
         err.seek(0)
         out.seek(0)
         text = out.read().decode(errors="replace") + err.read().decode(errors="replace")
-        return wall, usage.ru_maxrss, proc.returncode, text
+        # GNU time writes "Command exited with non-zero status N" before %M.
+        lines = rss.read().split()
+        peak_kib = int(lines[-1]) if lines and lines[-1].isdigit() else 0
+        return wall, peak_kib, proc.returncode, text
 
 
 def startup(runs, warmup=2):
@@ -129,6 +141,13 @@ def startup(runs, warmup=2):
         verdict, detach_ms = verify_attach(argv)
         print(f"  attach check ({name}, one extra run under strace): {verdict}; "
               f"slowest close() {fmt(detach_ms, 1)} ms (detach: see docs/benchmarks.md)")
+    try:
+        perf_ms, raw_ms = detach.measure()
+        results["detach"] = (perf_ms, raw_ms)
+        print(f"  kernel alone, closing a 2-insn program's attachment to the same tracepoint: "
+              f"perf-event tracepoint {perf_ms:.1f} ms, raw tracepoint {raw_ms:.2f} ms")
+    except OSError as err:
+        print(f"  kernel detach cost not measured: {err}")
     return results
 
 
@@ -169,7 +188,8 @@ def per_event(rounds, conns):
     results = []
     with bpfstats.StatsEnabled():
         for label, script, drive in cases:
-            per_round = [one_round(script, drive) for _ in range(rounds)]
+            per_round = [one_round(script, drive, "flowtrace" if i % 2 == 0 else "bpftrace")
+                         for i in range(rounds)]
             good = [r for r in per_round if "error" not in r]
             for r in per_round:
                 if "error" in r:
@@ -178,29 +198,38 @@ def per_event(rounds, conns):
             bt = median([r["bpftrace"] for r in good])
             ratio = median([r["flowtrace"] / r["bpftrace"] for r in good])
             events = median([r["events"] for r in good])
+            by_order = "; ".join(
+                f"{first} attached first: {fmt(median([r['flowtrace'] / r['bpftrace'] for r in good if r['first'] == first]))}x"
+                for first in ("flowtrace", "bpftrace"))
             print(f"  {label:<46} flowtrace {fmt(ft, 1)} ns/event, bpftrace {fmt(bt, 1)} ns/event, "
-                  f"ratio {fmt(ratio)}x  (median {events:.0f} events/round)")
+                  f"ratio {fmt(ratio)}x  (median {events:.0f} events/round; {by_order})")
             results.append((label, ft, bt, ratio, events))
     return results
 
 
-def one_round(script, drive):
+def one_round(script, drive, first):
+    """One round: `first` attaches first, then the other tool. The kernel runs
+    the programs of one tracepoint in attach order, and the first one pays
+    the cache misses on the traced objects (the `sk` that both read), so
+    rounds alternate the order."""
     procs, logs = {}, {}
+    argvs = tools(script)
+    order = [first] + [name for name in argvs if name != first]
     try:
-        for name, argv in tools(script).items():
+        for name in order:
             logs[name] = tempfile.TemporaryFile()
-            procs[name] = subprocess.Popen(argv, stdout=logs[name], stderr=subprocess.STDOUT,
+            procs[name] = subprocess.Popen(argvs[name], stdout=logs[name], stderr=subprocess.STDOUT,
                                            stdin=subprocess.DEVNULL)
-        if not wait_loaded(procs, timeout=30):
-            return {"error": "a tool did not load its program: " + tool_output(procs, logs)}
-        time.sleep(1.5)  # loading precedes attaching by milliseconds; leave ample room
+            if not wait_loaded(procs, timeout=30):
+                return {"error": "a tool did not load its program: " + tool_output(procs, logs)}
+            time.sleep(1.0)  # loading precedes attaching by milliseconds; leave ample room
         before = {name: bpfstats.tracepoint_stats(p.pid) for name, p in procs.items()}
         drive()
         time.sleep(0.2)
         after = {name: bpfstats.tracepoint_stats(p.pid) for name, p in procs.items()}
     finally:
         stop(procs)
-    result = {}
+    result = {"first": first}
     counts = {}
     for name in procs:
         dt, dn = after[name][0] - before[name][0], after[name][1] - before[name][1]
@@ -286,14 +315,20 @@ def summary(front, start, events, size):
         print(f"| front end {seed} (in-process; `--dry-run` process) [< 10 ms] | "
               f"{fmt(in_proc, 2)} ms; {fmt(process, 1)} ms | | |" if not err else
               f"| front end {seed} | error: {err[:80]} | | |")
-    ft, bt = start["flowtrace"], start["bpftrace"]
+    ft, bt = (start["flowtrace"], start["bpftrace"]) if start else ({"error": 1}, {"error": 1})
     if not ft["error"] and not bt["error"]:
         fw, bw = median(ft["wall"]), median(bt["wall"])
         fr, br = median(ft["rss"]) / 1024, median(bt["rss"]) / 1024
         print(f"| start -> attached -> exit [ratio <= 0.10] | {fw:.1f} ms | {bw:.1f} ms | {fw / bw:.3f} |")
         print(f"| peak RSS, same runs [ratio <= 0.20] | {fr:.1f} MiB | {br:.1f} MiB | {fr / br:.3f} |")
+    if start and "detach" in start:
+        perf_ms, raw_ms = start["detach"]
+        print(f"| of start->exit: kernel detach of a perf-event tracepoint (raw tracepoint: {raw_ms:.2f} ms) "
+              f"| {perf_ms:.1f} ms | {perf_ms:.1f} ms | |")
     for label, f, b, ratio, _ in events:
         print(f"| per event: {label} [ratio <= 1.0] | {fmt(f, 1)} ns | {fmt(b, 1)} ns | {fmt(ratio)} |")
+    if not size:
+        return
     ft_size, bt_size, llvm = size
     print(f"| size on disk (bpftrace: binary + ldd libraries; LLVM/clang {llvm / (1 << 20):.0f} MiB) | "
           f"{ft_size / (1 << 20):.1f} MiB | {bt_size / (1 << 20):.1f} MiB | {ft_size / bt_size:.3f} |")
@@ -302,18 +337,23 @@ def summary(front, start, events, size):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20, help="timed runs per tool for start-up and front end")
-    parser.add_argument("--rounds", type=int, default=5, help="rounds of the per-event benchmark")
+    parser.add_argument("--rounds", type=int, default=6,
+                        help="rounds of the per-event benchmark (even: each tool attaches first in half)")
+    parser.add_argument("--sections", default="12345", help="which sections to run, e.g. 4 or 235")
     parser.add_argument("--conns", type=int, default=2000, help="loopback connections per round")
     parser.add_argument("--frontend-tsv", help="output of `cargo bench -p flowtrace-lang --bench frontend -- --tsv`")
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("bench.py: needs root (loads BPF programs, adds an nftables rule)")
+    load = os.getloadavg()[0]
     print(f"flowtrace benchmarks, {time.strftime('%Y-%m-%d %H:%M %Z')}, kernel {os.uname().release}, "
-          f"{os.cpu_count()} CPUs")
-    front = frontend(args.frontend_tsv, args.runs)
-    start = startup(args.runs)
-    events = per_event(args.rounds, args.conns)
-    size = sizes()
+          f"{os.cpu_count()} CPUs, load average {load:.2f}")
+    if load > 0.5:
+        print("note: the machine is busy (load average > 0.5); wall-clock figures will be noisy")
+    front = frontend(args.frontend_tsv, args.runs) if "1" in args.sections else {}
+    start = startup(args.runs) if "2" in args.sections or "3" in args.sections else None
+    events = per_event(args.rounds, args.conns) if "4" in args.sections else []
+    size = sizes() if "5" in args.sections else None
     summary(front, start, events, size)
 
 

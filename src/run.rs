@@ -26,6 +26,7 @@ pub fn compile_program(cli: &Cli, source: &Source, typed: &TypedProgram) -> Resu
         }
     }
     let compiled = compile(typed, &options).map_err(|diags| report(&diags, source))?;
+    let compiled = if cli.dump.is_empty() { adapt_to_kernel(typed, &options, compiled, source)? } else { compiled };
     if cli.dump.contains(&DumpStage::Bpf) {
         for p in &compiled.programs {
             println!("{} ({}):", p.attach.raw, p.name);
@@ -33,6 +34,26 @@ pub fn compile_program(cli: &Cli, source: &Source, typed: &TypedProgram) -> Resu
         }
     }
     Ok(compiled)
+}
+
+/// kprobe/fentry probes on this kernel: kept, rebuilt as fentry/fexit (no
+/// kprobes here, after a one-line notice), or refused with the reason and a
+/// tracepoint to use instead — before BEGIN runs or anything is loaded.
+fn adapt_to_kernel(
+    typed: &TypedProgram,
+    options: &CompileOptions,
+    compiled: CompiledProgram,
+    source: &Source,
+) -> Result<CompiledProgram, Reported> {
+    let plan = flowtrace_runtime::capabilities::plan(&compiled).map_err(|e| runtime_error(e, &compiled, source))?;
+    if let Some(notice) = &plan.notice {
+        eprintln!("{notice}");
+    }
+    if !plan.kprobes_as_fentry {
+        return Ok(compiled);
+    }
+    let options = CompileOptions { kprobes_as_fentry: true, ..options.clone() };
+    compile(typed, &options).map_err(|diags| report(&diags, source))
 }
 
 fn report(diags: &[Diagnostic], source: &Source) -> Reported {
@@ -99,6 +120,7 @@ pub fn run(cli: &Cli, source: &Source, compiled: &CompiledProgram) -> Result<(),
     signals::install();
 
     let mut loaded = Loaded::load(compiled).map_err(|e| runtime_error(e, compiled, source))?;
+    loaded.tc = flowtrace_runtime::tc::TcOptions { order: if cli.tc_order == crate::cli::TcOrder::Last { flowtrace_runtime::tc::TcOrder::Last } else { flowtrace_runtime::tc::TcOrder::First }, cleanup_stale: cli.cleanup_stale, ..Default::default() };
     let probes = compiled.programs.iter().filter(|p| p.kind != flowtrace_codegen::object::ProgramKind::Special).count()
         + compiled.programs.iter().filter(|p| p.attach.kind == flowtrace_lang::ast::AttachKind::Begin).count()
         + compiled.programs.iter().filter(|p| p.attach.kind == flowtrace_lang::ast::AttachKind::End).count();

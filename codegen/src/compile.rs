@@ -20,11 +20,15 @@ pub struct CompileOptions {
     pub start_ns: u64,
     /// Ring buffer size in bytes (a power of two, multiple of the page size).
     pub ringbuf_bytes: u32,
+    /// Emit `kprobe:`/`kretprobe:` probes as fentry/fexit programs (same
+    /// meaning of `argN`/`retval`), for kernels without kprobes where fentry
+    /// works; the runtime decides (`flowtrace_runtime::capabilities`).
+    pub kprobes_as_fentry: bool,
 }
 
 impl Default for CompileOptions {
     fn default() -> Self {
-        CompileOptions { map_keys: 4096, start_ns: 0, ringbuf_bytes: 256 * 1024 }
+        CompileOptions { map_keys: 4096, start_ns: 0, ringbuf_bytes: 256 * 1024, kprobes_as_fentry: false }
     }
 }
 
@@ -46,7 +50,7 @@ pub fn compile(p: &TypedProgram, opts: &CompileOptions) -> Result<CompiledProgra
                 names.push(name.clone());
                 programs.push(ProgramCode {
                     name,
-                    kind: crate::lower::context::program_kind(&probe.attach.kind),
+                    kind: crate::lower::context::program_kind_for(&probe.attach.kind, g.kprobes_as_fentry),
                     attach: probe.attach.clone(),
                     insns,
                     map_relocs,
@@ -133,6 +137,7 @@ fn finish(ir: &IrFunc, probe: &flowtrace_lang::typed::TProbe) -> Result<Finished
 /// The maps every program shares: one per user map, then stats and events.
 fn globals(p: &TypedProgram, opts: &CompileOptions) -> Globals {
     let mut g = Globals::new(opts.start_ns);
+    g.kprobes_as_fentry = opts.kprobes_as_fentry;
     let mut used_names: Vec<String> = Vec::new();
     for (i, m) in p.maps.iter().enumerate() {
         let (declared, n) = match m.declared {

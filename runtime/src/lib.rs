@@ -14,9 +14,10 @@ pub mod maps;
 pub mod output;
 mod rawload;
 pub mod sys;
+pub mod tc;
 pub mod values;
 
-pub use attach::kprobes_available;
+pub use attach::{capabilities, kprobes_available};
 pub use error::{AttachError, RuntimeError, VerifierError};
 pub use events::{Event, EventSink, Events, Flow};
 pub use load::{LoadTimings, Loaded};

@@ -13,7 +13,16 @@ use flowtrace_lang::diag::Diagnostic;
 use flowtrace_lang::types::Type;
 
 pub fn program_kind(attach: &AttachKind) -> ProgramKind {
+    program_kind_for(attach, false)
+}
+
+/// The program type of a probe; with `kprobes_as_fentry` (a kernel without
+/// kprobes where fentry works), kprobe/kretprobe probes become fentry/fexit
+/// programs that keep kprobe semantics (see [`Lowerer::lower_arg`]).
+pub fn program_kind_for(attach: &AttachKind, kprobes_as_fentry: bool) -> ProgramKind {
     match attach {
+        AttachKind::Kprobe { .. } if kprobes_as_fentry => ProgramKind::Fentry,
+        AttachKind::Kretprobe { .. } if kprobes_as_fentry => ProgramKind::Fexit,
         AttachKind::Begin | AttachKind::End => ProgramKind::Special,
         AttachKind::Kprobe { .. } => ProgramKind::Kprobe,
         AttachKind::Kretprobe { .. } => ProgramKind::Kretprobe,
@@ -49,20 +58,38 @@ impl Lowerer<'_> {
     /// `argN`.
     pub fn lower_arg(&mut self, n: u8) -> LowerResult<Val> {
         let ctx = self.ctx;
-        let r = self.vreg();
         match self.kind {
             // Direct 8-byte aligned loads from pt_regs are allowed in kprobe programs.
             ProgramKind::Kprobe | ProgramKind::Kretprobe => {
                 let off = *PT_REGS_ARGS.get(n as usize).ok_or_else(|| self.arg_range(n))?;
+                let r = self.vreg();
                 self.emit(Inst::Load { size: Size::DW, dst: r, base: ctx, off });
+                Ok(Val::Scalar(r))
             }
             // The context is an array of u64 arguments.
-            ProgramKind::RawTracepoint | ProgramKind::Fentry | ProgramKind::Fexit => {
+            ProgramKind::RawTracepoint => {
+                let r = self.vreg();
                 self.emit(Inst::Load { size: Size::DW, dst: r, base: ctx, off: i16::from(n) * 8 });
+                Ok(Val::Scalar(r))
             }
-            _ => return Err(Diagnostic::error(self.span, format!("arg{n} is not available in {} probes", self.probe.attach.raw))),
+            // Only a kprobe run as fentry gets here (the checker offers
+            // fentry probes `args.NAME`, not `argN`). A direct context load
+            // would give pointer arguments the verifier's BTF pointer type,
+            // on which masks, shifts and multiplications are refused, and is
+            // refused past the function's last argument; copying the slot
+            // with probe_read_kernel yields a plain u64, as a pt_regs read does.
+            ProgramKind::Fentry | ProgramKind::Fexit => {
+                if usize::from(n) >= PT_REGS_ARGS.len() {
+                    return Err(self.arg_range(n));
+                }
+                let buf = self.alloc(8)?;
+                self.zero(buf, 8);
+                let slot = Mem { base: ctx, off: i16::from(n) * 8 };
+                self.call(helper::PROBE_READ_KERNEL, &[Arg::Addr(buf), Arg::Imm(8), Arg::Addr(slot)]);
+                Ok(Val::Scalar(self.load_scalar(buf)))
+            }
+            _ => Err(Diagnostic::error(self.span, format!("arg{n} is not available in {} probes", self.probe.attach.raw))),
         }
-        Ok(Val::Scalar(r))
     }
 
     fn arg_range(&self, n: u8) -> Diagnostic {

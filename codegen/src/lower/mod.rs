@@ -47,6 +47,8 @@ pub struct Globals {
     pub probe_names: Vec<String>,
     /// Nanoseconds since boot at start, for `elapsed`.
     pub start_ns: u64,
+    /// `CompileOptions::kprobes_as_fentry`.
+    pub kprobes_as_fentry: bool,
 }
 
 impl Globals {
@@ -62,6 +64,7 @@ impl Globals {
             events: Vec::new(),
             probe_names: Vec::new(),
             start_ns,
+            kprobes_as_fentry: false,
         }
     }
 
@@ -206,7 +209,7 @@ impl<'a> Lowerer<'a> {
             prog,
             probe,
             probe_index,
-            kind: context::program_kind(&probe.attach.kind),
+            kind: context::program_kind_for(&probe.attach.kind, g.kprobes_as_fentry),
             g,
             f,
             ctx,

@@ -1,8 +1,9 @@
 //! `fentry:FUNC` / `fexit:FUNC`: `BPF_PROG_TYPE_TRACING` programs. Unlike the
 //! other kinds, the target function is fixed at load time (by its BTF id), so
-//! loading needs the kernel's BTF.
+//! loading needs the kernel's BTF. `kprobe:`/`kretprobe:` probes come here
+//! too when the kernel has no kprobes ([`super::capabilities::plan`]).
 
-use super::{Failure, Link, LoadFailure};
+use super::{capabilities, Failure, Link, LoadFailure};
 use aya::programs::{FEntry, FExit, Program};
 use aya::Btf;
 use flowtrace_lang::ast::{AttachKind, AttachPoint};
@@ -13,8 +14,11 @@ pub(super) fn load(
     btf: impl FnOnce() -> Result<Btf, String>,
 ) -> Result<(), LoadFailure> {
     let func = match &point.kind {
-        AttachKind::Fentry { func, .. } | AttachKind::Fexit { func, .. } => func,
-        _ => return Err(LoadFailure::Other("not an fentry/fexit attach point".into())),
+        AttachKind::Fentry { func, .. }
+        | AttachKind::Fexit { func, .. }
+        | AttachKind::Kprobe { func, .. }
+        | AttachKind::Kretprobe { func, .. } => func,
+        _ => return Err(LoadFailure::Other("not a function attach point".into())),
     };
     let btf = btf().map_err(LoadFailure::Other)?;
     match prog {
@@ -28,12 +32,12 @@ pub(super) fn attach(prog: &mut Program) -> Result<Link, Failure> {
     match prog {
         Program::FEntry(p) => {
             let p: &mut FEntry = p;
-            let id = p.attach()?;
+            let id = p.attach().map_err(|e| capabilities::failure(&e))?;
             Ok(Link::FEntry(p.take_link(id)?))
         }
         Program::FExit(p) => {
             let p: &mut FExit = p;
-            let id = p.attach()?;
+            let id = p.attach().map_err(|e| capabilities::failure(&e))?;
             Ok(Link::FExit(p.take_link(id)?))
         }
         _ => Err(Failure::new("not an fentry/fexit program")),

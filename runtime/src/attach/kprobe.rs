@@ -1,22 +1,17 @@
 //! `kprobe:FUNC` / `kretprobe:FUNC`. The program type loads on any kernel
 //! (the verifier does not need kprobe support); attaching needs
-//! CONFIG_KPROBES, which some kernels (this project's CI host among them) lack.
+//! CONFIG_KPROBES, which some kernels (this project's CI host among them)
+//! lack: [`super::capabilities::plan`] then runs these probes as fentry/fexit
+//! or explains why they cannot run, before anything is loaded.
 
+use super::capabilities::{self, kprobes_available, tracepoint_for};
 use super::{Failure, Link, LoadFailure};
 use aya::programs::{KProbe, Program};
 use flowtrace_lang::ast::{AttachKind, AttachPoint};
-use std::path::Path;
 
 pub(super) fn load(prog: &mut Program) -> Result<(), LoadFailure> {
     let p: &mut KProbe = prog.try_into()?;
     Ok(p.load()?)
-}
-
-/// Without CONFIG_KPROBES the kernel registers no `kprobe` PMU and tracefs has
-/// no `kprobe_events` file; either one means kprobes can work.
-pub fn kprobes_available() -> bool {
-    Path::new("/sys/bus/event_source/devices/kprobe/type").exists()
-        || Path::new("/sys/kernel/tracing/kprobe_events").exists()
 }
 
 pub(super) fn attach(prog: &mut Program, point: &AttachPoint) -> Result<Link, Failure> {
@@ -25,12 +20,16 @@ pub(super) fn attach(prog: &mut Program, point: &AttachPoint) -> Result<Link, Fa
         _ => return Err(Failure::new("not a kprobe attach point")),
     };
     if !kprobes_available() {
-        return Err(Failure::new("kprobes are unavailable on this kernel (built without CONFIG_KPROBES)")
-            .hint("use a tracepoint instead, e.g. `tracepoint:tcp:tcp_retransmit_skb` or `tracepoint:sock:inet_sock_set_state`"));
+        let hint = match tracepoint_for(func) {
+            Some(tp) => format!("`{tp}` fires in the same place; its fields are `args.NAME` instead of argN"),
+            None => "use a tracepoint instead (`flowtrace -l 'tracepoint:tcp:*'` lists some)".into(),
+        };
+        return Err(Failure::new("kprobes are unavailable on this kernel (built without CONFIG_KPROBES)").hint(hint));
     }
     let p: &mut KProbe = prog.try_into()?;
     let id = p.attach(func, 0).map_err(|e| {
-        Failure::from(e).hint(format!("is `{func}` a kernel function that can be probed (not inlined, not notrace)?"))
+        capabilities::failure(&e)
+            .hint(format!("`flowtrace -l 'kprobe:{func}*'` lists the kernel functions flowtrace knows by that name"))
     })?;
-    Ok(Link::KProbe(p.take_link(id)?))
+    Ok(Link::KProbe(p.take_link(id).map_err(|e| capabilities::failure(&e))?))
 }

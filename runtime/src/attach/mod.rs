@@ -5,12 +5,13 @@
 //! Detaching is dropping: every attachment is held as an owned aya link whose
 //! `Drop` detaches it, so [`Link`]s going out of scope leave nothing behind.
 
+pub mod capabilities;
 mod fentry;
 pub(crate) mod kprobe;
 mod perf_event;
 mod raw_tracepoint;
 pub(crate) mod special;
-mod tc;
+pub(crate) mod tc;
 mod tracepoint;
 
 use aya::programs::{Program, ProgramError};
@@ -65,6 +66,7 @@ pub(crate) enum Link {
     RawTracePoint(aya::programs::raw_trace_point::RawTracePointLink),
     FEntry(aya::programs::fentry::FEntryLink),
     FExit(aya::programs::fexit::FExitLink),
+    Tc(tc::TcLinks),
 }
 
 /// Loads one program into the kernel (this is where the verifier runs).
@@ -87,14 +89,19 @@ pub(crate) fn load(
 
 /// Attaches a loaded program. `Special` programs are never attached (they
 /// run through [`special::run`]); asking is a caller bug reported as a failure.
-pub(crate) fn attach(kind: ProgramKind, prog: &mut Program, point: &AttachPoint) -> Result<Link, Failure> {
+pub(crate) fn attach(
+    kind: ProgramKind,
+    prog: &mut Program,
+    point: &AttachPoint,
+    tc_options: &crate::tc::TcOptions,
+) -> Result<Link, Failure> {
     match kind {
         ProgramKind::Tracepoint => tracepoint::attach(prog, point),
         ProgramKind::PerfEvent => perf_event::attach(prog, point),
         ProgramKind::Kprobe | ProgramKind::Kretprobe => kprobe::attach(prog, point),
         ProgramKind::RawTracepoint => raw_tracepoint::attach(prog, point),
         ProgramKind::Fentry | ProgramKind::Fexit => fentry::attach(prog),
-        ProgramKind::SchedCls => tc::attach(prog, point),
+        ProgramKind::SchedCls => tc::attach(prog, point, tc_options),
         ProgramKind::Special => Err(Failure::new("BEGIN/END programs are run, not attached")),
     }
 }
@@ -115,4 +122,4 @@ impl From<ProgramError> for LoadFailure {
         }
     }
 }
-pub use kprobe::kprobes_available;
+pub use capabilities::kprobes_available;

@@ -1,0 +1,267 @@
+//! What this kernel can attach, found by trying rather than by version
+//! numbers: distribution kernels differ in configuration (this project's CI
+//! host has no CONFIG_KPROBES and refuses fentry programs; Debian's 6.1 and
+//! 6.12 kernels have both).
+//!
+//! [`plan`] runs before loading: it decides whether `kprobe:` probes run as
+//! kprobes or, on a kernel without kprobes, as fentry/fexit programs, and it
+//! turns "neither works" into an error that says so and names the tracepoint
+//! that fires in the same place, where this kernel has one.
+
+use super::{Failure, Link};
+use crate::error::{AttachError, RuntimeError};
+use aya::programs::{FEntry, FExit, ProgramError};
+use aya::{Btf, EbpfLoader};
+use flowtrace_codegen::insn::Insn;
+use flowtrace_codegen::object::{CompiledProgram, ProgramCode, ProgramKind};
+use flowtrace_lang::ast::{AttachKind, AttachPoint};
+use std::io;
+use std::path::Path;
+
+/// How the compiled program's probes should be built.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Compile again with `CompileOptions::kprobes_as_fentry`.
+    pub kprobes_as_fentry: bool,
+    /// One line for stderr explaining a change of plan.
+    pub notice: Option<String>,
+}
+
+/// Set to `1` to act as if the kernel had no kprobes (tests the fentry path
+/// on kernels that have both).
+pub const NO_KPROBES_ENV: &str = "FLOWTRACE_NO_KPROBES";
+
+/// Without CONFIG_KPROBES the kernel registers no `kprobe` PMU and tracefs
+/// has no `kprobe_events` file; either one is what aya attaches through.
+pub fn kprobes_available() -> bool {
+    if std::env::var_os(NO_KPROBES_ENV).is_some_and(|v| v == "1") {
+        return false;
+    }
+    Path::new("/sys/bus/event_source/devices/kprobe/type").exists()
+        || Path::new("/sys/kernel/tracing/kprobe_events").exists()
+        || Path::new("/sys/kernel/debug/tracing/kprobe_events").exists()
+}
+
+/// Decides how kprobe and fentry probes run here; an error when they cannot.
+pub fn plan(compiled: &CompiledProgram) -> Result<Plan, RuntimeError> {
+    let first = |kinds: &[ProgramKind]| compiled.programs.iter().enumerate().find(|(_, p)| kinds.contains(&p.kind));
+    let mut plan = Plan::default();
+    if let Some((index, prog)) = first(&[ProgramKind::Kprobe, ProgramKind::Kretprobe]) {
+        if !kprobes_available() {
+            let func = target(&prog.attach).unwrap_or_default();
+            match fentry_refusal(func, prog.kind == ProgramKind::Kretprobe) {
+                None => {
+                    plan.kprobes_as_fentry = true;
+                    plan.notice = Some(
+                        "flowtrace: this kernel has no kprobes; running kprobe/kretprobe probes as fentry/fexit \
+                         (argN and retval mean the same)"
+                            .into(),
+                    );
+                }
+                Some(why) => return Err(neither(index, prog, func, &why)),
+            }
+        }
+    }
+    if let Some((index, prog)) = first(&[ProgramKind::Fentry, ProgramKind::Fexit]) {
+        let func = target(&prog.attach).unwrap_or_default();
+        if let Some(why) = fentry_refusal(func, prog.kind == ProgramKind::Fexit) {
+            return Err(no_fentry(index, prog, func, &why));
+        }
+    }
+    Ok(plan)
+}
+
+/// The kernel function an attach point traces.
+pub(crate) fn target(point: &AttachPoint) -> Option<&str> {
+    match &point.kind {
+        AttachKind::Kprobe { func, .. }
+        | AttachKind::Kretprobe { func, .. }
+        | AttachKind::Fentry { func, .. }
+        | AttachKind::Fexit { func, .. } => Some(func),
+        _ => None,
+    }
+}
+
+fn attach_error(index: usize, prog: &ProgramCode, reason: String, hint: Option<String>) -> RuntimeError {
+    RuntimeError::Attach(AttachError { program: index, probe: prog.attach.raw.clone(), reason, hint })
+}
+
+fn neither(index: usize, prog: &ProgramCode, func: &str, why: &str) -> RuntimeError {
+    let reason = format!(
+        "this kernel has no kprobes (built without CONFIG_KPROBES) and cannot run fentry programs either ({why})"
+    );
+    let hint = match tracepoint_for(func) {
+        Some(tp) => format!("`{tp}` fires in the same place; its fields are `args.NAME` instead of argN"),
+        None => "kprobe probes cannot run here; use a tracepoint (`flowtrace -l 'tracepoint:tcp:*'` lists some)".into(),
+    };
+    attach_error(index, prog, reason, Some(hint))
+}
+
+fn no_fentry(index: usize, prog: &ProgramCode, func: &str, why: &str) -> RuntimeError {
+    let reason = format!("this kernel cannot run fentry/fexit programs ({why})");
+    let hint = if kprobes_available() {
+        let kind = if prog.kind == ProgramKind::Fexit { "kretprobe" } else { "kprobe" };
+        format!("`{kind}:{func}` traces the same function (arguments as arg0…arg5)")
+    } else {
+        match tracepoint_for(func) {
+            Some(tp) => format!("`{tp}` fires in the same place"),
+            None => "use a tracepoint (`flowtrace -l 'tracepoint:tcp:*'` lists some)".into(),
+        }
+    };
+    attach_error(index, prog, reason, Some(hint))
+}
+
+/// Kernel functions people probe during network incidents, and the stable
+/// tracepoint that fires in (or next to) each. Only tracepoints the running
+/// kernel has are offered.
+const TRACEPOINT_ALTERNATIVES: &[(&[&str], &str)] = &[
+    (&["tcp_retransmit_skb", "__tcp_retransmit_skb"], "tcp:tcp_retransmit_skb"),
+    (&["tcp_retransmit_synack", "tcp_rtx_synack"], "tcp:tcp_retransmit_synack"),
+    (&["tcp_send_reset", "tcp_v4_send_reset", "tcp_v6_send_reset"], "tcp:tcp_send_reset"),
+    (&["tcp_reset", "tcp_receive_reset"], "tcp:tcp_receive_reset"),
+    (&["tcp_destroy_sock", "tcp_v4_destroy_sock"], "tcp:tcp_destroy_sock"),
+    (&["tcp_rcv_established"], "tcp:tcp_probe"),
+    (&["tcp_sendmsg", "tcp_sendmsg_locked"], "tcp:tcp_sendmsg_locked"),
+    (&["tcp_sendmsg", "sock_sendmsg", "inet_sendmsg"], "sock:sock_send_length"),
+    (&["tcp_recvmsg", "sock_recvmsg", "inet_recvmsg"], "sock:sock_recv_length"),
+    (
+        &["tcp_set_state", "inet_sock_set_state", "tcp_v4_connect", "tcp_v6_connect", "tcp_connect", "tcp_close", "inet_csk_accept"],
+        "sock:inet_sock_set_state",
+    ),
+    (&["kfree_skb", "kfree_skb_reason", "sk_skb_reason_drop", "tcp_drop"], "skb:kfree_skb"),
+    (&["consume_skb"], "skb:consume_skb"),
+    (&["__netif_receive_skb", "netif_receive_skb"], "net:netif_receive_skb"),
+    (&["dev_queue_xmit", "__dev_queue_xmit"], "net:net_dev_queue"),
+];
+
+/// The tracepoint to suggest instead of probing `func`, if this kernel has one.
+pub fn tracepoint_for(func: &str) -> Option<String> {
+    super::tracepoint::ensure_tracefs();
+    tracepoint_for_in(func, Path::new("/sys/kernel/tracing/events"))
+}
+
+fn tracepoint_for_in(func: &str, events: &Path) -> Option<String> {
+    TRACEPOINT_ALTERNATIVES
+        .iter()
+        .filter(|(funcs, _)| funcs.contains(&func))
+        .map(|(_, tp)| *tp)
+        .find(|tp| {
+            let (cat, name) = tp.split_once(':').unwrap_or((tp, ""));
+            events.join(cat).join(name).is_dir()
+        })
+        .map(|tp| format!("tracepoint:{tp}"))
+}
+
+/// `None` when a do-nothing fentry (or fexit) program loads and attaches to
+/// `func`; else why not, in words.
+pub fn fentry_refusal(func: &str, exit: bool) -> Option<String> {
+    try_fentry(func, exit).err()
+}
+
+fn try_fentry(func: &str, exit: bool) -> Result<(), String> {
+    // r0 = 0; exit
+    let insns = vec![Insn::new(0xb7, 0, 0, 0, 0), Insn::new(0x95, 0, 0, 0, 0)];
+    let (kind, attach) = if exit {
+        (ProgramKind::Fexit, AttachKind::Fexit { module: None, func: func.into() })
+    } else {
+        (ProgramKind::Fentry, AttachKind::Fentry { module: None, func: func.into() })
+    };
+    let name = "ft_cap_fentry";
+    let code = ProgramCode {
+        name: name.into(),
+        kind,
+        attach: AttachPoint { kind: attach, raw: String::new(), span: Default::default() },
+        spans: vec![Default::default(); insns.len()],
+        insns,
+        map_relocs: Vec::new(),
+        comments: Vec::new(),
+    };
+    let object = CompiledProgram { programs: vec![code], maps: Vec::new(), events: Vec::new(), probe_names: Vec::new() };
+    let elf = flowtrace_codegen::elf::write_elf(&object)?;
+    let mut loader = EbpfLoader::new();
+    loader.btf(None);
+    let mut ebpf = loader.load(&elf).map_err(|e| format!("the test program was not accepted: {e}"))?;
+    let btf = Btf::from_sys_fs().map_err(|_| "the kernel's BTF cannot be read".to_string())?;
+    let prog = ebpf.program_mut(name).ok_or("the test program is missing")?;
+    // Dropping the link (end of scope) detaches the test program again.
+    let _link: Link = if exit {
+        let p: &mut FExit = prog.try_into().map_err(|e: ProgramError| in_words(&e))?;
+        p.load(func, &btf).map_err(|e| in_words(&e))?;
+        let id = p.attach().map_err(|e| in_words(&e))?;
+        Link::FExit(p.take_link(id).map_err(|e| in_words(&e))?)
+    } else {
+        let p: &mut FEntry = prog.try_into().map_err(|e: ProgramError| in_words(&e))?;
+        p.load(func, &btf).map_err(|e| in_words(&e))?;
+        let id = p.attach().map_err(|e| in_words(&e))?;
+        Link::FEntry(p.take_link(id).map_err(|e| in_words(&e))?)
+    };
+    Ok(())
+}
+
+/// An aya error as words for the user: the errno's meaning in this
+/// context instead of `(os error N)`.
+pub(crate) fn in_words(e: &ProgramError) -> String {
+    match os_error(e) {
+        Some(code) => errno_words(code).to_string(),
+        None => super::error_chain(e),
+    }
+}
+
+/// The first OS error in an error's chain.
+pub(crate) fn os_error(e: &(dyn std::error::Error + 'static)) -> Option<i32> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(code) = err.downcast_ref::<io::Error>().and_then(io::Error::raw_os_error) {
+            return Some(code);
+        }
+        cur = err.source();
+    }
+    None
+}
+
+/// What an errno means when loading or attaching a tracing program.
+pub(crate) fn errno_words(code: i32) -> &'static str {
+    match code {
+        libc::EPERM | libc::EACCES => "the kernel does not permit loading such programs here",
+        libc::ENOENT | libc::ESRCH => "the function is not known to the kernel (not in its symbol table or BTF)",
+        libc::EINVAL => "the kernel refuses to trace this function (inlined, notrace or blacklisted)",
+        libc::EBUSY => "the function is already traced in a way that excludes this probe",
+        libc::E2BIG | libc::ENOMEM => "the kernel ran out of memory for the probe",
+        libc::EOPNOTSUPP | 524 /* ENOTSUPP */ => "this kernel does not support it",
+        libc::EMFILE | libc::ENFILE => "too many open files (raise `ulimit -n`)",
+        _ => "the kernel refused it",
+    }
+}
+
+pub(crate) fn failure(e: &ProgramError) -> Failure {
+    Failure::new(in_words(e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tracepoint_hints_only_for_tracepoints_that_exist() {
+        let dir = std::env::temp_dir().join(format!("ft-cap-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("tcp/tcp_retransmit_skb")).unwrap();
+        std::fs::create_dir_all(dir.join("sock/sock_send_length")).unwrap();
+        assert_eq!(tracepoint_for_in("tcp_retransmit_skb", &dir).as_deref(), Some("tracepoint:tcp:tcp_retransmit_skb"));
+        // tcp:tcp_sendmsg_locked is missing here: the next entry for the function is used.
+        assert_eq!(tracepoint_for_in("tcp_sendmsg", &dir).as_deref(), Some("tracepoint:sock:sock_send_length"));
+        assert_eq!(tracepoint_for_in("tcp_send_reset", &dir), None);
+        assert_eq!(tracepoint_for_in("no_such_function", &dir), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn errors_are_words_not_errnos() {
+        let e = ProgramError::SyscallError(aya::sys::SyscallError {
+            call: "bpf_prog_load",
+            io_error: io::Error::from_raw_os_error(libc::EPERM),
+        });
+        let text = in_words(&e);
+        assert!(!text.contains("os error"), "{text}");
+        assert!(text.contains("not permit"), "{text}");
+    }
+}

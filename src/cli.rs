@@ -67,6 +67,10 @@ pub struct Cli {
     /// Where flowtrace's tc programs go in the TCX chain.
     #[arg(long, value_enum, default_value = "first")]
     pub tc_order: TcOrder,
+
+    /// Remove tc filters left by a flowtrace that was killed (SIGKILL) before it could clean up.
+    #[arg(long)]
+    pub cleanup_stale: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

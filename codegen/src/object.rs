@@ -100,6 +100,10 @@ pub enum MapRole {
     Events,
     /// Per-CPU scratch space bigger than the 512-byte stack allows.
     Scratch,
+    /// tc probes' `ifname`: interface index (u32) → NUL-padded name
+    /// (`IFNAMSIZ` = 16 bytes), written by the runtime for every interface
+    /// it attaches to, since a glob attaches one program to many.
+    Ifnames,
 }
 
 /// Offset of the lost-events counter after the per-map slots of the stats map.

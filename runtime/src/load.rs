@@ -70,6 +70,9 @@ pub struct Loaded {
     maps: Maps,
     events: Option<Events>,
     pub timings: LoadTimings,
+    /// How `tc:` probes attach (`--tc-order`, `--cleanup-stale`); set before
+    /// [`Loaded::attach_all`].
+    pub tc: crate::tc::TcOptions,
 }
 
 /// Extracts the map's data from aya's typed wrapper: flowtrace reads maps
@@ -98,7 +101,7 @@ impl Loaded {
         let (maps, programs) = crate::rawload::load(compiled)?;
         let timings = LoadTimings { create_maps: t.elapsed(), ..LoadTimings::default() };
         let (maps, events) = Loaded::split_maps(compiled, maps)?;
-        Ok(Loaded { links: Vec::new(), programs: metas(compiled), loaded: ProgramSet::Owned(programs), maps, events, timings })
+        Ok(Loaded { links: Vec::new(), programs: metas(compiled), loaded: ProgramSet::Owned(programs), maps, events, timings, tc: Default::default() })
     }
 
     /// The same through aya's `EbpfLoader` and the ELF object: slower (it
@@ -137,7 +140,7 @@ impl Loaded {
         }
         timings.verify = t.elapsed();
 
-        Ok(Loaded { links: Vec::new(), programs, loaded: ProgramSet::Ebpf(ebpf), maps, events, timings })
+        Ok(Loaded { links: Vec::new(), programs, loaded: ProgramSet::Ebpf(ebpf), maps, events, timings, tc: Default::default() })
     }
 
     /// The ring buffer becomes the event reader; the other maps are read
@@ -189,7 +192,11 @@ impl Loaded {
             RuntimeError::Attach(AttachError { program: index, probe: meta.attach.raw.clone(), reason: f.reason, hint: f.hint })
         };
         let prog = self.loaded.get_mut(index, &meta.name)?;
-        let link = attach::attach(meta.kind, prog, &meta.attach).map_err(fail)?;
+        let link = attach::attach(meta.kind, prog, &meta.attach, &self.tc).map_err(fail)?;
+        if let Link::Tc(tc) = &link {
+            // `ifname` reads the names of the interfaces a probe is on from a map.
+            self.maps.write_ifnames(&tc.interfaces)?;
+        }
         self.links.push((index, link));
         Ok(())
     }

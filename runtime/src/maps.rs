@@ -41,6 +41,20 @@ impl Maps {
         Ok(Maps { specs, data, cpus, probes })
     }
 
+    /// Fills the `ifname` map ([`MapRole::Ifnames`]) if the program has one.
+    pub(crate) fn write_ifnames(&self, interfaces: &[crate::tc::Interface]) -> Result<(), RuntimeError> {
+        let Some(index) = self.specs.iter().position(|s| matches!(s.role, MapRole::Ifnames)) else { return Ok(()) };
+        let fd = self.fd(index)?;
+        for iface in interfaces {
+            let mut name = [0u8; 16];
+            let n = iface.name.len().min(15);
+            name[..n].copy_from_slice(&iface.name.as_bytes()[..n]);
+            sys::map_update(fd, &iface.index.to_ne_bytes(), &name, sys::BPF_ANY)
+                .map_err(kernel(format!("writing the name of interface {}", iface.name)))?;
+        }
+        Ok(())
+    }
+
     pub fn specs(&self) -> &[MapSpec] {
         &self.specs
     }

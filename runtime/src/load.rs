@@ -176,13 +176,25 @@ impl Loaded {
     /// Attaches every program except BEGIN/END. On the first failure the
     /// error names the probe; probes attached before it stay attached until
     /// [`Loaded::detach_all`] or drop.
+    ///
+    /// A function matched by a wildcard (`kprobe:tcp_*`) that cannot be
+    /// probed (inlined, notrace, freed `__init` code) is skipped with one
+    /// warning per wildcard, as bpftrace does; the error stands when no
+    /// function of the wildcard could be attached.
     pub fn attach_all(&mut self) -> Result<(), RuntimeError> {
+        let groups = attach::kprobe::wildcard_groups(self.programs.iter().map(|m| (m.kind, &m.attach)));
+        let mut skipped: Vec<(usize, RuntimeError)> = Vec::new();
         for index in 0..self.programs.len() {
-            if self.programs[index].kind != ProgramKind::Special {
-                self.attach(index)?;
+            if self.programs[index].kind == ProgramKind::Special {
+                continue;
+            }
+            match self.attach(index) {
+                Ok(()) => {}
+                Err(e) if groups[index].is_some() => skipped.push((index, e)),
+                Err(e) => return Err(e),
             }
         }
-        Ok(())
+        attach::kprobe::report_skipped(&groups, skipped, |i| self.programs[i].attach.raw.as_str())
     }
 
     /// Attaches one program, by index into `CompiledProgram::programs`.

@@ -4,6 +4,7 @@
 mod cli;
 mod frontend;
 mod list;
+mod repl;
 mod run;
 mod signals;
 
@@ -15,6 +16,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(pattern) = &cli.list {
         return list::run(&cli, pattern);
+    }
+    if cli.interactive || (cli.program.is_none() && cli.file.is_none()) {
+        return repl::run(&cli);
     }
     let source = match frontend::read_source(&cli) {
         Ok(s) => s,

@@ -104,6 +104,47 @@ impl Loaded {
         Ok(Loaded { links: Vec::new(), programs: metas(compiled), loaded: ProgramSet::Owned(programs), maps, events, timings, tc: Default::default() })
     }
 
+    /// Loads only the programs `which` (indices into `compiled.programs`),
+    /// with their map references bound to `map_fds` (indexed like
+    /// `compiled.maps`, created by the caller, e.g. with [`create_map`]). The
+    /// result's own [`Loaded::maps`] is empty and it has no event reader: the
+    /// caller owns both. Program indices in its methods and errors count
+    /// within `which`, except a verifier error, which names the index in
+    /// `compiled.programs`. The interactive session loads each entry this way
+    /// so new probes share the maps of earlier ones.
+    pub fn load_selected(
+        compiled: &CompiledProgram,
+        which: &[usize],
+        map_fds: &[std::os::fd::BorrowedFd<'_>],
+    ) -> Result<Loaded, RuntimeError> {
+        if let Some(p) = which.iter().filter_map(|&i| compiled.programs.get(i)).find(|p| {
+            matches!(p.kind, ProgramKind::Fentry | ProgramKind::Fexit)
+        }) {
+            return Err(RuntimeError::Load(format!("{} probes cannot be loaded against existing maps yet", p.attach.raw)));
+        }
+        let t = Instant::now();
+        let programs = crate::rawload::load_programs(compiled, which, map_fds)?;
+        let timings = LoadTimings { create_maps: t.elapsed(), ..LoadTimings::default() };
+        let metas = which
+            .iter()
+            .map(|&i| &compiled.programs[i])
+            .map(|p| ProgramMeta { name: p.name.clone(), kind: p.kind, attach: p.attach.clone() })
+            .collect();
+        let maps = Maps::new(Vec::new(), Vec::new(), ProbeNames::default())?;
+        Ok(Loaded { links: Vec::new(), programs: metas, loaded: ProgramSet::Owned(programs), maps, events: None, timings, tc: Default::default() })
+    }
+
+    /// How many times each program has run, in program order: the kernel
+    /// counts only while BPF statistics are on ([`crate::sys::enable_stats`]);
+    /// `None` where the kernel would not say.
+    pub fn run_counts(&self) -> Vec<Option<u64>> {
+        let info = |i: usize, name: &str| match &self.loaded {
+            ProgramSet::Owned(p) => p.get(i).and_then(|p| p.info().ok()),
+            ProgramSet::Ebpf(e) => e.program(name).and_then(|p| p.info().ok()),
+        };
+        self.programs.iter().enumerate().map(|(i, m)| info(i, &m.name).map(|info| info.run_count())).collect()
+    }
+
     /// The same through aya's `EbpfLoader` and the ELF object: slower (it
     /// parses the kernel's BTF), needed for fentry/fexit.
     pub fn load_with_aya_loader(compiled: &CompiledProgram) -> Result<Loaded, RuntimeError> {
@@ -279,6 +320,11 @@ impl Loaded {
         }
         Ok(Flow::Continue)
     }
+}
+
+/// Creates one map as [`Loaded::load`] would (for [`Loaded::load_selected`]).
+pub fn create_map(spec: &flowtrace_codegen::object::MapSpec) -> Result<std::os::fd::OwnedFd, RuntimeError> {
+    crate::rawload::create_map(spec)
 }
 
 fn metas(compiled: &CompiledProgram) -> Vec<ProgramMeta> {

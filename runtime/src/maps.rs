@@ -41,6 +41,19 @@ impl Maps {
         Ok(Maps { specs, data, cpus, probes })
     }
 
+    /// Maps over file descriptors the caller created (indexed like `specs`;
+    /// `None` for one that is not read, like the ring buffer).
+    pub fn from_fds(specs: Vec<MapSpec>, fds: Vec<Option<std::os::fd::OwnedFd>>, probes: ProbeNames) -> Result<Maps, RuntimeError> {
+        let mut data = Vec::with_capacity(fds.len());
+        for (spec, fd) in specs.iter().zip(fds) {
+            data.push(match fd {
+                Some(fd) => Some(MapData::from_fd(fd).map_err(|e| RuntimeError::Load(format!("map {}: {e}", spec.name)))?),
+                None => None,
+            });
+        }
+        Maps::new(specs, data, probes)
+    }
+
     /// Fills the `ifname` map ([`MapRole::Ifnames`]) if the program has one.
     pub(crate) fn write_ifnames(&self, interfaces: &[crate::tc::Interface]) -> Result<(), RuntimeError> {
         let Some(index) = self.specs.iter().position(|s| matches!(s.role, MapRole::Ifnames)) else { return Ok(()) };

@@ -13,7 +13,7 @@ use aya::programs::{KProbe, PerfEvent, ProbeKind, Program, ProgramInfo, RawTrace
 use flowtrace_codegen::insn::{encode_all, BPF_PSEUDO_MAP_FD};
 use flowtrace_codegen::object::{BpfMapType, CompiledProgram, MapSpec, ProgramCode, ProgramKind};
 use std::collections::HashMap;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 // `enum bpf_prog_type`.
 const PROG_TYPE_KPROBE: u32 = 2;
@@ -49,7 +49,7 @@ fn ring_size(requested: u32) -> u32 {
     requested.max(page).div_ceil(page).next_power_of_two() * page
 }
 
-fn create_map(spec: &MapSpec) -> Result<OwnedFd, RuntimeError> {
+pub(crate) fn create_map(spec: &MapSpec) -> Result<OwnedFd, RuntimeError> {
     let max_entries = match spec.map_type {
         BpfMapType::RingBuf => ring_size(spec.max_entries),
         _ => spec.max_entries,
@@ -58,7 +58,7 @@ fn create_map(spec: &MapSpec) -> Result<OwnedFd, RuntimeError> {
         .map_err(kernel(format!("creating map {}", spec.name)))
 }
 
-fn load_program(index: usize, p: &ProgramCode, map_fds: &[OwnedFd]) -> Result<OwnedFd, RuntimeError> {
+fn load_program(index: usize, p: &ProgramCode, map_fds: &[BorrowedFd<'_>]) -> Result<OwnedFd, RuntimeError> {
     let mut insns = p.insns.clone();
     for &(at, map) in &p.map_relocs {
         let fd = map_fds.get(map.0 as usize).map(|f| f.as_raw_fd());
@@ -114,26 +114,9 @@ fn aya_program(kind: ProgramKind, info: ProgramInfo, name: String) -> Result<Pro
 /// like `compiled.maps` and `compiled.programs`.
 pub(crate) fn load(compiled: &CompiledProgram) -> Result<(Vec<Map>, Vec<Program>), RuntimeError> {
     let map_fds = compiled.maps.iter().map(create_map).collect::<Result<Vec<_>, _>>()?;
-    let mut prog_fds = Vec::with_capacity(compiled.programs.len());
-    for (index, p) in compiled.programs.iter().enumerate() {
-        prog_fds.push(load_program(index, p, &map_fds)?);
-    }
-    let ids = prog_fds
-        .iter()
-        .map(|fd| sys::object_id(fd.as_fd()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(kernel("reading program ids".into()))?;
-    let mut infos = program_infos(&ids);
-    let mut programs = Vec::with_capacity(ids.len());
-    for (p, id) in compiled.programs.iter().zip(&ids) {
-        let info = infos
-            .remove(id)
-            .ok_or_else(|| RuntimeError::Load(format!("program {} vanished after loading", p.name)))?;
-        // aya keeps its own duplicate of the fd; ours closes at the end of this function.
-        let prog = aya_program(p.kind, info, p.name.clone())
-            .map_err(|e| RuntimeError::Load(format!("program {}: {}", p.name, crate::attach::error_chain(&e))))?;
-        programs.push(prog);
-    }
+    let all: Vec<usize> = (0..compiled.programs.len()).collect();
+    let borrowed: Vec<BorrowedFd<'_>> = map_fds.iter().map(|fd| fd.as_fd()).collect();
+    let programs = load_programs(compiled, &all, &borrowed)?;
     let maps = map_fds
         .into_iter()
         .zip(&compiled.maps)
@@ -142,6 +125,40 @@ pub(crate) fn load(compiled: &CompiledProgram) -> Result<(Vec<Map>, Vec<Program>
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok((maps, programs))
+}
+
+/// Loads the programs `which` (indices into `compiled.programs`) against maps
+/// that already exist: `map_fds` is indexed like `compiled.maps`. The
+/// interactive session uses this to load one entry's probes against the maps
+/// earlier entries created.
+pub(crate) fn load_programs(
+    compiled: &CompiledProgram,
+    which: &[usize],
+    map_fds: &[BorrowedFd<'_>],
+) -> Result<Vec<Program>, RuntimeError> {
+    let mut prog_fds = Vec::with_capacity(which.len());
+    for &index in which {
+        let p = compiled.programs.get(index).ok_or_else(|| RuntimeError::Load(format!("no program #{index}")))?;
+        prog_fds.push(load_program(index, p, map_fds)?);
+    }
+    let ids = prog_fds
+        .iter()
+        .map(|fd| sys::object_id(fd.as_fd()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(kernel("reading program ids".into()))?;
+    let mut infos = program_infos(&ids);
+    let mut programs = Vec::with_capacity(ids.len());
+    for (&index, id) in which.iter().zip(&ids) {
+        let p = &compiled.programs[index];
+        let info = infos
+            .remove(id)
+            .ok_or_else(|| RuntimeError::Load(format!("program {} vanished after loading", p.name)))?;
+        // aya keeps its own duplicate of the fd; ours closes at the end of this function.
+        let prog = aya_program(p.kind, info, p.name.clone())
+            .map_err(|e| RuntimeError::Load(format!("program {}: {}", p.name, crate::attach::error_chain(&e))))?;
+        programs.push(prog);
+    }
+    Ok(programs)
 }
 
 #[cfg(test)]

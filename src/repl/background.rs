@@ -1,0 +1,115 @@
+//! The background reader: waits on the ring buffer and prints what probes
+//! send while the prompt waits for typing. It also carries out SIGTERM:
+//! the prompt's thread may be blocked reading the terminal, so this thread
+//! detaches everything, restores the terminal and exits 0.
+//!
+//! Signals only set flags here (async-signal-safe). SIGINT is caught for
+//! the whole session: at the prompt the terminal is in raw mode and Ctrl-C
+//! arrives as a key, but during `.watch` or a slow load it arrives as
+//! SIGINT and must interrupt, not kill the session with probes attached.
+
+use super::shared::{lock, Shared};
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+static TERM: AtomicBool = AtomicBool::new(false);
+static INT: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_term(_: libc::c_int) {
+    TERM.store(true, Ordering::SeqCst);
+}
+
+extern "C" fn on_int(_: libc::c_int) {
+    INT.store(true, Ordering::SeqCst);
+}
+
+pub fn install_signals() {
+    // SAFETY: the handlers only store to atomics, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGTERM, on_term as extern "C" fn(libc::c_int) as libc::sighandler_t);
+        libc::signal(libc::SIGINT, on_int as extern "C" fn(libc::c_int) as libc::sighandler_t);
+    }
+}
+
+/// Whether Ctrl-C was pressed since the last call (which forgets it).
+pub fn take_interrupt() -> bool {
+    INT.swap(false, Ordering::SeqCst)
+}
+
+/// The terminal's settings before rustyline changed them, to put back when
+/// SIGTERM ends the session from this thread.
+pub struct SavedTerminal(Option<libc::termios>);
+
+impl SavedTerminal {
+    pub fn capture() -> SavedTerminal {
+        // SAFETY: termios is plain data; tcgetattr fills it or fails.
+        unsafe {
+            let mut t: libc::termios = std::mem::zeroed();
+            if libc::isatty(0) == 1 && libc::tcgetattr(0, &mut t) == 0 {
+                return SavedTerminal(Some(t));
+            }
+        }
+        SavedTerminal(None)
+    }
+
+    fn restore(&self) {
+        if let Some(t) = &self.0 {
+            // SAFETY: a termios captured from the same fd.
+            unsafe { libc::tcsetattr(0, libc::TCSANOW, t) };
+        }
+    }
+}
+
+pub struct Background {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Background {
+    /// Starts the reader for the ring buffer `ring_fd` (owned by `shared`).
+    pub fn start(shared: Arc<Mutex<Shared>>, ring_fd: RawFd, terminal: SavedTerminal) -> Background {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !flag.load(Ordering::SeqCst) {
+                if TERM.load(Ordering::SeqCst) {
+                    terminate(&shared, &terminal);
+                }
+                wait_readable(ring_fd, Duration::from_millis(100));
+                lock(&shared).drain();
+            }
+        });
+        Background { stop, thread: Some(thread) }
+    }
+
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn wait_readable(fd: RawFd, timeout: Duration) {
+    let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    // SAFETY: one valid pollfd for the duration of the call; EINTR is fine.
+    unsafe { libc::poll(&mut pfd, 1, timeout.as_millis() as i32) };
+}
+
+/// SIGTERM: what `.quit` does, from this thread.
+fn terminate(shared: &Arc<Mutex<Shared>>, terminal: &SavedTerminal) -> ! {
+    let mut s = lock(shared);
+    let gone = s.detach(None);
+    terminal.restore();
+    eprintln!("\nflowtrace: terminated; detached {} probe(s)", gone.len());
+    std::process::exit(0);
+}

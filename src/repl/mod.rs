@@ -1,0 +1,321 @@
+//! `flowtrace` with no program (or `-i`): the interactive session.
+//!
+//! Probes typed at the prompt are attached at once and keep running while
+//! the engineer types; their maps persist and are shared with later entries
+//! exactly as in one script ([`session`]). Statements at the top level run
+//! once ([`input`]); dot-commands inspect and manage the session
+//! ([`commands`]). A background thread prints what probes send without
+//! wrecking the prompt ([`background`], [`shared`]).
+
+mod assemble;
+mod background;
+mod commands;
+mod completion;
+mod helper;
+mod input;
+mod save;
+mod session;
+mod shared;
+mod watch;
+
+use crate::cli::Cli;
+use assemble::Piece;
+use aya::maps::{Map, MapData, RingBuf};
+use background::{Background, SavedTerminal};
+use commands::{Command, Which};
+use flowtrace_codegen::compile::CompileOptions;
+use flowtrace_codegen::object::{MapRole, MapValue};
+use flowtrace_lang::Source;
+use flowtrace_runtime::output::{OutputFormat, Printer};
+use input::InputKind;
+use rustyline::error::ReadlineError;
+use rustyline::history::DefaultHistory;
+use rustyline::Editor;
+use session::{Outcome, Session};
+use shared::{lock, Out, OutWriter, Shared};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+type ReplEditor<'k> = Editor<helper::ReplHelper<'k>, DefaultHistory>;
+
+pub fn run(cli: &Cli) -> ExitCode {
+    match session_main(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("flowtrace: error: {msg}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn session_main(cli: &Cli) -> Result<(), String> {
+    let kernel = crate::frontend::open_kernel(cli)?;
+    background::install_signals();
+    let terminal = SavedTerminal::capture();
+    let mut editor: ReplEditor = Editor::new().map_err(|e| format!("cannot start the line editor: {e}"))?;
+    editor.set_helper(Some(helper::ReplHelper::new(completion::KernelVocabulary::new(&kernel))));
+    let history = history_path();
+    if let Some(h) = &history {
+        let _ = editor.load_history(h);
+    }
+    let external = editor.create_external_printer().ok();
+    let out = Out::new(external.map(|p| Box::new(p) as Box<dyn rustyline::ExternalPrinter + Send>));
+
+    let compile_opts = CompileOptions { map_keys: cli.map_keys, start_ns: monotonic_ns(), ..CompileOptions::default() };
+    let ring_fd = flowtrace_runtime::load::create_map(&session::ring_spec(&compile_opts)).map_err(|e| e.to_string())?;
+    let ring_copy = ring_fd.try_clone().map_err(|e| e.to_string())?;
+    let ring = MapData::from_fd(ring_copy)
+        .and_then(Map::from_map_data)
+        .map_err(|e| e.to_string())
+        .and_then(|m| RingBuf::try_from(m).map_err(|e| e.to_string()))?;
+    let ring_raw = ring.as_raw_fd();
+    let format = match cli.format {
+        crate::cli::OutputFormat::Text => OutputFormat::Text,
+        crate::cli::OutputFormat::Json => OutputFormat::Json,
+    };
+    let printer = Printer::new(OutWriter::new(out.clone()), format);
+    let shared = Arc::new(Mutex::new(Shared::new(ring, printer, out)));
+    // Event counts for `.probes`; the kernel counts while this fd is open.
+    let _stats = flowtrace_runtime::sys::enable_stats().ok();
+    let mut background = Background::start(shared.clone(), ring_raw, terminal);
+    let mut session = Session::new(&kernel, compile_opts, ring_fd, shared.clone());
+
+    println!("flowtrace interactive session: type a probe to attach it, .help for help, Ctrl-D to quit.");
+    loop {
+        let text = match read_entry(&mut editor) {
+            Ok(t) => t,
+            Err(ReadlineError::Interrupted) => continue,
+            Err(ReadlineError::Eof) => break,
+            Err(e) => {
+                eprintln!("flowtrace: error: reading input: {e}");
+                break;
+            }
+        };
+        if !text.trim().is_empty() {
+            let _ = editor.add_history_entry(text.trim_end());
+            if let Some(h) = &history {
+                let _ = editor.save_history(h);
+            }
+        }
+        if handle(&mut session, &text) == Next::Quit {
+            break;
+        }
+        if let Some(h) = editor.helper_mut() {
+            h.maps = map_names(&session);
+        }
+    }
+    let gone = lock(&shared).detach(None);
+    background.stop();
+    println!("detached {} probe(s)", gone.len());
+    Ok(())
+}
+
+/// `bpf_ktime_get_ns()`'s clock, so `elapsed` counts from the session start.
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// `~/.flowtrace_history`.
+fn history_path() -> Option<PathBuf> {
+    std::env::var_os("HOME").map(|h| Path::new(&h).join(".flowtrace_history"))
+}
+
+/// One entry: more lines while braces are open. On a terminal the validator
+/// already did that inside one `readline`; this covers piped input.
+fn read_entry(editor: &mut ReplEditor) -> rustyline::Result<String> {
+    let mut text = editor.readline("ft> ")?;
+    while !input::is_complete(&text) {
+        match editor.readline("..> ") {
+            Ok(more) => {
+                text.push('\n');
+                text.push_str(&more);
+            }
+            Err(ReadlineError::Eof) => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(text)
+}
+
+#[derive(PartialEq, Eq)]
+enum Next {
+    Continue,
+    Quit,
+}
+
+fn handle(session: &mut Session, text: &str) -> Next {
+    match input::classify(text) {
+        InputKind::Empty => {}
+        InputKind::Command => {
+            let line = text.trim();
+            match commands::parse(line) {
+                Ok(c) => return command(session, c),
+                Err(d) => eprint!("{}", d.render(&Source::new("<input>", line))),
+            }
+        }
+        InputKind::Items => {
+            submit(session, Piece::verbatim("<input>", text), text.trim().to_string(), false);
+        }
+        InputKind::Statements => {
+            let (generated, map) = input::wrap_statements(text);
+            let piece = Piece { label: "<input>".into(), generated: generated.clone(), typed: text.to_string(), map };
+            submit(session, piece, generated, true);
+        }
+    }
+    Next::Continue
+}
+
+/// Submits an entry and reports the outcome; `false` if it failed.
+fn submit(session: &mut Session, piece: Piece, saved: String, statements: bool) -> bool {
+    let mut warnings = String::new();
+    let result = session.submit(piece, saved, statements, &mut warnings);
+    eprint!("{warnings}");
+    match result {
+        Ok(Outcome::Attached { id, attach }) => {
+            let mut shown: Vec<&str> = attach.iter().map(String::as_str).take(3).collect();
+            let more = format!("and {} more", attach.len().saturating_sub(3));
+            if attach.len() > 3 {
+                shown.push(&more);
+            }
+            println!("probe {id} attached: {}", shown.join(", "));
+            true
+        }
+        Ok(Outcome::Declared | Outcome::Ran) => true,
+        Err(msg) => {
+            eprint!("{msg}");
+            false
+        }
+    }
+}
+
+fn command(session: &mut Session, c: Command) -> Next {
+    match c {
+        Command::Quit => return Next::Quit,
+        Command::Help => print!("{}", commands::help_text()),
+        Command::Probes => print!("{}", probes_table(&session.shared)),
+        Command::Maps => print!("{}", maps_table(&session.shared)),
+        Command::Detach(which) => detach(session, which),
+        Command::Watch { map, secs } => {
+            if let Err(msg) = watch::run(&session.shared, &map, secs) {
+                eprintln!("flowtrace: error: {msg}");
+            }
+        }
+        Command::Load(path) => load_file(session, &path),
+        Command::Save(path) => save_file(session, &path),
+    }
+    Next::Continue
+}
+
+fn detach(session: &mut Session, which: Which) {
+    let ids = match which {
+        Which::All => None,
+        Which::Entry(n) => Some(vec![n]),
+    };
+    let gone = lock(&session.shared).detach(ids.as_deref());
+    session.mark_detached(&gone);
+    match (which, gone.is_empty()) {
+        (Which::Entry(n), true) => eprintln!("flowtrace: error: no attached probe {n} (see .probes)"),
+        _ => {
+            let list: Vec<String> = gone.iter().map(u32::to_string).collect();
+            println!("detached {} probe(s){}{}", gone.len(), if list.is_empty() { "" } else { ": " }, list.join(", "));
+        }
+    }
+}
+
+fn probes_table(shared: &Arc<Mutex<Shared>>) -> String {
+    let s = lock(shared);
+    if s.live.is_empty() {
+        return "no probes attached\n".to_string();
+    }
+    let mut out = format!("{:>4}  {:>10}  probe\n", "id", "events");
+    for e in &s.live {
+        let counts = e.loaded.run_counts();
+        let events = if counts.iter().all(Option::is_none) {
+            "-".to_string()
+        } else {
+            counts.iter().flatten().sum::<u64>().to_string()
+        };
+        out.push_str(&format!("{:>4}  {:>10}  {}\n", e.id, events, e.attach.join(", ")));
+    }
+    out
+}
+
+fn maps_table(shared: &Arc<Mutex<Shared>>) -> String {
+    let s = lock(shared);
+    let Some(maps) = &s.maps.maps else { return "no maps yet\n".to_string() };
+    let mut out = String::new();
+    for spec in maps.specs() {
+        let MapRole::User { id, name, keys, value, .. } = &spec.role else { continue };
+        let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+        let value = match value {
+            MapValue::Plain(t) => t.to_string(),
+            MapValue::Agg(a) => flowtrace_lang::check::agg_name(*a).to_string(),
+        };
+        let entries = s.maps.snapshot(*id).map(|snap| snap.entries.len()).unwrap_or(0);
+        let key = if keys.is_empty() { String::new() } else { format!("[{}]", keys.join(", ")) };
+        out.push_str(&format!("@{name}{key}: {value}, {entries} of {} entries\n", spec.max_entries));
+    }
+    let lost = s.maps.lost_events();
+    if lost > 0 {
+        out.push_str(&format!("{lost} events lost (ring buffer full)\n"));
+    }
+    if out.is_empty() {
+        out.push_str("no maps yet\n");
+    }
+    out
+}
+
+fn map_names(session: &Session) -> Vec<String> {
+    let Some(c) = session.accepted() else { return Vec::new() };
+    c.maps
+        .iter()
+        .filter_map(|s| match &s.role {
+            MapRole::User { name, .. } => Some(name.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `.load FILE`: each probe or declaration of the script becomes one entry
+/// (so each can be detached alone). Diagnostics keep the file's line numbers:
+/// an entry's text is the file with everything but that item blanked.
+fn load_file(session: &mut Session, path: &Path) {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => return eprintln!("flowtrace: error: cannot read {}: {e}", path.display()),
+    };
+    let label = path.display().to_string();
+    let ast = match flowtrace_lang::parse(&Source::new(label.clone(), text.clone())) {
+        Ok(ast) => ast,
+        Err(diags) => return eprint!("{}", flowtrace_lang::diag::render_all(&diags, &Source::new(label, text))),
+    };
+    for item in &ast.items {
+        let span = match item {
+            flowtrace_lang::ast::Item::Probe(p) => p.span,
+            flowtrace_lang::ast::Item::MapDecl(d) => d.span,
+            flowtrace_lang::ast::Item::Include { span, .. } => *span,
+        };
+        let blanked: String = text
+            .char_indices()
+            .map(|(i, c)| if span.range().contains(&i) || c == '\n' { c } else { ' ' })
+            .collect();
+        if !submit(session, Piece::verbatim(label.clone(), blanked), text[span.range()].to_string(), false) {
+            eprintln!("flowtrace: stopped loading {label}; the entries before this one stay attached");
+            return;
+        }
+    }
+}
+
+fn save_file(session: &Session, path: &Path) {
+    let text = save::render(&session.entries);
+    if let Err(e) = std::fs::write(path, &text) {
+        return eprintln!("flowtrace: error: cannot write {}: {e}", path.display());
+    }
+    let probes = session.entries.iter().filter(|e| e.live).count();
+    println!("saved {probes} probe(s) to {}", path.display());
+}

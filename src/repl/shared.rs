@@ -1,0 +1,248 @@
+//! What the prompt and the background event reader share: the ring buffer
+//! and what its records mean, the session's maps, the attached entries and
+//! the printer. One mutex guards it all; the reader holds it only while it
+//! drains, so a new entry is loaded between two drains and never sees a
+//! record decoded with the wrong event table.
+
+use flowtrace_codegen::object::EventKind;
+use flowtrace_lang::typed::MapId;
+use flowtrace_runtime::decode::ProbeNames;
+use flowtrace_runtime::events::decode_record;
+use flowtrace_runtime::maps::Maps;
+use flowtrace_runtime::output::Printer;
+use flowtrace_runtime::values::MapSnapshot;
+use flowtrace_runtime::{Event, Loaded, RuntimeError};
+use aya::maps::{MapData, RingBuf};
+use std::io::{self, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::{Arc, Mutex};
+
+/// Where asynchronous output goes: rustyline's external printer, which
+/// redraws the prompt below the text, or plain stdout when the session does
+/// not run on a terminal.
+#[derive(Clone)]
+pub struct Out {
+    printer: Option<Arc<Mutex<Box<dyn rustyline::ExternalPrinter + Send>>>>,
+}
+
+impl Out {
+    pub fn new(printer: Option<Box<dyn rustyline::ExternalPrinter + Send>>) -> Out {
+        Out { printer: printer.map(|p| Arc::new(Mutex::new(p))) }
+    }
+
+    pub fn text(&self, s: &str) {
+        if s.is_empty() {
+            return;
+        }
+        if let Some(p) = &self.printer {
+            if let Ok(mut p) = p.lock() {
+                if p.print(s.to_string()).is_ok() {
+                    return;
+                }
+            }
+        }
+        let mut stdout = io::stdout().lock();
+        let _ = stdout.write_all(s.as_bytes());
+        let _ = stdout.flush();
+    }
+}
+
+/// `Printer` destination: collects one event's text, hands it over on flush
+/// (the printer flushes after every event).
+pub struct OutWriter {
+    out: Out,
+    buf: Vec<u8>,
+}
+
+impl OutWriter {
+    pub fn new(out: Out) -> OutWriter {
+        OutWriter { out, buf: Vec::new() }
+    }
+}
+
+impl Write for OutWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let text = String::from_utf8_lossy(&self.buf).into_owned();
+        self.buf.clear();
+        self.out.text(&text);
+        Ok(())
+    }
+}
+
+/// The session's user maps, plus each entry's own stats map: the stats
+/// slots of a program are laid out for the maps it was compiled with, so
+/// every entry gets its own and the counts are summed here.
+pub struct SessionMaps {
+    pub maps: Option<Maps>,
+    /// (stats map, number of user maps its programs were compiled with).
+    pub stats: Vec<(OwnedFd, u32)>,
+    cpus: usize,
+}
+
+impl SessionMaps {
+    pub fn new() -> SessionMaps {
+        let cpus = flowtrace_runtime::sys::possible_cpus().unwrap_or(1).max(1);
+        SessionMaps { maps: None, stats: Vec::new(), cpus }
+    }
+
+    fn maps(&self) -> Result<&Maps, RuntimeError> {
+        self.maps.as_ref().ok_or_else(|| RuntimeError::Load("no maps yet".into()))
+    }
+
+    /// A user map's id by name (without `@`).
+    pub fn find(&self, name: &str) -> Option<MapId> {
+        let maps = self.maps.as_ref()?;
+        maps.specs().iter().find_map(|s| match &s.role {
+            flowtrace_codegen::object::MapRole::User { id, name: n, .. } if n == name => Some(*id),
+            _ => None,
+        })
+    }
+
+    pub fn snapshot(&self, id: MapId) -> Result<MapSnapshot, RuntimeError> {
+        let mut snap = self.maps()?.snapshot(id)?;
+        snap.dropped_updates = self.stats_sum(|users| (id.0 < users).then_some(id.0));
+        Ok(snap)
+    }
+
+    pub fn clear(&self, id: MapId) -> Result<(), RuntimeError> {
+        self.maps()?.clear(id)
+    }
+
+    pub fn zero(&self, id: MapId) -> Result<(), RuntimeError> {
+        self.maps()?.zero(id)
+    }
+
+    /// Ring-buffer records lost because it was full, over every entry.
+    pub fn lost_events(&self) -> u64 {
+        self.stats_sum(|users| Some(users + flowtrace_codegen::object::STATS_LOST_EVENTS))
+    }
+
+    /// Sum over the entries' stats maps of one slot each (`slot` of the
+    /// entry's user-map count; `None` to skip that entry).
+    fn stats_sum(&self, slot: impl Fn(u32) -> Option<u32>) -> u64 {
+        let mut total = 0u64;
+        let mut buf = vec![0u8; 8 * self.cpus];
+        for (fd, users) in &self.stats {
+            let Some(slot) = slot(*users) else { continue };
+            if let Ok(true) = flowtrace_runtime::sys::map_lookup(fd.as_fd(), &slot.to_le_bytes(), &mut buf) {
+                total += buf.chunks(8).map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).sum::<u64>();
+            }
+        }
+        total
+    }
+}
+
+/// One attached entry.
+pub struct LiveEntry {
+    pub id: u32,
+    pub loaded: Loaded,
+    /// The attach points, as written.
+    pub attach: Vec<String>,
+}
+
+pub struct Shared {
+    pub ring: RingBuf<MapData>,
+    /// What each event id means: the accepted entries' table.
+    pub kinds: Vec<EventKind>,
+    pub probe_names: ProbeNames,
+    pub maps: SessionMaps,
+    pub live: Vec<LiveEntry>,
+    pub printer: Printer<OutWriter>,
+    pub out: Out,
+    exit_noted: bool,
+}
+
+impl Shared {
+    pub fn new(ring: RingBuf<MapData>, printer: Printer<OutWriter>, out: Out) -> Shared {
+        Shared {
+            ring,
+            kinds: Vec::new(),
+            probe_names: ProbeNames::default(),
+            maps: SessionMaps::new(),
+            live: Vec::new(),
+            printer,
+            out,
+            exit_noted: false,
+        }
+    }
+
+    /// Handles every pending record: output is printed, `clear`/`zero`
+    /// applied. A record that cannot be decoded is reported and skipped.
+    pub fn drain(&mut self) {
+        let Shared { ring, kinds, probe_names, maps, printer, out, exit_noted, .. } = self;
+        let mut record = Vec::new();
+        while let Some(item) = ring.next() {
+            record.clear();
+            record.extend_from_slice(&item);
+            drop(item);
+            let event = match decode_record(kinds, probe_names, &record) {
+                Ok(e) => e,
+                Err(e) => {
+                    out.text(&format!("flowtrace: warning: {e}\n"));
+                    continue;
+                }
+            };
+            let done = match event {
+                Event::Printf { format, args } => printer.printf(format, &args).map_err(RuntimeError::from_io),
+                Event::PrintValue(v) => printer.value(&v).map_err(RuntimeError::from_io),
+                Event::Time { format } => printer.time(format).map_err(RuntimeError::from_io),
+                Event::PrintMap { map, top, div } => {
+                    maps.snapshot(map).and_then(|s| printer.map(&s, top, div).map_err(RuntimeError::from_io))
+                }
+                Event::Clear { map } => maps.clear(map),
+                Event::Zero { map } => maps.zero(map),
+                Event::Exit => {
+                    if !*exit_noted {
+                        out.text("flowtrace: exit() does nothing in the interactive session; use .detach or .quit\n");
+                        *exit_noted = true;
+                    }
+                    Ok(())
+                }
+            };
+            if let Err(e) = done {
+                out.text(&format!("flowtrace: warning: {e}\n"));
+            }
+        }
+    }
+
+    /// Detaches the entries `ids` (every one for `None`): all of them stop
+    /// firing first, then their END blocks run, then their output is printed.
+    /// Returns the ids detached.
+    pub fn detach(&mut self, ids: Option<&[u32]>) -> Vec<u32> {
+        let (gone, kept): (Vec<LiveEntry>, Vec<LiveEntry>) =
+            std::mem::take(&mut self.live).into_iter().partition(|e| ids.is_none_or(|ids| ids.contains(&e.id)));
+        self.live = kept;
+        let mut gone = gone;
+        for e in &mut gone {
+            e.loaded.detach_all();
+        }
+        for e in &mut gone {
+            if let Err(err) = e.loaded.run_end() {
+                self.out.text(&format!("flowtrace: warning: END of probe {}: {err}\n", e.id));
+            }
+        }
+        self.drain();
+        gone.iter().map(|e| e.id).collect()
+    }
+}
+
+/// The lock, even if a thread panicked while holding it: the state is
+/// still the kernel's objects, usable for detaching.
+pub fn lock(shared: &Arc<Mutex<Shared>>) -> std::sync::MutexGuard<'_, Shared> {
+    shared.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+trait FromIo {
+    fn from_io(e: io::Error) -> RuntimeError;
+}
+
+impl FromIo for RuntimeError {
+    fn from_io(error: io::Error) -> RuntimeError {
+        RuntimeError::Kernel { what: "writing output".into(), error }
+    }
+}

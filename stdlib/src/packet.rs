@@ -31,5 +31,5 @@ pub(crate) const BUILTINS: &[BuiltinInfo] = &[
     packet!(Tcpflags, "tcpflags", "uint8", "TCP flags byte (TCP_SYN, TCP_ACK, …); 0 if not TCP"),
     packet!(Mark, "mark", "uint32", "skb->mark"),
     packet!(Cookie, "cookie", "uint64", "socket cookie of the packet's socket (0 if none)"),
-    packet!(Skb, "skb", "struct sk_buff *", "the packet's kernel sk_buff"),
+    packet!(Skb, "skb", "struct __sk_buff *", "the packet's context: skb->len, skb->mark, skb->hash, skb->vlan_tci, … (loaded directly)"),
 ];

@@ -62,7 +62,7 @@ pub(crate) const BUILTINS: &[BuiltinInfo] = &[
         builtin: Builtin::Cgroup,
         name: "cgroup",
         ty: "uint64",
-        usable_in: ProbeKind::TASK,
-        doc: "cgroup v2 id of the current task",
+        usable_in: ProbeKind::ALL,
+        doc: "cgroup v2 id of the current task; in tc: probes, of the packet's socket (0 if none)",
     },
 ];

@@ -52,6 +52,8 @@ impl Lowerer<'_> {
             Builtin::Arg(n) => self.lower_arg(n),
             Builtin::Retval => self.lower_retval(&e.ty),
             Builtin::Curtask => scalar(self.call(helper::GET_CURRENT_TASK, &[])),
+            // tc programs run outside any task: the packet's socket's cgroup.
+            Builtin::Cgroup if self.kind == crate::object::ProgramKind::SchedCls => self.packet_builtin(b, e),
             Builtin::Cgroup => scalar(self.call(helper::GET_CURRENT_CGROUP_ID, &[])),
             Builtin::Probe => {
                 let raw = self.probe.attach.raw.clone();

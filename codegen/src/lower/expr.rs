@@ -58,6 +58,10 @@ impl Lowerer<'_> {
                 self.normalize(r, &e.ty);
                 Val::Scalar(r)
             }
+            // `skb->FIELD` in tc probes: a direct `__sk_buff` context load.
+            TExprKind::Member { base, offset, bitfield: None } if matches!(base.kind, TExprKind::Builtin(flowtrace_stdlib::Builtin::Skb)) => {
+                self.skb_field(*offset, &e.ty, e.span)?
+            }
             TExprKind::Member { base, offset, bitfield } => {
                 let addr = self.address_plus(base, *offset)?;
                 self.read_kernel(addr, &e.ty, *bitfield)?

@@ -12,6 +12,7 @@ pub mod events;
 pub mod expr;
 pub mod maps;
 pub mod packet;
+mod packet_parse;
 pub mod stmt;
 #[cfg(test)]
 mod tests;

@@ -1,45 +1,57 @@
 //! tc probes: the packet builtins, read from the `__sk_buff` context and the
 //! packet headers.
 //!
-//! Headers are parsed once at program entry (only when the probe uses a
-//! header builtin) into stack slots that the builtins then read. Parsing uses
-//! `bpf_skb_load_bytes`, which needs no data/data_end bounds proofs and also
-//! reads non-linear skbs. Assumptions: an Ethernet-style 14-byte link header
-//! (true for ethernet, veth and loopback), no VLAN tags, no IPv6 extension
-//! headers (ports are 0 then).
+//! Headers are parsed once at program entry, only when the probe uses a
+//! header builtin, into stack slots that the builtins then read (see
+//! [`super::packet_parse`]). The context builtins read `__sk_buff` directly;
+//! `ifname` looks the interface index up in a map the runtime fills with the
+//! names of the interfaces it attached to (a glob attaches one program to
+//! many); `skb->FIELD` is a direct `__sk_buff` context load.
 
 use super::{Arg, LowerResult, Lowerer, Mem, Val};
 use crate::insn::helper;
-use crate::ir::{AluOp, Cond, Inst, Size, Src};
-use flowtrace_lang::ast::AttachKind;
+use crate::ir::{Cond, Inst, Size, Src};
+use crate::object::{BpfMapType, MapRef, MapRole, MapSpec, ProgramKind};
 use flowtrace_lang::diag::Diagnostic;
+use flowtrace_lang::span::Span;
 use flowtrace_lang::typed::{TExpr, TExprKind, TStmt, TStmtKind};
+use flowtrace_lang::types::Type;
 use flowtrace_stdlib::Builtin;
 
 /// `struct __sk_buff` field offsets (uapi, stable).
-const SKB_LEN: i16 = 0;
+pub(super) const SKB_LEN: i16 = 0;
 const SKB_MARK: i16 = 8;
-const SKB_PROTOCOL: i16 = 16;
 const SKB_IFINDEX: i16 = 40;
+pub(super) const SKB_DATA: i16 = 76;
+pub(super) const SKB_DATA_END: i16 = 80;
+/// `struct __sk_buff` is 192 bytes; `flow_keys` (144) is for flow dissectors only.
+const SKB_SIZE: u32 = 192;
+const SKB_FLOW_KEYS: u32 = 144;
 
-const ETH_HLEN: i32 = 14;
-/// `skb->protocol` is big-endian in the low 16 bits of a u32.
-const ETH_P_IP_BE: i32 = 0x0008;
-const ETH_P_IPV6_BE: i32 = 0xdd86;
-const IPPROTO_TCP: i32 = 6;
-const IPPROTO_UDP: i32 = 17;
+/// `IFNAMSIZ`.
+const IFNAME_LEN: u32 = 16;
+/// Interfaces whose names the `ifname` map can hold.
+const IFNAMES_MAX: u32 = 4096;
 
-/// Stack slots the header parse fills.
+/// Stack slots the header parse fills; every one is 8 bytes, zero when the
+/// packet does not have the header (or it is truncated).
 #[derive(Clone, Copy, Debug)]
 pub struct PacketSlots {
-    family: Mem,
-    proto: Mem,
-    sport: Mem,
-    dport: Mem,
-    tcpflags: Mem,
-    /// 24-byte `inet` values.
-    saddr: Mem,
-    daddr: Mem,
+    pub family: Mem,
+    pub proto: Mem,
+    pub sport: Mem,
+    pub dport: Mem,
+    pub tcpflags: Mem,
+    /// 24-byte `inet` values: family (u64), then 16 address bytes.
+    pub saddr: Mem,
+    pub daddr: Mem,
+}
+
+impl PacketSlots {
+    /// All slots are one contiguous run starting at `daddr` (allocated last).
+    pub fn zero_all(&self, l: &mut Lowerer<'_>) {
+        l.zero(self.daddr, (self.family.off - self.daddr.off) as u32 + 8);
+    }
 }
 
 fn needs_headers(b: Builtin) -> bool {
@@ -48,7 +60,7 @@ fn needs_headers(b: Builtin) -> bool {
 
 impl Lowerer<'_> {
     pub fn packet_builtin(&mut self, b: Builtin, e: &TExpr) -> LowerResult<Val> {
-        if self.kind != crate::object::ProgramKind::SchedCls {
+        if self.kind != ProgramKind::SchedCls {
             return Err(Diagnostic::error(e.span, format!("{b:?} is a packet builtin: only tc: probes have it")));
         }
         let ctx = self.ctx;
@@ -62,20 +74,20 @@ impl Lowerer<'_> {
             Builtin::Mark => ctx_u32(self, SKB_MARK),
             Builtin::Ifindex => ctx_u32(self, SKB_IFINDEX),
             Builtin::Cookie => Ok(Val::Scalar(self.call(helper::GET_SOCKET_COOKIE, &[Arg::Reg(ctx)]))),
-            Builtin::Ifname => {
-                // Wildcards are expanded per interface, so the name is a constant.
-                let AttachKind::Tc { iface, .. } = &self.probe.attach.kind else { unreachable!("tc probe") };
-                let iface = iface.clone();
-                let lit = TExpr { kind: TExprKind::Str(iface), ty: e.ty.clone(), span: e.span };
-                self.expr(&lit)
-            }
+            // The cgroup v2 id of the packet's socket (0 without a full socket).
+            Builtin::Cgroup => Ok(Val::Scalar(self.call(helper::SKB_CGROUP_ID, &[Arg::Reg(ctx)]))),
+            Builtin::Ifname => self.ifname(),
             Builtin::Dir => {
-                let AttachKind::Tc { dir, .. } = &self.probe.attach.kind else { unreachable!("tc probe") };
-                let text = if *dir == flowtrace_lang::ast::TcDir::Ingress { "ingress" } else { "egress" };
+                // The checker turns `dir` into a string constant; this is the fallback.
+                let text = match &self.probe.attach.kind {
+                    flowtrace_lang::ast::AttachKind::Tc { dir: flowtrace_lang::ast::TcDir::Egress, .. } => "egress",
+                    _ => "ingress",
+                };
                 let lit = TExpr { kind: TExprKind::Str(text.into()), ty: e.ty.clone(), span: e.span };
                 self.expr(&lit)
             }
-            Builtin::Skb => Err(self.unsupported(e.span, "skb (the kernel sk_buff pointer)")),
+            Builtin::Skb => Err(Diagnostic::error(e.span, "`skb` is read through its fields: skb->len, skb->mark, skb->hash, …")
+                .with_hint("fields of struct __sk_buff are loaded from the program's context")),
             _ => {
                 let slots = self.packet.ok_or_else(|| Diagnostic::error(e.span, "internal error: packet headers not parsed"))?;
                 let slot = match b {
@@ -92,11 +104,64 @@ impl Lowerer<'_> {
         }
     }
 
+    /// `skb->FIELD`: a direct context load. The verifier rewrites `__sk_buff`
+    /// accesses into `sk_buff` ones, and only accepts loads of a field's
+    /// exact offset and size (or a narrower load at its start).
+    pub fn skb_field(&mut self, offset: u32, ty: &Type, span: Span) -> LowerResult<Val> {
+        let size = crate::layout::size_of(ty);
+        let sz = Size::of_bytes(size).filter(|_| offset + size <= SKB_SIZE && offset != SKB_FLOW_KEYS);
+        let Some(sz) = sz else {
+            return Err(Diagnostic::error(span, "this struct __sk_buff field cannot be read by a tc program")
+                .with_hint("readable: len, pkt_type, mark, queue_mapping, protocol, vlan_tci, priority, ifindex, hash, tc_classid, …"));
+        };
+        if self.kind != ProgramKind::SchedCls {
+            return Err(Diagnostic::error(span, "skb exists only in tc: probes"));
+        }
+        let r = self.vreg();
+        self.emit(Inst::Load { size: sz, dst: r, base: self.ctx, off: offset as i16 });
+        self.normalize(r, ty);
+        Ok(Val::Scalar(r))
+    }
+
+    /// `ifname`: the name the runtime stored for `skb->ifindex`, or "".
+    fn ifname(&mut self) -> LowerResult<Val> {
+        let map = self.ifnames_map();
+        let key = self.alloc(8)?;
+        let ifindex = self.vreg();
+        self.emit(Inst::Load { size: Size::W, dst: ifindex, base: self.ctx, off: SKB_IFINDEX });
+        self.store_scalar(key, ifindex);
+        let name = self.alloc(IFNAME_LEN)?;
+        self.zero(name, IFNAME_LEN);
+        let p = self.call(helper::MAP_LOOKUP_ELEM, &[Arg::Map(map), Arg::Addr(key)]);
+        let end = self.label();
+        self.jump(Cond::Eq, p, Src::Imm(0), end);
+        self.copy_mem(name, Mem { base: p, off: 0 }, IFNAME_LEN);
+        self.place(end);
+        Ok(Val::Bytes(name))
+    }
+
+    /// The map behind `ifname`, shared by every probe that uses it.
+    fn ifnames_map(&mut self) -> MapRef {
+        if let Some(i) = self.g.maps.iter().position(|m| matches!(m.role, MapRole::Ifnames)) {
+            return MapRef(i as u32);
+        }
+        let r = MapRef(self.g.maps.len() as u32);
+        self.g.maps.push(MapSpec {
+            name: "ft_ifnames".into(),
+            map_type: BpfMapType::Hash,
+            key_size: 4,
+            value_size: IFNAME_LEN,
+            max_entries: IFNAMES_MAX,
+            role: MapRole::Ifnames,
+        });
+        r
+    }
+
     /// At entry of a tc probe that uses header builtins: parse them.
     pub fn parse_packet_if_used(&mut self) -> LowerResult<()> {
         let probe = self.probe;
         let used = probe.predicate.iter().any(|p| expr_uses(p, &needs_headers)) || stmts_use(&probe.body, &needs_headers);
-        if self.kind != crate::object::ProgramKind::SchedCls || !used {
+        if self.kind != ProgramKind::SchedCls || !used {
             return Ok(());
         }
         self.comment(">parse packet headers".to_string());
@@ -110,86 +175,9 @@ impl Lowerer<'_> {
             saddr: slot(self, 24)?,
             daddr: slot(self, 24)?,
         };
-        let first = slots.family;
-        self.zero(slots.daddr, (first.off - slots.daddr.off) as u32 + 8);
+        slots.zero_all(self);
         self.packet = Some(slots);
-        let buf = self.alloc(8)?;
-        let ctx = self.ctx;
-        let (v6, l4, done) = (self.label(), self.label(), self.label());
-        let proto = self.vreg();
-        self.emit(Inst::Load { size: Size::W, dst: proto, base: ctx, off: SKB_PROTOCOL });
-        self.jump(Cond::Eq, proto, Src::Imm(ETH_P_IPV6_BE), v6);
-        self.jump(Cond::Ne, proto, Src::Imm(ETH_P_IP_BE), done);
-        // IPv4: version/IHL, protocol at +9, addresses at +12 and +16.
-        let l4_off = self.vreg();
-        self.load_bytes(buf, ETH_HLEN, 1);
-        self.emit(Inst::Load { size: Size::B, dst: l4_off, base: buf.base, off: buf.off });
-        // Mask the IHL before scaling it so the offset stays small and known.
-        self.alu(AluOp::And, l4_off, Src::Imm(0x0f));
-        self.alu(AluOp::Lsh, l4_off, Src::Imm(2));
-        self.alu(AluOp::Add, l4_off, Src::Imm(ETH_HLEN));
-        self.emit(Inst::Store { size: Size::DW, base: slots.family.base, off: slots.family.off, src: Src::Imm(2) });
-        self.copy_header_byte(ETH_HLEN + 9, slots.proto, buf);
-        self.set_inet(slots.saddr, 2, ETH_HLEN + 12, 4);
-        self.set_inet(slots.daddr, 2, ETH_HLEN + 16, 4);
-        self.goto(l4);
-        // IPv6: next header at +6, addresses at +8 and +24, 40-byte header.
-        self.place(v6);
-        self.emit(Inst::Store { size: Size::DW, base: slots.family.base, off: slots.family.off, src: Src::Imm(10) });
-        self.copy_header_byte(ETH_HLEN + 6, slots.proto, buf);
-        self.set_inet(slots.saddr, 10, ETH_HLEN + 8, 16);
-        self.set_inet(slots.daddr, 10, ETH_HLEN + 24, 16);
-        self.alu(AluOp::Mov, l4_off, Src::Imm(ETH_HLEN + 40));
-        self.place(l4);
-        self.ports_and_flags(slots, l4_off, buf, done);
-        self.place(done);
-        Ok(())
-    }
-
-    fn ports_and_flags(&mut self, slots: PacketSlots, l4_off: crate::ir::Reg, buf: Mem, done: crate::ir::Label) {
-        let p = self.load_scalar(slots.proto);
-        let ports = self.label();
-        self.jump(Cond::Eq, p, Src::Imm(IPPROTO_UDP), ports);
-        self.jump(Cond::Ne, p, Src::Imm(IPPROTO_TCP), done);
-        self.place(ports);
-        // Source and destination port, big-endian, at the start of TCP and UDP.
-        let r = self.call(
-            helper::SKB_LOAD_BYTES,
-            &[Arg::Reg(self.ctx), Arg::Reg(l4_off), Arg::Addr(buf), Arg::Imm(4)],
-        );
-        self.jump(Cond::Ne, r, Src::Imm(0), done);
-        for (at, slot) in [(0, slots.sport), (2, slots.dport)] {
-            let v = self.vreg();
-            self.emit(Inst::Load { size: Size::H, dst: v, base: buf.base, off: buf.off + at });
-            self.emit(Inst::ToBe { dst: v, bits: 16 });
-            self.store_scalar(slot, v);
-        }
-        self.jump(Cond::Ne, p, Src::Imm(IPPROTO_TCP), done);
-        let flags_at = self.copy_reg(l4_off);
-        self.alu(AluOp::Add, flags_at, Src::Imm(13));
-        let r = self.call(helper::SKB_LOAD_BYTES, &[Arg::Reg(self.ctx), Arg::Reg(flags_at), Arg::Addr(buf), Arg::Imm(1)]);
-        self.jump(Cond::Ne, r, Src::Imm(0), done);
-        let f = self.vreg();
-        self.emit(Inst::Load { size: Size::B, dst: f, base: buf.base, off: buf.off });
-        self.store_scalar(slots.tcpflags, f);
-    }
-
-    /// `skb_load_bytes(ctx, off, buf, len)`; on failure `buf` keeps its bytes.
-    fn load_bytes(&mut self, buf: Mem, off: i32, len: i32) {
-        self.emit(Inst::Store { size: Size::DW, base: buf.base, off: buf.off, src: Src::Imm(0) });
-        self.call(helper::SKB_LOAD_BYTES, &[Arg::Reg(self.ctx), Arg::Imm(off), Arg::Addr(buf), Arg::Imm(len)]);
-    }
-
-    fn copy_header_byte(&mut self, off: i32, slot: Mem, buf: Mem) {
-        self.load_bytes(buf, off, 1);
-        let v = self.load_scalar(buf);
-        self.store_scalar(slot, v);
-    }
-
-    /// An `inet` slot: family, then `len` address bytes read from the packet.
-    fn set_inet(&mut self, slot: Mem, family: i32, off: i32, len: i32) {
-        self.emit(Inst::Store { size: Size::DW, base: slot.base, off: slot.off, src: Src::Imm(family) });
-        self.call(helper::SKB_LOAD_BYTES, &[Arg::Reg(self.ctx), Arg::Imm(off), Arg::Addr(slot.at(8)), Arg::Imm(len)]);
+        self.parse_headers(slots)
     }
 }
 

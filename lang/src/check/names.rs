@@ -119,7 +119,8 @@ impl Checker<'_> {
             Builtin::Proto | Builtin::Tcpflags => expr(Type::Int(IntType::U8)),
             Builtin::Saddr | Builtin::Daddr => expr(Type::Inet),
             Builtin::Cookie => expr(Type::U64),
-            Builtin::Skb => expr(self.record_pointer("sk_buff")),
+            // Fields of the uapi `struct __sk_buff`, read from the tc program's context.
+            Builtin::Skb => expr(self.record_pointer("__sk_buff")),
         }
     }
 

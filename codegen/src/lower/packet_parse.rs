@@ -1,0 +1,363 @@
+//! The header parse of tc probes: Ethernet, up to two 802.1Q/802.1ad VLAN
+//! tags, IPv4 (options skipped by IHL), IPv6 (hop-by-hop, routing,
+//! destination-options, fragment and AH extension headers skipped, up to
+//! [`IPV6_EXT_MAX`]), then TCP, UDP, ICMP and ICMPv6.
+//!
+//! It runs twice over one description, in two modes:
+//! - **direct**: loads straight from packet memory (`skb->data`). Every read
+//!   is preceded by `if ptr + N > data_end goto slow`, the comparison the
+//!   verifier turns into a proven range. This is the fast path.
+//! - **copied**: when the headers are not all in the linear part of the skb
+//!   (or the packet is truncated), the first [`COPY_MAX`] bytes are copied to
+//!   a per-CPU buffer with `bpf_skb_load_bytes`, and the same parse runs over it. Here
+//!   the verifier cannot relate offsets to the copied length, so every offset
+//!   is also clamped against the buffer's size.
+//!
+//! Offsets are kept in scalar registers and checked against
+//! [`OFFSET_MAX`] after every variable step: the verifier only proves packet
+//! ranges for offsets below 64 KiB, and small known bounds keep it fast.
+//!
+//! Results go to the [`PacketSlots`]. A packet that is not IP, or whose
+//! headers are malformed or truncated before the end of the transport
+//! header, reads as all zero (`family`, `proto`, addresses, ports, flags). A
+//! non-first fragment has its addresses and `proto` but zero ports.
+//! ICMP and ICMPv6 follow NetFlow: `sport` 0, `dport` = type << 8 | code.
+
+use super::packet::{PacketSlots, SKB_DATA, SKB_DATA_END, SKB_LEN};
+use super::{Arg, LowerResult, Lowerer};
+use crate::insn::helper;
+use crate::ir::{AluOp, Cond, Inst, Label, Reg, Size, Src};
+use crate::object::{BpfMapType, MapRef, MapRole, MapSpec};
+
+const ETH_HLEN: i32 = 14;
+/// Bytes copied for the slow path: Ethernet, two VLAN tags, an IPv4 header
+/// with 40 bytes of options and a TCP header fit, as does IPv6 with a few
+/// small extension headers.
+const COPY_MAX: i32 = 128;
+/// Largest header offset the parse accepts.
+const OFFSET_MAX: i32 = 1024;
+/// Set when compiling, every tc program parses the copied headers: lets
+/// tests run the slow path on BPF_PROG_TEST_RUN's (always linear) packets.
+pub const FORCE_COPY_ENV: &str = "FLOWTRACE_TEST_TC_COPY";
+/// IPv6 extension headers skipped before giving up on the transport header.
+const IPV6_EXT_MAX: usize = 4;
+
+// Big-endian 16-bit values as a little-endian load sees them.
+const fn be16(v: u16) -> i32 {
+    v.swap_bytes() as i32
+}
+const ETH_P_IP: i32 = be16(0x0800);
+const ETH_P_IPV6: i32 = be16(0x86dd);
+const ETH_P_8021Q: i32 = be16(0x8100);
+const ETH_P_8021AD: i32 = be16(0x88a8);
+/// IPv4 fragment offset bits of the frag_off field.
+const IP_OFFSET_MASK: i32 = be16(0x1fff);
+/// IPv6 fragment header: offset bits (the low 3 are flags).
+const IP6_OFFSET_MASK: i32 = be16(0xfff8);
+
+const AF_INET: i32 = 2;
+const AF_INET6: i32 = 10;
+const IPPROTO_HOPOPTS: i32 = 0;
+const IPPROTO_ICMP: i32 = 1;
+const IPPROTO_TCP: i32 = 6;
+const IPPROTO_UDP: i32 = 17;
+const IPPROTO_ROUTING: i32 = 43;
+const IPPROTO_FRAGMENT: i32 = 44;
+const IPPROTO_AH: i32 = 51;
+const IPPROTO_ICMPV6: i32 = 58;
+const IPPROTO_DSTOPTS: i32 = 60;
+
+/// Where header bytes are read from in one run of the parse.
+#[derive(Clone, Copy)]
+enum Source {
+    /// Packet memory: `data` and `data_end` pointers.
+    Direct { data: Reg, end: Reg },
+    /// A copy: its address and how many bytes were copied.
+    Copied { buf: Reg, len: Reg },
+}
+
+/// One run of the parse.
+#[derive(Clone, Copy)]
+struct Run {
+    src: Source,
+    slots: PacketSlots,
+    /// Where to go when bytes are missing: the copied run in direct mode,
+    /// `invalid` in copied mode.
+    short: Label,
+    /// Malformed or truncated: zero every slot.
+    invalid: Label,
+    done: Label,
+}
+
+impl Lowerer<'_> {
+    /// Emits both runs of the parse (the slots are zero on entry).
+    pub(super) fn parse_headers(&mut self, slots: PacketSlots) -> LowerResult<()> {
+        let (slow, invalid, done) = (self.label(), self.label(), self.label());
+        let (data, end) = (self.vreg(), self.vreg());
+        let ctx = self.ctx;
+        self.emit(Inst::Load { size: Size::W, dst: data, base: ctx, off: SKB_DATA });
+        self.emit(Inst::Load { size: Size::W, dst: end, base: ctx, off: SKB_DATA_END });
+        if std::env::var_os(FORCE_COPY_ENV).is_some() {
+            self.goto(slow);
+        }
+        self.comment(">headers from packet memory".into());
+        self.parse_run(Run { src: Source::Direct { data, end }, slots, short: slow, invalid, done });
+
+        self.place(slow);
+        self.comment(">headers not linear or truncated: parse a copy".into());
+        slots.zero_all(self);
+        let len = self.vreg();
+        self.emit(Inst::Load { size: Size::W, dst: len, base: ctx, off: SKB_LEN });
+        self.jump(Cond::Eq, len, Src::Imm(0), invalid);
+        let full = self.label();
+        self.jump(Cond::Le, len, Src::Imm(COPY_MAX), full);
+        self.alu(AluOp::Mov, len, Src::Imm(COPY_MAX));
+        self.place(full);
+        // The copy goes to a per-CPU map value, not the stack: the verifier
+        // demands aligned stack accesses, and header fields at variable
+        // offsets are not aligned; map values have no such rule on x86.
+        let map = self.packet_copy_map();
+        let key = self.alloc(8)?;
+        self.emit(Inst::Store { size: Size::DW, base: key.base, off: key.off, src: Src::Imm(0) });
+        let buf = self.call(helper::MAP_LOOKUP_ELEM, &[Arg::Map(map), Arg::Addr(key)]);
+        self.jump(Cond::Eq, buf, Src::Imm(0), invalid);
+        let r = self.call(helper::SKB_LOAD_BYTES, &[Arg::Reg(ctx), Arg::Imm(0), Arg::Reg(buf), Arg::Reg(len)]);
+        self.jump(Cond::Ne, r, Src::Imm(0), invalid);
+        self.parse_run(Run { src: Source::Copied { buf, len }, slots, short: invalid, invalid, done });
+
+        self.place(invalid);
+        slots.zero_all(self);
+        self.place(done);
+        Ok(())
+    }
+
+    /// The per-CPU buffer the slow path copies headers into, shared by
+    /// every tc probe (a program runs to completion on its CPU).
+    fn packet_copy_map(&mut self) -> MapRef {
+        const NAME: &str = "ft_pktcopy";
+        if let Some(i) = self.g.maps.iter().position(|m| m.name == NAME) {
+            return MapRef(i as u32);
+        }
+        let r = MapRef(self.g.maps.len() as u32);
+        self.g.maps.push(MapSpec {
+            name: NAME.into(),
+            map_type: BpfMapType::PercpuArray,
+            key_size: 4,
+            value_size: COPY_MAX as u32,
+            max_entries: 1,
+            role: MapRole::Scratch,
+        });
+        r
+    }
+
+    /// A pointer to `n` readable bytes at header offset `off`, or a jump to
+    /// `run.short`.
+    fn header_bytes(&mut self, run: &Run, off: Reg, n: i32) -> Reg {
+        match run.src {
+            Source::Direct { data, end } => {
+                let p = self.copy_reg(data);
+                self.alu(AluOp::Add, p, Src::Reg(off));
+                let past = self.copy_reg(p);
+                self.alu(AluOp::Add, past, Src::Imm(n));
+                // The verifier learns "n bytes at p are in the packet" from this.
+                self.jump(Cond::Gt, past, Src::Reg(end), run.short);
+                p
+            }
+            Source::Copied { buf, len } => {
+                // Against the buffer's size (what the verifier checks)…
+                self.jump(Cond::Gt, off, Src::Imm(COPY_MAX - n), run.short);
+                // …and against what was copied (what the packet has).
+                let past = self.copy_reg(off);
+                self.alu(AluOp::Add, past, Src::Imm(n));
+                self.jump(Cond::Gt, past, Src::Reg(len), run.short);
+                let p = self.copy_reg(buf);
+                self.alu(AluOp::Add, p, Src::Reg(off));
+                p
+            }
+        }
+    }
+
+    fn load_at(&mut self, size: Size, p: Reg, off: i16) -> Reg {
+        let r = self.vreg();
+        self.emit(Inst::Load { size, dst: r, base: p, off });
+        r
+    }
+
+    fn parse_run(&mut self, run: Run) {
+        let off = self.vreg();
+        self.alu(AluOp::Mov, off, Src::Imm(0));
+        let p = self.header_bytes(&run, off, ETH_HLEN);
+        let ethertype = self.load_at(Size::H, p, 12);
+        self.alu(AluOp::Mov, off, Src::Imm(ETH_HLEN));
+        // Up to two VLAN tags (802.1ad outer, 802.1Q inner): 4 bytes each,
+        // the inner ethertype in their last two.
+        for _ in 0..2 {
+            let (tagged, next) = (self.label(), self.label());
+            self.jump(Cond::Eq, ethertype, Src::Imm(ETH_P_8021Q), tagged);
+            self.jump(Cond::Ne, ethertype, Src::Imm(ETH_P_8021AD), next);
+            self.place(tagged);
+            let p = self.header_bytes(&run, off, 4);
+            self.emit(Inst::Load { size: Size::H, dst: ethertype, base: p, off: 2 });
+            self.alu(AluOp::Add, off, Src::Imm(4));
+            self.place(next);
+        }
+        let (v4, v6, transport) = (self.label(), self.label(), self.label());
+        self.jump(Cond::Eq, ethertype, Src::Imm(ETH_P_IP), v4);
+        self.jump(Cond::Eq, ethertype, Src::Imm(ETH_P_IPV6), v6);
+        // Not IP: everything stays zero.
+        self.goto(run.done);
+
+        self.place(v4);
+        let proto = self.vreg();
+        self.ipv4(&run, off, proto, transport);
+        self.place(v6);
+        self.ipv6(&run, off, proto, transport);
+        self.place(transport);
+        self.transport(&run, off, proto);
+    }
+
+    /// IPv4: sets `proto`, the addresses, and `off` past the options.
+    fn ipv4(&mut self, run: &Run, off: Reg, proto: Reg, transport: Label) {
+        let s = run.slots;
+        let p = self.header_bytes(run, off, 20);
+        let vihl = self.load_at(Size::B, p, 0);
+        let version = self.copy_reg(vihl);
+        self.alu(AluOp::Rsh, version, Src::Imm(4));
+        self.jump(Cond::Ne, version, Src::Imm(4), run.invalid);
+        // Mask the IHL before scaling it: the verifier then knows the
+        // header length is at most 60.
+        self.alu(AluOp::And, vihl, Src::Imm(0x0f));
+        self.jump(Cond::Lt, vihl, Src::Imm(5), run.invalid);
+        self.alu(AluOp::Lsh, vihl, Src::Imm(2));
+        self.emit(Inst::Load { size: Size::B, dst: proto, base: p, off: 9 });
+        self.store_scalar(s.proto, proto);
+        self.set_family(s, AF_INET);
+        for (slot, at) in [(s.saddr, 12), (s.daddr, 16)] {
+            let a = self.load_at(Size::W, p, at);
+            self.emit(Inst::Store { size: Size::W, base: slot.base, off: slot.off + 8, src: Src::Reg(a) });
+        }
+        self.alu(AluOp::Add, off, Src::Reg(vihl));
+        // A fragment other than the first has no transport header.
+        let frag = self.load_at(Size::H, p, 6);
+        self.jump(Cond::Set, frag, Src::Imm(IP_OFFSET_MASK), run.done);
+        self.goto(transport);
+    }
+
+    /// IPv6: sets `proto` (after the extension headers), the addresses, and
+    /// `off` past the extension headers.
+    fn ipv6(&mut self, run: &Run, off: Reg, proto: Reg, transport: Label) {
+        let s = run.slots;
+        let p = self.header_bytes(run, off, 40);
+        self.emit(Inst::Load { size: Size::B, dst: proto, base: p, off: 6 });
+        self.set_family(s, AF_INET6);
+        for (slot, at) in [(s.saddr, 8), (s.daddr, 24)] {
+            for half in [0, 8] {
+                let a = self.load_at(Size::DW, p, at + half);
+                self.emit(Inst::Store { size: Size::DW, base: slot.base, off: slot.off + 8 + half, src: Src::Reg(a) });
+            }
+        }
+        self.alu(AluOp::Add, off, Src::Imm(40));
+        let ext_done = self.label();
+        for _ in 0..IPV6_EXT_MAX {
+            self.ipv6_extension(run, off, proto, ext_done);
+        }
+        self.place(ext_done);
+        self.store_scalar(s.proto, proto);
+        self.goto(transport);
+    }
+
+    /// One extension header, if `proto` names one we can skip; otherwise
+    /// go to `ext_done`.
+    fn ipv6_extension(&mut self, run: &Run, off: Reg, proto: Reg, ext_done: Label) {
+        let (options, fragment, ah, next) = (self.label(), self.label(), self.label(), self.label());
+        for kind in [IPPROTO_HOPOPTS, IPPROTO_ROUTING, IPPROTO_DSTOPTS] {
+            self.jump(Cond::Eq, proto, Src::Imm(kind), options);
+        }
+        self.jump(Cond::Eq, proto, Src::Imm(IPPROTO_FRAGMENT), fragment);
+        self.jump(Cond::Eq, proto, Src::Imm(IPPROTO_AH), ah);
+        self.goto(ext_done);
+
+        // Options-style headers: next header, length in 8-byte units not
+        // counting the first 8.
+        self.place(options);
+        let p = self.header_bytes(run, off, 2);
+        self.emit(Inst::Load { size: Size::B, dst: proto, base: p, off: 0 });
+        let len = self.load_at(Size::B, p, 1);
+        self.alu(AluOp::Add, len, Src::Imm(1));
+        self.alu(AluOp::Lsh, len, Src::Imm(3));
+        self.alu(AluOp::Add, off, Src::Reg(len));
+        self.goto(next);
+
+        // Fragment header: 8 bytes; a non-first fragment has no transport header.
+        self.place(fragment);
+        let p = self.header_bytes(run, off, 8);
+        self.emit(Inst::Load { size: Size::B, dst: proto, base: p, off: 0 });
+        let frag = self.load_at(Size::H, p, 2);
+        self.alu(AluOp::Add, off, Src::Imm(8));
+        let later = self.label();
+        self.jump(Cond::Set, frag, Src::Imm(IP6_OFFSET_MASK), later);
+        self.goto(next);
+        self.place(later);
+        self.store_scalar(run.slots.proto, proto);
+        self.goto(run.done);
+
+        // AH: length in 4-byte units, not counting the first 8.
+        self.place(ah);
+        let p = self.header_bytes(run, off, 2);
+        self.emit(Inst::Load { size: Size::B, dst: proto, base: p, off: 0 });
+        let len = self.load_at(Size::B, p, 1);
+        self.alu(AluOp::Add, len, Src::Imm(2));
+        self.alu(AluOp::Lsh, len, Src::Imm(2));
+        self.alu(AluOp::Add, off, Src::Reg(len));
+
+        self.place(next);
+        // Keeps the offset's known range small (see the module comment).
+        self.jump(Cond::Gt, off, Src::Imm(OFFSET_MAX), run.invalid);
+    }
+
+    /// Ports, TCP flags, ICMP type/code.
+    fn transport(&mut self, run: &Run, off: Reg, proto: Reg) {
+        let s = run.slots;
+        let (tcp, udp, icmp) = (self.label(), self.label(), self.label());
+        self.jump(Cond::Eq, proto, Src::Imm(IPPROTO_TCP), tcp);
+        self.jump(Cond::Eq, proto, Src::Imm(IPPROTO_UDP), udp);
+        self.jump(Cond::Eq, proto, Src::Imm(IPPROTO_ICMP), icmp);
+        self.jump(Cond::Eq, proto, Src::Imm(IPPROTO_ICMPV6), icmp);
+        self.goto(run.done);
+
+        self.place(tcp);
+        let p = self.header_bytes(run, off, 20);
+        self.ports(s, p);
+        let flags = self.load_at(Size::B, p, 13);
+        self.store_scalar(s.tcpflags, flags);
+        self.goto(run.done);
+
+        self.place(udp);
+        let p = self.header_bytes(run, off, 8);
+        self.ports(s, p);
+        self.goto(run.done);
+
+        self.place(icmp);
+        let p = self.header_bytes(run, off, 8);
+        // type << 8 | code is the big-endian u16 at the header's start.
+        let tc = self.load_at(Size::H, p, 0);
+        self.emit(Inst::ToBe { dst: tc, bits: 16 });
+        self.store_scalar(s.dport, tc);
+        self.goto(run.done);
+    }
+
+    /// Source and destination port, big-endian at the header's start.
+    fn ports(&mut self, s: PacketSlots, p: Reg) {
+        for (at, slot) in [(0, s.sport), (2, s.dport)] {
+            let v = self.load_at(Size::H, p, at);
+            self.emit(Inst::ToBe { dst: v, bits: 16 });
+            self.store_scalar(slot, v);
+        }
+    }
+
+    fn set_family(&mut self, s: PacketSlots, family: i32) {
+        for m in [s.family, s.saddr, s.daddr] {
+            self.emit(Inst::Store { size: Size::DW, base: m.base, off: m.off, src: Src::Imm(family) });
+        }
+    }
+}

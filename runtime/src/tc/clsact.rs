@@ -96,7 +96,7 @@ impl ClsactFilter {
             let handle = handle(seq);
             match sock.add_bpf_filter(ifindex, hook.parent(), priority, handle, prog_fd, &name) {
                 Ok(()) => return Ok(ClsactFilter { ifindex, hook, priority, handle, _qdisc: qdisc }),
-                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => last = Some(e),
+                Err(e) if super::netlink::errno(&e) == Some(libc::EEXIST) => last = Some(e),
                 Err(e) => return Err(explain_add_error(e, priority)),
             }
         }
@@ -106,7 +106,7 @@ impl ClsactFilter {
 
 /// EINVAL at our priority usually means another classifier kind holds it.
 fn explain_add_error(e: io::Error, priority: u16) -> io::Error {
-    if e.raw_os_error() == Some(libc::EINVAL) {
+    if super::netlink::errno(&e) == Some(libc::EINVAL) {
         return io::Error::new(
             e.kind(),
             format!("{e} (is priority {priority} taken by a non-bpf filter? try the other --tc-order)"),

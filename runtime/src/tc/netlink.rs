@@ -172,7 +172,7 @@ impl Socket {
         req.string(TCA_KIND, "clsact");
         match self.transact(req) {
             Ok(_) => Ok(true),
-            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Ok(false),
+            Err(e) if errno(&e) == Some(libc::EEXIST) => Ok(false),
             Err(e) => Err(e),
         }
     }
@@ -222,7 +222,7 @@ impl Socket {
         let req = Request::new(RTM_GETTFILTER, NLM_F_DUMP, tcm);
         let messages = match self.transact(req) {
             Ok(m) => m,
-            Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOENT)) => return Ok(Vec::new()),
+            Err(e) if matches!(errno(&e), Some(libc::EINVAL) | Some(libc::ENOENT)) => return Ok(Vec::new()),
             Err(e) => return Err(e),
         };
         // The dump also has one message per classifier instance with handle
@@ -301,9 +301,29 @@ fn error_reply(payload: &[u8], flags: u16) -> io::Result<()> {
         }
     }
     match text {
-        Some(t) if !t.is_empty() => Err(io::Error::new(err.kind(), format!("{err}: {t}"))),
+        Some(t) if !t.is_empty() => Err(io::Error::new(err.kind(), KernelError { errno: -errno, text: format!("{err}: {t}") })),
         _ => Err(err),
     }
+}
+
+/// A netlink error with the kernel's explanation; [`errno`] still finds its errno.
+#[derive(Debug)]
+struct KernelError {
+    errno: i32,
+    text: String,
+}
+
+impl std::fmt::Display for KernelError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::error::Error for KernelError {}
+
+/// The errno of an error from this module.
+pub fn errno(e: &io::Error) -> Option<i32> {
+    e.raw_os_error().or_else(|| e.get_ref()?.downcast_ref::<KernelError>().map(|k| k.errno))
 }
 
 /// The attributes in `data` as (type without flags, payload).

@@ -102,7 +102,7 @@ pub fn remove_stale(stale: &[StaleFilter]) -> io::Result<Vec<StaleFilter>> {
     for s in stale {
         match sock.del_filter(s.ifindex, s.hook.parent(), s.priority, s.handle) {
             Ok(()) => removed.push(s.clone()),
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+            Err(e) if super::netlink::errno(&e) == Some(libc::ENOENT) => {}
             Err(e) => return Err(io::Error::new(e.kind(), format!("removing {s}: {e}"))),
         }
     }

@@ -195,8 +195,11 @@ fn run_round<T: Send + 'static>(
 /// Ok carries flowtrace's normalised output.
 fn judge(pair: Pair) -> Result<String, String> {
     let Pair { script, flowtrace, bpftrace } = pair;
-    let ft = flowtrace.finish(EXIT_LIMIT)?;
-    let bt = bpftrace.finish(EXIT_LIMIT)?;
+    let ft = flowtrace.finish(EXIT_LIMIT, false)?;
+    let bt = bpftrace.finish(EXIT_LIMIT, true)?;
+    if bt.sigint_repeats > 0 {
+        progress(&format!("note: bpftrace {} needed {} more SIGINT(s) to stop", script.name, bt.sigint_repeats));
+    }
     check_exit("flowtrace", &ft)?;
     check_exit("bpftrace", &bt)?;
     let (ft_text, bt_text) = (normalise(&ft.stdout), normalise(&bt.stdout));

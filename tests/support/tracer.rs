@@ -39,6 +39,7 @@ pub struct Finished {
     pub stdout: String,
     pub stderr: String,
     pub status: ExitStatus,
+    pub sigint_repeats: u32,
 }
 
 /// A running tracer; killed (SIGKILL) if dropped before [`Tracer::finish`].
@@ -48,6 +49,8 @@ pub struct Tracer {
     stdout: Captured,
     stderr: Captured,
     readers: Vec<JoinHandle<()>>,
+    /// How often [`Tracer::finish`] had to repeat SIGINT.
+    pub sigint_repeats: u32,
 }
 
 impl Tracer {
@@ -65,7 +68,7 @@ impl Tracer {
             stdout.collect(child.stdout.take().expect("piped stdout")),
             stderr.collect(child.stderr.take().expect("piped stderr")),
         ];
-        Ok(Tracer { label: label.to_string(), child, stdout, stderr, readers })
+        Ok(Tracer { label: label.to_string(), child, stdout, stderr, readers, sigint_repeats: 0 })
     }
 
     /// Output so far.
@@ -104,16 +107,33 @@ impl Tracer {
     }
 
     /// Waits up to `limit` for the tracer to exit and returns its output.
-    pub fn finish(mut self, limit: Duration) -> Result<Finished, String> {
+    /// With `repeat_sigint`, a tracer that is still running and has printed
+    /// nothing new for 3 s gets SIGINT again: bpftrace 0.17 can miss a
+    /// SIGINT under load and then sits in epoll_wait forever (seen here with
+    /// 16 tracers on 2 CPUs). Do not use it for the tracer under test, where
+    /// a lost SIGINT is a bug to see.
+    pub fn finish(mut self, limit: Duration, repeat_sigint: bool) -> Result<Finished, String> {
         let start = Instant::now();
+        let (mut last_len, mut last_change) = (self.stdout.text().len(), Instant::now());
         let status = loop {
             match self.child.try_wait() {
                 Ok(Some(status)) => break status,
-                Ok(None) if start.elapsed() < limit => std::thread::sleep(Duration::from_millis(20)),
+                Ok(None) if start.elapsed() < limit => {
+                    std::thread::sleep(Duration::from_millis(20));
+                    let len = self.stdout.text().len();
+                    if len != last_len {
+                        (last_len, last_change) = (len, Instant::now());
+                    } else if repeat_sigint && last_change.elapsed() > Duration::from_secs(3) {
+                        self.interrupt();
+                        self.sigint_repeats += 1;
+                        last_change = Instant::now();
+                    }
+                }
                 Ok(None) => {
                     return Err(format!(
-                        "{}: did not exit within {limit:?} of SIGINT\nstdout:\n{}\nstderr:\n{}",
+                        "{}: did not exit within {limit:?} of SIGINT; threads: {}\nstdout:\n{}\nstderr:\n{}",
                         self.label,
+                        self.thread_states(),
                         self.stdout.text(),
                         self.stderr.text()
                     ))
@@ -124,7 +144,24 @@ impl Tracer {
         for reader in self.readers.drain(..) {
             let _ = reader.join();
         }
-        Ok(Finished { stdout: self.stdout.text(), stderr: self.stderr.text(), status })
+        Ok(Finished { stdout: self.stdout.text(), stderr: self.stderr.text(), status, sigint_repeats: self.sigint_repeats })
+    }
+
+    /// Each thread's state and kernel wait channel, to say where a hung
+    /// tracer waits.
+    fn thread_states(&self) -> String {
+        let dir = format!("/proc/{}/task", self.child.id());
+        let Ok(tasks) = std::fs::read_dir(&dir) else { return "(gone)".to_string() };
+        let mut out = Vec::new();
+        for task in tasks.flatten() {
+            let path = task.path();
+            let read = |f: &str| std::fs::read_to_string(path.join(f)).unwrap_or_default();
+            let state = read("stat").rsplit_once(") ").map(|(_, r)| r.chars().next().unwrap_or('?')).unwrap_or('?');
+            let status = read("status");
+            let signals: Vec<&str> = status.lines().filter(|l| l.starts_with("Sig") || l.starts_with("ShdPnd")).collect();
+            out.push(format!("{} {} {state} wchan={} {}", task.file_name().to_string_lossy(), read("comm").trim(), read("wchan"), signals.join(" ")));
+        }
+        out.join("; ")
     }
 
     /// Everything printed so far, for error messages.

@@ -218,3 +218,14 @@ fn errors_do_not_cascade() {
     let e = err("kprobe:tcp_sendmsg { $x = nosuch; $y = $x + 1; @m[$x] = count(); print(@m); }");
     assert_eq!(e.matches("error:").count(), 1, "{e}");
 }
+
+#[test]
+fn a_map_that_reads_itself_is_an_int64() {
+    // bpftrace: `@n = @n + 1` makes @n an int64 that starts at 0.
+    let p = ok("tracepoint:sock:inet_sock_set_state { @n = @n + 1; $x = @m + 2; @m = $x; }");
+    assert_eq!(p.maps[0].value, Type::I64);
+    assert_eq!(p.maps[1].value, Type::I64);
+    // A write that failed to type does not cascade into its readers.
+    let e = err("BEGIN { @x = nosuch; @y = @x + 1; }");
+    assert_eq!(e.matches("error:").count(), 1, "{e}");
+}

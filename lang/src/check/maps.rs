@@ -285,7 +285,14 @@ impl Checker<'_> {
         if let Some(v) = self.maps.value(id) {
             return Some(v.clone());
         }
-        if !self.maps.is_poisoned(id) {
+        if self.maps.is_poisoned(id) {
+            // Written, but no write has a type yet: either the write failed
+            // (already reported) or it reads the map itself (`@n = @n + 1`).
+            // bpftrace reads such a map as an int64 that starts at 0; doing the
+            // same types the self-referential write on the next pass.
+            return Some(Type::I64);
+        }
+        {
             let name = self.maps.name(id);
             self.error_hint(
                 span,

@@ -1,0 +1,132 @@
+//! ns/packet of tc programs under BPF_PROG_TEST_RUN: flowtrace's code for a
+//! 5-tuple `count()` + `sum(len)` script against an empty program (the cost
+//! of the test harness itself) and against the same work hand-written in C
+//! and compiled with clang -O2 (`five_tuple.c`). Built as an example of the
+//! runtime crate; run through `benches/tc/run`, which builds the C object.
+//!
+//! Usage: tc_bench SAME_KEY_OBJECT COMPACT_KEY_OBJECT [REPEAT] [ROUNDS]
+
+use flowtrace_codegen::insn::{encode_all, BPF_PSEUDO_MAP_FD};
+use flowtrace_codegen::kernel_info::KernelInfo;
+use flowtrace_lang::{CheckOptions, Source};
+use flowtrace_runtime::sys;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+
+const SCRIPT: &str = "tc:lo:ingress { @pkts[saddr, daddr, sport, dport, proto] = count(); \
+                      @bytes[saddr, daddr, sport, dport, proto] = sum(len); }";
+const PROG_TYPE_SCHED_CLS: u32 = 3;
+const BPF_PROG_TEST_RUN: libc::c_long = 10;
+
+/// A 74-byte IPv4 TCP packet (20 bytes of payload).
+fn packet() -> Vec<u8> {
+    let mut p = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
+    p.extend([0x45, 0, 0, 60, 0, 1, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
+    let mut tcp = vec![0u8; 20];
+    tcp[0..2].copy_from_slice(&40000u16.to_be_bytes());
+    tcp[2..4].copy_from_slice(&443u16.to_be_bytes());
+    tcp[12] = 5 << 4;
+    tcp[13] = 0x18;
+    p.extend(tcp);
+    p.extend([0x61u8; 20]);
+    p
+}
+
+/// Average ns per run over `repeat` runs (the kernel's own timing).
+fn test_run(prog: RawFd, data: &[u8], repeat: u32) -> u32 {
+    let mut out = vec![0u8; data.len() + 256];
+    let mut attr = [0u8; 80];
+    attr[0..4].copy_from_slice(&(prog as u32).to_le_bytes());
+    attr[8..12].copy_from_slice(&(data.len() as u32).to_le_bytes());
+    attr[12..16].copy_from_slice(&(out.len() as u32).to_le_bytes());
+    attr[16..24].copy_from_slice(&(data.as_ptr() as u64).to_le_bytes());
+    attr[24..32].copy_from_slice(&(out.as_mut_ptr() as u64).to_le_bytes());
+    attr[32..36].copy_from_slice(&repeat.to_le_bytes());
+    // SAFETY: attr is a prefix of union bpf_attr with valid buffer pointers.
+    let r = unsafe { libc::syscall(libc::SYS_bpf, BPF_PROG_TEST_RUN, attr.as_mut_ptr(), attr.len() as u32) };
+    assert!(r == 0, "BPF_PROG_TEST_RUN: {}", std::io::Error::last_os_error());
+    let retval = u32::from_le_bytes(attr[4..8].try_into().unwrap());
+    assert_eq!(retval, u32::MAX, "every program must return TC_ACT_UNSPEC");
+    u32::from_le_bytes(attr[36..40].try_into().unwrap())
+}
+
+/// flowtrace's program for SCRIPT, with its maps (kept open).
+fn flowtrace_program() -> (OwnedFd, Vec<OwnedFd>, usize) {
+    let kernel = KernelInfo::open_default().expect("kernel BTF");
+    let source = Source::new("bench.ft", SCRIPT);
+    let ast = flowtrace_lang::parse(&source).expect("parses");
+    let typed = flowtrace_lang::check(&ast, &kernel, &CheckOptions::default()).expect("checks");
+    let compiled = flowtrace_codegen::compile(&typed, &flowtrace_codegen::CompileOptions::default()).expect("compiles");
+    let maps: Vec<OwnedFd> = compiled
+        .maps
+        .iter()
+        .map(|m| {
+            let entries = if m.map_type as u32 == 27 { 4096 } else { m.max_entries };
+            sys::map_create(&m.name, m.map_type as u32, m.key_size, m.value_size, entries).expect("map")
+        })
+        .collect();
+    let p = compiled.programs.iter().find(|p| p.name.starts_with("ft_tc")).expect("tc program");
+    let mut insns = p.insns.clone();
+    for &(at, map) in &p.map_relocs {
+        insns[at].src = BPF_PSEUDO_MAP_FD;
+        insns[at].imm = maps[map.0 as usize].as_raw_fd();
+        insns[at + 1].imm = 0;
+    }
+    let fd = sys::prog_load(&p.name, PROG_TYPE_SCHED_CLS, &encode_all(&insns)).unwrap_or_else(|e| panic!("{}", e.log));
+    (fd, maps, insns.len())
+}
+
+fn empty_program() -> OwnedFd {
+    // mov r0, -1; exit
+    let insns = [0xb7, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x95, 0, 0, 0, 0, 0, 0, 0];
+    sys::prog_load("ft_bench_empty", PROG_TYPE_SCHED_CLS, &insns).unwrap_or_else(|e| panic!("{}", e.log))
+}
+
+fn median(mut v: Vec<u32>) -> u32 {
+    v.sort_unstable();
+    v[v.len() / 2]
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let usage = "usage: tc_bench SAME_KEY_OBJECT COMPACT_KEY_OBJECT [REPEAT] [ROUNDS]";
+    let (same, compact) = (args.get(1).expect(usage), args.get(2).expect(usage));
+    let repeat: u32 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+    let rounds: usize = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(7);
+
+    let mut same = clang_program(same);
+    let mut compact = clang_program(compact);
+    let (ft, _maps, ft_insns) = flowtrace_program();
+    let empty = empty_program();
+    let data = packet();
+    let fds = [empty.as_raw_fd(), fd_of(&mut same), fd_of(&mut compact), ft.as_raw_fd()];
+
+    let mut samples: [Vec<u32>; 4] = Default::default();
+    for _ in 0..rounds {
+        // Interleaved, so drift (frequency, other load) hits all alike.
+        for (i, fd) in fds.into_iter().enumerate() {
+            samples[i].push(test_run(fd, &data, repeat));
+        }
+    }
+    let [e, s, c, f] = samples.map(median);
+    let over = |x: u32| x.saturating_sub(e);
+    println!("BPF_PROG_TEST_RUN, {}-byte IPv4 TCP packet, {repeat} runs x {rounds} rounds, median ns/packet", data.len());
+    println!("  empty program                          {e:>4} ns");
+    println!("  clang -O2, flowtrace's 72-byte key     {s:>4} ns  ({:>3} ns over empty)", over(s));
+    println!("  clang -O2, compact 40-byte key         {c:>4} ns  ({:>3} ns over empty)", over(c));
+    println!("  flowtrace ({ft_insns} insns)                {f:>4} ns  ({:>3} ns over empty)", over(f));
+    println!("  flowtrace / clang same key             {:.3}x (over empty: {:.3}x)", f as f64 / s as f64, over(f) as f64 / over(s).max(1) as f64);
+    println!("  flowtrace / clang compact key          {:.3}x (over empty: {:.3}x)", f as f64 / c as f64, over(f) as f64 / over(c).max(1) as f64);
+}
+
+fn clang_program(path: &str) -> aya::Ebpf {
+    let mut ebpf = aya::Ebpf::load_file(path).unwrap_or_else(|e| panic!("loading {path}: {e}"));
+    let prog: &mut aya::programs::SchedClassifier =
+        ebpf.program_mut("count_flows").expect("count_flows").try_into().expect("classifier");
+    prog.load().expect("verifying the clang program");
+    ebpf
+}
+
+fn fd_of(ebpf: &mut aya::Ebpf) -> RawFd {
+    let prog: &mut aya::programs::SchedClassifier = ebpf.program_mut("count_flows").unwrap().try_into().unwrap();
+    prog.fd().expect("loaded").as_fd().as_raw_fd()
+}

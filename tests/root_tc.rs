@@ -358,3 +358,54 @@ fn root_tc_flow_maps_stay_bounded() {
     assert_eq!(map_lines(&out, "@all[").len(), 6, "{out}");
     assert!(out.contains("@all: 4 updates dropped: map full (6 keys)"), "{out}");
 }
+
+/// The tc runbooks in examples/ run against real traffic and report it.
+#[test]
+fn root_tc_runbooks_report_real_traffic() {
+    if !root_tests_enabled("root_tc_runbooks_report_real_traffic") {
+        return;
+    }
+    let lab = Lab::new("r");
+    // An address that answers nothing: frames reach B, which does not own it.
+    let mac = lab.mac(&lab.b, &lab.vb);
+    tc_netns::ip(&["-n", &lab.a, "neigh", "replace", "10.199.0.99", "lladdr", &mac, "dev", &lab.va, "nud", "permanent"]);
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
+    let run = |name: &str| {
+        let tracer = Tracer::start(&lab, "tcx", &[&format!("{examples}/{name}")]);
+        let srv = serve(udp_bound(&lab.b, sa(B4, 9999)), true, Duration::from_millis(300));
+        assert_eq!(send_udp(&lab.a, sa(A4, 40001), sa(B4, 9999), 20, 100, true), 20);
+        srv.join().unwrap();
+        let listener = in_netns(&lab.b, || TcpListener::bind(sa(B4, 8080)).unwrap()).join().unwrap();
+        in_netns(&lab.a, move || {
+            let answered = TcpStream::connect(sa(B4, 8080)).unwrap();
+            let refused = TcpStream::connect(sa(B4, 81));
+            assert!(refused.is_err(), "port 81 is closed: a RST comes back");
+            let unanswered = TcpStream::connect_timeout(&sa("10.199.0.99", 80), Duration::from_millis(300));
+            assert!(unanswered.is_err());
+            drop(answered);
+        })
+        .join()
+        .unwrap();
+        drop(listener);
+        std::thread::sleep(Duration::from_millis(100));
+        tracer.stop()
+    };
+
+    let out = run("tc-top-talkers.ft");
+    // The echoes arriving on veth-a: 20 × (14 + 20 + 8 + 100) bytes.
+    assert!(out.contains("@bytes[10.199.0.2, 10.199.0.1, 9999, 40001, 17]: 2840"), "{out}");
+    assert!(out.contains("@packets[10.199.0.2, 10.199.0.1, 9999, 40001, 17]: 20"), "{out}");
+
+    let out = run("tc-resets.ft");
+    assert!(out.contains("@rst_from[veth-a, 10.199.0.2, 81]: 1"), "{out}");
+
+    let out = run("tc-half-open.ft");
+    let pending = map_lines(&out, "@pending[");
+    assert!(pending.iter().any(|l| l.starts_with("@pending[10.199.0.1, ") && l.ends_with(", 10.199.0.99, 80]: 1")), "{out}");
+    assert!(!pending.iter().any(|l| l.contains("10.199.0.2, 8080]") || l.contains("10.199.0.2, 81]")), "answered SYNs are not pending:\n{out}");
+
+    let out = run("tc-rates.ft");
+    assert!(out.lines().any(|l| l.starts_with("@rx_packets[veth-a]: ")), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("@tx_bytes[veth-a]: ")), "{out}");
+    assert_nothing_left(&lab, false);
+}

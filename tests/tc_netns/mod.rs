@@ -63,7 +63,7 @@ impl Lab {
         lab
     }
 
-    fn mac(&self, ns: &str, dev: &str) -> String {
+    pub fn mac(&self, ns: &str, dev: &str) -> String {
         let text = String::from_utf8_lossy(&ip(&["-n", ns, "-o", "link", "show", dev]).stdout).into_owned();
         let mac = text.split_whitespace().skip_while(|w| *w != "link/ether").nth(1).unwrap_or_else(|| panic!("no MAC in {text}"));
         mac.to_string()

@@ -1,5 +1,5 @@
 //! The background reader: waits on the ring buffer and prints what probes
-//! send while the prompt waits for typing. It also carries out SIGTERM:
+//! send while the prompt waits for typing. It also carries out SIGTERM (and SIGHUP, the terminal going away):
 //! the prompt's thread may be blocked reading the terminal, so this thread
 //! detaches everything, restores the terminal and exits 0.
 //!
@@ -30,6 +30,9 @@ pub fn install_signals() {
     // SAFETY: the handlers only store to atomics, which is async-signal-safe.
     unsafe {
         libc::signal(libc::SIGTERM, on_term as extern "C" fn(libc::c_int) as libc::sighandler_t);
+        // The terminal went away (an ssh connection dropped): as SIGTERM,
+        // so no probe stays attached with nobody watching.
+        libc::signal(libc::SIGHUP, on_term as extern "C" fn(libc::c_int) as libc::sighandler_t);
         libc::signal(libc::SIGINT, on_int as extern "C" fn(libc::c_int) as libc::sighandler_t);
     }
 }
@@ -110,6 +113,6 @@ fn terminate(shared: &Arc<Mutex<Shared>>, terminal: &SavedTerminal) -> ! {
     let mut s = lock(shared);
     let gone = s.detach(None);
     terminal.restore();
-    eprintln!("\nflowtrace: terminated; detached {} probe(s)", gone.len());
+    errln!("\nflowtrace: terminated; detached {} probe(s)", gone.len());
     std::process::exit(0);
 }

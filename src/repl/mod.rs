@@ -7,12 +7,28 @@
 //! ([`commands`]). A background thread prints what probes send without
 //! wrecking the prompt ([`background`], [`shared`]).
 
+/// print!/eprint! that never panic: after the terminal hangs up, writes
+/// fail, and the session must still detach everything and exit cleanly.
+macro_rules! out {
+    ($($t:tt)*) => {{ use std::io::Write as _; let _ = write!(std::io::stdout(), $($t)*); }};
+}
+macro_rules! outln {
+    ($($t:tt)*) => {{ use std::io::Write as _; let _ = writeln!(std::io::stdout(), $($t)*); }};
+}
+macro_rules! err {
+    ($($t:tt)*) => {{ use std::io::Write as _; let _ = write!(std::io::stderr(), $($t)*); }};
+}
+macro_rules! errln {
+    ($($t:tt)*) => {{ use std::io::Write as _; let _ = writeln!(std::io::stderr(), $($t)*); }};
+}
+
 mod assemble;
 mod background;
 mod commands;
 mod completion;
 mod helper;
 mod input;
+mod lookup;
 mod save;
 mod session;
 mod shared;
@@ -44,7 +60,7 @@ pub fn run(cli: &Cli) -> ExitCode {
     match session_main(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {
-            eprintln!("flowtrace: error: {msg}");
+            errln!("flowtrace: error: {msg}");
             ExitCode::from(1)
         }
     }
@@ -82,14 +98,14 @@ fn session_main(cli: &Cli) -> Result<(), String> {
     let mut background = Background::start(shared.clone(), ring_raw, terminal);
     let mut session = Session::new(&kernel, compile_opts, ring_fd, shared.clone());
 
-    println!("flowtrace interactive session: type a probe to attach it, .help for help, Ctrl-D to quit.");
+    outln!("flowtrace interactive session: type a probe to attach it, .help for help, Ctrl-D to quit.");
     loop {
         let text = match read_entry(&mut editor) {
             Ok(t) => t,
             Err(ReadlineError::Interrupted) => continue,
             Err(ReadlineError::Eof) => break,
             Err(e) => {
-                eprintln!("flowtrace: error: reading input: {e}");
+                errln!("flowtrace: error: reading input: {e}");
                 break;
             }
         };
@@ -108,7 +124,7 @@ fn session_main(cli: &Cli) -> Result<(), String> {
     }
     let gone = lock(&shared).detach(None);
     background.stop();
-    println!("detached {} probe(s)", gone.len());
+    outln!("detached {} probe(s)", gone.len());
     Ok(())
 }
 
@@ -155,13 +171,16 @@ fn handle(session: &mut Session, text: &str) -> Next {
             let line = text.trim();
             match commands::parse(line) {
                 Ok(c) => return command(session, c),
-                Err(d) => eprint!("{}", d.render(&Source::new("<input>", line))),
+                Err(d) => err!("{}", d.render(&Source::new("<input>", line))),
             }
         }
         InputKind::Items => {
             submit(session, Piece::verbatim("<input>", text), text.trim().to_string(), false);
         }
         InputKind::Statements => {
+            if print_entry(&session.shared, text) {
+                return Next::Continue;
+            }
             let (generated, map) = input::wrap_statements(text);
             let piece = Piece { label: "<input>".into(), generated: generated.clone(), typed: text.to_string(), map };
             submit(session, piece, generated, true);
@@ -170,11 +189,31 @@ fn handle(session: &mut Session, text: &str) -> Next {
     Next::Continue
 }
 
+/// A bare `@m[k]` with literal keys on an existing map: printed from a
+/// snapshot (every CPU's share summed). `false` to run it as a statement.
+fn print_entry(shared: &Arc<Mutex<Shared>>, text: &str) -> bool {
+    let Some((name, keys)) = lookup::literal_lookup(text) else { return false };
+    let mut s = lock(shared);
+    let Some(id) = s.maps.find(&name) else { return false };
+    match s.maps.snapshot(id) {
+        Ok(snap) => {
+            let picked = lookup::pick(snap, &keys);
+            if picked.entries.is_empty() {
+                errln!("{}: no such key in @{name}", text.trim());
+            } else {
+                let _ = s.printer.map(&picked, 0, 0);
+            }
+        }
+        Err(e) => errln!("flowtrace: error: {e}"),
+    }
+    true
+}
+
 /// Submits an entry and reports the outcome; `false` if it failed.
 fn submit(session: &mut Session, piece: Piece, saved: String, statements: bool) -> bool {
     let mut warnings = String::new();
     let result = session.submit(piece, saved, statements, &mut warnings);
-    eprint!("{warnings}");
+    err!("{warnings}");
     match result {
         Ok(Outcome::Attached { id, attach }) => {
             let mut shown: Vec<&str> = attach.iter().map(String::as_str).take(3).collect();
@@ -182,12 +221,12 @@ fn submit(session: &mut Session, piece: Piece, saved: String, statements: bool) 
             if attach.len() > 3 {
                 shown.push(&more);
             }
-            println!("probe {id} attached: {}", shown.join(", "));
+            outln!("probe {id} attached: {}", shown.join(", "));
             true
         }
         Ok(Outcome::Declared | Outcome::Ran) => true,
         Err(msg) => {
-            eprint!("{msg}");
+            err!("{msg}");
             false
         }
     }
@@ -196,13 +235,13 @@ fn submit(session: &mut Session, piece: Piece, saved: String, statements: bool) 
 fn command(session: &mut Session, c: Command) -> Next {
     match c {
         Command::Quit => return Next::Quit,
-        Command::Help => print!("{}", commands::help_text()),
-        Command::Probes => print!("{}", probes_table(&session.shared)),
-        Command::Maps => print!("{}", maps_table(&session.shared)),
+        Command::Help => out!("{}", commands::help_text()),
+        Command::Probes => out!("{}", probes_table(&session.shared)),
+        Command::Maps => out!("{}", maps_table(&session.shared)),
         Command::Detach(which) => detach(session, which),
         Command::Watch { map, secs } => {
             if let Err(msg) = watch::run(&session.shared, &map, secs) {
-                eprintln!("flowtrace: error: {msg}");
+                errln!("flowtrace: error: {msg}");
             }
         }
         Command::Load(path) => load_file(session, &path),
@@ -219,10 +258,10 @@ fn detach(session: &mut Session, which: Which) {
     let gone = lock(&session.shared).detach(ids.as_deref());
     session.mark_detached(&gone);
     match (which, gone.is_empty()) {
-        (Which::Entry(n), true) => eprintln!("flowtrace: error: no attached probe {n} (see .probes)"),
+        (Which::Entry(n), true) => errln!("flowtrace: error: no attached probe {n} (see .probes)"),
         _ => {
             let list: Vec<String> = gone.iter().map(u32::to_string).collect();
-            println!("detached {} probe(s){}{}", gone.len(), if list.is_empty() { "" } else { ": " }, list.join(", "));
+            outln!("detached {} probe(s){}{}", gone.len(), if list.is_empty() { "" } else { ": " }, list.join(", "));
         }
     }
 }
@@ -287,12 +326,12 @@ fn map_names(session: &Session) -> Vec<String> {
 fn load_file(session: &mut Session, path: &Path) {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
-        Err(e) => return eprintln!("flowtrace: error: cannot read {}: {e}", path.display()),
+        Err(e) => return errln!("flowtrace: error: cannot read {}: {e}", path.display()),
     };
     let label = path.display().to_string();
     let ast = match flowtrace_lang::parse(&Source::new(label.clone(), text.clone())) {
         Ok(ast) => ast,
-        Err(diags) => return eprint!("{}", flowtrace_lang::diag::render_all(&diags, &Source::new(label, text))),
+        Err(diags) => return err!("{}", flowtrace_lang::diag::render_all(&diags, &Source::new(label, text))),
     };
     for item in &ast.items {
         let span = match item {
@@ -305,7 +344,7 @@ fn load_file(session: &mut Session, path: &Path) {
             .map(|(i, c)| if span.range().contains(&i) || c == '\n' { c } else { ' ' })
             .collect();
         if !submit(session, Piece::verbatim(label.clone(), blanked), text[span.range()].to_string(), false) {
-            eprintln!("flowtrace: stopped loading {label}; the entries before this one stay attached");
+            errln!("flowtrace: stopped loading {label}; the entries before this one stay attached");
             return;
         }
     }
@@ -314,8 +353,8 @@ fn load_file(session: &mut Session, path: &Path) {
 fn save_file(session: &Session, path: &Path) {
     let text = save::render(&session.entries);
     if let Err(e) = std::fs::write(path, &text) {
-        return eprintln!("flowtrace: error: cannot write {}: {e}", path.display());
+        return errln!("flowtrace: error: cannot write {}: {e}", path.display());
     }
     let probes = session.entries.iter().filter(|e| e.live).count();
-    println!("saved {probes} probe(s) to {}", path.display());
+    outln!("saved {probes} probe(s) to {}", path.display());
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 pub fn run(shared: &Arc<Mutex<Shared>>, map: &str, secs: f64) -> Result<(), String> {
     let id = lock(shared).maps.find(map).ok_or_else(|| format!("no map @{map} in this session (see .maps)"))?;
-    println!("watching @{map} every {secs}s; press Enter or Ctrl-C to stop");
+    outln!("watching @{map} every {secs}s; press Enter or Ctrl-C to stop");
     take_interrupt();
     loop {
         {

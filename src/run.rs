@@ -190,10 +190,8 @@ fn finish(loaded: &mut Loaded, printer: &mut Printer<Box<dyn Write>>) -> Result<
     let _ = loaded.drain_events(&mut Sink { printer })?;
     let mut snapshots = Vec::new();
     for id in loaded.maps().user_maps() {
-        let snap = loaded.maps().snapshot(id)?;
-        if !snap.entries.is_empty() || snap.dropped_updates > 0 {
-            snapshots.push(snap);
-        }
+        // Every map, empty ones too, as bpftrace prints them at exit.
+        snapshots.push(loaded.maps().snapshot(id)?);
     }
     let _ = printer.exit_maps(&snapshots);
     let lost = loaded.maps().lost_events()?;

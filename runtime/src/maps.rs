@@ -5,12 +5,12 @@
 use crate::decode::{self, ProbeNames};
 use crate::error::RuntimeError;
 use crate::sys;
-use crate::values::{MapEntry, MapSnapshot};
+use crate::values::{AggValue, MapEntry, MapSnapshot, ValueKind};
 use aya::maps::MapData;
 use flowtrace_codegen::layout;
 use flowtrace_codegen::object::{BpfMapType, MapRole, MapSpec, MapValue, STATS_LOST_EVENTS};
 use flowtrace_lang::typed::MapId;
-use flowtrace_lang::types::Type;
+use flowtrace_lang::types::{AggKind, Type};
 use std::os::fd::{AsFd, BorrowedFd};
 
 pub struct Maps {
@@ -137,7 +137,13 @@ impl Maps {
             entries.push(MapEntry { key: decode::key(keys, &k, &self.probes), value });
         }
         let name = if name.starts_with('@') { name.clone() } else { format!("@{name}") };
-        Ok(MapSnapshot { name, entries, dropped_updates: self.dropped_updates(id)?, max_entries: spec.max_entries })
+        let kind = value_kind(value);
+        // bpftrace shows a keyless count() map that holds nothing (never hit,
+        // cleared or deleted) as `@m: 0`; every other empty map as nothing.
+        if entries.is_empty() && keys.is_empty() && kind == ValueKind::Count {
+            entries.push(MapEntry { key: None, value: AggValue::Count(0) });
+        }
+        Ok(MapSnapshot { name, entries, dropped_updates: self.dropped_updates(id)?, max_entries: spec.max_entries, kind })
     }
 
     /// `clear(@m)`: removes every key (arrays cannot lose keys, so they are zeroed).
@@ -214,5 +220,21 @@ impl Maps {
             MapRole::User { keys, .. } => Ok(keys),
             _ => Ok(&[]),
         }
+    }
+}
+
+fn value_kind(value: &MapValue) -> ValueKind {
+    match value {
+        MapValue::Plain(_) => ValueKind::Plain,
+        MapValue::Agg(agg) => match agg {
+            AggKind::Count => ValueKind::Count,
+            AggKind::Sum { .. } => ValueKind::Sum,
+            AggKind::Min { .. } => ValueKind::Min,
+            AggKind::Max { .. } => ValueKind::Max,
+            AggKind::Avg { .. } => ValueKind::Avg,
+            AggKind::Stats { .. } => ValueKind::Stats,
+            AggKind::Hist => ValueKind::Hist,
+            AggKind::Lhist { .. } => ValueKind::Lhist,
+        },
     }
 }

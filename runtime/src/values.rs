@@ -51,4 +51,22 @@ pub struct MapSnapshot {
     /// Updates the kernel could not make because the map was full.
     pub dropped_updates: u64,
     pub max_entries: u32,
+    /// What the map holds, known even when it is empty (bpftrace prints an
+    /// empty avg/stats map differently from other empty maps).
+    pub kind: ValueKind,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ValueKind {
+    /// Values stored with `@m[k] = v`.
+    #[default]
+    Plain,
+    Count,
+    Sum,
+    Min,
+    Max,
+    Avg,
+    Stats,
+    Hist,
+    Lhist,
 }

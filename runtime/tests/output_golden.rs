@@ -17,7 +17,7 @@ use std::net::IpAddr;
 use flowtrace_codegen::layout::{hist_bucket, lhist_bucket, lhist_buckets, HIST_BUCKETS};
 use flowtrace_lang::types::AggKind;
 use flowtrace_runtime::output::{OutputFormat, Printer};
-use flowtrace_runtime::values::{AggValue, MapEntry, MapSnapshot, Value};
+use flowtrace_runtime::values::{ValueKind, AggValue, MapEntry, MapSnapshot, Value};
 
 fn reference(name: &str, format: OutputFormat) -> String {
     let ext = match format {
@@ -73,6 +73,7 @@ fn map(name: &str, entries: Vec<(Option<Value>, AggValue)>) -> MapSnapshot {
         entries: entries.into_iter().map(|(key, value)| MapEntry { key, value }).collect(),
         dropped_updates: 0,
         max_entries: 4096,
+        kind: ValueKind::Plain,
     }
 }
 

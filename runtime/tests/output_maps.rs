@@ -3,7 +3,7 @@
 //! tie order, and edge cases (all-zero histograms, huge divisors).
 
 use flowtrace_runtime::output::{Formatter, Json, OutputFormat, Printer, Text};
-use flowtrace_runtime::values::{AggValue, MapEntry, MapSnapshot, Value};
+use flowtrace_runtime::values::{ValueKind, AggValue, MapEntry, MapSnapshot, Value};
 
 fn map(name: &str, entries: Vec<(Option<Value>, AggValue)>) -> MapSnapshot {
     MapSnapshot {
@@ -11,6 +11,7 @@ fn map(name: &str, entries: Vec<(Option<Value>, AggValue)>) -> MapSnapshot {
         entries: entries.into_iter().map(|(key, value)| MapEntry { key, value }).collect(),
         dropped_updates: 0,
         max_entries: 4096,
+        kind: ValueKind::Plain,
     }
 }
 

@@ -13,7 +13,7 @@ use std::net::{IpAddr, Ipv6Addr};
 use super::hist::{self, Linear};
 use super::order::{self, average, Shape};
 use super::Formatter;
-use crate::values::{AggValue, MapEntry, MapSnapshot, Value};
+use crate::values::{AggValue, MapEntry, MapSnapshot, Value, ValueKind};
 
 /// The text formatter.
 #[derive(Clone, Copy, Debug, Default)]
@@ -26,7 +26,10 @@ impl Formatter for Text {
         let rendered: Vec<String> = entries.iter().map(|e| entry(map, e, div)).collect();
         let mut out = rendered.join("\n");
         out.push('\n');
-        if matches!(order::shape_of(map), Shape::Avg | Shape::Stats) && !entries.is_empty() {
+        // bpftrace ends avg/stats maps with a blank line, empty ones too.
+        if matches!(order::shape_of(map), Shape::Avg | Shape::Stats)
+            || (entries.is_empty() && matches!(map.kind, ValueKind::Avg | ValueKind::Stats))
+        {
             out.push('\n');
         }
         out

@@ -108,7 +108,10 @@ impl Lowerer<'_> {
         slots.zero_all(self);
         let len = self.vreg();
         self.emit(Inst::Load { size: Size::W, dst: len, base: ctx, off: SKB_LEN });
-        self.jump(Cond::Eq, len, Src::Imm(0), invalid);
+        // `< 1`, not `== 0`: Linux 6.1's verifier learns a minimum of 1 only
+        // from an ordered comparison, and skb_load_bytes refuses a size that
+        // may be 0.
+        self.jump(Cond::Lt, len, Src::Imm(1), invalid);
         let full = self.label();
         self.jump(Cond::Le, len, Src::Imm(COPY_MAX), full);
         self.alu(AluOp::Mov, len, Src::Imm(COPY_MAX));

@@ -308,3 +308,39 @@ fn every_truncation_reads_as_zero() {
         check_truncations(&parser, name, &packet, &want);
     }
 }
+
+/// The context builtins load and read what the kernel put in `__sk_buff`:
+/// `skb->protocol` is the ethertype in network byte order, `skb->len` the
+/// frame length; `cgroup` is the cgroup of the packet's socket — here the
+/// dummy socket BPF_PROG_TEST_RUN creates in the calling task's cgroup;
+/// `ifname` is "" until the runtime writes the interface's name into the map.
+#[test]
+fn context_builtins_and_skb_fields() {
+    if !bpf::root_tests_enabled("context_builtins_and_skb_fields") {
+        return;
+    }
+    let compiled = support::source::compiled(
+        "tc:lo:ingress { @proto = skb->protocol; @len = skb->len; @same = skb->len == len; \
+         @cg = cgroup; @cookie = cookie; @name = ifname; @ix = ifindex; }",
+    );
+    let loaded = bpf::load_all(&compiled).unwrap_or_else(|e| panic!("{e}"));
+    let packet = cat(&[&eth(0x0800), &ipv4(17, 0, 0, &udp(3))]);
+    assert_eq!(bpf::test_run_skb(&loaded.progs[0], &packet).unwrap(), u32::MAX);
+    let m = Maps { compiled: &compiled, loaded: &loaded };
+    assert_eq!(m.scalar("proto"), 0x0008);
+    assert_eq!(m.scalar("len"), packet.len() as i64);
+    assert_eq!(m.scalar("same"), 1);
+    assert_eq!(m.scalar("cg") as u64, own_cgroup_id());
+    assert!(m.scalar("cookie") > 0, "the dummy socket has a cookie");
+    // BPF_PROG_TEST_RUN runs on loopback (ifindex 1); no name was written.
+    assert_eq!(m.scalar("ix"), 1);
+    assert_eq!(m.raw("name", &0u64.to_le_bytes()).unwrap()[..16], [0u8; 16]);
+}
+
+/// The cgroup v2 id of this process: the inode of its cgroup directory.
+fn own_cgroup_id() -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let text = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    let path = text.lines().find_map(|l| l.strip_prefix("0::")).expect("cgroup v2");
+    std::fs::metadata(format!("/sys/fs/cgroup{path}")).unwrap().ino()
+}

@@ -24,9 +24,19 @@ const SKB_MARK: i16 = 8;
 const SKB_IFINDEX: i16 = 40;
 pub(super) const SKB_DATA: i16 = 76;
 pub(super) const SKB_DATA_END: i16 = 80;
-/// `struct __sk_buff` is 192 bytes; `flow_keys` (144) is for flow dissectors only.
-const SKB_SIZE: u32 = 192;
-const SKB_FLOW_KEYS: u32 = 144;
+/// The load size of the `struct __sk_buff` field at `offset` (uapi: every
+/// field is a u32 except the u64 `tstamp` and `hwtstamp`, the pointer `sk`,
+/// the u8 `tstamp_type`); `None` for `flow_keys` (flow dissectors only) and
+/// anything past the struct's 192 bytes. The verifier wants exact sizes.
+fn skb_field_size(offset: u32) -> Option<Size> {
+    match offset {
+        144 => None,
+        152 | 168 | 184 => Some(Size::DW),
+        180 => Some(Size::B),
+        o if o < 192 && o % 4 == 0 => Some(Size::W),
+        _ => None,
+    }
+}
 
 /// `IFNAMSIZ`.
 const IFNAME_LEN: u32 = 16;
@@ -108,15 +118,13 @@ impl Lowerer<'_> {
     /// accesses into `sk_buff` ones, and only accepts loads of a field's
     /// exact offset and size (or a narrower load at its start).
     pub fn skb_field(&mut self, offset: u32, ty: &Type, span: Span) -> LowerResult<Val> {
-        let size = crate::layout::size_of(ty);
-        let sz = Size::of_bytes(size).filter(|_| offset + size <= SKB_SIZE && offset != SKB_FLOW_KEYS);
-        let Some(sz) = sz else {
-            return Err(Diagnostic::error(span, "this struct __sk_buff field cannot be read by a tc program")
-                .with_hint("readable: len, pkt_type, mark, queue_mapping, protocol, vlan_tci, priority, ifindex, hash, tc_classid, …"));
-        };
         if self.kind != ProgramKind::SchedCls {
             return Err(Diagnostic::error(span, "skb exists only in tc: probes"));
         }
+        let Some(sz) = skb_field_size(offset) else {
+            return Err(Diagnostic::error(span, "this struct __sk_buff field cannot be read by a tc program")
+                .with_hint("readable: len, pkt_type, mark, queue_mapping, protocol, vlan_tci, priority, ifindex, hash, tc_classid, …"));
+        };
         let r = self.vreg();
         self.emit(Inst::Load { size: sz, dst: r, base: self.ctx, off: offset as i16 });
         self.normalize(r, ty);

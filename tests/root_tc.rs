@@ -119,8 +119,8 @@ const MODES: [&str; 2] = ["tcx", "clsact"];
 ///
 /// `len` is the skb length the tc hook sees, Ethernet header included, on
 /// ingress as on egress: 14 (Ethernet) + 20 (IPv4) or 40 (IPv6) + 8 (UDP)
-/// + payload. So a 100-byte IPv4 datagram is 142 bytes, a 200-byte IPv6
-/// datagram 262.
+/// plus the payload. So a 100-byte IPv4 datagram is 142 bytes, a 200-byte
+/// IPv6 datagram 262.
 #[test]
 fn root_tc_counts_every_udp_packet_per_flow() {
     if !root_tests_enabled("root_tc_counts_every_udp_packet_per_flow") {

@@ -4,7 +4,7 @@
 //! builtins read as specified, the verifier accepts the program, and the
 //! program always returns TC_ACT_UNSPEC.
 
-mod support;
+pub mod support;
 
 use support::bpf;
 use support::values::Maps;
@@ -45,7 +45,7 @@ pub struct Parser {
 }
 
 impl Parser {
-    pub fn new() -> Parser {
+    pub fn load() -> Parser {
         let compiled = support::source::compiled(SCRIPT);
         let loaded = bpf::load_all(&compiled).unwrap_or_else(|e| panic!("{e}"));
         Parser { compiled, loaded }
@@ -292,7 +292,7 @@ fn crafted_packets_read_as_specified() {
     if !bpf::root_tests_enabled("crafted_packets_read_as_specified") {
         return;
     }
-    let parser = Parser::new();
+    let parser = Parser::load();
     for (name, packet, want) in cases() {
         assert_eq!(parser.run(&packet), want, "{name}");
     }
@@ -303,7 +303,7 @@ fn every_truncation_reads_as_zero() {
     if !bpf::root_tests_enabled("every_truncation_reads_as_zero") {
         return;
     }
-    let parser = Parser::new();
+    let parser = Parser::load();
     for (name, packet, want) in cases() {
         check_truncations(&parser, name, &packet, &want);
     }

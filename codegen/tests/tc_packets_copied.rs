@@ -8,9 +8,8 @@
 #[path = "tc_packets.rs"]
 #[allow(dead_code)]
 mod fast;
-mod support;
 
-use support::bpf;
+use fast::support::bpf;
 
 #[test]
 fn copied_headers_read_like_packet_memory() {
@@ -19,7 +18,7 @@ fn copied_headers_read_like_packet_memory() {
     }
     // SAFETY of set_var: this binary's only test sets it before compiling.
     unsafe { std::env::set_var("FLOWTRACE_TEST_TC_COPY", "1") };
-    let parser = fast::Parser::new();
+    let parser = fast::Parser::load();
     for (name, packet, want) in fast::cases() {
         assert_eq!(parser.run(&packet), want, "{name} (copied)");
         fast::check_truncations(&parser, name, &packet, &want);

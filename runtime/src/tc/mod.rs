@@ -20,7 +20,7 @@ mod stale;
 
 pub use clsact::ClsactFilter;
 pub use interfaces::{interfaces, resolve, Interface};
-pub use stale::{find_stale, remove_stale, StaleFilter};
+pub use stale::{cleanup_stale, find_stale, remove_stale, StaleFilter};
 
 /// Where flowtrace's program goes among the interface's tc programs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

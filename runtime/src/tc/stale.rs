@@ -108,3 +108,9 @@ pub fn remove_stale(stale: &[StaleFilter]) -> io::Result<Vec<StaleFilter>> {
     }
     Ok(removed)
 }
+
+/// `flowtrace --cleanup-stale` on its own: find the stale filters and remove
+/// them; returns the ones removed.
+pub fn cleanup_stale() -> io::Result<Vec<StaleFilter>> {
+    remove_stale(&find_stale()?)
+}

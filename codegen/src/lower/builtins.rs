@@ -38,6 +38,10 @@ impl Lowerer<'_> {
             }
             Builtin::Comm => {
                 let buf = self.alloc(COMM_LEN)?;
+                // Older kernels (6.1 among them) copy with strscpy, which leaves the
+                // bytes after the NUL as they were: unzeroed, `@[comm]` gets
+                // a new key for the same name whenever old stack data differs.
+                self.zero(buf, COMM_LEN);
                 self.call(helper::GET_CURRENT_COMM, &[Arg::Addr(buf), Arg::Imm(COMM_LEN as i32)]);
                 Ok(Val::Bytes(buf))
             }

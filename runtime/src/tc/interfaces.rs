@@ -76,8 +76,8 @@ mod tests {
 
     #[test]
     fn unknown_interfaces_list_what_exists() {
-        let (reason, hint) = resolve("eht0", &list()).unwrap_err();
-        assert_eq!(reason, "there is no network interface 'eht0' in this network namespace");
+        let (reason, hint) = resolve("eth1", &list()).unwrap_err();
+        assert_eq!(reason, "there is no network interface 'eth1' in this network namespace");
         assert!(hint.starts_with("did you mean 'eth0'?"), "{hint}");
         assert!(hint.contains("lo, eth0, veth1a2b, veth9, lxc0"), "{hint}");
         let (reason, _) = resolve("cali*", &list()).unwrap_err();

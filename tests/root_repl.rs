@@ -405,6 +405,12 @@ fn root_repl_errors_ctrl_c_watch_and_ctrl_d() {
     assert!(out.contains("unknown command '.prob'") && out.contains("did you mean '.probes'"), "{out}");
     let out = repl.run("tracepoint:nosuch:tracepoint { @n = count(); }");
     assert!(out.contains("error"), "{out}");
+    // Tab completes tracepoint names from tracefs; Ctrl-C drops the line.
+    repl.type_keys("tracepoint:sock:inet_sock_set_s");
+    repl.send("\t");
+    repl.expect("tracepoint:sock:inet_sock_set_state");
+    repl.send("\x03");
+    repl.expect(PROMPT);
     // Ctrl-C at the prompt drops the half-typed line.
     repl.type_keys("print(@nothing_here");
     repl.send("\x03");
@@ -427,10 +433,20 @@ fn root_repl_errors_ctrl_c_watch_and_ctrl_d() {
     repl.expect("@s[9, 7]: 1");
     let out = repl.run("");
     assert!(!out.contains("error"), "{out}");
+    // .load: one entry per probe; the declaration shapes the map.
+    let script = home.join("load.ft");
+    std::fs::write(&script, "let @lru = lruhash(64);\ninterval:ms:100 { @lru[1] = count(); }\ninterval:ms:100 { @lru[2] = count(); }\n").unwrap();
+    let out = repl.run(&format!(".load {}", script.display()));
+    assert!(out.contains("probe 2 attached: interval:ms:100") && out.contains("probe 3 attached: interval:ms:100"), "{out}");
+    std::thread::sleep(Duration::from_millis(400));
+    let out = repl.run(".maps");
+    assert!(out.contains("@lru[int64]: count, 2 of 64 entries"), "{out}");
+    let out = repl.run(".detach 3");
+    assert!(out.contains("detached 1 probe(s): 3"), "{out}");
     // Ctrl-D: detach everything, exit 0.
     let session_objects = loaded_since(&before);
     repl.send("\x04");
-    repl.expect("detached 1 probe(s)");
+    repl.expect("detached 2 probe(s)");
     assert!(repl.wait().success());
     assert_gone(&session_objects);
     let _ = std::fs::remove_dir_all(&home);

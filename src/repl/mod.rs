@@ -99,6 +99,13 @@ fn session_main(cli: &Cli) -> Result<(), String> {
     let mut session = Session::new(&kernel, compile_opts, ring_fd, shared.clone());
 
     outln!("flowtrace interactive session: type a probe to attach it, .help for help, Ctrl-D to quit.");
+    // `-i` with a program or script: its probes are the first entries.
+    if let Some(program) = &cli.program {
+        submit(&mut session, Piece::verbatim("-e", program.as_str()), program.trim().to_string(), false);
+    }
+    if let Some(file) = cli.file.as_ref().filter(|f| f.as_os_str() != "-") {
+        load_file(&mut session, file);
+    }
     loop {
         let text = match read_entry(&mut editor) {
             Ok(t) => t,
@@ -295,9 +302,12 @@ fn maps_table(shared: &Arc<Mutex<Shared>>) -> String {
             MapValue::Plain(t) => t.to_string(),
             MapValue::Agg(a) => flowtrace_lang::check::agg_name(*a).to_string(),
         };
-        let entries = s.maps.snapshot(*id).map(|snap| snap.entries.len()).unwrap_or(0);
         let key = if keys.is_empty() { String::new() } else { format!("[{}]", keys.join(", ")) };
-        out.push_str(&format!("@{name}{key}: {value}, {entries} of {} entries\n", spec.max_entries));
+        match s.maps.snapshot(*id) {
+            Ok(snap) => out.push_str(&format!("@{name}{key}: {value}, {} of {} entries\n", snap.entries.len(), spec.max_entries)),
+            // Declared, and no probe has used it yet.
+            Err(_) => out.push_str(&format!("@{name}: declared ({} entries), not used yet\n", spec.max_entries)),
+        }
     }
     let lost = s.maps.lost_events();
     if lost > 0 {
@@ -357,4 +367,8 @@ fn save_file(session: &Session, path: &Path) {
     }
     let probes = session.entries.iter().filter(|e| e.live).count();
     outln!("saved {probes} probe(s) to {}", path.display());
+    // A live probe may read a map only a detached one wrote.
+    if let Err(diags) = session.check_script(&path.display().to_string(), &text) {
+        err!("flowtrace: warning: the saved script does not check on its own:\n{diags}");
+    }
 }

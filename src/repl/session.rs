@@ -3,18 +3,20 @@
 //!
 //! A new entry is checked and compiled together with every earlier entry
 //! (appended last), so maps are typed exactly as in a script and a conflict
-//! is reported in the new entry. Map ids, event ids and probe-name indices
-//! are assigned in order of appearance, so appending keeps the earlier ones;
-//! [`Session::submit`] verifies that before loading anything. Only the new
+//! is reported in the new entry. Event ids and probe-name indices are
+//! assigned in order of appearance, so appending keeps the earlier ones; map
+//! ids may move (declared maps are numbered first), so maps are matched by
+//! name. [`Session::submit`] verifies both before loading anything. Only the new
 //! entry's programs are loaded, against the session's existing maps (same
 //! name, same map) and ring buffer. Detached entries stay in the text, so
 //! ids never move and their maps keep their types.
 
 use super::assemble::{Assembly, Piece};
-use super::shared::{lock, LiveEntry, Shared};
+use super::shared::{lock, LiveEntry, Shared, View};
 use flowtrace_codegen::compile::{compile, CompileOptions};
 use flowtrace_codegen::kernel_info::KernelInfo;
-use flowtrace_codegen::object::{CompiledProgram, MapRole, MapSpec};
+use flowtrace_codegen::object::{CompiledProgram, EventKind, MapRole, MapSpec};
+use flowtrace_lang::typed::MapId;
 use flowtrace_lang::ast::Item;
 use flowtrace_lang::diag::Diagnostic;
 use flowtrace_lang::{CheckOptions, Source, Span};
@@ -22,7 +24,7 @@ use flowtrace_runtime::decode::ProbeNames;
 use flowtrace_runtime::load::create_map;
 use flowtrace_runtime::maps::Maps;
 use flowtrace_runtime::{Loaded, RuntimeError};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::{Arc, Mutex};
 
@@ -98,7 +100,14 @@ impl<'k> Session<'k> {
         let new_items: Vec<&Item> = ast.items.iter().filter(|i| item_span(i).start as usize >= start).collect();
         let has_probes = new_items.iter().any(|i| matches!(i, Item::Probe(_)));
         let typed = flowtrace_lang::check(&ast, self.kernel, &CheckOptions::default()).map_err(|d| assembly.render(&d))?;
-        let new_warnings: Vec<Diagnostic> = typed.warnings.iter().filter(|w| w.span.start as usize >= start).cloned().collect();
+        // A declaration typed on its own is used by later entries: that it
+        // is unused so far is no news in a session.
+        let new_warnings: Vec<Diagnostic> = typed
+            .warnings
+            .iter()
+            .filter(|w| w.span.start as usize >= start && !w.message.ends_with("is declared but never used"))
+            .cloned()
+            .collect();
         warnings.push_str(&assembly.render(&new_warnings));
         let compiled = compile(&typed, &self.compile_opts).map_err(|d| assembly.render(&d))?;
         if let Some(old) = &self.accepted {
@@ -116,8 +125,7 @@ impl<'k> Session<'k> {
             (false, false) => EntryKind::Declarations,
             (true, _) => EntryKind::State,
         };
-        let creates_maps = user_specs(&compiled).count() > self.accepted.as_ref().map_or(0, |c| user_specs(c).count());
-        if !statements || creates_maps {
+        if !statements || creates_maps(&compiled, &fresh) {
             let id = match outcome {
                 Outcome::Attached { id, .. } => id,
                 _ => 0,
@@ -135,43 +143,54 @@ impl<'k> Session<'k> {
         Ok(outcome)
     }
 
-    /// Every earlier map must be the same map in the new compilation.
+    /// Every map earlier entries created must be the same map in the new
+    /// compilation (found by name: a declaration sorts first, so appending
+    /// one can renumber the others), and every earlier event must keep its
+    /// id and meaning.
     fn compatible(&self, old: &CompiledProgram, new: &CompiledProgram) -> Result<(), (String, String)> {
-        let new_specs: Vec<&MapSpec> = user_specs(new).collect();
-        for (i, o) in user_specs(old).enumerate() {
+        for o in user_specs(old) {
             let MapRole::User { name, keys, value, .. } = &o.role else { continue };
-            let Some(n) = new_specs.get(i) else {
+            if !self.user_fds.contains_key(name) {
+                continue; // not created yet: its type may still settle
+            }
+            let Some(n) = user_specs(new).find(|n| matches!(&n.role, MapRole::User { name: m, .. } if m == name)) else {
                 return Err((name.clone(), "it disappeared (internal error)".into()));
             };
-            let MapRole::User { name: n_name, keys: n_keys, value: n_value, .. } = &n.role else { continue };
+            let MapRole::User { keys: n_keys, value: n_value, .. } = &n.role else { continue };
             let same_layout = (o.map_type, o.key_size, o.value_size, o.max_entries) == (n.map_type, n.key_size, n.value_size, n.max_entries);
-            if n_name != name || n_keys != keys || n_value != value || !same_layout {
+            if n_keys != keys || n_value != value || !same_layout {
                 let why = format!("it was {} and would become {}", describe(o), describe(n));
                 return Err((name.clone(), why));
             }
         }
-        let prefix = |a: usize, b: usize| a <= b;
-        if !prefix(old.events.len(), new.events.len())
-            || old.events[..] != new.events[..old.events.len()]
-            || !prefix(old.probe_names.len(), new.probe_names.len())
-            || old.probe_names[..] != new.probe_names[..old.probe_names.len()]
-        {
+        let renamed = renumber_events(old, new);
+        let moved = renamed.len() > new.events.len()
+            || renamed[..] != new.events[..renamed.len()]
+            || old.probe_names.len() > new.probe_names.len()
+            || old.probe_names[..] != new.probe_names[..old.probe_names.len()];
+        if moved {
             return Err((String::new(), "event ids moved (internal error)".into()));
         }
         Ok(())
     }
 
     /// The fds to relocate `compiled`'s map references with: the session's
-    /// maps for user maps and the ring buffer, fresh ones for the rest
-    /// (returned in `fresh`, indexed like `compiled.maps`).
-    fn map_fds(&self, compiled: &CompiledProgram) -> Result<Vec<Option<OwnedFd>>, RuntimeError> {
-        compiled
-            .maps
-            .iter()
-            .map(|spec| match &spec.role {
-                MapRole::User { name, .. } if self.user_fds.contains_key(name) => Ok(None),
-                MapRole::Events => Ok(None),
-                _ => create_map(spec).map(Some),
+    /// maps for user maps and the ring buffer; new ones for maps the
+    /// programs `which` use first (returned, indexed like `compiled.maps`).
+    /// A map is created only when a program uses it, so a declaration typed
+    /// before any use does not fix the map's type too early.
+    fn map_fds(&self, compiled: &CompiledProgram, which: &[usize]) -> Result<Vec<Option<OwnedFd>>, RuntimeError> {
+        let used: HashSet<u32> =
+            which.iter().flat_map(|&i| compiled.programs[i].map_relocs.iter().map(|(_, m)| m.0)).collect();
+        (0..compiled.maps.len() as u32)
+            .map(|i| {
+                let spec = &compiled.maps[i as usize];
+                match &spec.role {
+                    MapRole::User { name, .. } if self.user_fds.contains_key(name) => Ok(None),
+                    MapRole::Events => Ok(None),
+                    _ if !used.contains(&i) => Ok(None),
+                    _ => create_map(spec).map(Some),
+                }
             })
             .collect()
     }
@@ -185,38 +204,40 @@ impl<'k> Session<'k> {
         assembly: &Assembly,
         statements: bool,
     ) -> Result<(Outcome, Vec<Option<OwnedFd>>), String> {
-        let fresh = self.map_fds(compiled).map_err(|e| format!("flowtrace: error: {e}\n"))?;
+        let fresh = self.map_fds(compiled, which).map_err(|e| format!("flowtrace: error: {e}\n"))?;
         let borrowed: Vec<BorrowedFd<'_>> = compiled
             .maps
             .iter()
             .zip(&fresh)
             .map(|(spec, fresh)| match (fresh, &spec.role) {
                 (Some(fd), _) => fd.as_fd(),
-                (None, MapRole::User { name, .. }) => self.user_fds[name].as_fd(),
+                (None, MapRole::User { name, .. }) if self.user_fds.contains_key(name) => self.user_fds[name].as_fd(),
+                // The ring buffer, or a map no program here uses (any fd
+                // will do: nothing is relocated to it).
                 (None, _) => self.ring_fd.as_fd(),
             })
             .collect();
+        let view = self.view(compiled, &fresh)?;
         let mut shared = lock(&self.shared);
         let mut loaded =
             Loaded::load_selected(compiled, which, &borrowed).map_err(|e| runtime_message(e, compiled, which, assembly))?;
         drop(borrowed);
+        // Readers decode the new programs' events against the new table and
+        // maps from now on; the old view comes back if the entry fails.
+        let old_view = shared.swap_view(view);
         if statements {
-            // The statement's events extend the table only while it runs.
-            let (kinds, names) = (shared.kinds.clone(), shared.probe_names.clone());
-            shared.kinds = compiled.events.clone();
-            shared.probe_names = ProbeNames::of(compiled);
             let ran = loaded.run_begin();
             shared.drain();
-            shared.kinds = kinds;
-            shared.probe_names = names;
+            if ran.is_err() || !creates_maps(compiled, &fresh) {
+                shared.swap_view(old_view);
+            }
             ran.map_err(|e| runtime_message(e, compiled, which, assembly))?;
             return Ok((Outcome::Ran, fresh));
         }
-        shared.kinds = compiled.events.clone();
-        shared.probe_names = ProbeNames::of(compiled);
         if let Err(e) = loaded.run_begin().and_then(|()| loaded.attach_all()) {
             loaded.detach_all();
             shared.drain();
+            shared.swap_view(old_view);
             return Err(runtime_message(e, compiled, which, assembly));
         }
         shared.drain();
@@ -228,37 +249,45 @@ impl<'k> Session<'k> {
         Ok((if id == 0 { Outcome::Declared } else { Outcome::Attached { id, attach } }, fresh))
     }
 
+    /// What readers need to make sense of `compiled`'s events and maps.
+    fn view(&self, compiled: &CompiledProgram, fresh: &[Option<OwnedFd>]) -> Result<View, String> {
+        let mut specs = Vec::new();
+        let mut fds = Vec::new();
+        for (spec, fresh) in compiled.maps.iter().zip(fresh) {
+            let MapRole::User { name, .. } = &spec.role else { continue };
+            let fd = fresh.as_ref().or_else(|| self.user_fds.get(name));
+            specs.push(spec.clone());
+            fds.push(fd.and_then(|fd| fd.try_clone().ok()));
+        }
+        let maps = Maps::from_fds(specs, fds, ProbeNames::of(compiled)).map_err(|e| format!("flowtrace: error: {e}\n"))?;
+        Ok(View { maps: Some(maps), kinds: compiled.events.clone(), probe_names: ProbeNames::of(compiled) })
+    }
+
     /// After a successful load: new user maps join the session, the stats
     /// map is kept for its counters; scratch maps live on in the programs
     /// that use them.
     fn keep_maps(&mut self, compiled: &CompiledProgram, fresh: Vec<Option<OwnedFd>>) {
-        let users = user_specs(compiled).count() as u32;
+        // The stats slots of these programs: map ids as compiled now.
+        let names: Vec<String> = user_specs(compiled)
+            .filter_map(|s| match &s.role {
+                MapRole::User { name, .. } => Some(name.clone()),
+                _ => None,
+            })
+            .collect();
         for (spec, fd) in compiled.maps.iter().zip(fresh) {
             let Some(fd) = fd else { continue };
             match &spec.role {
                 MapRole::User { name, .. } => {
                     self.user_fds.insert(name.clone(), fd);
                 }
-                MapRole::Stats => lock(&self.shared).maps.stats.push((fd, users)),
+                MapRole::Stats => lock(&self.shared).maps.stats.push((fd, names.clone())),
                 _ => {}
             }
         }
     }
 
-    /// The accepted program grows by the new entry: readers see its maps.
+    /// The accepted program grows by the new entry.
     fn commit(&mut self, compiled: CompiledProgram) -> Result<(), String> {
-        let specs: Vec<MapSpec> = user_specs(&compiled).cloned().collect();
-        let mut fds = Vec::with_capacity(specs.len());
-        for s in &specs {
-            let MapRole::User { name, .. } = &s.role else { continue };
-            fds.push(self.user_fds.get(name).and_then(|fd| fd.try_clone().ok()));
-        }
-        let maps = Maps::from_fds(specs, fds, ProbeNames::of(&compiled)).map_err(|e| format!("flowtrace: error: {e}\n"))?;
-        let mut shared = lock(&self.shared);
-        shared.maps.maps = Some(maps);
-        shared.kinds = compiled.events.clone();
-        shared.probe_names = ProbeNames::of(&compiled);
-        drop(shared);
         self.accepted = Some(compiled);
         Ok(())
     }
@@ -272,9 +301,52 @@ impl<'k> Session<'k> {
         }
     }
 
+    /// Whether `text` checks as a script on its own (for `.save`); the
+    /// rendered diagnostics if not.
+    pub fn check_script(&self, label: &str, text: &str) -> Result<(), String> {
+        let source = Source::new(label, text);
+        let ast = flowtrace_lang::parse(&source).map_err(|d| flowtrace_lang::diag::render_all(&d, &source))?;
+        flowtrace_lang::check(&ast, self.kernel, &CheckOptions::default())
+            .map(|_| ())
+            .map_err(|d| flowtrace_lang::diag::render_all(&d, &source))
+    }
+
     pub fn accepted(&self) -> Option<&CompiledProgram> {
         self.accepted.as_ref()
     }
+}
+
+/// Whether the load created a user map (a statement that did is kept).
+fn creates_maps(compiled: &CompiledProgram, fresh: &[Option<OwnedFd>]) -> bool {
+    compiled.maps.iter().zip(fresh).any(|(s, f)| f.is_some() && matches!(s.role, MapRole::User { .. }))
+}
+
+/// `old`'s event table with its map ids translated to `new`'s (by name).
+fn renumber_events(old: &CompiledProgram, new: &CompiledProgram) -> Vec<EventKind> {
+    let id_of = |c: &CompiledProgram, want: MapId| -> Option<String> {
+        user_specs(c).find_map(|s| match &s.role {
+            MapRole::User { id, name, .. } if *id == want => Some(name.clone()),
+            _ => None,
+        })
+    };
+    let renumber = |m: MapId| {
+        let name = id_of(old, m);
+        user_specs(new)
+            .find_map(|s| match &s.role {
+                MapRole::User { id, name: n, .. } if Some(n) == name.as_ref() => Some(*id),
+                _ => None,
+            })
+            .unwrap_or(m)
+    };
+    old.events
+        .iter()
+        .map(|e| match e {
+            EventKind::PrintMap { map, top, div } => EventKind::PrintMap { map: renumber(*map), top: *top, div: *div },
+            EventKind::Clear { map } => EventKind::Clear { map: renumber(*map) },
+            EventKind::Zero { map } => EventKind::Zero { map: renumber(*map) },
+            other => other.clone(),
+        })
+        .collect()
 }
 
 fn user_specs(c: &CompiledProgram) -> impl Iterator<Item = &MapSpec> {

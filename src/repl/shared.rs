@@ -74,13 +74,14 @@ impl Write for OutWriter {
     }
 }
 
-/// The session's user maps, plus each entry's own stats map: the stats
-/// slots of a program are laid out for the maps it was compiled with, so
-/// every entry gets its own and the counts are summed here.
+/// The session's user maps, plus each entry's own stats map: a program's
+/// stats slots are laid out for the maps it was compiled with (slot = map
+/// id then, lost events after the last), so every entry gets its own stats
+/// map and the counts are summed here by map name.
 pub struct SessionMaps {
     pub maps: Option<Maps>,
-    /// (stats map, number of user maps its programs were compiled with).
-    pub stats: Vec<(OwnedFd, u32)>,
+    /// (stats map, user map names by id when its programs were compiled).
+    pub stats: Vec<(OwnedFd, Vec<String>)>,
     cpus: usize,
 }
 
@@ -94,6 +95,13 @@ impl SessionMaps {
         self.maps.as_ref().ok_or_else(|| RuntimeError::Load("no maps yet".into()))
     }
 
+    fn name_of(&self, id: MapId) -> Option<&str> {
+        self.maps.as_ref()?.specs().iter().find_map(|s| match &s.role {
+            flowtrace_codegen::object::MapRole::User { id: i, name, .. } if *i == id => Some(name.as_str()),
+            _ => None,
+        })
+    }
+
     /// A user map's id by name (without `@`).
     pub fn find(&self, name: &str) -> Option<MapId> {
         let maps = self.maps.as_ref()?;
@@ -105,7 +113,8 @@ impl SessionMaps {
 
     pub fn snapshot(&self, id: MapId) -> Result<MapSnapshot, RuntimeError> {
         let mut snap = self.maps()?.snapshot(id)?;
-        snap.dropped_updates = self.stats_sum(|users| (id.0 < users).then_some(id.0));
+        let name = self.name_of(id).unwrap_or_default();
+        snap.dropped_updates = self.stats_sum(|names| names.iter().position(|n| n == name).map(|i| i as u32));
         Ok(snap)
     }
 
@@ -119,16 +128,16 @@ impl SessionMaps {
 
     /// Ring-buffer records lost because it was full, over every entry.
     pub fn lost_events(&self) -> u64 {
-        self.stats_sum(|users| Some(users + flowtrace_codegen::object::STATS_LOST_EVENTS))
+        self.stats_sum(|names| Some(names.len() as u32 + flowtrace_codegen::object::STATS_LOST_EVENTS))
     }
 
     /// Sum over the entries' stats maps of one slot each (`slot` of the
-    /// entry's user-map count; `None` to skip that entry).
-    fn stats_sum(&self, slot: impl Fn(u32) -> Option<u32>) -> u64 {
+    /// entry's map names; `None` to skip that entry).
+    fn stats_sum(&self, slot: impl Fn(&[String]) -> Option<u32>) -> u64 {
         let mut total = 0u64;
         let mut buf = vec![0u8; 8 * self.cpus];
-        for (fd, users) in &self.stats {
-            let Some(slot) = slot(*users) else { continue };
+        for (fd, names) in &self.stats {
+            let Some(slot) = slot(names) else { continue };
             if let Ok(true) = flowtrace_runtime::sys::map_lookup(fd.as_fd(), &slot.to_le_bytes(), &mut buf) {
                 total += buf.chunks(8).map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).sum::<u64>();
             }
@@ -143,6 +152,13 @@ pub struct LiveEntry {
     pub loaded: Loaded,
     /// The attach points, as written.
     pub attach: Vec<String>,
+}
+
+/// How readers make sense of records and maps: swapped in as one.
+pub struct View {
+    pub maps: Option<Maps>,
+    pub kinds: Vec<EventKind>,
+    pub probe_names: ProbeNames,
 }
 
 pub struct Shared {
@@ -168,6 +184,15 @@ impl Shared {
             printer,
             out,
             exit_noted: false,
+        }
+    }
+
+    /// Installs `view`, returning the one it replaces.
+    pub fn swap_view(&mut self, view: View) -> View {
+        View {
+            maps: std::mem::replace(&mut self.maps.maps, view.maps),
+            kinds: std::mem::replace(&mut self.kinds, view.kinds),
+            probe_names: std::mem::replace(&mut self.probe_names, view.probe_names),
         }
     }
 

@@ -127,9 +127,11 @@ impl Repl {
         }
     }
 
-    /// Reads until the output has been quiet for a moment.
+    /// Reads until the output has been quiet for a moment (at most 1 s:
+    /// a busy probe may never be quiet).
     fn settle(&mut self) {
-        loop {
+        let give_up = Instant::now() + Duration::from_secs(1);
+        while Instant::now() < give_up {
             let len = self.raw.len();
             self.read_until(Instant::now() + Duration::from_millis(30), |raw| raw.len() > len);
             if self.raw.len() == len {
@@ -477,5 +479,33 @@ fn root_repl_sigterm_and_hangup_detach_and_exit_zero() {
         assert!(repl.wait().success());
         assert_gone(&session_objects);
     }
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+#[test]
+fn root_repl_stays_responsive_under_a_flood_of_output() {
+    if !enabled("root_repl_stays_responsive_under_a_flood_of_output") {
+        return;
+    }
+    let home = temp_home("flood");
+    let before = ours_in_kernel();
+    let mut repl = Repl::spawn(&home);
+    repl.expect(PROMPT);
+    // A thousand lines a second, printed above the prompt while we type.
+    let out = repl.run(r#"interval:ms:1 { printf("tick\n"); }"#);
+    assert!(out.contains("probe 1 attached"), "{out}");
+    let session_objects = loaded_since(&before);
+    for _ in 0..3 {
+        let started = Instant::now();
+        repl.line(".maps");
+        repl.expect("no maps yet");
+        assert!(started.elapsed() < Duration::from_secs(10), "the prompt lagged {:?}", started.elapsed());
+    }
+    repl.line(".detach all");
+    repl.expect("detached 1 probe(s): 1");
+    repl.send("\x04");
+    repl.expect("detached 0 probe(s)");
+    assert!(repl.wait().success());
+    assert_gone(&session_objects);
     let _ = std::fs::remove_dir_all(&home);
 }

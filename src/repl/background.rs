@@ -112,6 +112,7 @@ fn wait_readable(fd: RawFd, timeout: Duration) {
 fn terminate(shared: &Arc<Mutex<Shared>>, terminal: &SavedTerminal) -> ! {
     let mut s = lock(shared);
     let gone = s.detach(None);
+    s.out.flush();
     terminal.restore();
     errln!("\nflowtrace: terminated; detached {} probe(s)", gone.len());
     std::process::exit(0);

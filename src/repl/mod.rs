@@ -122,7 +122,10 @@ fn session_main(cli: &Cli) -> Result<(), String> {
                 let _ = editor.save_history(h);
             }
         }
-        if handle(&mut session, &text) == Next::Quit {
+        let next = handle(&mut session, &text);
+        let out = lock(&shared).out.clone();
+        out.flush();
+        if next == Next::Quit {
             break;
         }
         if let Some(h) = editor.helper_mut() {
@@ -130,6 +133,8 @@ fn session_main(cli: &Cli) -> Result<(), String> {
         }
     }
     let gone = lock(&shared).detach(None);
+    let out = lock(&shared).out.clone();
+    out.flush(); // END blocks' output first
     background.stop();
     outln!("detached {} probe(s)", gone.len());
     Ok(())

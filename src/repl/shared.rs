@@ -15,36 +15,106 @@ use flowtrace_runtime::{Event, Loaded, RuntimeError};
 use aya::maps::{MapData, RingBuf};
 use std::io::{self, Write};
 use std::os::fd::{AsFd, OwnedFd};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
 
 /// Where asynchronous output goes: rustyline's external printer, which
 /// redraws the prompt below the text, or plain stdout when the session does
 /// not run on a terminal.
+///
+/// The external printer can block (its queue holds one message, emptied only
+/// while `readline` runs), so a forwarding thread owns it: a reader holding
+/// the session lock never waits on the prompt, which may be waiting on that
+/// lock. Text queued while no prompt is shown appears at the next one.
 #[derive(Clone)]
 pub struct Out {
-    printer: Option<Arc<Mutex<Box<dyn rustyline::ExternalPrinter + Send>>>>,
+    to_printer: Option<mpsc::SyncSender<Message>>,
+    /// Texts dropped because the queue was full: the terminal could not
+    /// keep up. Reported with the next text that gets through.
+    dropped: Arc<AtomicU64>,
 }
+
+enum Message {
+    Text(String),
+    /// Answered once everything sent before it is printed.
+    Flush(mpsc::Sender<()>),
+}
+
+/// Texts waiting for the terminal; beyond this they are dropped (and
+/// counted) rather than held in memory or blocking the reader.
+const QUEUE: usize = 4096;
 
 impl Out {
     pub fn new(printer: Option<Box<dyn rustyline::ExternalPrinter + Send>>) -> Out {
-        Out { printer: printer.map(|p| Arc::new(Mutex::new(p))) }
+        let dropped = Arc::new(AtomicU64::new(0));
+        let to_printer = printer.map(|printer| {
+            let (tx, rx) = mpsc::sync_channel::<Message>(QUEUE);
+            let dropped = dropped.clone();
+            std::thread::spawn(move || forward(printer, rx, &dropped));
+            tx
+        });
+        Out { to_printer, dropped }
     }
 
     pub fn text(&self, s: &str) {
         if s.is_empty() {
             return;
         }
-        if let Some(p) = &self.printer {
-            if let Ok(mut p) = p.lock() {
-                if p.print(s.to_string()).is_ok() {
-                    return;
+        match &self.to_printer {
+            Some(tx) => match tx.try_send(Message::Text(s.to_string())) {
+                Ok(()) => {}
+                Err(mpsc::TrySendError::Full(_)) => {
+                    self.dropped.fetch_add(1, Ordering::Relaxed);
                 }
-            }
+                Err(mpsc::TrySendError::Disconnected(_)) => stdout_text(s),
+            },
+            None => stdout_text(s),
         }
-        let mut stdout = io::stdout().lock();
-        let _ = stdout.write_all(s.as_bytes());
-        let _ = stdout.flush();
     }
+
+    /// Waits (a bounded time) until what was sent so far is printed, so the
+    /// output of an entry comes before the next prompt.
+    pub fn flush(&self) {
+        let Some(tx) = &self.to_printer else { return };
+        let (done, wait) = mpsc::channel();
+        if tx.send(Message::Flush(done)).is_ok() {
+            let _ = wait.recv_timeout(std::time::Duration::from_secs(2));
+        }
+    }
+}
+
+/// The forwarding thread: every text waiting is printed in one go (each
+/// print redraws the prompt, so one per line could not keep up with a busy
+/// probe).
+fn forward(mut printer: Box<dyn rustyline::ExternalPrinter + Send>, rx: mpsc::Receiver<Message>, dropped: &AtomicU64) {
+    while let Ok(first) = rx.recv() {
+        let mut text = String::new();
+        let mut flushes = Vec::new();
+        let mut next = Some(first);
+        while let Some(message) = next {
+            match message {
+                Message::Text(t) => text.push_str(&t),
+                Message::Flush(done) => flushes.push(done),
+            }
+            next = rx.try_recv().ok();
+        }
+        let lost = dropped.swap(0, Ordering::Relaxed);
+        if lost > 0 {
+            text.push_str(&format!("flowtrace: {lost} outputs dropped: the terminal could not keep up\n"));
+        }
+        if !text.is_empty() && printer.print(text.clone()).is_err() {
+            stdout_text(&text);
+        }
+        for done in flushes {
+            let _ = done.send(());
+        }
+    }
+}
+
+fn stdout_text(s: &str) {
+    let mut stdout = io::stdout().lock();
+    let _ = stdout.write_all(s.as_bytes());
+    let _ = stdout.flush();
 }
 
 /// `Printer` destination: collects one event's text, hands it over on flush

@@ -17,6 +17,9 @@ fn main() -> ExitCode {
     if let Some(pattern) = &cli.list {
         return list::run(&cli, pattern);
     }
+    if cli.cleanup_stale && cli.program.is_none() && cli.file.is_none() {
+        return cleanup_stale_filters();
+    }
     if cli.interactive || (cli.program.is_none() && cli.file.is_none()) {
         return repl::run(&cli);
     }
@@ -51,5 +54,26 @@ fn main() -> ExitCode {
     match run::run(&cli, &source, &compiled) {
         Ok(()) => ExitCode::SUCCESS,
         Err(frontend::Reported) => ExitCode::from(1),
+    }
+}
+
+/// `flowtrace --cleanup-stale` alone: remove tc filters left by a flowtrace
+/// that was killed (SIGKILL) on the clsact path, and say what was removed.
+fn cleanup_stale_filters() -> ExitCode {
+    match flowtrace_runtime::tc::cleanup_stale() {
+        Ok(removed) if removed.is_empty() => {
+            println!("no stale flowtrace tc filters found");
+            ExitCode::SUCCESS
+        }
+        Ok(removed) => {
+            for f in &removed {
+                println!("removed stale filter {f}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("flowtrace: error: cannot remove stale tc filters: {e}");
+            ExitCode::from(1)
+        }
     }
 }

@@ -5,7 +5,7 @@
 use crate::decode::{self, ProbeNames};
 use crate::error::RuntimeError;
 use crate::sys;
-use crate::values::{AggValue, MapEntry, MapSnapshot, ValueKind};
+use crate::values::{MapEntry, MapSnapshot, ValueKind};
 use aya::maps::MapData;
 use flowtrace_codegen::layout;
 use flowtrace_codegen::object::{BpfMapType, MapRole, MapSpec, MapValue, STATS_LOST_EVENTS};
@@ -137,13 +137,14 @@ impl Maps {
             entries.push(MapEntry { key: decode::key(keys, &k, &self.probes), value });
         }
         let name = if name.starts_with('@') { name.clone() } else { format!("@{name}") };
-        let kind = value_kind(value);
-        // bpftrace shows a keyless count() map that holds nothing (never hit,
-        // cleared or deleted) as `@m: 0`; every other empty map as nothing.
-        if entries.is_empty() && keys.is_empty() && kind == ValueKind::Count {
-            entries.push(MapEntry { key: None, value: AggValue::Count(0) });
-        }
-        Ok(MapSnapshot { name, entries, dropped_updates: self.dropped_updates(id)?, max_entries: spec.max_entries, kind })
+        Ok(MapSnapshot {
+            name,
+            entries,
+            dropped_updates: self.dropped_updates(id)?,
+            max_entries: spec.max_entries,
+            kind: value_kind(value),
+            keyless: keys.is_empty(),
+        })
     }
 
     /// `clear(@m)`: removes every key (arrays cannot lose keys, so they are zeroed).

@@ -54,6 +54,8 @@ pub struct MapSnapshot {
     /// What the map holds, known even when it is empty (bpftrace prints an
     /// empty avg/stats map differently from other empty maps).
     pub kind: ValueKind,
+    /// A map written without a key (`@m = count()`).
+    pub keyless: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

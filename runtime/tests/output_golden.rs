@@ -74,6 +74,7 @@ fn map(name: &str, entries: Vec<(Option<Value>, AggValue)>) -> MapSnapshot {
         dropped_updates: 0,
         max_entries: 4096,
         kind: ValueKind::Plain,
+        keyless: false,
     }
 }
 

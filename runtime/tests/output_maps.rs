@@ -12,6 +12,7 @@ fn map(name: &str, entries: Vec<(Option<Value>, AggValue)>) -> MapSnapshot {
         dropped_updates: 0,
         max_entries: 4096,
         kind: ValueKind::Plain,
+        keyless: false,
     }
 }
 
@@ -137,4 +138,21 @@ fn events_and_messages() {
     assert_eq!((b.len(), b[2], b[5], b[8]), (9, b':', b':', b'\n'), "{now:?}");
     assert_eq!("json".parse::<OutputFormat>(), Ok(OutputFormat::Json));
     assert!("yaml".parse::<OutputFormat>().is_err());
+}
+
+/// Captured from bpftrace 0.17 on this host:
+/// `bpftrace -e 'BEGIN { exit(); } tracepoint:tcp:tcp_retransmit_skb { @r = sum(1); @q[1] = count(); @s = stats(2); @c = count(); }'`
+/// prints the banner, `@c: 0`, one blank line for each empty map and two for the empty stats map;
+/// with `-f json` only `{"type": "map", "data": {"@c": 0}}`.
+#[test]
+fn empty_maps_at_exit_print_as_bpftrace_prints_them() {
+    let empty = |name: &str, kind: ValueKind, keyless: bool| MapSnapshot { kind, keyless, ..map(name, vec![]) };
+    let maps = [
+        empty("@c", ValueKind::Count, true),
+        empty("@q", ValueKind::Count, false),
+        empty("@r", ValueKind::Sum, true),
+        empty("@s", ValueKind::Stats, true),
+    ];
+    assert_eq!(printed(OutputFormat::Text, |p| p.exit_maps(&maps).unwrap()), "\n\n@c: 0\n\n\n\n\n");
+    assert_eq!(printed(OutputFormat::Json, |p| p.exit_maps(&maps).unwrap()), "{\"type\": \"map\", \"data\": {\"@c\": 0}}\n");
 }

@@ -115,6 +115,7 @@ impl<W: Write> Printer<W> {
 
     /// `print(@m, top, div)`, followed by the map-full notice if updates were lost.
     pub fn map(&mut self, map: &MapSnapshot, top: u64, div: u64) -> io::Result<()> {
+        let map = &as_shown(map);
         let mut s = self.formatter.map(map, top, div);
         if map.dropped_updates > 0 {
             s.push_str(&self.formatter.map_full(map));
@@ -128,6 +129,7 @@ impl<W: Write> Printer<W> {
         sorted.sort_by(|a, b| a.name.cmp(&b.name));
         let mut s = self.formatter.exit_banner();
         for map in sorted {
+            let map = &as_shown(map);
             s.push_str(&self.formatter.map(map, 0, 0));
             if map.dropped_updates > 0 {
                 s.push_str(&self.formatter.map_full(map));
@@ -152,5 +154,19 @@ impl<W: Write> Printer<W> {
         }
         self.out.write_all(s.as_bytes())?;
         self.out.flush()
+    }
+}
+
+/// bpftrace shows a keyless `count()` map that holds nothing (never hit,
+/// cleared or deleted) as `@m: 0`, in text and JSON; every other empty map
+/// prints as empty.
+fn as_shown(map: &MapSnapshot) -> std::borrow::Cow<'_, MapSnapshot> {
+    use crate::values::{AggValue, MapEntry, ValueKind};
+    if map.entries.is_empty() && map.keyless && map.kind == ValueKind::Count {
+        let mut shown = map.clone();
+        shown.entries.push(MapEntry { key: None, value: AggValue::Count(0) });
+        std::borrow::Cow::Owned(shown)
+    } else {
+        std::borrow::Cow::Borrowed(map)
     }
 }

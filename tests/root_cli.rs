@@ -8,18 +8,15 @@
 //! another's probes); otherwise each prints a loud SKIPPED line.
 
 use std::io::{BufRead, BufReader, Read};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn enabled(test: &str) -> bool {
-    let root = unsafe { libc::geteuid() } == 0;
-    if std::env::var_os("FLOWTRACE_ROOT_TESTS").is_some() && root {
-        return true;
-    }
-    eprintln!("!!! SKIPPED {test} (needs root and FLOWTRACE_ROOT_TESTS=1)");
-    false
-}
+mod support;
+
+use support::gate::root_tests_enabled as enabled;
+use support::kernel::{flowtrace_objects as ours_in_kernel, flowtrace_objects_after_grace as nothing_of_ours_in_kernel};
+use support::traffic::close_cycles;
 
 fn flowtrace() -> Command {
     Command::new(env!("CARGO_BIN_EXE_flowtrace"))
@@ -73,43 +70,7 @@ impl Tracer {
     }
 }
 
-/// `n` loopback TCP connections to one listener: connect, accept, client
-/// closes first, then the server side. Returns the listener's port.
-fn tcp_cycles(n: usize) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    for _ in 0..n {
-        let client = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        let (server, _) = listener.accept().unwrap();
-        drop(client);
-        // Let the FIN reach the server side before it closes, so every cycle
-        // walks the same states.
-        std::thread::sleep(Duration::from_millis(5));
-        drop(server);
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    drop(listener);
-    port
-}
 
-fn ours_in_kernel() -> (usize, usize) {
-    let progs = flowtrace_runtime::sys::programs_named("ft_").unwrap().len();
-    let maps = flowtrace_runtime::sys::maps_named("ft_").len();
-    (progs, maps)
-}
-
-/// The kernel frees programs and maps shortly after their last fd closes (RCU),
-/// so "nothing left" is checked with a short grace period.
-fn nothing_of_ours_in_kernel() -> (usize, usize) {
-    let start = Instant::now();
-    loop {
-        let now = ours_in_kernel();
-        if now == (0, 0) || start.elapsed() > Duration::from_secs(3) {
-            return now;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 fn map_lines(out: &str, map: &str) -> Vec<String> {
     let mut lines: Vec<String> = out.lines().filter(|l| l.starts_with(map)).map(str::to_string).collect();
@@ -131,14 +92,7 @@ fn root_state_transitions_are_counted_exactly() {
     let tracer = Tracer::start(&["-e", script, &port]);
     let n = 5;
     let listener = TcpListener::bind(("127.0.0.1", port.parse::<u16>().unwrap())).unwrap();
-    for _ in 0..n {
-        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (server, _) = listener.accept().unwrap();
-        drop(client);
-        std::thread::sleep(Duration::from_millis(5));
-        drop(server);
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    close_cycles(&listener, n).unwrap();
     drop(listener);
     std::thread::sleep(Duration::from_millis(100));
     let (out, status) = tracer.signal(libc::SIGINT);
@@ -221,7 +175,7 @@ fn root_sigint_and_sigterm_leave_nothing_attached() {
         let (progs, maps) = ours_in_kernel();
         assert_eq!(progs, 2, "two programs loaded while tracing");
         assert!(maps >= 2, "maps exist while tracing");
-        tcp_cycles(2);
+        close_cycles(&TcpListener::bind("127.0.0.1:0").unwrap(), 2).unwrap();
         std::thread::sleep(Duration::from_millis(50));
         let (out, status) = tracer.signal(sig);
         assert!(status.success(), "signal {sig}: {status:?}");

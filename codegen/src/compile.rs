@@ -172,7 +172,7 @@ fn globals(p: &TypedProgram, opts: &CompileOptions) -> Globals {
         map_type: BpfMapType::PercpuArray,
         key_size: 4,
         value_size: 8,
-        max_entries: p.maps.len() as u32 + 1,
+        max_entries: crate::object::stats_slots(p.maps.len() as u32),
         role: MapRole::Stats,
     });
     g.events_map = MapRef(g.maps.len() as u32);

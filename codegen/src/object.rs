@@ -92,9 +92,12 @@ pub enum MapRole {
         value: MapValue,
         declared: Option<MapKind>,
     },
-    /// Per-CPU array of u64 counters: slot `MapId.0` counts failed updates of
-    /// that map (map full); slot [`STATS_LOST_EVENTS`] + number of user maps
-    /// counts ring-buffer records that could not be reserved.
+    /// Per-CPU array of u64 counters, for `n` user maps: slot `MapId.0`
+    /// counts failed updates of that map (map full); slot `n` +
+    /// [`STATS_LOST_EVENTS`] counts ring-buffer records that could not be
+    /// reserved; slot [`stats_inserts_slot`]`(n, id)` counts, for LRU maps
+    /// only, keys the programs created minus keys they deleted (wrapping;
+    /// sum over CPUs), from which the runtime derives silent evictions.
     Stats,
     /// The ring buffer for printf and async actions.
     Events,
@@ -108,6 +111,18 @@ pub enum MapRole {
 
 /// Offset of the lost-events counter after the per-map slots of the stats map.
 pub const STATS_LOST_EVENTS: u32 = 0;
+
+/// Slots in the stats map of a program with `user_maps` user maps.
+pub fn stats_slots(user_maps: u32) -> u32 {
+    2 * user_maps + 1
+}
+
+/// The slot counting keys created (minus deleted) in LRU map `map`: after the
+/// per-map failure slots and the lost-events slot, so those keep their
+/// numbers.
+pub fn stats_inserts_slot(user_maps: u32, map: MapId) -> u32 {
+    user_maps + 1 + map.0
+}
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum MapValue {

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod gate;
+pub mod kernel;
 pub mod nft;
 pub mod tracer;
 pub mod traffic;

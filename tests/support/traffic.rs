@@ -136,3 +136,18 @@ pub fn bulk_transfer(port: u16, connections: usize, bytes: usize) -> io::Result<
     }
     Ok(received)
 }
+
+/// `n` connections to `listener` that walk the full TCP state machine the same
+/// way every time: connect, accept, the client closes first, then (once its FIN
+/// has arrived) the server side.
+pub fn close_cycles(listener: &TcpListener, n: usize) -> io::Result<()> {
+    for _ in 0..n {
+        let client = TcpStream::connect(listener.local_addr()?)?;
+        let (server, _) = listener.accept()?;
+        drop(client);
+        std::thread::sleep(Duration::from_millis(5));
+        drop(server);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Ok(())
+}

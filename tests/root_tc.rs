@@ -343,8 +343,11 @@ fn root_tc_flow_maps_stay_bounded() {
         return;
     }
     let lab = Lab::new("m");
-    let script = "let @flows = lruhash(4); \
-                  tc:veth-a:egress /proto == IPPROTO_UDP/ { @flows[sport] = count(); @all[sport] = count(); }";
+    // @flows creates keys through count(), @last through a plain store, and
+    // @gone deletes every other key it stores (those are not evictions).
+    let script = "let @flows = lruhash(4); let @last = lruhash(4); let @gone = lruhash(4); \
+                  tc:veth-a:egress /proto == IPPROTO_UDP/ { @flows[sport] = count(); @all[sport] = count(); \
+                  @last[sport] = len; @gone[sport] = 1; if (sport % 2 == 0) { delete(@gone[sport]); } }";
     let tracer = Tracer::start(&lab, "tcx", &["--map-keys", "6", "-e", script]);
     let srv = serve(udp_bound(&lab.b, sa(B4, 9999)), false, Duration::from_millis(500));
     for port in 41000..41010 {
@@ -358,6 +361,15 @@ fn root_tc_flow_maps_stay_bounded() {
     assert!(flows.iter().any(|l| l.starts_with("@flows[41009]")), "{out}");
     assert_eq!(map_lines(&out, "@all[").len(), 6, "{out}");
     assert!(out.contains("@all: 4 updates dropped: map full (6 keys)"), "{out}");
+    // Every key created and not alive now was evicted: 10 flows, of which
+    // `live` remain (LRU may evict a little before it is full); @gone
+    // deleted 5 of its 10 itself.
+    for (map, created) in [("@flows", 10), ("@last", 10), ("@gone", 5)] {
+        let live = map_lines(&out, &format!("{map}[")).len();
+        let notice = format!("{map}: {} entries evicted (LRU, 4 keys); raise the lruhash size\n", created - live);
+        assert!(live < created && out.contains(&notice), "{notice:?} in\n{out}");
+    }
+    assert!(!out.lines().any(|l| l.starts_with("@all: ") && l.contains("evicted")), "a plain hash evicts nothing: {out}");
 }
 
 /// The tc runbooks in examples/ run against real traffic and report it.

@@ -8,10 +8,11 @@ use crate::sys;
 use crate::values::{MapEntry, MapSnapshot, ValueKind};
 use aya::maps::MapData;
 use flowtrace_codegen::layout;
-use flowtrace_codegen::object::{BpfMapType, MapRole, MapSpec, MapValue, STATS_LOST_EVENTS};
+use flowtrace_codegen::object::{stats_inserts_slot, BpfMapType, MapRole, MapSpec, MapValue, STATS_LOST_EVENTS};
 use flowtrace_lang::typed::MapId;
 use flowtrace_lang::types::{AggKind, Type};
 use std::os::fd::{AsFd, BorrowedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 pub struct Maps {
     specs: Vec<MapSpec>,
@@ -20,6 +21,9 @@ pub struct Maps {
     cpus: usize,
     /// Names for `Type::ProbeName` values, by program index.
     probes: ProbeNames,
+    /// Per map (indexed like `specs`): keys this process deleted with
+    /// `clear`/`delete`, which the kernel's creation count cannot know of.
+    removed: Vec<AtomicU64>,
 }
 
 fn kernel(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RuntimeError {
@@ -31,6 +35,10 @@ fn is_per_cpu(t: BpfMapType) -> bool {
     matches!(t, BpfMapType::PercpuHash | BpfMapType::PercpuArray | BpfMapType::LruPercpuHash)
 }
 
+fn is_lru(t: BpfMapType) -> bool {
+    matches!(t, BpfMapType::LruHash | BpfMapType::LruPercpuHash)
+}
+
 fn is_array(t: BpfMapType) -> bool {
     matches!(t, BpfMapType::Array | BpfMapType::PercpuArray)
 }
@@ -38,7 +46,8 @@ fn is_array(t: BpfMapType) -> bool {
 impl Maps {
     pub(crate) fn new(specs: Vec<MapSpec>, data: Vec<Option<MapData>>, probes: ProbeNames) -> Result<Maps, RuntimeError> {
         let cpus = sys::possible_cpus().map_err(kernel("reading the number of possible CPUs"))?;
-        Ok(Maps { specs, data, cpus, probes })
+        let removed = specs.iter().map(|_| AtomicU64::new(0)).collect();
+        Ok(Maps { specs, data, cpus, probes, removed })
     }
 
     /// Maps over file descriptors the caller created (indexed like `specs`;
@@ -137,9 +146,11 @@ impl Maps {
             entries.push(MapEntry { key: decode::key(keys, &k, &self.probes), value });
         }
         let name = if name.starts_with('@') { name.clone() } else { format!("@{name}") };
+        let evicted = if is_lru(spec.map_type) { self.evicted(index, id, entries.len() as u64)? } else { 0 };
         Ok(MapSnapshot {
             name,
             entries,
+            evicted,
             dropped_updates: self.dropped_updates(id)?,
             max_entries: spec.max_entries,
             kind: value_kind(value),
@@ -155,7 +166,9 @@ impl Maps {
         }
         let fd = self.fd(index)?;
         for k in self.keys_of(index)? {
-            sys::map_delete(fd, &k).map_err(kernel(format!("clearing {}", spec.name)))?;
+            if sys::map_delete(fd, &k).map_err(kernel(format!("clearing {}", spec.name)))? {
+                self.removed[index].fetch_add(1, Ordering::Relaxed);
+            }
         }
         Ok(())
     }
@@ -177,7 +190,27 @@ impl Maps {
         if key.len() != spec.key_size as usize {
             return Err(RuntimeError::Load(format!("key of {} bytes for {} (needs {})", key.len(), spec.name, spec.key_size)));
         }
-        sys::map_delete(self.fd(index)?, key).map_err(kernel(format!("deleting from {}", spec.name)))
+        let deleted = sys::map_delete(self.fd(index)?, key).map_err(kernel(format!("deleting from {}", spec.name)))?;
+        if deleted {
+            self.removed[index].fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(deleted)
+    }
+
+    /// Keys of LRU map `id` (at `index`) the kernel evicted to make room:
+    /// the keys the programs created (less those they deleted, both counted
+    /// in the stats map), less the `live` keys, less those this process
+    /// removed. Read while programs run, a creation may land between the
+    /// two reads, so this is exact once the programs are quiet.
+    fn evicted(&self, index: usize, id: MapId, live: u64) -> Result<u64, RuntimeError> {
+        let users = self.user_maps().len() as u32;
+        let created = self.stats_slot(stats_inserts_slot(users, id))?;
+        Ok(evictions(created, live, self.removed[index].load(Ordering::Relaxed)))
+    }
+
+    /// Keys this process removed from user map `id` with `clear`/`delete`.
+    pub fn removed_keys(&self, id: MapId) -> u64 {
+        self.user(id).map_or(0, |(index, _)| self.removed[index].load(Ordering::Relaxed))
     }
 
     /// Updates of `id` the kernel could not make because the map was full.
@@ -224,6 +257,13 @@ impl Maps {
     }
 }
 
+/// `created` is a wrapping per-CPU sum (a key created on one CPU may be
+/// deleted on another); read as signed so a net removal counts as none.
+pub fn evictions(created: u64, live: u64, removed: u64) -> u64 {
+    let net = (created as i64).saturating_sub(removed as i64).saturating_sub(live as i64);
+    net.max(0) as u64
+}
+
 fn value_kind(value: &MapValue) -> ValueKind {
     match value {
         MapValue::Plain(_) => ValueKind::Plain,
@@ -237,5 +277,20 @@ fn value_kind(value: &MapValue) -> ValueKind {
             AggKind::Hist => ValueKind::Hist,
             AggKind::Lhist { .. } => ValueKind::Lhist,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::evictions;
+
+    #[test]
+    fn evictions_are_creations_not_accounted_for() {
+        assert_eq!(evictions(100, 4, 0), 96);
+        assert_eq!(evictions(100, 4, 10), 86);
+        // More removed than created (a key deleted twice, a racing read): none.
+        assert_eq!(evictions(3, 4, 0), 0);
+        // Per-CPU creations minus deletions wrap below zero on one CPU.
+        assert_eq!(evictions(0u64.wrapping_sub(1), 0, 0), 0);
     }
 }

@@ -50,6 +50,8 @@ pub struct MapSnapshot {
     pub entries: Vec<MapEntry>,
     /// Updates the kernel could not make because the map was full.
     pub dropped_updates: u64,
+    /// Keys an LRU map dropped to make room for new ones (0 for other maps).
+    pub evicted: u64,
     pub max_entries: u32,
     /// What the map holds, known even when it is empty (bpftrace prints an
     /// empty avg/stats map differently from other empty maps).

@@ -72,6 +72,7 @@ fn map(name: &str, entries: Vec<(Option<Value>, AggValue)>) -> MapSnapshot {
         name: name.to_string(),
         entries: entries.into_iter().map(|(key, value)| MapEntry { key, value }).collect(),
         dropped_updates: 0,
+        evicted: 0,
         max_entries: 4096,
         kind: ValueKind::Plain,
         keyless: false,

@@ -10,6 +10,7 @@ fn map(name: &str, entries: Vec<(Option<Value>, AggValue)>) -> MapSnapshot {
         name: name.to_string(),
         entries: entries.into_iter().map(|(key, value)| MapEntry { key, value }).collect(),
         dropped_updates: 0,
+        evicted: 0,
         max_entries: 4096,
         kind: ValueKind::Plain,
         keyless: false,
@@ -40,6 +41,22 @@ fn map_full_notice_follows_the_map() {
     );
     // No notice without drops.
     m.dropped_updates = 0;
+    assert_eq!(printed(OutputFormat::Text, |p| p.map(&m, 0, 0).unwrap()), "@flows[1]: 3\n");
+}
+
+#[test]
+fn lru_eviction_notice_follows_the_map() {
+    let mut m = map("@flows", vec![(key(1), AggValue::Count(3))]);
+    m.evicted = 1234;
+    let text = printed(OutputFormat::Text, |p| p.map(&m, 0, 0).unwrap());
+    assert_eq!(text, "@flows[1]: 3\n@flows: 1234 entries evicted (LRU, 4096 keys); raise the lruhash size\n");
+    let json = printed(OutputFormat::Json, |p| p.exit_maps(std::slice::from_ref(&m)).unwrap());
+    assert_eq!(
+        json,
+        "{\"type\": \"map\", \"data\": {\"@flows\": {\"1\": 3}}}\n\
+         {\"type\": \"map_evicted\", \"data\": {\"@flows\": {\"evicted\": 1234, \"max_entries\": 4096}}}\n"
+    );
+    m.evicted = 0;
     assert_eq!(printed(OutputFormat::Text, |p| p.map(&m, 0, 0).unwrap()), "@flows[1]: 3\n");
 }
 

@@ -185,7 +185,25 @@ impl SessionMaps {
         let mut snap = self.maps()?.snapshot(id)?;
         let name = self.name_of(id).unwrap_or_default();
         snap.dropped_updates = self.stats_sum(|names| names.iter().position(|n| n == name).map(|i| i as u32));
+        if snap.evicted > 0 || self.is_lru(id) {
+            // Each entry counts the keys it created in its own stats map.
+            let created = self.stats_sum(|names| {
+                let at = names.iter().position(|n| n == name)?;
+                Some(flowtrace_codegen::object::stats_inserts_slot(names.len() as u32, MapId(at as u32)))
+            });
+            let removed = self.maps()?.removed_keys(id);
+            snap.evicted = flowtrace_runtime::maps::evictions(created, snap.entries.len() as u64, removed);
+        }
         Ok(snap)
+    }
+
+    fn is_lru(&self, id: MapId) -> bool {
+        use flowtrace_codegen::object::{BpfMapType, MapRole};
+        let Some(maps) = self.maps.as_ref() else { return false };
+        maps.specs().iter().any(|s| {
+            matches!(&s.role, MapRole::User { id: i, .. } if *i == id)
+                && matches!(s.map_type, BpfMapType::LruHash | BpfMapType::LruPercpuHash)
+        })
     }
 
     pub fn clear(&self, id: MapId) -> Result<(), RuntimeError> {

@@ -97,8 +97,35 @@ impl Lowerer<'_> {
         }
         self.store_value(buf, &value_ty, v, &value.ty)?;
         let k = self.build_key(map, key)?;
-        self.update(map, k, buf, BPF_ANY);
+        self.store_counting_inserts(map, k, buf, None);
         Ok(())
+    }
+
+    /// `map_update_elem(BPF_ANY)`; in an LRU map, a key that was absent
+    /// (`existing` is the lookup's result, or looked up here) is created with
+    /// BPF_NOEXIST first, so that exactly the creations are counted: the
+    /// kernel evicts silently, and the runtime derives evictions from
+    /// creations minus live keys.
+    fn store_counting_inserts(&mut self, map: MapId, key: Mem, value: Mem, existing: Option<Reg>) {
+        if !self.g.is_lru(map) {
+            self.update(map, key, value, BPF_ANY);
+            return;
+        }
+        let m = self.map_ref(map);
+        let p = match existing {
+            Some(p) => p,
+            None => self.call(helper::MAP_LOOKUP_ELEM, &[Arg::Map(m), Arg::Addr(key)]),
+        };
+        let (replace, done) = (self.label(), self.label());
+        self.jump(Cond::Ne, p, Src::Imm(0), replace);
+        let r = self.call(helper::MAP_UPDATE_ELEM, &[Arg::Map(m), Arg::Addr(key), Arg::Addr(value), Arg::Imm(BPF_NOEXIST)]);
+        // -EEXIST: another CPU created it meanwhile; overwrite it below.
+        self.jump(Cond::Ne, r, Src::Imm(0), replace);
+        self.add_stat(self.g.inserts_slot(map), 1);
+        self.goto(done);
+        self.place(replace);
+        self.update(map, key, value, BPF_ANY);
+        self.place(done);
     }
 
     /// `map_update_elem`, counting a failure (map full) in the stats map.
@@ -117,7 +144,7 @@ impl Lowerer<'_> {
         let value_ty = self.prog.maps[map.0 as usize].value.clone();
         let v = self.expr(value)?;
         let rhs = self.scalar(v)?;
-        let (k, cur) = self.lookup_scalar(map, key)?;
+        let (k, found, cur) = self.lookup_scalar(map, key)?;
         let alu = match op {
             BinOp::Add => AluOp::Add,
             BinOp::Sub => AluOp::Sub,
@@ -133,22 +160,23 @@ impl Lowerer<'_> {
         };
         self.alu(alu, cur, Src::Reg(rhs));
         self.normalize(cur, &value_ty);
-        self.store_back(map, k, cur)
+        self.store_back(map, k, found, cur)
     }
 
     /// `@m[k]++` and friends: (old, new).
     pub fn map_add(&mut self, map: MapId, key: Option<&TExpr>, delta: i32, ty: &Type) -> LowerResult<(Reg, Reg)> {
         self.comment(format!(">{} {}", if delta > 0 { "++" } else { "--" }, self.map_name(map)));
-        let (k, old) = self.lookup_scalar(map, key)?;
+        let (k, found, old) = self.lookup_scalar(map, key)?;
         let new = self.copy_reg(old);
         self.alu(AluOp::Add, new, Src::Imm(delta));
         self.normalize(new, ty);
-        self.store_back(map, k, new)?;
+        self.store_back(map, k, found, new)?;
         Ok((old, new))
     }
 
-    /// Key buffer and the current scalar value (0 when absent).
-    fn lookup_scalar(&mut self, map: MapId, key: Option<&TExpr>) -> LowerResult<(Mem, Reg)> {
+    /// Key buffer, the lookup's result (0 when absent) and the current
+    /// scalar value (0 when absent).
+    fn lookup_scalar(&mut self, map: MapId, key: Option<&TExpr>) -> LowerResult<(Mem, Reg, Reg)> {
         let k = self.build_key(map, key)?;
         let m = self.map_ref(map);
         let p = self.call(helper::MAP_LOOKUP_ELEM, &[Arg::Map(m), Arg::Addr(k)]);
@@ -158,13 +186,13 @@ impl Lowerer<'_> {
         self.jump(Cond::Eq, p, Src::Imm(0), end);
         self.emit(Inst::Load { size: Size::DW, dst: cur, base: p, off: 0 });
         self.place(end);
-        Ok((k, cur))
+        Ok((k, p, cur))
     }
 
-    fn store_back(&mut self, map: MapId, key: Mem, value: Reg) -> LowerResult<()> {
+    fn store_back(&mut self, map: MapId, key: Mem, found: Reg, value: Reg) -> LowerResult<()> {
         let buf = self.alloc(8)?;
         self.store_scalar(buf, value);
-        self.update(map, key, buf, BPF_ANY);
+        self.store_counting_inserts(map, key, buf, Some(found));
         Ok(())
     }
 
@@ -173,7 +201,14 @@ impl Lowerer<'_> {
         self.comment(format!(">delete {}", self.map_name(map)));
         let k = self.build_key(map, key)?;
         let m = self.map_ref(map);
-        self.call(helper::MAP_DELETE_ELEM, &[Arg::Map(m), Arg::Addr(k)]);
+        let r = self.call(helper::MAP_DELETE_ELEM, &[Arg::Map(m), Arg::Addr(k)]);
+        if self.g.is_lru(map) {
+            // A key this program removed is not an eviction.
+            let absent = self.label();
+            self.jump(Cond::Ne, r, Src::Imm(0), absent);
+            self.add_stat(self.g.inserts_slot(map), -1);
+            self.place(absent);
+        }
         Ok(())
     }
 
@@ -240,7 +275,8 @@ impl Lowerer<'_> {
             let z = self.scratch_zero(size)?;
             let after = self.label();
             self.jump(Cond::Eq, z, Src::Imm(0), after);
-            self.call(helper::MAP_UPDATE_ELEM, &[Arg::Map(m), Arg::Addr(key), Arg::Reg(z), Arg::Imm(BPF_NOEXIST)]);
+            let r = self.call(helper::MAP_UPDATE_ELEM, &[Arg::Map(m), Arg::Addr(key), Arg::Reg(z), Arg::Imm(BPF_NOEXIST)]);
+            self.count_insert(map, r);
             self.place(after);
             let again = self.call(helper::MAP_LOOKUP_ELEM, &[Arg::Map(m), Arg::Addr(key)]);
             self.alu(AluOp::Mov, p, Src::Reg(again));
@@ -250,12 +286,24 @@ impl Lowerer<'_> {
         };
         // NOEXIST may lose a race with another CPU inserting the same key
         // (-EEXIST): harmless, the second lookup finds that entry.
-        self.call(helper::MAP_UPDATE_ELEM, &[Arg::Map(m), Arg::Addr(key), zero_src, Arg::Imm(BPF_NOEXIST)]);
+        let r = self.call(helper::MAP_UPDATE_ELEM, &[Arg::Map(m), Arg::Addr(key), zero_src, Arg::Imm(BPF_NOEXIST)]);
+        self.count_insert(map, r);
         let again = self.call(helper::MAP_LOOKUP_ELEM, &[Arg::Map(m), Arg::Addr(key)]);
         self.alu(AluOp::Mov, p, Src::Reg(again));
         self.count_if_null(p, map);
         self.place(have);
         Ok(p)
+    }
+
+    /// In an LRU map, counts a key that BPF_NOEXIST created (`r` == 0).
+    fn count_insert(&mut self, map: MapId, r: Reg) {
+        if !self.g.is_lru(map) {
+            return;
+        }
+        let not_created = self.label();
+        self.jump(Cond::Ne, r, Src::Imm(0), not_created);
+        self.add_stat(self.g.inserts_slot(map), 1);
+        self.place(not_created);
     }
 
     fn count_if_null(&mut self, p: Reg, map: MapId) {

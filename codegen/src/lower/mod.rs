@@ -74,6 +74,17 @@ impl Globals {
         self.user_maps.len() as u32 + crate::object::STATS_LOST_EVENTS
     }
 
+    /// Stats slot counting keys created minus deleted in LRU map `map`.
+    pub fn inserts_slot(&self, map: flowtrace_lang::typed::MapId) -> u32 {
+        crate::object::stats_inserts_slot(self.user_maps.len() as u32, map)
+    }
+
+    /// Whether user map `map` is an LRU hash (whose evictions are silent).
+    pub fn is_lru(&self, map: flowtrace_lang::typed::MapId) -> bool {
+        let m = self.user_maps[map.0 as usize];
+        matches!(self.maps[m.0 as usize].map_type, crate::object::BpfMapType::LruHash | crate::object::BpfMapType::LruPercpuHash)
+    }
+
     /// The zero-source map, created on first use, at least `bytes` long.
     pub fn zero_map(&mut self, bytes: u32) -> MapRef {
         let (m, _) = Self::percpu_array(&mut self.maps, &mut self.zero, "ft_zero", bytes);
@@ -521,6 +532,12 @@ impl<'a> Lowerer<'a> {
 
     /// Add one to the u64 at `slot` of the per-CPU stats map.
     pub fn count_stat(&mut self, slot: u32) {
+        self.add_stat(slot, 1);
+    }
+
+    /// Add `delta` to the u64 at `slot` of the per-CPU stats map (per-CPU:
+    /// no atomics needed).
+    pub fn add_stat(&mut self, slot: u32, delta: i32) {
         let key = match self.alloc(8) {
             Ok(k) => k,
             Err(_) => return,
@@ -531,7 +548,7 @@ impl<'a> Lowerer<'a> {
         let skip = self.label();
         self.jump(Cond::Eq, p, Src::Imm(0), skip);
         let t = self.load_scalar(Mem { base: p, off: 0 });
-        self.alu(AluOp::Add, t, Src::Imm(1));
+        self.alu(AluOp::Add, t, Src::Imm(delta));
         self.store_scalar(Mem { base: p, off: 0 }, t);
         self.place(skip);
     }

@@ -68,6 +68,15 @@ impl Formatter for Json {
         )
     }
 
+    fn map_evicted(&self, map: &MapSnapshot) -> String {
+        format!(
+            "{{\"type\": \"map_evicted\", \"data\": {{{}: {{\"evicted\": {}, \"max_entries\": {}}}}}}}\n",
+            quote(&map.name),
+            map.evicted,
+            map.max_entries
+        )
+    }
+
     fn exit_banner(&self) -> String {
         String::new()
     }

@@ -41,6 +41,8 @@ pub trait Formatter {
     fn lost_events(&self, n: u64) -> String;
     /// Our addition: updates a full map could not take (bpftrace is silent).
     fn map_full(&self, map: &MapSnapshot) -> String;
+    /// Our addition: keys an LRU map evicted to make room (silent in the kernel).
+    fn map_evicted(&self, map: &MapSnapshot) -> String;
     /// What comes before the maps printed at exit.
     fn exit_banner(&self) -> String;
 }
@@ -117,9 +119,7 @@ impl<W: Write> Printer<W> {
     pub fn map(&mut self, map: &MapSnapshot, top: u64, div: u64) -> io::Result<()> {
         let map = &as_shown(map);
         let mut s = self.formatter.map(map, top, div);
-        if map.dropped_updates > 0 {
-            s.push_str(&self.formatter.map_full(map));
-        }
+        s.push_str(&self.notices(map));
         self.emit(&s)
     }
 
@@ -131,11 +131,22 @@ impl<W: Write> Printer<W> {
         for map in sorted {
             let map = &as_shown(map);
             s.push_str(&self.formatter.map(map, 0, 0));
-            if map.dropped_updates > 0 {
-                s.push_str(&self.formatter.map_full(map));
-            }
+            s.push_str(&self.notices(map));
         }
         self.emit(&s)
+    }
+
+    /// What the kernel did not keep of a map: updates refused because it was
+    /// full, keys an LRU map evicted. Empty when nothing was lost.
+    fn notices(&self, map: &MapSnapshot) -> String {
+        let mut s = String::new();
+        if map.dropped_updates > 0 {
+            s.push_str(&self.formatter.map_full(map));
+        }
+        if map.evicted > 0 {
+            s.push_str(&self.formatter.map_evicted(map));
+        }
+        s
     }
 
     pub fn flush(&mut self) -> io::Result<()> {

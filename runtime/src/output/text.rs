@@ -63,6 +63,10 @@ impl Formatter for Text {
         )
     }
 
+    fn map_evicted(&self, map: &MapSnapshot) -> String {
+        format!("{}: {} entries evicted (LRU, {} keys); raise the lruhash size\n", map.name, map.evicted, map.max_entries)
+    }
+
     fn exit_banner(&self) -> String {
         // bpftrace separates the run's output from the final map dump this way.
         "\n\n".to_string()

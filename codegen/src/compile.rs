@@ -5,7 +5,8 @@ use crate::emit;
 use crate::ir::{self, IrFunc};
 use crate::layout;
 use crate::lower::{Failure, Globals, Lowerer};
-use crate::object::{BpfMapType, CompiledProgram, MapRef, MapRole, MapSpec, MapValue, ProgramCode};
+use crate::group;
+use crate::object::{BpfMapType, CompiledProgram, GroupMember, MapRef, MapRole, MapSpec, MapValue, ProgramCode};
 use crate::regalloc;
 use flowtrace_lang::ast::{AttachKind, MapKind};
 use flowtrace_lang::diag::Diagnostic;
@@ -42,9 +43,11 @@ pub fn compile(p: &TypedProgram, opts: &CompileOptions) -> Result<CompiledProgra
     let mut programs = Vec::new();
     let mut diags = Vec::new();
     let mut names: Vec<String> = Vec::new();
-    for probe_index in 0..p.probes.len() {
+    for run in group::runs(p, g.kprobes_as_fentry) {
+        let probe_index = run[0];
         let probe = &p.probes[probe_index];
-        match lower_fitting(p, probe_index, &mut g) {
+        let members = group_members(p, &run, &mut g);
+        match lower_fitting(p, probe_index, &mut g, !members.is_empty()) {
             Ok((_, (insns, spans, map_relocs, comments))) => {
                 let name = program_name(&probe.attach.kind, &names);
                 names.push(name.clone());
@@ -56,6 +59,7 @@ pub fn compile(p: &TypedProgram, opts: &CompileOptions) -> Result<CompiledProgra
                     map_relocs,
                     spans,
                     comments,
+                    members,
                 });
             }
             Err(d) => diags.push(d),
@@ -67,13 +71,34 @@ pub fn compile(p: &TypedProgram, opts: &CompileOptions) -> Result<CompiledProgra
     Ok(CompiledProgram { programs, maps: g.maps, events: g.events, probe_names: g.probe_names })
 }
 
+/// The members of a run of probes compiled as one program (none for a run
+/// of one): each one's `func` and `probe` names go into the probe-name table
+/// and their indices into its attach cookie.
+fn group_members(p: &TypedProgram, run: &[usize], g: &mut Globals) -> Vec<GroupMember> {
+    if run.len() < 2 {
+        return Vec::new();
+    }
+    let wildcard = group::from_wildcard(p, run);
+    run.iter()
+        .zip(wildcard)
+        .map(|(&i, from_wildcard)| {
+            let attach = &p.probes[i].attach;
+            let func = g.probe_name_index(group::function(attach));
+            let probe = g.probe_name_index(&attach.raw);
+            GroupMember { attach: attach.clone(), cookie: group::cookie(func, probe), from_wildcard }
+        })
+        .collect()
+}
+
 /// `-d ir`: every probe's IR before register allocation.
 pub fn dump_ir(p: &TypedProgram, opts: &CompileOptions) -> Result<String, Vec<Diagnostic>> {
     let mut g = globals(p, opts);
     let mut out = String::new();
     let mut names = Vec::new();
-    for (i, probe) in p.probes.iter().enumerate() {
-        let (ir, _) = lower_fitting(p, i, &mut g).map_err(|d| vec![d])?;
+    for run in group::runs(p, g.kprobes_as_fentry) {
+        let (i, probe) = (run[0], &p.probes[run[0]]);
+        let grouped = !group_members(p, &run, &mut g).is_empty();
+        let (ir, _) = lower_fitting(p, i, &mut g, grouped).map_err(|d| vec![d])?;
         let name = program_name(&probe.attach.kind, &names);
         out.push_str(&ir::dump_ir(&format!("{name} ({})", probe.attach.raw), &ir));
         out.push('\n');
@@ -84,22 +109,25 @@ pub fn dump_ir(p: &TypedProgram, opts: &CompileOptions) -> Result<String, Vec<Di
 
 /// Lower and finish one probe; when its buffers do not fit the 512-byte
 /// stack, lower it again with them in the per-CPU scratch map.
-fn lower_fitting(p: &TypedProgram, probe_index: usize, g: &mut Globals) -> Result<(IrFunc, Finished), Diagnostic> {
+/// `grouped`: the program serves several functions (`func`/`probe` come
+/// from the attach cookie).
+fn lower_fitting(p: &TypedProgram, probe_index: usize, g: &mut Globals, grouped: bool) -> Result<(IrFunc, Finished), Diagnostic> {
     let (events, names) = (g.events.len(), g.probe_names.len());
-    match lower_one(p, probe_index, g, false) {
+    match lower_one(p, probe_index, g, false, grouped) {
         Ok(done) => Ok(done),
         Err(Failure::Other(d)) => Err(d),
         Err(Failure::Stack(_)) => {
             // Forget what the first attempt registered.
             g.events.truncate(events);
             g.probe_names.truncate(names);
-            lower_one(p, probe_index, g, true).map_err(|(Failure::Stack(d) | Failure::Other(d))| d)
+            lower_one(p, probe_index, g, true, grouped).map_err(|(Failure::Stack(d) | Failure::Other(d))| d)
         }
     }
 }
 
-fn lower_one(p: &TypedProgram, probe_index: usize, g: &mut Globals, scratch: bool) -> Result<(IrFunc, Finished), Failure> {
-    let lowerer = Lowerer::new(p, probe_index, g);
+fn lower_one(p: &TypedProgram, probe_index: usize, g: &mut Globals, scratch: bool, grouped: bool) -> Result<(IrFunc, Finished), Failure> {
+    let mut lowerer = Lowerer::new(p, probe_index, g);
+    lowerer.names_from_cookie = grouped;
     let lowerer = if scratch { lowerer.with_scratch() } else { lowerer };
     let mut ir = lowerer.lower_probe()?;
     let probe = &p.probes[probe_index];

@@ -181,6 +181,7 @@ mod tests {
             insns,
             map_relocs: vec![(0, MapRef(0))],
             comments: vec![],
+            members: vec![],
         }
     }
 

@@ -134,5 +134,6 @@ pub mod helper {
     pub const RINGBUF_DISCARD: i32 = 133;
     pub const SKB_CGROUP_ID: i32 = 79;
     pub const GET_FUNC_IP: i32 = 173;
+    pub const GET_ATTACH_COOKIE: i32 = 174;
     pub const KTIME_GET_BOOT_NS: i32 = 125;
 }

@@ -23,6 +23,11 @@ const HINTS: usize = 5;
 pub struct KernelInfo {
     btf: Btf,
     tracefs: Tracefs,
+    /// FUNC name → first id, built once many functions are looked up (a
+    /// wildcard checks hundreds; each scan of ~60k FUNCs costs ~1 ms, ten
+    /// times that under emulation).
+    funcs: std::sync::OnceLock<std::collections::HashMap<Vec<u8>, crate::btf::TypeId>>,
+    func_lookups: std::sync::atomic::AtomicU32,
 }
 
 impl KernelInfo {
@@ -46,6 +51,8 @@ impl KernelInfo {
         KernelInfo {
             btf,
             tracefs: Tracefs::default(),
+            funcs: std::sync::OnceLock::new(),
+            func_lookups: std::sync::atomic::AtomicU32::new(0),
         }
     }
 
@@ -54,6 +61,24 @@ impl KernelInfo {
     pub fn with_tracefs_root(mut self, root: impl Into<PathBuf>) -> KernelInfo {
         self.tracefs = Tracefs::new(Some(root.into()));
         self
+    }
+
+    /// `Btf::find_func`, through a name index after the first few lookups.
+    fn find_func(&self, name: &str) -> Option<crate::btf::TypeId> {
+        use std::sync::atomic::Ordering;
+        if self.funcs.get().is_none() && self.func_lookups.fetch_add(1, Ordering::Relaxed) < 8 {
+            return self.btf.find_func(name);
+        }
+        let index = self.funcs.get_or_init(|| {
+            let mut index = std::collections::HashMap::new();
+            for id in self.btf.ids_of_kind(Kind::Func) {
+                if let Some(t) = self.btf.get(id) {
+                    index.entry(self.btf.string_bytes(t.name_off()).to_vec()).or_insert(id);
+                }
+            }
+            index
+        });
+        index.get(name.as_bytes()).copied()
     }
 
     pub fn btf(&self) -> &Btf {
@@ -142,7 +167,7 @@ impl KernelTypes for KernelInfo {
     }
 
     fn function(&self, name: &str) -> Option<FuncProto> {
-        self.btf.func_proto(self.btf.find_func(name)?)
+        self.btf.func_proto(self.find_func(name)?)
     }
 
     fn match_functions(&self, pattern: &str) -> Vec<String> {

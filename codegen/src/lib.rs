@@ -5,6 +5,7 @@ pub mod btf;
 pub mod disasm;
 pub mod elf;
 pub mod glob;
+pub mod group;
 pub mod insn;
 pub mod kernel_info;
 pub mod layout;

@@ -57,6 +57,25 @@ pub struct ProgramCode {
     pub spans: Vec<Span>,
     /// `-d ir` / `-d bpf` comments: (instruction index, text).
     pub comments: Vec<(usize, String)>,
+    /// Empty for a program traced at `attach` only. Otherwise one program
+    /// serves several kprobe (or kretprobe) functions (`kprobe:tcp_*`):
+    /// it is attached to each member, and reads which one fired from the
+    /// attach cookie (see [`GroupMember::cookie`]); `attach` is the first
+    /// member's.
+    pub members: Vec<GroupMember>,
+}
+
+/// One function a grouped kprobe program is attached to.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupMember {
+    /// The concrete attach point (`kprobe:tcp_sendmsg`).
+    pub attach: AttachPoint,
+    /// The attach cookie (`bpf_get_attach_cookie`): the low 32 bits index
+    /// [`CompiledProgram::probe_names`] for `func`, the high 32 bits for `probe`.
+    pub cookie: u64,
+    /// Matched by a wildcard: when the kernel cannot trace it, it is skipped
+    /// with a warning instead of failing the run.
+    pub from_wildcard: bool,
 }
 
 /// BPF map types flowtrace creates (`enum bpf_map_type`).

@@ -14,6 +14,7 @@ pub mod maps;
 pub mod output;
 mod rawload;
 pub mod sys;
+mod sys_links;
 pub mod tc;
 pub mod values;
 

@@ -17,8 +17,9 @@ use crate::maps::Maps;
 use aya::maps::{Map, MapData, RingBuf};
 use aya::programs::Program;
 use aya::{Btf, Ebpf, EbpfLoader};
-use flowtrace_codegen::object::{CompiledProgram, MapRole, ProgramKind};
+use flowtrace_codegen::object::{CompiledProgram, GroupMember, MapRole, ProgramKind};
 use flowtrace_lang::ast::{AttachKind, AttachPoint};
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 /// What the runtime keeps of each `ProgramCode`.
@@ -26,6 +27,10 @@ struct ProgramMeta {
     name: String,
     kind: ProgramKind,
     attach: AttachPoint,
+    /// The functions of a program serving several (`ProgramCode::members`).
+    members: Vec<GroupMember>,
+    /// Set when such a program was loaded for kprobe.multi.
+    multi_bytes: crate::rawload::MultiBytes,
 }
 
 /// Where start-up time went (for `--timings` and the start-up budget).
@@ -101,7 +106,12 @@ impl Loaded {
         let (maps, programs) = crate::rawload::load(compiled)?;
         let timings = LoadTimings { create_maps: t.elapsed(), ..LoadTimings::default() };
         let (maps, events) = Loaded::split_maps(compiled, maps)?;
-        Ok(Loaded { links: Vec::new(), programs: metas(compiled), loaded: ProgramSet::Owned(programs), maps, events, timings, tc: Default::default() })
+        let (programs, multi_bytes): (Vec<_>, Vec<_>) = programs.into_iter().unzip();
+        let mut metas = metas(compiled);
+        for (meta, bytes) in metas.iter_mut().zip(multi_bytes) {
+            meta.multi_bytes = bytes;
+        }
+        Ok(Loaded { links: Vec::new(), programs: metas, loaded: ProgramSet::Owned(programs), maps, events, timings, tc: Default::default() })
     }
 
     /// Loads only the programs `which` (indices into `compiled.programs`),
@@ -125,10 +135,12 @@ impl Loaded {
         let t = Instant::now();
         let programs = crate::rawload::load_programs(compiled, which, map_fds)?;
         let timings = LoadTimings { create_maps: t.elapsed(), ..LoadTimings::default() };
+        let (programs, multi_bytes): (Vec<_>, Vec<_>) = programs.into_iter().unzip();
         let metas = which
             .iter()
             .map(|&i| &compiled.programs[i])
-            .map(|p| ProgramMeta { name: p.name.clone(), kind: p.kind, attach: p.attach.clone() })
+            .zip(multi_bytes)
+            .map(|(p, multi_bytes)| ProgramMeta { multi_bytes, ..meta(p) })
             .collect();
         let maps = Maps::new(Vec::new(), Vec::new(), ProbeNames::default())?;
         Ok(Loaded { links: Vec::new(), programs: metas, loaded: ProgramSet::Owned(programs), maps, events: None, timings, tc: Default::default() })
@@ -245,7 +257,11 @@ impl Loaded {
             RuntimeError::Attach(AttachError { program: index, probe: meta.attach.raw.clone(), reason: f.reason, hint: f.hint })
         };
         let prog = self.loaded.get_mut(index, &meta.name)?;
-        let link = attach::attach(meta.kind, prog, &meta.attach, &self.tc).map_err(fail)?;
+        let link = if meta.members.is_empty() {
+            attach::attach(meta.kind, prog, &meta.attach, &self.tc).map_err(fail)?
+        } else {
+            attach_group(prog, meta).map_err(fail)?
+        };
         if let Link::Tc(tc) = &link {
             // `ifname` reads the names of the interfaces a probe is on from a map.
             self.maps.write_ifnames(&tc.interfaces)?;
@@ -328,11 +344,11 @@ pub fn create_map(spec: &flowtrace_codegen::object::MapSpec) -> Result<std::os::
 }
 
 fn metas(compiled: &CompiledProgram) -> Vec<ProgramMeta> {
-    compiled
-        .programs
-        .iter()
-        .map(|p| ProgramMeta { name: p.name.clone(), kind: p.kind, attach: p.attach.clone() })
-        .collect()
+    compiled.programs.iter().map(meta).collect()
+}
+
+fn meta(p: &flowtrace_codegen::object::ProgramCode) -> ProgramMeta {
+    ProgramMeta { name: p.name.clone(), kind: p.kind, attach: p.attach.clone(), members: p.members.clone(), multi_bytes: None }
 }
 
 fn load_one(ebpf: &mut Ebpf, index: usize, meta: &ProgramMeta) -> Result<(), RuntimeError> {
@@ -350,4 +366,24 @@ fn load_one(ebpf: &mut Ebpf, index: usize, meta: &ProgramMeta) -> Result<(), Run
         }),
         LoadFailure::Other(reason) => RuntimeError::Load(format!("program {}: {reason}", meta.name)),
     })
+}
+
+/// Attaches a program serving several kprobe functions to all of them
+/// (`attach::kprobe_multi`); one warning names the wildcard's functions
+/// that were skipped.
+fn attach_group(prog: &Program, meta: &ProgramMeta) -> Result<Link, attach::Failure> {
+    let fd = prog.fd().map_err(attach::Failure::from)?;
+    let fd = fd.as_fd();
+    let reload = || {
+        let bytes = meta.multi_bytes.as_deref().unwrap_or_default();
+        crate::sys::prog_load(&meta.name, 2, bytes).map_err(|e| format!("loading {} again as a kprobe program: {}", meta.name, e.error))
+    };
+    let retprobe = meta.kind == ProgramKind::Kretprobe;
+    let (links, skipped) = attach::kprobe_multi::attach(fd, meta.multi_bytes.is_some(), reload, &meta.members, retprobe)?;
+    if !skipped.is_empty() {
+        let names: Vec<&str> = skipped.iter().map(String::as_str).collect();
+        let total = meta.members.iter().filter(|m| m.from_wildcard).count();
+        attach::kprobe::warn_skipped(&names, total);
+    }
+    Ok(Link::KprobeGroup(links))
 }

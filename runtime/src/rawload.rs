@@ -58,7 +58,13 @@ pub(crate) fn create_map(spec: &MapSpec) -> Result<OwnedFd, RuntimeError> {
         .map_err(kernel(format!("creating map {}", spec.name)))
 }
 
-fn load_program(index: usize, p: &ProgramCode, map_fds: &[BorrowedFd<'_>]) -> Result<OwnedFd, RuntimeError> {
+/// For a program serving several kprobe functions on a kernel with
+/// kprobe.multi: its relocated instructions, loaded with the kprobe.multi
+/// attach type, kept to load it again as a plain kprobe program if the
+/// kernel refuses the link (see `attach::kprobe_multi`).
+pub(crate) type MultiBytes = Option<Vec<u8>>;
+
+fn load_program(index: usize, p: &ProgramCode, map_fds: &[BorrowedFd<'_>]) -> Result<(OwnedFd, MultiBytes), RuntimeError> {
     let mut insns = p.insns.clone();
     for &(at, map) in &p.map_relocs {
         let fd = map_fds.get(map.0 as usize).map(|f| f.as_raw_fd());
@@ -72,7 +78,10 @@ fn load_program(index: usize, p: &ProgramCode, map_fds: &[BorrowedFd<'_>]) -> Re
         }
     }
     let prog_type = prog_type(p.kind).ok_or_else(|| RuntimeError::Load(format!("{:?} needs aya's loader", p.kind)))?;
-    sys::prog_load(&p.name, prog_type, &encode_all(&insns)).map_err(|e| {
+    let bytes = encode_all(&insns);
+    let multi = !p.members.is_empty() && crate::attach::capabilities::kprobe_multi_available();
+    let attach_type = if multi { crate::sys_links::BPF_TRACE_KPROBE_MULTI } else { 0 };
+    let fd = sys::prog_load_as(&p.name, prog_type, attach_type, &bytes).map_err(|e| {
         RuntimeError::Verifier(VerifierError {
             program: index,
             name: p.name.clone(),
@@ -80,7 +89,8 @@ fn load_program(index: usize, p: &ProgramCode, map_fds: &[BorrowedFd<'_>]) -> Re
             insn: failing_insn(&e.log),
             log: e.log,
         })
-    })
+    })?;
+    Ok((fd, multi.then_some(bytes)))
 }
 
 /// aya builds a program handle only from a `ProgramInfo`, which it hands out
@@ -112,7 +122,7 @@ fn aya_program(kind: ProgramKind, info: ProgramInfo, name: String) -> Result<Pro
 
 /// Creates every map and loads every program; returns aya handles indexed
 /// like `compiled.maps` and `compiled.programs`.
-pub(crate) fn load(compiled: &CompiledProgram) -> Result<(Vec<Map>, Vec<Program>), RuntimeError> {
+pub(crate) fn load(compiled: &CompiledProgram) -> Result<(Vec<Map>, Vec<(Program, MultiBytes)>), RuntimeError> {
     let map_fds = compiled.maps.iter().map(create_map).collect::<Result<Vec<_>, _>>()?;
     let all: Vec<usize> = (0..compiled.programs.len()).collect();
     let borrowed: Vec<BorrowedFd<'_>> = map_fds.iter().map(|fd| fd.as_fd()).collect();
@@ -135,11 +145,14 @@ pub(crate) fn load_programs(
     compiled: &CompiledProgram,
     which: &[usize],
     map_fds: &[BorrowedFd<'_>],
-) -> Result<Vec<Program>, RuntimeError> {
+) -> Result<Vec<(Program, MultiBytes)>, RuntimeError> {
     let mut prog_fds = Vec::with_capacity(which.len());
+    let mut multi_bytes = Vec::with_capacity(which.len());
     for &index in which {
         let p = compiled.programs.get(index).ok_or_else(|| RuntimeError::Load(format!("no program #{index}")))?;
-        prog_fds.push(load_program(index, p, map_fds)?);
+        let (fd, bytes) = load_program(index, p, map_fds)?;
+        prog_fds.push(fd);
+        multi_bytes.push(bytes);
     }
     let ids = prog_fds
         .iter()
@@ -148,7 +161,7 @@ pub(crate) fn load_programs(
         .map_err(kernel("reading program ids".into()))?;
     let mut infos = program_infos(&ids);
     let mut programs = Vec::with_capacity(ids.len());
-    for (&index, id) in which.iter().zip(&ids) {
+    for ((&index, id), bytes) in which.iter().zip(&ids).zip(multi_bytes) {
         let p = &compiled.programs[index];
         let info = infos
             .remove(id)
@@ -156,7 +169,7 @@ pub(crate) fn load_programs(
         // aya keeps its own duplicate of the fd; ours closes at the end of this function.
         let prog = aya_program(p.kind, info, p.name.clone())
             .map_err(|e| RuntimeError::Load(format!("program {}: {}", p.name, crate::attach::error_chain(&e))))?;
-        programs.push(prog);
+        programs.push((prog, bytes));
     }
     Ok(programs)
 }

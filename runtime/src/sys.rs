@@ -184,7 +184,7 @@ fn object_name(name: &str) -> [u8; 16] {
     out
 }
 
-fn bpf_fd<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<std::os::fd::OwnedFd> {
+pub(crate) fn bpf_fd<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<std::os::fd::OwnedFd> {
     use std::os::fd::FromRawFd;
     // SAFETY: attr is a valid, initialised prefix of `union bpf_attr` for cmd,
     // and every pointer in it refers to memory that outlives the call.
@@ -242,9 +242,16 @@ pub struct ProgLoadError {
 /// log (a log slows the verifier down); only a rejection is retried with one,
 /// sized for the verifier's worst case.
 pub fn prog_load(name: &str, prog_type: u32, insns: &[u8]) -> Result<std::os::fd::OwnedFd, ProgLoadError> {
+    prog_load_as(name, prog_type, 0, insns)
+}
+
+/// [`prog_load`] with an `expected_attach_type` (`enum bpf_attach_type`),
+/// which some attachments check at load time (kprobe.multi: 42).
+pub fn prog_load_as(name: &str, prog_type: u32, expected_attach_type: u32, insns: &[u8]) -> Result<std::os::fd::OwnedFd, ProgLoadError> {
     const LICENSE: &std::ffi::CStr = c"GPL";
     let mut attr = ProgLoadAttr {
         prog_type,
+        expected_attach_type,
         insn_cnt: (insns.len() / 8) as u32,
         insns: insns.as_ptr() as u64,
         license: LICENSE.as_ptr() as u64,

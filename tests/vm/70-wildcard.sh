@@ -1,4 +1,4 @@
-# A wildcard kprobe: every tcp_v4_* function (one probe each). One
+# A wildcard kprobe: every tcp_v4_* function (one program for all). One
 # connection passes through tcp_v4_connect once and tcp_v4_rcv for every
 # segment; functions the kernel cannot trace (tcp_v4_init is __init code,
 # freed after boot) are skipped with a warning, not an error.
@@ -9,7 +9,7 @@ flowtrace --timeout 60 -c "sh $TMPDIR/traffic.sh" -e 'kprobe:tcp_v4_* { @[func] 
 rc=$?
 cat "$TMPDIR/out"
 [ $rc = 0 ] || vm_fail "flowtrace exited $rc"
-n=$(sed -n 's/^Attaching \([0-9]*\) probes\.\.\.$/\1/p' "$TMPDIR/out")
-[ "${n:-0}" -ge 10 ] || vm_fail "expected at least 10 tcp_v4_* probes, got '$n'"
+# One program serves every matched function (tests/vm/75-kprobe-multi.sh).
+grep -q '^Attaching 1 probe\.\.\.$' "$TMPDIR/out" || vm_fail "expected the wildcard as one probe"
 [ "$(ft_value "$TMPDIR/out" '@[tcp_v4_connect]')" = 1 ] || vm_fail "tcp_v4_connect not counted once"
 ft_positive '@[tcp_v4_rcv]' "$(ft_value "$TMPDIR/out" '@[tcp_v4_rcv]')"

@@ -85,6 +85,16 @@ impl Globals {
         matches!(self.maps[m.0 as usize].map_type, crate::object::BpfMapType::LruHash | crate::object::BpfMapType::LruPercpuHash)
     }
 
+    /// Where `name` is in the probe-name table (added if new).
+    pub fn probe_name_index(&mut self, name: &str) -> u32 {
+        let names = &mut self.probe_names;
+        let index = names.iter().position(|n| n == name).unwrap_or_else(|| {
+            names.push(name.to_string());
+            names.len() - 1
+        });
+        index as u32
+    }
+
     /// The zero-source map, created on first use, at least `bytes` long.
     pub fn zero_map(&mut self, bytes: u32) -> MapRef {
         let (m, _) = Self::percpu_array(&mut self.maps, &mut self.zero, "ft_zero", bytes);
@@ -209,6 +219,9 @@ pub struct Lowerer<'a> {
     pub scratch: Option<ScratchArea>,
     /// Set when the stack ran out (lowering then fails with `Failure::Stack`).
     pub stack_overflowed: bool,
+    /// The program serves several kprobe functions ([`crate::group`]):
+    /// `func` and `probe` are read from the attach cookie.
+    pub names_from_cookie: bool,
 }
 
 impl<'a> Lowerer<'a> {
@@ -232,6 +245,7 @@ impl<'a> Lowerer<'a> {
             packet: None,
             scratch: None,
             stack_overflowed: false,
+            names_from_cookie: false,
         }
     }
 
@@ -554,13 +568,25 @@ impl<'a> Lowerer<'a> {
     }
 
     /// A `ProbeName` value: the index of `name` in the probe-name table.
+    /// In a program serving several functions (`names_from_cookie`), the
+    /// probe's own `probe`/`func` names are only this member's: the index
+    /// is read from the attach cookie the runtime gave each function
+    /// (`crate::group::cookie`: `func` low, `probe` high 32 bits).
     pub fn probe_name_value(&mut self, name: &str) -> Reg {
-        let names = &mut self.g.probe_names;
-        let index = names.iter().position(|n| n == name).unwrap_or_else(|| {
-            names.push(name.to_string());
-            names.len() - 1
-        });
-        self.constant(index as u64)
+        if self.names_from_cookie && (name == self.probe.attach.raw || name == crate::group::function(&self.probe.attach)) {
+            let ctx = self.ctx;
+            // bpf_get_attach_cookie(ctx): kprobe programs since 5.15,
+            // kprobe.multi since 5.18 (one cookie per function).
+            let r = self.call(helper::GET_ATTACH_COOKIE, &[Arg::Reg(ctx)]);
+            if name == self.probe.attach.raw {
+                self.alu(AluOp::Rsh, r, Src::Imm(32));
+            } else {
+                self.emit(Inst::Alu32 { op: AluOp::Mov, dst: r, src: Src::Reg(r) });
+            }
+            return r;
+        }
+        let index = self.g.probe_name_index(name);
+        self.constant(u64::from(index))
     }
 
     pub fn unsupported(&self, span: Span, what: &str) -> Diagnostic {

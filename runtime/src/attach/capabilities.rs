@@ -42,6 +42,42 @@ pub fn kprobes_available() -> bool {
         || Path::new("/sys/kernel/debug/tracing/kprobe_events").exists()
 }
 
+/// Set to `1` to act as if the kernel had no kprobe.multi links (tests and
+/// measures the one-link-per-function path on kernels that have them).
+pub const NO_KPROBE_MULTI_ENV: &str = "FLOWTRACE_NO_KPROBE_MULTI";
+
+/// Whether this kernel attaches one program to many functions with one
+/// kprobe.multi link (Linux 5.18 with CONFIG_FPROBE; Debian's 6.12 has it,
+/// its 6.1 does not). Found by loading a do-nothing program for it and
+/// linking it to one function, once per process.
+pub fn kprobe_multi_available() -> bool {
+    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if std::env::var_os(NO_KPROBE_MULTI_ENV).is_some_and(|v| v == "1") {
+        return false;
+    }
+    *AVAILABLE.get_or_init(|| kprobes_available() && try_kprobe_multi())
+}
+
+fn try_kprobe_multi() -> bool {
+    use crate::sys_links::{kprobe_multi_link, BPF_TRACE_KPROBE_MULTI};
+    use std::os::fd::AsFd;
+    // r0 = 0; exit
+    let insns = flowtrace_codegen::insn::encode_all(&[Insn::new(0xb7, 0, 0, 0, 0), Insn::new(0x95, 0, 0, 0, 0)]);
+    let Ok(prog) = crate::sys::prog_load_as("ft_cap_kmulti", 2, BPF_TRACE_KPROBE_MULTI, &insns) else {
+        return false;
+    };
+    // Functions every x86-64 kernel has and ftrace can trace; the first one
+    // this kernel knows decides (the link is dropped, detaching it, at once).
+    for func in ["vfs_read", "ksys_read", "__x64_sys_getpid"] {
+        match kprobe_multi_link(prog.as_fd(), &[func], &[0], false) {
+            Ok(_link) => return true,
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ESRCH)) => continue,
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
 /// Decides how kprobe and fentry probes run here; an error when they cannot.
 pub fn plan(compiled: &CompiledProgram) -> Result<Plan, RuntimeError> {
     let first = |kinds: &[ProgramKind]| compiled.programs.iter().enumerate().find(|(_, p)| kinds.contains(&p.kind));
@@ -175,6 +211,7 @@ fn try_fentry(func: &str, exit: bool) -> Result<(), String> {
         insns,
         map_relocs: Vec::new(),
         comments: Vec::new(),
+        members: Vec::new(),
     };
     let object = CompiledProgram { programs: vec![code], maps: Vec::new(), events: Vec::new(), probe_names: Vec::new() };
     let elf = flowtrace_codegen::elf::write_elf(&object)?;

@@ -23,11 +23,7 @@ pub(super) fn attach(prog: &mut Program, point: &AttachPoint) -> Result<Link, Fa
         _ => return Err(Failure::new("not a kprobe attach point")),
     };
     if !kprobes_available() {
-        let hint = match tracepoint_for(func) {
-            Some(tp) => format!("`{tp}` fires in the same place; its fields are `args.NAME` instead of argN"),
-            None => "use a tracepoint instead (`flowtrace -l 'tracepoint:tcp:*'` lists some)".into(),
-        };
-        return Err(Failure::new("kprobes are unavailable on this kernel (built without CONFIG_KPROBES)").hint(hint));
+        return Err(no_kprobes(func));
     }
     let p: &mut KProbe = prog.try_into()?;
     let id = p.attach(func, 0).map_err(|e| {
@@ -35,6 +31,29 @@ pub(super) fn attach(prog: &mut Program, point: &AttachPoint) -> Result<Link, Fa
             .hint(format!("`flowtrace -l 'kprobe:{func}*'` lists the kernel functions flowtrace knows by that name"))
     })?;
     Ok(Link::KProbe(p.take_link(id).map_err(|e| capabilities::failure(&e))?))
+}
+
+/// Why `kprobe:func` cannot attach on a kernel without kprobes.
+pub(super) fn no_kprobes(func: &str) -> Failure {
+    let hint = match tracepoint_for(func) {
+        Some(tp) => format!("`{tp}` fires in the same place; its fields are `args.NAME` instead of argN"),
+        None => "use a tracepoint instead (`flowtrace -l 'tracepoint:tcp:*'` lists some)".into(),
+    };
+    Failure::new("kprobes are unavailable on this kernel (built without CONFIG_KPROBES)").hint(hint)
+}
+
+/// The one warning line for the functions of a wildcard (`names`, of
+/// `total`) that were skipped.
+pub(crate) fn warn_skipped(names: &[&str], total: usize) {
+    let more = match names.len() {
+        n if n > 6 => format!(" and {} more", n - 6),
+        _ => String::new(),
+    };
+    eprintln!(
+        "flowtrace: warning: skipped {} of {total} probes matched by a wildcard (the kernel cannot trace them): {}{more}",
+        names.len(),
+        names[..names.len().min(6)].join(", ")
+    );
 }
 
 /// For each program (in order): the index of the first program of its
@@ -84,15 +103,7 @@ pub(crate) fn report_skipped<'a>(
             continue;
         }
         let names: Vec<&str> = failures.iter().map(|(i, _)| name_of(*i)).collect();
-        let more = match names.len() {
-            n if n > 6 => format!(" and {} more", n - 6),
-            _ => String::new(),
-        };
-        eprintln!(
-            "flowtrace: warning: skipped {} of {members} probes matched by a wildcard (the kernel cannot trace them): {}{more}",
-            names.len(),
-            names[..names.len().min(6)].join(", ")
-        );
+        warn_skipped(&names, members);
     }
     Ok(())
 }

@@ -8,6 +8,7 @@
 pub mod capabilities;
 mod fentry;
 pub(crate) mod kprobe;
+pub(crate) mod kprobe_multi;
 mod perf_event;
 mod raw_tracepoint;
 pub(crate) mod special;
@@ -67,6 +68,7 @@ pub(crate) enum Link {
     FEntry(aya::programs::fentry::FEntryLink),
     FExit(aya::programs::fexit::FExitLink),
     Tc(tc::TcLinks),
+    KprobeGroup(kprobe_multi::GroupLinks),
 }
 
 /// Loads one program into the kernel (this is where the verifier runs).

@@ -122,6 +122,7 @@ impl Asm {
             map_relocs: self.relocs.clone(),
             spans: vec![Span::default(); self.insns.len()],
             comments: vec![],
+            members: vec![],
         }
     }
 }

@@ -66,9 +66,14 @@ for f in tcp_v4_connect tcp_v4_conn_request; do
     [ "$(ft_value "$TMPDIR/single" "@r[kretprobe:$f]")" = 3 ] || vm_fail "single kretprobe:$f not 3"
 done
 
-# Attach time of kprobe:tcp_* with and without kprobe.multi.
+# Attach time of kprobe:tcp_*, and where kprobe.multi is used, without it
+# (on 6.1 that is the same run: each detach of a kprobe costs the kernel an
+# RCU grace period, so this is not repeated there).
 multi=$(ft_attach_time "$TMPDIR/t1" -e 'kprobe:tcp_* { @[func] = count(); }')
-export FLOWTRACE_NO_KPROBE_MULTI=1
-single=$(ft_attach_time "$TMPDIR/t2" -e 'kprobe:tcp_* { @[func] = count(); }')
-unset FLOWTRACE_NO_KPROBE_MULTI
-echo "attach time of kprobe:tcp_*: ${multi}s as run, ${single}s with one link per function"
+echo "attach time of kprobe:tcp_*: ${multi}s as run"
+case $types in *kprobe_multi*)
+    export FLOWTRACE_NO_KPROBE_MULTI=1
+    single=$(ft_attach_time "$TMPDIR/t2" -e 'kprobe:tcp_* { @[func] = count(); }')
+    unset FLOWTRACE_NO_KPROBE_MULTI
+    echo "attach time of kprobe:tcp_*: ${single}s with one link per function" ;;
+esac

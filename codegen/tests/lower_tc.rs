@@ -36,13 +36,6 @@ fn ipv6_udp(src: [u8; 16], dst: [u8; 16], sport: u16, dport: u16) -> Vec<u8> {
     p
 }
 
-fn inet(family: u64, addr: &[u8]) -> Vec<u8> {
-    let mut v = family.to_le_bytes().to_vec();
-    v.extend(addr);
-    v.resize(24, 0);
-    v
-}
-
 #[test]
 fn packet_builtins_decode_ipv4_and_ipv6_headers() {
     if !bpf::root_tests_enabled("packet_builtins_decode_ipv4_and_ipv6_headers") {
@@ -64,11 +57,22 @@ fn packet_builtins_decode_ipv4_and_ipv6_headers() {
         assert_eq!(bpf::test_run_skb(&loaded.progs[0], p).unwrap(), u32::MAX);
     }
     let m = Maps { compiled: &compiled, loaded: &loaded };
-    let key = |s: Vec<u8>, d: Vec<u8>, sp: u64, dp: u64, proto: u64| {
-        [s, d, sp.to_le_bytes().to_vec(), dp.to_le_bytes().to_vec(), proto.to_le_bytes().to_vec()].concat()
+    // The compact key (codegen's layout::key_offsets): inet = 16 address
+    // bytes + family byte at 0 and 24, then u16 ports at 42 and 44, the u8
+    // protocol at 46, padding zero.
+    let key = |fam: u8, s: &[u8], d: &[u8], sp: u16, dp: u16, proto: u8| {
+        let mut k = vec![0u8; 48];
+        k[..s.len()].copy_from_slice(s);
+        k[16] = fam;
+        k[24..24 + d.len()].copy_from_slice(d);
+        k[40] = fam;
+        k[42..44].copy_from_slice(&sp.to_le_bytes());
+        k[44..46].copy_from_slice(&dp.to_le_bytes());
+        k[46] = proto;
+        k
     };
-    let k4 = key(inet(2, &[10, 0, 0, 1]), inet(2, &[10, 0, 0, 2]), 40000, 443, 6);
-    let k6 = key(inet(10, &a6), inet(10, &b6), 5353, 53, 17);
+    let k4 = key(2, &[10, 0, 0, 1], &[10, 0, 0, 2], 40000, 443, 6);
+    let k6 = key(10, &a6, &b6, 5353, 53, 17);
     assert_eq!(m.words("flows", &k4), Some(vec![2]), "keys: {:?}", m.keys("flows"));
     assert_eq!(m.words("flows", &k6), Some(vec![1]));
     assert_eq!(m.words("f", &2u64.to_le_bytes()), Some(vec![2]));

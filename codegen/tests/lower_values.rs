@@ -172,11 +172,13 @@ fn tuple_keys_with_addresses_from_tcp_state_changes() {
     let _link = bpf::attach_tracepoint(&loaded.progs[0], "sock", "inet_sock_set_state").unwrap();
     support::traffic::cycles(&listener, 3);
     let m = Maps { compiled: &compiled, loaded: &loaded };
-    // inet: u64 family, 16 address bytes; then the port widened to u64.
-    let mut key = 2u64.to_le_bytes().to_vec();
-    key.extend([127, 0, 0, 1]);
+    // A compact key: inet as 16 address bytes and a family byte (AF_INET),
+    // then the u16 port at its natural alignment (18), padded to 24.
+    let mut key = vec![127, 0, 0, 1];
+    key.resize(16, 0);
+    key.extend([2, 0]);
+    key.extend(port.to_le_bytes());
     key.resize(24, 0);
-    key.extend(u64::from(port).to_le_bytes());
     let keys = m.keys("c");
     assert_eq!(keys, vec![key.clone()], "keys: {keys:?}");
     // Client side per connection: SYN_SENT, ESTABLISHED, FIN_WAIT1, FIN_WAIT2, CLOSE.

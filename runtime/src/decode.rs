@@ -133,12 +133,38 @@ fn array(elem: &Type, len: u32, bytes: &[u8], probes: &ProbeNames) -> Value {
 }
 
 /// A map key: `None` for a scalar map, the value for one key, a tuple for
-/// several.
+/// several. Keys have their own compact layout (`layout::key_offsets`).
 pub fn key(keys: &[Type], bytes: &[u8], probes: &ProbeNames) -> Option<Value> {
+    let (offsets, _) = layout::key_offsets(keys);
+    let mut values = keys.iter().zip(offsets).map(|(t, at)| key_field(t, bytes.get(at as usize..).unwrap_or(&[]), probes));
     match keys {
         [] => None,
-        [one] => Some(value(one, bytes, probes)),
-        many => Some(Value::Tuple(fields(many, bytes, probes))),
+        [_] => values.next(),
+        _ => Some(Value::Tuple(values.collect())),
+    }
+}
+
+/// One key field (`layout::key_field_size`): integers at their declared
+/// width, `inet` as address then family byte, the rest as in values.
+fn key_field(ty: &Type, bytes: &[u8], probes: &ProbeNames) -> Value {
+    let width = layout::key_field_size(ty) as usize;
+    let narrow = || {
+        let mut b = [0u8; 8];
+        if let Some(src) = bytes.get(..width.min(8)) {
+            b[..src.len()].copy_from_slice(src);
+        }
+        u64::from_le_bytes(b)
+    };
+    match ty {
+        Type::Int(t) => int(narrow(), *t),
+        Type::Bool => Value::Bool(narrow() != 0),
+        Type::Inet => {
+            let family = bytes.get(layout::KEY_INET_FAMILY as usize).copied().unwrap_or(0);
+            let mut as_value = u64::from(family).to_le_bytes().to_vec();
+            as_value.extend_from_slice(bytes.get(..16).unwrap_or(&[]));
+            inet(&as_value)
+        }
+        other => value(other, bytes, probes),
     }
 }
 
@@ -230,6 +256,16 @@ mod tests {
         assert_eq!(
             key(&key_types, &le(&[7, 0xff]), &probes),
             Some(Value::Tuple(vec![Value::UInt(7), Value::Int(-1)]))
+        );
+        // Compact: an inet (16 address bytes, family byte) then a u16 port at 18.
+        let mut k = vec![0u8; 24];
+        k[..4].copy_from_slice(&[10, 0, 0, 1]);
+        k[16] = AF_INET as u8;
+        k[18..20].copy_from_slice(&443u16.to_le_bytes());
+        k[20] = 0xff; // beyond the u16: not part of the port
+        assert_eq!(
+            key(&[Type::Inet, Type::Int(IntType::U16)], &k, &probes),
+            Some(Value::Tuple(vec![Value::Inet("10.0.0.1".parse().unwrap()), Value::UInt(443)]))
         );
         assert_eq!(key(&[], &le(&[0]), &probes), None);
     }

@@ -24,34 +24,75 @@ impl Lowerer<'_> {
         format!("@{}", self.prog.maps[map.0 as usize].name)
     }
 
-    /// Build the key on the stack, laid out by `layout::offsets` over the
-    /// map's key types. The buffer is zeroed first: padding and the unused
-    /// tail of strings are part of the key bytes, and two keys that differ
-    /// only there would be different entries.
+    /// Build the key on the stack, laid out by `layout::key_offsets` over
+    /// the map's key types. Padding is part of the key bytes (two keys that
+    /// differ only there would be different entries), so the words holding
+    /// padding are zeroed first; every other byte is written by a field.
     pub fn build_key(&mut self, map: MapId, key: Option<&TExpr>) -> LowerResult<Mem> {
         let types = self.prog.maps[map.0 as usize].key.clone();
-        let size = layout::key_size(&types);
+        let (offs, size) = layout::key_offsets(&types);
         let buf = self.alloc(size)?;
-        self.zero(buf, size);
+        for word in layout::key_padding_words(&types) {
+            self.emit(Inst::Store { size: Size::DW, base: buf.base, off: buf.at(word).off, src: Src::Imm(0) });
+        }
         let Some(key) = key else { return Ok(buf) };
         match (&key.kind, types.len()) {
             (TExprKind::Tuple(items), n) if n > 1 && items.len() == n => {
-                let (offs, _) = layout::offsets(&types);
                 for (i, item) in items.iter().enumerate() {
                     let v = self.expr(item)?;
-                    self.store_value(buf.at(offs[i]), &types[i], v, &item.ty)?;
+                    self.store_key_field(buf.at(offs[i]), &types[i], v, &item.ty)?;
                 }
             }
             (_, 1) => {
                 let v = self.expr(key)?;
-                self.store_value(buf, &types[0], v, &key.ty)?;
+                self.store_key_field(buf, &types[0], v, &key.ty)?;
             }
             _ => {
+                // A tuple value used as several keys: its fields sit at
+                // their value-layout offsets and move to the key's.
+                let Type::Tuple(items) = &key.ty else {
+                    return Err(Diagnostic::error(key.span, format!("a key of type {} for a map keyed by {} values", key.ty, types.len())));
+                };
                 let v = self.expr(key)?;
-                self.store_value(buf, &Type::Tuple(types), v, &key.ty)?;
+                let src = self.bytes_of(v, &key.ty)?;
+                let (soffs, _) = layout::offsets(items);
+                for (i, item_ty) in items.iter().enumerate().take(types.len()) {
+                    let item = if item_ty.is_scalar() || matches!(item_ty, Type::ProbeName) {
+                        Val::Scalar(self.load_scalar(src.at(soffs[i])))
+                    } else {
+                        Val::Bytes(src.at(soffs[i]))
+                    };
+                    self.store_key_field(buf.at(offs[i]), &types[i], item, item_ty)?;
+                }
             }
         }
         Ok(buf)
+    }
+
+    /// One key field at `dst`, in the key layout (`layout::key_field_size`).
+    fn store_key_field(&mut self, dst: Mem, ty: &Type, val: Val, val_ty: &Type) -> LowerResult<()> {
+        let width = match ty {
+            Type::Int(t) => t.bytes(),
+            Type::Bool => 1,
+            Type::Inet => {
+                // Value layout: u64 family, then 16 address bytes.
+                let src = self.bytes_of(val, val_ty)?;
+                let t = self.vreg();
+                for at in [0, 8] {
+                    self.emit(Inst::Load { size: Size::DW, dst: t, base: src.base, off: src.at(8 + at).off });
+                    self.emit(Inst::Store { size: Size::DW, base: dst.base, off: dst.at(at).off, src: Src::Reg(t) });
+                }
+                self.emit(Inst::Load { size: Size::B, dst: t, base: src.base, off: src.off });
+                let family = dst.at(layout::KEY_INET_FAMILY);
+                self.emit(Inst::Store { size: Size::B, base: family.base, off: family.off, src: Src::Reg(t) });
+                return Ok(());
+            }
+            _ => return self.store_value(dst, ty, val, val_ty),
+        };
+        let r = self.scalar(val)?;
+        let size = Size::of_bytes(width).unwrap_or(Size::DW);
+        self.emit(Inst::Store { size, base: dst.base, off: dst.off, src: Src::Reg(r) });
+        Ok(())
     }
 
     /// `@m[k]`: the stored value, or zero/empty when the key is absent.

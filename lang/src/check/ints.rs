@@ -80,7 +80,10 @@ fn unify_agg(a: AggKind, b: AggKind) -> Option<AggKind> {
 /// The stored form of a map key element, or `None` if it cannot be a key.
 pub(crate) fn key_type(ty: &Type) -> Option<Type> {
     match ty {
-        Type::Int(i) => Some(Type::Int(IntType { bits: 64, signed: i.signed })),
+        // Integers keep their width: keys are compact in the kernel (see
+        // codegen's layout::key_field_size); uses of one map with different
+        // widths unify to the widest.
+        Type::Int(i) => Some(Type::Int(*i)),
         Type::Bool | Type::Pointer(_) => Some(Type::U64),
         Type::Str { .. } | Type::Inet | Type::ProbeName => Some(ty.clone()),
         Type::Array { elem, .. } if elem.is_integer() => Some(ty.clone()),
@@ -123,8 +126,9 @@ mod tests {
     }
 
     #[test]
-    fn keys_are_widened() {
-        assert_eq!(key_type(&Type::Int(IntType::U16)), Some(Type::U64));
+    fn keys_keep_their_integer_width() {
+        assert_eq!(key_type(&Type::Int(IntType::U16)), Some(Type::Int(IntType::U16)));
+        assert_eq!(key_type(&Type::Bool), Some(Type::U64));
         assert_eq!(key_type(&Type::Agg(AggKind::Count)), None);
     }
 }

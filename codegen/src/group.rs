@@ -33,11 +33,11 @@ pub fn runs(p: &TypedProgram, kprobes_as_fentry: bool) -> Vec<Vec<usize>> {
 /// name needs its module on the link; kept to the one-link-each path).
 fn shareable(a: &TProbe, b: &TProbe) -> bool {
     a.source_probe == b.source_probe
-        && match (&a.attach.kind, &b.attach.kind) {
-            (AttachKind::Kprobe { module: None, .. }, AttachKind::Kprobe { module: None, .. }) => true,
-            (AttachKind::Kretprobe { module: None, .. }, AttachKind::Kretprobe { module: None, .. }) => true,
-            _ => false,
-        }
+        && matches!(
+            (&a.attach.kind, &b.attach.kind),
+            (AttachKind::Kprobe { module: None, .. }, AttachKind::Kprobe { module: None, .. })
+                | (AttachKind::Kretprobe { module: None, .. }, AttachKind::Kretprobe { module: None, .. })
+        )
 }
 
 /// The function a kprobe/kretprobe attach point traces.

@@ -64,6 +64,9 @@ pub(crate) fn create_map(spec: &MapSpec) -> Result<OwnedFd, RuntimeError> {
 /// kernel refuses the link (see `attach::kprobe_multi`).
 pub(crate) type MultiBytes = Option<Vec<u8>>;
 
+/// A loaded program's aya handle and, when loaded for kprobe.multi, its bytes.
+pub(crate) type LoadedProgram = (Program, MultiBytes);
+
 fn load_program(index: usize, p: &ProgramCode, map_fds: &[BorrowedFd<'_>]) -> Result<(OwnedFd, MultiBytes), RuntimeError> {
     let mut insns = p.insns.clone();
     for &(at, map) in &p.map_relocs {
@@ -122,7 +125,7 @@ fn aya_program(kind: ProgramKind, info: ProgramInfo, name: String) -> Result<Pro
 
 /// Creates every map and loads every program; returns aya handles indexed
 /// like `compiled.maps` and `compiled.programs`.
-pub(crate) fn load(compiled: &CompiledProgram) -> Result<(Vec<Map>, Vec<(Program, MultiBytes)>), RuntimeError> {
+pub(crate) fn load(compiled: &CompiledProgram) -> Result<(Vec<Map>, Vec<LoadedProgram>), RuntimeError> {
     let map_fds = compiled.maps.iter().map(create_map).collect::<Result<Vec<_>, _>>()?;
     let all: Vec<usize> = (0..compiled.programs.len()).collect();
     let borrowed: Vec<BorrowedFd<'_>> = map_fds.iter().map(|fd| fd.as_fd()).collect();
@@ -145,7 +148,7 @@ pub(crate) fn load_programs(
     compiled: &CompiledProgram,
     which: &[usize],
     map_fds: &[BorrowedFd<'_>],
-) -> Result<Vec<(Program, MultiBytes)>, RuntimeError> {
+) -> Result<Vec<LoadedProgram>, RuntimeError> {
     let mut prog_fds = Vec::with_capacity(which.len());
     let mut multi_bytes = Vec::with_capacity(which.len());
     for &index in which {

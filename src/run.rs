@@ -121,9 +121,9 @@ pub fn run(cli: &Cli, source: &Source, compiled: &CompiledProgram) -> Result<(),
 
     let mut loaded = Loaded::load(compiled).map_err(|e| runtime_error(e, compiled, source))?;
     loaded.tc = flowtrace_runtime::tc::TcOptions { order: if cli.tc_order == crate::cli::TcOrder::Last { flowtrace_runtime::tc::TcOrder::Last } else { flowtrace_runtime::tc::TcOrder::First }, cleanup_stale: cli.cleanup_stale, ..Default::default() };
-    let probes = compiled.programs.iter().filter(|p| p.kind != flowtrace_codegen::object::ProgramKind::Special).count()
-        + compiled.programs.iter().filter(|p| p.attach.kind == flowtrace_lang::ast::AttachKind::Begin).count()
-        + compiled.programs.iter().filter(|p| p.attach.kind == flowtrace_lang::ast::AttachKind::End).count();
+    // Counted as bpftrace counts them: every concrete attach point, so a
+    // wildcard served by one grouped program counts each function it matched.
+    let probes: usize = compiled.programs.iter().map(|p| p.members.len().max(1)).sum();
     // bpftrace's order: BEGIN runs before the other probes attach, END after
     // they are detached.
     if let Err(e) = loaded.run_begin().and_then(|()| loaded.attach_all()) {

@@ -9,7 +9,9 @@ flowtrace --timeout 60 -c "sh $TMPDIR/traffic.sh" -e 'kprobe:tcp_v4_* { @[func] 
 rc=$?
 cat "$TMPDIR/out"
 [ $rc = 0 ] || vm_fail "flowtrace exited $rc"
-# One program serves every matched function (tests/vm/75-kprobe-multi.sh).
-grep -q '^Attaching 1 probe\.\.\.$' "$TMPDIR/out" || vm_fail "expected the wildcard as one probe"
+# One program serves every matched function (tests/vm/75-kprobe-multi.sh), but
+# "Attaching N probes" counts the functions, as bpftrace does.
+n=$(sed -n 's/^Attaching \([0-9]*\) probes\.\.\.$/\1/p' "$TMPDIR/out")
+[ "${n:-0}" -ge 2 ] || vm_fail "expected one probe per matched function, got '${n}'"
 [ "$(ft_value "$TMPDIR/out" '@[tcp_v4_connect]')" = 1 ] || vm_fail "tcp_v4_connect not counted once"
 ft_positive '@[tcp_v4_rcv]' "$(ft_value "$TMPDIR/out" '@[tcp_v4_rcv]')"

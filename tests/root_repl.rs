@@ -509,3 +509,32 @@ fn root_repl_stays_responsive_under_a_flood_of_output() {
     assert_gone(&session_objects);
     let _ = std::fs::remove_dir_all(&home);
 }
+
+/// A tc probe typed at the prompt works as in a script: `ifname` names the
+/// interface (its map is filled at attach), counts are exact, and nothing
+/// stays attached after Ctrl-D.
+#[test]
+fn root_repl_tc_probe_counts_and_names_the_interface() {
+    if !enabled("root_repl_tc_probe_counts_and_names_the_interface") {
+        return;
+    }
+    let before = ours_in_kernel();
+    let home = temp_home("tc");
+    let port = free_port();
+    let mut repl = Repl::spawn(&home);
+    repl.expect(PROMPT);
+    let out = repl.run(&format!("tc:lo:ingress /proto == IPPROTO_UDP && dport == {port}/ {{ @n[ifname, dport] = count(); }}"));
+    assert!(out.contains("probe 1 attached: tc:lo:ingress"), "{out}");
+    let session_objects = loaded_since(&before);
+    // Nobody listens: the datagrams still pass lo's ingress hook once each.
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for _ in 0..7 {
+        sock.send_to(b"flowtrace", ("127.0.0.1", port)).unwrap();
+    }
+    let out = repl.run("@n");
+    assert_eq!(map_lines(&out, "@n["), vec![format!("@n[lo, {port}]: 7")], "{out}");
+    repl.send("\x04");
+    assert!(repl.wait().success());
+    assert_gone(&session_objects);
+    let _ = std::fs::remove_dir_all(&home);
+}

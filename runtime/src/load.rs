@@ -142,8 +142,20 @@ impl Loaded {
             .zip(multi_bytes)
             .map(|(p, multi_bytes)| ProgramMeta { multi_bytes, ..meta(p) })
             .collect();
-        let maps = Maps::new(Vec::new(), Vec::new(), ProbeNames::default())?;
+        let maps = Loaded::ifnames_only(compiled, map_fds)?;
         Ok(Loaded { links: Vec::new(), programs: metas, loaded: ProgramSet::Owned(programs), maps, events: None, timings, tc: Default::default() })
+    }
+
+    /// The maps a [`Loaded::load_selected`] writes itself: only tc's
+    /// interface-name map ([`MapRole::Ifnames`]), filled at attach, so that
+    /// `ifname` reads the names there as in a whole program.
+    fn ifnames_only(compiled: &CompiledProgram, map_fds: &[std::os::fd::BorrowedFd<'_>]) -> Result<Maps, RuntimeError> {
+        let found = compiled.maps.iter().zip(map_fds).find(|(s, _)| matches!(s.role, MapRole::Ifnames));
+        let Some((spec, fd)) = found else {
+            return Maps::new(Vec::new(), Vec::new(), ProbeNames::default());
+        };
+        let own = fd.try_clone_to_owned().map_err(|e| RuntimeError::Kernel { what: format!("duplicating the fd of {}", spec.name), error: e })?;
+        Maps::from_fds(vec![spec.clone()], vec![Some(own)], ProbeNames::default())
     }
 
     /// How many times each program has run, in program order: the kernel

@@ -35,6 +35,7 @@ mod shared;
 mod watch;
 
 use crate::cli::Cli;
+use flowtrace_runtime::tc::{TcOptions, TcOrder};
 use assemble::Piece;
 use aya::maps::{Map, MapData, RingBuf};
 use background::{Background, SavedTerminal};
@@ -97,6 +98,8 @@ fn session_main(cli: &Cli) -> Result<(), String> {
     let _stats = flowtrace_runtime::sys::enable_stats().ok();
     let mut background = Background::start(shared.clone(), ring_raw, terminal);
     let mut session = Session::new(&kernel, compile_opts, ring_fd, shared.clone());
+    let order = if cli.tc_order == crate::cli::TcOrder::Last { TcOrder::Last } else { TcOrder::First };
+    session.tc = TcOptions { order, cleanup_stale: cli.cleanup_stale, ..Default::default() };
 
     outln!("flowtrace interactive session: type a probe to attach it, .help for help, Ctrl-D to quit.");
     // `-i` with a program or script: its probes are the first entries.

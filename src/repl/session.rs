@@ -69,6 +69,8 @@ pub struct Session<'k> {
     /// Our copy of the ring buffer's fd, for relocating new programs.
     ring_fd: OwnedFd,
     pub shared: Arc<Mutex<Shared>>,
+    /// How tc probes attach (`--tc-order`, `--cleanup-stale`), as in a script.
+    pub tc: flowtrace_runtime::tc::TcOptions,
 }
 
 /// The ring buffer's spec as the compiler would make it.
@@ -85,7 +87,7 @@ pub fn ring_spec(opts: &CompileOptions) -> MapSpec {
 
 impl<'k> Session<'k> {
     pub fn new(kernel: &'k KernelInfo, compile_opts: CompileOptions, ring_fd: OwnedFd, shared: Arc<Mutex<Shared>>) -> Self {
-        Session { kernel, compile_opts, entries: Vec::new(), next_id: 1, accepted: None, user_fds: HashMap::new(), ring_fd, shared }
+        Session { kernel, compile_opts, entries: Vec::new(), next_id: 1, accepted: None, user_fds: HashMap::new(), ring_fd, shared, tc: Default::default() }
     }
 
     /// Checks, compiles, loads and attaches (or, for statements, runs) one
@@ -221,6 +223,7 @@ impl<'k> Session<'k> {
         let mut shared = lock(&self.shared);
         let mut loaded =
             Loaded::load_selected(compiled, which, &borrowed).map_err(|e| runtime_message(e, compiled, which, assembly))?;
+        loaded.tc = self.tc;
         drop(borrowed);
         // Readers decode the new programs' events against the new table and
         // maps from now on; the old view comes back if the entry fails.

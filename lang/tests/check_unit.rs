@@ -167,13 +167,14 @@ fn maps_have_one_type_for_the_program() {
     let p = ok("interval:s:1 { printf(\"%d\\n\", @total); } kprobe:tcp_sendmsg { @total = (uint32)1; @total = -1; }");
     assert_eq!(p.maps[0].value, Type::I64);
     let p = ok("kprobe:tcp_sendmsg { @b[comm, pid] = sum(arg2); @c = count(); @l = lhist(arg2, 0, 100, 10); if (@c > 5) { print(@b, 10); } }");
-    assert_eq!(p.maps[0].key, vec![Type::Str { cap: 16 }, Type::U64]);
+    // Integer keys keep their width (pid is uint32): keys are compact.
+    assert_eq!(p.maps[0].key, vec![Type::Str { cap: 16 }, Type::Int(IntType::U32)]);
     assert_eq!(p.maps[0].value, Type::Agg(AggKind::Sum { signed: false }));
     assert_eq!(p.maps[2].value, Type::Agg(AggKind::Lhist { min: 0, max: 100, step: 10 }));
     let dump = dump_types(&p);
-    assert!(dump.contains("@b[string[16], uint64] : sum_t"), "{dump}");
+    assert!(dump.contains("@b[string[16], uint32] : sum_t"), "{dump}");
     let e = err("kprobe:tcp_sendmsg { @x[pid] = 1; } kretprobe:tcp_sendmsg { @x[comm] = 1; }");
-    assert!(e.contains("note: @x is first used here, with key [uint64]"), "{e}");
+    assert!(e.contains("note: @x is first used here, with key [uint32]"), "{e}");
     assert!(e.contains("error: map @x is used with key [string[16]]"), "{e}");
 }
 

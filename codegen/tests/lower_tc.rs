@@ -92,3 +92,63 @@ fn tc_context_builtins_pass_the_verifier() {
     );
     bpf::load_all(&compiled).unwrap_or_else(|e| panic!("{e}"));
 }
+
+fn disasm(text: &str) -> String {
+    let compiled = support::source::compiled(text);
+    let p = compiled.programs.iter().find(|p| p.name.starts_with("ft_tc")).expect("a tc program");
+    flowtrace_codegen::disasm::disassemble_program(p, &compiled.maps)
+}
+
+/// Top-level aggregations keyed by the same header fields build the key
+/// once (codegen's lower/shared_key.rs); a key built inside an `if`, or a
+/// different key, is built where it is used.
+#[test]
+fn one_flow_key_serves_every_top_level_aggregation() {
+    let flow = "saddr, daddr, sport, dport, proto";
+    let reused = |text: &str| disasm(text).matches(">key built above").count();
+    assert_eq!(reused(&format!("tc:lo:ingress {{ @p[{flow}] = count(); @b[{flow}] = sum(len); @m[{flow}] = max(len); }}")), 2);
+    assert_eq!(reused(&format!("tc:lo:ingress {{ if (len > 100) {{ @p[{flow}] = count(); }} @b[{flow}] = sum(len); }}")), 0);
+    assert_eq!(reused(&format!("tc:lo:ingress {{ @p[{flow}] = count(); @b[saddr, daddr, dport, sport, proto] = sum(len); }}")), 0);
+    assert_eq!(reused("tc:lo:ingress { @p[ifindex, proto] = count(); @b[ifindex, proto] = sum(len); }"), 0);
+}
+
+/// The shared key in a kernel: the second and third maps count the same
+/// flows as the first, and a map keyed inside an `if` gets its own key.
+#[test]
+fn shared_flow_key_counts_in_every_map() {
+    if !bpf::root_tests_enabled("shared_flow_key_counts_in_every_map") {
+        return;
+    }
+    let compiled = support::source::compiled(
+        "tc:lo:ingress { @p[saddr, daddr, sport, dport, proto] = count(); \
+         if (sport == 40000) { @big[saddr, daddr, sport, dport, proto] = count(); } \
+         @b[saddr, daddr, sport, dport, proto] = sum(len); @m[saddr, daddr, sport, dport, proto] = max(sport); }",
+    );
+    assert!(flowtrace_codegen::disasm::disassemble_program(&compiled.programs[0], &compiled.maps).contains(">key built above"));
+    let loaded = bpf::load_all(&compiled).unwrap_or_else(|e| panic!("{e}"));
+    let a = ipv4_tcp([10, 0, 0, 1], [10, 0, 0, 2], 40000, 443, 0x12);
+    let b = ipv4_tcp([10, 0, 0, 3], [10, 0, 0, 2], 40001, 443, 0x12);
+    for p in [&a, &a, &b] {
+        assert_eq!(bpf::test_run_skb(&loaded.progs[0], p).unwrap(), u32::MAX);
+    }
+    let m = Maps { compiled: &compiled, loaded: &loaded };
+    let key = |s: [u8; 4], sp: u16| {
+        let mut k = vec![0u8; 48];
+        k[..4].copy_from_slice(&s);
+        k[16] = 2;
+        k[24..28].copy_from_slice(&[10, 0, 0, 2]);
+        k[40] = 2;
+        k[42..44].copy_from_slice(&sp.to_le_bytes());
+        k[44..46].copy_from_slice(&443u16.to_le_bytes());
+        k[46] = 6;
+        k
+    };
+    let (ka, kb) = (key([10, 0, 0, 1], 40000), key([10, 0, 0, 3], 40001));
+    assert_eq!(m.words("p", &ka), Some(vec![2]), "keys: {:?}", m.keys("p"));
+    assert_eq!(m.words("p", &kb), Some(vec![1]));
+    assert_eq!(m.words("big", &ka), Some(vec![2]));
+    assert_eq!(m.keys("big").len(), 1);
+    assert_eq!(m.words("b", &ka), Some(vec![2 * a.len() as u64]));
+    assert_eq!(m.words("b", &kb), Some(vec![b.len() as u64]));
+    assert_eq!(m.keys("m").len(), 2);
+}

@@ -29,9 +29,14 @@ impl Lowerer<'_> {
     /// differ only there would be different entries), so the words holding
     /// padding are zeroed first; every other byte is written by a field.
     pub fn build_key(&mut self, map: MapId, key: Option<&TExpr>) -> LowerResult<Mem> {
+        let buf = self.alloc(layout::key_size(&self.prog.maps[map.0 as usize].key))?;
+        self.fill_key(buf, map, key)
+    }
+
+    /// Writes the key of `map` for `key` into `buf` (see [`Self::build_key`]).
+    pub fn fill_key(&mut self, buf: Mem, map: MapId, key: Option<&TExpr>) -> LowerResult<Mem> {
         let types = self.prog.maps[map.0 as usize].key.clone();
-        let (offs, size) = layout::key_offsets(&types);
-        let buf = self.alloc(size)?;
+        let (offs, _) = layout::key_offsets(&types);
         for word in layout::key_padding_words(&types) {
             self.emit(Inst::Store { size: Size::DW, base: buf.base, off: buf.at(word).off, src: Src::Imm(0) });
         }
@@ -265,7 +270,7 @@ impl Lowerer<'_> {
             }
             None => None,
         };
-        let k = self.build_key(map, key)?;
+        let k = self.statement_key(map, key)?;
         let p = self.agg_value_ptr(map, k, agg)?;
         let done = self.label();
         self.jump(Cond::Eq, p, Src::Imm(0), done);

@@ -13,6 +13,7 @@ pub mod expr;
 pub mod maps;
 pub mod packet;
 mod packet_parse;
+pub mod shared_key;
 pub mod stmt;
 #[cfg(test)]
 mod tests;
@@ -215,6 +216,10 @@ pub struct Lowerer<'a> {
     pub exit: Label,
     /// tc probes: where the parsed packet headers are.
     pub packet: Option<packet::PacketSlots>,
+    /// Statements being lowered, nested: 1 while a top-level one is.
+    pub stmt_depth: u32,
+    /// tc probes: the flow key several top-level aggregations share.
+    pub shared_key: Option<shared_key::SharedKey>,
     /// Scratch mode: big buffers go to the scratch map instead of the stack.
     pub scratch: Option<ScratchArea>,
     /// Set when the stack ran out (lowering then fails with `Failure::Stack`).
@@ -243,6 +248,8 @@ impl<'a> Lowerer<'a> {
             vars: Vec::new(),
             exit,
             packet: None,
+            stmt_depth: 0,
+            shared_key: None,
             scratch: None,
             stack_overflowed: false,
             names_from_cookie: false,

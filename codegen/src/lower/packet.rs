@@ -64,7 +64,7 @@ impl PacketSlots {
     }
 }
 
-fn needs_headers(b: Builtin) -> bool {
+pub(super) fn needs_headers(b: Builtin) -> bool {
     matches!(b, Builtin::Family | Builtin::Proto | Builtin::Saddr | Builtin::Daddr | Builtin::Sport | Builtin::Dport | Builtin::Tcpflags)
 }
 
@@ -185,7 +185,8 @@ impl Lowerer<'_> {
         };
         slots.zero_all(self);
         self.packet = Some(slots);
-        self.parse_headers(slots)
+        self.parse_headers(slots)?;
+        self.plan_shared_key()
     }
 }
 

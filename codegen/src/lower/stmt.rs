@@ -12,7 +12,10 @@ impl Lowerer<'_> {
         let mark = self.stack_top;
         let scratch_mark = self.scratch.map(|a| a.top);
         self.span = s.span;
-        self.stmt_inner(s)?;
+        self.stmt_depth += 1;
+        let done = self.stmt_inner(s);
+        self.stmt_depth -= 1;
+        done?;
         self.stack_top = mark;
         if let (Some(area), Some(top)) = (&mut self.scratch, scratch_mark) {
             area.top = top;

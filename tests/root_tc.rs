@@ -17,6 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use support::gate::root_tests_enabled;
 use tc_netns::classifier::{Pinned, TC_ACT_OK, TC_ACT_SHOT};
+use tc_netns::ip;
 use tc_netns::{in_netns, sa, send_udp, serve, udp_bound, Lab, A4, A6, B4, B6};
 
 /// flowtrace inside namespace `ns`, attached (its "Attaching" line read).
@@ -261,6 +262,66 @@ fn root_tc_never_changes_a_packets_fate() {
         assert_nothing_left(&lab, true);
         let f = lab.filters(&lab.a, &lab.va, "egress");
         assert!(f.contains("test_drop") && f.contains("test_pass"), "{mode}: foreign filters must stay:\n{f}");
+    }
+}
+
+/// A third namespace for [`root_tc_keeps_a_redirect_verdict`], deleted on
+/// drop (with its veth pair and so the peer end in namespace a).
+struct ExtraNetns(String);
+
+impl Drop for ExtraNetns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
+    }
+}
+
+fn ifindex(ns: &str, dev: &str) -> u32 {
+    let text = String::from_utf8_lossy(&ip(&["-n", ns, "-o", "link", "show", dev]).stdout).into_owned();
+    text.split(':').next().and_then(|n| n.trim().parse().ok()).unwrap_or_else(|| panic!("no ifindex in {text}"))
+}
+
+/// Observer only, with a redirect: a cls_bpf program on veth-a egress sends
+/// every packet out of a second veth pair (veth-a1 in a, veth-c in a third
+/// namespace c, which owns B's address and MAC too) by bpf_redirect. The
+/// datagrams arrive in c and not in b, the same with flowtrace attached in
+/// front of the redirect as without it, and flowtrace counts each one.
+#[test]
+fn root_tc_keeps_a_redirect_verdict() {
+    if !root_tests_enabled("root_tc_keeps_a_redirect_verdict") {
+        return;
+    }
+    for mode in MODES {
+        let lab = Lab::new("d");
+        let c = ExtraNetns(format!("ftdc{}", std::process::id() % 100_000));
+        let _ = Command::new("ip").args(["netns", "del", &c.0]).output();
+        ip(&["netns", "add", &c.0]);
+        ip(&["link", "add", "veth-a1", "netns", &lab.a, "type", "veth", "peer", "name", "veth-c", "netns", &c.0]);
+        // Frames keep B's destination MAC when redirected: veth-c takes it
+        // so that c's stack accepts them as its own.
+        ip(&["-n", &c.0, "link", "set", "veth-c", "address", &lab.mac(&lab.b, &lab.vb)]);
+        ip(&["-n", &lab.a, "link", "set", "veth-a1", "up"]);
+        ip(&["-n", &c.0, "link", "set", "veth-c", "up"]);
+        ip(&["-n", &c.0, "addr", "add", &format!("{B4}/24"), "dev", "veth-c"]);
+        let redirect = Pinned::redirect(ifindex(&lab.a, "veth-a1"), "test_redirect");
+        lab.tc(&lab.a, &["qdisc", "add", "dev", &lab.va, "clsact"]);
+        lab.tc(&lab.a, &["filter", "add", "dev", &lab.va, "egress", "prio", "10", "handle", "1", "bpf", "da", "object-pinned", &redirect.path]);
+        let n = 10;
+        let script = "tc:veth-a:egress /proto == IPPROTO_UDP/ { @sent = count(); }";
+        for with_flowtrace in [false, true] {
+            let tracer = with_flowtrace.then(|| Tracer::start(&lab, mode, &["-e", script]));
+            let in_b = serve(udp_bound(&lab.b, sa(B4, 9999)), false, Duration::from_millis(500));
+            let in_c = serve(udp_bound(&c.0, sa(B4, 9999)), false, Duration::from_millis(500));
+            send_udp(&lab.a, sa(A4, 40001), sa(B4, 9999), n, 64, false);
+            let (got_b, got_c) = (in_b.join().unwrap(), in_c.join().unwrap());
+            assert_eq!((got_b, got_c), (0, n), "{mode}, flowtrace {with_flowtrace}: every datagram is redirected to c");
+            if let Some(t) = tracer {
+                let out = t.stop();
+                assert!(out.contains(&format!("@sent: {n}")), "{mode}: flowtrace saw the packets before the redirect:\n{out}");
+            }
+        }
+        assert_nothing_left(&lab, true);
+        let f = lab.filters(&lab.a, &lab.va, "egress");
+        assert!(f.contains("test_redirect"), "{mode}: the foreign filter must stay:\n{f}");
     }
 }
 

@@ -11,6 +11,7 @@ const PROG_TYPE_SCHED_CLS: u32 = 3;
 
 pub const TC_ACT_OK: i32 = 0;
 pub const TC_ACT_SHOT: i32 = 2;
+pub const TC_ACT_REDIRECT: i32 = 7;
 
 /// A loaded `return VERDICT;` classifier pinned at `path`; unpinned on drop
 /// (the program lives on while a filter uses it).
@@ -38,17 +39,33 @@ fn mount_bpffs(dir: &str) {
     assert!(status.success(), "cannot mount bpffs on {dir}");
 }
 
+/// `mov64 dst, imm` encoded.
+fn mov_imm(dst: u8, imm: i32) -> [u8; 8] {
+    let i = imm.to_le_bytes();
+    [0xb7, dst, 0, 0, i[0], i[1], i[2], i[3]]
+}
+
+const EXIT: [u8; 8] = [0x95, 0, 0, 0, 0, 0, 0, 0];
+/// `bpf_redirect(ifindex, flags)`: returns TC_ACT_REDIRECT on success.
+const HELPER_REDIRECT: i32 = 23;
+
 impl Pinned {
     pub fn verdict(verdict: i32, name: &str) -> Pinned {
-        // mov64 r0, verdict; exit
-        let mut insns = Vec::new();
-        insns.extend([0xb7, 0x00, 0, 0]);
-        insns.extend(verdict.to_le_bytes());
-        insns.extend([0x95, 0, 0, 0, 0, 0, 0, 0]);
+        Pinned::load([mov_imm(0, verdict), EXIT].concat(), name)
+    }
+
+    /// `return bpf_redirect(ifindex, 0);`: every packet leaves through the
+    /// egress of `ifindex` instead (TC_ACT_REDIRECT).
+    pub fn redirect(ifindex: u32, name: &str) -> Pinned {
+        let call = [0x85, 0, 0, 0].into_iter().chain(HELPER_REDIRECT.to_le_bytes()).collect::<Vec<u8>>();
+        Pinned::load([&mov_imm(1, ifindex as i32)[..], &mov_imm(2, 0), &call, &EXIT].concat(), name)
+    }
+
+    fn load(insns: Vec<u8>, name: &str) -> Pinned {
         let license = CString::new("GPL").unwrap();
         let mut a = [0u8; 128];
         a[0..4].copy_from_slice(&PROG_TYPE_SCHED_CLS.to_le_bytes());
-        a[4..8].copy_from_slice(&2u32.to_le_bytes());
+        a[4..8].copy_from_slice(&((insns.len() / 8) as u32).to_le_bytes());
         a[8..16].copy_from_slice(&(insns.as_ptr() as u64).to_le_bytes());
         a[16..24].copy_from_slice(&(license.as_ptr() as u64).to_le_bytes());
         let n = name.len().min(15);

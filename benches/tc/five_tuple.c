@@ -6,7 +6,7 @@
 // extension headers, TCP/UDP ports) with direct packet access, and the same
 // two per-CPU hash maps keyed by the 5-tuple (lookup, insert if missing,
 // add in place). Built twice: with a compact 40-byte key, and with
-// -DFLOWTRACE_KEY, flowtrace's 72-byte key layout (the same bytes hashed).
+// -DFLOWTRACE_KEY, flowtrace's 48-byte key layout (the same bytes hashed).
 // Written for this repository; no libbpf headers needed.
 
 typedef unsigned char __u8;
@@ -31,14 +31,16 @@ static void *(*bpf_map_lookup_elem)(void *map, const void *key) = (void *)1;
 static long (*bpf_map_update_elem)(void *map, const void *key, const void *value, __u64 flags) = (void *)2;
 
 #ifdef FLOWTRACE_KEY
-// flowtrace's key layout: inet values are family (u64) + 16 address bytes,
-// integers take 8 bytes each. Same bytes hashed and compared as flowtrace's.
+// flowtrace's key layout (codegen/src/layout.rs, key_offsets): each inet is
+// its 16 address bytes and a family byte, aligned to 8; ports and protocol
+// at their width. Same bytes hashed and compared as flowtrace's.
 struct flow {
-	__u64 sfamily;
 	__u8 saddr[16];
-	__u64 dfamily;
+	__u8 sfamily, pad0[7];
 	__u8 daddr[16];
-	__u64 sport, dport, proto;
+	__u8 dfamily, pad1;
+	__u16 sport, dport;
+	__u8 proto, pad[1];
 };
 #define SET_FAMILY(k, f) ((k).sfamily = (k).dfamily = (f))
 #else

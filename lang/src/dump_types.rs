@@ -78,7 +78,7 @@ impl Dumper<'_> {
             }
             TStmtKind::Aggregate { map: m, key: k, agg, arg } => {
                 let arg_text = arg.as_ref().map_or(String::new(), |a| self.text(a));
-                let f = crate::check::agg_name(*agg);
+                let f = agg.func_name();
                 (format!("{}{} = {f}({arg_text}) : {}", map(*m), key(k), Type::Agg(*agg)), k.iter().chain(arg.iter()).collect())
             }
             TStmtKind::If { cond, then, otherwise } => {

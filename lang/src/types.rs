@@ -104,9 +104,10 @@ impl Type {
     }
 }
 
-impl fmt::Display for AggKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = match self {
+impl AggKind {
+    /// The function that produces this kind of value (`count`, `hist`, …).
+    pub fn func_name(self) -> &'static str {
+        match self {
             AggKind::Count => "count",
             AggKind::Sum { .. } => "sum",
             AggKind::Min { .. } => "min",
@@ -115,8 +116,13 @@ impl fmt::Display for AggKind {
             AggKind::Stats { .. } => "stats",
             AggKind::Hist => "hist",
             AggKind::Lhist { .. } => "lhist",
-        };
-        write!(f, "{name}_t")
+        }
+    }
+}
+
+impl fmt::Display for AggKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}_t", self.func_name())
     }
 }
 

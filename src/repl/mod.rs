@@ -308,7 +308,7 @@ fn maps_table(shared: &Arc<Mutex<Shared>>) -> String {
         let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
         let value = match value {
             MapValue::Plain(t) => t.to_string(),
-            MapValue::Agg(a) => flowtrace_lang::check::agg_name(*a).to_string(),
+            MapValue::Agg(a) => a.func_name().to_string(),
         };
         let key = if keys.is_empty() { String::new() } else { format!("[{}]", keys.join(", ")) };
         match s.maps.snapshot(*id) {

@@ -234,7 +234,7 @@ impl Checker<'_> {
         };
         let mut d = Diagnostic::error(span, message);
         if let Type::Agg(agg) = known {
-            d = d.with_hint(format!("{name} is filled by {}(…); keep one kind of value per map", agg_func(agg)));
+            d = d.with_hint(format!("{name} is filled by {}(…); keep one kind of value per map", agg.func_name()));
         }
         self.report(d);
         self.report(Diagnostic::note(first, format!("{name} is first assigned here, as '{known}'")));
@@ -270,7 +270,7 @@ impl Checker<'_> {
                 let name = self.maps.name(id);
                 self.error_hint(
                     span,
-                    format!("{name} holds {}() values, which cannot be read in an expression", agg_func(agg)),
+                    format!("{name} holds {}() values, which cannot be read in an expression", agg.func_name()),
                     Some(format!("print it instead: print({name})")),
                 );
                 return None;
@@ -314,16 +314,3 @@ pub(crate) fn coerce(e: TExpr, ty: &Type) -> TExpr {
     TExpr { kind: TExprKind::Cast { expr: Box::new(e) }, ty: ty.clone(), span }
 }
 
-/// The function that produces an aggregation.
-pub fn agg_func(agg: AggKind) -> &'static str {
-    match agg {
-        AggKind::Count => "count",
-        AggKind::Sum { .. } => "sum",
-        AggKind::Min { .. } => "min",
-        AggKind::Max { .. } => "max",
-        AggKind::Avg { .. } => "avg",
-        AggKind::Stats { .. } => "stats",
-        AggKind::Hist => "hist",
-        AggKind::Lhist { .. } => "lhist",
-    }
-}

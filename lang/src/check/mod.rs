@@ -33,7 +33,6 @@ use crate::span::Span;
 use crate::typed::{TProbe, TypedProgram, VarId, VarInfo};
 use crate::types::Type;
 use flowtrace_stdlib::ProbeKind;
-pub use maps::agg_func as agg_name;
 use maps::MapTable;
 use std::collections::{BTreeMap, HashMap, HashSet};
 

@@ -8,16 +8,7 @@ use crate::Func;
 
 macro_rules! agg {
     ($variant:ident, $name:literal, $min:literal, $max:literal, $sig:literal, $doc:literal) => {
-        FuncInfo {
-            func: Func::$variant,
-            name: $name,
-            min_args: $min,
-            max_args: $max,
-            role: FuncRole::Aggregation,
-            signature: $sig,
-            doc: $doc,
-            unsupported: None,
-        }
+        FuncInfo::of(Func::$variant, $name, ($min, $max), FuncRole::Aggregation, $sig, $doc, None)
     };
 }
 

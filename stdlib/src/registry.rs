@@ -107,6 +107,22 @@ pub struct FuncInfo {
     pub unsupported: Option<&'static str>,
 }
 
+impl FuncInfo {
+    /// A table entry of a family whose members share a role (and, for
+    /// unimplemented ones, the reason).
+    pub(crate) const fn of(
+        func: Func,
+        name: &'static str,
+        (min_args, max_args): (usize, usize),
+        role: FuncRole,
+        signature: &'static str,
+        doc: &'static str,
+        unsupported: Option<&'static str>,
+    ) -> FuncInfo {
+        FuncInfo { func, name, min_args, max_args, role, signature, doc, unsupported }
+    }
+}
+
 const BUILTIN_TABLES: &[&[BuiltinInfo]] = &[
     crate::process::BUILTINS,
     crate::time::BUILTINS,

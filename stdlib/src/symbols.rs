@@ -8,16 +8,7 @@ const LATER: Option<&str> = Some("not supported by flowtrace yet");
 
 macro_rules! sym {
     ($variant:ident, $name:literal, $min:literal, $max:literal, $sig:literal, $doc:literal) => {
-        FuncInfo {
-            func: Func::$variant,
-            name: $name,
-            min_args: $min,
-            max_args: $max,
-            role: FuncRole::Value,
-            signature: $sig,
-            doc: $doc,
-            unsupported: LATER,
-        }
+        FuncInfo::of(Func::$variant, $name, ($min, $max), FuncRole::Value, $sig, $doc, LATER)
     };
 }
 

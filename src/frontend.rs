@@ -1,7 +1,7 @@
 //! Source text → checked program, printing diagnostics against the source.
 
 use crate::cli::{Cli, DumpStage};
-use flowtrace_codegen::kernel_info::KernelInfo;
+use flowtrace_kernel::kernel_info::KernelInfo;
 use flowtrace_lang::diag::render_all;
 use flowtrace_lang::typed::TypedProgram;
 use flowtrace_lang::{CheckOptions, Source};

@@ -25,7 +25,7 @@ fn host_btf() -> bool {
 
 #[test]
 fn seed_scripts_check_verbatim() {
-    let fixture = repo("codegen/tests/fixtures/vmlinux-subset.btf");
+    let fixture = repo("kernel/tests/fixtures/vmlinux-subset.btf");
     for seed in SEEDS {
         let path = repo(&format!("tests/corpus/valid/{seed}"));
         let path = path.to_str().unwrap();
@@ -43,7 +43,7 @@ fn seed_scripts_check_verbatim() {
 #[test]
 fn types_dump_shows_btf_offsets() {
     let path = repo("tests/corpus/valid/seed_flows.ft");
-    let fixture = repo("codegen/tests/fixtures/vmlinux-subset.btf");
+    let fixture = repo("kernel/tests/fixtures/vmlinux-subset.btf");
     let mut btfs = vec![Some(fixture.to_str().unwrap().to_string())];
     if host_btf() {
         btfs.push(None);
@@ -64,7 +64,7 @@ fn types_dump_shows_btf_offsets() {
 
 #[test]
 fn ast_dump_and_user_errors() {
-    let fixture = repo("codegen/tests/fixtures/vmlinux-subset.btf");
+    let fixture = repo("kernel/tests/fixtures/vmlinux-subset.btf");
     let fixture = fixture.to_str().unwrap();
     let out = flowtrace(&["--btf", fixture, "-d", "ast", "-e", "kprobe:tcp_sendmsg { @x = 1 + 2 * 3; }"]);
     assert!(out.status.success());

@@ -7,7 +7,7 @@
 //! Usage: tc_bench SAME_KEY_OBJECT COMPACT_KEY_OBJECT [REPEAT] [ROUNDS]
 
 use flowtrace_codegen::insn::{encode_all, BPF_PSEUDO_MAP_FD};
-use flowtrace_codegen::kernel_info::KernelInfo;
+use flowtrace_kernel::kernel_info::KernelInfo;
 use flowtrace_lang::{CheckOptions, Source};
 use flowtrace_runtime::sys;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};

@@ -4,7 +4,7 @@
 
 mod support;
 
-use flowtrace_codegen::kernel_info::KernelInfo;
+use flowtrace_kernel::kernel_info::KernelInfo;
 use flowtrace_codegen::object::ProgramKind;
 use flowtrace_lang::diag::render_all;
 use flowtrace_lang::{CheckOptions, Source};

@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use flowtrace_codegen::kernel_info::KernelInfo;
+use flowtrace_kernel::kernel_info::KernelInfo;
 use flowtrace_lang::{CheckOptions, Source};
 
 const SEEDS: [&str; 3] = ["seed_flows.ft", "seed_ratio.ft", "seed_retransmits.ft"];

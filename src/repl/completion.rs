@@ -6,8 +6,8 @@
 //! validator that keeps an entry open while its braces are.
 
 use super::commands::COMMANDS;
-use flowtrace_codegen::btf::Kind;
-use flowtrace_codegen::kernel_info::KernelInfo;
+use flowtrace_kernel::btf::Kind;
+use flowtrace_kernel::kernel_info::KernelInfo;
 use flowtrace_lang::kernel::{KernelTypes, TypeKeyword};
 use flowtrace_lang::types::Type;
 use std::cell::OnceCell;

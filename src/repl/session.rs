@@ -14,7 +14,7 @@
 use super::assemble::{Assembly, Piece};
 use super::shared::{lock, LiveEntry, Shared, View};
 use flowtrace_codegen::compile::{compile, CompileOptions};
-use flowtrace_codegen::kernel_info::KernelInfo;
+use flowtrace_kernel::kernel_info::KernelInfo;
 use flowtrace_codegen::object::{CompiledProgram, EventKind, MapRole, MapSpec};
 use flowtrace_lang::typed::MapId;
 use flowtrace_lang::ast::Item;

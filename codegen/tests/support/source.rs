@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use flowtrace_codegen::kernel_info::KernelInfo;
+use flowtrace_kernel::kernel_info::KernelInfo;
 use flowtrace_lang::diag::render_all;
 use flowtrace_lang::typed::TypedProgram;
 use flowtrace_lang::{CheckOptions, Source};

@@ -1,7 +1,7 @@
 //! Network interfaces of the current network namespace, and resolving a
 //! `tc:IFACE:…` name or glob against them once, at start.
 
-use flowtrace_codegen::glob::{closest, glob_match, is_glob};
+use flowtrace_kernel::glob::{closest, glob_match, is_glob};
 use std::ffi::CStr;
 
 #[derive(Clone, Debug, PartialEq, Eq)]

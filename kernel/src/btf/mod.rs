@@ -14,12 +14,15 @@
 //! - [`lookup`]: finding types, functions and enumerators by name;
 //! - [`resolve`]: BTF types → the checker's [`flowtrace_lang::types::Type`],
 //!   member lookup through anonymous members and bitfields;
-//! - [`write`] and [`subset`]: writing BTF blobs (test fixtures, hand-built BTF).
+//! - [`write`] and [`subset`] (feature `fixture-writer`): writing BTF blobs for
+//!   test fixtures and hand-built BTF; the binary does not need them.
 
 pub mod lookup;
 pub mod resolve;
+#[cfg(feature = "fixture-writer")]
 pub mod subset;
 pub mod types;
+#[cfg(feature = "fixture-writer")]
 pub mod write;
 
 use std::fmt;

@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use flowtrace_codegen::btf::{Btf, Kind};
-use flowtrace_codegen::kernel_info::KernelInfo;
+use flowtrace_kernel::btf::{Btf, Kind};
+use flowtrace_kernel::kernel_info::KernelInfo;
 use flowtrace_lang::kernel::{KernelTypes, Member, TypeKeyword};
 use flowtrace_lang::types::{IntType, RecordType, Type};
 
@@ -254,7 +254,7 @@ fn opening_and_lookups_are_fast() {
 /// that still resolves the same members, with pointers out of it cut to void.
 #[test]
 fn subsets_keep_by_value_types_and_cut_pointers() {
-    use flowtrace_codegen::btf::subset::{extract, Selection};
+    use flowtrace_kernel::btf::subset::{extract, Selection};
     let btf = Btf::from_file(&fixture_path()).unwrap();
     let sel = Selection {
         structs: vec!["sock_common".into()],

@@ -1,11 +1,11 @@
-//! Regenerates `codegen/tests/fixtures/vmlinux-subset.btf`, the small BTF blob
+//! Regenerates `kernel/tests/fixtures/vmlinux-subset.btf`, the small BTF blob
 //! the unit tests read instead of the host kernel's:
 //!
 //! ```text
-//! cargo run -p flowtrace-codegen --example make_btf_fixture -- [VMLINUX_BTF] [OUT]
+//! cargo run -p flowtrace-kernel --features fixture-writer --example make_btf_fixture -- [VMLINUX_BTF] [OUT]
 //! ```
 //!
-//! Defaults: `/sys/kernel/btf/vmlinux` → `codegen/tests/fixtures/vmlinux-subset.btf`.
+//! Defaults: `/sys/kernel/btf/vmlinux` → `kernel/tests/fixtures/vmlinux-subset.btf`.
 //! The fixture keeps the types below and everything they hold by value;
 //! pointers to records outside the list become `void *` (see `btf::subset`).
 //! Tests assert offsets of the kernel the fixture was cut from (6.18); after
@@ -14,8 +14,8 @@
 
 use std::path::PathBuf;
 
-use flowtrace_codegen::btf::subset::{extract, Selection};
-use flowtrace_codegen::btf::Btf;
+use flowtrace_kernel::btf::subset::{extract, Selection};
+use flowtrace_kernel::btf::Btf;
 
 const STRUCTS: &[&str] = &[
     "sock",

@@ -5,8 +5,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use flowtrace_codegen::kernel_info::KernelInfo;
-use flowtrace_codegen::tracefs::{parse_format, Location, Tracefs};
+use flowtrace_kernel::kernel_info::KernelInfo;
+use flowtrace_kernel::tracefs::{parse_format, Location, Tracefs};
 use flowtrace_lang::kernel::KernelTypes;
 use flowtrace_lang::types::{IntType, Type};
 

@@ -7,8 +7,8 @@
 use std::path::Path;
 use std::time::Instant;
 
-use flowtrace_codegen::btf::Btf;
-use flowtrace_codegen::kernel_info::{KernelInfo, DEFAULT_BTF_PATH};
+use flowtrace_kernel::btf::Btf;
+use flowtrace_kernel::kernel_info::{KernelInfo, DEFAULT_BTF_PATH};
 use flowtrace_lang::kernel::{KernelTypes, TypeKeyword};
 use flowtrace_lang::types::{IntType, RecordType, Type};
 

@@ -2,9 +2,9 @@
 //! bitfields, ENUM64, damaged blobs, typedef cycles) and the type-mapping
 //! choices documented in `btf::resolve`.
 
-use flowtrace_codegen::btf::write::{BtfWriter, IntSpec, MemberSpec};
-use flowtrace_codegen::btf::{Btf, Kind};
-use flowtrace_codegen::kernel_info::KernelInfo;
+use flowtrace_kernel::btf::write::{BtfWriter, IntSpec, MemberSpec};
+use flowtrace_kernel::btf::{Btf, Kind};
+use flowtrace_kernel::kernel_info::KernelInfo;
 use flowtrace_lang::kernel::{KernelTypes, TypeKeyword};
 use flowtrace_lang::types::{IntType, RecordType, Type};
 

@@ -13,6 +13,7 @@ use flowtrace_lang::Source;
 use flowtrace_runtime::output::{OutputFormat, Printer};
 use flowtrace_runtime::values::{MapSnapshot, Value};
 use flowtrace_runtime::{EventSink, Flow, Loaded, RuntimeError};
+use flowtrace_stdlib::printf::Format;
 use std::io::{self, Write};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -84,7 +85,7 @@ struct Sink<'a> {
 }
 
 impl EventSink for Sink<'_> {
-    fn printf(&mut self, format: &str, args: &[Value]) -> io::Result<()> {
+    fn printf(&mut self, format: &Format, args: &[Value]) -> io::Result<()> {
         self.printer.printf(format, args)
     }
     fn print_map(&mut self, map: &MapSnapshot, top: u64, div: u64) -> io::Result<()> {

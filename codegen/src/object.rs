@@ -8,6 +8,7 @@ use flowtrace_lang::ast::{AttachPoint, MapKind};
 use flowtrace_lang::span::Span;
 use flowtrace_lang::typed::MapId;
 use flowtrace_lang::types::{AggKind, Type};
+use flowtrace_stdlib::printf::Format;
 
 #[derive(Clone, Debug)]
 pub struct CompiledProgram {
@@ -155,7 +156,9 @@ pub enum MapValue {
 /// the arguments laid out by [`crate::layout`].
 #[derive(Clone, Debug, PartialEq)]
 pub enum EventKind {
-    Printf { format: String, args: Vec<Type> },
+    /// The checker's parsed format: the runtime renders its pieces and never
+    /// parses a format string.
+    Printf { format: Format, args: Vec<Type> },
     PrintMap { map: MapId, top: u64, div: u64 },
     PrintValue { ty: Type },
     Clear { map: MapId },

@@ -23,7 +23,7 @@ fn printf_time_print_and_exit_records() {
     let ring = compiled.maps.iter().position(|m| matches!(m.role, MapRole::Events)).unwrap();
     let records = support::ringbuf::drain(&loaded.maps[ring], compiled.maps[ring].max_entries as usize);
     assert_eq!(records.len(), 5, "{records:?}");
-    assert!(matches!(&compiled.events[0], EventKind::Printf { format, args } if format == "%d %s %s\n" && args.len() == 3));
+    assert!(matches!(&compiled.events[0], EventKind::Printf { format, args } if format.text == "%d %s %s\n" && args.len() == 3));
     let mut inet = words(&[2]);
     inet.extend([127, 0, 0, 1]);
     inet.resize(24, 0);

@@ -105,7 +105,7 @@ impl Dumper<'_> {
             }
             TStmtKind::Return => ("return".into(), vec![]),
             TStmtKind::Printf { format, args } => {
-                let mut h = format!("printf({format:?}");
+                let mut h = format!("printf({:?}", format.text);
                 for a in args {
                     let _ = write!(h, ", {}", self.text(a));
                 }

@@ -6,6 +6,7 @@ use crate::ast::{AttachPoint, BinOp, MapKind, UnOp};
 use crate::diag::Diagnostic;
 use crate::span::Span;
 use crate::types::{AggKind, Type};
+use flowtrace_stdlib::printf::Format;
 use flowtrace_stdlib::{Builtin, Func};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -81,8 +82,9 @@ pub enum TStmtKind {
     If { cond: TExpr, then: Vec<TStmt>, otherwise: Vec<TStmt> },
     While { cond: TExpr, body: Vec<TStmt> },
     Return,
-    /// `printf(fmt, args…)`: the format stays in userspace.
-    Printf { format: String, args: Vec<TExpr> },
+    /// `printf(fmt, args…)`: the format, parsed once here, stays in
+    /// userspace; one argument per conversion, of the kind it prints.
+    Printf { format: Format, args: Vec<TExpr> },
     /// `time(fmt)`.
     Time { format: String },
     /// `print(@m)`, `print(@m, top)`, `print(@m, top, div)`.

@@ -8,6 +8,7 @@ use crate::values::{MapSnapshot, Value};
 use aya::maps::{MapData, RingBuf};
 use flowtrace_codegen::object::EventKind;
 use flowtrace_lang::typed::MapId;
+use flowtrace_stdlib::printf::Format;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::time::Duration;
@@ -15,7 +16,7 @@ use std::time::Duration;
 /// One decoded record.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event<'a> {
-    Printf { format: &'a str, args: Vec<Value> },
+    Printf { format: &'a Format, args: Vec<Value> },
     PrintMap { map: MapId, top: u64, div: u64 },
     PrintValue(Value),
     Clear { map: MapId },
@@ -28,7 +29,7 @@ pub enum Event<'a> {
 /// probes sent them. `clear`/`zero` never reach it: the runtime applies them
 /// to the maps itself, in order with the prints around them.
 pub trait EventSink {
-    fn printf(&mut self, format: &str, args: &[Value]) -> io::Result<()>;
+    fn printf(&mut self, format: &Format, args: &[Value]) -> io::Result<()>;
     fn print_map(&mut self, map: &MapSnapshot, top: u64, div: u64) -> io::Result<()>;
     fn print_value(&mut self, value: &Value) -> io::Result<()>;
     fn time(&mut self, format: &str) -> io::Result<()>;
@@ -113,9 +114,10 @@ mod tests {
 
     #[test]
     fn records_decode_by_event_id() {
+        let format = Format::parse("%d %s\n").unwrap();
         let kinds = vec![
             EventKind::Exit,
-            EventKind::Printf { format: "%d %s\n".into(), args: vec![Type::I64, Type::Str { cap: 8 }] },
+            EventKind::Printf { format: format.clone(), args: vec![Type::I64, Type::Str { cap: 8 }] },
             EventKind::PrintMap { map: MapId(2), top: 5, div: 1 },
         ];
         let mut rec = 1u64.to_le_bytes().to_vec();
@@ -123,7 +125,7 @@ mod tests {
         rec.extend(b"hi\0\0\0\0\0\0");
         assert_eq!(
             decode_record(&kinds, &ProbeNames::default(), &rec).unwrap(),
-            Event::Printf { format: "%d %s\n", args: vec![Value::Int(-4), Value::Str("hi".into())] }
+            Event::Printf { format: &format, args: vec![Value::Int(-4), Value::Str("hi".into())] }
         );
         assert_eq!(decode_record(&kinds, &ProbeNames::default(), &0u64.to_le_bytes()).unwrap(), Event::Exit);
         assert_eq!(

@@ -15,6 +15,7 @@ use flowtrace_lang::typed::MapId;
 use flowtrace_lang::types::Type;
 use flowtrace_runtime::values::{AggValue, MapEntry, Value};
 use flowtrace_runtime::{Flow, Loaded, RuntimeError};
+use flowtrace_stdlib::printf::Format;
 use std::time::{Duration, Instant};
 
 fn getpid_tracepoint() -> AttachKind {
@@ -35,7 +36,7 @@ fn getpid_counter(prog: &str, counts: &str, events: &str) -> CompiledProgram {
     CompiledProgram {
         programs: vec![a.program(prog, ProgramKind::Tracepoint, getpid_tracepoint(), "tracepoint:syscalls:sys_enter_getpid")],
         maps: vec![count_map(counts, 0), events_map(events)],
-        events: vec![EventKind::Exit, EventKind::Printf { format: "pid %d\n".into(), args: vec![Type::I64] }],
+        events: vec![EventKind::Exit, EventKind::Printf { format: Format::parse("pid %d\n").unwrap(), args: vec![Type::I64] }],
         probe_names: vec![],
     }
 }

@@ -18,6 +18,7 @@ use flowtrace_codegen::layout::{hist_bucket, lhist_bucket, lhist_buckets, HIST_B
 use flowtrace_lang::types::AggKind;
 use flowtrace_runtime::output::{OutputFormat, Printer};
 use flowtrace_runtime::values::{ValueKind, AggValue, MapEntry, MapSnapshot, Value};
+use flowtrace_stdlib::printf::Format;
 
 fn reference(name: &str, format: OutputFormat) -> String {
     let ext = match format {
@@ -243,7 +244,7 @@ fn non_map_values_and_printf() {
         p.value(&s("abc")).unwrap();
         p.value(&keys(vec![int(1), s("a")])).unwrap();
         p.value(&ip("127.0.0.1")).unwrap();
-        p.printf("a\"b\\c\t\n", &[]).unwrap();
+        p.printf(&Format::parse("a\"b\\c\t\n").unwrap(), &[]).unwrap();
         p.exit_maps(&[]).unwrap();
     });
 }

@@ -7,9 +7,18 @@
 
 use std::net::IpAddr;
 
-use flowtrace_runtime::output::printf::{ArgKind, Conversion, Length};
-use flowtrace_runtime::output::{format_printf, validate_printf};
+use flowtrace_runtime::output::{render_printf, RenderError};
 use flowtrace_runtime::values::Value;
+use flowtrace_stdlib::printf::{ArgKind, ConvSpec, Conversion, Format, FormatError, Length};
+
+/// Parse (as the checker does) and render (as the runtime does).
+fn format_printf(fmt: &str, args: &[Value]) -> String {
+    render_printf(&Format::parse(fmt).unwrap(), args).unwrap()
+}
+
+fn validate_printf(fmt: &str) -> Result<Vec<ConvSpec>, FormatError> {
+    Ok(Format::parse(fmt)?.conversions().cloned().collect())
+}
 
 fn i(v: i64) -> Value {
     Value::Int(v)
@@ -126,22 +135,39 @@ fn text_values_under_percent_s() {
 }
 
 #[test]
-fn percent_percent_is_a_literal_percent() {
+fn percent_percent_is_a_literal_percent_before_a_conversion() {
     // bpftrace -e 'BEGIN { printf("a%%b%d\n", 3); exit(); }' prints "a%b3".
     assert_eq!(format_printf("a%%b%d\n", &[i(3)]), "a%b3\n");
     // bpftrace 0.17 leaves "%%" after the last conversion as "%%" (it copies
-    // the tail without snprintf); C, and we, print one "%".
-    assert_eq!(format_printf("%d%%\n", &[i(5)]), "5%\n");
-    assert_eq!(format_printf("100%%\n", &[]), "100%\n");
+    // the tail without snprintf), and so do we now, byte for byte:
+    // bpftrace -e 'BEGIN { printf("%d%%\n", 5); exit(); }' prints "5%%",
+    // bpftrace -e 'BEGIN { printf("100%%\n"); exit(); }' prints "100%%",
+    // bpftrace -e 'BEGIN { printf("%d|%%|%d|%%\n", 1, 2); exit(); }' prints "1|%|2|%%".
+    assert_eq!(format_printf("%d%%\n", &[i(5)]), "5%%\n");
+    assert_eq!(format_printf("100%%\n", &[]), "100%%\n");
+    assert_eq!(format_printf("%d|%%|%d|%%\n", &[i(1), i(2)]), "1|%|2|%%\n");
 }
 
 #[test]
 fn mismatched_or_missing_arguments_never_panic() {
-    assert_eq!(format_printf("%d|%d", &[s("x")]), "x|");
-    assert_eq!(format_printf("%s", &[]), "");
+    // The checker rules these out; the renderer reports them instead of
+    // guessing (it used to print "x|" and "" here).
+    let fmt = |f: &str| Format::parse(f).unwrap();
+    assert_eq!(
+        render_printf(&fmt("%d|%d"), &[s("x")]),
+        Err(RenderError::ArgumentCount { expected: 2, given: 1 })
+    );
+    assert_eq!(
+        render_printf(&fmt("%d|"), &[s("x")]),
+        Err(RenderError::NotAnInteger { conversion: "%d".into(), value: "x".into() })
+    );
+    assert_eq!(render_printf(&fmt("%s"), &[]), Err(RenderError::ArgumentCount { expected: 1, given: 0 }));
     assert_eq!(format_printf("%c", &[i(0xe9)]), "\u{fffd}");
-    // An absurd width is a format error, not a 10 GB allocation.
-    assert_eq!(format_printf("%9999999999999999999999d", &[i(1)]), "printf: width or precision above 4096 in %9999999999999999999999d");
+    // An absurd width is a format error (at compile time), not a 10 GB allocation.
+    assert_eq!(
+        Format::parse("%9999999999999999999999d").unwrap_err().message,
+        "width or precision above 4096 in '%9999999999999999999999d'"
+    );
 }
 
 #[test]
@@ -165,14 +191,14 @@ fn validate_lists_conversions_with_their_ranges() {
 fn validate_rejects_bad_conversions() {
     let e = validate_printf("a %q b").unwrap_err();
     assert_eq!(e.range, 2..4);
-    assert_eq!(e.message, "printf: Unknown format string token: %q");
+    assert_eq!(e.message, "unknown conversion '%q'");
     let e = validate_printf("100%").unwrap_err();
     assert_eq!(e.range, 3..4);
     assert!(e.message.contains("incomplete"), "{}", e.message);
     // A length modifier on %s or %c is meaningless.
     assert_eq!(validate_printf("%ls").unwrap_err().range, 0..3);
     // A multi-byte character after % stays one character in the message.
-    assert_eq!(validate_printf("%é").unwrap_err().message, "printf: Unknown format string token: %é");
-    // The renderer shows the error rather than panicking.
-    assert_eq!(format_printf("%q", &[i(1)]), "printf: Unknown format string token: %q");
+    assert_eq!(validate_printf("%é").unwrap_err().message, "unknown conversion '%é'");
+    // The renderer never sees a bad format: only a parsed one exists.
+    assert!(Format::parse("%q").is_err());
 }

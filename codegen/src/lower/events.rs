@@ -10,6 +10,7 @@ use crate::layout;
 use crate::object::EventKind;
 use flowtrace_lang::typed::{MapId, TExpr};
 use flowtrace_lang::types::Type;
+use flowtrace_stdlib::printf::Format;
 
 impl Lowerer<'_> {
     /// Reserve a record, fill it, submit it; count it as lost when the ring
@@ -46,10 +47,10 @@ impl Lowerer<'_> {
         Ok(())
     }
 
-    pub fn printf(&mut self, format: &str, args: &[TExpr]) -> LowerResult<()> {
-        self.comment(format!(">printf {:?}", format));
+    pub fn printf(&mut self, format: &Format, args: &[TExpr]) -> LowerResult<()> {
+        self.comment(format!(">printf {:?}", format.text));
         let types = args.iter().map(|a| a.ty.clone()).collect();
-        self.send_event(EventKind::Printf { format: format.to_string(), args: types }, args)
+        self.send_event(EventKind::Printf { format: format.clone(), args: types }, args)
     }
 
     pub fn time_event(&mut self, format: &str) -> LowerResult<()> {

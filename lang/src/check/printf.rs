@@ -6,24 +6,27 @@ use crate::ast::{Expr, ExprKind};
 use crate::span::Span;
 use crate::typed::{TExpr, TExprKind, TStmtKind};
 use crate::types::{IntType, Type};
-use flowtrace_stdlib::printf::{conversions, ArgKind};
+use flowtrace_stdlib::printf::{ArgKind, ConvSpec, Format};
 
 impl Checker<'_> {
     /// `printf(fmt, args…)`: as many arguments as conversions, each of the
     /// kind its conversion prints (bpftrace's rule: `%s` takes strings and
     /// values that print as text, the integer conversions take integers and
-    /// pointers).
+    /// pointers). Everything the renderer cannot print is rejected here, by
+    /// the one format parser, so nothing fails per event at run time.
     pub(super) fn printf(&mut self, args: &[Expr], span: Span) -> Option<TStmtKind> {
-        let format = self.literal_string(&args[0], "printf()'s format");
+        let text = self.literal_string(&args[0], "printf()'s format");
         let values: Vec<Option<TExpr>> = args[1..].iter().map(|a| self.expr(a)).collect();
-        let format = format?;
-        let convs = match conversions(&format) {
-            Ok(c) => c,
+        let text = text?;
+        let format = match Format::parse(&text) {
+            Ok(f) => f,
             Err(e) => {
-                self.error(args[0].span, format!("printf: {}", e.message));
+                let at = within_literal(args[0].span, &text, e.range);
+                self.error(at, format!("printf: {}", e.message));
                 return None;
             }
         };
+        let convs: Vec<&ConvSpec> = format.conversions().collect();
         let given = args.len() - 1;
         if convs.len() != given {
             let (what, at) = if given < convs.len() { ("not enough", span) } else { ("too many", args[convs.len() + 1].span.to(args[given].span)) };
@@ -33,24 +36,28 @@ impl Checker<'_> {
         let values: Vec<TExpr> = values.into_iter().collect::<Option<_>>()?;
         let mut ok = true;
         for (conv, value) in convs.iter().zip(&values) {
-            let spec = &format[conv.start..conv.end];
-            let fits = match conv.arg_kind() {
-                ArgKind::Text => matches!(value.ty, Type::Str { .. } | Type::Inet | Type::ProbeName),
-                ArgKind::Integer => value.ty.is_scalar(),
-            };
-            if !fits {
-                let hint = match (&conv.arg_kind(), &value.ty) {
-                    (ArgKind::Text, Type::Array { .. } | Type::Pointer(_)) => Some("read it as a string with str(…)".to_string()),
-                    (ArgKind::Text, Type::Int(_)) => Some("print integers with %d, %u or %x".to_string()),
-                    (ArgKind::Integer, Type::Str { .. } | Type::Inet | Type::ProbeName) => Some("print text with %s".to_string()),
-                    _ => None,
-                };
-                let wanted = if conv.arg_kind() == ArgKind::Text { "a string" } else { "an integer" };
-                self.error_hint(value.span, format!("printf: {spec} expects {wanted}, but this is '{}'", value.ty), hint);
-                ok = false;
-            }
+            ok &= self.printf_arg(&text[conv.range.clone()], conv.conv.arg_kind(), value);
         }
         ok.then_some(TStmtKind::Printf { format, args: values })
+    }
+
+    /// Whether `value` fits conversion `spec`; reports it when not.
+    fn printf_arg(&mut self, spec: &str, kind: ArgKind, value: &TExpr) -> bool {
+        let fits = match kind {
+            ArgKind::Text => matches!(value.ty, Type::Str { .. } | Type::Inet | Type::ProbeName),
+            ArgKind::Integer => value.ty.is_scalar(),
+        };
+        if !fits {
+            let hint = match (kind, &value.ty) {
+                (ArgKind::Text, Type::Array { .. } | Type::Pointer(_)) => Some("read it as a string with str(…)".to_string()),
+                (ArgKind::Text, Type::Int(_)) => Some("print integers with %d, %u or %x".to_string()),
+                (ArgKind::Integer, Type::Str { .. } | Type::Inet | Type::ProbeName) => Some("print text with %s".to_string()),
+                _ => None,
+            };
+            let wanted = if kind == ArgKind::Text { "a string" } else { "an integer" };
+            self.error_hint(value.span, format!("printf: {spec} expects {wanted}, but this is '{}'", value.ty), hint);
+        }
+        fits
     }
 
     /// A string literal argument (formats must be known when compiling).
@@ -171,4 +178,22 @@ impl Checker<'_> {
         }
         Some(typed)
     }
+}
+
+/// The source span of bytes `range` of a string literal's text, so a bad
+/// conversion is underlined rather than the whole format. `literal` spans the
+/// quotes. The checker has no source text, so the mapping assumes no escape
+/// precedes the range, which holds when the literal is as long as its text
+/// and is very likely when no byte before the range is one that must be
+/// escaped (`\n`, `\t`, `"`, `\\`); otherwise the whole literal is underlined.
+/// (Only `\x41`-style escapes of printable bytes could shift the caret.)
+fn within_literal(literal: Span, text: &str, range: std::ops::Range<usize>) -> Span {
+    let escaped = |b: &u8| b.is_ascii_control() || matches!(b, b'"' | b'\\');
+    let exact = literal.range().len() == text.len() + 2 || !text.as_bytes()[..range.start].iter().any(escaped);
+    let end = range.end.min(text.len());
+    if !exact || text.as_bytes()[range.start..end].iter().any(escaped) {
+        return literal;
+    }
+    let base = literal.start as usize + 1;
+    Span::new(base + range.start, base + end)
 }

@@ -19,9 +19,10 @@ use std::io::{self, Write};
 use std::time::SystemTime;
 
 use crate::values::{MapSnapshot, Value};
+use flowtrace_stdlib::printf::Format;
 
 pub use json::Json;
-pub use printf::{format_printf, parse_printf, validate_printf, ConvSpec, FormatError};
+pub use printf::{render as render_printf, RenderError};
 pub use text::Text;
 pub use time::DEFAULT_TIME_FORMAT;
 
@@ -92,9 +93,11 @@ impl<W: Write> Printer<W> {
         self.emit(&s)
     }
 
-    /// `printf(fmt, args…)`; the format was checked when the script was.
-    pub fn printf(&mut self, fmt: &str, args: &[Value]) -> io::Result<()> {
-        let s = self.formatter.printf(&format_printf(fmt, args));
+    /// `printf(fmt, args…)`; the format was parsed and checked with the
+    /// script, so only a decoder bug can make the arguments not fit.
+    pub fn printf(&mut self, format: &Format, args: &[Value]) -> io::Result<()> {
+        let text = printf::render(format, args).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        let s = self.formatter.printf(&text);
         self.emit(&s)
     }
 

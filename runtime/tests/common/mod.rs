@@ -11,6 +11,7 @@ use flowtrace_lang::typed::MapId;
 use flowtrace_lang::types::{AggKind, Type};
 use flowtrace_runtime::values::{MapSnapshot, Value};
 use flowtrace_runtime::EventSink;
+use flowtrace_stdlib::printf::Format;
 use std::io;
 
 /// Kernel tests run only as root with FLOWTRACE_ROOT_TESTS=1; otherwise they
@@ -169,8 +170,8 @@ pub struct Collect {
 }
 
 impl EventSink for Collect {
-    fn printf(&mut self, format: &str, args: &[Value]) -> io::Result<()> {
-        self.printf.push((format.to_string(), args.to_vec()));
+    fn printf(&mut self, format: &Format, args: &[Value]) -> io::Result<()> {
+        self.printf.push((format.text.clone(), args.to_vec()));
         Ok(())
     }
     fn print_map(&mut self, map: &MapSnapshot, _top: u64, _div: u64) -> io::Result<()> {

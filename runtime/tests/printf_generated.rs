@@ -84,7 +84,7 @@ fn every_accepted_format_prints_and_every_other_is_a_compile_error() {
                         let fits: &[&str] = if conv == 's' { TEXT_ARGS } else { INTEGER_ARGS };
                         run_case(&kernel, &spec, fits[n % fits.len()], printable, &mut outcome);
                         // Now and then, an argument of the wrong kind: always an error.
-                        if n % 7 == 0 {
+                        if n.is_multiple_of(7) {
                             let wrong: &[&str] = if conv == 's' { INTEGER_ARGS } else { TEXT_ARGS };
                             run_case(&kernel, &spec, wrong[n % wrong.len()], false, &mut outcome);
                             run_case(&kernel, &spec, NEITHER_ARGS[0], false, &mut outcome);

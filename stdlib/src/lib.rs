@@ -87,9 +87,11 @@ mod print;
 pub mod printf;
 mod probe_context;
 mod process;
+pub mod provider;
 mod registry;
 mod str;
 mod symbols;
 pub mod time;
 
-pub use registry::{builtins, funcs, lookup_builtin, lookup_func, BuiltinInfo, FuncInfo, FuncRole, ProbeKind};
+pub use provider::ProbeKind;
+pub use registry::{builtins, funcs, lookup_builtin, lookup_func, BuiltinInfo, FuncInfo, FuncRole};

@@ -15,27 +15,9 @@ use flowtrace_codegen::object::{BpfMapType, CompiledProgram, MapSpec, ProgramCod
 use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
-// `enum bpf_prog_type`.
-const PROG_TYPE_KPROBE: u32 = 2;
-const PROG_TYPE_SCHED_CLS: u32 = 3;
-const PROG_TYPE_TRACEPOINT: u32 = 5;
-const PROG_TYPE_PERF_EVENT: u32 = 7;
-const PROG_TYPE_RAW_TRACEPOINT: u32 = 17;
-
 /// Whether every program can be loaded this way.
 pub(crate) fn supports(compiled: &CompiledProgram) -> bool {
-    compiled.programs.iter().all(|p| prog_type(p.kind).is_some())
-}
-
-fn prog_type(kind: ProgramKind) -> Option<u32> {
-    match kind {
-        ProgramKind::Kprobe | ProgramKind::Kretprobe => Some(PROG_TYPE_KPROBE),
-        ProgramKind::Tracepoint => Some(PROG_TYPE_TRACEPOINT),
-        ProgramKind::PerfEvent => Some(PROG_TYPE_PERF_EVENT),
-        ProgramKind::RawTracepoint | ProgramKind::Special => Some(PROG_TYPE_RAW_TRACEPOINT),
-        ProgramKind::SchedCls => Some(PROG_TYPE_SCHED_CLS),
-        ProgramKind::Fentry | ProgramKind::Fexit => None,
-    }
+    compiled.programs.iter().all(|p| !p.kind.loads_against_btf())
 }
 
 fn kernel(what: String) -> impl FnOnce(std::io::Error) -> RuntimeError {
@@ -80,11 +62,13 @@ fn load_program(index: usize, p: &ProgramCode, map_fds: &[BorrowedFd<'_>]) -> Re
             _ => return Err(RuntimeError::Elf(format!("program {}: bad map relocation at {at}", p.name))),
         }
     }
-    let prog_type = prog_type(p.kind).ok_or_else(|| RuntimeError::Load(format!("{:?} needs aya's loader", p.kind)))?;
+    if p.kind.loads_against_btf() {
+        return Err(RuntimeError::Load(format!("{:?} needs aya's loader", p.kind)));
+    }
     let bytes = encode_all(&insns);
     let multi = !p.members.is_empty() && crate::attach::capabilities::kprobe_multi_available();
     let attach_type = if multi { crate::sys_links::BPF_TRACE_KPROBE_MULTI } else { 0 };
-    let fd = sys::prog_load_as(&p.name, prog_type, attach_type, &bytes).map_err(|e| {
+    let fd = sys::prog_load_as(&p.name, p.kind.bpf_prog_type(), attach_type, &bytes).map_err(|e| {
         RuntimeError::Verifier(VerifierError {
             program: index,
             name: p.name.clone(),

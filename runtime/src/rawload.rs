@@ -9,9 +9,9 @@
 use crate::error::{failing_insn, RuntimeError, VerifierError};
 use crate::sys;
 use aya::maps::{Map, MapData};
-use aya::programs::{KProbe, PerfEvent, ProbeKind, Program, ProgramInfo, RawTracePoint, SchedClassifier, TracePoint};
+use aya::programs::{Program, ProgramInfo};
 use flowtrace_codegen::insn::{encode_all, BPF_PSEUDO_MAP_FD};
-use flowtrace_codegen::object::{BpfMapType, CompiledProgram, MapSpec, ProgramCode, ProgramKind};
+use flowtrace_codegen::object::{BpfMapType, CompiledProgram, MapSpec, ProgramCode};
 use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
@@ -90,22 +90,6 @@ fn program_infos(ids: &[u32]) -> HashMap<u32, ProgramInfo> {
         .collect()
 }
 
-fn aya_program(kind: ProgramKind, info: ProgramInfo, name: String) -> Result<Program, aya::programs::ProgramError> {
-    let name = name.into();
-    Ok(match kind {
-        ProgramKind::Tracepoint => Program::TracePoint(TracePoint::from_program_info(info, name)?),
-        ProgramKind::PerfEvent => Program::PerfEvent(PerfEvent::from_program_info(info, name)?),
-        ProgramKind::RawTracepoint | ProgramKind::Special => {
-            Program::RawTracePoint(RawTracePoint::from_program_info(info, name)?)
-        }
-        ProgramKind::SchedCls => Program::SchedClassifier(SchedClassifier::from_program_info(info, name)?),
-        // SAFETY: we loaded this fd as BPF_PROG_TYPE_KPROBE just now; the
-        // entry/return distinction is ours to make, as the kernel has none.
-        ProgramKind::Kprobe => Program::KProbe(unsafe { KProbe::from_program_info(info, name, ProbeKind::Entry)? }),
-        ProgramKind::Kretprobe => Program::KProbe(unsafe { KProbe::from_program_info(info, name, ProbeKind::Return)? }),
-        ProgramKind::Fentry | ProgramKind::Fexit => return Err(aya::programs::ProgramError::UnexpectedProgramType),
-    })
-}
 
 /// Creates every map and loads every program; returns aya handles indexed
 /// like `compiled.maps` and `compiled.programs`.
@@ -154,7 +138,7 @@ pub(crate) fn load_programs(
             .remove(id)
             .ok_or_else(|| RuntimeError::Load(format!("program {} vanished after loading", p.name)))?;
         // aya keeps its own duplicate of the fd; ours closes at the end of this function.
-        let prog = aya_program(p.kind, info, p.name.clone())
+        let prog = crate::attach::from_program_info(p.kind, info, p.name.clone())
             .map_err(|e| RuntimeError::Load(format!("program {}: {}", p.name, crate::attach::error_chain(&e))))?;
         programs.push((prog, bytes));
     }

@@ -88,15 +88,10 @@ impl Checker<'_> {
                     return None;
                 }
             },
-            (_, _, Some(f)) => {
-                if self.kernel.function(f).is_none() {
-                    // kprobes can attach to functions BTF does not describe
-                    // (static ones, some modules), so this is only a warning.
-                    self.report(Diagnostic::warning(
-                        attach.span,
-                        format!("kernel function '{f}' is not in BTF; attaching may fail"),
-                    ));
-                }
+            // kprobes can attach to functions BTF does not describe (static
+            // ones, some modules), so this is only a warning.
+            (_, _, Some(f)) if self.kernel.function(f).is_none() => {
+                self.report(Diagnostic::warning(attach.span, format!("kernel function '{f}' is not in BTF; attaching may fail")));
             }
             _ => {}
         }

@@ -123,7 +123,7 @@ mod tests {
     #[test]
     fn functions_expanded_from_one_wildcard_form_a_group() {
         let points = [point("a", 0), point("b", 0), point("c", 10), point("d", 0)];
-        let mut kinds = vec![ProgramKind::Kprobe; 4];
+        let mut kinds = [ProgramKind::Kprobe; 4];
         let groups = wildcard_groups(kinds.iter().copied().zip(points.iter()));
         assert_eq!(groups, [Some(0), Some(0), None, Some(0)]);
         // A tracepoint sharing a span is not part of a kprobe group.

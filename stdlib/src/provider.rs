@@ -19,11 +19,16 @@
 //! name the kinds they may be used in (`BuiltinInfo::usable_in`) and this
 //! crate cannot depend on the language crate.
 //!
-//! Adding a provider whose target has one of the existing shapes (a kernel
-//! function, a tracepoint, …) is a [`ProbeKind`] variant and a row here, an
-//! `AttachKind` variant with its arms in `lang/src/ast/attach.rs`, its
-//! parsing arm, its program kind (codegen `object.rs` and the context
-//! lowering in `lower/context.rs`), and its attach file in `runtime/src/attach/`.
+//! Adding a provider (say `uprobe:`) touches: its [`ProbeKind`] and row
+//! here; its `AttachKind` variant and that variant's arms in
+//! `lang/src/ast/attach.rs`; its parsing arm in `lang/src/parser/attach.rs`;
+//! the builtins usable in it (`probe_context.rs`: `arg0`, `retval`, …); its
+//! `ProgramKind` in `codegen/src/object.rs` with its context lowering in
+//! `codegen/src/lower/context.rs`; and its attach file plus one dispatch arm
+//! each in `runtime/src/attach/`. A provider with a new [`Target`] shape
+//! also gets an arm where the compiler asks for one (`flowtrace -l` in
+//! `src/list.rs`, completion in `src/repl/completion.rs`, the reference in
+//! `stdlib/tests/reference_doc.rs`), and docs/language.md a row (tested).
 
 /// The kinds of attach point. Builtins say in which kinds they may be used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -298,4 +298,9 @@ fn root_list_matches_tracepoints_and_functions() {
     assert!(stdout.lines().all(|l| l.starts_with("tracepoint:tcp:tcp_re")), "{stdout}");
     let out = run(&["-l", "kprobe:tcp_retransmit_sk*"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "kprobe:tcp_retransmit_skb\n");
+    // Every provider naming functions or tracepoints lists, under its canonical name.
+    let out = run(&["-l", "kr:tcp_retransmit_sk*"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "kretprobe:tcp_retransmit_skb\n");
+    let out = run(&["-l", "rawtracepoint:tcp_retransmit_sk*"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "rawtracepoint:tcp_retransmit_skb\n");
 }

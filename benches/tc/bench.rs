@@ -7,6 +7,7 @@
 //! Usage: tc_bench SAME_KEY_OBJECT COMPACT_KEY_OBJECT [REPEAT] [ROUNDS]
 
 use flowtrace_codegen::insn::{encode_all, BPF_PSEUDO_MAP_FD};
+use flowtrace_codegen::object::ProgramKind;
 use flowtrace_kernel::kernel_info::KernelInfo;
 use flowtrace_lang::{CheckOptions, Source};
 use flowtrace_runtime::sys;
@@ -14,7 +15,6 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
 const SCRIPT: &str = "tc:lo:ingress { @pkts[saddr, daddr, sport, dport, proto] = count(); \
                       @bytes[saddr, daddr, sport, dport, proto] = sum(len); }";
-const PROG_TYPE_SCHED_CLS: u32 = 3;
 const BPF_PROG_TEST_RUN: libc::c_long = 10;
 
 /// A 74-byte IPv4 TCP packet (20 bytes of payload).
@@ -71,14 +71,14 @@ fn flowtrace_program() -> (OwnedFd, Vec<OwnedFd>, usize) {
         insns[at].imm = maps[map.0 as usize].as_raw_fd();
         insns[at + 1].imm = 0;
     }
-    let fd = sys::prog_load(&p.name, PROG_TYPE_SCHED_CLS, &encode_all(&insns)).unwrap_or_else(|e| panic!("{}", e.log));
+    let fd = sys::prog_load(&p.name, ProgramKind::SchedCls.bpf_prog_type(), &encode_all(&insns)).unwrap_or_else(|e| panic!("{}", e.log));
     (fd, maps, insns.len())
 }
 
 fn empty_program() -> OwnedFd {
     // mov r0, -1; exit
     let insns = [0xb7, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x95, 0, 0, 0, 0, 0, 0, 0];
-    sys::prog_load("ft_bench_empty", PROG_TYPE_SCHED_CLS, &insns).unwrap_or_else(|e| panic!("{}", e.log))
+    sys::prog_load("ft_bench_empty", ProgramKind::SchedCls.bpf_prog_type(), &insns).unwrap_or_else(|e| panic!("{}", e.log))
 }
 
 fn median(mut v: Vec<u32>) -> u32 {

@@ -6,7 +6,7 @@ use crate::ir::{self, IrFunc};
 use crate::layout;
 use crate::lower::{Failure, Globals, Lowerer};
 use crate::group;
-use crate::object::{BpfMapType, CompiledProgram, GroupMember, MapRef, MapRole, MapSpec, MapValue, ProgramCode};
+use crate::object::{BpfMapType, CompiledProgram, GroupMember, MapRef, MapRole, MapSpec, MapValue, ProgramCode, ProgramKind};
 use crate::regalloc;
 use flowtrace_lang::ast::{AttachKind, MapKind};
 use flowtrace_lang::diag::Diagnostic;
@@ -53,7 +53,7 @@ pub fn compile(p: &TypedProgram, opts: &CompileOptions) -> Result<CompiledProgra
                 names.push(name.clone());
                 programs.push(ProgramCode {
                     name,
-                    kind: crate::lower::context::program_kind_for(&probe.attach.kind, g.kprobes_as_fentry),
+                    kind: ProgramKind::for_attach(&probe.attach.kind, g.kprobes_as_fentry),
                     attach: probe.attach.clone(),
                     insns,
                     map_relocs,
@@ -83,7 +83,7 @@ fn group_members(p: &TypedProgram, run: &[usize], g: &mut Globals) -> Vec<GroupM
         .zip(wildcard)
         .map(|(&i, from_wildcard)| {
             let attach = &p.probes[i].attach;
-            let func = g.probe_name_index(group::function(attach));
+            let func = g.probe_name_index(attach.kind.function().unwrap_or_default());
             let probe = g.probe_name_index(&attach.raw);
             GroupMember { attach: attach.clone(), cookie: group::cookie(func, probe), from_wildcard }
         })
@@ -215,18 +215,10 @@ fn globals(p: &TypedProgram, opts: &CompileOptions) -> Globals {
     g
 }
 
-/// `ft_` + the attach target, sanitised to `[A-Za-z0-9_]`, at most 15 chars.
+/// `ft_` + the attach point's short name, sanitised to `[A-Za-z0-9_]`, at
+/// most 15 chars.
 fn program_name(kind: &AttachKind, taken: &[String]) -> String {
-    let target = match kind {
-        AttachKind::Begin => "BEGIN".to_string(),
-        AttachKind::End => "END".to_string(),
-        AttachKind::Kprobe { func, .. } | AttachKind::Fentry { func, .. } => func.clone(),
-        AttachKind::Kretprobe { func, .. } | AttachKind::Fexit { func, .. } => format!("r_{func}"),
-        AttachKind::Tracepoint { name, .. } | AttachKind::RawTracepoint { name } => name.clone(),
-        AttachKind::Interval { .. } => "interval".to_string(),
-        AttachKind::Tc { iface, dir } => format!("tc_{iface}_{}", if *dir == flowtrace_lang::ast::TcDir::Ingress { "in" } else { "eg" }),
-    };
-    unique(bpf_name(&target), taken)
+    unique(bpf_name(&kind.short_name()), taken)
 }
 
 fn bpf_name(s: &str) -> String {

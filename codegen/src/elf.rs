@@ -6,8 +6,7 @@
 //! which the kernel accepts for hash, array, per-CPU and ring-buffer maps.
 
 use crate::insn::{Insn, BPF_DW, BPF_IMM, BPF_LD};
-use crate::object::{CompiledProgram, MapSpec, ProgramCode, ProgramKind};
-use flowtrace_lang::ast::AttachKind;
+use crate::object::{CompiledProgram, MapSpec, ProgramCode};
 use object::write::{Object, Relocation, Symbol, SymbolId, SymbolSection};
 use object::{
     elf, Architecture, BinaryFormat, Endianness, RelocationFlags, SectionKind, SymbolFlags,
@@ -21,32 +20,9 @@ const MAP_DEF_SIZE: usize = 28;
 /// The first byte of an `lddw` (64-bit immediate load).
 const LDDW: u8 = BPF_LD | BPF_DW | BPF_IMM;
 
-/// The ELF section a program lives in. aya picks the program type from the
-/// part before the first `/`; the rest is for readers of `readelf` output.
+/// The ELF section a program lives in ([`ProgramKind::section_name`]).
 pub fn section_name(p: &ProgramCode) -> String {
-    let target = match &p.attach.kind {
-        AttachKind::Kprobe { func, .. }
-        | AttachKind::Kretprobe { func, .. }
-        | AttachKind::Fentry { func, .. }
-        | AttachKind::Fexit { func, .. } => func.clone(),
-        AttachKind::Tracepoint { category, name } => format!("{category}/{name}"),
-        AttachKind::RawTracepoint { name } => name.clone(),
-        _ => String::new(),
-    };
-    match p.kind {
-        ProgramKind::Kprobe => format!("kprobe/{target}"),
-        ProgramKind::Kretprobe => format!("kretprobe/{target}"),
-        ProgramKind::Tracepoint => format!("tracepoint/{target}"),
-        ProgramKind::RawTracepoint => format!("raw_tracepoint/{target}"),
-        ProgramKind::Fentry => format!("fentry/{target}"),
-        ProgramKind::Fexit => format!("fexit/{target}"),
-        ProgramKind::PerfEvent => "perf_event".to_string(),
-        ProgramKind::SchedCls => "classifier".to_string(),
-        // BEGIN/END are never attached, only run with BPF_PROG_TEST_RUN; the
-        // raw-tracepoint type is what lets the kernel test-run a tracing
-        // program (since 5.10), and any name will do.
-        ProgramKind::Special => "raw_tracepoint/flowtrace_special".to_string(),
-    }
+    p.kind.section_name(&p.attach.kind)
 }
 
 /// Writes the ELF object for `p`. Errors name the program or map at fault;
@@ -161,8 +137,8 @@ fn check_object_name(name: &str, what: &str) -> Result<(), String> {
 mod tests {
     use super::*;
     use crate::insn::*;
-    use crate::object::{BpfMapType, MapRef, MapRole};
-    use flowtrace_lang::ast::AttachPoint;
+    use crate::object::{BpfMapType, MapRef, MapRole, ProgramKind};
+    use flowtrace_lang::ast::{AttachKind, AttachPoint};
     use flowtrace_lang::span::Span;
     use object::read::{Object as _, ObjectSection as _, ObjectSymbol as _};
 
@@ -248,5 +224,10 @@ mod tests {
         assert!(section_name(&b).starts_with("raw_tracepoint/"));
         let i = program(ProgramKind::PerfEvent, AttachKind::Begin);
         assert_eq!(section_name(&i), "perf_event");
+        // A kretprobe run as fexit (kernel without kprobes) is named by its function.
+        let r = program(ProgramKind::Fexit, AttachKind::Kretprobe { module: Some("m".into()), func: "f".into() });
+        assert_eq!(section_name(&r), "fexit/f");
+        let raw = program(ProgramKind::RawTracepoint, AttachKind::RawTracepoint { name: "kfree_skb".into() });
+        assert_eq!(section_name(&raw), "raw_tracepoint/kfree_skb");
     }
 }

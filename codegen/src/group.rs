@@ -7,7 +7,7 @@
 //! kprobe.multi link where the kernel has them, else on one link each. One
 //! program verified instead of hundreds is most of the start-up time saved.
 
-use flowtrace_lang::ast::{AttachKind, AttachPoint};
+use flowtrace_lang::ast::AttachKind;
 use flowtrace_lang::typed::{TProbe, TypedProgram};
 
 /// The probes of `p` in program order, as runs: a run of several probes is
@@ -40,14 +40,6 @@ fn shareable(a: &TProbe, b: &TProbe) -> bool {
         )
 }
 
-/// The function a kprobe/kretprobe attach point traces.
-pub fn function(point: &AttachPoint) -> &str {
-    match &point.kind {
-        AttachKind::Kprobe { func, .. } | AttachKind::Kretprobe { func, .. } => func,
-        _ => "",
-    }
-}
-
 /// Members of `run` that came from a wildcard: their attach point's span
 /// is shared with another member (one wildcard expands to many functions at
 /// one place in the source).
@@ -65,6 +57,7 @@ pub fn cookie(func_index: u32, probe_index: u32) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use flowtrace_lang::ast::AttachPoint;
     use flowtrace_lang::span::Span;
 
     fn probe(source: usize, kind: AttachKind, span: u32) -> TProbe {

@@ -4,7 +4,7 @@
 //! into bytes aya can load; the runtime uses the layouts to decode values.
 
 use crate::insn::Insn;
-use flowtrace_lang::ast::{AttachPoint, MapKind};
+use flowtrace_lang::ast::{AttachKind, AttachPoint, MapKind};
 use flowtrace_lang::span::Span;
 use flowtrace_lang::typed::MapId;
 use flowtrace_lang::types::{AggKind, Type};
@@ -39,6 +39,70 @@ pub enum ProgramKind {
     PerfEvent,
     /// `tc:`: sched_cls program, always returning `TC_ACT_UNSPEC`.
     SchedCls,
+}
+
+impl ProgramKind {
+    /// The program kind a probe compiles to. With `kprobes_as_fentry` (a
+    /// kernel without kprobes where fentry works), kprobe/kretprobe probes
+    /// become fentry/fexit programs that keep kprobe semantics (see
+    /// `Lowerer::lower_arg`).
+    pub fn for_attach(attach: &AttachKind, kprobes_as_fentry: bool) -> ProgramKind {
+        match attach {
+            AttachKind::Kprobe { .. } if kprobes_as_fentry => ProgramKind::Fentry,
+            AttachKind::Kretprobe { .. } if kprobes_as_fentry => ProgramKind::Fexit,
+            AttachKind::Begin | AttachKind::End => ProgramKind::Special,
+            AttachKind::Kprobe { .. } => ProgramKind::Kprobe,
+            AttachKind::Kretprobe { .. } => ProgramKind::Kretprobe,
+            AttachKind::Tracepoint { .. } => ProgramKind::Tracepoint,
+            AttachKind::RawTracepoint { .. } => ProgramKind::RawTracepoint,
+            AttachKind::Fentry { .. } => ProgramKind::Fentry,
+            AttachKind::Fexit { .. } => ProgramKind::Fexit,
+            AttachKind::Interval { .. } => ProgramKind::PerfEvent,
+            AttachKind::Tc { .. } => ProgramKind::SchedCls,
+        }
+    }
+
+    /// The kernel's program type (`enum bpf_prog_type`).
+    pub fn bpf_prog_type(self) -> u32 {
+        match self {
+            ProgramKind::Kprobe | ProgramKind::Kretprobe => 2,
+            ProgramKind::SchedCls => 3,
+            ProgramKind::Tracepoint => 5,
+            ProgramKind::PerfEvent => 7,
+            // BEGIN/END too: the raw-tracepoint type is what lets the kernel
+            // test-run a tracing program (since 5.10).
+            ProgramKind::RawTracepoint | ProgramKind::Special => 17,
+            ProgramKind::Fentry | ProgramKind::Fexit => 26,
+        }
+    }
+
+    /// Whether loading needs the kernel's BTF (the traced function's BTF id
+    /// is fixed at load time), which aya's loader provides.
+    pub fn loads_against_btf(self) -> bool {
+        matches!(self, ProgramKind::Fentry | ProgramKind::Fexit)
+    }
+
+    /// The ELF section a program of this kind attached at `attach` lives
+    /// in. aya picks the program type from the part before the first `/`;
+    /// the rest is for readers of `readelf` output.
+    pub fn section_name(self, attach: &AttachKind) -> String {
+        let function = || attach.function().unwrap_or_default();
+        match self {
+            ProgramKind::Kprobe => format!("kprobe/{}", function()),
+            ProgramKind::Kretprobe => format!("kretprobe/{}", function()),
+            ProgramKind::Fentry => format!("fentry/{}", function()),
+            ProgramKind::Fexit => format!("fexit/{}", function()),
+            ProgramKind::Tracepoint => {
+                let (category, name) = attach.tracepoint().unwrap_or_default();
+                format!("tracepoint/{category}/{name}")
+            }
+            ProgramKind::RawTracepoint => format!("raw_tracepoint/{}", attach.event_name().unwrap_or_default()),
+            ProgramKind::PerfEvent => "perf_event".to_string(),
+            ProgramKind::SchedCls => "classifier".to_string(),
+            // Never attached, only run with BPF_PROG_TEST_RUN: any name will do.
+            ProgramKind::Special => "raw_tracepoint/flowtrace_special".to_string(),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]

@@ -4,6 +4,9 @@
 
 use crate::span::Span;
 
+mod attach;
+pub use attach::{AttachKind, AttachPoint, Period, TcDir};
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Program {
     pub items: Vec<Item>,
@@ -44,57 +47,6 @@ pub struct Probe {
     pub predicate: Option<Expr>,
     pub body: Block,
     pub span: Span,
-}
-
-/// One `provider:target…` of a probe's comma-separated list, parsed.
-#[derive(Clone, Debug, PartialEq)]
-pub struct AttachPoint {
-    pub kind: AttachKind,
-    /// The text as written, e.g. `k:tcp_sendmsg` (for `probe` and messages).
-    pub raw: String,
-    pub span: Span,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum AttachKind {
-    Begin,
-    End,
-    /// `kprobe:F`, `k:F`, or `kprobe:MODULE:F`. `func` may hold `*` wildcards.
-    Kprobe { module: Option<String>, func: String },
-    Kretprobe { module: Option<String>, func: String },
-    /// `tracepoint:CAT:NAME`, `t:CAT:NAME`; either part may hold wildcards.
-    Tracepoint { category: String, name: String },
-    /// `rawtracepoint:NAME`.
-    RawTracepoint { name: String },
-    /// `fentry:F`, `f:F`, `kfunc:F` (and `fentry:MODULE:F`).
-    Fentry { module: Option<String>, func: String },
-    /// `fexit:F`, `fr:F`, `kretfunc:F`.
-    Fexit { module: Option<String>, func: String },
-    /// `interval:s:N`, `interval:ms:N`, `interval:us:N`, `interval:hz:N`, `interval:1s`, `i:…`.
-    Interval { period: Period },
-    /// flowtrace's own `tc:IFACE:ingress` / `tc:IFACE:egress`; IFACE may be a glob.
-    Tc { iface: String, dir: TcDir },
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Period {
-    Nanos(u64),
-    Hz(u64),
-}
-
-impl Period {
-    pub fn nanos(self) -> u64 {
-        match self {
-            Period::Nanos(n) => n,
-            Period::Hz(hz) => 1_000_000_000 / hz.max(1),
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum TcDir {
-    Ingress,
-    Egress,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -234,20 +234,8 @@ pub fn type_name(ty: &TypeName) -> String {
 }
 
 fn attach_kind(kind: &AttachKind) -> String {
-    let module = |m: &Option<String>| m.as_ref().map_or(String::new(), |m| format!("{m}:"));
-    match kind {
-        AttachKind::Begin => "Begin".into(),
-        AttachKind::End => "End".into(),
-        AttachKind::Kprobe { module: m, func } => format!("Kprobe {}{func}", module(m)),
-        AttachKind::Kretprobe { module: m, func } => format!("Kretprobe {}{func}", module(m)),
-        AttachKind::Tracepoint { category, name } => format!("Tracepoint {category}:{name}"),
-        AttachKind::RawTracepoint { name } => format!("RawTracepoint {name}"),
-        AttachKind::Fentry { module: m, func } => format!("Fentry {}{func}", module(m)),
-        AttachKind::Fexit { module: m, func } => format!("Fexit {}{func}", module(m)),
-        AttachKind::Interval { period } => match period {
-            Period::Nanos(n) => format!("Interval {n}ns"),
-            Period::Hz(hz) => format!("Interval {hz}hz"),
-        },
-        AttachKind::Tc { iface, dir } => format!("Tc {iface} {dir:?}"),
+    match kind.target() {
+        Some(target) => format!("{:?} {target}", kind.probe_kind()),
+        None => format!("{:?}", kind.probe_kind()),
     }
 }

@@ -127,9 +127,7 @@ impl Loaded {
         which: &[usize],
         map_fds: &[std::os::fd::BorrowedFd<'_>],
     ) -> Result<Loaded, RuntimeError> {
-        if let Some(p) = which.iter().filter_map(|&i| compiled.programs.get(i)).find(|p| {
-            matches!(p.kind, ProgramKind::Fentry | ProgramKind::Fexit)
-        }) {
+        if let Some(p) = which.iter().filter_map(|&i| compiled.programs.get(i)).find(|p| p.kind.loads_against_btf()) {
             return Err(RuntimeError::Load(format!("{} probes cannot be loaded against existing maps yet", p.attach.raw)));
         }
         let t = Instant::now();
@@ -388,7 +386,7 @@ fn attach_group(prog: &Program, meta: &ProgramMeta) -> Result<Link, attach::Fail
     let fd = fd.as_fd();
     let reload = || {
         let bytes = meta.multi_bytes.as_deref().unwrap_or_default();
-        crate::sys::prog_load(&meta.name, 2, bytes).map_err(|e| format!("loading {} again as a kprobe program: {}", meta.name, e.error))
+        crate::sys::prog_load(&meta.name, ProgramKind::Kprobe.bpf_prog_type(), bytes).map_err(|e| format!("loading {} again as a kprobe program: {}", meta.name, e.error))
     };
     let retprobe = meta.kind == ProgramKind::Kretprobe;
     let (links, skipped) = attach::kprobe_multi::attach(fd, meta.multi_bytes.is_some(), reload, &meta.members, retprobe)?;

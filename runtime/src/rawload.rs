@@ -9,33 +9,15 @@
 use crate::error::{failing_insn, RuntimeError, VerifierError};
 use crate::sys;
 use aya::maps::{Map, MapData};
-use aya::programs::{KProbe, PerfEvent, ProbeKind, Program, ProgramInfo, RawTracePoint, SchedClassifier, TracePoint};
+use aya::programs::{Program, ProgramInfo};
 use flowtrace_codegen::insn::{encode_all, BPF_PSEUDO_MAP_FD};
-use flowtrace_codegen::object::{BpfMapType, CompiledProgram, MapSpec, ProgramCode, ProgramKind};
+use flowtrace_codegen::object::{BpfMapType, CompiledProgram, MapSpec, ProgramCode};
 use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
-// `enum bpf_prog_type`.
-const PROG_TYPE_KPROBE: u32 = 2;
-const PROG_TYPE_SCHED_CLS: u32 = 3;
-const PROG_TYPE_TRACEPOINT: u32 = 5;
-const PROG_TYPE_PERF_EVENT: u32 = 7;
-const PROG_TYPE_RAW_TRACEPOINT: u32 = 17;
-
 /// Whether every program can be loaded this way.
 pub(crate) fn supports(compiled: &CompiledProgram) -> bool {
-    compiled.programs.iter().all(|p| prog_type(p.kind).is_some())
-}
-
-fn prog_type(kind: ProgramKind) -> Option<u32> {
-    match kind {
-        ProgramKind::Kprobe | ProgramKind::Kretprobe => Some(PROG_TYPE_KPROBE),
-        ProgramKind::Tracepoint => Some(PROG_TYPE_TRACEPOINT),
-        ProgramKind::PerfEvent => Some(PROG_TYPE_PERF_EVENT),
-        ProgramKind::RawTracepoint | ProgramKind::Special => Some(PROG_TYPE_RAW_TRACEPOINT),
-        ProgramKind::SchedCls => Some(PROG_TYPE_SCHED_CLS),
-        ProgramKind::Fentry | ProgramKind::Fexit => None,
-    }
+    compiled.programs.iter().all(|p| !p.kind.loads_against_btf())
 }
 
 fn kernel(what: String) -> impl FnOnce(std::io::Error) -> RuntimeError {
@@ -80,11 +62,13 @@ fn load_program(index: usize, p: &ProgramCode, map_fds: &[BorrowedFd<'_>]) -> Re
             _ => return Err(RuntimeError::Elf(format!("program {}: bad map relocation at {at}", p.name))),
         }
     }
-    let prog_type = prog_type(p.kind).ok_or_else(|| RuntimeError::Load(format!("{:?} needs aya's loader", p.kind)))?;
+    if p.kind.loads_against_btf() {
+        return Err(RuntimeError::Load(format!("{:?} needs aya's loader", p.kind)));
+    }
     let bytes = encode_all(&insns);
     let multi = !p.members.is_empty() && crate::attach::capabilities::kprobe_multi_available();
     let attach_type = if multi { crate::sys_links::BPF_TRACE_KPROBE_MULTI } else { 0 };
-    let fd = sys::prog_load_as(&p.name, prog_type, attach_type, &bytes).map_err(|e| {
+    let fd = sys::prog_load_as(&p.name, p.kind.bpf_prog_type(), attach_type, &bytes).map_err(|e| {
         RuntimeError::Verifier(VerifierError {
             program: index,
             name: p.name.clone(),
@@ -106,22 +90,6 @@ fn program_infos(ids: &[u32]) -> HashMap<u32, ProgramInfo> {
         .collect()
 }
 
-fn aya_program(kind: ProgramKind, info: ProgramInfo, name: String) -> Result<Program, aya::programs::ProgramError> {
-    let name = name.into();
-    Ok(match kind {
-        ProgramKind::Tracepoint => Program::TracePoint(TracePoint::from_program_info(info, name)?),
-        ProgramKind::PerfEvent => Program::PerfEvent(PerfEvent::from_program_info(info, name)?),
-        ProgramKind::RawTracepoint | ProgramKind::Special => {
-            Program::RawTracePoint(RawTracePoint::from_program_info(info, name)?)
-        }
-        ProgramKind::SchedCls => Program::SchedClassifier(SchedClassifier::from_program_info(info, name)?),
-        // SAFETY: we loaded this fd as BPF_PROG_TYPE_KPROBE just now; the
-        // entry/return distinction is ours to make, as the kernel has none.
-        ProgramKind::Kprobe => Program::KProbe(unsafe { KProbe::from_program_info(info, name, ProbeKind::Entry)? }),
-        ProgramKind::Kretprobe => Program::KProbe(unsafe { KProbe::from_program_info(info, name, ProbeKind::Return)? }),
-        ProgramKind::Fentry | ProgramKind::Fexit => return Err(aya::programs::ProgramError::UnexpectedProgramType),
-    })
-}
 
 /// Creates every map and loads every program; returns aya handles indexed
 /// like `compiled.maps` and `compiled.programs`.
@@ -170,7 +138,7 @@ pub(crate) fn load_programs(
             .remove(id)
             .ok_or_else(|| RuntimeError::Load(format!("program {} vanished after loading", p.name)))?;
         // aya keeps its own duplicate of the fd; ours closes at the end of this function.
-        let prog = aya_program(p.kind, info, p.name.clone())
+        let prog = crate::attach::from_program_info(p.kind, info, p.name.clone())
             .map_err(|e| RuntimeError::Load(format!("program {}: {}", p.name, crate::attach::error_chain(&e))))?;
         programs.push((prog, bytes));
     }

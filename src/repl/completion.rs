@@ -10,6 +10,7 @@ use flowtrace_kernel::btf::Kind;
 use flowtrace_kernel::kernel_info::KernelInfo;
 use flowtrace_lang::kernel::{KernelTypes, TypeKeyword};
 use flowtrace_lang::types::Type;
+use flowtrace_stdlib::provider::{Target, PROVIDERS};
 use std::cell::OnceCell;
 
 /// What completion may offer; answers are not filtered by the caller.
@@ -33,8 +34,6 @@ pub enum Completion {
     File,
 }
 
-const PROVIDERS: &[&str] =
-    &["tracepoint:", "kprobe:", "kretprobe:", "rawtracepoint:", "fentry:", "fexit:", "interval:", "tc:", "BEGIN", "END"];
 const TOP_LEVEL: &[&str] = &["print(", "clear(", "zero(", "delete(", "let "];
 
 fn is_word_char(c: char) -> bool {
@@ -76,7 +75,7 @@ pub fn complete(line: &str, pos: usize, vocab: &dyn Vocabulary, maps: &[String])
         return Completion::Words(start, attach_point(provider, rest, vocab));
     }
     let words: Vec<String> = if depth(head) == 0 {
-        PROVIDERS.iter().chain(TOP_LEVEL).map(|s| s.to_string()).collect()
+        providers().chain(TOP_LEVEL.iter().map(|s| s.to_string())).collect()
     } else {
         let builtins = flowtrace_stdlib::builtins().map(|b| b.name.to_string());
         builtins.chain(flowtrace_stdlib::funcs().map(|f| format!("{}(", f.name))).collect()
@@ -99,29 +98,39 @@ fn command(before: &str, start: usize, word: &str, maps: &[String]) -> Completio
     }
 }
 
+/// Every provider's canonical name, with a `:` where a target follows.
+fn providers() -> impl Iterator<Item = String> {
+    PROVIDERS.iter().map(|p| match p.target {
+        Target::Nothing => p.name.to_string(),
+        _ => format!("{}:", p.name),
+    })
+}
+
+/// Targets for `provider:rest` (the provider as typed, alias or not).
 fn attach_point(provider: &str, rest: &str, vocab: &dyn Vocabulary) -> Vec<String> {
     let with = |p: &str, items: Vec<String>| keep(&format!("{provider}:{rest}"), items.into_iter().map(|i| format!("{p}:{i}")));
-    match provider {
-        "tracepoint" | "t" => {
+    let Some(row) = flowtrace_stdlib::provider::provider(provider) else { return Vec::new() };
+    match row.target {
+        Target::Tracepoint => {
             let tps = vocab.tracepoints();
             match rest.split_once(':') {
                 None => with(provider, tps.iter().map(|(c, _)| format!("{c}:")).collect()),
                 Some((cat, _)) => with(provider, tps.iter().filter(|(c, _)| c == cat).map(|(c, n)| format!("{c}:{n}")).collect()),
             }
         }
-        "kprobe" | "k" | "kretprobe" | "kr" | "fentry" | "f" | "fexit" | "fr" | "kfunc" | "kretfunc" => {
+        Target::KernelFunction => {
             if rest.len() < 2 {
                 return Vec::new(); // tens of thousands: wait for a prefix
             }
             with(provider, vocab.functions(rest))
         }
-        "rawtracepoint" => with(provider, vocab.tracepoints().iter().map(|(_, n)| n.clone()).collect()),
-        "interval" | "i" => with(provider, ["s:1", "ms:100", "us:", "hz:"].iter().map(|s| s.to_string()).collect()),
-        "tc" => {
+        Target::RawTracepoint => with(provider, crate::list::raw_tracepoints(vocab.tracepoints())),
+        Target::Period => with(provider, ["s:1", "ms:100", "us:", "hz:"].iter().map(|s| s.to_string()).collect()),
+        Target::Interface => {
             let ifaces = vocab.interfaces();
             with(provider, ifaces.iter().flat_map(|i| [format!("{i}:ingress"), format!("{i}:egress")]).collect())
         }
-        _ => Vec::new(),
+        Target::Nothing => Vec::new(),
     }
 }
 
@@ -208,8 +217,9 @@ fn current_tracepoint(head: &str) -> Option<(&str, &str)> {
         }
     }
     let point = head[item_start..].split(|c: char| c.is_whitespace() || c == '{' || c == ',' || c == '/').find(|w| !w.is_empty())?;
-    let rest = point.strip_prefix("tracepoint:").or_else(|| point.strip_prefix("t:"))?;
-    rest.split_once(':')
+    let (provider, rest) = point.split_once(':')?;
+    let row = flowtrace_stdlib::provider::provider(provider)?;
+    (row.target == Target::Tracepoint).then(|| rest.split_once(':')).flatten()
 }
 
 fn member_candidates(line: &str, head: &str, vocab: &dyn Vocabulary) -> Vec<String> {

@@ -78,6 +78,22 @@ fn kernel_functions_and_interfaces() {
 }
 
 #[test]
+fn every_alias_completes_like_its_provider() {
+    // `rt:` completed nothing before the provider table.
+    assert_eq!(words("rt:tcp_r"), (0, vec!["rt:tcp_retransmit_skb".to_string()]));
+    assert_eq!(words("kretfunc:tcp_s"), (0, vec!["kretfunc:tcp_sendmsg".to_string()]));
+    assert_eq!(words("i:h"), (0, vec!["i:hz:".to_string()]));
+    // rawtracepoint: offers tracepoint names but not the syscall events,
+    // which are no raw tracepoints.
+    let fake = Fake { tps: vec![("syscalls".into(), "sys_enter_read".into()), ("sock".into(), "sock_rcvqueue_full".into())] };
+    let Completion::Words(_, w) = complete("rawtracepoint:s", 15, &fake, &[]) else { panic!("file completion") };
+    assert_eq!(w, ["rawtracepoint:sock_rcvqueue_full"]);
+    // `args.` in a probe written with an alias is a tracepoint's fields too.
+    let line = "t:sock:inet_sock_set_state { @[args.new";
+    assert_eq!(words(line), (line.len() - 3, vec!["newstate".to_string()]));
+}
+
+#[test]
 fn struct_names_after_the_keyword() {
     let line = "kprobe:tcp_sendmsg { $sk = (struct so";
     assert_eq!(words(line), (line.len() - 2, vec!["sock".to_string(), "sock_common".to_string()]));

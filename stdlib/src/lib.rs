@@ -3,6 +3,8 @@
 //! its documentation (one file per builtin or small family). The type rules
 //! live in the checker (`flowtrace-lang`), the lowering in `flowtrace-codegen`
 //! and the rendering in `flowtrace-runtime`, each matching on these enums.
+//! [`provider`] is the table of attach-point providers (names, aliases,
+//! [`ProbeKind`]s) that the parser, checker, `-l` and completion read.
 
 /// Builtin variables (`comm`, `pid`, `saddr`, …).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -87,9 +89,11 @@ mod print;
 pub mod printf;
 mod probe_context;
 mod process;
+pub mod provider;
 mod registry;
 mod str;
 mod symbols;
 pub mod time;
 
-pub use registry::{builtins, funcs, lookup_builtin, lookup_func, BuiltinInfo, FuncInfo, FuncRole, ProbeKind};
+pub use provider::ProbeKind;
+pub use registry::{builtins, funcs, lookup_builtin, lookup_func, BuiltinInfo, FuncInfo, FuncRole};

@@ -2,66 +2,7 @@
 //! own file and contributes one table; this file only stitches them together.
 
 use crate::{Builtin, Func};
-
-/// The probe kinds a builtin may be used in. Mirrors the attach-point kinds of
-/// the language (`flowtrace_lang::ast::AttachKind`) without their arguments.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ProbeKind {
-    Begin,
-    End,
-    Kprobe,
-    Kretprobe,
-    Tracepoint,
-    RawTracepoint,
-    Fentry,
-    Fexit,
-    Interval,
-    Tc,
-}
-
-impl ProbeKind {
-    pub const ALL: &'static [ProbeKind] = &[
-        ProbeKind::Begin,
-        ProbeKind::End,
-        ProbeKind::Kprobe,
-        ProbeKind::Kretprobe,
-        ProbeKind::Tracepoint,
-        ProbeKind::RawTracepoint,
-        ProbeKind::Fentry,
-        ProbeKind::Fexit,
-        ProbeKind::Interval,
-        ProbeKind::Tc,
-    ];
-
-    /// Every kind that runs in some task's context (everything but `tc:`).
-    pub const TASK: &'static [ProbeKind] = &[
-        ProbeKind::Begin,
-        ProbeKind::End,
-        ProbeKind::Kprobe,
-        ProbeKind::Kretprobe,
-        ProbeKind::Tracepoint,
-        ProbeKind::RawTracepoint,
-        ProbeKind::Fentry,
-        ProbeKind::Fexit,
-        ProbeKind::Interval,
-    ];
-
-    /// The provider name as written in an attach point.
-    pub fn name(self) -> &'static str {
-        match self {
-            ProbeKind::Begin => "BEGIN",
-            ProbeKind::End => "END",
-            ProbeKind::Kprobe => "kprobe",
-            ProbeKind::Kretprobe => "kretprobe",
-            ProbeKind::Tracepoint => "tracepoint",
-            ProbeKind::RawTracepoint => "rawtracepoint",
-            ProbeKind::Fentry => "fentry",
-            ProbeKind::Fexit => "fexit",
-            ProbeKind::Interval => "interval",
-            ProbeKind::Tc => "tc",
-        }
-    }
-}
+pub use crate::provider::ProbeKind;
 
 /// A builtin variable: its name, value type (as documentation; the checker
 /// owns the rule), where it may be used and what it is.

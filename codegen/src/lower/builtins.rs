@@ -4,7 +4,6 @@
 use super::{Arg, LowerResult, Lowerer, Val};
 use crate::insn::helper;
 use crate::ir::{AluOp, Inst, Src};
-use flowtrace_lang::ast::AttachKind;
 use flowtrace_lang::diag::Diagnostic;
 use flowtrace_lang::typed::TExpr;
 use flowtrace_stdlib::Builtin;
@@ -59,26 +58,16 @@ impl Lowerer<'_> {
             // tc programs run outside any task: the packet's socket's cgroup.
             Builtin::Cgroup if self.kind == crate::object::ProgramKind::SchedCls => self.packet_builtin(b, e),
             Builtin::Cgroup => scalar(self.call(helper::GET_CURRENT_CGROUP_ID, &[])),
-            Builtin::Probe => {
-                let raw = self.probe.attach.raw.clone();
-                scalar(self.probe_name_value(&raw))
+            // The checker resolves these (`probe` and `func` to probe-name
+            // values, `dir` to a string constant) or rejects them (`args`
+            // without a field), so they never reach lowering.
+            Builtin::Probe | Builtin::Func | Builtin::Dir | Builtin::Args => {
+                debug_assert!(false, "{b:?} should have been resolved by the checker");
+                Err(Diagnostic::error(e.span, format!("internal error: {b:?} was not resolved by the checker")))
             }
-            Builtin::Func => {
-                let name = match &self.probe.attach.kind {
-                    AttachKind::Kprobe { func, .. }
-                    | AttachKind::Kretprobe { func, .. }
-                    | AttachKind::Fentry { func, .. }
-                    | AttachKind::Fexit { func, .. } => func.clone(),
-                    AttachKind::Tracepoint { name, .. } | AttachKind::RawTracepoint { name } => name.clone(),
-                    _ => String::new(),
-                };
-                scalar(self.probe_name_value(&name))
-            }
-            Builtin::Args => Err(Diagnostic::error(e.span, "args is not a value; use one of its fields (args.NAME)")),
             Builtin::Len
             | Builtin::Ifindex
             | Builtin::Ifname
-            | Builtin::Dir
             | Builtin::Family
             | Builtin::Proto
             | Builtin::Saddr

@@ -1,4 +1,5 @@
-//! What differs per probe kind: the BPF program type, the return value, and
+//! What differs per program kind (`ProgramKind`, which knows its BPF program
+//! type and ELF section): the return value, and
 //! how arguments are read from the context (`pt_regs` for kprobes, the
 //! tracepoint record, the u64 argument array of raw tracepoints and
 //! fentry/fexit, `__sk_buff` for tc).
@@ -8,32 +9,8 @@ use crate::insn::helper;
 use crate::ir::{AluOp, Inst, Size, Src};
 use crate::layout;
 use crate::object::ProgramKind;
-use flowtrace_lang::ast::AttachKind;
 use flowtrace_lang::diag::Diagnostic;
 use flowtrace_lang::types::Type;
-
-pub fn program_kind(attach: &AttachKind) -> ProgramKind {
-    program_kind_for(attach, false)
-}
-
-/// The program type of a probe; with `kprobes_as_fentry` (a kernel without
-/// kprobes where fentry works), kprobe/kretprobe probes become fentry/fexit
-/// programs that keep kprobe semantics (see [`Lowerer::lower_arg`]).
-pub fn program_kind_for(attach: &AttachKind, kprobes_as_fentry: bool) -> ProgramKind {
-    match attach {
-        AttachKind::Kprobe { .. } if kprobes_as_fentry => ProgramKind::Fentry,
-        AttachKind::Kretprobe { .. } if kprobes_as_fentry => ProgramKind::Fexit,
-        AttachKind::Begin | AttachKind::End => ProgramKind::Special,
-        AttachKind::Kprobe { .. } => ProgramKind::Kprobe,
-        AttachKind::Kretprobe { .. } => ProgramKind::Kretprobe,
-        AttachKind::Tracepoint { .. } => ProgramKind::Tracepoint,
-        AttachKind::RawTracepoint { .. } => ProgramKind::RawTracepoint,
-        AttachKind::Fentry { .. } => ProgramKind::Fentry,
-        AttachKind::Fexit { .. } => ProgramKind::Fexit,
-        AttachKind::Interval { .. } => ProgramKind::PerfEvent,
-        AttachKind::Tc { .. } => ProgramKind::SchedCls,
-    }
-}
 
 /// The one place that decides what programs return. Everything is an
 /// observer: tc programs return `TC_ACT_UNSPEC` (-1), which for TCX means

@@ -239,7 +239,7 @@ impl<'a> Lowerer<'a> {
             prog,
             probe,
             probe_index,
-            kind: context::program_kind_for(&probe.attach.kind, g.kprobes_as_fentry),
+            kind: crate::object::ProgramKind::for_attach(&probe.attach.kind, g.kprobes_as_fentry),
             g,
             f,
             ctx,
@@ -580,7 +580,7 @@ impl<'a> Lowerer<'a> {
     /// is read from the attach cookie the runtime gave each function
     /// (`crate::group::cookie`: `func` low, `probe` high 32 bits).
     pub fn probe_name_value(&mut self, name: &str) -> Reg {
-        if self.names_from_cookie && (name == self.probe.attach.raw || name == crate::group::function(&self.probe.attach)) {
+        if self.names_from_cookie && (name == self.probe.attach.raw || Some(name) == self.probe.attach.kind.function()) {
             let ctx = self.ctx;
             // bpf_get_attach_cookie(ctx): kprobe programs since 5.15,
             // kprobe.multi since 5.18 (one cookie per function).

@@ -87,15 +87,6 @@ impl Lowerer<'_> {
             // The cgroup v2 id of the packet's socket (0 without a full socket).
             Builtin::Cgroup => Ok(Val::Scalar(self.call(helper::SKB_CGROUP_ID, &[Arg::Reg(ctx)]))),
             Builtin::Ifname => self.ifname(),
-            Builtin::Dir => {
-                // The checker turns `dir` into a string constant; this is the fallback.
-                let text = match &self.probe.attach.kind {
-                    flowtrace_lang::ast::AttachKind::Tc { dir: flowtrace_lang::ast::TcDir::Egress, .. } => "egress",
-                    _ => "ingress",
-                };
-                let lit = TExpr { kind: TExprKind::Str(text.into()), ty: e.ty.clone(), span: e.span };
-                self.expr(&lit)
-            }
             Builtin::Skb => Err(Diagnostic::error(e.span, "`skb` is read through its fields: skb->len, skb->mark, skb->hash, …")
                 .with_hint("fields of struct __sk_buff are loaded from the program's context")),
             _ => {

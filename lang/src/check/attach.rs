@@ -3,58 +3,13 @@
 //! (tracepoint fields, function prototypes) looked up once.
 
 use super::{Checker, ProbeScope};
-use crate::ast::{AttachKind, AttachPoint, Period, Probe, TcDir};
+use crate::ast::{AttachKind, AttachPoint, Period, Probe};
 use crate::diag::Diagnostic;
 use crate::kernel::{FuncProto, TracepointField};
-use flowtrace_stdlib::ProbeKind;
+use flowtrace_stdlib::provider::Args;
 
 fn has_wildcard(s: &str) -> bool {
     s.contains('*') || s.contains('?') || s.contains('[')
-}
-
-pub(crate) fn probe_kind(kind: &AttachKind) -> ProbeKind {
-    match kind {
-        AttachKind::Begin => ProbeKind::Begin,
-        AttachKind::End => ProbeKind::End,
-        AttachKind::Kprobe { .. } => ProbeKind::Kprobe,
-        AttachKind::Kretprobe { .. } => ProbeKind::Kretprobe,
-        AttachKind::Tracepoint { .. } => ProbeKind::Tracepoint,
-        AttachKind::RawTracepoint { .. } => ProbeKind::RawTracepoint,
-        AttachKind::Fentry { .. } => ProbeKind::Fentry,
-        AttachKind::Fexit { .. } => ProbeKind::Fexit,
-        AttachKind::Interval { .. } => ProbeKind::Interval,
-        AttachKind::Tc { .. } => ProbeKind::Tc,
-    }
-}
-
-/// The full name of a concrete attach point, as the `probe` builtin shows it
-/// (`k:f` becomes `kprobe:f`).
-pub(crate) fn canonical_name(kind: &AttachKind, raw: &str) -> String {
-    let with_module = |m: &Option<String>, f: &str| match m {
-        Some(m) => format!("{m}:{f}"),
-        None => f.to_string(),
-    };
-    match kind {
-        AttachKind::Begin => "BEGIN".into(),
-        AttachKind::End => "END".into(),
-        AttachKind::Kprobe { module, func } => format!("kprobe:{}", with_module(module, func)),
-        AttachKind::Kretprobe { module, func } => format!("kretprobe:{}", with_module(module, func)),
-        AttachKind::Tracepoint { category, name } => format!("tracepoint:{category}:{name}"),
-        AttachKind::RawTracepoint { name } => format!("rawtracepoint:{name}"),
-        AttachKind::Fentry { module, func } => format!("fentry:{}", with_module(module, func)),
-        AttachKind::Fexit { module, func } => format!("fexit:{}", with_module(module, func)),
-        AttachKind::Interval { .. } => match raw.strip_prefix("i:") {
-            Some(rest) => format!("interval:{rest}"),
-            None => raw.to_string(),
-        },
-        AttachKind::Tc { iface, dir } => {
-            let dir = match dir {
-                TcDir::Ingress => "ingress",
-                TcDir::Egress => "egress",
-            };
-            format!("tc:{iface}:{dir}")
-        }
-    }
 }
 
 impl Checker<'_> {
@@ -63,7 +18,8 @@ impl Checker<'_> {
         let mut scopes = Vec::new();
         for ap in &probe.attach {
             for kind in self.expand_attach(ap) {
-                let attach = AttachPoint { raw: canonical_name(&kind, &ap.raw), kind, span: ap.span };
+                let mut attach = AttachPoint { kind, raw: ap.raw.clone(), span: ap.span };
+                attach.raw = attach.display_name();
                 if let Some(scope) = self.scope_for(attach) {
                     scopes.push(scope);
                 }
@@ -73,29 +29,14 @@ impl Checker<'_> {
     }
 
     fn expand_attach(&mut self, ap: &AttachPoint) -> Vec<AttachKind> {
-        let functions = |this: &mut Self, func: &str, make: &dyn Fn(String) -> AttachKind| {
-            if !has_wildcard(func) {
-                return vec![make(func.to_string())];
-            }
-            let found = this.kernel.match_functions(func);
+        if let Some(func) = ap.kind.function().filter(|f| has_wildcard(f)) {
+            let found = self.kernel.match_functions(func);
             if found.is_empty() {
-                this.error(ap.span, format!("no kernel function matches '{func}'"));
+                self.error(ap.span, format!("no kernel function matches '{func}'"));
             }
-            found.into_iter().map(make).collect()
-        };
+            return found.into_iter().filter_map(|f| ap.kind.with_function(f)).collect();
+        }
         match &ap.kind {
-            AttachKind::Kprobe { module, func } => {
-                functions(self, func, &|f| AttachKind::Kprobe { module: module.clone(), func: f })
-            }
-            AttachKind::Kretprobe { module, func } => {
-                functions(self, func, &|f| AttachKind::Kretprobe { module: module.clone(), func: f })
-            }
-            AttachKind::Fentry { module, func } => {
-                functions(self, func, &|f| AttachKind::Fentry { module: module.clone(), func: f })
-            }
-            AttachKind::Fexit { module, func } => {
-                functions(self, func, &|f| AttachKind::Fexit { module: module.clone(), func: f })
-            }
             AttachKind::Tracepoint { category, name } if has_wildcard(category) || has_wildcard(name) => {
                 let found = self.kernel.match_tracepoints(category, name);
                 if found.is_empty() {
@@ -128,15 +69,15 @@ impl Checker<'_> {
     fn scope_for(&mut self, attach: AttachPoint) -> Option<ProbeScope> {
         let mut tp_fields: Option<Vec<TracepointField>> = None;
         let mut func: Option<FuncProto> = None;
-        match &attach.kind {
-            AttachKind::Tracepoint { category, name } => match self.kernel.tracepoint_fields(category, name) {
+        match (attach.kind.provider().args, attach.kind.tracepoint(), attach.kind.function()) {
+            (Args::TracepointFields, Some((category, name)), _) => match self.kernel.tracepoint_fields(category, name) {
                 Ok(fields) => tp_fields = Some(fields),
                 Err(message) => {
                     self.error(attach.span, message);
                     return None;
                 }
             },
-            AttachKind::Fentry { func: f, .. } | AttachKind::Fexit { func: f, .. } => match self.kernel.function(f) {
+            (Args::FunctionParams, _, Some(f)) => match self.kernel.function(f) {
                 Some(proto) => func = Some(proto),
                 None => {
                     self.error_hint(
@@ -147,20 +88,15 @@ impl Checker<'_> {
                     return None;
                 }
             },
-            AttachKind::Kprobe { func: f, .. } | AttachKind::Kretprobe { func: f, .. } => {
-                if self.kernel.function(f).is_none() {
-                    // kprobes can attach to functions BTF does not describe
-                    // (static ones, some modules), so this is only a warning.
-                    self.report(Diagnostic::warning(
-                        attach.span,
-                        format!("kernel function '{f}' is not in BTF; attaching may fail"),
-                    ));
-                }
+            // kprobes can attach to functions BTF does not describe (static
+            // ones, some modules), so this is only a warning.
+            (_, _, Some(f)) if self.kernel.function(f).is_none() => {
+                self.report(Diagnostic::warning(attach.span, format!("kernel function '{f}' is not in BTF; attaching may fail")));
             }
             _ => {}
         }
         Some(ProbeScope {
-            kind: probe_kind(&attach.kind),
+            kind: attach.kind.probe_kind(),
             attach,
             tp_fields,
             func,

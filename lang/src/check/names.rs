@@ -3,7 +3,7 @@
 //! Also the positional parameters `$1`… and `$#`.
 
 use super::Checker;
-use crate::ast::AttachKind;
+use crate::ast::{AttachKind, TcDir};
 use crate::diag::did_you_mean_hint;
 use crate::kernel::TypeKeyword;
 use crate::span::Span;
@@ -97,19 +97,14 @@ impl Checker<'_> {
                 Some(TExpr { kind: TExprKind::ProbeName(name), ty: Type::ProbeName, span })
             }
             Builtin::Func => {
-                let name = match &self.scope().attach.kind {
-                    AttachKind::Kprobe { func, .. }
-                    | AttachKind::Kretprobe { func, .. }
-                    | AttachKind::Fentry { func, .. }
-                    | AttachKind::Fexit { func, .. } => func.clone(),
-                    _ => String::new(),
-                };
+                // `usable_in` admits `func` only where a function is traced.
+                let name = self.scope().attach.kind.function().unwrap_or_default().to_string();
                 Some(TExpr { kind: TExprKind::ProbeName(name), ty: Type::ProbeName, span })
             }
             Builtin::Dir => {
                 let dir = match &self.scope().attach.kind {
-                    AttachKind::Tc { dir: crate::ast::TcDir::Egress, .. } => "egress",
-                    _ => "ingress",
+                    AttachKind::Tc { dir, .. } => dir.name(),
+                    _ => TcDir::Ingress.name(),
                 };
                 Some(TExpr { kind: TExprKind::Str(dir.into()), ty: Type::Str { cap: 8 }, span })
             }

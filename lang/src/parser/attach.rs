@@ -5,16 +5,8 @@ use super::literal::parse_int;
 use crate::ast::{AttachKind, AttachPoint, Period, TcDir};
 use crate::diag::{did_you_mean_hint, Diagnostic};
 use crate::span::Span;
-
-/// Every provider name and alias, for "did you mean" and the list hint.
-const PROVIDERS: &[&str] = &[
-    "BEGIN", "END", "begin", "end", "kprobe", "k", "kretprobe", "kr", "tracepoint", "t", "rawtracepoint",
-    "rt", "fentry", "f", "kfunc", "fexit", "fr", "kretfunc", "interval", "i", "tc",
-];
-
-const PROVIDER_LIST: &str =
-    "valid providers: BEGIN, END, kprobe (k), kretprobe (kr), tracepoint (t), rawtracepoint (rt), \
-     fentry (f, kfunc), fexit (fr, kretfunc), interval (i), tc";
+use flowtrace_stdlib::provider::{provider_names, PROVIDERS};
+use flowtrace_stdlib::ProbeKind;
 
 /// One `:`-separated part of the raw text, with its span.
 struct Part<'a> {
@@ -30,35 +22,56 @@ pub(crate) fn parse_attach_point(raw: &str, span: Span) -> Result<AttachPoint, D
         offset += text.len() + 1;
     }
     let (provider, args) = parts.split_first().expect("split yields at least one part");
-    let kind = match provider.text {
-        "BEGIN" | "begin" => no_args(provider, args, AttachKind::Begin)?,
-        "END" | "end" => no_args(provider, args, AttachKind::End)?,
-        "kprobe" | "k" => {
-            let (module, func) = function(provider, args, "kprobe")?;
+    let Some(row) = flowtrace_stdlib::provider::provider(provider.text) else {
+        return Err(unknown_provider(provider.text, provider.span));
+    };
+    let canonical = row.name;
+    let kernel_function = || function(provider, args, canonical);
+    let kind = match row.kind {
+        ProbeKind::Begin => no_args(provider, args, AttachKind::Begin)?,
+        ProbeKind::End => no_args(provider, args, AttachKind::End)?,
+        ProbeKind::Kprobe => {
+            let (module, func) = kernel_function()?;
             AttachKind::Kprobe { module, func }
         }
-        "kretprobe" | "kr" => {
-            let (module, func) = function(provider, args, "kretprobe")?;
+        ProbeKind::Kretprobe => {
+            let (module, func) = kernel_function()?;
             AttachKind::Kretprobe { module, func }
         }
-        "fentry" | "f" | "kfunc" => {
-            let (module, func) = function(provider, args, "fentry")?;
+        ProbeKind::Fentry => {
+            let (module, func) = kernel_function()?;
             AttachKind::Fentry { module, func }
         }
-        "fexit" | "fr" | "kretfunc" => {
-            let (module, func) = function(provider, args, "fexit")?;
+        ProbeKind::Fexit => {
+            let (module, func) = kernel_function()?;
             AttachKind::Fexit { module, func }
         }
-        "tracepoint" | "t" => tracepoint(provider, args)?,
-        "rawtracepoint" | "rt" => match args {
+        ProbeKind::Tracepoint => tracepoint(provider, args)?,
+        ProbeKind::RawTracepoint => match args {
             [name] => AttachKind::RawTracepoint { name: name_part(name, "tracepoint name")? },
-            _ => return Err(shape(span, "rawtracepoint", "'rawtracepoint:NAME'")),
+            _ => return Err(shape(span, canonical, &format!("'{canonical}:NAME'"))),
         },
-        "interval" | "i" => AttachKind::Interval { period: interval(provider, args, span)? },
-        "tc" => tc(args, span)?,
-        other => return Err(unknown_provider(other, provider.span)),
+        ProbeKind::Interval => AttachKind::Interval { period: interval(provider, args, span)? },
+        ProbeKind::Tc => tc(args, span)?,
     };
     Ok(AttachPoint { kind, raw: raw.to_string(), span })
+}
+
+/// "valid providers: BEGIN, END, kprobe (k), …": each name with its
+/// aliases, leaving out the ones that differ only in case (`begin`).
+fn provider_list() -> String {
+    let names: Vec<String> = PROVIDERS
+        .iter()
+        .map(|p| {
+            let aliases: Vec<&str> = p.aliases.iter().copied().filter(|a| !a.eq_ignore_ascii_case(p.name)).collect();
+            if aliases.is_empty() {
+                p.name.to_string()
+            } else {
+                format!("{} ({})", p.name, aliases.join(", "))
+            }
+        })
+        .collect();
+    format!("valid providers: {}", names.join(", "))
 }
 
 fn unknown_provider(name: &str, span: Span) -> Diagnostic {
@@ -68,10 +81,10 @@ fn unknown_provider(name: &str, span: Span) -> Diagnostic {
         format!("unknown probe provider '{name}'")
     };
     let mut diag = Diagnostic::error(span, message);
-    if let Some(hint) = did_you_mean_hint(name, PROVIDERS.iter().copied()) {
+    if let Some(hint) = did_you_mean_hint(name, provider_names()) {
         diag = diag.with_hint(hint);
     }
-    diag.with_hint(PROVIDER_LIST)
+    diag.with_hint(provider_list())
 }
 
 fn shape(span: Span, provider: &str, form: &str) -> Diagnostic {
@@ -262,6 +275,11 @@ mod tests {
         assert_eq!(e.message, "unknown probe provider 'kprobex'");
         assert_eq!(e.span, Span::new(0, 7));
         assert_eq!(e.hints[0], "did you mean 'kprobe'?");
+        assert_eq!(
+            e.hints[1],
+            "valid providers: BEGIN, END, kprobe (k), kretprobe (kr), tracepoint (t), rawtracepoint (rt), \
+             fentry (f, kfunc), fexit (fr, kretfunc), interval (i), tc"
+        );
         assert_eq!(error("interval:s:0").message, "an interval must be longer than zero");
         assert_eq!(error("interval:min:1").span, Span::new(9, 12));
         assert_eq!(error("tracepoint:tcp").message, "malformed tracepoint attach point");

@@ -63,7 +63,7 @@ fn try_kprobe_multi() -> bool {
     use std::os::fd::AsFd;
     // r0 = 0; exit
     let insns = flowtrace_codegen::insn::encode_all(&[Insn::new(0xb7, 0, 0, 0, 0), Insn::new(0x95, 0, 0, 0, 0)]);
-    let Ok(prog) = crate::sys::prog_load_as("ft_cap_kmulti", 2, BPF_TRACE_KPROBE_MULTI, &insns) else {
+    let Ok(prog) = crate::sys::prog_load_as("ft_cap_kmulti", ProgramKind::Kprobe.bpf_prog_type(), BPF_TRACE_KPROBE_MULTI, &insns) else {
         return false;
     };
     // Functions every x86-64 kernel has and ftrace can trace; the first one
@@ -84,7 +84,7 @@ pub fn plan(compiled: &CompiledProgram) -> Result<Plan, RuntimeError> {
     let mut plan = Plan::default();
     if let Some((index, prog)) = first(&[ProgramKind::Kprobe, ProgramKind::Kretprobe]) {
         if !kprobes_available() {
-            let func = target(&prog.attach).unwrap_or_default();
+            let func = prog.attach.kind.function().unwrap_or_default();
             match fentry_refusal(func, prog.kind == ProgramKind::Kretprobe) {
                 None => {
                     plan.kprobes_as_fentry = true;
@@ -99,23 +99,12 @@ pub fn plan(compiled: &CompiledProgram) -> Result<Plan, RuntimeError> {
         }
     }
     if let Some((index, prog)) = first(&[ProgramKind::Fentry, ProgramKind::Fexit]) {
-        let func = target(&prog.attach).unwrap_or_default();
+        let func = prog.attach.kind.function().unwrap_or_default();
         if let Some(why) = fentry_refusal(func, prog.kind == ProgramKind::Fexit) {
             return Err(no_fentry(index, prog, func, &why));
         }
     }
     Ok(plan)
-}
-
-/// The kernel function an attach point traces.
-pub(crate) fn target(point: &AttachPoint) -> Option<&str> {
-    match &point.kind {
-        AttachKind::Kprobe { func, .. }
-        | AttachKind::Kretprobe { func, .. }
-        | AttachKind::Fentry { func, .. }
-        | AttachKind::Fexit { func, .. } => Some(func),
-        _ => None,
-    }
 }
 
 fn attach_error(index: usize, prog: &ProgramCode, reason: String, hint: Option<String>) -> RuntimeError {

@@ -6,19 +6,16 @@
 use super::{capabilities, Failure, Link, LoadFailure};
 use aya::programs::{FEntry, FExit, Program};
 use aya::Btf;
-use flowtrace_lang::ast::{AttachKind, AttachPoint};
+use flowtrace_lang::ast::AttachPoint;
 
 pub(super) fn load(
     prog: &mut Program,
     point: &AttachPoint,
     btf: impl FnOnce() -> Result<Btf, String>,
 ) -> Result<(), LoadFailure> {
-    let func = match &point.kind {
-        AttachKind::Fentry { func, .. }
-        | AttachKind::Fexit { func, .. }
-        | AttachKind::Kprobe { func, .. }
-        | AttachKind::Kretprobe { func, .. } => func,
-        _ => return Err(LoadFailure::Other("not a function attach point".into())),
+    // A kprobe run as fentry (a kernel without kprobes) comes here too.
+    let Some(func) = point.kind.function() else {
+        return Err(LoadFailure::Other("not a function attach point".into()));
     };
     let btf = btf().map_err(LoadFailure::Other)?;
     match prog {

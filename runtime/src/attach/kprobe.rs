@@ -9,7 +9,7 @@ use super::{Failure, Link, LoadFailure};
 use crate::error::RuntimeError;
 use aya::programs::{KProbe, Program};
 use flowtrace_codegen::object::ProgramKind;
-use flowtrace_lang::ast::{AttachKind, AttachPoint};
+use flowtrace_lang::ast::AttachPoint;
 use flowtrace_lang::span::Span;
 
 pub(super) fn load(prog: &mut Program) -> Result<(), LoadFailure> {
@@ -18,9 +18,8 @@ pub(super) fn load(prog: &mut Program) -> Result<(), LoadFailure> {
 }
 
 pub(super) fn attach(prog: &mut Program, point: &AttachPoint) -> Result<Link, Failure> {
-    let func = match &point.kind {
-        AttachKind::Kprobe { func, .. } | AttachKind::Kretprobe { func, .. } => func,
-        _ => return Err(Failure::new("not a kprobe attach point")),
+    let Some(func) = point.kind.function() else {
+        return Err(Failure::new("not a kprobe attach point"));
     };
     if !kprobes_available() {
         return Err(no_kprobes(func));
@@ -111,6 +110,7 @@ pub(crate) fn report_skipped<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use flowtrace_lang::ast::AttachKind;
 
     fn point(func: &str, start: u32) -> AttachPoint {
         AttachPoint {
@@ -123,7 +123,7 @@ mod tests {
     #[test]
     fn functions_expanded_from_one_wildcard_form_a_group() {
         let points = [point("a", 0), point("b", 0), point("c", 10), point("d", 0)];
-        let mut kinds = vec![ProgramKind::Kprobe; 4];
+        let mut kinds = [ProgramKind::Kprobe; 4];
         let groups = wildcard_groups(kinds.iter().copied().zip(points.iter()));
         assert_eq!(groups, [Some(0), Some(0), None, Some(0)]);
         // A tracepoint sharing a span is not part of a kprobe group.

@@ -28,7 +28,7 @@ pub(crate) struct GroupLinks {
 
 /// Where `GroupMember::attach` points.
 fn func(m: &GroupMember) -> &str {
-    flowtrace_codegen::group::function(&m.attach)
+    m.attach.kind.function().unwrap_or_default()
 }
 
 /// The functions ftrace can trace (what kprobe.multi attaches through),

@@ -15,7 +15,7 @@ pub(crate) mod special;
 pub(crate) mod tc;
 mod tracepoint;
 
-use aya::programs::{Program, ProgramError};
+use aya::programs::{KProbe, PerfEvent, ProbeKind, Program, ProgramError, ProgramInfo, RawTracePoint, SchedClassifier, TracePoint};
 use aya::Btf;
 use flowtrace_codegen::object::ProgramKind;
 use flowtrace_lang::ast::AttachPoint;
@@ -87,6 +87,24 @@ pub(crate) fn load(
         ProgramKind::Fentry | ProgramKind::Fexit => fentry::load(prog, point, btf),
         ProgramKind::SchedCls => tc::load(prog),
     }
+}
+
+/// aya's handle for a program `crate::rawload` loaded with bpf(2).
+pub(crate) fn from_program_info(kind: ProgramKind, info: ProgramInfo, name: String) -> Result<Program, ProgramError> {
+    let name = name.into();
+    Ok(match kind {
+        ProgramKind::Tracepoint => Program::TracePoint(TracePoint::from_program_info(info, name)?),
+        ProgramKind::PerfEvent => Program::PerfEvent(PerfEvent::from_program_info(info, name)?),
+        ProgramKind::RawTracepoint | ProgramKind::Special => {
+            Program::RawTracePoint(RawTracePoint::from_program_info(info, name)?)
+        }
+        ProgramKind::SchedCls => Program::SchedClassifier(SchedClassifier::from_program_info(info, name)?),
+        // SAFETY: we loaded this fd as BPF_PROG_TYPE_KPROBE just now; the
+        // entry/return distinction is ours to make, as the kernel has none.
+        ProgramKind::Kprobe => Program::KProbe(unsafe { KProbe::from_program_info(info, name, ProbeKind::Entry)? }),
+        ProgramKind::Kretprobe => Program::KProbe(unsafe { KProbe::from_program_info(info, name, ProbeKind::Return)? }),
+        ProgramKind::Fentry | ProgramKind::Fexit => return Err(ProgramError::UnexpectedProgramType),
+    })
 }
 
 /// Attaches a loaded program. `Special` programs are never attached (they

@@ -11,23 +11,33 @@ use flowtrace_lang::diag::{render_all, Diagnostic};
 use flowtrace_lang::typed::TypedProgram;
 use flowtrace_lang::Source;
 use flowtrace_runtime::output::{OutputFormat, Printer};
-use flowtrace_runtime::values::{MapSnapshot, Value};
-use flowtrace_runtime::{EventSink, Flow, Loaded, RuntimeError};
-use flowtrace_stdlib::printf::Format;
+use flowtrace_runtime::session::{compile_for_kernel, render_runtime_error, AddError, Run};
+use flowtrace_runtime::tc::{TcOptions, TcOrder};
+use flowtrace_runtime::{Flow, RuntimeError, Session};
 use std::io::{self, Write};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 pub fn compile_program(cli: &Cli, source: &Source, typed: &TypedProgram) -> Result<CompiledProgram, Reported> {
     let options = CompileOptions { map_keys: cli.map_keys, start_ns: monotonic_ns(), ..CompileOptions::default() };
+    let render = |diags: &[Diagnostic]| render_all(diags, source);
     if cli.dump.contains(&DumpStage::Ir) {
         match dump_ir(typed, &options) {
             Ok(text) => print!("{text}"),
-            Err(diags) => return Err(report(&diags, source)),
+            Err(diags) => return Err(report(render(&diags))),
         }
     }
-    let compiled = compile(typed, &options).map_err(|diags| report(&diags, source))?;
-    let compiled = if cli.dump.is_empty() { adapt_to_kernel(typed, &options, compiled, source)? } else { compiled };
+    let compiled = if cli.dump.is_empty() {
+        // kprobe/fentry probes on this kernel: kept, rebuilt as fentry/fexit
+        // (after a one-line notice), or refused with a tracepoint to use.
+        let for_kernel = compile_for_kernel(typed, &options).map_err(|f| report(f.render(&render)))?;
+        if let Some(notice) = &for_kernel.notice {
+            eprintln!("{notice}");
+        }
+        for_kernel.program
+    } else {
+        compile(typed, &options).map_err(|diags| report(render(&diags)))?
+    };
     if cli.dump.contains(&DumpStage::Bpf) {
         for p in &compiled.programs {
             println!("{} ({}):", p.attach.raw, p.name);
@@ -37,28 +47,8 @@ pub fn compile_program(cli: &Cli, source: &Source, typed: &TypedProgram) -> Resu
     Ok(compiled)
 }
 
-/// kprobe/fentry probes on this kernel: kept, rebuilt as fentry/fexit (no
-/// kprobes here, after a one-line notice), or refused with the reason and a
-/// tracepoint to use instead — before BEGIN runs or anything is loaded.
-fn adapt_to_kernel(
-    typed: &TypedProgram,
-    options: &CompileOptions,
-    compiled: CompiledProgram,
-    source: &Source,
-) -> Result<CompiledProgram, Reported> {
-    let plan = flowtrace_runtime::capabilities::plan(&compiled).map_err(|e| runtime_error(e, &compiled, source))?;
-    if let Some(notice) = &plan.notice {
-        eprintln!("{notice}");
-    }
-    if !plan.kprobes_as_fentry {
-        return Ok(compiled);
-    }
-    let options = CompileOptions { kprobes_as_fentry: true, ..options.clone() };
-    compile(typed, &options).map_err(|diags| report(&diags, source))
-}
-
-fn report(diags: &[Diagnostic], source: &Source) -> Reported {
-    eprint!("{}", render_all(diags, source));
+fn report(text: String) -> Reported {
+    eprint!("{text}");
     Reported
 }
 
@@ -80,25 +70,6 @@ fn open_output(cli: &Cli) -> Result<Box<dyn Write>, String> {
     }
 }
 
-struct Sink<'a> {
-    printer: &'a mut Printer<Box<dyn Write>>,
-}
-
-impl EventSink for Sink<'_> {
-    fn printf(&mut self, format: &Format, args: &[Value]) -> io::Result<()> {
-        self.printer.printf(format, args)
-    }
-    fn print_map(&mut self, map: &MapSnapshot, top: u64, div: u64) -> io::Result<()> {
-        self.printer.map(map, top, div)
-    }
-    fn print_value(&mut self, value: &Value) -> io::Result<()> {
-        self.printer.value(value)
-    }
-    fn time(&mut self, format: &str) -> io::Result<()> {
-        self.printer.time(format)
-    }
-}
-
 /// Why tracing stopped.
 #[derive(Debug, PartialEq, Eq)]
 enum Stop {
@@ -108,64 +79,70 @@ enum Stop {
     CommandEnded,
 }
 
+/// A script is a session of one entry: what the interactive session runs too.
+type Script = Session<Printer<Box<dyn Write>>>;
+
 pub fn run(cli: &Cli, source: &Source, compiled: &CompiledProgram) -> Result<(), Reported> {
-    let out = open_output(cli).map_err(|msg| {
-        eprintln!("flowtrace: error: {msg}");
-        Reported
-    })?;
-    let format = match cli.format {
-        crate::cli::OutputFormat::Text => OutputFormat::Text,
-        crate::cli::OutputFormat::Json => OutputFormat::Json,
-    };
-    let mut printer = Printer::new(out, format);
+    let out = open_output(cli).map_err(|msg| report(format!("flowtrace: error: {msg}\n")))?;
+    let printer = Printer::new(out, output_format(cli.format));
+    let render = |e| report(render_runtime_error(e, compiled, &|diags: &[Diagnostic]| render_all(diags, source)));
+    let mut session = Session::script(printer).map_err(render)?;
+    session.tc = tc_options(cli);
     signals::install();
 
-    let mut loaded = Loaded::load(compiled).map_err(|e| runtime_error(e, compiled, source))?;
-    loaded.tc = flowtrace_runtime::tc::TcOptions { order: if cli.tc_order == crate::cli::TcOrder::Last { flowtrace_runtime::tc::TcOrder::Last } else { flowtrace_runtime::tc::TcOrder::First }, cleanup_stale: cli.cleanup_stale, ..Default::default() };
     // Counted as bpftrace counts them: every concrete attach point, so a
     // wildcard served by one grouped program counts each function it matched.
     let probes: usize = compiled.programs.iter().map(|p| p.members.len().max(1)).sum();
-    // bpftrace's order: BEGIN runs before the other probes attach, END after
-    // they are detached.
-    if let Err(e) = loaded.run_begin().and_then(|()| loaded.attach_all()) {
-        loaded.detach_all();
-        return Err(runtime_error(e, compiled, source));
+    let all: Vec<usize> = (0..compiled.programs.len()).collect();
+    match session.add(compiled, &all, Run::Attach) {
+        Ok(_) => {}
+        Err(AddError::Runtime(e)) => return Err(render(e)),
+        Err(AddError::Conflict(c)) => return Err(report(format!("flowtrace: error: {}\n", c.why))),
     }
     // Printed once everything is attached (bpftrace prints it just before),
     // so whoever waits for this line knows events from now on are seen.
-    let _ = printer.attached_probes(probes as u64);
+    let _ = session.sink().attached_probes(probes as u64);
     let started = Instant::now();
     let mut child = match &cli.command {
         Some(cmd) => Some(spawn(cmd).map_err(|msg| {
-            loaded.detach_all();
-            eprintln!("flowtrace: error: {msg}");
-            Reported
+            session.detach(None);
+            report(format!("flowtrace: error: {msg}\n"))
         })?),
         None => None,
     };
-    let result = trace_loop(cli, &mut loaded, &mut printer, &mut child, started);
-    // Whatever happened, END runs and the maps are printed before detaching,
+    let result = trace_loop(cli, &mut session, &mut child, started);
+    // Whatever happened, END runs and the maps are printed after detaching,
     // as bpftrace does; then nothing of ours stays attached.
-    loaded.detach_all();
-    let finish = finish(&mut loaded, &mut printer);
+    let finish = finish(&mut session);
     if let Some(mut c) = child {
         let _ = c.kill();
         let _ = c.wait();
     }
-    let _ = printer.flush();
-    result.and(finish).map_err(|e| runtime_error(e, compiled, source))
+    let _ = session.sink().flush();
+    result.and(finish).map_err(render)
 }
 
-fn trace_loop(
-    cli: &Cli,
-    loaded: &mut Loaded,
-    printer: &mut Printer<Box<dyn Write>>,
-    child: &mut Option<Child>,
-    started: Instant,
-) -> Result<Stop, RuntimeError> {
+/// `-f text|json` as the printer knows it.
+pub fn output_format(format: crate::cli::OutputFormat) -> OutputFormat {
+    match format {
+        crate::cli::OutputFormat::Text => OutputFormat::Text,
+        crate::cli::OutputFormat::Json => OutputFormat::Json,
+    }
+}
+
+/// `--tc-order`, `--cleanup-stale` as the runtime knows them.
+pub fn tc_options(cli: &Cli) -> TcOptions {
+    let order = match cli.tc_order {
+        crate::cli::TcOrder::First => TcOrder::First,
+        crate::cli::TcOrder::Last => TcOrder::Last,
+    };
+    TcOptions { order, cleanup_stale: cli.cleanup_stale, ..Default::default() }
+}
+
+fn trace_loop(cli: &Cli, session: &mut Script, child: &mut Option<Child>, started: Instant) -> Result<Stop, RuntimeError> {
     let deadline = cli.timeout.map(|s| started + Duration::from_secs_f64(s.max(0.0)));
     loop {
-        if loaded.drain_events(&mut Sink { printer })? == Flow::Exit {
+        if session.drain()? == Flow::Exit {
             return Ok(Stop::ExitCalled);
         }
         if signals::received() {
@@ -178,63 +155,27 @@ fn trace_loop(
             if matches!(c.try_wait(), Ok(Some(_))) {
                 // Let events the command caused reach the ring buffer first.
                 std::thread::sleep(Duration::from_millis(20));
-                loaded.drain_events(&mut Sink { printer })?;
+                session.drain()?;
                 return Ok(Stop::CommandEnded);
             }
         }
-        loaded.wait_events(Duration::from_millis(50))?;
+        session.wait(Duration::from_millis(50))?;
     }
 }
 
-fn finish(loaded: &mut Loaded, printer: &mut Printer<Box<dyn Write>>) -> Result<(), RuntimeError> {
-    loaded.run_end()?;
-    let _ = loaded.drain_events(&mut Sink { printer })?;
-    let mut snapshots = Vec::new();
-    for id in loaded.maps().user_maps() {
-        // Every map, empty ones too, as bpftrace prints them at exit.
-        snapshots.push(loaded.maps().snapshot(id)?);
+/// END, what it sent, then every map (the session's documented order).
+fn finish(session: &mut Script) -> Result<(), RuntimeError> {
+    let last = session.finish();
+    let warnings = session.take_warnings();
+    let last = last?;
+    let _ = session.sink().exit_maps(&last.maps);
+    if last.lost_events > 0 {
+        let _ = session.sink().lost_events(last.lost_events);
     }
-    let _ = printer.exit_maps(&snapshots);
-    let lost = loaded.maps().lost_events()?;
-    if lost > 0 {
-        let _ = printer.lost_events(lost);
-    }
-    Ok(())
+    warnings.into_iter().next().map_or(Ok(()), Err)
 }
 
 /// `-c CMD`: run through the shell, so quoting works as typed.
 fn spawn(cmd: &str) -> Result<Child, String> {
     Command::new("/bin/sh").arg("-c").arg(cmd).spawn().map_err(|e| format!("cannot run '{cmd}': {e}"))
-}
-
-/// Renders a runtime failure against the source where it can be located.
-fn runtime_error(e: RuntimeError, compiled: &CompiledProgram, source: &Source) -> Reported {
-    match e {
-        RuntimeError::Verifier(v) => {
-            let program = &compiled.programs[v.program.min(compiled.programs.len() - 1)];
-            let span = v.insn.and_then(|i| program.spans.get(i)).copied().unwrap_or(program.attach.span);
-            let mut d = Diagnostic::error(
-                span,
-                format!("the kernel verifier rejected the program for '{}' ({})", program.attach.raw, v.errno),
-            );
-            if let Some(i) = v.insn {
-                d = d.with_hint(format!("the verifier stopped at instruction {i}; see `-d bpf`"));
-            }
-            eprint!("{}", d.render(source));
-            eprintln!("verifier log (last lines):");
-            for line in v.tail(12) {
-                eprintln!("  {line}");
-            }
-        }
-        RuntimeError::Attach(a) => {
-            let span = compiled.programs.get(a.program).map(|p| p.attach.span).unwrap_or_default();
-            let mut d = Diagnostic::error(span, format!("cannot attach '{}': {}", a.probe, a.reason));
-            if let Some(h) = a.hint {
-                d = d.with_hint(h);
-            }
-            eprint!("{}", d.render(source));
-        }
-        other => eprintln!("flowtrace: error: {other}"),
-    }
-    Reported
 }

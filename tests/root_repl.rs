@@ -538,3 +538,144 @@ fn root_repl_tc_probe_counts_and_names_the_interface() {
     assert_gone(&session_objects);
     let _ = std::fs::remove_dir_all(&home);
 }
+
+/// `flowtrace ARGS` run to the end (bounded): its exit code and stderr.
+fn cli(args: &[&str]) -> (Option<i32>, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flowtrace"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status.code(), stderr);
+        }
+        assert!(Instant::now() < deadline, "flowtrace {args:?} did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// On a kernel without kprobes, a kprobe typed at the prompt gets what the
+/// command line gets for it: run as fentry after the notice, or the same
+/// error, caret and tracepoint hint (the CLI's `-e` label is `<input>` here).
+#[test]
+fn root_repl_kprobe_without_kprobes_matches_the_cli() {
+    if !enabled("root_repl_kprobe_without_kprobes_matches_the_cli") {
+        return;
+    }
+    if flowtrace_runtime::capabilities::kprobes_available() {
+        eprintln!("!!! SKIPPED root_repl_kprobe_without_kprobes_matches_the_cli (this kernel has kprobes)");
+        return;
+    }
+    let program = "kprobe:tcp_sendmsg { @[comm] = count(); }";
+    let (code, cli_err) = cli(&["--timeout", "0.5", "-e", program]);
+    let home = temp_home("kprobe");
+    let before = ours_in_kernel();
+    let mut repl = Repl::spawn(&home);
+    repl.expect(PROMPT);
+    let out = repl.run(program);
+    if code == Some(0) {
+        let notice = "flowtrace: this kernel has no kprobes; running kprobe/kretprobe probes as fentry/fexit";
+        assert!(cli_err.starts_with(notice), "{cli_err}");
+        assert!(out.contains(notice) && out.contains("probe 1 attached: kprobe:tcp_sendmsg"), "{out}");
+    } else {
+        assert_eq!(code, Some(1), "{cli_err}");
+        assert!(cli_err.contains("hint: `tracepoint:"), "the CLI names a tracepoint: {cli_err}");
+        let expected = cli_err.replace("-e:1:", "<input>:1:");
+        assert!(out.contains(&expected), "the REPL says what the CLI says:\n{expected}\nREPL:\n{out}");
+        assert!(loaded_since(&before).is_empty(), "nothing was loaded");
+        let out = repl.run(".probes");
+        assert!(out.contains("no probes attached"), "{out}");
+    }
+    repl.send("\x04");
+    assert!(repl.wait().success());
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+/// A verifier rejection of a typed probe is shown as for a script: at the
+/// construct the verifier stopped in, in the typed text, with its log.
+#[test]
+fn root_repl_verifier_rejection_points_at_the_typed_text() {
+    if !enabled("root_repl_verifier_rejection_points_at_the_typed_text") {
+        return;
+    }
+    let program = "BEGIN { $i = 0; while ($i >= 0) { $i = $i + 1; } }";
+    let (code, cli_err) = cli(&["-e", program]);
+    assert_eq!(code, Some(1), "{cli_err}");
+    let home = temp_home("verifier");
+    let mut repl = Repl::spawn(&home);
+    repl.expect(PROMPT);
+    let out = repl.run(program);
+    // The diagnostic (message, source line, caret, hint) is the CLI's.
+    let head: Vec<String> = cli_err.lines().take(4).map(|l| l.replace("-e:1:", "<input>:1:")).collect();
+    assert!(head[0].starts_with("<input>:1:24: error: the kernel verifier rejected the program for 'BEGIN'"), "{cli_err}");
+    assert!(out.contains(&head.join("\n")), "expected\n{}\nin\n{out}", head.join("\n"));
+    assert!(out.contains("verifier log (last lines):") && out.contains("processed 1000001 insns"), "{out}");
+    // The session goes on.
+    let out = repl.run("interval:ms:50 { @n = count(); }");
+    assert!(out.contains("probe 1 attached"), "{out}");
+    repl.send("\x04");
+    assert!(repl.wait().success());
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+/// Runs `n` getpid and `m` getppid system calls on a thread pinned to `cpu`.
+fn syscalls_on_cpu(cpu: usize, n: usize, m: usize) {
+    std::thread::spawn(move || {
+        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        unsafe { libc::CPU_SET(cpu, &mut set) };
+        let rc = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+        assert_eq!(rc, 0, "pinning to CPU {cpu}: {}", std::io::Error::last_os_error());
+        for _ in 0..n {
+            unsafe { libc::syscall(libc::SYS_getpid) };
+        }
+        for _ in 0..m {
+            unsafe { libc::syscall(libc::SYS_getppid) };
+        }
+    })
+    .join()
+    .unwrap();
+}
+
+/// `@m[0b1]`, `@m[1_000]` and a bare `@m` read through the front end and
+/// the session's maps: every CPU's share of a per-CPU count, where a read
+/// in the kernel (`print(@m[1])`) sees one CPU's.
+#[test]
+fn root_repl_literal_keys_read_every_cpus_share() {
+    if !enabled("root_repl_literal_keys_read_every_cpus_share") {
+        return;
+    }
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert!(cpus >= 2, "needs two CPUs to split the counts over");
+    let home = temp_home("cpus");
+    let pid = std::process::id();
+    let mut repl = Repl::spawn(&home);
+    repl.expect(PROMPT);
+    let out = repl.run(&format!("tracepoint:syscalls:sys_enter_getpid /pid == {pid}/ {{ @m[1] = count(); }}"));
+    assert!(out.contains("probe 1 attached"), "{out}");
+    let out = repl.run(&format!("tracepoint:syscalls:sys_enter_getppid /pid == {pid}/ {{ @m[1000] = count(); }}"));
+    assert!(out.contains("probe 2 attached"), "{out}");
+    syscalls_on_cpu(0, 25, 10);
+    syscalls_on_cpu(1, 25, 10);
+    let out = repl.run("@m[0b1]");
+    assert_eq!(map_lines(&out, "@m["), ["@m[1]: 50"], "{out}");
+    let out = repl.run("@m[1_000]");
+    assert_eq!(map_lines(&out, "@m["), ["@m[1000]: 20"], "{out}");
+    let out = repl.run("@m[1]; @m[0x3e8]");
+    assert_eq!(map_lines(&out, "@m["), ["@m[1000]: 20", "@m[1]: 50"], "{out}");
+    let out = repl.run("@m");
+    assert_eq!(map_lines(&out, "@m["), ["@m[1000]: 20", "@m[1]: 50"], "{out}");
+    let out = repl.run("@m[7]");
+    assert!(out.contains("@m[7]: no such key in @m"), "{out}");
+    // In the kernel, the read sees the share of the CPU it runs on: the
+    // counts really are split, so a one-CPU read would be wrong above.
+    let out = repl.run("print(@m[1])");
+    assert!(out.lines().any(|l| l.trim() == "25"), "{out}");
+    repl.send("\x04");
+    assert!(repl.wait().success());
+    let _ = std::fs::remove_dir_all(&home);
+}

@@ -5,12 +5,12 @@
 use crate::decode::{self, ProbeNames};
 use crate::error::RuntimeError;
 use crate::values::{MapSnapshot, Value};
-use aya::maps::{MapData, RingBuf};
+use aya::maps::{Map, MapData, RingBuf};
 use flowtrace_codegen::object::EventKind;
 use flowtrace_lang::typed::MapId;
 use flowtrace_stdlib::printf::Format;
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::time::Duration;
 
 /// One decoded record.
@@ -33,6 +33,49 @@ pub trait EventSink {
     fn print_map(&mut self, map: &MapSnapshot, top: u64, div: u64) -> io::Result<()>;
     fn print_value(&mut self, value: &Value) -> io::Result<()>;
     fn time(&mut self, format: &str) -> io::Result<()>;
+}
+
+/// What [`drain`] needs of the maps: the loaded program's own
+/// ([`crate::maps::Maps`]) or a session's ([`crate::session::SessionMaps`]).
+pub(crate) trait MapAccess {
+    fn snapshot(&self, id: MapId) -> Result<MapSnapshot, RuntimeError>;
+    fn clear(&self, id: MapId) -> Result<(), RuntimeError>;
+    fn zero(&self, id: MapId) -> Result<(), RuntimeError>;
+}
+
+impl MapAccess for crate::maps::Maps {
+    fn snapshot(&self, id: MapId) -> Result<MapSnapshot, RuntimeError> {
+        crate::maps::Maps::snapshot(self, id)
+    }
+    fn clear(&self, id: MapId) -> Result<(), RuntimeError> {
+        crate::maps::Maps::clear(self, id)
+    }
+    fn zero(&self, id: MapId) -> Result<(), RuntimeError> {
+        crate::maps::Maps::zero(self, id)
+    }
+}
+
+/// Handles every pending record: prints go to `sink` (maps snapshotted at
+/// that moment), `clear`/`zero` are applied to `maps`. Stops early at
+/// `exit()`, and at the first record that fails (it is consumed, so calling
+/// again goes on with the next).
+pub(crate) fn drain(events: &mut Events, maps: &dyn MapAccess, sink: &mut dyn EventSink) -> Result<Flow, RuntimeError> {
+    let out = |error| RuntimeError::Kernel { what: "writing output".into(), error };
+    while let Some(event) = events.next()? {
+        match event {
+            Event::Printf { format, args } => sink.printf(format, &args).map_err(out)?,
+            Event::PrintValue(v) => sink.print_value(&v).map_err(out)?,
+            Event::Time { format } => sink.time(format).map_err(out)?,
+            Event::PrintMap { map, top, div } => {
+                let snapshot = maps.snapshot(map)?;
+                sink.print_map(&snapshot, top, div).map_err(out)?;
+            }
+            Event::Clear { map } => maps.clear(map)?,
+            Event::Zero { map } => maps.zero(map)?,
+            Event::Exit => return Ok(Flow::Exit),
+        }
+    }
+    Ok(Flow::Continue)
 }
 
 /// Whether a probe asked to stop (`exit()`).
@@ -77,6 +120,28 @@ pub fn decode_record<'k>(kinds: &'k [EventKind], probes: &ProbeNames, record: &[
 impl Events {
     pub(crate) fn new(ring: RingBuf<MapData>, kinds: Vec<EventKind>, probes: ProbeNames) -> Events {
         Events { ring, kinds, probes, record: Vec::new() }
+    }
+
+    /// A reader of the ring buffer `fd` (created with
+    /// [`crate::load::create_map`]).
+    pub(crate) fn from_fd(fd: OwnedFd, kinds: Vec<EventKind>, probes: ProbeNames) -> Result<Events, RuntimeError> {
+        let ring = MapData::from_fd(fd)
+            .and_then(Map::from_map_data)
+            .map_err(|e| RuntimeError::Load(format!("ring buffer: {e}")))
+            .and_then(|m| {
+                RingBuf::try_from(m).map_err(|e| RuntimeError::Load(format!("ring buffer: {}", crate::attach::error_chain(&e))))
+            })?;
+        Ok(Events::new(ring, kinds, probes))
+    }
+
+    /// Decodes later records with `kinds` and `probes`; returns the table
+    /// it replaces. (A session's table grows with each entry.)
+    pub(crate) fn set_table(&mut self, kinds: Vec<EventKind>, probes: ProbeNames) -> (Vec<EventKind>, ProbeNames) {
+        (std::mem::replace(&mut self.kinds, kinds), std::mem::replace(&mut self.probes, probes))
+    }
+
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.ring.as_fd()
     }
 
     /// Blocks until a record may be available or `timeout` passes; `Ok(true)`

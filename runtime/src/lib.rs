@@ -2,7 +2,9 @@
 //!
 //! [`Loaded::load`] turns a `CompiledProgram` into kernel objects, probes are
 //! attached per kind ([`attach`]), user maps are read into [`values`] through
-//! [`maps::Maps`], ring-buffer records become [`events::Event`]s. All bpf(2)
+//! [`maps::Maps`], ring-buffer records become [`events::Event`]s. A
+//! [`Session`] puts these together for the `flowtrace` command: a script is
+//! a session of one entry, the interactive session one of many. All bpf(2)
 //! calls aya does not make for us live in [`sys`].
 
 mod attach;
@@ -13,6 +15,7 @@ pub mod load;
 pub mod maps;
 pub mod output;
 mod rawload;
+pub mod session;
 pub mod sys;
 mod sys_links;
 pub mod tc;
@@ -22,3 +25,4 @@ pub use attach::{capabilities, kprobes_available};
 pub use error::{AttachError, RuntimeError, VerifierError};
 pub use events::{Event, EventSink, Events, Flow};
 pub use load::{LoadTimings, Loaded};
+pub use session::Session;

@@ -11,7 +11,7 @@
 
 use crate::attach::{self, Link, LoadFailure};
 use crate::error::{failing_insn, AttachError, RuntimeError, VerifierError};
-use crate::events::{Event, EventSink, Events, Flow};
+use crate::events::{EventSink, Events, Flow};
 use crate::decode::ProbeNames;
 use crate::maps::Maps;
 use aya::maps::{Map, MapData, RingBuf};
@@ -24,6 +24,9 @@ use std::time::{Duration, Instant};
 
 /// What the runtime keeps of each `ProgramCode`.
 struct ProgramMeta {
+    /// Index into `CompiledProgram::programs` (errors name it, whatever
+    /// subset was loaded).
+    index: usize,
     name: String,
     kind: ProgramKind,
     attach: AttachPoint,
@@ -118,10 +121,10 @@ impl Loaded {
     /// with their map references bound to `map_fds` (indexed like
     /// `compiled.maps`, created by the caller, e.g. with [`create_map`]). The
     /// result's own [`Loaded::maps`] is empty and it has no event reader: the
-    /// caller owns both. Program indices in its methods and errors count
-    /// within `which`, except a verifier error, which names the index in
-    /// `compiled.programs`. The interactive session loads each entry this way
-    /// so new probes share the maps of earlier ones.
+    /// caller owns both. Program indices in its methods count within
+    /// `which`; its errors name the index in `compiled.programs`. A
+    /// [`crate::Session`] loads each entry this way so new probes share the
+    /// maps of earlier ones.
     pub fn load_selected(
         compiled: &CompiledProgram,
         which: &[usize],
@@ -136,9 +139,8 @@ impl Loaded {
         let (programs, multi_bytes): (Vec<_>, Vec<_>) = programs.into_iter().unzip();
         let metas = which
             .iter()
-            .map(|&i| &compiled.programs[i])
             .zip(multi_bytes)
-            .map(|(p, multi_bytes)| ProgramMeta { multi_bytes, ..meta(p) })
+            .map(|(&i, multi_bytes)| ProgramMeta { multi_bytes, ..meta(i, &compiled.programs[i]) })
             .collect();
         let maps = Loaded::ifnames_only(compiled, map_fds)?;
         Ok(Loaded { links: Vec::new(), programs: metas, loaded: ProgramSet::Owned(programs), maps, events: None, timings, tc: Default::default() })
@@ -264,7 +266,7 @@ impl Loaded {
     pub fn attach(&mut self, index: usize) -> Result<(), RuntimeError> {
         let meta = self.programs.get(index).ok_or_else(|| RuntimeError::Load(format!("no program #{index}")))?;
         let fail = |f: attach::Failure| {
-            RuntimeError::Attach(AttachError { program: index, probe: meta.attach.raw.clone(), reason: f.reason, hint: f.hint })
+            RuntimeError::Attach(AttachError { program: meta.index, probe: meta.attach.raw.clone(), reason: f.reason, hint: f.hint })
         };
         let prog = self.loaded.get_mut(index, &meta.name)?;
         let link = if meta.members.is_empty() {
@@ -307,7 +309,7 @@ impl Loaded {
             }
             let prog = self.loaded.get_mut(index, &meta.name)?;
             attach::special::run(prog).map_err(|f| {
-                RuntimeError::Attach(AttachError { program: index, probe: meta.attach.raw.clone(), reason: f.reason, hint: f.hint })
+                RuntimeError::Attach(AttachError { program: meta.index, probe: meta.attach.raw.clone(), reason: f.reason, hint: f.hint })
             })?;
         }
         Ok(())
@@ -328,23 +330,19 @@ impl Loaded {
     /// Handles every pending record: prints go to `sink` (maps snapshotted at
     /// that moment), `clear`/`zero` are applied here. Stops early at `exit()`.
     pub fn drain_events(&mut self, sink: &mut dyn EventSink) -> Result<Flow, RuntimeError> {
-        let Some(events) = self.events.as_mut() else { return Ok(Flow::Continue) };
-        let out = |error| RuntimeError::Kernel { what: "writing output".into(), error };
-        while let Some(event) = events.next()? {
-            match event {
-                Event::Printf { format, args } => sink.printf(format, &args).map_err(out)?,
-                Event::PrintValue(v) => sink.print_value(&v).map_err(out)?,
-                Event::Time { format } => sink.time(format).map_err(out)?,
-                Event::PrintMap { map, top, div } => {
-                    let snapshot = self.maps.snapshot(map)?;
-                    sink.print_map(&snapshot, top, div).map_err(out)?;
-                }
-                Event::Clear { map } => self.maps.clear(map)?,
-                Event::Zero { map } => self.maps.zero(map)?,
-                Event::Exit => return Ok(Flow::Exit),
-            }
+        match self.events.as_mut() {
+            Some(events) => crate::events::drain(events, &self.maps, sink),
+            None => Ok(Flow::Continue),
         }
-        Ok(Flow::Continue)
+    }
+
+    /// A duplicate of the fd of map `index` (indexed like
+    /// `CompiledProgram::maps`), for a [`crate::Session`] adopting the maps
+    /// aya's loader made; `None` for the ring buffer.
+    pub(crate) fn map_fd(&self, index: usize) -> Option<Result<std::os::fd::OwnedFd, RuntimeError>> {
+        self.maps.borrow_fd(index).map(|fd| {
+            fd.try_clone_to_owned().map_err(|error| RuntimeError::Kernel { what: "duplicating a map fd".into(), error })
+        })
     }
 }
 
@@ -354,11 +352,11 @@ pub fn create_map(spec: &flowtrace_codegen::object::MapSpec) -> Result<std::os::
 }
 
 fn metas(compiled: &CompiledProgram) -> Vec<ProgramMeta> {
-    compiled.programs.iter().map(meta).collect()
+    compiled.programs.iter().enumerate().map(|(i, p)| meta(i, p)).collect()
 }
 
-fn meta(p: &flowtrace_codegen::object::ProgramCode) -> ProgramMeta {
-    ProgramMeta { name: p.name.clone(), kind: p.kind, attach: p.attach.clone(), members: p.members.clone(), multi_bytes: None }
+fn meta(index: usize, p: &flowtrace_codegen::object::ProgramCode) -> ProgramMeta {
+    ProgramMeta { index, name: p.name.clone(), kind: p.kind, attach: p.attach.clone(), members: p.members.clone(), multi_bytes: None }
 }
 
 fn load_one(ebpf: &mut Ebpf, index: usize, meta: &ProgramMeta) -> Result<(), RuntimeError> {

@@ -92,6 +92,11 @@ impl Maps {
             .collect()
     }
 
+    /// Map `index`'s fd, if this process reads it.
+    pub(crate) fn borrow_fd(&self, index: usize) -> Option<BorrowedFd<'_>> {
+        self.data.get(index)?.as_ref().map(|d| d.fd().as_fd())
+    }
+
     fn fd(&self, index: usize) -> Result<BorrowedFd<'_>, RuntimeError> {
         match self.data.get(index) {
             Some(Some(d)) => Ok(d.fd().as_fd()),

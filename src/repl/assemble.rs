@@ -93,10 +93,10 @@ mod tests {
     #[test]
     fn diagnostics_land_in_the_entry_they_belong_to() {
         let old = Piece::verbatim("<entry 1>", "BEGIN { @m[1] = count(); }");
-        let (generated, map) = wrap_statements("@m");
-        let new = Piece { label: "<input>".into(), generated, typed: "@m".into(), map };
+        let w = wrap_statements("@m").unwrap();
+        let new = Piece { label: "<input>".into(), generated: w.generated, typed: "@m".into(), map: w.map };
         let a = Assembly::new(vec![&old, &new]);
-        assert_eq!(a.text, "BEGIN { @m[1] = count(); }\nBEGIN { print(@m); }\n");
+        assert_eq!(a.text, "BEGIN { @m[1] = count(); }\nBEGIN { print(@m)\n}\n");
         assert_eq!(a.last_start(), old.generated.len() + 1);
         // `@m` in the wrapped statement is `@m` typed at column 1.
         let at = a.last_start() + "BEGIN { print(".len();

@@ -72,8 +72,8 @@ pub struct Background {
 }
 
 impl Background {
-    /// Starts the reader for the ring buffer `ring_fd` (owned by `shared`).
-    pub fn start(shared: Arc<Mutex<Shared>>, ring_fd: RawFd, terminal: SavedTerminal) -> Background {
+    /// Starts the reader of the session's ring buffer.
+    pub fn start(shared: Arc<Mutex<Shared>>, terminal: SavedTerminal) -> Background {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::spawn(move || {
@@ -81,7 +81,14 @@ impl Background {
                 if TERM.load(Ordering::SeqCst) {
                     terminate(&shared, &terminal);
                 }
-                wait_readable(ring_fd, Duration::from_millis(100));
+                // The ring buffer exists from the first entry on and stays
+                // until the session ends, after this thread stopped.
+                // (Its own statement: the lock must not be held while waiting.)
+                let ring = lock(&shared).session.event_fd();
+                match ring {
+                    Some(fd) => wait_readable(fd, Duration::from_millis(100)),
+                    None => std::thread::sleep(Duration::from_millis(100)),
+                }
                 lock(&shared).drain();
             }
         });

@@ -7,45 +7,15 @@
 //! `BEGIN` block, so they mean exactly what they mean inside a probe. The
 //! [`SpanMap`] of the wrapped text leads diagnostics back to what was typed.
 
-/// Bracket depth and open comment at the end of `text`, skipping strings and
-/// comments. Negative depth (a stray `}`) counts as complete: the parser
-/// reports it better than waiting for more input would.
-fn open_nesting(text: &str) -> (i32, bool) {
-    let bytes = text.as_bytes();
-    let (mut depth, mut i) = (0i32, 0usize);
-    while i < bytes.len() {
-        match bytes[i] {
-            b'"' => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
-                }
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => match text[i + 2..].find("*/") {
-                Some(end) => i += end + 3,
-                None => return (depth, true),
-            },
-            b'{' | b'(' | b'[' => depth += 1,
-            b'}' | b')' | b']' => depth -= 1,
-            _ => {}
-        }
-        i += 1;
-    }
-    (depth, false)
-}
+use flowtrace_lang::ast::{Expr, ExprKind, Item, StmtKind};
+use flowtrace_lang::diag::Diagnostic;
+use flowtrace_lang::{Source, Span};
 
-/// Whether `text` is a whole entry (Enter runs it) or needs more lines.
+/// Whether `text` is a whole entry (Enter runs it) or needs more lines:
+/// it stops inside a `{`, `(`, `[` or comment it opened (the front end's
+/// scanner decides, skipping strings and comments as the parser does).
 pub fn is_complete(text: &str) -> bool {
-    if text.trim_start().starts_with('.') {
-        return true;
-    }
-    let (depth, in_comment) = open_nesting(text);
-    depth <= 0 && !in_comment
+    text.trim_start().starts_with('.') || !flowtrace_lang::parser::is_unfinished(text)
 }
 
 /// What an entry is, decided by how it starts.
@@ -143,65 +113,56 @@ impl Builder {
     }
 }
 
-/// Top-level `;`-separated statements of `text`, as (offset, text) with
-/// surrounding whitespace trimmed.
-fn split_statements(text: &str) -> Vec<(usize, &str)> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let mut push = |from: usize, to: usize| {
-        let s = &text[from..to];
-        let lead = s.len() - s.trim_start().len();
-        if !s.trim().is_empty() {
-            out.push((from + lead, s.trim()));
-        }
-    };
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'"' => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'"' {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
-                }
-            }
-            b';' if open_nesting(&text[start..i]).0 == 0 => {
-                push(start, i);
-                start = i + 1;
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    push(start, text.len());
-    out
-}
-
-/// `@name` or `@name[…]` and nothing else: a map to print.
-fn is_bare_map(stmt: &str) -> bool {
-    let Some(rest) = stmt.strip_prefix('@') else { return false };
-    let name_end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
-    let tail = rest[name_end..].trim();
-    tail.is_empty() || (tail.starts_with('[') && tail.ends_with(']') && open_nesting(tail).0 == 0)
-}
-
 /// Statements typed at the top level as a one-shot `BEGIN` probe; a bare
-/// `@m` becomes `print(@m)`.
-pub fn wrap_statements(text: &str) -> (String, SpanMap) {
+/// map (`@m`, `@m[k]`) becomes `print(@m)`. The front end finds the
+/// statements: the typed text is parsed inside `BEGIN { … }` first. On a
+/// syntax error, its diagnostics, against the typed text.
+pub fn wrap_statements(text: &str) -> Result<Wrapped, Vec<Diagnostic>> {
+    const OPEN: &str = "BEGIN { ";
+    let plain = format!("{OPEN}{text}\n}}");
+    let ast = flowtrace_lang::parse(&Source::new("<input>", plain)).map_err(|diags| {
+        let at = |x: u32| (x as usize).saturating_sub(OPEN.len()).min(text.len());
+        diags.into_iter().map(|mut d| {
+            d.span = Span::new(at(d.span.start), at(d.span.end));
+            d
+        }).collect::<Vec<_>>()
+    })?;
+    let stmts = match ast.items.as_slice() {
+        [Item::Probe(p)] => p.body.stmts.clone(),
+        _ => Vec::new(),
+    };
     let mut b = Builder { text: String::new(), map: SpanMap::default() };
-    b.synthetic("BEGIN { ");
-    for (at, stmt) in split_statements(text) {
-        if is_bare_map(stmt) {
-            b.synthetic("print(");
-            b.typed(stmt, at);
-            b.synthetic("); ");
-        } else {
-            b.typed(stmt, at);
-            b.synthetic("; ");
-        }
+    let mut bare = Vec::new();
+    b.synthetic(OPEN);
+    let mut typed_at = 0;
+    for stmt in &stmts {
+        let StmtKind::Expr(Expr { kind: ExprKind::Map(map), .. }) = &stmt.kind else { continue };
+        // A span may take in the blanks after it; the typed text ends first.
+        let start = (map.span.start as usize).saturating_sub(OPEN.len()).min(text.len());
+        let end = (map.span.end as usize).saturating_sub(OPEN.len()).min(text.len());
+        let end = start + text[start..end].trim_end().len();
+        b.typed(&text[typed_at..start], typed_at);
+        b.synthetic("print(");
+        b.typed(&text[start..end], start);
+        b.synthetic(")");
+        typed_at = end;
+        bare.push(Span::new(start, end));
     }
-    b.synthetic("}");
-    (b.text, b.map)
+    b.typed(&text[typed_at..], typed_at);
+    b.synthetic("\n}");
+    let all_bare = !stmts.is_empty() && bare.len() == stmts.len();
+    Ok(Wrapped { generated: b.text, map: b.map, only_bare_maps: all_bare })
+}
+
+/// Statements as the checker sees them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Wrapped {
+    pub generated: String,
+    /// `generated` offsets → typed offsets.
+    pub map: SpanMap,
+    /// Every statement is a bare map (`@m[1]; @n`): answered from the
+    /// session's maps where the keys are constants.
+    pub only_bare_maps: bool,
 }
 
 #[cfg(test)]
@@ -245,8 +206,9 @@ mod tests {
     #[test]
     fn statements_are_wrapped_and_map_back() {
         let typed = "clear(@a);  @b[1, \"x;\"]; print(@c)";
-        let (text, map) = wrap_statements(typed);
-        assert_eq!(text, "BEGIN { clear(@a); print(@b[1, \"x;\"]); print(@c); }");
+        let w = wrap_statements(typed).unwrap();
+        let (text, map) = (&w.generated, &w.map);
+        assert_eq!(text, "BEGIN { clear(@a);  print(@b[1, \"x;\"]); print(@c)\n}");
         // `@b` in the generated text is `@b` in what was typed.
         let gen_b = text.find("@b").unwrap();
         assert_eq!(map.to_typed(gen_b), typed.find("@b").unwrap());
@@ -255,15 +217,28 @@ mod tests {
         // Generated `BEGIN` maps to the start of the typed text.
         assert_eq!(map.to_typed(0), 0);
         assert_eq!(map.to_typed(text.len()), typed.len());
+        assert!(!w.only_bare_maps);
     }
 
     #[test]
     fn bare_maps_are_printed() {
-        assert!(is_bare_map("@m"));
-        assert!(is_bare_map("@"));
-        assert!(is_bare_map("@m[1, 2]"));
-        assert!(!is_bare_map("@m = 1"));
-        assert!(!is_bare_map("@m[1] = 2"));
-        assert!(!is_bare_map("print(@m)"));
+        let bare = |t: &str| wrap_statements(t).unwrap();
+        assert_eq!(bare("@m").generated, "BEGIN { print(@m)\n}");
+        assert_eq!(bare("@").generated, "BEGIN { print(@)\n}");
+        assert_eq!(bare("@m[1, 2]").generated, "BEGIN { print(@m[1, 2])\n}");
+        assert_eq!(bare("@m[0b1]; @n").generated, "BEGIN { print(@m[0b1]); print(@n)\n}");
+        assert!(bare("@m[1_000]").only_bare_maps);
+        assert!(bare("@m[1]; @n;").only_bare_maps);
+        assert!(!bare("@m = 1").only_bare_maps);
+        assert!(!bare("@m[1] = 2").only_bare_maps);
+        assert!(!bare("print(@m)").only_bare_maps);
+        assert!(!bare("@m[1]++").only_bare_maps);
+    }
+
+    #[test]
+    fn syntax_errors_point_into_the_typed_text() {
+        let diags = wrap_statements("print(@m,)").unwrap_err();
+        assert!(diags[0].span.start as usize <= "print(@m,)".len(), "{diags:?}");
+        assert_eq!(diags[0].span.start, 9, "{diags:?}");
     }
 }

@@ -35,22 +35,19 @@ mod shared;
 mod watch;
 
 use crate::cli::Cli;
-use flowtrace_runtime::tc::{TcOptions, TcOrder};
 use assemble::Piece;
-use aya::maps::{Map, MapData, RingBuf};
 use background::{Background, SavedTerminal};
 use commands::{Command, Which};
 use flowtrace_codegen::compile::CompileOptions;
 use flowtrace_codegen::object::{MapRole, MapValue};
 use flowtrace_lang::Source;
-use flowtrace_runtime::output::{OutputFormat, Printer};
+use flowtrace_runtime::output::Printer;
 use input::InputKind;
 use rustyline::error::ReadlineError;
 use rustyline::history::DefaultHistory;
 use rustyline::Editor;
-use session::{Outcome, Session};
+use session::{Kind, Outcome, Session};
 use shared::{lock, Out, OutWriter, Shared};
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -81,30 +78,19 @@ fn session_main(cli: &Cli) -> Result<(), String> {
     let out = Out::new(external.map(|p| Box::new(p) as Box<dyn rustyline::ExternalPrinter + Send>));
 
     let compile_opts = CompileOptions { map_keys: cli.map_keys, start_ns: monotonic_ns(), ..CompileOptions::default() };
-    let ring_fd = flowtrace_runtime::load::create_map(&session::ring_spec(&compile_opts)).map_err(|e| e.to_string())?;
-    let ring_copy = ring_fd.try_clone().map_err(|e| e.to_string())?;
-    let ring = MapData::from_fd(ring_copy)
-        .and_then(Map::from_map_data)
-        .map_err(|e| e.to_string())
-        .and_then(|m| RingBuf::try_from(m).map_err(|e| e.to_string()))?;
-    let ring_raw = ring.as_raw_fd();
-    let format = match cli.format {
-        crate::cli::OutputFormat::Text => OutputFormat::Text,
-        crate::cli::OutputFormat::Json => OutputFormat::Json,
-    };
-    let printer = Printer::new(OutWriter::new(out.clone()), format);
-    let shared = Arc::new(Mutex::new(Shared::new(ring, printer, out)));
-    // Event counts for `.probes`; the kernel counts while this fd is open.
-    let _stats = flowtrace_runtime::sys::enable_stats().ok();
-    let mut background = Background::start(shared.clone(), ring_raw, terminal);
-    let mut session = Session::new(&kernel, compile_opts, ring_fd, shared.clone());
-    let order = if cli.tc_order == crate::cli::TcOrder::Last { TcOrder::Last } else { TcOrder::First };
-    session.tc = TcOptions { order, cleanup_stale: cli.cleanup_stale, ..Default::default() };
+    let printer = Printer::new(OutWriter::new(out.clone()), crate::run::output_format(cli.format));
+    let mut probes = flowtrace_runtime::Session::interactive(printer).map_err(|e| e.to_string())?;
+    probes.tc = crate::run::tc_options(cli);
+    // Event counts for `.probes`; the kernel counts while the session lives.
+    probes.count_runs();
+    let shared = Arc::new(Mutex::new(Shared::new(probes, out)));
+    let mut background = Background::start(shared.clone(), terminal);
+    let mut session = Session::new(&kernel, compile_opts, shared.clone());
 
     outln!("flowtrace interactive session: type a probe to attach it, .help for help, Ctrl-D to quit.");
     // `-i` with a program or script: its probes are the first entries.
     if let Some(program) = &cli.program {
-        submit(&mut session, Piece::verbatim("-e", program.as_str()), program.trim().to_string(), false);
+        submit(&mut session, Piece::verbatim("-e", program.as_str()), program.trim().to_string(), Kind::Items);
     }
     if let Some(file) = cli.file.as_ref().filter(|f| f.as_os_str() != "-") {
         load_file(&mut session, file);
@@ -190,44 +176,23 @@ fn handle(session: &mut Session, text: &str) -> Next {
             }
         }
         InputKind::Items => {
-            submit(session, Piece::verbatim("<input>", text), text.trim().to_string(), false);
+            submit(session, Piece::verbatim("<input>", text), text.trim().to_string(), Kind::Items);
         }
-        InputKind::Statements => {
-            if print_entry(&session.shared, text) {
-                return Next::Continue;
+        InputKind::Statements => match input::wrap_statements(text) {
+            Ok(w) => {
+                let piece = Piece { label: "<input>".into(), generated: w.generated.clone(), typed: text.to_string(), map: w.map };
+                submit(session, piece, w.generated, Kind::Statements { only_bare_maps: w.only_bare_maps });
             }
-            let (generated, map) = input::wrap_statements(text);
-            let piece = Piece { label: "<input>".into(), generated: generated.clone(), typed: text.to_string(), map };
-            submit(session, piece, generated, true);
-        }
+            Err(diags) => err!("{}", flowtrace_lang::diag::render_all(&diags, &Source::new("<input>", text))),
+        },
     }
     Next::Continue
 }
 
-/// A bare `@m[k]` with literal keys on an existing map: printed from a
-/// snapshot (every CPU's share summed). `false` to run it as a statement.
-fn print_entry(shared: &Arc<Mutex<Shared>>, text: &str) -> bool {
-    let Some((name, keys)) = lookup::literal_lookup(text) else { return false };
-    let mut s = lock(shared);
-    let Some(id) = s.maps.find(&name) else { return false };
-    match s.maps.snapshot(id) {
-        Ok(snap) => {
-            let picked = lookup::pick(snap, &keys);
-            if picked.entries.is_empty() {
-                errln!("{}: no such key in @{name}", text.trim());
-            } else {
-                let _ = s.printer.map(&picked, 0, 0);
-            }
-        }
-        Err(e) => errln!("flowtrace: error: {e}"),
-    }
-    true
-}
-
 /// Submits an entry and reports the outcome; `false` if it failed.
-fn submit(session: &mut Session, piece: Piece, saved: String, statements: bool) -> bool {
+fn submit(session: &mut Session, piece: Piece, saved: String, kind: Kind) -> bool {
     let mut warnings = String::new();
-    let result = session.submit(piece, saved, statements, &mut warnings);
+    let result = session.submit(piece, saved, kind, &mut warnings);
     err!("{warnings}");
     match result {
         Ok(Outcome::Attached { id, attach }) => {
@@ -239,7 +204,7 @@ fn submit(session: &mut Session, piece: Piece, saved: String, statements: bool) 
             outln!("probe {id} attached: {}", shown.join(", "));
             true
         }
-        Ok(Outcome::Declared | Outcome::Ran) => true,
+        Ok(Outcome::Declared | Outcome::Ran | Outcome::Printed) => true,
         Err(msg) => {
             err!("{msg}");
             false
@@ -282,26 +247,21 @@ fn detach(session: &mut Session, which: Which) {
 }
 
 fn probes_table(shared: &Arc<Mutex<Shared>>) -> String {
-    let s = lock(shared);
-    if s.live.is_empty() {
+    let probes = lock(shared).session.probes();
+    if probes.is_empty() {
         return "no probes attached\n".to_string();
     }
     let mut out = format!("{:>4}  {:>10}  probe\n", "id", "events");
-    for e in &s.live {
-        let counts = e.loaded.run_counts();
-        let events = if counts.iter().all(Option::is_none) {
-            "-".to_string()
-        } else {
-            counts.iter().flatten().sum::<u64>().to_string()
-        };
-        out.push_str(&format!("{:>4}  {:>10}  {}\n", e.id, events, e.attach.join(", ")));
+    for p in &probes {
+        let events = p.events.map_or_else(|| "-".to_string(), |n| n.to_string());
+        out.push_str(&format!("{:>4}  {:>10}  {}\n", p.id, events, p.attach.join(", ")));
     }
     out
 }
 
 fn maps_table(shared: &Arc<Mutex<Shared>>) -> String {
     let s = lock(shared);
-    let Some(maps) = &s.maps.maps else { return "no maps yet\n".to_string() };
+    let maps = s.session.maps();
     let mut out = String::new();
     for spec in maps.specs() {
         let MapRole::User { id, name, keys, value, .. } = &spec.role else { continue };
@@ -311,13 +271,13 @@ fn maps_table(shared: &Arc<Mutex<Shared>>) -> String {
             MapValue::Agg(a) => a.func_name().to_string(),
         };
         let key = if keys.is_empty() { String::new() } else { format!("[{}]", keys.join(", ")) };
-        match s.maps.snapshot(*id) {
+        match maps.snapshot(*id) {
             Ok(snap) => out.push_str(&format!("@{name}{key}: {value}, {} of {} entries\n", snap.entries.len(), spec.max_entries)),
             // Declared, and no probe has used it yet.
             Err(_) => out.push_str(&format!("@{name}: declared ({} entries), not used yet\n", spec.max_entries)),
         }
     }
-    let lost = s.maps.lost_events();
+    let lost = maps.lost_events();
     if lost > 0 {
         out.push_str(&format!("{lost} events lost (ring buffer full)\n"));
     }
@@ -328,7 +288,8 @@ fn maps_table(shared: &Arc<Mutex<Shared>>) -> String {
 }
 
 fn map_names(session: &Session) -> Vec<String> {
-    let Some(c) = session.accepted() else { return Vec::new() };
+    let shared = lock(&session.shared);
+    let Some(c) = shared.session.accepted() else { return Vec::new() };
     c.maps
         .iter()
         .filter_map(|s| match &s.role {
@@ -361,7 +322,7 @@ fn load_file(session: &mut Session, path: &Path) {
             .char_indices()
             .map(|(i, c)| if span.range().contains(&i) || c == '\n' { c } else { ' ' })
             .collect();
-        if !submit(session, Piece::verbatim(label.clone(), blanked), text[span.range()].to_string(), false) {
+        if !submit(session, Piece::verbatim(label.clone(), blanked), text[span.range()].to_string(), Kind::Items) {
             errln!("flowtrace: stopped loading {label}; the entries before this one stay attached");
             return;
         }

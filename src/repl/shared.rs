@@ -1,20 +1,12 @@
-//! What the prompt and the background event reader share: the ring buffer
-//! and what its records mean, the session's maps, the attached entries and
-//! the printer. One mutex guards it all; the reader holds it only while it
-//! drains, so a new entry is loaded between two drains and never sees a
-//! record decoded with the wrong event table.
+//! What the prompt and the background event reader share: the runtime
+//! [`Session`] (ring buffer and event table, maps, attached entries, the
+//! printer) and the terminal's output queue. One mutex guards it all; the
+//! reader holds it only while it drains, so a new entry is loaded between
+//! two drains and never sees a record decoded with the wrong event table.
 
-use flowtrace_codegen::object::EventKind;
-use flowtrace_lang::typed::MapId;
-use flowtrace_runtime::decode::ProbeNames;
-use flowtrace_runtime::events::decode_record;
-use flowtrace_runtime::maps::Maps;
 use flowtrace_runtime::output::Printer;
-use flowtrace_runtime::values::MapSnapshot;
-use flowtrace_runtime::{Event, Loaded, RuntimeError};
-use aya::maps::{MapData, RingBuf};
+use flowtrace_runtime::{Flow, Session};
 use std::io::{self, Write};
-use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 
@@ -144,203 +136,42 @@ impl Write for OutWriter {
     }
 }
 
-/// The session's user maps, plus each entry's own stats map: a program's
-/// stats slots are laid out for the maps it was compiled with (slot = map
-/// id then, lost events after the last), so every entry gets its own stats
-/// map and the counts are summed here by map name.
-pub struct SessionMaps {
-    pub maps: Option<Maps>,
-    /// (stats map, user map names by id when its programs were compiled).
-    pub stats: Vec<(OwnedFd, Vec<String>)>,
-    cpus: usize,
-}
-
-impl SessionMaps {
-    pub fn new() -> SessionMaps {
-        let cpus = flowtrace_runtime::sys::possible_cpus().unwrap_or(1).max(1);
-        SessionMaps { maps: None, stats: Vec::new(), cpus }
-    }
-
-    fn maps(&self) -> Result<&Maps, RuntimeError> {
-        self.maps.as_ref().ok_or_else(|| RuntimeError::Load("no maps yet".into()))
-    }
-
-    fn name_of(&self, id: MapId) -> Option<&str> {
-        self.maps.as_ref()?.specs().iter().find_map(|s| match &s.role {
-            flowtrace_codegen::object::MapRole::User { id: i, name, .. } if *i == id => Some(name.as_str()),
-            _ => None,
-        })
-    }
-
-    /// A user map's id by name (without `@`).
-    pub fn find(&self, name: &str) -> Option<MapId> {
-        let maps = self.maps.as_ref()?;
-        maps.specs().iter().find_map(|s| match &s.role {
-            flowtrace_codegen::object::MapRole::User { id, name: n, .. } if n == name => Some(*id),
-            _ => None,
-        })
-    }
-
-    pub fn snapshot(&self, id: MapId) -> Result<MapSnapshot, RuntimeError> {
-        let mut snap = self.maps()?.snapshot(id)?;
-        let name = self.name_of(id).unwrap_or_default();
-        snap.dropped_updates = self.stats_sum(|names| names.iter().position(|n| n == name).map(|i| i as u32));
-        if snap.evicted > 0 || self.is_lru(id) {
-            // Each entry counts the keys it created in its own stats map.
-            let created = self.stats_sum(|names| {
-                let at = names.iter().position(|n| n == name)?;
-                Some(flowtrace_codegen::object::stats_inserts_slot(names.len() as u32, MapId(at as u32)))
-            });
-            let removed = self.maps()?.removed_keys(id);
-            snap.evicted = flowtrace_runtime::maps::evictions(created, snap.entries.len() as u64, removed);
-        }
-        Ok(snap)
-    }
-
-    fn is_lru(&self, id: MapId) -> bool {
-        use flowtrace_codegen::object::{BpfMapType, MapRole};
-        let Some(maps) = self.maps.as_ref() else { return false };
-        maps.specs().iter().any(|s| {
-            matches!(&s.role, MapRole::User { id: i, .. } if *i == id)
-                && matches!(s.map_type, BpfMapType::LruHash | BpfMapType::LruPercpuHash)
-        })
-    }
-
-    pub fn clear(&self, id: MapId) -> Result<(), RuntimeError> {
-        self.maps()?.clear(id)
-    }
-
-    pub fn zero(&self, id: MapId) -> Result<(), RuntimeError> {
-        self.maps()?.zero(id)
-    }
-
-    /// Ring-buffer records lost because it was full, over every entry.
-    pub fn lost_events(&self) -> u64 {
-        self.stats_sum(|names| Some(names.len() as u32 + flowtrace_codegen::object::STATS_LOST_EVENTS))
-    }
-
-    /// Sum over the entries' stats maps of one slot each (`slot` of the
-    /// entry's map names; `None` to skip that entry).
-    fn stats_sum(&self, slot: impl Fn(&[String]) -> Option<u32>) -> u64 {
-        let mut total = 0u64;
-        let mut buf = vec![0u8; 8 * self.cpus];
-        for (fd, names) in &self.stats {
-            let Some(slot) = slot(names) else { continue };
-            if let Ok(true) = flowtrace_runtime::sys::map_lookup(fd.as_fd(), &slot.to_le_bytes(), &mut buf) {
-                total += buf.chunks(8).map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).sum::<u64>();
-            }
-        }
-        total
-    }
-}
-
-/// One attached entry.
-pub struct LiveEntry {
-    pub id: u32,
-    pub loaded: Loaded,
-    /// The attach points, as written.
-    pub attach: Vec<String>,
-}
-
-/// How readers make sense of records and maps: swapped in as one.
-pub struct View {
-    pub maps: Option<Maps>,
-    pub kinds: Vec<EventKind>,
-    pub probe_names: ProbeNames,
-}
-
+/// The interactive session's runtime half: the probes' session (event
+/// reader, maps, attached entries, the printer) and where messages go.
 pub struct Shared {
-    pub ring: RingBuf<MapData>,
-    /// What each event id means: the accepted entries' table.
-    pub kinds: Vec<EventKind>,
-    pub probe_names: ProbeNames,
-    pub maps: SessionMaps,
-    pub live: Vec<LiveEntry>,
-    pub printer: Printer<OutWriter>,
+    pub session: Session<Printer<OutWriter>>,
     pub out: Out,
     exit_noted: bool,
 }
 
 impl Shared {
-    pub fn new(ring: RingBuf<MapData>, printer: Printer<OutWriter>, out: Out) -> Shared {
-        Shared {
-            ring,
-            kinds: Vec::new(),
-            probe_names: ProbeNames::default(),
-            maps: SessionMaps::new(),
-            live: Vec::new(),
-            printer,
-            out,
-            exit_noted: false,
-        }
+    pub fn new(session: Session<Printer<OutWriter>>, out: Out) -> Shared {
+        Shared { session, out, exit_noted: false }
     }
 
-    /// Installs `view`, returning the one it replaces.
-    pub fn swap_view(&mut self, view: View) -> View {
-        View {
-            maps: std::mem::replace(&mut self.maps.maps, view.maps),
-            kinds: std::mem::replace(&mut self.kinds, view.kinds),
-            probe_names: std::mem::replace(&mut self.probe_names, view.probe_names),
-        }
-    }
-
-    /// Handles every pending record: output is printed, `clear`/`zero`
-    /// applied. A record that cannot be decoded is reported and skipped.
+    /// Prints every pending event; what could not be handled is reported
+    /// and skipped.
     pub fn drain(&mut self) {
-        let Shared { ring, kinds, probe_names, maps, printer, out, exit_noted, .. } = self;
-        let mut record = Vec::new();
-        while let Some(item) = ring.next() {
-            record.clear();
-            record.extend_from_slice(&item);
-            drop(item);
-            let event = match decode_record(kinds, probe_names, &record) {
-                Ok(e) => e,
-                Err(e) => {
-                    out.text(&format!("flowtrace: warning: {e}\n"));
-                    continue;
-                }
-            };
-            let done = match event {
-                Event::Printf { format, args } => printer.printf(format, &args).map_err(RuntimeError::from_io),
-                Event::PrintValue(v) => printer.value(&v).map_err(RuntimeError::from_io),
-                Event::Time { format } => printer.time(format).map_err(RuntimeError::from_io),
-                Event::PrintMap { map, top, div } => {
-                    maps.snapshot(map).and_then(|s| printer.map(&s, top, div).map_err(RuntimeError::from_io))
-                }
-                Event::Clear { map } => maps.clear(map),
-                Event::Zero { map } => maps.zero(map),
-                Event::Exit => {
-                    if !*exit_noted {
-                        out.text("flowtrace: exit() does nothing in the interactive session; use .detach or .quit\n");
-                        *exit_noted = true;
-                    }
-                    Ok(())
-                }
-            };
-            if let Err(e) = done {
-                out.text(&format!("flowtrace: warning: {e}\n"));
-            }
+        let flow = self.session.drain_all();
+        if flow == Flow::Exit && !self.exit_noted {
+            self.out.text("flowtrace: exit() does nothing in the interactive session; use .detach or .quit\n");
+            self.exit_noted = true;
+        }
+        self.report_warnings();
+    }
+
+    pub fn report_warnings(&mut self) {
+        for w in self.session.take_warnings() {
+            self.out.text(&format!("flowtrace: warning: {w}\n"));
         }
     }
 
-    /// Detaches the entries `ids` (every one for `None`): all of them stop
-    /// firing first, then their END blocks run, then their output is printed.
-    /// Returns the ids detached.
+    /// Detaches the entries `ids` (every one for `None`), running their
+    /// END blocks and printing what those sent. Returns the ids detached.
     pub fn detach(&mut self, ids: Option<&[u32]>) -> Vec<u32> {
-        let (gone, kept): (Vec<LiveEntry>, Vec<LiveEntry>) =
-            std::mem::take(&mut self.live).into_iter().partition(|e| ids.is_none_or(|ids| ids.contains(&e.id)));
-        self.live = kept;
-        let mut gone = gone;
-        for e in &mut gone {
-            e.loaded.detach_all();
-        }
-        for e in &mut gone {
-            if let Err(err) = e.loaded.run_end() {
-                self.out.text(&format!("flowtrace: warning: END of probe {}: {err}\n", e.id));
-            }
-        }
+        let gone = self.session.detach(ids);
         self.drain();
-        gone.iter().map(|e| e.id).collect()
+        gone
     }
 }
 
@@ -348,14 +179,4 @@ impl Shared {
 /// still the kernel's objects, usable for detaching.
 pub fn lock(shared: &Arc<Mutex<Shared>>) -> std::sync::MutexGuard<'_, Shared> {
     shared.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-trait FromIo {
-    fn from_io(e: io::Error) -> RuntimeError;
-}
-
-impl FromIo for RuntimeError {
-    fn from_io(error: io::Error) -> RuntimeError {
-        RuntimeError::Kernel { what: "writing output".into(), error }
-    }
 }

@@ -8,15 +8,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub fn run(shared: &Arc<Mutex<Shared>>, map: &str, secs: f64) -> Result<(), String> {
-    let id = lock(shared).maps.find(map).ok_or_else(|| format!("no map @{map} in this session (see .maps)"))?;
+    let id = lock(shared).session.maps().find(map).ok_or_else(|| format!("no map @{map} in this session (see .maps)"))?;
     outln!("watching @{map} every {secs}s; press Enter or Ctrl-C to stop");
     take_interrupt();
     loop {
         {
             let mut s = lock(shared);
-            let snapshot = s.maps.snapshot(id).map_err(|e| e.to_string())?;
-            let _ = s.printer.time("%H:%M:%S\n");
-            let _ = s.printer.map(&snapshot, 0, 0);
+            let snapshot = s.session.maps().snapshot(id).map_err(|e| e.to_string())?;
+            let printer = s.session.sink();
+            let _ = printer.time("%H:%M:%S\n");
+            let _ = printer.map(&snapshot, 0, 0);
         }
         if wait_for_stop(Duration::from_secs_f64(secs)) {
             return Ok(());

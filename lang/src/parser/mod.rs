@@ -27,6 +27,13 @@ use pest::Parser as _;
 #[grammar = "grammar.pest"]
 struct Grammar;
 
+/// Whether `text` stops inside a `{`, `(`, `[` or `/*` it opened: typed at
+/// an interactive prompt, it continues on the next line. (Strings and
+/// comments are skipped as the parser skips them.)
+pub fn is_unfinished(text: &str) -> bool {
+    scan::scan(text, scan::skip_shebang(text)).unfinished
+}
+
 /// Parse a whole program. On failure, every syntax error found, in source order.
 pub fn parse(source: &Source) -> Result<Program, Vec<Diagnostic>> {
     let text = source.text.as_str();

@@ -26,6 +26,10 @@ pub(crate) struct Chunk {
 pub(crate) struct Scan {
     pub chunks: Vec<Chunk>,
     pub errors: Vec<Diagnostic>,
+    /// Whether the text stops inside something it opened: a `{`, `(` or
+    /// `[` of its last chunk, or a `/*` comment (an interactive prompt
+    /// then asks for another line).
+    pub unfinished: bool,
 }
 
 /// Where parsing starts: after a `#!` interpreter line, if there is one.
@@ -40,8 +44,9 @@ pub(crate) fn skip_shebang(text: &str) -> usize {
 pub(crate) fn scan(text: &str, start: usize) -> Scan {
     let mut s = Scanner { text: text.as_bytes(), pos: start, chunk_start: start, ..Scanner::default() };
     s.run();
+    let unfinished = s.comment_open || !s.open.is_empty() || s.brackets > 0;
     s.finish_chunk(text.len());
-    Scan { chunks: s.chunks, errors: s.errors }
+    Scan { chunks: s.chunks, errors: s.errors, unfinished }
 }
 
 #[derive(Default)]
@@ -51,6 +56,10 @@ struct Scanner<'a> {
     chunk_start: usize,
     /// Offsets of the open `{`s.
     open: Vec<usize>,
+    /// `(` and `[` open in the current chunk, less those closed.
+    brackets: i32,
+    /// A `/*` without its `*/`.
+    comment_open: bool,
     /// Whether the current chunk has seen a token, and whether it was `let`.
     chunk_has_token: bool,
     chunk_is_let: bool,
@@ -86,6 +95,11 @@ impl Scanner<'_> {
                 b'{' => {
                     self.token_seen();
                     self.open.push(self.pos);
+                    self.pos += 1;
+                }
+                b'(' | b'[' | b')' | b']' => {
+                    self.token_seen();
+                    self.brackets += if matches!(c, b'(' | b'[') { 1 } else { -1 };
                     self.pos += 1;
                 }
                 b'}' => {
@@ -132,6 +146,7 @@ impl Scanner<'_> {
         self.chunk_has_token = false;
         self.chunk_is_let = false;
         self.open.clear();
+        self.brackets = 0;
     }
 
     fn skip_line(&mut self) {
@@ -146,6 +161,7 @@ impl Scanner<'_> {
         match rest.windows(2).position(|w| w == b"*/") {
             Some(i) => self.pos = start + 2 + i + 2,
             None => {
+                self.comment_open = true;
                 self.errors.push(
                     Diagnostic::error(Span::new(start, start + 2), "unterminated comment")
                         .with_hint("a '/*' comment must be closed with '*/'"),
@@ -191,6 +207,23 @@ mod tests {
 
     fn chunks(text: &str) -> Vec<&str> {
         scan(text, 0).chunks.iter().map(|c| text[c.range.clone()].trim()).collect()
+    }
+
+    #[test]
+    fn text_ending_inside_brackets_or_a_comment_is_unfinished() {
+        let unfinished = |t: &str| scan(t, 0).unfinished;
+        assert!(unfinished("tracepoint:sock:inet_sock_set_state {"));
+        assert!(unfinished("t:a:b { if (1) { @x = 1; }"));
+        assert!(!unfinished("t:a:b { if (1) { @x = 1; } }"));
+        assert!(unfinished("print(@m,"));
+        assert!(unfinished("@m[1,"));
+        assert!(unfinished("t:a:b { /* a comment"));
+        assert!(!unfinished("t:a:b { /* } */ }"));
+        assert!(!unfinished(r#"BEGIN { printf("{ %s\n", "}}}") }"#));
+        assert!(!unfinished(r#"BEGIN { printf("\"{") }"#));
+        assert!(!unfinished("BEGIN { // {\n }"));
+        assert!(!unfinished("}"), "a stray brace is the parser's to report");
+        assert!(!unfinished("print(@m))"));
     }
 
     #[test]

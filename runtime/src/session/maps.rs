@@ -1,0 +1,186 @@
+//! A session's maps: user maps by name, shared by every entry, and each
+//! entry's own stats map. A program's stats slots are laid out for the maps
+//! it was compiled with (slot = map id then, lost events after the last),
+//! so every entry keeps its stats map and the counts are summed here by map
+//! name: map-full drops, LRU evictions and lost events read the same for a
+//! script (one entry) and for an interactive session (many).
+
+use crate::decode::ProbeNames;
+use crate::error::RuntimeError;
+use crate::events::MapAccess;
+use crate::maps::{evictions, Maps};
+use crate::values::MapSnapshot;
+use flowtrace_codegen::object::{stats_inserts_slot, BpfMapType, CompiledProgram, MapRole, MapSpec, STATS_LOST_EVENTS};
+use flowtrace_lang::typed::MapId;
+use std::collections::HashMap;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+pub struct SessionMaps {
+    /// The user maps created so far, by name without `@`.
+    by_name: HashMap<String, OwnedFd>,
+    /// The accepted program's user maps (ids as compiled then), for reading.
+    view: Option<Maps>,
+    /// (an entry's stats map, the user map names by id when it was compiled).
+    stats: Vec<(OwnedFd, Vec<String>)>,
+    cpus: usize,
+}
+
+/// The user map names of `compiled`, indexed by map id.
+fn names_by_id(compiled: &CompiledProgram) -> Vec<String> {
+    let mut named: Vec<(MapId, String)> = compiled
+        .maps
+        .iter()
+        .filter_map(|s| match &s.role {
+            MapRole::User { id, name, .. } => Some((*id, name.clone())),
+            _ => None,
+        })
+        .collect();
+    named.sort();
+    named.into_iter().map(|(_, name)| name).collect()
+}
+
+impl SessionMaps {
+    pub(crate) fn new() -> Result<SessionMaps, RuntimeError> {
+        let cpus = crate::sys::possible_cpus()
+            .map_err(|error| RuntimeError::Kernel { what: "reading the number of possible CPUs".into(), error })?;
+        Ok(SessionMaps { by_name: HashMap::new(), view: None, stats: Vec::new(), cpus: cpus.max(1) })
+    }
+
+    /// The fd of user map `name`, if an entry created it.
+    pub(crate) fn fd(&self, name: &str) -> Option<BorrowedFd<'_>> {
+        self.by_name.get(name).map(|fd| fd.as_fd())
+    }
+
+    pub(crate) fn exists(&self, name: &str) -> bool {
+        self.by_name.contains_key(name)
+    }
+
+    /// A reading view of `compiled`'s user maps: the session's, or `fresh`
+    /// ones (indexed like `compiled.maps`) an entry is about to add.
+    pub(crate) fn view_of(&self, compiled: &CompiledProgram, fresh: &[Option<OwnedFd>]) -> Result<Maps, RuntimeError> {
+        let mut specs = Vec::new();
+        let mut fds = Vec::new();
+        for (spec, fresh) in compiled.maps.iter().zip(fresh) {
+            let MapRole::User { name, .. } = &spec.role else { continue };
+            let fd = fresh.as_ref().or_else(|| self.by_name.get(name));
+            specs.push(spec.clone());
+            fds.push(fd.and_then(|fd| fd.try_clone().ok()));
+        }
+        Maps::from_fds(specs, fds, ProbeNames::of(compiled))
+    }
+
+    /// Installs `view`, returning the one it replaces.
+    pub(crate) fn swap_view(&mut self, view: Option<Maps>) -> Option<Maps> {
+        std::mem::replace(&mut self.view, view)
+    }
+
+    /// After an entry was accepted: its new user maps join the session, its
+    /// stats map is kept for the counters; scratch maps live on in the
+    /// programs that use them.
+    pub(crate) fn keep(&mut self, compiled: &CompiledProgram, fresh: Vec<Option<OwnedFd>>) {
+        let names = names_by_id(compiled);
+        for (spec, fd) in compiled.maps.iter().zip(fresh) {
+            let Some(fd) = fd else { continue };
+            match &spec.role {
+                MapRole::User { name, .. } => {
+                    self.by_name.insert(name.clone(), fd);
+                }
+                MapRole::Stats => self.stats.push((fd, names.clone())),
+                _ => {}
+            }
+        }
+    }
+
+    fn maps(&self) -> Result<&Maps, RuntimeError> {
+        self.view.as_ref().ok_or_else(|| RuntimeError::Load("no maps yet".into()))
+    }
+
+    /// The user maps' specs, in the accepted program's order.
+    pub fn specs(&self) -> &[MapSpec] {
+        self.view.as_ref().map_or(&[], |m| m.specs())
+    }
+
+    /// The user maps (`@…`) in declaration order.
+    pub fn user_maps(&self) -> Vec<MapId> {
+        self.view.as_ref().map_or_else(Vec::new, |m| m.user_maps())
+    }
+
+    fn spec(&self, id: MapId) -> Option<&MapSpec> {
+        self.specs().iter().find(|s| matches!(&s.role, MapRole::User { id: i, .. } if *i == id))
+    }
+
+    fn name_of(&self, id: MapId) -> Option<&str> {
+        self.spec(id).and_then(|s| match &s.role {
+            MapRole::User { name, .. } => Some(name.as_str()),
+            _ => None,
+        })
+    }
+
+    /// A user map's id by name (without `@`).
+    pub fn find(&self, name: &str) -> Option<MapId> {
+        self.specs().iter().find_map(|s| match &s.role {
+            MapRole::User { id, name: n, .. } if n == name => Some(*id),
+            _ => None,
+        })
+    }
+
+    /// Every entry of user map `id`, per-CPU shares summed, with the
+    /// updates dropped because it was full and (LRU) the keys evicted.
+    pub fn snapshot(&self, id: MapId) -> Result<MapSnapshot, RuntimeError> {
+        let mut snap = self.maps()?.snapshot(id)?;
+        let name = self.name_of(id).unwrap_or_default();
+        let slot_of = |names: &[String]| names.iter().position(|n| n == name);
+        snap.dropped_updates = self.stats_sum(|names| slot_of(names).map(|i| i as u32));
+        if self.spec(id).is_some_and(|s| matches!(s.map_type, BpfMapType::LruHash | BpfMapType::LruPercpuHash)) {
+            // Each entry counts the keys it created in its own stats map.
+            let created =
+                self.stats_sum(|names| Some(stats_inserts_slot(names.len() as u32, MapId(slot_of(names)? as u32))));
+            let removed = self.maps()?.removed_keys(id);
+            snap.evicted = evictions(created, snap.entries.len() as u64, removed);
+        }
+        Ok(snap)
+    }
+
+    pub fn clear(&self, id: MapId) -> Result<(), RuntimeError> {
+        self.maps()?.clear(id)
+    }
+
+    pub fn zero(&self, id: MapId) -> Result<(), RuntimeError> {
+        self.maps()?.zero(id)
+    }
+
+    /// Ring-buffer records lost because it was full, over every entry.
+    pub fn lost_events(&self) -> u64 {
+        self.stats_sum(|names| Some(names.len() as u32 + STATS_LOST_EVENTS))
+    }
+
+    /// Sum over the entries' stats maps of one slot each (`slot` of the
+    /// entry's map names; `None` to skip that entry).
+    fn stats_sum(&self, slot: impl Fn(&[String]) -> Option<u32>) -> u64 {
+        let mut total = 0u64;
+        let mut buf = vec![0u8; 8 * self.cpus];
+        for (fd, names) in &self.stats {
+            let Some(slot) = slot(names) else { continue };
+            if let Ok(true) = crate::sys::map_lookup(fd.as_fd(), &slot.to_le_bytes(), &mut buf) {
+                // Per-CPU counters; each CPU's share wraps on its own.
+                total = buf
+                    .chunks(8)
+                    .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+                    .fold(total, u64::wrapping_add);
+            }
+        }
+        total
+    }
+}
+
+impl MapAccess for SessionMaps {
+    fn snapshot(&self, id: MapId) -> Result<MapSnapshot, RuntimeError> {
+        SessionMaps::snapshot(self, id)
+    }
+    fn clear(&self, id: MapId) -> Result<(), RuntimeError> {
+        SessionMaps::clear(self, id)
+    }
+    fn zero(&self, id: MapId) -> Result<(), RuntimeError> {
+        SessionMaps::zero(self, id)
+    }
+}

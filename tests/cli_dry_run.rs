@@ -19,7 +19,7 @@ fn host_btf() -> bool {
     if Path::new("/sys/kernel/btf/vmlinux").exists() {
         return true;
     }
-    eprintln!("!!! SKIPPED host-BTF half of this test: /sys/kernel/btf/vmlinux is missing (the fixture half still runs)");
+    flowtrace_testkit::gate::skipped("the host-BTF half of this test", "/sys/kernel/btf/vmlinux is missing; the fixture half still runs");
     false
 }
 

@@ -12,11 +12,9 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-mod support;
-
-use support::gate::root_tests_enabled as enabled;
-use support::kernel::{flowtrace_objects as ours_in_kernel, flowtrace_objects_after_grace as nothing_of_ours_in_kernel};
-use support::traffic::close_cycles;
+use flowtrace_testkit::objects::{flowtrace_objects as ours_in_kernel, flowtrace_objects_after_grace as nothing_of_ours_in_kernel};
+use flowtrace_testkit::root_tests_enabled as enabled;
+use flowtrace_testkit::traffic::close_cycles;
 
 fn flowtrace() -> Command {
     Command::new(env!("CARGO_BIN_EXE_flowtrace"))

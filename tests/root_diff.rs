@@ -18,10 +18,10 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use support::gate::{progress, require_tool, root_tests_enabled};
+use flowtrace_testkit::gate::{progress, require_tool, root_tests_enabled};
+use flowtrace_testkit::traffic;
 use support::nft::RandomDrop;
 use support::tracer::{wait_all_attached, Finished, Tracer};
-use support::traffic;
 
 /// Rounds share the traffic thread's pid and comm, so they must not overlap
 /// even when libtest runs tests in parallel.
@@ -58,12 +58,7 @@ impl Script {
 /// Every script with its header directives (`// traffic: …`, `// exact: yes`).
 fn all_scripts() -> Vec<Script> {
     let mut scripts = Vec::new();
-    let entries = fs::read_dir(diff_dir()).expect("tests/diff exists");
-    for entry in entries {
-        let path = entry.expect("readable tests/diff").path();
-        if path.extension().is_none_or(|e| e != "bt") {
-            continue;
-        }
+    for path in flowtrace_testkit::corpus::files_with_extension(&diff_dir(), "bt") {
         let text = fs::read_to_string(&path).expect("readable script");
         let directive = |key: &str| {
             text.lines()

@@ -1,6 +1,6 @@
 //! Docs that run: every fenced `ft` block in README.md and docs/*.md, and every
 //! runbook in examples/, must type-check against this kernel (`--dry-run`).
-//! Needs root for tracefs (tracepoint formats); gated like tests/root_cli.rs.
+//! Needs root for tracefs (tracepoint formats), so behind the root gate.
 
 use std::path::Path;
 use std::process::Command;
@@ -32,20 +32,14 @@ fn dry_run(name: &str, args: &[&str]) -> Option<String> {
 
 #[test]
 fn root_docs_and_examples_check() {
-    if std::env::var_os("FLOWTRACE_ROOT_TESTS").is_none() || unsafe { libc::geteuid() } != 0 {
-        eprintln!("!!! SKIPPED root_docs_and_examples_check (needs root and FLOWTRACE_ROOT_TESTS=1)");
+    if !flowtrace_testkit::root_tests_enabled("root_docs_and_examples_check") {
         return;
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut failures = Vec::new();
     let mut checked = 0;
     let mut docs = vec![root.join("README.md")];
-    for entry in std::fs::read_dir(root.join("docs")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "md") {
-            docs.push(path);
-        }
-    }
+    docs.extend(flowtrace_testkit::corpus::files_with_extension(&root.join("docs"), "md"));
     for doc in docs {
         let text = std::fs::read_to_string(&doc).unwrap();
         for (i, block) in ft_blocks(&text).iter().enumerate() {
@@ -54,12 +48,9 @@ fn root_docs_and_examples_check() {
             failures.extend(dry_run(&format!("{} block {}", doc.display(), i + 1), &["-e", block, "8080"]));
         }
     }
-    for entry in std::fs::read_dir(root.join("examples")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "ft") {
-            checked += 1;
-            failures.extend(dry_run(&path.display().to_string(), &[path.to_str().unwrap()]));
-        }
+    for path in flowtrace_testkit::corpus::examples() {
+        checked += 1;
+        failures.extend(dry_run(&path.display().to_string(), &[path.to_str().unwrap()]));
     }
     assert!(checked >= 5, "only {checked} documented programs found");
     assert!(failures.is_empty(), "{}", failures.join("\n"));

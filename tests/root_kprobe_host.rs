@@ -8,20 +8,12 @@
 //! prints a loud SKIPPED line.
 
 use flowtrace_runtime::capabilities;
+use flowtrace_testkit::gate::{root_tests_enabled as enabled, skipped};
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn enabled(test: &str) -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if std::env::var_os("FLOWTRACE_ROOT_TESTS").is_some() && root {
-        return true;
-    }
-    eprintln!("!!! SKIPPED {test} (needs root and FLOWTRACE_ROOT_TESTS=1)");
-    false
-}
 
 fn spawn(args: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_flowtrace"))
@@ -55,7 +47,7 @@ fn root_kprobe_without_kprobes_is_fentry_or_a_clear_error() {
         return;
     }
     if capabilities::kprobes_available() {
-        eprintln!("!!! SKIPPED root_kprobe_without_kprobes_is_fentry_or_a_clear_error (this kernel has kprobes)");
+        skipped("root_kprobe_without_kprobes_is_fentry_or_a_clear_error", "this kernel has kprobes");
         return;
     }
     let fentry_works = capabilities::fentry_refusal("tcp_retransmit_skb", false).is_none();
@@ -88,7 +80,7 @@ fn root_fentry_refusal_is_explained() {
         return;
     }
     if capabilities::fentry_refusal("tcp_sendmsg", false).is_none() {
-        eprintln!("!!! SKIPPED root_fentry_refusal_is_explained (fentry works on this kernel)");
+        skipped("root_fentry_refusal_is_explained", "fentry works on this kernel");
         return;
     }
     let out = finish(spawn(&["-e", "fentry:tcp_sendmsg { @[comm] = count(); }"]), Duration::from_secs(30));

@@ -7,23 +7,17 @@
 //! Root only: they run when FLOWTRACE_ROOT_TESTS=1, otherwise each prints a
 //! loud SKIPPED line (like tests/root_cli.rs).
 
+use flowtrace_testkit::root_tests_enabled as enabled;
+use flowtrace_testkit::traffic;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn enabled(test: &str) -> bool {
-    let root = unsafe { libc::geteuid() } == 0;
-    if std::env::var_os("FLOWTRACE_ROOT_TESTS").is_some() && root {
-        return true;
-    }
-    eprintln!("!!! SKIPPED {test} (needs root and FLOWTRACE_ROOT_TESTS=1)");
-    false
-}
 
 /// What [`clean`] turns the start of each `readline` into: rustyline
 /// switches bracketed paste on (`ESC[?2004h`) only there, not when it
@@ -227,15 +221,8 @@ impl Drop for Repl {
 /// `n` loopback connections to a listener on `port`: connect, accept,
 /// client closes first, then the server side.
 fn tcp_cycles(port: u16, n: usize) {
-    let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
-    for _ in 0..n {
-        let client = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        let (server, _) = listener.accept().unwrap();
-        drop(client);
-        std::thread::sleep(Duration::from_millis(5));
-        drop(server);
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let listener = traffic::listen(port).unwrap();
+    traffic::close_cycles(&listener, n).unwrap();
     drop(listener);
     // Let the last transitions happen and reach the maps.
     std::thread::sleep(Duration::from_millis(100));

@@ -8,14 +8,13 @@
 //!
 //! Root only: they run when FLOWTRACE_ROOT_TESTS=1, else print SKIPPED.
 
-mod support;
 mod tc_netns;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use support::gate::root_tests_enabled;
+use flowtrace_testkit::root_tests_enabled;
 use tc_netns::classifier::{Pinned, TC_ACT_OK, TC_ACT_SHOT};
 use tc_netns::ip;
 use tc_netns::{in_netns, sa, send_udp, serve, udp_bound, Lab, A4, A6, B4, B6};

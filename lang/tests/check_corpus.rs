@@ -14,25 +14,8 @@ mod support;
 
 use flowtrace_lang::diag::render_all;
 use flowtrace_lang::{check, parse, CheckOptions, Source};
-use std::path::{Path, PathBuf};
-
-fn corpus(dir: &str) -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/corpus").join(dir);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&root)
-        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "ft")).collect())
-        .unwrap_or_default();
-    files.sort();
-    files
-}
-
-/// Positional parameters for a corpus file: a first line `// params: a b`.
-fn params(text: &str) -> Vec<String> {
-    text.lines()
-        .next()
-        .and_then(|l| l.strip_prefix("// params:"))
-        .map(|rest| rest.split_whitespace().map(String::from).collect())
-        .unwrap_or_default()
-}
+use flowtrace_testkit::corpus::{corpus, params};
+use std::path::Path;
 
 fn run(path: &Path) -> (bool, String) {
     let text = std::fs::read_to_string(path).expect("corpus file is readable");

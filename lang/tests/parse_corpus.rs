@@ -10,31 +10,17 @@
 
 use flowtrace_lang::diag::render_all;
 use flowtrace_lang::{parse, Source};
+use flowtrace_testkit::corpus::{corpus, file_name};
 use std::fs;
-use std::path::{Path, PathBuf};
-
-fn corpus_dir(sub: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/corpus").join(sub)
-}
-
-fn ft_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
-        .map(|entry| entry.expect("directory entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "ft"))
-        .collect();
-    files.sort();
-    files
-}
+use std::path::Path;
 
 fn source(path: &Path) -> Source {
-    let name = path.file_name().expect("file name").to_string_lossy().into_owned();
-    Source::new(name, fs::read_to_string(path).expect("readable corpus file"))
+    Source::new(file_name(path), fs::read_to_string(path).expect("readable corpus file"))
 }
 
 #[test]
 fn valid_programs_parse() {
-    let files = ft_files(&corpus_dir("valid"));
+    let files = corpus("valid");
     assert!(files.len() >= 60, "expected at least 60 valid programs, found {}", files.len());
     let mut failures = String::new();
     for path in &files {
@@ -49,7 +35,7 @@ fn valid_programs_parse() {
 #[test]
 fn invalid_programs_report_expected_diagnostics() {
     let bless = std::env::var_os("FLOWTRACE_BLESS").is_some_and(|v| v == "1");
-    let files = ft_files(&corpus_dir("invalid_syntax"));
+    let files = corpus("invalid_syntax");
     assert!(files.len() >= 20, "expected at least 20 invalid programs, found {}", files.len());
     let mut mismatches = Vec::new();
     for path in &files {

@@ -36,13 +36,9 @@ impl Rng {
 }
 
 fn corpus() -> Vec<String> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/corpus");
     let mut texts = Vec::new();
     for sub in ["valid", "invalid_syntax"] {
-        let Ok(entries) = std::fs::read_dir(root.join(sub)) else { continue };
-        let mut paths: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
-        paths.sort();
-        for path in paths.into_iter().filter(|p| p.extension().is_some_and(|e| e == "ft")) {
+        for path in flowtrace_testkit::corpus::corpus(sub) {
             texts.push(std::fs::read_to_string(path).expect("corpus file"));
         }
     }

@@ -61,6 +61,14 @@ enum ProgramSet {
 }
 
 impl ProgramSet {
+    fn get(&self, index: usize, name: &str) -> Result<&Program, RuntimeError> {
+        let found = match self {
+            ProgramSet::Ebpf(ebpf) => ebpf.program(name),
+            ProgramSet::Owned(programs) => programs.get(index),
+        };
+        found.ok_or_else(|| RuntimeError::Load(format!("program {name} missing after load")))
+    }
+
     fn get_mut(&mut self, index: usize, name: &str) -> Result<&mut Program, RuntimeError> {
         let found = match self {
             ProgramSet::Ebpf(ebpf) => ebpf.program_mut(name),
@@ -226,6 +234,13 @@ impl Loaded {
             }
         }
         Ok((Maps::new(compiled.maps.clone(), data, probes)?, events))
+    }
+
+    /// The loaded program of `CompiledProgram::programs[index]`: tests run
+    /// it on crafted input with `BPF_PROG_TEST_RUN` (aya's `TestRun`).
+    pub fn program(&self, index: usize) -> Result<&Program, RuntimeError> {
+        let meta = self.programs.get(index).ok_or_else(|| RuntimeError::Load(format!("no program #{index}")))?;
+        self.loaded.get(index, &meta.name)
     }
 
     pub fn maps(&self) -> &Maps {

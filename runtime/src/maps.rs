@@ -97,7 +97,10 @@ impl Maps {
         self.data.get(index)?.as_ref().map(|d| d.fd().as_fd())
     }
 
-    fn fd(&self, index: usize) -> Result<BorrowedFd<'_>, RuntimeError> {
+    /// The map at `index` (like `CompiledProgram::maps`), for reading its
+    /// bytes as the kernel holds them ([`sys::map_lookup`]): tests check the
+    /// layout of keys and values with it.
+    pub fn fd(&self, index: usize) -> Result<BorrowedFd<'_>, RuntimeError> {
         match self.data.get(index) {
             Some(Some(d)) => Ok(d.fd().as_fd()),
             _ => Err(RuntimeError::Load(format!("map #{index} is not available for reading"))),

@@ -1,12 +1,9 @@
-//! Helpers shared by the top-level (`flowtrace` package) integration tests:
-//! the root gate, tracer processes, loopback traffic generators and an
-//! nftables random-drop rule. Each test file includes it with `mod support;`
-//! and uses what it needs.
+//! Helpers only the differential suite (tests/root_diff.rs) uses: tracer
+//! processes and an nftables random-drop rule. What every crate's tests
+//! share (the root gate, traffic, kernel-object checks) is in the test kit,
+//! `flowtrace_testkit`.
 
 #![allow(dead_code)]
 
-pub mod gate;
-pub mod kernel;
 pub mod nft;
 pub mod tracer;
-pub mod traffic;

@@ -1,5 +1,6 @@
-//! Shared by the kernel tests: a tiny assembler over `codegen::insn`, builders
-//! for `CompiledProgram`s, and the root/env gate.
+//! Shared by the kernel tests: a tiny assembler over `codegen::insn` and
+//! builders for `CompiledProgram`s. The root gate and the kernel-object
+//! checks are the test kit's (re-exported here).
 
 #![allow(dead_code)]
 
@@ -14,21 +15,8 @@ use flowtrace_runtime::EventSink;
 use flowtrace_stdlib::printf::Format;
 use std::io;
 
-/// Kernel tests run only as root with FLOWTRACE_ROOT_TESTS=1; otherwise they
-/// say loudly that they did not run.
-pub fn root_tests_enabled(test: &str) -> bool {
-    let enabled = std::env::var_os("FLOWTRACE_ROOT_TESTS").is_some_and(|v| v == "1");
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !enabled || !root {
-        // Straight to fd 2: libtest captures eprintln! of passing tests,
-        // and a skip must not look like a pass.
-        use std::io::Write;
-        let _ = writeln!(std::io::stderr(), "SKIPPED (needs root and FLOWTRACE_ROOT_TESTS=1): {test}");
-        return false;
-    }
-    true
-}
+pub use flowtrace_testkit::objects::{assert_maps_freed, assert_unloaded};
+pub use flowtrace_testkit::root_tests_enabled;
 
 /// A program under construction; `map` loads record their relocation.
 #[derive(Default)]
@@ -186,28 +174,4 @@ impl EventSink for Collect {
         self.times += 1;
         Ok(())
     }
-}
-
-/// Waits (up to 2 s: the kernel frees programs after an RCU grace period)
-/// until no program with this exact name is loaded.
-pub fn assert_unloaded(name: &str) {
-    for _ in 0..200 {
-        let left = flowtrace_runtime::sys::programs_named(name).unwrap();
-        if left.iter().all(|p| p.name != name) {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    panic!("program {name} is still loaded after drop");
-}
-
-/// Like [`assert_unloaded`], for maps whose names start with `prefix`.
-pub fn assert_maps_freed(prefix: &str) {
-    for _ in 0..200 {
-        if flowtrace_runtime::sys::maps_named(prefix).is_empty() {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    panic!("maps {prefix}* still exist after drop");
 }

@@ -1,19 +1,18 @@
 //! Every construct, compiled from source and loaded through the kernel
-//! verifier (load only; attaching is tested in lower_values.rs).
+//! verifier by the production loader (load only; attaching is tested in
+//! root_lower_values.rs).
 
-mod support;
-
-use support::bpf;
+use flowtrace_testkit::program::{compiled, TestProgram};
+use flowtrace_testkit::root_tests_enabled;
 
 /// Compile `text` and load every program; the error names the program and
 /// carries the verifier log.
 fn verify(text: &str) -> Result<(), String> {
-    let compiled = support::source::compiled(text);
-    bpf::load_all(&compiled).map(|_| ()).map_err(|e| format!("{text}\n{e}"))
+    TestProgram::load(compiled(text)).map(|_| ()).map_err(|e| format!("{text}\n{e}"))
 }
 
 fn verify_all(name: &str, programs: &[&str]) {
-    if !bpf::root_tests_enabled(name) {
+    if !root_tests_enabled(name) {
         return;
     }
     let failures: Vec<String> = programs.iter().filter_map(|p| verify(p).err()).collect();

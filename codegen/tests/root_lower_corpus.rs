@@ -1,42 +1,32 @@
 //! Every valid corpus program and example that checks against the host
 //! kernel must compile, and every compiled program must pass the verifier
-//! (fentry/fexit excepted: loading them is refused on this host).
+//! (fentry/fexit excepted: loading them is refused on this host). Programs
+//! are loaded one at a time by the production loader
+//! (`Loaded::load_selected`), so every rejection is reported.
 
-mod support;
-
-use flowtrace_kernel::kernel_info::KernelInfo;
 use flowtrace_codegen::object::ProgramKind;
 use flowtrace_lang::diag::render_all;
 use flowtrace_lang::{CheckOptions, Source};
-use std::path::{Path, PathBuf};
-use support::bpf;
+use flowtrace_runtime::{load::create_map, Loaded};
+use flowtrace_testkit::corpus::{corpus, examples, params};
+use flowtrace_testkit::program::{describe, host_kernel};
+use flowtrace_testkit::root_tests_enabled;
+use std::os::fd::AsFd;
+use std::path::PathBuf;
 
 fn files() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut out = Vec::new();
-    for dir in ["tests/corpus/valid", "examples"] {
-        if let Ok(rd) = std::fs::read_dir(root.join(dir)) {
-            out.extend(rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "ft")));
-        }
-    }
+    let mut out = corpus("valid");
+    out.extend(examples());
     out.sort();
     out
 }
 
-fn params(text: &str) -> Vec<String> {
-    text.lines()
-        .next()
-        .and_then(|l| l.strip_prefix("// params:"))
-        .map(|rest| rest.split_whitespace().map(String::from).collect())
-        .unwrap_or_default()
-}
-
 #[test]
 fn corpus_programs_compile_and_verify() {
-    if !bpf::root_tests_enabled("corpus_programs_compile_and_verify") {
+    if !root_tests_enabled("corpus_programs_compile_and_verify") {
         return;
     }
-    let kernel = KernelInfo::open_default().expect("host BTF");
+    let kernel = host_kernel();
     let (mut verified, mut not_checked) = (0, Vec::new());
     let mut failures = Vec::new();
     for path in files() {
@@ -48,7 +38,7 @@ fn corpus_programs_compile_and_verify() {
             continue;
         };
         let options = CheckOptions { params: params(&text), ..Default::default() };
-        let typed = match flowtrace_lang::check(&ast, &kernel, &options) {
+        let typed = match flowtrace_lang::check(&ast, kernel, &options) {
             Ok(t) => t,
             Err(d) => {
                 // Written against the checker's fake kernel (interfaces, functions this host lacks).
@@ -63,13 +53,13 @@ fn corpus_programs_compile_and_verify() {
                 continue;
             }
         };
-        let maps: Result<Vec<_>, _> =
-            compiled.maps.iter().map(|m| bpf::create_map(m.map_type, m.key_size, m.value_size, m.max_entries, &m.name)).collect();
-        let maps = maps.unwrap();
-        for p in compiled.programs.iter().filter(|p| !matches!(p.kind, ProgramKind::Fentry | ProgramKind::Fexit)) {
-            match bpf::load_program(p, &maps) {
+        let maps: Result<Vec<_>, _> = compiled.maps.iter().map(create_map).collect();
+        let maps = maps.unwrap_or_else(|e| panic!("{name}: {e}"));
+        let fds: Vec<_> = maps.iter().map(|m| m.as_fd()).collect();
+        for (i, _) in compiled.programs.iter().enumerate().filter(|(_, p)| !matches!(p.kind, ProgramKind::Fentry | ProgramKind::Fexit)) {
+            match Loaded::load_selected(&compiled, &[i], &fds) {
                 Ok(_) => verified += 1,
-                Err(e) => failures.push(format!("{name}: {e}")),
+                Err(e) => failures.push(format!("{name}: {}", describe(&e))),
             }
         }
     }

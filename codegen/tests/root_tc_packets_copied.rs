@@ -5,15 +5,15 @@
 //! A separate test binary, because the switch is an environment variable
 //! read at compile time.
 
-#[path = "tc_packets.rs"]
+#[path = "root_tc_packets.rs"]
 #[allow(dead_code)]
 mod fast;
 
-use fast::support::bpf;
+use flowtrace_testkit::root_tests_enabled;
 
 #[test]
 fn copied_headers_read_like_packet_memory() {
-    if !bpf::root_tests_enabled("copied_headers_read_like_packet_memory") {
+    if !root_tests_enabled("copied_headers_read_like_packet_memory") {
         return;
     }
     // SAFETY of set_var: this binary's only test sets it before compiling.

@@ -1,8 +1,11 @@
-//! Deterministic loopback traffic with known byte counts, generated on one
-//! named thread pinned to one CPU. The name lets scripts filter with
-//! `comm == "…"`; the pinning keeps every event of the thread (and the
-//! loopback softirq work it triggers) on one CPU, so tracers that read
-//! per-CPU buffers (bpftrace's perf buffers) still see events in order.
+//! Deterministic loopback traffic with known byte counts; every loop is
+//! bounded by its count and all traffic stays on 127.0.0.1.
+//!
+//! The tracer comparisons (tests/root_diff.rs) generate it on one named
+//! thread pinned to one CPU ([`on_pinned_thread`]). The name lets scripts
+//! filter with `comm == "…"`; the pinning keeps every event of the thread
+//! (and the loopback softirq work it triggers) on one CPU, so tracers that
+//! read per-CPU buffers (bpftrace's perf buffers) still see events in order.
 
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -150,4 +153,30 @@ pub fn close_cycles(listener: &TcpListener, n: usize) -> io::Result<()> {
         std::thread::sleep(Duration::from_millis(5));
     }
     Ok(())
+}
+
+/// A listener on 127.0.0.1 with a kernel-chosen port.
+pub fn listener() -> (TcpListener, u16) {
+    let l = TcpListener::bind(loopback(0)).expect("bind loopback");
+    let port = l.local_addr().expect("listener address").port();
+    (l, port)
+}
+
+/// `n` connect / send "ping" / close cycles; the client closes first, the
+/// server reads EOF and closes after, so every connection walks the same
+/// states. Waits 100 ms at the end for the last FIN/ACK exchanges.
+pub fn ping_cycles(l: &TcpListener, n: usize) {
+    let port = l.local_addr().expect("listener address").port();
+    for _ in 0..n {
+        let mut c = TcpStream::connect(loopback(port)).expect("connect");
+        let (mut s, _) = l.accept().expect("accept");
+        c.write_all(b"ping").expect("send");
+        let mut buf = [0u8; 4];
+        s.read_exact(&mut buf).expect("receive");
+        drop(c);
+        let mut rest = Vec::new();
+        s.read_to_end(&mut rest).expect("read to end");
+        drop(s);
+    }
+    std::thread::sleep(Duration::from_millis(100));
 }

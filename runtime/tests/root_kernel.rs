@@ -2,7 +2,7 @@
 //! compiler involved): load, attach, count, read maps and events back, detach,
 //! and prove through the kernel's own listing that nothing is left.
 //!
-//! Needs root: run with `FLOWTRACE_ROOT_TESTS=1 cargo test -p flowtrace-runtime --test kernel`.
+//! Needs root: run with `FLOWTRACE_ROOT_TESTS=1 cargo test -p flowtrace-runtime --test root_kernel`.
 //! Each test uses its own program and map names, so they may run in parallel.
 
 mod common;

@@ -4,10 +4,8 @@
 //! builtins read as specified, the verifier accepts the program, and the
 //! program always returns TC_ACT_UNSPEC.
 
-pub mod support;
-
-use support::bpf;
-use support::values::Maps;
+use flowtrace_testkit::program::{compiled, TestProgram};
+use flowtrace_testkit::root_tests_enabled;
 
 /// What the header builtins read for one packet.
 #[derive(Debug, PartialEq, Eq, Clone)]
@@ -40,15 +38,12 @@ fn zero(len: usize) -> Fields {
 }
 
 pub struct Parser {
-    compiled: flowtrace_codegen::object::CompiledProgram,
-    loaded: bpf::Loaded,
+    prog: TestProgram,
 }
 
 impl Parser {
     pub fn load() -> Parser {
-        let compiled = support::source::compiled(SCRIPT);
-        let loaded = bpf::load_all(&compiled).unwrap_or_else(|e| panic!("{e}"));
-        Parser { compiled, loaded }
+        Parser { prog: TestProgram::from_source(SCRIPT) }
     }
 
     pub fn run(&self, packet: &[u8]) -> Fields {
@@ -59,10 +54,10 @@ impl Parser {
     /// IPv4 (IPv6) header behind an IPv4 (IPv6) ethertype, so only
     /// VLAN-tagged frames can be cut inside their IP header.
     pub fn try_run(&self, packet: &[u8]) -> Option<Fields> {
-        let ret = bpf::test_run_skb(&self.loaded.progs[0], packet).ok()?;
+        let ret = self.prog.run_skb(0, packet).ok()?;
         // TC_ACT_UNSPEC: an observer never decides a packet's fate.
         assert_eq!(ret, u32::MAX);
-        let m = Maps { compiled: &self.compiled, loaded: &self.loaded };
+        let m = self.prog.maps();
         let k = 0u64.to_le_bytes();
         Some(Fields {
             family: m.scalar("family"),
@@ -289,7 +284,7 @@ fn l3_end(p: &[u8]) -> usize {
 
 #[test]
 fn crafted_packets_read_as_specified() {
-    if !bpf::root_tests_enabled("crafted_packets_read_as_specified") {
+    if !root_tests_enabled("crafted_packets_read_as_specified") {
         return;
     }
     let parser = Parser::load();
@@ -300,7 +295,7 @@ fn crafted_packets_read_as_specified() {
 
 #[test]
 fn every_truncation_reads_as_zero() {
-    if !bpf::root_tests_enabled("every_truncation_reads_as_zero") {
+    if !root_tests_enabled("every_truncation_reads_as_zero") {
         return;
     }
     let parser = Parser::load();
@@ -316,17 +311,17 @@ fn every_truncation_reads_as_zero() {
 /// `ifname` is "" until the runtime writes the interface's name into the map.
 #[test]
 fn context_builtins_and_skb_fields() {
-    if !bpf::root_tests_enabled("context_builtins_and_skb_fields") {
+    if !root_tests_enabled("context_builtins_and_skb_fields") {
         return;
     }
-    let compiled = support::source::compiled(
+    let compiled = compiled(
         "tc:lo:ingress { @proto = skb->protocol; @len = skb->len; @same = skb->len == len; \
          @cg = cgroup; @cookie = cookie; @name = ifname; @ix = ifindex; }",
     );
-    let loaded = bpf::load_all(&compiled).unwrap_or_else(|e| panic!("{e}"));
+    let prog = TestProgram::load(compiled).unwrap_or_else(|e| panic!("{e}"));
     let packet = cat(&[&eth(0x0800), &ipv4(17, 0, 0, &udp(3))]);
-    assert_eq!(bpf::test_run_skb(&loaded.progs[0], &packet).unwrap(), u32::MAX);
-    let m = Maps { compiled: &compiled, loaded: &loaded };
+    assert_eq!(prog.run_skb(0, &packet).unwrap(), u32::MAX);
+    let m = prog.maps();
     assert_eq!(m.scalar("proto"), 0x0008);
     assert_eq!(m.scalar("len"), packet.len() as i64);
     assert_eq!(m.scalar("same"), 1);

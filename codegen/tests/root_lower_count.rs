@@ -5,27 +5,28 @@
 mod support;
 
 use flowtrace_codegen::{compile, CompileOptions};
-use support::bpf;
+use flowtrace_testkit::program::TestProgram;
+use flowtrace_testkit::{root_tests_enabled, traffic};
 use support::build::{inet_sock_set_state as tp, *};
 
 #[test]
 fn count_per_newstate_matches_tcp_state_machine() {
-    if !bpf::root_tests_enabled("count_per_newstate_matches_tcp_state_machine") {
+    if !root_tests_enabled("count_per_newstate_matches_tcp_state_machine") {
         return;
     }
-    let (listener, port) = support::traffic::listener();
+    let (listener, port) = traffic::listener();
     let prog = program(
         vec![map_info("states", vec![I32], flowtrace_lang::types::Type::Agg(flowtrace_lang::types::AggKind::Count))],
         vec![probe(tp::at(), Some(tp::on_port(port)), vec![count(0, Some(tp::newstate()))], vec![])],
     );
     let compiled = compile(&prog, &CompileOptions::default()).expect("compiles");
-    let loaded = bpf::load_all(&compiled).unwrap_or_else(|e| panic!("{e}"));
-    let _link = bpf::attach_tracepoint(&loaded.progs[0], "sock", "inet_sock_set_state").unwrap();
+    let mut prog = TestProgram::load(compiled).unwrap_or_else(|e| panic!("{e}"));
+    prog.attach_all();
     const N: u64 = 5;
-    support::traffic::cycles(&listener, N as usize);
-    let map = &loaded.maps[0];
-    let get = |state: i64| bpf::percpu_u64s(map, &state.to_le_bytes(), 8).map_or(0, |v| v[0]);
-    let all: Vec<(i64, u64)> = bpf::keys(map, 8).iter().map(|k| {
+    traffic::ping_cycles(&listener, N as usize);
+    let m = prog.maps();
+    let get = |state: i64| m.words("states", &state.to_le_bytes()).map_or(0, |v| v[0]);
+    let all: Vec<(i64, u64)> = m.keys("states").iter().map(|k| {
         let s = i64::from_le_bytes(k[..8].try_into().unwrap());
         (s, get(s))
     }).collect();

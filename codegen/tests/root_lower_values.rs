@@ -1,28 +1,26 @@
 //! Programs run in the kernel, their maps read back and compared with what
 //! the source says: BEGIN programs run once with BPF_PROG_TEST_RUN;
-//! tracepoint programs are attached and fed deterministic events.
+//! tracepoint programs are attached and fed deterministic events. Loading
+//! and attaching is the production loader's (`flowtrace_runtime::Loaded`).
 
-mod support;
-
-use support::bpf;
-use support::values::{str_bytes, Maps};
+use flowtrace_testkit::program::{compiled, compiled_with, str_bytes, MapBytes, TestProgram};
+use flowtrace_testkit::{root_tests_enabled, traffic};
 
 /// Compile, load, run every BEGIN program once, hand the maps to `check`.
-fn run_begin(text: &str, check: impl FnOnce(&Maps)) {
-    let compiled = support::source::compiled(text);
-    let loaded = bpf::load_all(&compiled).unwrap_or_else(|e| panic!("{e}"));
-    for (i, p) in compiled.programs.iter().enumerate() {
+fn run_begin(text: &str, check: impl FnOnce(&MapBytes)) {
+    let prog = TestProgram::from_source(text);
+    for (i, p) in prog.compiled.programs.iter().enumerate() {
         if matches!(p.attach.kind, flowtrace_lang::ast::AttachKind::Begin) {
-            let ret = bpf::test_run_raw_tp(&loaded.progs[i], &[]).unwrap();
+            let ret = prog.run_raw_tp(i).unwrap();
             assert_eq!(ret, 0);
         }
     }
-    check(&Maps { compiled: &compiled, loaded: &loaded });
+    check(&prog.maps());
 }
 
 #[test]
 fn integer_semantics_match_c() {
-    if !bpf::root_tests_enabled("integer_semantics_match_c") {
+    if !root_tests_enabled("integer_semantics_match_c") {
         return;
     }
     run_begin(
@@ -58,7 +56,7 @@ fn integer_semantics_match_c() {
 
 #[test]
 fn aggregations_hold_exact_values() {
-    if !bpf::root_tests_enabled("aggregations_hold_exact_values") {
+    if !root_tests_enabled("aggregations_hold_exact_values") {
         return;
     }
     run_begin(
@@ -103,7 +101,7 @@ fn aggregations_hold_exact_values() {
 
 #[test]
 fn map_reads_stores_and_strings() {
-    if !bpf::root_tests_enabled("map_reads_stores_and_strings") {
+    if !root_tests_enabled("map_reads_stores_and_strings") {
         return;
     }
     run_begin(
@@ -131,16 +129,16 @@ fn map_reads_stores_and_strings() {
 
 #[test]
 fn tracepoint_builtins_see_the_calling_thread() {
-    if !bpf::root_tests_enabled("tracepoint_builtins_see_the_calling_thread") {
+    if !root_tests_enabled("tracepoint_builtins_see_the_calling_thread") {
         return;
     }
     let me = std::process::id();
     let text = format!(
         "tracepoint:syscalls:sys_enter_getpid /pid == {me}/ {{ @c[comm] = count(); @p = pid; @t[tid] = count(); @id = args.__syscall_nr; }}"
     );
-    let compiled = support::source::compiled(&text);
-    let loaded = bpf::load_all(&compiled).unwrap_or_else(|e| panic!("{e}"));
-    let _link = bpf::attach_tracepoint(&loaded.progs[0], "syscalls", "sys_enter_getpid").unwrap();
+    let compiled = compiled(&text);
+    let mut prog = TestProgram::load(compiled).unwrap_or_else(|e| panic!("{e}"));
+    prog.attach_all();
     let worker = std::thread::Builder::new()
         .name("ft-getpid".into())
         .spawn(|| {
@@ -151,7 +149,7 @@ fn tracepoint_builtins_see_the_calling_thread() {
         })
         .unwrap();
     let tid = worker.join().unwrap();
-    let m = Maps { compiled: &compiled, loaded: &loaded };
+    let m = prog.maps();
     assert_eq!(m.words("c", &str_bytes("ft-getpid", 16)).unwrap(), vec![7]);
     assert_eq!(m.scalar("p"), i64::from(me));
     assert_eq!(m.words("t", &tid.to_le_bytes()).unwrap(), vec![7]);
@@ -160,18 +158,18 @@ fn tracepoint_builtins_see_the_calling_thread() {
 
 #[test]
 fn tuple_keys_with_addresses_from_tcp_state_changes() {
-    if !bpf::root_tests_enabled("tuple_keys_with_addresses_from_tcp_state_changes") {
+    if !root_tests_enabled("tuple_keys_with_addresses_from_tcp_state_changes") {
         return;
     }
-    let (listener, port) = support::traffic::listener();
+    let (listener, port) = traffic::listener();
     let text = format!(
         "tracepoint:sock:inet_sock_set_state /args.dport == {port}/ {{ @c[ntop(args.daddr), args.dport] = count(); @last = args.newstate; }}"
     );
-    let compiled = support::source::compiled(&text);
-    let loaded = bpf::load_all(&compiled).unwrap_or_else(|e| panic!("{e}"));
-    let _link = bpf::attach_tracepoint(&loaded.progs[0], "sock", "inet_sock_set_state").unwrap();
-    support::traffic::cycles(&listener, 3);
-    let m = Maps { compiled: &compiled, loaded: &loaded };
+    let compiled = compiled(&text);
+    let mut prog = TestProgram::load(compiled).unwrap_or_else(|e| panic!("{e}"));
+    prog.attach_all();
+    traffic::ping_cycles(&listener, 3);
+    let m = prog.maps();
     // A compact key: inet as 16 address bytes and a family byte (AF_INET),
     // then the u16 port at its natural alignment (18), padded to 24.
     let mut key = vec![127, 0, 0, 1];
@@ -188,7 +186,7 @@ fn tuple_keys_with_addresses_from_tcp_state_changes() {
 
 #[test]
 fn keys_bigger_than_the_stack_live_in_the_scratch_map() {
-    if !bpf::root_tests_enabled("keys_bigger_than_the_stack_live_in_the_scratch_map") {
+    if !root_tests_enabled("keys_bigger_than_the_stack_live_in_the_scratch_map") {
         return;
     }
     let me = std::process::id();
@@ -196,10 +194,10 @@ fn keys_bigger_than_the_stack_live_in_the_scratch_map() {
         "tracepoint:syscalls:sys_enter_openat /pid == {me}/ {{ @f[str(args.filename, 250), str(args.filename, 250), comm] = count(); }}"
     );
     let options = flowtrace_lang::CheckOptions { default_str_size: 256, ..Default::default() };
-    let compiled = support::source::compiled_with(&text, &options);
+    let compiled = compiled_with(&text, &options);
     assert!(compiled.maps.iter().any(|m| m.name == "ft_scratch"));
-    let loaded = bpf::load_all(&compiled).unwrap_or_else(|e| panic!("{e}"));
-    let _link = bpf::attach_tracepoint(&loaded.progs[0], "syscalls", "sys_enter_openat").unwrap();
+    let mut prog = TestProgram::load(compiled).unwrap_or_else(|e| panic!("{e}"));
+    prog.attach_all();
     let path = "/proc/self/flowtrace-scratch-test-does-not-exist";
     let worker = std::thread::Builder::new()
         .name("ft-open".into())
@@ -210,7 +208,7 @@ fn keys_bigger_than_the_stack_live_in_the_scratch_map() {
         })
         .unwrap();
     worker.join().unwrap();
-    let m = Maps { compiled: &compiled, loaded: &loaded };
+    let m = prog.maps();
     let keys = m.keys("f");
     let key_size = keys.first().map_or(0, |k| k.len());
     let str_size = (key_size - 16) / 2;

@@ -33,7 +33,7 @@ const TCA_BPF_FD: u16 = 6;
 const TCA_BPF_NAME: u16 = 7;
 const TCA_BPF_FLAGS: u16 = 8;
 const TCA_BPF_ID: u16 = 11;
-const TCA_BPF_TAG: u16 = 12;
+const TCA_BPF_TAG: u16 = 10;
 /// Top-level `TCA_CHAIN`: the filter chain index (absent means chain 0).
 const TCA_CHAIN: u16 = 11;
 const TCA_BPF_FLAG_ACT_DIRECT: u32 = 1;

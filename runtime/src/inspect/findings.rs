@@ -87,7 +87,7 @@ impl Finding {
                 )
             }
             FindingKind::LruFull { map_id, name, entries, max_entries } => format!(
-                "map {map_id} {name}: LRU at 100% ({entries} of {max_entries}, the rest is the kernel's per-CPU free lists): it is evicting live entries; raise max_entries"
+                "map {map_id} {name}: LRU full ({entries} of {max_entries}; what is left is held on the kernel's per-CPU free lists): inserts now evict live entries; raise max_entries"
             ),
         }
     }

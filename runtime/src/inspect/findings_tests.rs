@@ -154,5 +154,5 @@ fn lru_at_capacity_is_evicting() {
     let f = findings(&report(uses, progs, maps));
     assert_eq!(f.iter().map(Finding::rule).collect::<Vec<_>>(), ["lru-full", "map-pressure", "lru-full"]);
     assert_eq!(f[0].kind, FindingKind::LruFull { map_id: 20, name: "m20".into(), entries: 3892, max_entries: 4096 });
-    assert!(f[0].message().contains("LRU at 100% (3892 of 4096"), "{}", f[0].message());
+    assert!(f[0].message().contains("LRU full (3892 of 4096;"), "{}", f[0].message());
 }

@@ -10,7 +10,8 @@ use std::path::PathBuf;
     about = "bpftrace-compatible probe language for network flows, with its own eBPF code generator",
     after_help = "With no program, flowtrace starts an interactive session (REPL).\n\
                   Examples:\n  flowtrace -e 'tracepoint:sock:inet_sock_set_state { @[args.newstate] = count(); }'\n  \
-                  flowtrace examples/tcp-states.ft\n  flowtrace -l 'tracepoint:tcp:*'"
+                  flowtrace examples/tcp-states.ft\n  flowtrace -l 'tracepoint:tcp:*'\n  \
+                  flowtrace net --all-netns        (what is attached to the node's interfaces; see flowtrace net --help)"
 )]
 pub struct Cli {
     /// Program text to run.

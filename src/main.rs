@@ -4,6 +4,7 @@
 mod cli;
 mod frontend;
 mod list;
+mod net;
 mod repl;
 mod run;
 mod signals;
@@ -13,6 +14,12 @@ use cli::Cli;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // `net` is a subcommand only as the very first word: a script file
+    // named `net` still runs as `flowtrace ./net`.
+    if std::env::args_os().nth(1).is_some_and(|a| a == "net") {
+        let rest: Vec<String> = std::env::args_os().skip(2).map(|a| a.to_string_lossy().into_owned()).collect();
+        return net::main(&rest);
+    }
     let cli = Cli::parse();
     if let Some(pattern) = &cli.list {
         return list::run(&cli, pattern);

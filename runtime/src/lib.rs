@@ -11,6 +11,7 @@ mod attach;
 pub mod decode;
 pub mod error;
 pub mod events;
+pub mod inspect;
 pub mod load;
 pub mod maps;
 pub mod output;

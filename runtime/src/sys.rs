@@ -295,3 +295,254 @@ pub fn object_id(fd: BorrowedFd<'_>) -> io::Result<u32> {
     }
     Ok(info[1])
 }
+
+// ---- Read-only inspection of what the kernel holds (`flowtrace net`) ----
+
+const BPF_PROG_GET_FD_BY_ID: libc::c_long = 13;
+const BPF_MAP_GET_FD_BY_ID: libc::c_long = 14;
+const BPF_PROG_QUERY: libc::c_long = 16;
+const BPF_MAP_LOOKUP_BATCH: libc::c_long = 24;
+
+/// `union bpf_attr` for the `*_GET_FD_BY_ID` commands.
+#[repr(C)]
+#[derive(Default)]
+struct GetFdByIdAttr {
+    id: u32,
+    next_id: u32,
+    open_flags: u32,
+}
+
+/// A program's fd from its id; ENOENT if it was unloaded meanwhile.
+pub fn prog_fd_by_id(id: u32) -> io::Result<std::os::fd::OwnedFd> {
+    bpf_fd(BPF_PROG_GET_FD_BY_ID, &mut GetFdByIdAttr { id, ..Default::default() })
+}
+
+/// A map's fd from its id; ENOENT if it was freed meanwhile.
+pub fn map_fd_by_id(id: u32) -> io::Result<std::os::fd::OwnedFd> {
+    bpf_fd(BPF_MAP_GET_FD_BY_ID, &mut GetFdByIdAttr { id, ..Default::default() })
+}
+
+/// `BPF_OBJ_GET_INFO_BY_FD` into `info` (a zeroed `bpf_*_info` buffer whose
+/// pointer fields the caller may have set); the kernel fills what it knows.
+fn info_by_fd(fd: BorrowedFd<'_>, info: &mut [u8]) -> io::Result<()> {
+    let mut attr = InfoByFdAttr { bpf_fd: fd.as_raw_fd() as u32, info_len: info.len() as u32, info: info.as_mut_ptr() as u64 };
+    // SAFETY: attr points at `info` and gives its exact length; any pointer
+    // the caller put inside `info` refers to a buffer that outlives the call.
+    let ret = unsafe {
+        libc::syscall(libc::SYS_bpf, BPF_OBJ_GET_INFO_BY_FD, &mut attr as *mut InfoByFdAttr, std::mem::size_of::<InfoByFdAttr>() as u32)
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_ne_bytes(b[at..at + 4].try_into().unwrap_or_default())
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_ne_bytes(b[at..at + 8].try_into().unwrap_or_default())
+}
+
+fn c_name(b: &[u8]) -> String {
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    String::from_utf8_lossy(&b[..end]).into_owned()
+}
+
+/// The fields of `struct bpf_prog_info` that `flowtrace net` shows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProgInfo {
+    pub prog_type: u32,
+    pub id: u32,
+    pub tag: [u8; 8],
+    pub jited_len: u32,
+    pub xlated_len: u32,
+    /// Nanoseconds since boot (CLOCK_BOOTTIME) when it was loaded.
+    pub load_time_ns: u64,
+    pub uid: u32,
+    pub map_ids: Vec<u32>,
+    pub name: String,
+}
+
+/// Offsets in `struct bpf_prog_info` (linux/bpf.h); stable uapi.
+const PROG_INFO_LEN: usize = 232;
+const PI_NR_MAP_IDS: usize = 52;
+const PI_MAP_IDS: usize = 56;
+
+/// A program's info, with its map ids. Two calls when it uses more maps
+/// than the first guess holds (the kernel reports the real count).
+pub fn prog_info(fd: BorrowedFd<'_>) -> io::Result<ProgInfo> {
+    let mut want = 16usize;
+    loop {
+        let mut map_ids = vec![0u32; want];
+        let mut b = vec![0u8; PROG_INFO_LEN];
+        b[PI_NR_MAP_IDS..PI_NR_MAP_IDS + 4].copy_from_slice(&(want as u32).to_ne_bytes());
+        b[PI_MAP_IDS..PI_MAP_IDS + 8].copy_from_slice(&(map_ids.as_mut_ptr() as u64).to_ne_bytes());
+        info_by_fd(fd, &mut b)?;
+        let nr = u32_at(&b, PI_NR_MAP_IDS) as usize;
+        if nr > want {
+            want = nr;
+            continue;
+        }
+        map_ids.truncate(nr);
+        return Ok(ProgInfo {
+            prog_type: u32_at(&b, 0),
+            id: u32_at(&b, 4),
+            tag: b[8..16].try_into().unwrap_or_default(),
+            jited_len: u32_at(&b, 16),
+            xlated_len: u32_at(&b, 20),
+            load_time_ns: u64_at(&b, 40),
+            uid: u32_at(&b, 48),
+            map_ids,
+            name: c_name(&b[64..80]),
+        });
+    }
+}
+
+/// The fields of `struct bpf_map_info` that `flowtrace net` shows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MapInfo {
+    pub map_type: u32,
+    pub id: u32,
+    pub key_size: u32,
+    pub value_size: u32,
+    pub max_entries: u32,
+    pub flags: u32,
+    pub name: String,
+}
+
+pub fn map_info(fd: BorrowedFd<'_>) -> io::Result<MapInfo> {
+    let mut b = vec![0u8; 88];
+    info_by_fd(fd, &mut b)?;
+    Ok(MapInfo {
+        map_type: u32_at(&b, 0),
+        id: u32_at(&b, 4),
+        key_size: u32_at(&b, 8),
+        value_size: u32_at(&b, 12),
+        max_entries: u32_at(&b, 16),
+        flags: u32_at(&b, 20),
+        name: c_name(&b[24..40]),
+    })
+}
+
+/// `union bpf_attr` for `BPF_PROG_QUERY` (the mprog form, Linux 6.6).
+#[repr(C)]
+#[derive(Default)]
+struct ProgQueryAttr {
+    target_ifindex: u32,
+    attach_type: u32,
+    query_flags: u32,
+    attach_flags: u32,
+    prog_ids: u64,
+    count: u32,
+    _pad: u32,
+    prog_attach_flags: u64,
+    link_ids: u64,
+    link_attach_flags: u64,
+    revision: u64,
+}
+
+/// One program of a multi-program hook (TCX, netkit), in run order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChainEntry {
+    pub prog_id: u32,
+    /// 0 when attached without a link (`BPF_PROG_ATTACH`), which then
+    /// stays until someone detaches it.
+    pub link_id: u32,
+}
+
+/// The programs on `ifindex`'s hook `attach_type` (`BPF_TCX_INGRESS` = 46,
+/// `BPF_TCX_EGRESS` = 47, `BPF_NETKIT_PRIMARY` = 54, `BPF_NETKIT_PEER` = 55)
+/// in the order the kernel runs them. Resolves `ifindex` in the calling
+/// thread's network namespace. A kernel without the hook answers EINVAL,
+/// which is returned as such for the caller to read as "none".
+pub fn prog_query(ifindex: u32, attach_type: u32) -> io::Result<Vec<ChainEntry>> {
+    let mut cap = 8usize;
+    loop {
+        let mut progs = vec![0u32; cap];
+        let mut links = vec![0u32; cap];
+        let mut attr = ProgQueryAttr {
+            target_ifindex: ifindex,
+            attach_type,
+            prog_ids: progs.as_mut_ptr() as u64,
+            link_ids: links.as_mut_ptr() as u64,
+            count: cap as u32,
+            ..Default::default()
+        };
+        // SAFETY: attr is a valid prefix of `union bpf_attr` for
+        // BPF_PROG_QUERY; both id buffers hold `count` u32s and outlive the call.
+        let ret = unsafe { libc::syscall(libc::SYS_bpf, BPF_PROG_QUERY, &mut attr as *mut ProgQueryAttr, std::mem::size_of::<ProgQueryAttr>() as u32) };
+        let n = attr.count as usize;
+        if ret < 0 {
+            let e = io::Error::last_os_error();
+            // ENOSPC: more programs than the buffer; count says how many.
+            if e.raw_os_error() == Some(libc::ENOSPC) && n > cap {
+                cap = n;
+                continue;
+            }
+            return Err(e);
+        }
+        return Ok(progs.iter().zip(&links).take(n).map(|(&prog_id, &link_id)| ChainEntry { prog_id, link_id }).collect());
+    }
+}
+
+/// `union bpf_attr` for the `BPF_MAP_*_BATCH` commands.
+#[repr(C)]
+#[derive(Default)]
+struct BatchAttr {
+    in_batch: u64,
+    out_batch: u64,
+    keys: u64,
+    values: u64,
+    count: u32,
+    map_fd: u32,
+    elem_flags: u64,
+    flags: u64,
+}
+
+/// The state of a [`map_lookup_batch`] walk: the kernel's cursor between calls.
+pub struct BatchCursor {
+    token: Vec<u8>,
+    started: bool,
+}
+
+impl BatchCursor {
+    /// `token_size`: large enough for any map's cursor (hash maps use a
+    /// u32 bucket index, arrays a key).
+    pub fn new(token_size: usize) -> BatchCursor {
+        BatchCursor { token: vec![0u8; token_size.max(8)], started: false }
+    }
+}
+
+/// Reads the next batch of up to `keys.len() / key_size` elements
+/// (`BPF_MAP_LOOKUP_BATCH`, Linux 5.6): one syscall per batch instead of one
+/// per key. Returns how many came back and whether the walk is over.
+/// Hash maps answer ENOSPC when one bucket holds more than the batch, and
+/// EINVAL/ENOTSUPP where the map type has no batch support.
+pub fn map_lookup_batch(fd: BorrowedFd<'_>, cursor: &mut BatchCursor, keys: &mut [u8], values: &mut [u8], count: u32) -> io::Result<(u32, bool)> {
+    let mut out = vec![0u8; cursor.token.len()];
+    let mut attr = BatchAttr {
+        in_batch: if cursor.started { cursor.token.as_ptr() as u64 } else { 0 },
+        out_batch: out.as_mut_ptr() as u64,
+        keys: keys.as_mut_ptr() as u64,
+        values: values.as_mut_ptr() as u64,
+        count,
+        map_fd: fd.as_raw_fd() as u32,
+        ..Default::default()
+    };
+    // SAFETY: the keys/values buffers hold `count` keys and values as the
+    // caller sized them; the batch tokens are as long as any map's cursor.
+    let ret = unsafe { libc::syscall(libc::SYS_bpf, BPF_MAP_LOOKUP_BATCH, &mut attr as *mut BatchAttr, std::mem::size_of::<BatchAttr>() as u32) };
+    if ret < 0 {
+        let e = io::Error::last_os_error();
+        // ENOENT: the walk reached the end; `count` still says what this call returned.
+        if is_enoent(&e) {
+            return Ok((attr.count, true));
+        }
+        return Err(e);
+    }
+    cursor.token = out;
+    cursor.started = true;
+    Ok((attr.count, false))
+}

@@ -15,6 +15,8 @@ pub enum Command {
     Watch { map: String, secs: f64 },
     Load(PathBuf),
     Save(PathBuf),
+    /// `.net [IFACE-GLOB] [--all-netns]`: the words after `.net`.
+    Net(Vec<String>),
     Help,
     Quit,
 }
@@ -33,6 +35,7 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     (".watch", "@map SECS", "print @map every SECS seconds until Enter or Ctrl-C"),
     (".load", "FILE.ft", "attach the probes of a script, one entry per probe"),
     (".save", "FILE.ft", "write the attached probes and map declarations as a script"),
+    (".net", "[IFACE-GLOB] [--all-netns]", "what is attached to the interfaces, with findings (as `flowtrace net`)"),
     (".help", "", "this list"),
     (".quit", "", "detach everything and leave (also Ctrl-D)"),
 ];
@@ -113,6 +116,7 @@ pub fn parse(line: &str) -> Result<Command, Diagnostic> {
             }
             _ => Err(usage(whole, ".watch")),
         },
+        ".net" => Ok(Command::Net(args.iter().map(|a| a.1.to_string()).collect())),
         ".load" | ".save" => match args {
             [(_, path)] => {
                 let path = PathBuf::from(path);
@@ -149,6 +153,8 @@ mod tests {
         assert_eq!(parse(".load x.ft"), Ok(Command::Load("x.ft".into())));
         assert_eq!(parse(".quit"), Ok(Command::Quit));
         assert_eq!(parse(".q"), Ok(Command::Quit));
+        assert_eq!(parse(".net"), Ok(Command::Net(vec![])));
+        assert_eq!(parse(".net veth* --all-netns"), Ok(Command::Net(vec!["veth*".into(), "--all-netns".into()])));
     }
 
     #[test]

@@ -226,6 +226,10 @@ fn command(session: &mut Session, c: Command) -> Next {
         }
         Command::Load(path) => load_file(session, &path),
         Command::Save(path) => save_file(session, &path),
+        Command::Net(args) => match crate::net::repl_report(&args) {
+            Ok(text) => out!("{text}"),
+            Err(msg) => errln!("flowtrace: error: {msg}"),
+        },
     }
     Next::Continue
 }

@@ -21,6 +21,7 @@ mod stale;
 pub use clsact::ClsactFilter;
 pub use interfaces::{interfaces, resolve, Interface};
 pub use stale::{cleanup_stale, find_stale, remove_stale, StaleFilter};
+pub(crate) use stale::running_flowtrace;
 
 /// Where flowtrace's program goes among the interface's tc programs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -33,6 +33,9 @@ const TCA_BPF_FD: u16 = 6;
 const TCA_BPF_NAME: u16 = 7;
 const TCA_BPF_FLAGS: u16 = 8;
 const TCA_BPF_ID: u16 = 11;
+const TCA_BPF_TAG: u16 = 10;
+/// Top-level `TCA_CHAIN`: the filter chain index (absent means chain 0).
+const TCA_CHAIN: u16 = 11;
 const TCA_BPF_FLAG_ACT_DIRECT: u32 = 1;
 const NLA_F_NESTED: u16 = 1 << 15;
 
@@ -60,6 +63,13 @@ pub struct Filter {
     pub name: Option<String>,
     /// `TCA_BPF_ID`: the attached program's id (cls_bpf only).
     pub prog_id: Option<u32>,
+    /// `TCA_CHAIN` (0 when the kernel leaves it out).
+    pub chain: u32,
+    /// cls_bpf's `TCA_BPF_FLAGS` has `TCA_BPF_FLAG_ACT_DIRECT`: the
+    /// program's return value is the verdict (`da` in tc(8)).
+    pub direct_action: bool,
+    /// `TCA_BPF_TAG`: the program's tag (cls_bpf only).
+    pub tag: Option<[u8; 8]>,
 }
 
 pub struct Socket {
@@ -230,6 +240,17 @@ impl Socket {
         Ok(messages.iter().filter_map(|m| parse_filter(m)).filter(|f| f.handle != 0).collect())
     }
 
+    /// A dump request (`RTM_GET…` with `NLM_F_DUMP`) whose fixed header is
+    /// `header` (`ifinfomsg` for links, `tcmsg` for qdiscs): the payload of
+    /// every reply message, header included.
+    pub(crate) fn dump(&mut self, kind: u16, header: &[u8]) -> io::Result<Vec<Vec<u8>>> {
+        let mut req = Request::new(kind, NLM_F_DUMP, Tcmsg::default());
+        req.buf.truncate(NLMSG_HDRLEN);
+        req.buf.extend_from_slice(header);
+        req.buf.resize(NLMSG_HDRLEN + align4(header.len()), 0);
+        self.transact(req)
+    }
+
     /// Sends one request and collects the payloads of every reply until the
     /// ack (or NLMSG_DONE for dumps). A netlink error becomes an io::Error
     /// carrying the kernel's extended-ack text when it sent one.
@@ -327,7 +348,7 @@ pub fn errno(e: &io::Error) -> Option<i32> {
 }
 
 /// The attributes in `data` as (type without flags, payload).
-fn attrs(data: &[u8]) -> Vec<(u16, &[u8])> {
+pub(crate) fn attrs(data: &[u8]) -> Vec<(u16, &[u8])> {
     let mut out = Vec::new();
     let mut at = 0;
     while at + 4 <= data.len() {
@@ -356,15 +377,23 @@ fn parse_filter(msg: &[u8]) -> Option<Filter> {
         kind: String::new(),
         name: None,
         prog_id: None,
+        chain: 0,
+        direct_action: false,
+        tag: None,
     };
     for (kind, data) in attrs(&msg[TCMSG_LEN..]) {
         match kind {
             TCA_KIND => f.kind = String::from_utf8_lossy(data).trim_end_matches('\0').to_string(),
+            TCA_CHAIN if data.len() >= 4 => f.chain = u32::from_ne_bytes(data[..4].try_into().ok()?),
             TCA_OPTIONS => {
                 for (k, d) in attrs(data) {
                     match k {
                         TCA_BPF_NAME => f.name = Some(String::from_utf8_lossy(d).trim_end_matches('\0').to_string()),
                         TCA_BPF_ID if d.len() >= 4 => f.prog_id = Some(u32::from_ne_bytes(d[..4].try_into().ok()?)),
+                        TCA_BPF_FLAGS if d.len() >= 4 => {
+                            f.direct_action = u32::from_ne_bytes(d[..4].try_into().ok()?) & TCA_BPF_FLAG_ACT_DIRECT != 0
+                        }
+                        TCA_BPF_TAG if d.len() >= 8 => f.tag = d[..8].try_into().ok(),
                         _ => {}
                     }
                 }
@@ -406,7 +435,10 @@ mod tests {
             .begin_nest(TCA_OPTIONS)
             .string(TCA_BPF_NAME, "flowtrace/42/ft_tc_x")
             .attr(TCA_BPF_ID, &77u32.to_ne_bytes())
-            .end_nest();
+            .attr(TCA_BPF_FLAGS, &TCA_BPF_FLAG_ACT_DIRECT.to_ne_bytes())
+            .attr(TCA_BPF_TAG, &[1, 2, 3, 4, 5, 6, 7, 8])
+            .end_nest()
+            .attr(TCA_CHAIN, &4u32.to_ne_bytes());
         let bytes = req.finish(1);
         let f = parse_filter(&bytes[NLMSG_HDRLEN..]).unwrap();
         assert_eq!(f.ifindex, 3);
@@ -416,5 +448,18 @@ mod tests {
         assert_eq!(f.kind, "bpf");
         assert_eq!(f.name.as_deref(), Some("flowtrace/42/ft_tc_x"));
         assert_eq!(f.prog_id, Some(77));
+        assert!(f.direct_action);
+        assert_eq!(f.tag, Some([1, 2, 3, 4, 5, 6, 7, 8]));
+        assert_eq!(f.chain, 4);
+    }
+
+    #[test]
+    fn a_filter_without_flags_is_not_direct_action() {
+        let tcm = Tcmsg { ifindex: 3, handle: 1, parent: CLSACT_INGRESS, info: filter_info(2) };
+        let mut req = Request::new(RTM_NEWTFILTER, 0, tcm);
+        req.string(TCA_KIND, "bpf").begin_nest(TCA_OPTIONS).attr(TCA_BPF_ID, &9u32.to_ne_bytes()).end_nest();
+        let f = parse_filter(&req.finish(1)[NLMSG_HDRLEN..]).unwrap();
+        assert!(!f.direct_action);
+        assert_eq!((f.chain, f.tag), (0, None));
     }
 }

@@ -43,7 +43,7 @@ impl fmt::Display for StaleFilter {
 }
 
 /// Whether `pid` is a running flowtrace (a live one's filters are in use).
-fn running_flowtrace(pid: u32) -> bool {
+pub(crate) fn running_flowtrace(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim().starts_with("flowtrace"))
 }
 

@@ -9,7 +9,7 @@ use flowtrace_lang::typed::TypedProgram;
 use flowtrace_lang::{CheckOptions, Source};
 use std::sync::OnceLock;
 
-fn kernel() -> &'static KernelInfo {
+pub fn kernel() -> &'static KernelInfo {
     static K: OnceLock<KernelInfo> = OnceLock::new();
     K.get_or_init(|| KernelInfo::open_default().expect("host BTF"))
 }

@@ -198,6 +198,9 @@ impl Lowerer<'_> {
 
     fn index(&mut self, base: &TExpr, index: &TExpr, elem_size: u32, ty: &Type) -> LowerResult<Val> {
         let b = self.expr(base)?;
+        if let (Val::Bytes(mem), Type::Tuple(items)) = (b, &base.ty) {
+            return self.tuple_element(mem, items, index);
+        }
         if let Val::Bytes(mem) = b {
             // An array already copied to the stack (a tracepoint field): the
             // index must be a constant so the access stays provably in bounds.
@@ -219,6 +222,21 @@ impl Lowerer<'_> {
         self.alu(AluOp::Mul, off, Src::Imm(elem_size as i32));
         self.alu(AluOp::Add, addr, Src::Reg(off));
         self.read_kernel(addr, ty, None)
+    }
+
+    /// `t.N` of a tuple in `mem`: elements sit at their layout offsets (not
+    /// at N × the element's size, which holds only for arrays), and a string
+    /// or nested tuple element is a place, not an integer to load.
+    fn tuple_element(&mut self, mem: Mem, items: &[Type], index: &TExpr) -> LowerResult<Val> {
+        let (offs, _) = layout::offsets(items);
+        let TExprKind::Int(i) = index.kind else {
+            return Err(self.unsupported(index.span, "a non-constant tuple index"));
+        };
+        let (Some(&off), Some(ty)) = (offs.get(i as usize), items.get(i as usize)) else {
+            return Err(Diagnostic::error(index.span, format!("index {i} is out of bounds")));
+        };
+        let at = mem.at(off);
+        Ok(if is_value_type(ty) { Val::Scalar(self.load_int(at.base, at.off, ty)) } else { Val::Bytes(at) })
     }
 
     fn tuple(&mut self, items: &[TExpr], ty: &Type) -> LowerResult<Val> {

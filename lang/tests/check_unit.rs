@@ -150,6 +150,21 @@ fn positional_parameters() {
 }
 
 #[test]
+fn sizeof_a_tuple_is_that_of_the_c_struct() {
+    // bpftrace 0.17's figures: elements at their natural alignment, the whole
+    // padded to the largest (a root test prints them from the kernel too).
+    let size = |e: &str| match assigned(&ok(&format!("BEGIN {{ $v = sizeof({e}); }}")), 0, 0).kind {
+        TExprKind::Int(n) => n,
+        ref other => panic!("sizeof({e}) is not a constant: {other:?}"),
+    };
+    assert_eq!(size(r#"(1, "abc")"#), 16);
+    assert_eq!(size("((int8)1, (int8)2)"), 2);
+    assert_eq!(size(r#"((int8)1, "abc")"#), 5);
+    assert_eq!(size("((int16)1, (int32)2, (int8)3)"), 12);
+    assert_eq!(size("((int8)1, ((int8)2, 3))"), 24);
+}
+
+#[test]
 fn variables_widen_and_narrower_assignments_are_cast() {
     let p = ok("kprobe:tcp_sendmsg { $x = pid; $x = -1; $y = $x; }");
     assert_eq!(p.probes[0].vars[0].ty, Type::I64);

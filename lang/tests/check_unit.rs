@@ -150,6 +150,17 @@ fn positional_parameters() {
 }
 
 #[test]
+fn positional_parameters_are_c_literals_and_str_gives_their_text() {
+    let p = ok_with("BEGIN { $a = $1; $b = str($1); $c = str($2, 2); $d = str($3); $e = $2; }", &["0775", "-0x10"]);
+    assert!(matches!(assigned(&p, 0, 0).kind, TExprKind::Int(0o775)));
+    assert!(matches!(&assigned(&p, 0, 1).kind, TExprKind::Str(s) if s == "0775"));
+    assert!(matches!(&assigned(&p, 0, 2).kind, TExprKind::Str(s) if s == "-0"));
+    // An absent parameter is 0 as a number and empty as text.
+    assert!(matches!(&assigned(&p, 0, 3).kind, TExprKind::Str(s) if s.is_empty()));
+    assert!(matches!(assigned(&p, 0, 4).kind, TExprKind::Int(n) if n as i64 == -16));
+}
+
+#[test]
 fn sizeof_a_tuple_is_that_of_the_c_struct() {
     // bpftrace 0.17's figures: elements at their natural alignment, the whole
     // padded to the largest (a root test prints them from the kernel too).

@@ -132,7 +132,9 @@ fn root_values_division_by_zero_and_wide_shifts_give_zero() {
         printf("%d %d %d %d %d\n", 7 % $z, 7 / $z, -7 % $z, $u % $z, $u / $z);
         printf("%d %d %d %d %d %d\n", 1 << $s, 1 << $w, 1 << $m, 1 >> $s, 1 << 64, 8 >> 64);
         printf("%d %d %d\n", 7 % 3, 7 / 2, (uint64)1 << 63 >> 60);
+        @m = 7; @m %= $z; @n = 1; @n <<= $s; @o = 7; @o %= 0; $x = 7; $x %= $z; $y = 1; $y <<= 70;
+        printf("%d %d %d %d %d\n", @m, @n, @o, $x, $y);
         exit();
     }"#;
-    assert_eq!(printed(&[], script, &[]), ["0 0 0 0 0 0", "0 0 0 0 0", "0 0 0 0 0 0", "1 3 8"]);
+    assert_eq!(printed(&[], script, &[]), ["0 0 0 0 0 0", "0 0 0 0 0", "0 0 0 0 0 0", "1 3 8", "0 0 0 0 0"]);
 }

@@ -385,6 +385,48 @@ impl Lowerer<'_> {
                 }
             }
         }
+        self.zero_where_bpftrace_does(op, out, r, |l| l.arithmetic_op(op, out, r, lhs, ty))?;
+        Ok(Val::Scalar(out))
+    }
+
+    /// Emits `body` (which computes `out = out OP r`) so that `out` is 0
+    /// where bpftrace gives 0: `x / 0`, `x % 0`, shifts by 64 or more or by
+    /// a negative amount. BPF alone would not: the verifier refuses a
+    /// division by the constant 0 and a constant shift of 64 or more, `x % 0`
+    /// leaves x, and a shift by a register shifts by the amount mod 64.
+    pub(super) fn zero_where_bpftrace_does(
+        &mut self,
+        op: BinOp,
+        out: Reg,
+        r: Src,
+        body: impl FnOnce(&mut Self) -> LowerResult<()>,
+    ) -> LowerResult<()> {
+        let zero_when = match (op, r) {
+            (BinOp::Div | BinOp::Mod, Src::Imm(0)) => Some(None),
+            (BinOp::Shl | BinOp::Shr, Src::Imm(k)) if !(0..64).contains(&k) => Some(None),
+            // A division by a zero register already gives 0.
+            (BinOp::Mod, Src::Reg(x)) => Some(Some((Cond::Eq, x, 0))),
+            (BinOp::Shl | BinOp::Shr, Src::Reg(x)) => Some(Some((Cond::Gt, x, 63))),
+            _ => None,
+        };
+        match zero_when {
+            None => body(self)?,
+            Some(None) => self.alu(AluOp::Mov, out, Src::Imm(0)),
+            Some(Some((cond, x, limit))) => {
+                let (zero, end) = (self.label(), self.label());
+                self.jump(cond, x, Src::Imm(limit), zero);
+                body(self)?;
+                self.goto(end);
+                self.place(zero);
+                self.alu(AluOp::Mov, out, Src::Imm(0));
+                self.place(end);
+            }
+        }
+        Ok(())
+    }
+
+    /// `out = out OP r`, normalized to `ty`.
+    fn arithmetic_op(&mut self, op: BinOp, out: Reg, r: Src, lhs: &TExpr, ty: &Type) -> LowerResult<()> {
         let signed = matches!(ty, Type::Int(t) if t.signed);
         let alu = match op {
             BinOp::Add => AluOp::Add,
@@ -393,7 +435,7 @@ impl Lowerer<'_> {
             BinOp::Div | BinOp::Mod if signed => {
                 self.signed_div(out, r, op == BinOp::Mod);
                 self.normalize(out, ty);
-                return Ok(Val::Scalar(out));
+                return Ok(());
             }
             BinOp::Div => AluOp::Div,
             BinOp::Mod => AluOp::Mod,
@@ -407,7 +449,7 @@ impl Lowerer<'_> {
         };
         self.alu(alu, out, r);
         self.normalize(out, ty);
-        Ok(Val::Scalar(out))
+        Ok(())
     }
 
     /// `out = out / r` (or `%`) with C's truncating signed semantics: BPF's

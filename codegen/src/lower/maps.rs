@@ -204,8 +204,11 @@ impl Lowerer<'_> {
             BinOp::BitXor => AluOp::Xor,
             _ => return Err(Diagnostic::error(self.span, format!("'{}=' is not an update operator", op.symbol()))),
         };
-        self.alu(alu, cur, Src::Reg(rhs));
-        self.normalize(cur, &value_ty);
+        self.zero_where_bpftrace_does(op, cur, Src::Reg(rhs), |l| {
+            l.alu(alu, cur, Src::Reg(rhs));
+            l.normalize(cur, &value_ty);
+            Ok(())
+        })?;
         self.store_back(map, k, found, cur)
     }
 

@@ -66,6 +66,46 @@ fn root_values_execve_argv_strings_are_read_from_user_memory() {
     assert_eq!(lines, ["[/bin/true] [/bin/true] [ft-marker-8a]", "[ft-marker-8a]"]);
 }
 
+/// 8a, through a cast: `(struct sockaddr_in *)args.uservaddr` still points
+/// to user memory, so its fields are read with the user-memory helper (a
+/// kernel read gave 0 0). The test connects to a closed loopback port itself.
+#[test]
+fn root_values_casts_of_syscall_pointers_read_user_memory() {
+    if !enabled("root_values_casts_of_syscall_pointers_read_user_memory") {
+        return;
+    }
+    let script = r#"tracepoint:syscalls:sys_enter_connect /pid == $1/ {
+        $sa = (struct sockaddr_in *)args.uservaddr;
+        printf("%d %d\n", $sa->sin_family, ($sa->sin_port >> 8) | (($sa->sin_port & 0xff) << 8));
+        exit();
+    }"#;
+    let pid = std::process::id().to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flowtrace"))
+        .args(["-e", script, &pid])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut head = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut head).unwrap();
+    assert!(head.starts_with("Attaching"), "flowtrace did not attach: {head:?}");
+    // Port 23999 on loopback has no listener (the connect is refused: only
+    // the syscall's entry matters), below the ephemeral range.
+    let _ = std::net::TcpStream::connect_timeout(&"127.0.0.1:23999".parse().unwrap(), Duration::from_secs(2));
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("flowtrace did not exit after the connect");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    assert_eq!(rest.lines().next(), Some("2 23999"), "whole output: {rest:?}");
+}
+
 /// 8b: a string element of a tuple read back from a map, as a `%s` argument
 /// and as a map value.
 #[test]

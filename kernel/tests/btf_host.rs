@@ -145,7 +145,7 @@ fn enums_and_functions() {
         ["sk", "skb", "segs"]
     );
     assert!(
-        matches!(&f.params[1].1, Type::Pointer(to) if matches!(&**to, Type::Record(r) if r.name == "sk_buff"))
+        matches!(&f.params[1].1, Type::Pointer(to, _) if matches!(&**to, Type::Record(r) if r.name == "sk_buff"))
     );
     let tcp = k.match_functions("tcp_*");
     assert!(tcp.contains(&"tcp_sendmsg".to_owned()) && tcp.contains(&"tcp_v4_connect".to_owned()));
@@ -166,7 +166,7 @@ fn tracepoint_inet_sock_set_state() {
             .clone()
     };
     assert!(fields.iter().all(|f| !f.name.starts_with("common_")));
-    assert_eq!(field("skaddr").ty, Type::Pointer(Box::new(Type::Void)));
+    assert_eq!(field("skaddr").ty, Type::ptr(Type::Void));
     assert_eq!(field("skaddr").offset, 8);
     assert_eq!(field("oldstate").ty, Type::Int(IntType::I32));
     assert_eq!(field("newstate").ty, Type::Int(IntType::I32));

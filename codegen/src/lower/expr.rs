@@ -8,7 +8,7 @@ use crate::layout;
 use flowtrace_lang::ast::{BinOp, UnOp};
 use flowtrace_lang::diag::Diagnostic;
 use flowtrace_lang::typed::{Bitfield, TExpr, TExprKind};
-use flowtrace_lang::types::Type;
+use flowtrace_lang::types::{AddrSpace, Type};
 
 /// Values read as a whole (not places): integers, pointers and the like.
 pub fn is_value_type(ty: &Type) -> bool {
@@ -64,7 +64,7 @@ impl Lowerer<'_> {
             }
             TExprKind::Member { base, offset, bitfield } => {
                 let addr = self.address_plus(base, *offset)?;
-                self.read_kernel(addr, &e.ty, *bitfield)?
+                self.read_memory(addr, &e.ty, *bitfield, memory_of(base))?
             }
             TExprKind::Index { base, index, elem_size } => self.index(base, index, *elem_size, &e.ty)?,
             TExprKind::TracepointArg { offset, size, data_loc } => {
@@ -112,7 +112,7 @@ impl Lowerer<'_> {
         let v = self.expr(inner)?;
         let src = self.scalar(v)?;
         match op {
-            UnOp::Deref => self.read_kernel(src, &e.ty, None),
+            UnOp::Deref => self.read_memory(src, &e.ty, None, memory_of(inner)),
             UnOp::Neg | UnOp::BitNot => {
                 let r = self.copy_reg(src);
                 if op == UnOp::Neg {
@@ -160,9 +160,13 @@ impl Lowerer<'_> {
         Ok(addr)
     }
 
-    /// Read a value of type `ty` at kernel address `addr` (records and arrays
-    /// stay places).
-    pub fn read_kernel(&mut self, addr: Reg, ty: &Type, bitfield: Option<Bitfield>) -> LowerResult<Val> {
+    /// Read a value of type `ty` at address `addr` of kernel or user memory
+    /// (records and arrays stay places).
+    pub fn read_memory(&mut self, addr: Reg, ty: &Type, bitfield: Option<Bitfield>, space: AddrSpace) -> LowerResult<Val> {
+        let read = match space {
+            AddrSpace::Kernel => helper::PROBE_READ_KERNEL,
+            AddrSpace::User => helper::PROBE_READ_USER,
+        };
         if matches!(ty, Type::Record(_) | Type::Array { .. }) {
             return Ok(Val::KernelPlace(addr));
         }
@@ -173,7 +177,7 @@ impl Lowerer<'_> {
                 let size = layout::size_of(ty);
                 let buf = self.alloc(size)?;
                 self.zero(buf, size);
-                self.call(helper::PROBE_READ_KERNEL, &[Arg::Addr(buf), Arg::Imm(size as i32), Arg::Reg(addr)]);
+                self.call(read, &[Arg::Addr(buf), Arg::Imm(size as i32), Arg::Reg(addr)]);
                 return Ok(Val::Bytes(buf));
             }
         };
@@ -182,7 +186,7 @@ impl Lowerer<'_> {
             // Only `bytes` are read: the rest of the slot must be zero.
             self.zero(buf, 8);
         }
-        self.call(helper::PROBE_READ_KERNEL, &[Arg::Addr(buf), Arg::Imm(bytes as i32), Arg::Reg(addr)]);
+        self.call(read, &[Arg::Addr(buf), Arg::Imm(bytes as i32), Arg::Reg(addr)]);
         match bitfield {
             None => Ok(Val::Scalar(self.load_int(buf.base, buf.off, ty))),
             Some(bf) => {
@@ -221,7 +225,7 @@ impl Lowerer<'_> {
         let off = self.copy_reg(i);
         self.alu(AluOp::Mul, off, Src::Imm(elem_size as i32));
         self.alu(AluOp::Add, addr, Src::Reg(off));
-        self.read_kernel(addr, ty, None)
+        self.read_memory(addr, ty, None, memory_of(base))
     }
 
     /// `t.N` of a tuple in `mem`: elements sit at their layout offsets (not
@@ -366,7 +370,7 @@ impl Lowerer<'_> {
         let mut r = self.operand(rhs)?;
         // C pointer arithmetic: `p + n` and `n + p` move by n elements.
         if matches!(op, BinOp::Add | BinOp::Sub) {
-            if let Type::Pointer(to) = &lhs.ty {
+            if let Type::Pointer(to, _) = &lhs.ty {
                 let scale = pointee_size(to);
                 if scale > 1 && rhs.ty.is_integer() {
                     r = match r {
@@ -378,7 +382,7 @@ impl Lowerer<'_> {
                         }
                     };
                 }
-            } else if let Type::Pointer(to) = &rhs.ty {
+            } else if let Type::Pointer(to, _) = &rhs.ty {
                 let scale = pointee_size(to);
                 if scale > 1 && lhs.ty.is_integer() {
                     self.alu(AluOp::Mul, out, Src::Imm(scale as i32));
@@ -512,6 +516,17 @@ impl Lowerer<'_> {
         self.alu(AluOp::Mov, out, Src::Imm(0));
         self.place(end);
         Ok(out)
+    }
+}
+
+/// The memory `e` points into (a pointer) or lies in (a record or array
+/// place, reached through a pointer): user memory only through a pointer
+/// typed as one (a syscall tracepoint's argument, or a cast of one).
+pub fn memory_of(e: &TExpr) -> AddrSpace {
+    match (&e.ty, &e.kind) {
+        (Type::Pointer(_, space), _) => *space,
+        (Type::Record(_) | Type::Array { .. }, TExprKind::Member { base, .. } | TExprKind::Index { base, .. }) => memory_of(base),
+        _ => AddrSpace::Kernel,
     }
 }
 

@@ -121,7 +121,7 @@ fn string_equality_stops_at_the_terminator() {
 
 #[test]
 fn pointer_arithmetic_scales_by_the_pointee() {
-    let p = |n: u64| TExpr { kind: TExprKind::Int(n), ty: Type::Pointer(Box::new(Type::Int(IntType::U32))), span: Span::default() };
+    let p = |n: u64| TExpr { kind: TExprKind::Int(n), ty: Type::ptr(Type::Int(IntType::U32)), span: Span::default() };
     let add = |a: TExpr, b: TExpr| {
         let ty = if a.ty.is_pointer() { a.ty.clone() } else { b.ty.clone() };
         TExpr { kind: TExprKind::Binary { op: BinOp::Add, lhs: Box::new(a), rhs: Box::new(b) }, ty, span: Span::default() }

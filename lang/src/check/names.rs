@@ -127,7 +127,7 @@ impl Checker<'_> {
     /// `struct NAME *` if BTF knows the struct, else a plain address.
     fn record_pointer(&self, name: &str) -> Type {
         match self.kernel.find_type(TypeKeyword::Struct, name) {
-            Some(t) => Type::Pointer(Box::new(t)),
+            Some(t) => Type::ptr(t),
             None => Type::U64,
         }
     }

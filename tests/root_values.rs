@@ -159,22 +159,24 @@ fn root_values_positional_parameters_as_numbers_and_text() {
     assert_eq!(lines, ["509 31 42 0", "-0775-0x1f-text-"]);
 }
 
-/// 8f: division and modulo by zero give 0, and shifts by 64 or more give 0,
-/// whether the operands are literals or run-time values.
+/// 8f: division and modulo by the constant 0 and shifts by a constant 64 or
+/// more give 0, as bpftrace's do (LLVM folds them; BPF's verifier refused
+/// `(uint64)7 % 0` and `1 << 65`, and `7 % 0` gave 7), also in compound
+/// assignments. On run-time operands bpftrace prints what the BPF
+/// instructions give: `tests/diff/values.bt` compares that with bpftrace.
 #[test]
-fn root_values_division_by_zero_and_wide_shifts_give_zero() {
-    if !enabled("root_values_division_by_zero_and_wide_shifts_give_zero") {
+fn root_values_constant_division_by_zero_and_wide_shifts_give_zero() {
+    if !enabled("root_values_constant_division_by_zero_and_wide_shifts_give_zero") {
         return;
     }
     let script = r#"BEGIN {
         printf("%d %d %d %d %d %d\n", 7 % 0, 7 / 0, -7 % 0, (uint64)7 % 0, (uint64)7 / 0, 1 << 65);
-        $z = 0; $s = 65; $w = 64; $m = -1; $u = (uint64)7;
-        printf("%d %d %d %d %d\n", 7 % $z, 7 / $z, -7 % $z, $u % $z, $u / $z);
-        printf("%d %d %d %d %d %d\n", 1 << $s, 1 << $w, 1 << $m, 1 >> $s, 1 << 64, 8 >> 64);
+        printf("%d %d %d %d\n", 1 << 64, 8 >> 64, -8 >> 70, 1 << -1);
         printf("%d %d %d\n", 7 % 3, 7 / 2, (uint64)1 << 63 >> 60);
-        @m = 7; @m %= $z; @n = 1; @n <<= $s; @o = 7; @o %= 0; $x = 7; $x %= $z; $y = 1; $y <<= 70;
-        printf("%d %d %d %d %d\n", @m, @n, @o, $x, $y);
+        @m = 7; @m %= 0; @n = 1; @n <<= 65; $x = 7; $x %= 0; $y = 1; $y <<= 70;
+        printf("%d %d %d %d\n", @m, @n, $x, $y);
         exit();
     }"#;
-    assert_eq!(printed(&[], script, &[]), ["0 0 0 0 0 0", "0 0 0 0 0", "0 0 0 0 0 0", "1 3 8", "0 0 0 0 0"]);
+    // bpftrace 0.17 on this host prints the same four lines.
+    assert_eq!(printed(&[], script, &[]), ["0 0 0 0 0 0", "0 0 0 0", "1 3 8", "0 0 0 0"]);
 }

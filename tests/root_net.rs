@@ -10,7 +10,6 @@
 //! Root only: runs when FLOWTRACE_ROOT_TESTS=1, else prints SKIPPED.
 
 mod net_lab;
-mod support;
 mod tc_netns;
 
 use net_lab::*;
@@ -18,7 +17,7 @@ use std::io::{BufRead, BufReader};
 use std::os::fd::AsFd;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::gate::{require_tool, root_tests_enabled};
+use flowtrace_testkit::gate::{require_tool, root_tests_enabled};
 use tc_netns::Lab;
 
 fn flowtrace_net(args: &[&str]) -> (Option<i32>, String, String) {

@@ -11,6 +11,7 @@
 
 use crate::ir::{AluOp, Inst, IrFunc, Line, Reg, Size, Src, FP};
 use std::collections::HashSet;
+use std::ops::Range;
 
 /// Physical registers that can hold values (r10 is the read-only frame pointer).
 const COLORS: usize = 10;
@@ -60,22 +61,42 @@ fn node(r: Reg) -> Option<usize> {
     }
 }
 
-struct BitSet(Vec<u64>);
+/// A set of nodes with O(1) insert, remove and membership and iteration
+/// over the members only: a dense bit set per line was O(lines × values)
+/// in time and memory (80k statements took 8 GB).
+struct LiveSet {
+    /// Where each node is in `members`, or `ABSENT`.
+    pos: Vec<u32>,
+    members: Vec<usize>,
+}
 
-impl BitSet {
-    fn new(n: usize) -> BitSet {
-        BitSet(vec![0; n.div_ceil(64)])
+const ABSENT: u32 = u32::MAX;
+
+impl LiveSet {
+    fn new(nodes: usize) -> LiveSet {
+        LiveSet { pos: vec![ABSENT; nodes], members: Vec::new() }
     }
-    fn set(&mut self, i: usize) {
-        self.0[i / 64] |= 1 << (i % 64);
+    fn insert(&mut self, n: usize) {
+        if self.pos[n] == ABSENT {
+            self.pos[n] = self.members.len() as u32;
+            self.members.push(n);
+        }
     }
-    fn clear(&mut self, i: usize) {
-        self.0[i / 64] &= !(1 << (i % 64));
+    fn remove(&mut self, n: usize) {
+        let at = self.pos[n];
+        if at != ABSENT {
+            self.members.swap_remove(at as usize);
+            if let Some(&moved) = self.members.get(at as usize) {
+                self.pos[moved] = at;
+            }
+            self.pos[n] = ABSENT;
+        }
     }
-    fn ones(&self) -> impl Iterator<Item = usize> + '_ {
-        self.0.iter().enumerate().flat_map(|(w, &bits)| {
-            (0..64).filter(move |b| bits & (1 << b) != 0).map(move |b| w * 64 + b)
-        })
+    fn clear(&mut self) {
+        for &n in &self.members {
+            self.pos[n] = ABSENT;
+        }
+        self.members.clear();
     }
 }
 
@@ -98,30 +119,11 @@ fn successors(func: &IrFunc) -> Result<Vec<Vec<usize>>, AllocError> {
 impl Graph {
     fn build(func: &IrFunc) -> Result<Graph, AllocError> {
         let nodes = COLORS + func.next_vreg as usize;
-        let n = func.lines.len();
         let succ = successors(func)?;
         let uses: Vec<Vec<usize>> = func.lines.iter().map(|l| l.inst.uses().into_iter().filter_map(node).collect()).collect();
         let defs: Vec<Vec<usize>> = func.lines.iter().map(|l| l.inst.defs().into_iter().filter_map(node).collect()).collect();
-
-        // Backward dataflow to a fixpoint; live_in[i] = uses ∪ (live_out − defs).
-        let mut live_in: Vec<BitSet> = (0..n).map(|_| BitSet::new(nodes)).collect();
-        let mut changed = true;
-        while changed {
-            changed = false;
-            for i in (0..n).rev() {
-                let mut set = live_out(&succ[i], &live_in, nodes);
-                for &d in &defs[i] {
-                    set.clear(d);
-                }
-                for &u in &uses[i] {
-                    set.set(u);
-                }
-                if set.0 != live_in[i].0 {
-                    live_in[i] = set;
-                    changed = true;
-                }
-            }
-        }
+        let blocks = Blocks::of(&succ);
+        let live_out = blocks.live_out(nodes, &uses, &defs);
 
         let mut g = Graph {
             nodes,
@@ -131,39 +133,59 @@ impl Graph {
             hints: vec![Vec::new(); nodes],
             present: vec![false; nodes],
         };
-        for i in 0..n {
-            let out = live_out(&succ[i], &live_in, nodes);
-            // A move's source may share its destination's register.
-            let move_src = match &func.lines[i].inst {
-                Inst::Alu { op: AluOp::Mov, src: Src::Reg(r), dst } => {
-                    if let (Some(s), Some(d)) = (node(*r), node(*dst)) {
-                        if s < COLORS && d >= COLORS {
-                            g.hints[d].push(s);
-                        } else if d < COLORS && s >= COLORS {
-                            g.hints[s].push(d);
-                        }
-                    }
-                    node(*r)
-                }
-                _ => None,
-            };
-            for &d in &defs[i] {
-                for l in out.ones() {
-                    if l != d && Some(l) != move_src {
-                        g.adj[d].insert(l);
-                        g.adj[l].insert(d);
-                    }
-                }
+        // Walk each block backwards from what is live at its end: `live` is
+        // what is live after line `i`, then (after its defs and uses) before it.
+        let mut live = LiveSet::new(nodes);
+        for (b, range) in blocks.ranges.iter().enumerate() {
+            live.clear();
+            for &n in &live_out[b] {
+                live.insert(n);
             }
-            for &r in uses[i].iter().chain(&defs[i]) {
-                g.present[r] = true;
-                g.first[r] = g.first[r].min(i);
-            }
-            for r in live_in[i].ones() {
-                g.live_len[r] += 1;
+            for i in range.clone().rev() {
+                g.add_line(&func.lines[i].inst, i, &uses[i], &defs[i], &mut live);
             }
         }
         Ok(g)
+    }
+
+    /// Interference and hints of line `i`, given what is live after it;
+    /// leaves in `live` what is live before it.
+    fn add_line(&mut self, inst: &Inst, i: usize, uses: &[usize], defs: &[usize], live: &mut LiveSet) {
+        // A move's source may share its destination's register.
+        let move_src = match inst {
+            Inst::Alu { op: AluOp::Mov, src: Src::Reg(r), dst } => {
+                if let (Some(s), Some(d)) = (node(*r), node(*dst)) {
+                    if s < COLORS && d >= COLORS {
+                        self.hints[d].push(s);
+                    } else if d < COLORS && s >= COLORS {
+                        self.hints[s].push(d);
+                    }
+                }
+                node(*r)
+            }
+            _ => None,
+        };
+        for &d in defs {
+            for &l in &live.members {
+                if l != d && Some(l) != move_src {
+                    self.adj[d].insert(l);
+                    self.adj[l].insert(d);
+                }
+            }
+        }
+        for &r in uses.iter().chain(defs) {
+            self.present[r] = true;
+            self.first[r] = self.first[r].min(i);
+        }
+        for &d in defs {
+            live.remove(d);
+        }
+        for &u in uses {
+            live.insert(u);
+        }
+        for &r in &live.members {
+            self.live_len[r] += 1;
+        }
     }
 
     /// Colours for every present virtual node, or the node to spill.
@@ -199,14 +221,93 @@ impl Graph {
     }
 }
 
-fn live_out(succ: &[usize], live_in: &[BitSet], nodes: usize) -> BitSet {
-    let mut set = BitSet::new(nodes);
-    for &s in succ {
-        for (w, bits) in set.0.iter_mut().zip(&live_in[s].0) {
-            *w |= bits;
+/// The lines as basic blocks, for liveness: dataflow over blocks touches
+/// each block's (small) live set, where dataflow over lines copied a set of
+/// every value at every line.
+struct Blocks {
+    ranges: Vec<Range<usize>>,
+    succ: Vec<Vec<usize>>,
+}
+
+impl Blocks {
+    /// A block starts at line 0, at every jump target and after every line
+    /// that does not just fall through to the next.
+    fn of(line_succ: &[Vec<usize>]) -> Blocks {
+        let n = line_succ.len();
+        let mut starts = vec![false; n + 1];
+        starts[0] = true;
+        for (i, s) in line_succ.iter().enumerate() {
+            if s.as_slice() != [i + 1] {
+                starts[i + 1] = true;
+                for &t in s {
+                    starts[t] = true;
+                }
+            }
+        }
+        let mut block_of = vec![0; n];
+        let mut ranges: Vec<Range<usize>> = Vec::new();
+        for i in 0..n {
+            if starts[i] {
+                ranges.push(i..i);
+            }
+            let last = ranges.len() - 1;
+            ranges[last].end = i + 1;
+            block_of[i] = last;
+        }
+        let succ = ranges.iter().map(|r| line_succ[r.end - 1].iter().map(|&t| block_of[t]).collect()).collect();
+        Blocks { ranges, succ }
+    }
+
+    /// Sorted nodes live at the end of each block: backward dataflow to a
+    /// fixpoint, live_in = upward-exposed uses ∪ (live_out − defs).
+    fn live_out(&self, nodes: usize, uses: &[Vec<usize>], defs: &[Vec<usize>]) -> Vec<Vec<usize>> {
+        let mut scratch = LiveSet::new(nodes);
+        let (exposed, killed): (Vec<Vec<usize>>, Vec<Vec<usize>>) =
+            self.ranges.iter().map(|r| exposed_and_killed(r.clone(), uses, defs, &mut scratch)).unzip();
+        let blocks = self.ranges.len();
+        let mut live_in: Vec<Vec<usize>> = exposed.clone();
+        let mut live_out: Vec<Vec<usize>> = vec![Vec::new(); blocks];
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for b in (0..blocks).rev() {
+                let mut out: Vec<usize> = self.succ[b].iter().flat_map(|&s| live_in[s].iter().copied()).collect();
+                out.sort_unstable();
+                out.dedup();
+                let mut inn: Vec<usize> = out.iter().copied().filter(|n| killed[b].binary_search(n).is_err()).collect();
+                inn.extend(&exposed[b]);
+                inn.sort_unstable();
+                inn.dedup();
+                if inn != live_in[b] {
+                    live_in[b] = inn;
+                    changed = true;
+                }
+                live_out[b] = out;
+            }
+        }
+        live_out
+    }
+}
+
+/// A block's upward-exposed uses (read before any write in the block) and
+/// the nodes it defines, both sorted.
+fn exposed_and_killed(lines: Range<usize>, uses: &[Vec<usize>], defs: &[Vec<usize>], exposed: &mut LiveSet) -> (Vec<usize>, Vec<usize>) {
+    exposed.clear();
+    let mut killed: Vec<usize> = Vec::new();
+    for i in lines.rev() {
+        for &d in &defs[i] {
+            exposed.remove(d);
+        }
+        killed.extend(&defs[i]);
+        for &u in &uses[i] {
+            exposed.insert(u);
         }
     }
-    set
+    let mut exposed = exposed.members.clone();
+    exposed.sort_unstable();
+    killed.sort_unstable();
+    killed.dedup();
+    (exposed, killed)
 }
 
 /// Replace `v{victim}` by short-lived temporaries loaded from / stored to its slot.

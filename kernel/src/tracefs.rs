@@ -211,7 +211,7 @@ fn pointer_type(base: &str, resolve: Resolver<'_>) -> Type {
         .unwrap_or(Type::Void),
     };
     for _ in 0..depth {
-        ty = Type::Pointer(Box::new(ty));
+        ty = Type::ptr(ty);
     }
     ty
 }

@@ -127,12 +127,12 @@ fn member_types() {
     // A pointer to a selected record keeps its pointee.
     let sk = member(&k, "sk_buff", "sk");
     assert!(
-        matches!(&sk.ty, Type::Pointer(to) if matches!(&**to, Type::Record(r) if r.name == "sock"))
+        matches!(&sk.ty, Type::Pointer(to, _) if matches!(&**to, Type::Record(r) if r.name == "sock"))
     );
     // The fixture cut `struct proto *` to `void *`.
     assert_eq!(
         member(&k, "sock_common", "skc_prot").ty,
-        Type::Pointer(Box::new(Type::Void))
+        Type::ptr(Type::Void)
     );
     assert_eq!(member(&k, "sk_buff", "tstamp").ty, Type::Int(IntType::I64));
 }
@@ -211,7 +211,7 @@ fn functions() {
     let names: Vec<&str> = f.params.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["sk", "msg", "size"]);
     assert!(
-        matches!(&f.params[0].1, Type::Pointer(to) if matches!(&**to, Type::Record(r) if r.name == "sock"))
+        matches!(&f.params[0].1, Type::Pointer(to, _) if matches!(&**to, Type::Record(r) if r.name == "sock"))
     );
     assert_eq!(f.params[2].1, Type::Int(IntType::U64));
     assert_eq!(f.ret, Type::Int(IntType::I32));
@@ -279,7 +279,7 @@ fn subsets_keep_by_value_types_and_cut_pointers() {
     // `struct sock *skc_listener` pointed into the selection's complement.
     assert_eq!(
         member(&k, "sock_common", "skc_listener").ty,
-        Type::Pointer(Box::new(Type::Void))
+        Type::ptr(Type::Void)
     );
     assert_eq!(k.find_type(TypeKeyword::Struct, "sock"), None);
     assert_eq!(k.function("tcp_close").map(|f| f.params.len()), Some(2));

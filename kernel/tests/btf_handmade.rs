@@ -189,8 +189,8 @@ fn type_mapping_choices() {
     assert_eq!(ty("c"), Type::Int(IntType::I8));
     assert_eq!(ty("b"), Type::Int(IntType::U8));
     assert_eq!(ty("wide"), u8s(16));
-    assert_eq!(ty("vp"), Type::Pointer(Box::new(Type::Void)));
-    assert_eq!(ty("fp"), Type::Pointer(Box::new(Type::Void)));
+    assert_eq!(ty("vp"), Type::ptr(Type::Void));
+    assert_eq!(ty("fp"), Type::ptr(Type::Void));
     assert_eq!(
         ty("name"),
         Type::Array {
@@ -208,7 +208,7 @@ fn type_mapping_choices() {
     };
     assert_eq!(
         ty("o"),
-        Type::Pointer(Box::new(Type::Record(opaque.clone())))
+        Type::ptr(Type::Record(opaque.clone()))
     );
     assert_eq!(ty("d"), u8s(8));
     assert_eq!(
@@ -233,7 +233,7 @@ fn forward_declarations_resolve_to_definitions() {
     w.record("holder", 8, false, &[MemberSpec::new("p", ptr, 0)]);
     let k = KernelInfo::from_btf_bytes(w.finish()).unwrap();
     let holder = record_of(&k, "holder");
-    let Type::Pointer(to) = k.member(&holder, "p").unwrap().ty else {
+    let Type::Pointer(to, _) = k.member(&holder, "p").unwrap().ty else {
         panic!()
     };
     let Type::Record(thing) = *to else { panic!() };

@@ -138,7 +138,7 @@ fn enums_and_functions() {
         ["sk", "skb", "segs"]
     );
     assert!(
-        matches!(&f.params[1].1, Type::Pointer(to) if matches!(&**to, Type::Record(r) if r.name == "sk_buff"))
+        matches!(&f.params[1].1, Type::Pointer(to, _) if matches!(&**to, Type::Record(r) if r.name == "sk_buff"))
     );
     let tcp = k.match_functions("tcp_*");
     assert!(tcp.contains(&"tcp_sendmsg".to_owned()) && tcp.contains(&"tcp_v4_connect".to_owned()));

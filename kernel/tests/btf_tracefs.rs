@@ -115,7 +115,7 @@ fn inet_sock_set_state_fields() {
     );
     assert_eq!(
         (fields[0].ty.clone(), fields[0].offset, fields[0].size),
-        (Type::Pointer(Box::new(Type::Void)), 8, 8)
+        (Type::ptr(Type::Void), 8, 8)
     );
     assert_eq!(fields[1].ty, Type::Int(IntType::I32));
     assert_eq!(fields[3].ty, Type::Int(IntType::U16));
@@ -143,12 +143,12 @@ fn field_type_mapping() {
         Type::Str { cap: 16 },
         "symbolic length: taken from size"
     );
-    let is_ptr_to = |t: &Type, want: &str| matches!(t, Type::Pointer(to) if matches!(&**to, Type::Record(r) if r.name == want));
+    let is_ptr_to = |t: &Type, want: &str| matches!(t, Type::Pointer(to, _) if matches!(&**to, Type::Record(r) if r.name == want));
     assert!(is_ptr_to(&field("sk").ty, "sock"), "{:?}", field("sk").ty);
     assert!(is_ptr_to(&field("skb").ty, "sk_buff"));
     assert_eq!(
         field("msg").ty,
-        Type::Pointer(Box::new(Type::Int(IntType::I8)))
+        Type::ptr(Type::Int(IntType::I8))
     );
     assert_eq!(
         field("args").ty,

@@ -42,7 +42,7 @@ fn tracepoint_inet_sock_set_state() {
             .clone()
     };
     assert!(fields.iter().all(|f| !f.name.starts_with("common_")));
-    assert_eq!(field("skaddr").ty, Type::Pointer(Box::new(Type::Void)));
+    assert_eq!(field("skaddr").ty, Type::ptr(Type::Void));
     assert_eq!(field("skaddr").offset, 8);
     assert_eq!(field("oldstate").ty, Type::Int(IntType::I32));
     assert_eq!(field("newstate").ty, Type::Int(IntType::I32));

@@ -51,6 +51,17 @@ pub enum AggKind {
     Lhist { min: i64, max: i64, step: i64 },
 }
 
+/// Which memory a pointer points into. Reads through a user pointer use
+/// the user-memory helpers, as bpftrace's do: a kernel read of a user
+/// address fails (x86 refuses it), so `str(args.argv[0])` read nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum AddrSpace {
+    #[default]
+    Kernel,
+    /// Process memory: the pointer fields of `syscalls` tracepoints.
+    User,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Type {
     /// No value (`printf(…)`, `exit()`).
@@ -63,7 +74,8 @@ pub enum Type {
     /// An IPv4 or IPv6 address with its family (`ntop()`, `saddr` in tc
     /// probes); printed as an address.
     Inet,
-    Pointer(Box<Type>),
+    /// A pointer to a value of the boxed type, in kernel or user memory.
+    Pointer(Box<Type>, AddrSpace),
     Record(RecordType),
     Array { elem: Box<Type>, len: u32 },
     Tuple(Vec<Type>),
@@ -81,24 +93,38 @@ impl Type {
     pub const U64: Type = Type::Int(IntType::U64);
     pub const I64: Type = Type::Int(IntType::I64);
 
+    /// A pointer to kernel memory.
+    pub fn ptr(to: Type) -> Type {
+        Type::Pointer(Box::new(to), AddrSpace::Kernel)
+    }
+
+    /// The same type with every pointer in it (a pointer's pointee included)
+    /// pointing to user memory: `const char *const *argv` in a syscall.
+    pub fn in_user_memory(self) -> Type {
+        match self {
+            Type::Pointer(to, _) => Type::Pointer(Box::new(to.in_user_memory()), AddrSpace::User),
+            other => other,
+        }
+    }
+
     pub fn is_integer(&self) -> bool {
         matches!(self, Type::Int(_) | Type::Bool)
     }
 
     pub fn is_pointer(&self) -> bool {
-        matches!(self, Type::Pointer(_))
+        matches!(self, Type::Pointer(..))
     }
 
     /// Integers, booleans and pointers: values that fit a register.
     pub fn is_scalar(&self) -> bool {
-        matches!(self, Type::Int(_) | Type::Bool | Type::Pointer(_))
+        matches!(self, Type::Int(_) | Type::Bool | Type::Pointer(..))
     }
 
     pub fn int(&self) -> Option<IntType> {
         match self {
             Type::Int(t) => Some(*t),
             Type::Bool => Some(IntType::U64),
-            Type::Pointer(_) => Some(IntType::U64),
+            Type::Pointer(..) => Some(IntType::U64),
             _ => None,
         }
     }
@@ -135,7 +161,7 @@ impl fmt::Display for Type {
             Type::Bool => write!(f, "bool"),
             Type::Str { cap } => write!(f, "string[{cap}]"),
             Type::Inet => write!(f, "inet"),
-            Type::Pointer(to) => write!(f, "{to} *"),
+            Type::Pointer(to, _) => write!(f, "{to} *"),
             Type::Record(r) => {
                 let kw = if r.is_union { "union" } else { "struct" };
                 if r.name.is_empty() {

@@ -248,7 +248,7 @@ impl<'k> KernelVocabulary<'k> {
 fn peel(ty: &Type) -> Option<&flowtrace_lang::types::RecordType> {
     match ty {
         Type::Record(r) => Some(r),
-        Type::Pointer(inner) => peel(inner),
+        Type::Pointer(inner, _) => peel(inner),
         _ => None,
     }
 }

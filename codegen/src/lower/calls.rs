@@ -6,7 +6,7 @@ use crate::ir::{AluOp, Cond, Inst, Size, Src};
 use crate::layout;
 use flowtrace_lang::diag::Diagnostic;
 use flowtrace_lang::typed::{TExpr, TExprKind};
-use flowtrace_lang::types::Type;
+use flowtrace_lang::types::{AddrSpace, Type};
 use flowtrace_stdlib::Func;
 
 const AF_INET: i32 = 2;
@@ -101,6 +101,12 @@ impl Lowerer<'_> {
                 Arg::Reg(r)
             }
         };
+        if matches!(src.ty, Type::Pointer(_, AddrSpace::User)) {
+            self.call(helper::PROBE_READ_USER_STR, &[Arg::Addr(buf), size, Arg::Reg(p)]);
+            return Ok(Val::Bytes(buf));
+        }
+        // Not known to be a user pointer (an integer, a kprobe argument):
+        // kernel memory first, then user memory.
         let got = self.call(helper::PROBE_READ_KERNEL_STR, &[Arg::Addr(buf), size, Arg::Reg(p)]);
         let done = self.label();
         self.jump(Cond::Sge, got, Src::Imm(0), done);
@@ -124,7 +130,7 @@ impl Lowerer<'_> {
         let buf = self.alloc(layout::INET_SIZE)?;
         self.zero(buf, layout::INET_SIZE);
         let addr_bytes = match &addr.ty {
-            Type::Int(_) | Type::Bool | Type::Pointer(_) => 4,
+            Type::Int(_) | Type::Bool | Type::Pointer(..) => 4,
             Type::Array { elem, len } => elem.int().map_or(layout::size_of(elem), |t| t.bytes()) * len,
             Type::Record(r) => r.size,
             other => return Err(Diagnostic::error(addr.span, format!("ntop() needs an address, not {other}"))),

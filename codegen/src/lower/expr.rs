@@ -8,7 +8,7 @@ use crate::layout;
 use flowtrace_lang::ast::{BinOp, UnOp};
 use flowtrace_lang::diag::Diagnostic;
 use flowtrace_lang::typed::{Bitfield, TExpr, TExprKind};
-use flowtrace_lang::types::Type;
+use flowtrace_lang::types::{AddrSpace, Type};
 
 /// Values read as a whole (not places): integers, pointers and the like.
 pub fn is_value_type(ty: &Type) -> bool {
@@ -64,7 +64,7 @@ impl Lowerer<'_> {
             }
             TExprKind::Member { base, offset, bitfield } => {
                 let addr = self.address_plus(base, *offset)?;
-                self.read_kernel(addr, &e.ty, *bitfield)?
+                self.read_memory(addr, &e.ty, *bitfield, memory_of(base))?
             }
             TExprKind::Index { base, index, elem_size } => self.index(base, index, *elem_size, &e.ty)?,
             TExprKind::TracepointArg { offset, size, data_loc } => {
@@ -112,7 +112,7 @@ impl Lowerer<'_> {
         let v = self.expr(inner)?;
         let src = self.scalar(v)?;
         match op {
-            UnOp::Deref => self.read_kernel(src, &e.ty, None),
+            UnOp::Deref => self.read_memory(src, &e.ty, None, memory_of(inner)),
             UnOp::Neg | UnOp::BitNot => {
                 let r = self.copy_reg(src);
                 if op == UnOp::Neg {
@@ -160,9 +160,13 @@ impl Lowerer<'_> {
         Ok(addr)
     }
 
-    /// Read a value of type `ty` at kernel address `addr` (records and arrays
-    /// stay places).
-    pub fn read_kernel(&mut self, addr: Reg, ty: &Type, bitfield: Option<Bitfield>) -> LowerResult<Val> {
+    /// Read a value of type `ty` at address `addr` of kernel or user memory
+    /// (records and arrays stay places).
+    pub fn read_memory(&mut self, addr: Reg, ty: &Type, bitfield: Option<Bitfield>, space: AddrSpace) -> LowerResult<Val> {
+        let read = match space {
+            AddrSpace::Kernel => helper::PROBE_READ_KERNEL,
+            AddrSpace::User => helper::PROBE_READ_USER,
+        };
         if matches!(ty, Type::Record(_) | Type::Array { .. }) {
             return Ok(Val::KernelPlace(addr));
         }
@@ -173,7 +177,7 @@ impl Lowerer<'_> {
                 let size = layout::size_of(ty);
                 let buf = self.alloc(size)?;
                 self.zero(buf, size);
-                self.call(helper::PROBE_READ_KERNEL, &[Arg::Addr(buf), Arg::Imm(size as i32), Arg::Reg(addr)]);
+                self.call(read, &[Arg::Addr(buf), Arg::Imm(size as i32), Arg::Reg(addr)]);
                 return Ok(Val::Bytes(buf));
             }
         };
@@ -182,7 +186,7 @@ impl Lowerer<'_> {
             // Only `bytes` are read: the rest of the slot must be zero.
             self.zero(buf, 8);
         }
-        self.call(helper::PROBE_READ_KERNEL, &[Arg::Addr(buf), Arg::Imm(bytes as i32), Arg::Reg(addr)]);
+        self.call(read, &[Arg::Addr(buf), Arg::Imm(bytes as i32), Arg::Reg(addr)]);
         match bitfield {
             None => Ok(Val::Scalar(self.load_int(buf.base, buf.off, ty))),
             Some(bf) => {
@@ -198,6 +202,9 @@ impl Lowerer<'_> {
 
     fn index(&mut self, base: &TExpr, index: &TExpr, elem_size: u32, ty: &Type) -> LowerResult<Val> {
         let b = self.expr(base)?;
+        if let (Val::Bytes(mem), Type::Tuple(items)) = (b, &base.ty) {
+            return self.tuple_element(mem, items, index);
+        }
         if let Val::Bytes(mem) = b {
             // An array already copied to the stack (a tracepoint field): the
             // index must be a constant so the access stays provably in bounds.
@@ -218,7 +225,22 @@ impl Lowerer<'_> {
         let off = self.copy_reg(i);
         self.alu(AluOp::Mul, off, Src::Imm(elem_size as i32));
         self.alu(AluOp::Add, addr, Src::Reg(off));
-        self.read_kernel(addr, ty, None)
+        self.read_memory(addr, ty, None, memory_of(base))
+    }
+
+    /// `t.N` of a tuple in `mem`: elements sit at their layout offsets (not
+    /// at N × the element's size, which holds only for arrays), and a string
+    /// or nested tuple element is a place, not an integer to load.
+    fn tuple_element(&mut self, mem: Mem, items: &[Type], index: &TExpr) -> LowerResult<Val> {
+        let (offs, _) = layout::offsets(items);
+        let TExprKind::Int(i) = index.kind else {
+            return Err(self.unsupported(index.span, "a non-constant tuple index"));
+        };
+        let (Some(&off), Some(ty)) = (offs.get(i as usize), items.get(i as usize)) else {
+            return Err(Diagnostic::error(index.span, format!("index {i} is out of bounds")));
+        };
+        let at = mem.at(off);
+        Ok(if is_value_type(ty) { Val::Scalar(self.load_int(at.base, at.off, ty)) } else { Val::Bytes(at) })
     }
 
     fn tuple(&mut self, items: &[TExpr], ty: &Type) -> LowerResult<Val> {
@@ -308,7 +330,7 @@ impl Lowerer<'_> {
     }
 
     /// An expression as a second operand: small literals stay immediates.
-    fn operand(&mut self, e: &TExpr) -> LowerResult<Src> {
+    pub(super) fn operand(&mut self, e: &TExpr) -> LowerResult<Src> {
         if let TExprKind::Int(n) = e.kind {
             if let Ok(small) = i32::try_from(n as i64) {
                 return Ok(Src::Imm(small));
@@ -348,7 +370,7 @@ impl Lowerer<'_> {
         let mut r = self.operand(rhs)?;
         // C pointer arithmetic: `p + n` and `n + p` move by n elements.
         if matches!(op, BinOp::Add | BinOp::Sub) {
-            if let Type::Pointer(to) = &lhs.ty {
+            if let Type::Pointer(to, _) = &lhs.ty {
                 let scale = pointee_size(to);
                 if scale > 1 && rhs.ty.is_integer() {
                     r = match r {
@@ -360,13 +382,46 @@ impl Lowerer<'_> {
                         }
                     };
                 }
-            } else if let Type::Pointer(to) = &rhs.ty {
+            } else if let Type::Pointer(to, _) = &rhs.ty {
                 let scale = pointee_size(to);
                 if scale > 1 && lhs.ty.is_integer() {
                     self.alu(AluOp::Mul, out, Src::Imm(scale as i32));
                 }
             }
         }
+        self.zero_where_bpftrace_does(op, out, r, |l| l.arithmetic_op(op, out, r, lhs, ty))?;
+        Ok(Val::Scalar(out))
+    }
+
+    /// Emits `body` (which computes `out = out OP r`), or sets `out` to 0
+    /// when `r` is a constant for which bpftrace gives 0: a division or
+    /// modulo by 0, a shift by 64 or more or by a negative amount. bpftrace
+    /// gets those from LLVM folding the constants; BPF's verifier would
+    /// refuse the division and the shift, and `x % 0` would keep x. On
+    /// run-time operands bpftrace 0.17 prints what the BPF instructions give
+    /// (`x % 0` is x, `x / 0` is 0, a shift by the amount mod 64), and so
+    /// does this (`tests/diff/values.bt` compares both).
+    pub(super) fn zero_where_bpftrace_does(
+        &mut self,
+        op: BinOp,
+        out: Reg,
+        r: Src,
+        body: impl FnOnce(&mut Self) -> LowerResult<()>,
+    ) -> LowerResult<()> {
+        let folds_to_zero = match (op, r) {
+            (BinOp::Div | BinOp::Mod, Src::Imm(0)) => true,
+            (BinOp::Shl | BinOp::Shr, Src::Imm(k)) => !(0..64).contains(&k),
+            _ => false,
+        };
+        if folds_to_zero {
+            self.alu(AluOp::Mov, out, Src::Imm(0));
+            return Ok(());
+        }
+        body(self)
+    }
+
+    /// `out = out OP r`, normalized to `ty`.
+    fn arithmetic_op(&mut self, op: BinOp, out: Reg, r: Src, lhs: &TExpr, ty: &Type) -> LowerResult<()> {
         let signed = matches!(ty, Type::Int(t) if t.signed);
         let alu = match op {
             BinOp::Add => AluOp::Add,
@@ -375,7 +430,7 @@ impl Lowerer<'_> {
             BinOp::Div | BinOp::Mod if signed => {
                 self.signed_div(out, r, op == BinOp::Mod);
                 self.normalize(out, ty);
-                return Ok(Val::Scalar(out));
+                return Ok(());
             }
             BinOp::Div => AluOp::Div,
             BinOp::Mod => AluOp::Mod,
@@ -389,7 +444,7 @@ impl Lowerer<'_> {
         };
         self.alu(alu, out, r);
         self.normalize(out, ty);
-        Ok(Val::Scalar(out))
+        Ok(())
     }
 
     /// `out = out / r` (or `%`) with C's truncating signed semantics: BPF's
@@ -452,6 +507,17 @@ impl Lowerer<'_> {
         self.alu(AluOp::Mov, out, Src::Imm(0));
         self.place(end);
         Ok(out)
+    }
+}
+
+/// The memory `e` points into (a pointer) or lies in (a record or array
+/// place, reached through a pointer): user memory only through a pointer
+/// typed as one (a syscall tracepoint's argument, or a cast of one).
+pub fn memory_of(e: &TExpr) -> AddrSpace {
+    match (&e.ty, &e.kind) {
+        (Type::Pointer(_, space), _) => *space,
+        (Type::Record(_) | Type::Array { .. }, TExprKind::Member { base, .. } | TExprKind::Index { base, .. }) => memory_of(base),
+        _ => AddrSpace::Kernel,
     }
 }
 

@@ -188,8 +188,7 @@ impl Lowerer<'_> {
     pub fn map_update(&mut self, map: MapId, key: Option<&TExpr>, op: BinOp, value: &TExpr) -> LowerResult<()> {
         self.comment(format!(">update {} {}=", self.map_name(map), op.symbol()));
         let value_ty = self.prog.maps[map.0 as usize].value.clone();
-        let v = self.expr(value)?;
-        let rhs = self.scalar(v)?;
+        let rhs = self.operand(value)?;
         let (k, found, cur) = self.lookup_scalar(map, key)?;
         let alu = match op {
             BinOp::Add => AluOp::Add,
@@ -204,8 +203,11 @@ impl Lowerer<'_> {
             BinOp::BitXor => AluOp::Xor,
             _ => return Err(Diagnostic::error(self.span, format!("'{}=' is not an update operator", op.symbol()))),
         };
-        self.alu(alu, cur, Src::Reg(rhs));
-        self.normalize(cur, &value_ty);
+        self.zero_where_bpftrace_does(op, cur, rhs, |l| {
+            l.alu(alu, cur, rhs);
+            l.normalize(cur, &value_ty);
+            Ok(())
+        })?;
         self.store_back(map, k, found, cur)
     }
 

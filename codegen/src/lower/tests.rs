@@ -56,6 +56,25 @@ fn cast(ty: IntType, e: TExpr) -> TExpr {
 }
 
 #[test]
+fn constant_division_by_zero_and_wide_shifts_give_zero_as_in_bpftrace() {
+    // BPF's verifier refuses these with constant operands, and x % 0 keeps x.
+    for (op, a, b) in [(BinOp::Mod, 7, 0), (BinOp::Div, 7, 0), (BinOp::Mod, -7, 0), (BinOp::Shl, 1, 65), (BinOp::Shl, 1, 64), (BinOp::Shr, 8, 64), (BinOp::Shl, 1, -1)] {
+        assert_eq!(eval(&bin(op, int(a), int(b))), 0, "{a} {op:?} {b} as constants");
+    }
+    assert_eq!(eval(&bin(BinOp::Mod, uint(7), uint(0))), 0);
+}
+
+#[test]
+fn run_time_division_by_zero_and_wide_shifts_are_what_bpf_gives() {
+    // What bpftrace 0.17 prints for run-time operands (tests/diff/values.bt).
+    assert_eq!(eval(&bin(BinOp::Mod, int(7), opaque(int(0)))), 7);
+    assert_eq!(eval(&bin(BinOp::Mod, int(-7), opaque(int(0)))), -7);
+    assert_eq!(eval(&bin(BinOp::Div, int(7), opaque(int(0)))), 0);
+    assert_eq!(eval(&bin(BinOp::Shl, int(1), opaque(int(65)))), 2);
+    assert_eq!(eval(&bin(BinOp::Shl, int(1), opaque(int(63)))), i64::MIN);
+}
+
+#[test]
 fn signed_division_truncates_toward_zero() {
     for (a, b) in [(-7, 2), (7, -2), (-7, -2), (7, 2), (-9, 3), (0, 5)] {
         assert_eq!(eval(&bin(BinOp::Div, int(a), int(b))), a / b, "{a} / {b}");
@@ -109,7 +128,7 @@ fn string_equality_stops_at_the_terminator() {
 
 #[test]
 fn pointer_arithmetic_scales_by_the_pointee() {
-    let p = |n: u64| TExpr { kind: TExprKind::Int(n), ty: Type::Pointer(Box::new(Type::Int(IntType::U32))), span: Span::default() };
+    let p = |n: u64| TExpr { kind: TExprKind::Int(n), ty: Type::ptr(Type::Int(IntType::U32)), span: Span::default() };
     let add = |a: TExpr, b: TExpr| {
         let ty = if a.ty.is_pointer() { a.ty.clone() } else { b.ty.clone() };
         TExpr { kind: TExprKind::Binary { op: BinOp::Add, lhs: Box::new(a), rhs: Box::new(b) }, ty, span: Span::default() }

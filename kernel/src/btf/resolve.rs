@@ -59,7 +59,7 @@ impl Btf {
                     } else {
                         self.lang_type_at(to, depth + 1)
                     };
-                Type::Pointer(Box::new(pointee))
+                Type::ptr(pointee)
             }
             Kind::Array => {
                 let Some(a) = t.array() else {

@@ -104,6 +104,8 @@ impl Checker<'_> {
         let call = |func: Func, args: Vec<TExpr>, ty: Type| Some(TExpr { kind: TExprKind::Call { func, args }, ty, span });
         match info.func {
             Func::Sizeof => self.size_of(&args[0], span),
+            // `str($1)` is the parameter's text even when it reads as a number.
+            Func::Str if matches!(args[0].kind, ExprKind::Positional(_)) => self.positional_text(&args[0], args.get(1), span),
             Func::Str => {
                 let (args, cap) = self.str_args(args)?;
                 call(Func::Str, args, Type::Str { cap })

@@ -8,7 +8,7 @@ use crate::ast::{BinOp, Expr, ExprKind, TypeBase, TypeName, UnOp};
 use crate::kernel::TypeKeyword;
 use crate::span::Span;
 use crate::typed::{TExpr, TExprKind};
-use crate::types::{IntType, Type};
+use crate::types::{AddrSpace, IntType, Type};
 
 impl Checker<'_> {
     /// Type one expression; `None` after an error has been reported.
@@ -216,7 +216,7 @@ impl Checker<'_> {
         let value = self.expr(inner);
         let (target, value) = (target?, value?);
         let ok = match (&target, &value.ty) {
-            (Type::Int(_) | Type::Pointer(_), from) => from.is_scalar(),
+            (Type::Int(_) | Type::Pointer(..), from) => from.is_scalar(),
             (Type::Bool, from) => from.is_scalar(),
             _ => false,
         };
@@ -228,6 +228,11 @@ impl Checker<'_> {
             self.error_hint(span, format!("cannot cast '{}' to '{}'", value.ty, target), hint);
             return None;
         }
+        // `(struct sockaddr_in *)args.uservaddr` still points to user memory.
+        let target = match (&value.ty, target) {
+            (Type::Pointer(_, AddrSpace::User), Type::Pointer(to, _)) => Type::Pointer(to, AddrSpace::User),
+            (_, target) => target,
+        };
         Some(TExpr { kind: TExprKind::Cast { expr: Box::new(value) }, ty: target, span })
     }
 
@@ -240,7 +245,7 @@ impl Checker<'_> {
                 return None;
             }
         };
-        if !matches!(t.ty, Type::Int(_) | Type::Pointer(_)) {
+        if !matches!(t.ty, Type::Int(_) | Type::Pointer(..)) {
             self.error(target.span, format!("'++' and '--' need an integer or pointer, not '{}'", t.ty));
             return None;
         }
@@ -260,7 +265,7 @@ impl Checker<'_> {
     pub(super) fn size_of(&mut self, arg: &Expr, span: Span) -> Option<TExpr> {
         let t = self.expr(arg)?;
         let size = match &t.ty {
-            Type::Pointer(inner) if matches!(arg.kind, ExprKind::Cast { .. }) && type_size(inner) > 0 => 8,
+            Type::Pointer(inner, _) if matches!(arg.kind, ExprKind::Cast { .. }) && type_size(inner) > 0 => 8,
             other => type_size(other),
         };
         Some(TExpr { kind: TExprKind::Int(u64::from(size)), ty: Type::U64, span })
@@ -269,7 +274,7 @@ impl Checker<'_> {
 
 fn wrap_pointers(mut t: Type, depth: u8) -> Type {
     for _ in 0..depth {
-        t = Type::Pointer(Box::new(t));
+        t = Type::ptr(t);
     }
     t
 }

@@ -84,7 +84,7 @@ pub(crate) fn key_type(ty: &Type) -> Option<Type> {
         // codegen's layout::key_field_size); uses of one map with different
         // widths unify to the widest.
         Type::Int(i) => Some(Type::Int(*i)),
-        Type::Bool | Type::Pointer(_) => Some(Type::U64),
+        Type::Bool | Type::Pointer(..) => Some(Type::U64),
         Type::Str { .. } | Type::Inet | Type::ProbeName => Some(ty.clone()),
         Type::Array { elem, .. } if elem.is_integer() => Some(ty.clone()),
         Type::Tuple(items) => items.iter().map(key_type).collect::<Option<Vec<_>>>().map(Type::Tuple),

@@ -4,7 +4,7 @@
 //! at BTF.
 
 use super::{type_size, Checker};
-use crate::ast::{Expr, ExprKind, Ident};
+use crate::ast::{AttachKind, Expr, ExprKind, Ident};
 use crate::diag::did_you_mean_hint;
 use crate::span::Span;
 use crate::typed::{Bitfield, TExpr, TExprKind};
@@ -21,7 +21,7 @@ impl Checker<'_> {
         }
         let record = match &b.ty {
             Type::Record(r) => r.clone(),
-            Type::Pointer(inner) => match inner.as_ref() {
+            Type::Pointer(inner, _) => match inner.as_ref() {
                 Type::Record(r) => r.clone(),
                 other => {
                     self.error(field.span, format!("'{}' is not a field of '{}': it points to '{other}', not to a struct", field.name, b.ty));
@@ -82,7 +82,10 @@ impl Checker<'_> {
             };
             self.field_names.insert(span, field.name.clone());
             let kind = TExprKind::TracepointArg { offset: f.offset, size: f.size, data_loc: f.data_loc };
-            return Some(TExpr { kind, ty: f.ty.clone(), span });
+            // A syscall's pointer arguments point into the calling process.
+            let syscall = matches!(&self.scope().attach.kind, AttachKind::Tracepoint { category, .. } if category == "syscalls");
+            let ty = if syscall { f.ty.clone().in_user_memory() } else { f.ty.clone() };
+            return Some(TExpr { kind, ty, span });
         }
         if let Some(proto) = &func {
             let Some(index) = proto.params.iter().position(|(n, _)| *n == field.name) else {
@@ -124,7 +127,7 @@ impl Checker<'_> {
                 }
                 elem.as_ref().clone()
             }
-            Type::Pointer(inner) => inner.as_ref().clone(),
+            Type::Pointer(inner, _) => inner.as_ref().clone(),
             Type::Tuple(items) => {
                 let TExprKind::Int(v) = i.kind else {
                     self.error(index.span, "a tuple index must be an integer literal");
@@ -150,7 +153,7 @@ impl Checker<'_> {
     /// struct). Modelled as a member at offset 0.
     pub(super) fn deref(&mut self, inner: &Expr, span: Span) -> Option<TExpr> {
         let p = self.expr(inner)?;
-        let Type::Pointer(pointee) = &p.ty else {
+        let Type::Pointer(pointee, _) = &p.ty else {
             self.error(span, format!("cannot dereference a value of type '{}': it is not a pointer", p.ty));
             return None;
         };
@@ -164,14 +167,14 @@ impl Checker<'_> {
         let t = self.expr(inner)?;
         let place = match &t.kind {
             TExprKind::Member { bitfield: None, .. } => true,
-            TExprKind::Index { base, .. } => matches!(base.ty, Type::Array { .. } | Type::Pointer(_)),
+            TExprKind::Index { base, .. } => matches!(base.ty, Type::Array { .. } | Type::Pointer(..)),
             _ => false,
         };
         if !place {
             self.error(span, "'&' can only take the address of a struct member or an array element in kernel memory");
             return None;
         }
-        let ty = Type::Pointer(Box::new(t.ty.clone()));
+        let ty = Type::ptr(t.ty.clone());
         Some(TExpr { kind: TExprKind::Unary { op: crate::ast::UnOp::AddrOf, expr: Box::new(t) }, ty, span })
     }
 }

@@ -192,13 +192,40 @@ pub fn type_size(ty: &Type) -> u32 {
     match ty {
         Type::Void | Type::Args => 0,
         Type::Int(i) => i.bytes(),
-        Type::Bool | Type::Pointer(_) | Type::ProbeName => 8,
+        Type::Bool | Type::Pointer(..) | Type::ProbeName => 8,
         Type::Str { cap } => *cap,
         // Address family + 16 address bytes, as the runtime lays it out.
         Type::Inet => 24,
         Type::Record(r) => r.size,
         Type::Array { elem, len } => type_size(elem).saturating_mul(*len),
-        Type::Tuple(items) => items.iter().map(type_size).fold(0, u32::saturating_add),
+        Type::Tuple(items) => tuple_size(items),
         Type::Agg(_) => 8,
+    }
+}
+
+/// A tuple's size as bpftrace reports it (`sizeof`): a C struct of its
+/// elements, each at its natural alignment, padded to the largest one, so
+/// `(int8, int64)` is 16 and `(int8, string[4])` is 5. (flowtrace's own
+/// map and event layout widens every integer to 8 bytes: `codegen::layout`.)
+fn tuple_size(items: &[Type]) -> u32 {
+    let mut size = 0u32;
+    let mut max_align = 1;
+    for item in items {
+        let align = type_align(item);
+        max_align = max_align.max(align);
+        size = size.next_multiple_of(align).saturating_add(type_size(item));
+    }
+    size.next_multiple_of(max_align)
+}
+
+/// C alignment of a value of `ty`: an integer's own size, a string's bytes 1.
+fn type_align(ty: &Type) -> u32 {
+    match ty {
+        Type::Int(i) => i.bytes(),
+        Type::Str { .. } | Type::Void | Type::Args => 1,
+        Type::Array { elem, .. } => type_align(elem),
+        Type::Tuple(items) => items.iter().map(type_align).max().unwrap_or(1),
+        // Kernel records are taken as 8-aligned: BTF does not record alignment.
+        Type::Bool | Type::Pointer(..) | Type::ProbeName | Type::Inet | Type::Record(_) | Type::Agg(_) => 8,
     }
 }

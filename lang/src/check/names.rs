@@ -3,7 +3,7 @@
 //! Also the positional parameters `$1`… and `$#`.
 
 use super::Checker;
-use crate::ast::{AttachKind, TcDir};
+use crate::ast::{AttachKind, Expr, ExprKind, TcDir};
 use crate::diag::did_you_mean_hint;
 use crate::kernel::TypeKeyword;
 use crate::span::Span;
@@ -122,7 +122,7 @@ impl Checker<'_> {
     /// `struct NAME *` if BTF knows the struct, else a plain address.
     fn record_pointer(&self, name: &str) -> Type {
         match self.kernel.find_type(TypeKeyword::Struct, name) {
-            Some(t) => Type::Pointer(Box::new(t)),
+            Some(t) => Type::ptr(t),
             None => Type::U64,
         }
     }
@@ -189,16 +189,92 @@ impl Checker<'_> {
         Some(TExpr { kind: TExprKind::Str(text.clone()), ty: Type::Str { cap }, span })
     }
 
+    /// `str($N[, len])`: the parameter's text as given (an absent one is
+    /// empty), cut to `len` bytes, as bpftrace prints it: `str($1)` of `0775`
+    /// is "0775", not the text at address 509.
+    pub(super) fn positional_text(&mut self, param: &Expr, len: Option<&Expr>, span: Span) -> Option<TExpr> {
+        let ExprKind::Positional(n) = param.kind else {
+            return None;
+        };
+        let mut text = match (n as usize).checked_sub(1).map(|i| self.options.params.get(i)) {
+            None => {
+                self.error(param.span, "$0 is not a parameter: they are numbered from $1");
+                return None;
+            }
+            Some(given) => given.cloned().unwrap_or_default(),
+        };
+        if let Some(len) = len {
+            let limit = match self.expr(len)?.kind {
+                TExprKind::Int(0) => {
+                    self.error(len.span, "str()'s length must be greater than zero");
+                    return None;
+                }
+                TExprKind::Int(l) => usize::try_from(l).unwrap_or(usize::MAX),
+                _ => {
+                    self.error(len.span, "str() of a positional parameter needs a literal length");
+                    return None;
+                }
+            };
+            let mut cut = limit.min(text.len());
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text.truncate(cut);
+        }
+        let cap = text.len() as u32 + 1;
+        Some(TExpr { kind: TExprKind::Str(text), ty: Type::Str { cap }, span })
+    }
+
     pub(super) fn positional_count(&self, span: Span) -> TExpr {
         TExpr { kind: TExprKind::Int(self.options.params.len() as u64), ty: Type::I64, span }
     }
 }
 
-/// Decimal (optionally negative) or `0x` hexadecimal.
+/// A C integer literal as `strtoll` reads it whole, which is how bpftrace
+/// reads a parameter: an optional sign, then `0x…` hexadecimal, `0…` octal
+/// or decimal. Anything else (`08`, `1e3`, `0x`) is text.
 fn parse_int(text: &str) -> Option<i64> {
     let t = text.trim();
-    if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        return u64::from_str_radix(hex, 16).ok().map(|v| v as i64);
+    let (negative, digits) = match t.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let (radix, digits) = if let Some(hex) = digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
+        (16, hex)
+    } else if digits.len() > 1 && digits.starts_with('0') {
+        (8, &digits[1..])
+    } else {
+        (10, digits)
+    };
+    // from_str_radix takes a sign of its own; this one was taken above.
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
     }
-    t.parse::<i64>().ok()
+    let magnitude = u64::from_str_radix(digits, radix).ok()?;
+    if radix == 10 {
+        // Decimal must fit int64 (as before); hex and octal may spell any 64 bits.
+        let m = i128::from(magnitude);
+        return i64::try_from(if negative { -m } else { m }).ok();
+    }
+    Some(if negative { (magnitude as i64).wrapping_neg() } else { magnitude as i64 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_int;
+
+    #[test]
+    fn parameters_read_as_c_integer_literals() {
+        assert_eq!(parse_int("0775"), Some(0o775));
+        assert_eq!(parse_int("-010"), Some(-8));
+        assert_eq!(parse_int("0x1f"), Some(31));
+        assert_eq!(parse_int("-0x10"), Some(-16));
+        assert_eq!(parse_int("42"), Some(42));
+        assert_eq!((parse_int("0"), parse_int("00")), (Some(0), Some(0)));
+        assert_eq!(parse_int("0xffffffffffffffff"), Some(-1));
+        assert_eq!(parse_int("-9223372036854775808"), Some(i64::MIN));
+        for text in ["18446744073709551615", "08", "0x", "1e3", "010abc", "", "-", "eth0", "+-1"] {
+            assert_eq!(parse_int(text), None, "{text:?}");
+        }
+    }
 }

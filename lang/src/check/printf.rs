@@ -49,7 +49,7 @@ impl Checker<'_> {
         };
         if !fits {
             let hint = match (kind, &value.ty) {
-                (ArgKind::Text, Type::Array { .. } | Type::Pointer(_)) => Some("read it as a string with str(…)".to_string()),
+                (ArgKind::Text, Type::Array { .. } | Type::Pointer(..)) => Some("read it as a string with str(…)".to_string()),
                 (ArgKind::Text, Type::Int(_)) => Some("print integers with %d, %u or %x".to_string()),
                 (ArgKind::Integer, Type::Str { .. } | Type::Inet | Type::ProbeName) => Some("print text with %s".to_string()),
                 _ => None,
@@ -100,7 +100,7 @@ impl Checker<'_> {
         if matches!(t.ty, Type::Str { .. }) {
             Some(t)
         } else {
-            let hint = matches!(t.ty, Type::Pointer(_) | Type::Array { .. }).then(|| "read it first with str(…)".to_string());
+            let hint = matches!(t.ty, Type::Pointer(..) | Type::Array { .. }).then(|| "read it first with str(…)".to_string());
             self.error_hint(arg.span, format!("expected a string, not '{}'", t.ty), hint);
             None
         }
@@ -116,7 +116,7 @@ impl Checker<'_> {
         let default = self.options.default_str_size;
         let mut cap = match &src.ty {
             Type::Str { cap } => *cap,
-            Type::Int(_) | Type::Pointer(_) => default,
+            Type::Int(_) | Type::Pointer(..) => default,
             Type::Array { elem, len } if matches!(elem.as_ref(), Type::Int(IntType { bits: 8, .. })) => len.saturating_add(1),
             other => {
                 self.error(args[0].span, format!("str() needs a char pointer, char array or address, not '{other}'"));

@@ -19,7 +19,7 @@ fn int(bits: u8, signed: bool) -> Type {
 }
 
 fn ptr(t: Type) -> Type {
-    Type::Pointer(Box::new(t))
+    Type::ptr(t)
 }
 
 fn array(elem: Type, len: u32) -> Type {

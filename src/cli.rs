@@ -29,7 +29,7 @@ pub struct Cli {
     pub command: Option<String>,
 
     /// Stop after SECS seconds, printing maps as at exit.
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", value_parser = parse_timeout)]
     pub timeout: Option<f64>,
 
     /// Output format.
@@ -73,6 +73,24 @@ pub struct Cli {
     pub cleanup_stale: bool,
 }
 
+/// The longest `--timeout`: far beyond any trace, and far from where adding it
+/// to a clock reading could overflow.
+const MAX_TIMEOUT_SECS: f64 = 1e9;
+
+/// `--timeout SECS`, refused here, before anything loads, unless it is a
+/// finite number of seconds in range: NaN, infinities and huge values used to
+/// reach the clock arithmetic after the probes were attached.
+fn parse_timeout(text: &str) -> Result<f64, String> {
+    let secs: f64 = text.trim().parse().map_err(|_| format!("'{text}' is not a number of seconds"))?;
+    if secs.is_nan() || secs < 0.0 {
+        return Err(format!("'{text}' is not a number of seconds (0 or more)"));
+    }
+    if secs > MAX_TIMEOUT_SECS {
+        return Err(format!("'{text}' is too long: at most {MAX_TIMEOUT_SECS:e} seconds"));
+    }
+    Ok(secs)
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     Text,
@@ -91,4 +109,18 @@ pub enum DumpStage {
 pub enum TcOrder {
     First,
     Last,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_are_finite_seconds_in_range() {
+        assert_eq!(parse_timeout("1.5"), Ok(1.5));
+        assert_eq!(parse_timeout("0"), Ok(0.0));
+        for bad in ["nan", "NaN", "inf", "-inf", "1e300", "18446744073709551616", "-1", "", "5s"] {
+            assert!(parse_timeout(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -21,8 +21,10 @@ pub fn run(cli: &Cli, pattern: &str) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    print!("{}", listing(&kernel, pattern));
-    ExitCode::SUCCESS
+    match crate::stdout::print(&listing(&kernel, pattern)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failed) => failed.report(),
+    }
 }
 
 /// The lines `-l PATTERN` prints: tracepoints first, then raw tracepoints,

@@ -7,6 +7,7 @@ mod list;
 mod repl;
 mod run;
 mod signals;
+mod stdout;
 
 use clap::Parser;
 use cli::Cli;
@@ -60,20 +61,16 @@ fn main() -> ExitCode {
 /// `flowtrace --cleanup-stale` alone: remove tc filters left by a flowtrace
 /// that was killed (SIGKILL) on the clsact path, and say what was removed.
 fn cleanup_stale_filters() -> ExitCode {
-    match flowtrace_runtime::tc::cleanup_stale() {
-        Ok(removed) if removed.is_empty() => {
-            println!("no stale flowtrace tc filters found");
-            ExitCode::SUCCESS
-        }
-        Ok(removed) => {
-            for f in &removed {
-                println!("removed stale filter {f}");
-            }
-            ExitCode::SUCCESS
-        }
+    let text = match flowtrace_runtime::tc::cleanup_stale() {
+        Ok(removed) if removed.is_empty() => "no stale flowtrace tc filters found\n".to_string(),
+        Ok(removed) => removed.iter().map(|f| format!("removed stale filter {f}\n")).collect(),
         Err(e) => {
             eprintln!("flowtrace: error: cannot remove stale tc filters: {e}");
-            ExitCode::from(1)
+            return ExitCode::from(1);
         }
+    };
+    match stdout::print(&text) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failed) => failed.report(),
     }
 }

@@ -159,15 +159,16 @@ fn check(args: &[String], failures: &mut Vec<String>) {
     }
 }
 
-fn scratch() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ft-cli-fuzz-{}", std::process::id()));
+/// A directory of the test's own (tests run in parallel).
+fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ft-{test}-{}", std::process::id()));
     fs::create_dir_all(&dir).unwrap();
     dir
 }
 
 #[test]
 fn cli_fuzz_never_panics_and_exits_as_it_says() {
-    let dir = scratch();
+    let dir = scratch("cli-fuzz");
     let programs = programs(&dir);
     let s = |v: &[&str]| v.iter().map(|a| a.to_string()).collect::<Vec<String>>();
     // The cases found by hand first, then random ones.
@@ -218,4 +219,33 @@ fn bad_timeouts_are_refused_before_anything_loads() {
     }
     let out = run(&["--timeout".into(), "0.5".into(), "--dry-run".into(), "-e".into(), "BEGIN { exit(); }".into()], Stdout::Captured);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Programs as deep as the parser accepts (200 levels) go through the checker
+/// and code generation (`-d bpf`) without overflowing their stacks, in every
+/// nesting shape.
+#[test]
+fn the_deepest_accepted_programs_compile() {
+    let n = 197;
+    let rest: String = (1..n).map(|i| format!(" else if ($x == {i}) {{ $y = {i}; }}")).collect();
+    let shapes = [
+        ("blocks", format!("BEGIN {{ {}$x = 1;{} }}", "{ ".repeat(n), " }".repeat(n))),
+        ("ifs", format!("BEGIN {{ $x = 1; {}$y = 1;{} }}", "if ($x) { ".repeat(n), " }".repeat(n))),
+        ("else ifs", format!("BEGIN {{ $x = 1; if ($x == 0) {{ $y = 0; }}{rest} }}")),
+        ("parentheses", format!("BEGIN {{ $x = {}1{}; }}", "(".repeat(n), ")".repeat(n))),
+        ("a sum", format!("BEGIN {{ $x = 1{}; }}", " + 1".repeat(n))),
+        ("negations", format!("BEGIN {{ $x = {}1; }}", "!".repeat(n))),
+        ("conditionals", format!("BEGIN {{ $x = 1; $y = {}0; }}", "$x ? 1 : ".repeat(n))),
+        ("casts", format!("BEGIN {{ $x = {}1; }}", "(uint64)".repeat(n))),
+        ("whiles", format!("BEGIN {{ $x = 1; {}{} }}", "while ($x < 2) { $x++; ".repeat(n - 2), " }".repeat(n - 2))),
+    ];
+    let dir = scratch("deep");
+    for (shape, text) in shapes {
+        let path = dir.join("deep.ft");
+        fs::write(&path, &text).unwrap();
+        let out = run(&["-d".into(), "bpf".into(), path.to_str().unwrap().into()], Stdout::Captured);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{shape}, {n} deep: {err}");
+    }
+    let _ = fs::remove_dir_all(&dir);
 }

@@ -53,7 +53,7 @@ pub struct Cli {
     pub list: Option<String>,
 
     /// Maximum keys of a map without a `let` declaration.
-    #[arg(long, value_name = "N", env = "FLOWTRACE_MAP_KEYS", default_value_t = 4096)]
+    #[arg(long, value_name = "N", env = "FLOWTRACE_MAP_KEYS", default_value_t = 4096, value_parser = parse_map_keys)]
     pub map_keys: u32,
 
     /// Kernel BTF file to resolve types with (default: /sys/kernel/btf/vmlinux).
@@ -91,6 +91,26 @@ fn parse_timeout(text: &str) -> Result<f64, String> {
     Ok(secs)
 }
 
+/// The largest `--map-keys`. The kernel refuses hash maps past 2^28 entries
+/// (E2BIG), and long before that a map of wide keys costs gigabytes of kernel
+/// memory and a long wait while exit prints every key.
+const MAX_MAP_KEYS: u32 = 1 << 24;
+
+/// `--map-keys N`, checked here so that an impossible size is an error with
+/// a way out rather than the errno of map creation.
+fn parse_map_keys(text: &str) -> Result<u32, String> {
+    let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    let keys = text.parse::<u64>().ok().filter(|_| digits);
+    match keys {
+        Some(n @ 1..) if n <= u64::from(MAX_MAP_KEYS) => Ok(n as u32),
+        _ if digits => Err(format!(
+            "a map holds 1 to {MAX_MAP_KEYS} keys; to follow more flows than fit, \
+             declare the map 'let @m = lruhash(N);', which evicts the oldest keys"
+        )),
+        _ => Err(format!("'{text}' is not a number of keys")),
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     Text,
@@ -122,5 +142,15 @@ mod tests {
         for bad in ["nan", "NaN", "inf", "-inf", "1e300", "18446744073709551616", "-1", "", "5s"] {
             assert!(parse_timeout(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn map_keys_stay_within_what_a_kernel_map_holds() {
+        assert_eq!(parse_map_keys("4096"), Ok(4096));
+        assert_eq!(parse_map_keys("16777216"), Ok(1 << 24));
+        for bad in ["0", "16777217", "4294967295", "99999999999999999999999"] {
+            assert!(parse_map_keys(bad).unwrap_err().contains("1 to 16777216 keys"), "{bad}");
+        }
+        assert!(parse_map_keys("-1").unwrap_err().contains("not a number"));
     }
 }

@@ -2,6 +2,7 @@
 //! the interactive session.
 
 mod cli;
+mod command;
 mod frontend;
 mod list;
 mod repl;
@@ -24,6 +25,10 @@ fn main() -> ExitCode {
     if cli.interactive || (cli.program.is_none() && cli.file.is_none()) {
         return repl::run(&cli);
     }
+    if let Some(Err(msg)) = cli.command.as_deref().map(command::check) {
+        eprintln!("flowtrace: error: {msg}");
+        return ExitCode::from(1);
+    }
     let source = match frontend::read_source(&cli) {
         Ok(s) => s,
         Err(msg) => {
@@ -42,6 +47,11 @@ fn main() -> ExitCode {
         Ok(t) => t,
         Err(frontend::Reported) => return ExitCode::from(1),
     };
+    if typed.probes.is_empty() && !cli.dry_run && cli.dump.is_empty() {
+        // bpftrace refuses this too; otherwise the run would wait forever.
+        eprintln!("flowtrace: error: the program has no probes: nothing to attach");
+        return ExitCode::from(1);
+    }
     if cli.dry_run || (!cli.dump.is_empty() && cli.dump.iter().all(|d| matches!(d, cli::DumpStage::Ast | cli::DumpStage::Types))) {
         return ExitCode::SUCCESS;
     }

@@ -30,7 +30,7 @@ pub struct Cli {
     pub command: Option<String>,
 
     /// Stop after SECS seconds, printing maps as at exit.
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", value_parser = parse_timeout)]
     pub timeout: Option<f64>,
 
     /// Output format.
@@ -54,7 +54,7 @@ pub struct Cli {
     pub list: Option<String>,
 
     /// Maximum keys of a map without a `let` declaration.
-    #[arg(long, value_name = "N", env = "FLOWTRACE_MAP_KEYS", default_value_t = 4096)]
+    #[arg(long, value_name = "N", env = "FLOWTRACE_MAP_KEYS", default_value_t = 4096, value_parser = parse_map_keys)]
     pub map_keys: u32,
 
     /// Kernel BTF file to resolve types with (default: /sys/kernel/btf/vmlinux).
@@ -72,6 +72,44 @@ pub struct Cli {
     /// Remove tc filters left by a flowtrace that was killed (SIGKILL) before it could clean up.
     #[arg(long)]
     pub cleanup_stale: bool,
+}
+
+/// The longest `--timeout`: far beyond any trace, and far from where adding it
+/// to a clock reading could overflow.
+const MAX_TIMEOUT_SECS: f64 = 1e9;
+
+/// `--timeout SECS`, refused here, before anything loads, unless it is a
+/// finite number of seconds in range: NaN, infinities and huge values used to
+/// reach the clock arithmetic after the probes were attached.
+fn parse_timeout(text: &str) -> Result<f64, String> {
+    let secs: f64 = text.trim().parse().map_err(|_| format!("'{text}' is not a number of seconds"))?;
+    if secs.is_nan() || secs < 0.0 {
+        return Err(format!("'{text}' is not a number of seconds (0 or more)"));
+    }
+    if secs > MAX_TIMEOUT_SECS {
+        return Err(format!("'{text}' is too long: at most {MAX_TIMEOUT_SECS:e} seconds"));
+    }
+    Ok(secs)
+}
+
+/// The largest `--map-keys`. The kernel refuses hash maps past 2^28 entries
+/// (E2BIG), and long before that a map of wide keys costs gigabytes of kernel
+/// memory and a long wait while exit prints every key.
+const MAX_MAP_KEYS: u32 = 1 << 24;
+
+/// `--map-keys N`, checked here so that an impossible size is an error with
+/// a way out rather than the errno of map creation.
+fn parse_map_keys(text: &str) -> Result<u32, String> {
+    let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    let keys = text.parse::<u64>().ok().filter(|_| digits);
+    match keys {
+        Some(n @ 1..) if n <= u64::from(MAX_MAP_KEYS) => Ok(n as u32),
+        _ if digits => Err(format!(
+            "a map holds 1 to {MAX_MAP_KEYS} keys; to follow more flows than fit, \
+             declare the map 'let @m = lruhash(N);', which evicts the oldest keys"
+        )),
+        _ => Err(format!("'{text}' is not a number of keys")),
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -92,4 +130,28 @@ pub enum DumpStage {
 pub enum TcOrder {
     First,
     Last,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_are_finite_seconds_in_range() {
+        assert_eq!(parse_timeout("1.5"), Ok(1.5));
+        assert_eq!(parse_timeout("0"), Ok(0.0));
+        for bad in ["nan", "NaN", "inf", "-inf", "1e300", "18446744073709551616", "-1", "", "5s"] {
+            assert!(parse_timeout(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn map_keys_stay_within_what_a_kernel_map_holds() {
+        assert_eq!(parse_map_keys("4096"), Ok(4096));
+        assert_eq!(parse_map_keys("16777216"), Ok(1 << 24));
+        for bad in ["0", "16777217", "4294967295", "99999999999999999999999"] {
+            assert!(parse_map_keys(bad).unwrap_err().contains("1 to 16777216 keys"), "{bad}");
+        }
+        assert!(parse_map_keys("-1").unwrap_err().contains("not a number"));
+    }
 }

@@ -57,7 +57,7 @@ pub fn check(cli: &Cli, source: &Source, kernel: &KernelInfo) -> Result<TypedPro
         }
     };
     if cli.dump.contains(&DumpStage::Ast) {
-        print!("{}", flowtrace_lang::dump_ast::dump_ast(&ast));
+        crate::stdout::print_or_report(&flowtrace_lang::dump_ast::dump_ast(&ast))?;
     }
     let options = CheckOptions { params: positional_params(cli), ..CheckOptions::default() };
     match flowtrace_lang::check(&ast, kernel, &options) {
@@ -66,7 +66,7 @@ pub fn check(cli: &Cli, source: &Source, kernel: &KernelInfo) -> Result<TypedPro
                 let _ = write!(stderr, "{}", render_all(&typed.warnings, source));
             }
             if cli.dump.contains(&DumpStage::Types) {
-                print!("{}", flowtrace_lang::dump_types::dump_types(&typed));
+                crate::stdout::print_or_report(&flowtrace_lang::dump_types::dump_types(&typed))?;
             }
             Ok(typed)
         }

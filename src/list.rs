@@ -21,18 +21,25 @@ pub fn run(cli: &Cli, pattern: &str) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    print!("{}", listing(&kernel, pattern));
-    ExitCode::SUCCESS
+    // Tracepoints are listed from tracefs, which only root may read here: an
+    // empty list and exit 0 would say there are none.
+    let (rows, _, _) = rows(pattern);
+    if rows.iter().any(|r| matches!(r.target, Target::Tracepoint | Target::RawTracepoint)) {
+        if let Err(msg) = kernel.tracefs().root() {
+            eprintln!("flowtrace: error: {msg}");
+            return ExitCode::from(1);
+        }
+    }
+    match crate::stdout::print(&listing(&kernel, pattern)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failed) => failed.report(),
+    }
 }
 
 /// The lines `-l PATTERN` prints: tracepoints first, then raw tracepoints,
 /// then kernel functions.
 fn listing(kernel: &dyn KernelTypes, pattern: &str) -> String {
-    let (rows, rest, bare): (Vec<&Provider>, &str, bool) = match pattern.split_once(':') {
-        Some(("*", rest)) => (PROVIDERS.iter().filter(|p| p.listed_by_default).collect(), rest, true),
-        Some((name, rest)) => (provider(name).into_iter().collect(), rest, false),
-        None => (PROVIDERS.iter().filter(|p| p.listed_by_default).collect(), pattern, true),
-    };
+    let (rows, rest, bare) = rows(pattern);
     let mut out = String::new();
     for target in [Target::Tracepoint, Target::RawTracepoint, Target::KernelFunction] {
         for row in rows.iter().filter(|r| r.target == target) {
@@ -42,6 +49,16 @@ fn listing(kernel: &dyn KernelTypes, pattern: &str) -> String {
         }
     }
     out
+}
+
+/// The providers PATTERN lists, the glob after `provider:`, and whether the
+/// pattern named no provider (bare).
+fn rows(pattern: &str) -> (Vec<&'static Provider>, &str, bool) {
+    match pattern.split_once(':') {
+        Some(("*", rest)) => (PROVIDERS.iter().filter(|p| p.listed_by_default).collect(), rest, true),
+        Some((name, rest)) => (provider(name).into_iter().collect(), rest, false),
+        None => (PROVIDERS.iter().filter(|p| p.listed_by_default).collect(), pattern, true),
+    }
 }
 
 /// What follows `provider:` for each match of `rest`. A bare pattern

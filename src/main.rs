@@ -2,12 +2,14 @@
 //! the interactive session.
 
 mod cli;
+mod command;
 mod frontend;
 mod list;
 mod net;
 mod repl;
 mod run;
 mod signals;
+mod stdout;
 
 use clap::Parser;
 use cli::Cli;
@@ -30,6 +32,10 @@ fn main() -> ExitCode {
     if cli.interactive || (cli.program.is_none() && cli.file.is_none()) {
         return repl::run(&cli);
     }
+    if let Some(Err(msg)) = cli.command.as_deref().map(command::check) {
+        eprintln!("flowtrace: error: {msg}");
+        return ExitCode::from(1);
+    }
     let source = match frontend::read_source(&cli) {
         Ok(s) => s,
         Err(msg) => {
@@ -48,6 +54,11 @@ fn main() -> ExitCode {
         Ok(t) => t,
         Err(frontend::Reported) => return ExitCode::from(1),
     };
+    if typed.probes.is_empty() && !cli.dry_run && cli.dump.is_empty() {
+        // bpftrace refuses this too; otherwise the run would wait forever.
+        eprintln!("flowtrace: error: the program has no probes: nothing to attach");
+        return ExitCode::from(1);
+    }
     if cli.dry_run || (!cli.dump.is_empty() && cli.dump.iter().all(|d| matches!(d, cli::DumpStage::Ast | cli::DumpStage::Types))) {
         return ExitCode::SUCCESS;
     }
@@ -67,20 +78,16 @@ fn main() -> ExitCode {
 /// `flowtrace --cleanup-stale` alone: remove tc filters left by a flowtrace
 /// that was killed (SIGKILL) on the clsact path, and say what was removed.
 fn cleanup_stale_filters() -> ExitCode {
-    match flowtrace_runtime::tc::cleanup_stale() {
-        Ok(removed) if removed.is_empty() => {
-            println!("no stale flowtrace tc filters found");
-            ExitCode::SUCCESS
-        }
-        Ok(removed) => {
-            for f in &removed {
-                println!("removed stale filter {f}");
-            }
-            ExitCode::SUCCESS
-        }
+    let text = match flowtrace_runtime::tc::cleanup_stale() {
+        Ok(removed) if removed.is_empty() => "no stale flowtrace tc filters found\n".to_string(),
+        Ok(removed) => removed.iter().map(|f| format!("removed stale filter {f}\n")).collect(),
         Err(e) => {
             eprintln!("flowtrace: error: cannot remove stale tc filters: {e}");
-            ExitCode::from(1)
+            return ExitCode::from(1);
         }
+    };
+    match stdout::print(&text) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failed) => failed.report(),
     }
 }

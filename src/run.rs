@@ -23,7 +23,7 @@ pub fn compile_program(cli: &Cli, source: &Source, typed: &TypedProgram) -> Resu
     let render = |diags: &[Diagnostic]| render_all(diags, source);
     if cli.dump.contains(&DumpStage::Ir) {
         match dump_ir(typed, &options) {
-            Ok(text) => print!("{text}"),
+            Ok(text) => crate::stdout::print_or_report(&text)?,
             Err(diags) => return Err(report(render(&diags))),
         }
     }
@@ -40,8 +40,8 @@ pub fn compile_program(cli: &Cli, source: &Source, typed: &TypedProgram) -> Resu
     };
     if cli.dump.contains(&DumpStage::Bpf) {
         for p in &compiled.programs {
-            println!("{} ({}):", p.attach.raw, p.name);
-            print!("{}", flowtrace_codegen::disasm::disassemble(&p.insns, &p.comments));
+            let text = format!("{} ({}):\n{}", p.attach.raw, p.name, flowtrace_codegen::disasm::disassemble(&p.insns, &p.comments));
+            crate::stdout::print_or_report(&text)?;
         }
     }
     Ok(compiled)

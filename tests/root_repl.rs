@@ -666,3 +666,43 @@ fn root_repl_literal_keys_read_every_cpus_share() {
     assert!(repl.wait().success());
     let _ = std::fs::remove_dir_all(&home);
 }
+
+/// HOME pointing at a user's home (as under sudo) with `.flowtrace_history`
+/// planted there as a symlink, or as a file of another user: the session
+/// neither reads, rewrites nor chmods it, says so once, and runs without
+/// history.
+#[test]
+fn root_repl_history_refuses_symlinks_and_other_users_files() {
+    if !enabled("root_repl_history_refuses_symlinks_and_other_users_files") {
+        return;
+    }
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let home = temp_home("history");
+    let planted = home.join(".flowtrace_history");
+    let victim = home.join("victim");
+    for symlink in [true, false] {
+        let _ = std::fs::remove_file(&planted);
+        let target = if symlink { &victim } else { &planted };
+        std::fs::write(target, "precious\n").unwrap();
+        std::fs::set_permissions(target, std::fs::Permissions::from_mode(0o644)).unwrap();
+        if symlink {
+            std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        } else {
+            std::os::unix::fs::chown(&planted, Some(65534), Some(65534)).unwrap();
+        }
+        let mut repl = Repl::spawn(&home);
+        let out = repl.expect(PROMPT);
+        repl.run(".probes");
+        repl.run(".probes");
+        repl.send("\x04");
+        assert!(repl.wait().success());
+        let why = if symlink { "it is a symbolic link" } else { "it belongs to uid 65534, not to this user (uid 0)" };
+        let all = clean(&repl.raw);
+        assert_eq!(all.matches("not using the history file").count(), 1, "said once:\n{all}");
+        assert!(out.contains(why), "{out}");
+        assert_eq!(std::fs::read_to_string(target).unwrap(), "precious\n", "symlink: {symlink}");
+        let meta = std::fs::metadata(target).unwrap();
+        assert_eq!((meta.permissions().mode() & 0o777, meta.uid()), (0o644, if symlink { 0 } else { 65534 }), "symlink: {symlink}");
+    }
+    let _ = std::fs::remove_dir_all(&home);
+}

@@ -27,6 +27,9 @@ use crate::glob::{closest, glob_match};
 /// time, and 64 is bpftrace's default string size.
 pub const DATA_LOC_CAP: u32 = 64;
 
+/// What tracing asks of the user, said wherever a lack of it shows.
+pub const NEEDS_ROOT: &str = "needs root (or CAP_BPF + CAP_PERFMON)";
+
 /// Where tracefs lives when nothing else is said; the second is the old
 /// debugfs location (the kernel mounts tracefs there on first access).
 pub const DEFAULT_ROOTS: [&str; 2] = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
@@ -282,26 +285,34 @@ impl Tracefs {
         Tracefs { configured }
     }
 
-    /// The mounted tracefs root, or a message saying how to mount it.
+    /// The mounted tracefs root, or a message saying how to mount it — or,
+    /// when it is mounted but this user may not look inside (it is mode 0700
+    /// root), that tracing needs privileges.
     pub fn root(&self) -> Result<PathBuf, String> {
-        let mounted = |p: &Path| p.join("events").is_dir();
-        match &self.configured {
-            Some(root) if mounted(root) => Ok(root.clone()),
-            Some(root) => Err(format!(
-                "tracefs is not mounted at {0}: run `mount -t tracefs tracefs {0}`",
-                root.display()
-            )),
-            None => DEFAULT_ROOTS
-                .iter()
-                .map(PathBuf::from)
-                .find(|p| mounted(p))
-                .ok_or_else(|| {
-                    format!(
-                        "tracefs is not mounted: run `mount -t tracefs tracefs {}`",
-                        DEFAULT_ROOTS[0]
-                    )
-                }),
+        let candidates: Vec<PathBuf> = match &self.configured {
+            Some(root) => vec![root.clone()],
+            None => DEFAULT_ROOTS.iter().map(PathBuf::from).collect(),
+        };
+        let mut denied = None;
+        for root in &candidates {
+            match std::fs::metadata(root.join("events")) {
+                Ok(m) if m.is_dir() => return Ok(root.clone()),
+                Err(e) if e.kind() == ErrorKind::PermissionDenied => {
+                    denied.get_or_insert(root);
+                }
+                _ => {}
+            }
         }
+        if let Some(root) = denied {
+            return Err(format!(
+                "cannot read tracefs at {}: permission denied; tracing {NEEDS_ROOT}",
+                root.display()
+            ));
+        }
+        Err(format!(
+            "tracefs is not mounted at {0}: run `mount -t tracefs tracefs {0}`",
+            candidates[0].display()
+        ))
     }
 
     /// The text of `events/CAT/NAME/format`, or why it cannot be had.
@@ -316,7 +327,7 @@ impl Tracefs {
             ErrorKind::NotFound => unknown(),
             ErrorKind::PermissionDenied => {
                 format!(
-                    "cannot read {}: permission denied (reading tracepoint formats needs root)",
+                    "cannot read {}: permission denied; tracing {NEEDS_ROOT}",
                     path.display()
                 )
             }

@@ -305,3 +305,24 @@ fn map_names_start_with_a_letter() {
     assert!(errors("BEGIN { @1 = 2; }").contains("t.ft:1:10: error:"));
     assert_eq!(s("@_x + @a1"), "(+ @_x[] @a1[])");
 }
+
+/// A chain of `if … else if …` is as deep in the AST as nested blocks (each
+/// arm's `if` sits in the previous one's else block), and later passes
+/// recurse down it: thousands of arms overflowed their stacks.
+#[test]
+fn else_if_arms_count_towards_the_nesting_limit() {
+    let chain = |arms: usize| {
+        let rest: String = (1..arms).map(|i| format!("\n  else if ($x == {i}) {{ $y = {i}; }}")).collect();
+        format!("BEGIN {{ $x = 1; if ($x == 0) {{ $y = 0; }}{rest}\n}}")
+    };
+    assert_eq!(probes(&program(&chain(150))).len(), 1);
+    let src = Source::new("t.ft", chain(500));
+    match parse(&src) {
+        Ok(_) => panic!("a 500-arm else-if chain was accepted"),
+        Err(d) => {
+            let out = render_all(&d, &src);
+            assert!(out.contains("error: this is nested too deeply"), "{out}");
+            assert!(out.contains("at most 200 levels"), "{out}");
+        }
+    }
+}

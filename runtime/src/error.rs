@@ -35,6 +35,23 @@ pub struct VerifierError {
 }
 
 impl VerifierError {
+    /// Why the verifier refused, in words. Usually the errno (EACCES,
+    /// EINVAL) is enough beside the log; but a program the verifier walks to
+    /// its instruction limit writes more log than any buffer holds, and then
+    /// the kernel reports the truncated log (ENOSPC, "No space left on
+    /// device") instead of the rejection.
+    pub fn reason(&self) -> String {
+        if let Some(processed) = self.log.lines().find_map(too_large) {
+            return format!(
+                "the program is too large or has a loop the verifier cannot bound: it gave up after {processed} instructions"
+            );
+        }
+        if self.errno.contains(&format!("os error {}", libc::ENOSPC)) {
+            return "the verifier's log overflowed; its last lines say why it refused".to_string();
+        }
+        self.errno.clone()
+    }
+
     /// The last `n` non-empty lines of the log: where the reason is.
     pub fn tail(&self, n: usize) -> Vec<&str> {
         let lines: Vec<&str> = self.log.lines().filter(|l| !l.trim().is_empty()).collect();
@@ -53,6 +70,12 @@ pub struct AttachError {
     pub hint: Option<String>,
 }
 
+/// N from the verifier's `BPF program is too large. Processed N insn`.
+fn too_large(line: &str) -> Option<&str> {
+    let rest = line.split_once("BPF program is too large. Processed ")?.1;
+    Some(rest.split_whitespace().next().unwrap_or("?"))
+}
+
 /// The instruction a verifier log ends at: the last line of the form
 /// `N: (op) …`, which is what the verifier printed just before giving up.
 pub fn failing_insn(log: &str) -> Option<usize> {
@@ -69,7 +92,7 @@ impl fmt::Display for RuntimeError {
             RuntimeError::Elf(m) => write!(f, "writing the BPF object: {m}"),
             RuntimeError::Load(m) => write!(f, "loading the BPF object: {m}"),
             RuntimeError::Verifier(v) => {
-                write!(f, "the kernel verifier rejected {}: {}", v.name, v.errno)?;
+                write!(f, "the kernel verifier rejected {}: {}", v.name, v.reason())?;
                 if let Some(i) = v.insn {
                     write!(f, " (at instruction {i})")?;
                 }
@@ -115,5 +138,24 @@ mod tests {
             insn: None,
         };
         assert_eq!(v.tail(2), ["b", "c"]);
+    }
+
+    #[test]
+    fn an_overflowed_log_gives_the_verifiers_reason_not_the_errno() {
+        let mut v = VerifierError {
+            program: 0,
+            name: "ft_x".into(),
+            errno: "No space left on device (os error 28)".into(),
+            log: "8: (05) goto pc-6\nBPF program is too large. Processed 1000001 insn\nprocessed 1000001 insns (limit 1000000)\n".into(),
+            insn: None,
+        };
+        assert_eq!(
+            v.reason(),
+            "the program is too large or has a loop the verifier cannot bound: it gave up after 1000001 instructions"
+        );
+        v.log = "3: (b7) r0 = 1\n".into();
+        assert!(v.reason().contains("log overflowed"), "{}", v.reason());
+        v.errno = "Permission denied (os error 13)".into();
+        assert_eq!(v.reason(), "Permission denied (os error 13)");
     }
 }

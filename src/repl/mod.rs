@@ -27,6 +27,7 @@ mod background;
 mod commands;
 mod completion;
 mod helper;
+mod history;
 mod input;
 mod lookup;
 mod save;
@@ -48,7 +49,7 @@ use rustyline::history::DefaultHistory;
 use rustyline::Editor;
 use session::{Kind, Outcome, Session};
 use shared::{lock, Out, OutWriter, Shared};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
@@ -70,9 +71,15 @@ fn session_main(cli: &Cli) -> Result<(), String> {
     let terminal = SavedTerminal::capture();
     let mut editor: ReplEditor = Editor::new().map_err(|e| format!("cannot start the line editor: {e}"))?;
     editor.set_helper(Some(helper::ReplHelper::new(completion::KernelVocabulary::new(&kernel))));
-    let history = history_path();
-    if let Some(h) = &history {
-        let _ = editor.load_history(h);
+    let mut history = history::HistoryFile::in_home();
+    match history.as_mut().map(|h| h.load()) {
+        Some(Ok(entries)) => {
+            for entry in entries {
+                let _ = editor.add_history_entry(entry);
+            }
+        }
+        Some(Err(warning)) => errln!("{warning}"),
+        None => {}
     }
     let external = editor.create_external_printer().ok();
     let out = Out::new(external.map(|p| Box::new(p) as Box<dyn rustyline::ExternalPrinter + Send>));
@@ -107,8 +114,8 @@ fn session_main(cli: &Cli) -> Result<(), String> {
         };
         if !text.trim().is_empty() {
             let _ = editor.add_history_entry(text.trim_end());
-            if let Some(h) = &history {
-                let _ = editor.save_history(h);
+            if let Err(warning) = history.as_mut().map_or(Ok(()), |h| h.save(editor.history().iter())) {
+                errln!("{warning}");
             }
         }
         let next = handle(&mut session, &text);
@@ -135,11 +142,6 @@ fn monotonic_ns() -> u64 {
     // SAFETY: clock_gettime writes into the timespec we own.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
-/// `~/.flowtrace_history`.
-fn history_path() -> Option<PathBuf> {
-    std::env::var_os("HOME").map(|h| Path::new(&h).join(".flowtrace_history"))
 }
 
 /// One entry: more lines while braces are open. On a terminal the validator

@@ -24,6 +24,16 @@ pub(super) fn syntax_error(error: &Error<Rule>, source: &Source, chunk: &Chunk) 
         // than at the (possibly empty) last line.
         pos = text.trim_end().len().max(chunk.range.start);
     }
+    if let Some(diag) = stray_character(text, pos, found) {
+        return diag;
+    }
+    if found.is_empty() {
+        if let Some(open) = chunk.unclosed {
+            let (line, col) = source.line_col(open as u32);
+            return Diagnostic::error(Span::new(pos, pos), "expected '}', found end of input")
+                .with_hint(format!("the '{{' at {line}:{col} has no matching '}}'"));
+        }
+    }
     let span = Span::new(pos, pos + found.len());
     let found_text = if found.is_empty() { "end of input".to_string() } else { format!("'{found}'") };
     let positives: &[Rule] = match &error.variant {
@@ -33,7 +43,7 @@ pub(super) fn syntax_error(error: &Error<Rule>, source: &Source, chunk: &Chunk) 
             return Diagnostic::error(span, "this program is nested too deeply to parse");
         }
     };
-    let expected = expectation(positives, found);
+    let expected = expectation(positives, found, follows_else(text, pos));
     let message = if expected.message.contains(&found_text) {
         expected.message.to_string()
     } else {
@@ -66,7 +76,7 @@ fn expect(message: &'static str) -> Expected {
 
 /// Pick the most useful description of what the parser wanted. The order
 /// matters: the first match wins.
-fn expectation(positives: &[Rule], found: &str) -> Expected {
+fn expectation(positives: &[Rule], found: &str, after_else: bool) -> Expected {
     use Rule::*;
     let has = |r: Rule| positives.contains(&r);
     let any = |rs: &[Rule]| rs.iter().any(|r| positives.contains(r));
@@ -100,7 +110,7 @@ fn expectation(positives: &[Rule], found: &str) -> Expected {
             hint: Some("a probe is 'provider:target [, …] [/predicate/] { statements }'"),
         };
     }
-    if has(kw_if) && has(lbrace) {
+    if after_else && has(kw_if) && has(lbrace) {
         return expect("expected '{' or 'if' after 'else'");
     }
     if any(&[if_stmt, while_stmt, unroll_stmt, return_stmt, assign_stmt, expr_stmt, let_stmt]) {
@@ -140,6 +150,36 @@ fn expectation(positives: &[Rule], found: &str) -> Expected {
         return expect("unexpected text");
     }
     expect("syntax error")
+}
+
+/// Whether the word just before `pos` is the keyword `else`.
+fn follows_else(text: &str, pos: usize) -> bool {
+    let before = text[..pos].trim_end();
+    before.strip_suffix("else").is_some_and(|rest| !rest.ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_'))
+}
+
+/// A character no token can hold, where the parse stopped (or right after a
+/// lone `$` or `@`): say what it is, rather than what the grammar wanted at
+/// that point — which is about the text around it, and misleads.
+fn stray_character(text: &str, pos: usize, found: &str) -> Option<Diagnostic> {
+    let at = if found == "$" || found == "@" { pos + 1 } else { pos };
+    let c = text[at..].chars().next()?;
+    let span = Span::new(at, at + c.len_utf8());
+    let code = format!("U+{:04X}", u32::from(c));
+    if c == '\0' {
+        return Some(Diagnostic::error(span, format!("a NUL byte ({code}) in the program text")).with_hint("is this a binary file? programs are text"));
+    }
+    if c.is_control() && !c.is_whitespace() {
+        return Some(Diagnostic::error(span, format!("a control character ({code}) in the program text")));
+    }
+    if c.is_ascii() {
+        return None;
+    }
+    let in_name = text[..at].ends_with(|p: char| p.is_ascii_alphanumeric() || p == '_' || p == '$' || p == '@');
+    let message = if in_name { format!("'{c}' ({code}) cannot be part of a name") } else { format!("unexpected character '{c}' ({code})") };
+    Some(Diagnostic::error(span, message).with_hint(
+        "names are ASCII letters, digits and '_'; other characters may appear only in strings and comments",
+    ))
 }
 
 /// The token at `pos`, for "found …" and the caret's width: a word, a

@@ -204,8 +204,15 @@ impl Builder {
         };
         let otherwise = parts.next().map(|other| match other.as_rule() {
             Rule::if_stmt => {
+                // `else if` nests as deeply as a block: the chain is an else
+                // block holding the next `if`, and every later pass recurses
+                // down it, so each arm counts towards the nesting limit.
                 let nested_span = self.span(&other);
+                if !self.enter(1, nested_span) {
+                    return Block { stmts: Vec::new(), span: nested_span };
+                }
                 let nested = Stmt { kind: self.if_stmt(other), span: nested_span };
+                self.leave(1);
                 Block { stmts: vec![nested], span: nested_span }
             }
             _ => self.block(other),

@@ -66,7 +66,7 @@ pub fn render_runtime_error(e: RuntimeError, compiled: &CompiledProgram, render:
             let span = v.insn.and_then(|i| program.spans.get(i)).copied().unwrap_or(program.attach.span);
             let mut d = Diagnostic::error(
                 span,
-                format!("the kernel verifier rejected the program for '{}' ({})", program.attach.raw, v.errno),
+                format!("the kernel verifier rejected the program for '{}' ({})", program.attach.raw, v.reason()),
             );
             if let Some(i) = v.insn {
                 d = d.with_hint(format!("the verifier stopped at instruction {i}; see `-d bpf`"));

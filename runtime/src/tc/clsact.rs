@@ -6,7 +6,8 @@
 //! filter of anyone else's is on it.
 
 use super::netlink::Socket;
-use super::{filter_name, Hook, TcOrder};
+use super::owner;
+use super::{Hook, TcOrder};
 use std::collections::HashMap;
 use std::io;
 use std::sync::{Arc, Mutex, Weak};
@@ -83,7 +84,7 @@ impl ClsactFilter {
         let mut sock = Socket::open()?;
         let qdisc = claim(&mut sock, ifindex)?;
         let priority = priority(order);
-        let name = filter_name(program);
+        let name = owner::filter_name(&owner::claim()?, program);
         // A handle already taken (by a stale filter of a process that had our
         // pid) is skipped, never replaced.
         let mut last = None;

@@ -7,21 +7,23 @@
 //!   on exit, even after SIGKILL.
 //! - **clsact + cls_bpf** (older kernels, or `FLOWTRACE_TC_MODE=clsact`): the
 //!   clsact qdisc is created only if missing; our filters use a dedicated
-//!   priority and handle and carry the name `flowtrace/PID/PROGRAM`; on exit we
-//!   delete exactly those filters, and the qdisc only if we created it and no
-//!   filter is left on it. A SIGKILLed run leaves its filters: the next run
-//!   finds them ([`find_stale`]) and says how to remove them, or removes them
-//!   when asked (`--cleanup-stale`, [`remove_stale`]).
+//!   priority and handle and carry the name `flowtrace/OWNER/PROGRAM`, where
+//!   OWNER names an abstract socket the run holds (see `owner.rs`: it tells a
+//!   live run from a dead one across PID namespaces); on exit we delete
+//!   exactly those filters, and the qdisc only if we created it and no filter
+//!   is left on it. A SIGKILLed run leaves its filters: the next run finds
+//!   them ([`find_stale`]) and says how to remove them, or removes them when
+//!   asked (`--cleanup-stale`, [`remove_stale`]).
 
 mod clsact;
 mod interfaces;
 pub(crate) mod netlink;
+pub(crate) mod owner;
 mod stale;
 
 pub use clsact::ClsactFilter;
 pub use interfaces::{interfaces, resolve, Interface};
 pub use stale::{cleanup_stale, find_stale, remove_stale, StaleFilter};
-pub(crate) use stale::running_flowtrace;
 
 /// Where flowtrace's program goes among the interface's tc programs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -98,30 +100,5 @@ impl Hook {
             netlink::CLSACT_EGRESS => Some(Hook::Egress),
             _ => None,
         }
-    }
-}
-
-/// The `TCA_BPF_NAME` flowtrace gives its filters: it names the process, so
-/// a later run can tell a live flowtrace's filter from a dead one's.
-pub(crate) fn filter_name(program: &str) -> String {
-    format!("flowtrace/{}/{program}", std::process::id())
-}
-
-/// The pid in a name made by [`filter_name`].
-pub(crate) fn filter_owner(name: &str) -> Option<u32> {
-    name.strip_prefix("flowtrace/")?.split('/').next()?.parse().ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn filter_names_carry_the_pid() {
-        let name = filter_name("ft_tc_eth0_in");
-        assert!(name.ends_with("/ft_tc_eth0_in"));
-        assert_eq!(filter_owner(&name), Some(std::process::id()));
-        assert_eq!(filter_owner("cilium-ingress"), None);
-        assert_eq!(filter_owner("flowtrace/x/y"), None);
     }
 }

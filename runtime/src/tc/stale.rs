@@ -1,10 +1,13 @@
 //! Filters left behind by a flowtrace that was killed with SIGKILL on the
-//! clsact path (TCX links cannot outlive their process). A filter is ours if
-//! its name is `flowtrace/PID/…` or its program is named `ft_…`; it is stale
-//! if that pid is not a running flowtrace.
+//! clsact path (TCX links cannot outlive their process). A filter is stale
+//! only when it is provably a dead run's: its name is `flowtrace/OWNER/…` and
+//! nobody in this network namespace holds OWNER's socket (`owner.rs`). A live
+//! run in another PID namespace holds it as well as one in ours; a filter
+//! whose owner cannot be checked is never touched.
 
 use super::netlink::{Filter, Socket};
-use super::{filter_owner, interfaces, Hook};
+use super::owner::{filter_owner, owner_state, Owner};
+use super::{interfaces, Hook};
 use std::collections::HashMap;
 use std::fmt;
 use std::io;
@@ -42,11 +45,6 @@ impl fmt::Display for StaleFilter {
     }
 }
 
-/// Whether `pid` is a running flowtrace (a live one's filters are in use).
-pub(crate) fn running_flowtrace(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim().starts_with("flowtrace"))
-}
-
 fn program_names() -> HashMap<u32, String> {
     aya::programs::loaded_programs()
         .filter_map(Result::ok)
@@ -54,17 +52,10 @@ fn program_names() -> HashMap<u32, String> {
         .collect()
 }
 
-fn is_stale(f: &Filter, programs: &HashMap<u32, String>) -> bool {
-    if f.kind != "bpf" {
-        return false;
-    }
-    let program = f.prog_id.and_then(|id| programs.get(&id)).map(String::as_str).unwrap_or("");
-    match f.name.as_deref().and_then(filter_owner) {
-        Some(pid) => pid != std::process::id() && !running_flowtrace(pid),
-        // Not named by us: only a program called ft_… marks it, and then
-        // there is no owner to ask, so it counts as left behind.
-        None => program.starts_with("ft_") && f.name.as_deref().is_none_or(|n| !n.contains('/')),
-    }
+fn is_stale(f: &Filter) -> bool {
+    // Not named by a flowtrace that can be checked (another tool's filter, or
+    // an older flowtrace's pid-only name): not ours to judge.
+    f.kind == "bpf" && f.name.as_deref().and_then(filter_owner).is_some_and(|owner| owner_state(owner) == Owner::Dead)
 }
 
 /// Every stale flowtrace filter in this network namespace.
@@ -75,7 +66,7 @@ pub fn find_stale() -> io::Result<Vec<StaleFilter>> {
     for iface in interfaces()? {
         for hook in [Hook::Ingress, Hook::Egress] {
             for f in sock.filters(iface.index, hook.parent())? {
-                if !is_stale(&f, &programs) {
+                if !is_stale(&f) {
                     continue;
                 }
                 let prog_id = f.prog_id.unwrap_or(0);

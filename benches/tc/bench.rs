@@ -1,10 +1,14 @@
-//! ns/packet of tc programs under BPF_PROG_TEST_RUN: flowtrace's code for a
-//! 5-tuple `count()` + `sum(len)` script against an empty program (the cost
-//! of the test harness itself) and against the same work hand-written in C
-//! and compiled with clang -O2 (`five_tuple.c`). Built as an example of the
-//! runtime crate; run through `benches/tc/run`, which builds the C object.
+//! ns/packet of tc programs under BPF_PROG_TEST_RUN: flowtrace's code for the
+//! 5-tuple `count()` + `sum(len)` runbook (lruhash maps) against an empty
+//! program (the cost of the test harness itself) and against the same work
+//! hand-written in C and compiled with clang -O2 (`five_tuple.c`): one LRU
+//! map whose value holds packets and bytes (the reference), and two per-CPU
+//! hash maps with flowtrace's and with a compact key layout. On an IPv4 TCP
+//! and an IPv6 UDP packet; instruction counts of flowtrace's program and the
+//! one-map C program. Built as an example of the runtime crate; run through
+//! `benches/tc/run`, which builds the C objects.
 //!
-//! Usage: tc_bench SAME_KEY_OBJECT COMPACT_KEY_OBJECT [REPEAT] [ROUNDS]
+//! Usage: tc_bench ONE_MAP_OBJECT SAME_KEY_OBJECT COMPACT_KEY_OBJECT [REPEAT] [ROUNDS]
 
 use flowtrace_codegen::insn::{encode_all, BPF_PSEUDO_MAP_FD};
 use flowtrace_codegen::object::ProgramKind;
@@ -13,9 +17,24 @@ use flowtrace_lang::{CheckOptions, Source};
 use flowtrace_runtime::sys;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
-const SCRIPT: &str = "tc:lo:ingress { @pkts[saddr, daddr, sport, dport, proto] = count(); \
+const SCRIPT: &str = "let @pkts = lruhash(4096); let @bytes = lruhash(4096); \
+                      tc:lo:ingress { @pkts[saddr, daddr, sport, dport, proto] = count(); \
                       @bytes[saddr, daddr, sport, dport, proto] = sum(len); }";
 const BPF_PROG_TEST_RUN: libc::c_long = 10;
+
+/// A 94-byte IPv6 UDP packet (32 bytes of payload).
+fn packet_v6() -> Vec<u8> {
+    let mut p = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x86, 0xdd];
+    p.extend([0x60, 0, 0, 0, 0, 40, 17, 64]);
+    p.extend([0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    p.extend([0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+    p.extend(5353u16.to_be_bytes());
+    p.extend(53u16.to_be_bytes());
+    p.extend(40u16.to_be_bytes());
+    p.extend([0, 0]);
+    p.extend([0x61u8; 32]);
+    p
+}
 
 /// A 74-byte IPv4 TCP packet (20 bytes of payload).
 fn packet() -> Vec<u8> {
@@ -88,34 +107,57 @@ fn median(mut v: Vec<u32>) -> u32 {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: tc_bench SAME_KEY_OBJECT COMPACT_KEY_OBJECT [REPEAT] [ROUNDS]";
-    let (same, compact) = (args.get(1).expect(usage), args.get(2).expect(usage));
-    let repeat: u32 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
-    let rounds: usize = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(7);
+    let usage = "usage: tc_bench ONE_MAP_OBJECT SAME_KEY_OBJECT COMPACT_KEY_OBJECT [REPEAT] [ROUNDS]";
+    let (one, same, compact) = (args.get(1).expect(usage), args.get(2).expect(usage), args.get(3).expect(usage));
+    let repeat: u32 = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+    let rounds: usize = args.get(5).and_then(|s| s.parse().ok()).unwrap_or(7);
 
+    let one_insns = elf_insns(one);
+    let mut one = clang_program(one);
     let mut same = clang_program(same);
     let mut compact = clang_program(compact);
     let (ft, _maps, ft_insns) = flowtrace_program();
     let empty = empty_program();
-    let data = packet();
-    let fds = [empty.as_raw_fd(), fd_of(&mut same), fd_of(&mut compact), ft.as_raw_fd()];
+    let fds = [empty.as_raw_fd(), fd_of(&mut one), fd_of(&mut same), fd_of(&mut compact), ft.as_raw_fd()];
 
-    let mut samples: [Vec<u32>; 4] = Default::default();
-    for _ in 0..rounds {
-        // Interleaved, so drift (frequency, other load) hits all alike.
-        for (i, fd) in fds.into_iter().enumerate() {
-            samples[i].push(test_run(fd, &data, repeat));
+    println!("BPF_PROG_TEST_RUN, {repeat} runs x {rounds} rounds, median ns/packet");
+    println!("  instructions: flowtrace {ft_insns}, clang -O2 one map {one_insns} ({:.2}x)", ft_insns as f64 / one_insns as f64);
+    for (what, data) in [("IPv4 TCP", packet()), ("IPv6 UDP", packet_v6())] {
+        let mut samples: [Vec<u32>; 5] = Default::default();
+        for _ in 0..rounds {
+            // Interleaved, so drift (frequency, other load) hits all alike.
+            for (i, fd) in fds.into_iter().enumerate() {
+                samples[i].push(test_run(fd, &data, repeat));
+            }
         }
+        let [e, o, s, c, f] = samples.map(median);
+        let over = |x: u32| x.saturating_sub(e);
+        println!("{}-byte {what} packet:", data.len());
+        println!("  empty program                              {e:>4} ns");
+        println!("  clang -O2, one LRU map (packets+bytes)     {o:>4} ns  ({:>3} ns over empty)", over(o));
+        println!("  clang -O2, two maps, flowtrace's key       {s:>4} ns  ({:>3} ns over empty)", over(s));
+        println!("  clang -O2, two maps, compact 40-byte key   {c:>4} ns  ({:>3} ns over empty)", over(c));
+        println!("  flowtrace runbook (lruhash)                {f:>4} ns  ({:>3} ns over empty)", over(f));
+        println!("  flowtrace / clang one map                  {:.3}x (over empty: {:.3}x)", f as f64 / o as f64, over(f) as f64 / over(o).max(1) as f64);
     }
-    let [e, s, c, f] = samples.map(median);
-    let over = |x: u32| x.saturating_sub(e);
-    println!("BPF_PROG_TEST_RUN, {}-byte IPv4 TCP packet, {repeat} runs x {rounds} rounds, median ns/packet", data.len());
-    println!("  empty program                          {e:>4} ns");
-    println!("  clang -O2, flowtrace's 48-byte key     {s:>4} ns  ({:>3} ns over empty)", over(s));
-    println!("  clang -O2, compact 40-byte key         {c:>4} ns  ({:>3} ns over empty)", over(c));
-    println!("  flowtrace ({ft_insns} insns)                {f:>4} ns  ({:>3} ns over empty)", over(f));
-    println!("  flowtrace / clang same key             {:.3}x (over empty: {:.3}x)", f as f64 / s as f64, over(f) as f64 / over(s).max(1) as f64);
-    println!("  flowtrace / clang compact key          {:.3}x (over empty: {:.3}x)", f as f64 / c as f64, over(f) as f64 / over(c).max(1) as f64);
+}
+
+/// Instructions of the `classifier` section of a BPF ELF object (8 bytes
+/// each; an lddw counts twice, as in flowtrace's count).
+fn elf_insns(path: &str) -> usize {
+    let b = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let u16_at = |at: usize| u16::from_le_bytes(b[at..at + 2].try_into().unwrap()) as usize;
+    let u64_at = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap()) as usize;
+    let (shoff, shentsize, shnum, shstrndx) = (u64_at(0x28), u16_at(0x3a), u16_at(0x3c), u16_at(0x3e));
+    let section = |i: usize| shoff + i * shentsize;
+    let names = u64_at(section(shstrndx) + 0x18);
+    (0..shnum)
+        .find(|&i| {
+            let name = names + u32::from_le_bytes(b[section(i)..section(i) + 4].try_into().unwrap()) as usize;
+            b[name..].starts_with(b"classifier\0")
+        })
+        .map(|i| u64_at(section(i) + 0x20) / 8)
+        .expect("a classifier section")
 }
 
 fn clang_program(path: &str) -> aya::Ebpf {

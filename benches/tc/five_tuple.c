@@ -7,6 +7,10 @@
 // two per-CPU hash maps keyed by the 5-tuple (lookup, insert if missing,
 // add in place). Built twice: with a compact 40-byte key, and with
 // -DFLOWTRACE_KEY, flowtrace's 48-byte key layout (the same bytes hashed).
+// Built a third time with -DFLOWTRACE_KEY -DONE_MAP: the program a C
+// programmer writes for the runbook (examples/tc-top-talkers.ft, lruhash
+// maps): packets and bytes in one value of one per-CPU LRU hash map, one
+// lookup per packet.
 // Written for this repository; no libbpf headers needed.
 
 typedef unsigned char __u8;
@@ -19,6 +23,7 @@ typedef unsigned long long __u64;
 #define __type(name, val) typeof(val) *name
 
 #define BPF_MAP_TYPE_PERCPU_HASH 5
+#define BPF_MAP_TYPE_LRU_PERCPU_HASH 10
 #define BPF_NOEXIST 1
 #define TC_ACT_UNSPEC (-1)
 
@@ -54,6 +59,32 @@ struct flow {
 #define SET_FAMILY(k, f) ((void)0)
 #endif
 
+#ifdef ONE_MAP
+struct counters {
+	__u64 pkts, bytes;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct flow);
+	__type(value, struct counters);
+} flows SEC(".maps");
+
+static __attribute__((always_inline)) void count(struct flow *k, __u64 len)
+{
+	struct counters *c = bpf_map_lookup_elem(&flows, k);
+	if (!c) {
+		struct counters zero = {};
+		bpf_map_update_elem(&flows, k, &zero, BPF_NOEXIST);
+		c = bpf_map_lookup_elem(&flows, k);
+		if (!c)
+			return;
+	}
+	c->pkts += 1;
+	c->bytes += len;
+}
+#else
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 4096);
@@ -80,6 +111,13 @@ static __attribute__((always_inline)) void add(void *map, struct flow *k, __u64 
 	}
 	*p += v;
 }
+
+static __attribute__((always_inline)) void count(struct flow *k, __u64 len)
+{
+	add(&pkts, k, 1);
+	add(&bytes, k, len);
+}
+#endif
 
 SEC("classifier")
 int count_flows(struct __sk_buff *skb)
@@ -156,8 +194,7 @@ int count_flows(struct __sk_buff *skb)
 	}
 count:
 	k.proto = proto;
-	add(&pkts, &k, 1);
-	add(&bytes, &k, skb->len);
+	count(&k, skb->len);
 out:
 	return TC_ACT_UNSPEC;
 }

@@ -103,7 +103,7 @@ fn shared_flow_key_counts_in_every_map() {
          if (sport == 40000) { @big[saddr, daddr, sport, dport, proto] = count(); } \
          @b[saddr, daddr, sport, dport, proto] = sum(len); @m[saddr, daddr, sport, dport, proto] = max(sport); }",
     );
-    assert!(flowtrace_codegen::disasm::disassemble_program(&compiled.programs[0], &compiled.maps).contains(">key built above"));
+    assert!(flowtrace_codegen::disasm::disassemble_program(&compiled.programs[0], &compiled.maps).contains(">key built by the header parse"));
     let prog = TestProgram::load(compiled).unwrap_or_else(|e| panic!("{e}"));
     let a = ipv4_tcp([10, 0, 0, 1], [10, 0, 0, 2], 40000, 443, 0x12);
     let b = ipv4_tcp([10, 0, 0, 3], [10, 0, 0, 2], 40001, 443, 0x12);

@@ -2,8 +2,9 @@
 //! packet headers.
 //!
 //! Headers are parsed once at program entry, only when the probe uses a
-//! header builtin, into stack slots that the builtins then read (see
-//! [`super::packet_parse`]). The context builtins read `__sk_buff` directly;
+//! header builtin (see [`super::packet_parse`]): into the flow key that
+//! aggregations share ([`super::shared_key`]), and into value slots for the
+//! header builtins read anywhere else. The context builtins read `__sk_buff` directly;
 //! `ifname` looks the interface index up in a map the runtime fills with the
 //! names of the interfaces it attached to (a glob attaches one program to
 //! many); `skb->FIELD` is a direct `__sk_buff` context load.
@@ -43,26 +44,91 @@ const IFNAME_LEN: u32 = 16;
 /// Interfaces whose names the `ifname` map can hold.
 const IFNAMES_MAX: u32 = 4096;
 
-/// Stack slots the header parse fills; every one is 8 bytes, zero when the
-/// packet does not have the header (or it is truncated).
+/// Where the header parse writes one integer field, at its width.
 #[derive(Clone, Copy, Debug)]
+pub struct FieldDest {
+    pub at: Mem,
+    pub size: Size,
+}
+
+/// Where it writes an address: its 16 bytes (IPv4 in the first 4) at
+/// `addr`, the family at `family`.
+#[derive(Clone, Copy, Debug)]
+pub struct InetDest {
+    pub addr: Mem,
+    pub family: FieldDest,
+}
+
+/// Every place the header parse writes: the value slots of header builtins
+/// read in expressions, and the fields of the flow key it builds in place
+/// (`shared_key`). A field nobody reads has no destination and is not
+/// loaded. What the packet does not have stays zero.
+#[derive(Clone, Debug, Default)]
+pub struct PacketDests {
+    pub family: Vec<FieldDest>,
+    pub proto: Vec<FieldDest>,
+    pub sport: Vec<FieldDest>,
+    pub dport: Vec<FieldDest>,
+    pub tcpflags: Vec<FieldDest>,
+    pub saddr: Vec<InetDest>,
+    pub daddr: Vec<InetDest>,
+    /// Zeroed before the parse and again when the headers turn out
+    /// invalid: every destination's bytes, and the flow key's padding.
+    pub zeroed: Vec<(Mem, u32)>,
+    /// Constant fields of the flow key, written after each zeroing.
+    pub constants: Vec<(FieldDest, i64)>,
+}
+
+impl PacketDests {
+    /// The integer destinations of header builtin `b`.
+    pub fn scalars(&mut self, b: Builtin) -> Option<&mut Vec<FieldDest>> {
+        match b {
+            Builtin::Family => Some(&mut self.family),
+            Builtin::Proto => Some(&mut self.proto),
+            Builtin::Sport => Some(&mut self.sport),
+            Builtin::Dport => Some(&mut self.dport),
+            Builtin::Tcpflags => Some(&mut self.tcpflags),
+            _ => None,
+        }
+    }
+
+    /// The address destinations of `saddr`/`daddr`.
+    pub fn inets(&mut self, b: Builtin) -> Option<&mut Vec<InetDest>> {
+        match b {
+            Builtin::Saddr => Some(&mut self.saddr),
+            Builtin::Daddr => Some(&mut self.daddr),
+            _ => None,
+        }
+    }
+
+    /// Zero every destination (and padding), then write the constants.
+    pub fn reset(&self, l: &mut Lowerer<'_>) {
+        for &(m, size) in &self.zeroed {
+            l.zero(m, size);
+        }
+        for (d, v) in &self.constants {
+            let r = l.constant(*v as u64);
+            l.emit(Inst::Store { size: d.size, base: d.at.base, off: d.at.off, src: Src::Reg(r) });
+        }
+    }
+}
+
+/// The value slots of the header builtins read in expressions: 8-byte
+/// integers, 24-byte `inet` values.
+#[derive(Clone, Debug, Default)]
 pub struct PacketSlots {
-    pub family: Mem,
-    pub proto: Mem,
-    pub sport: Mem,
-    pub dport: Mem,
-    pub tcpflags: Mem,
-    /// 24-byte `inet` values: family (u64), then 16 address bytes.
-    pub saddr: Mem,
-    pub daddr: Mem,
+    slots: Vec<(Builtin, Mem)>,
 }
 
 impl PacketSlots {
-    /// All slots are one contiguous run starting at `daddr` (allocated last).
-    pub fn zero_all(&self, l: &mut Lowerer<'_>) {
-        l.zero(self.daddr, (self.family.off - self.daddr.off) as u32 + 8);
+    fn get(&self, b: Builtin) -> Option<Mem> {
+        self.slots.iter().find(|(x, _)| *x == b).map(|(_, m)| *m)
     }
 }
+
+/// The builtins the header parse provides.
+pub const HEADER_BUILTINS: [Builtin; 7] =
+    [Builtin::Family, Builtin::Proto, Builtin::Saddr, Builtin::Daddr, Builtin::Sport, Builtin::Dport, Builtin::Tcpflags];
 
 pub(super) fn needs_headers(b: Builtin) -> bool {
     matches!(b, Builtin::Family | Builtin::Proto | Builtin::Saddr | Builtin::Daddr | Builtin::Sport | Builtin::Dport | Builtin::Tcpflags)
@@ -90,17 +156,12 @@ impl Lowerer<'_> {
             Builtin::Skb => Err(Diagnostic::error(e.span, "`skb` is read through its fields: skb->len, skb->mark, skb->hash, …")
                 .with_hint("fields of struct __sk_buff are loaded from the program's context")),
             _ => {
-                let slots = self.packet.ok_or_else(|| Diagnostic::error(e.span, "internal error: packet headers not parsed"))?;
-                let slot = match b {
-                    Builtin::Family => slots.family,
-                    Builtin::Proto => slots.proto,
-                    Builtin::Sport => slots.sport,
-                    Builtin::Dport => slots.dport,
-                    Builtin::Tcpflags => slots.tcpflags,
-                    Builtin::Saddr => return Ok(Val::Bytes(slots.saddr)),
-                    _ => return Ok(Val::Bytes(slots.daddr)),
-                };
-                Ok(Val::Scalar(self.load_scalar(slot)))
+                let slot = self.packet.as_ref().and_then(|s| s.get(b));
+                let slot = slot.ok_or_else(|| Diagnostic::error(e.span, "internal error: packet headers not parsed"))?;
+                match b {
+                    Builtin::Saddr | Builtin::Daddr => Ok(Val::Bytes(slot)),
+                    _ => Ok(Val::Scalar(self.load_scalar(slot))),
+                }
             }
         }
     }
@@ -156,46 +217,62 @@ impl Lowerer<'_> {
         r
     }
 
-    /// At entry of a tc probe that uses header builtins: parse them.
+    /// At entry of a tc probe that uses header builtins: parse them, into
+    /// the flow key (built in place, see `shared_key`) and into value slots
+    /// for the builtins read anywhere else.
     pub fn parse_packet_if_used(&mut self) -> LowerResult<()> {
         let probe = self.probe;
-        let used = probe.predicate.iter().any(|p| expr_uses(p, &needs_headers)) || stmts_use(&probe.body, &needs_headers);
+        let used = probe.predicate.iter().any(|p| expr_uses(p, &needs_headers)) || stmts_use(&probe.body, &needs_headers, None);
         if self.kind != ProgramKind::SchedCls || !used {
             return Ok(());
         }
         self.comment(">parse packet headers".to_string());
-        let slot = |l: &mut Self, size| l.alloc(size);
-        let slots = PacketSlots {
-            family: slot(self, 8)?,
-            proto: slot(self, 8)?,
-            sport: slot(self, 8)?,
-            dport: slot(self, 8)?,
-            tcpflags: slot(self, 8)?,
-            saddr: slot(self, 24)?,
-            daddr: slot(self, 24)?,
-        };
-        slots.zero_all(self);
+        let mut dests = PacketDests::default();
+        self.plan_packet_key(&mut dests)?;
+        let key = self.shared_key.as_ref().map(|k| k.key().clone());
+        let mut slots = PacketSlots::default();
+        for b in HEADER_BUILTINS {
+            let want = |x: Builtin| x == b;
+            let read = probe.predicate.iter().any(|p| expr_uses(p, &want)) || stmts_use(&probe.body, &want, key.as_ref());
+            if !read {
+                continue;
+            }
+            let inet = matches!(b, Builtin::Saddr | Builtin::Daddr);
+            let m = self.alloc(if inet { 24 } else { 8 })?;
+            let family = FieldDest { at: m, size: Size::DW };
+            if let Some(v) = dests.inets(b) {
+                // Value layout: u64 family, then the address.
+                v.push(InetDest { addr: m.at(8), family });
+            } else if let Some(v) = dests.scalars(b) {
+                v.push(family);
+            }
+            dests.zeroed.push((m, if inet { 24 } else { 8 }));
+            slots.slots.push((b, m));
+        }
+        dests.reset(self);
         self.packet = Some(slots);
-        self.parse_headers(slots)?;
-        self.plan_shared_key()
+        self.parse_headers(&dests)
     }
 }
 
-/// Whether any builtin matching `want` occurs in the statements.
-pub fn stmts_use(stmts: &[TStmt], want: &dyn Fn(Builtin) -> bool) -> bool {
-    stmts.iter().any(|s| stmt_uses(s, want))
+/// Whether any builtin matching `want` occurs in the statements; with
+/// `key`, not counting aggregation keys that are that key (the parse writes
+/// those fields straight into it).
+pub fn stmts_use(stmts: &[TStmt], want: &dyn Fn(Builtin) -> bool, key: Option<&TExpr>) -> bool {
+    stmts.iter().any(|s| stmt_uses(s, want, key))
 }
 
-fn stmt_uses(s: &TStmt, want: &dyn Fn(Builtin) -> bool) -> bool {
+fn stmt_uses(s: &TStmt, want: &dyn Fn(Builtin) -> bool, in_key: Option<&TExpr>) -> bool {
     let e = |x: &TExpr| expr_uses(x, want);
     let oe = |x: &Option<TExpr>| x.as_ref().is_some_and(|x| expr_uses(x, want));
     match &s.kind {
         TStmtKind::Expr(x) | TStmtKind::AssignVar { value: x, .. } | TStmtKind::PrintValue { value: x } => e(x),
         TStmtKind::MapStore { key, value, .. } | TStmtKind::MapUpdate { key, value, .. } => oe(key) || e(value),
+        TStmtKind::Aggregate { key: Some(k), arg, .. } if in_key.is_some_and(|s| super::shared_key::same_key(s, k)) => oe(arg),
         TStmtKind::Aggregate { key, arg, .. } => oe(key) || oe(arg),
         TStmtKind::Delete { key, .. } => oe(key),
-        TStmtKind::If { cond, then, otherwise } => e(cond) || stmts_use(then, want) || stmts_use(otherwise, want),
-        TStmtKind::While { cond, body } => e(cond) || stmts_use(body, want),
+        TStmtKind::If { cond, then, otherwise } => e(cond) || stmts_use(then, want, in_key) || stmts_use(otherwise, want, in_key),
+        TStmtKind::While { cond, body } => e(cond) || stmts_use(body, want, in_key),
         TStmtKind::Printf { args, .. } => args.iter().any(e),
         TStmtKind::Return
         | TStmtKind::Time { .. }

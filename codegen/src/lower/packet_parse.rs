@@ -3,39 +3,54 @@
 //! destination-options, fragment and AH extension headers skipped, up to
 //! [`IPV6_EXT_MAX`]), then TCP, UDP, ICMP and ICMPv6.
 //!
-//! It runs twice over one description, in two modes:
-//! - **direct**: loads straight from packet memory (`skb->data`). Every read
-//!   is preceded by `if ptr + N > data_end goto slow`, the comparison the
-//!   verifier turns into a proven range. This is the fast path.
-//! - **copied**: when the headers are not all in the linear part of the skb
-//!   (or the packet is truncated), the first [`COPY_MAX`] bytes are copied to
-//!   a per-CPU buffer with `bpf_skb_load_bytes`, and the same parse runs over it. Here
-//!   the verifier cannot relate offsets to the copied length, so every offset
-//!   is also clamped against the buffer's size.
+//! One parse, over one window of header bytes (`data` up to `end`):
+//! - when the first `min(len, COPY_MAX)` bytes are in the linear part of the
+//!   skb (nearly always), the window is packet memory itself;
+//! - otherwise those bytes are copied with `bpf_skb_load_bytes` into a
+//!   per-CPU buffer, and the window is the copy. A header the copy cannot
+//!   hold the linear part could not have held either, so both windows
+//!   read every packet alike.
 //!
-//! Offsets are kept in scalar registers and checked against
-//! [`OFFSET_MAX`] after every variable step: the verifier only proves packet
-//! ranges for offsets below 64 KiB, and small known bounds keep it fast.
+//! `bpf_skb_pull_data` would make the bytes linear instead, but it also
+//! un-clones a cloned skb (a copy of its head, a change of its truesize):
+//! an observer must not do that to a packet it does not own.
 //!
-//! Results go to the [`PacketSlots`]. A packet that is not IP, or whose
-//! headers are malformed or truncated before the end of the transport
-//! header, reads as all zero (`family`, `proto`, addresses, ports, flags). A
-//! non-first fragment has its addresses and `proto` but zero ports.
-//! ICMP and ICMPv6 follow NetFlow: `sport` 0, `dport` = type << 8 | code.
+//! Every read is `if data + off + N > end goto invalid`. Over packet
+//! memory the verifier turns that comparison into a proven range; over the
+//! copy it only compares two pointers (allowed for privileged programs) and
+//! the range comes from the offset's own bound instead: offsets are checked
+//! against [`OFFSET_MAX`] after every variable step, and the buffer is
+//! large enough for a read at any offset below that ([`COPY_BUF`]). Small
+//! known bounds also keep the verifier fast (it proves packet ranges only
+//! for offsets below 64 KiB).
+//!
+//! Results go to the [`PacketDests`]: value slots and the flow key. A packet
+//! that is not IP, or whose headers are malformed or truncated before the
+//! end of the transport header, reads as all zero (`family`, `proto`,
+//! addresses, ports, flags). A non-first fragment has its addresses and
+//! `proto` but zero ports. ICMP and ICMPv6 follow NetFlow: `sport` 0,
+//! `dport` = type << 8 | code. Fields nobody reads are checked for length
+//! (a truncated packet still reads as zero) but not loaded.
 
-use super::packet::{PacketSlots, SKB_DATA, SKB_DATA_END, SKB_LEN};
+use super::packet::{FieldDest, PacketDests, SKB_DATA, SKB_DATA_END, SKB_LEN};
 use super::{Arg, LowerResult, Lowerer};
 use crate::insn::helper;
 use crate::ir::{AluOp, Cond, Inst, Label, Reg, Size, Src};
 use crate::object::{BpfMapType, MapRef, MapRole, MapSpec};
 
 const ETH_HLEN: i32 = 14;
-/// Bytes copied for the slow path: Ethernet, two VLAN tags, an IPv4 header
-/// with 40 bytes of options and a TCP header fit, as does IPv6 with a few
-/// small extension headers.
+/// Bytes copied when they are not linear: Ethernet, two VLAN tags, an IPv4
+/// header with 40 bytes of options and a TCP header fit, as does IPv6 with
+/// a few small extension headers.
 const COPY_MAX: i32 = 128;
 /// Largest header offset the parse accepts.
 const OFFSET_MAX: i32 = 1024;
+/// Size of the copy buffer: a read of up to [`READ_MAX`] bytes at any
+/// offset up to [`OFFSET_MAX`] stays inside it (bytes past the copied
+/// length are never read: `end` stops them).
+const COPY_BUF: u32 = (OFFSET_MAX + READ_MAX) as u32;
+/// The longest single read (the IPv6 header).
+const READ_MAX: i32 = 64;
 /// Set when compiling, every tc program parses the copied headers: lets
 /// tests run the slow path on BPF_PROG_TEST_RUN's (always linear) packets.
 pub const FORCE_COPY_ENV: &str = "FLOWTRACE_TEST_TC_COPY";
@@ -67,55 +82,43 @@ const IPPROTO_AH: i32 = 51;
 const IPPROTO_ICMPV6: i32 = 58;
 const IPPROTO_DSTOPTS: i32 = 60;
 
-/// Where header bytes are read from in one run of the parse.
-#[derive(Clone, Copy)]
-enum Source {
-    /// Packet memory: `data` and `data_end` pointers.
-    Direct { data: Reg, end: Reg },
-    /// A copy: its address and how many bytes were copied.
-    Copied { buf: Reg, len: Reg },
-}
-
-/// One run of the parse.
-#[derive(Clone, Copy)]
-struct Run {
-    src: Source,
-    slots: PacketSlots,
-    /// Where to go when bytes are missing: the copied run in direct mode,
-    /// `invalid` in copied mode.
-    short: Label,
-    /// Malformed or truncated: zero every slot.
+/// The parse's window and exits.
+struct Run<'d> {
+    /// First header byte, and one past the last readable one.
+    data: Reg,
+    end: Reg,
+    out: &'d PacketDests,
+    /// Malformed or truncated: zero every destination.
     invalid: Label,
     done: Label,
 }
 
 impl Lowerer<'_> {
-    /// Emits both runs of the parse (the slots are zero on entry).
-    pub(super) fn parse_headers(&mut self, slots: PacketSlots) -> LowerResult<()> {
-        let (slow, invalid, done) = (self.label(), self.label(), self.label());
-        let (data, end) = (self.vreg(), self.vreg());
+    /// Emits the parse (every destination is zero on entry).
+    pub(super) fn parse_headers(&mut self, out: &PacketDests) -> LowerResult<()> {
+        let (copy, parse, invalid, done) = (self.label(), self.label(), self.label(), self.label());
+        let (data, end, need) = (self.vreg(), self.vreg(), self.vreg());
         let ctx = self.ctx;
         self.emit(Inst::Load { size: Size::W, dst: data, base: ctx, off: SKB_DATA });
         self.emit(Inst::Load { size: Size::W, dst: end, base: ctx, off: SKB_DATA_END });
+        self.emit(Inst::Load { size: Size::W, dst: need, base: ctx, off: SKB_LEN });
+        let fits = self.label();
+        self.jump(Cond::Le, need, Src::Imm(COPY_MAX), fits);
+        self.alu(AluOp::Mov, need, Src::Imm(COPY_MAX));
+        self.place(fits);
         if std::env::var_os(FORCE_COPY_ENV).is_some() {
-            self.goto(slow);
+            self.goto(copy);
         }
-        self.comment(">headers from packet memory".into());
-        self.parse_run(Run { src: Source::Direct { data, end }, slots, short: slow, invalid, done });
+        let linear_end = self.copy_reg(data);
+        self.alu(AluOp::Add, linear_end, Src::Reg(need));
+        self.jump(Cond::Le, linear_end, Src::Reg(end), parse);
 
-        self.place(slow);
-        self.comment(">headers not linear or truncated: parse a copy".into());
-        slots.zero_all(self);
-        let len = self.vreg();
-        self.emit(Inst::Load { size: Size::W, dst: len, base: ctx, off: SKB_LEN });
+        self.place(copy);
+        self.comment(">headers not linear: parse a copy".into());
         // `< 1`, not `== 0`: Linux 6.1's verifier learns a minimum of 1 only
         // from an ordered comparison, and skb_load_bytes refuses a size that
         // may be 0.
-        self.jump(Cond::Lt, len, Src::Imm(1), invalid);
-        let full = self.label();
-        self.jump(Cond::Le, len, Src::Imm(COPY_MAX), full);
-        self.alu(AluOp::Mov, len, Src::Imm(COPY_MAX));
-        self.place(full);
+        self.jump(Cond::Lt, need, Src::Imm(1), invalid);
         // The copy goes to a per-CPU map value, not the stack: the verifier
         // demands aligned stack accesses, and header fields at variable
         // offsets are not aligned; map values have no such rule on x86.
@@ -124,17 +127,23 @@ impl Lowerer<'_> {
         self.emit(Inst::Store { size: Size::DW, base: key.base, off: key.off, src: Src::Imm(0) });
         let buf = self.call(helper::MAP_LOOKUP_ELEM, &[Arg::Map(map), Arg::Addr(key)]);
         self.jump(Cond::Eq, buf, Src::Imm(0), invalid);
-        let r = self.call(helper::SKB_LOAD_BYTES, &[Arg::Reg(ctx), Arg::Imm(0), Arg::Reg(buf), Arg::Reg(len)]);
+        let r = self.call(helper::SKB_LOAD_BYTES, &[Arg::Reg(ctx), Arg::Imm(0), Arg::Reg(buf), Arg::Reg(need)]);
         self.jump(Cond::Ne, r, Src::Imm(0), invalid);
-        self.parse_run(Run { src: Source::Copied { buf, len }, slots, short: invalid, invalid, done });
+        self.alu(AluOp::Mov, data, Src::Reg(buf));
+        self.alu(AluOp::Mov, end, Src::Reg(buf));
+        self.alu(AluOp::Add, end, Src::Reg(need));
+
+        self.place(parse);
+        self.comment(">headers".into());
+        self.parse_run(&Run { data, end, out, invalid, done });
 
         self.place(invalid);
-        slots.zero_all(self);
+        out.reset(self);
         self.place(done);
         Ok(())
     }
 
-    /// The per-CPU buffer the slow path copies headers into, shared by
+    /// The per-CPU buffer non-linear headers are copied into, shared by
     /// every tc probe (a program runs to completion on its CPU).
     fn packet_copy_map(&mut self) -> MapRef {
         const NAME: &str = "ft_pktcopy";
@@ -146,7 +155,7 @@ impl Lowerer<'_> {
             name: NAME.into(),
             map_type: BpfMapType::PercpuArray,
             key_size: 4,
-            value_size: COPY_MAX as u32,
+            value_size: COPY_BUF,
             max_entries: 1,
             role: MapRole::Scratch,
         });
@@ -154,29 +163,22 @@ impl Lowerer<'_> {
     }
 
     /// A pointer to `n` readable bytes at header offset `off`, or a jump to
-    /// `run.short`.
+    /// `run.invalid`.
     fn header_bytes(&mut self, run: &Run, off: Reg, n: i32) -> Reg {
-        match run.src {
-            Source::Direct { data, end } => {
-                let p = self.copy_reg(data);
-                self.alu(AluOp::Add, p, Src::Reg(off));
-                let past = self.copy_reg(p);
-                self.alu(AluOp::Add, past, Src::Imm(n));
-                // The verifier learns "n bytes at p are in the packet" from this.
-                self.jump(Cond::Gt, past, Src::Reg(end), run.short);
-                p
-            }
-            Source::Copied { buf, len } => {
-                // Against the buffer's size (what the verifier checks)…
-                self.jump(Cond::Gt, off, Src::Imm(COPY_MAX - n), run.short);
-                // …and against what was copied (what the packet has).
-                let past = self.copy_reg(off);
-                self.alu(AluOp::Add, past, Src::Imm(n));
-                self.jump(Cond::Gt, past, Src::Reg(len), run.short);
-                let p = self.copy_reg(buf);
-                self.alu(AluOp::Add, p, Src::Reg(off));
-                p
-            }
+        debug_assert!(n <= READ_MAX);
+        let p = self.copy_reg(run.data);
+        self.alu(AluOp::Add, p, Src::Reg(off));
+        let past = self.copy_reg(p);
+        self.alu(AluOp::Add, past, Src::Imm(n));
+        // Over packet memory the verifier learns "n bytes at p" from this.
+        self.jump(Cond::Gt, past, Src::Reg(run.end), run.invalid);
+        p
+    }
+
+    /// Stores `v` at every destination, each at its width.
+    fn put(&mut self, dests: &[FieldDest], v: Src) {
+        for d in dests {
+            self.emit(Inst::Store { size: d.size, base: d.at.base, off: d.at.off, src: v });
         }
     }
 
@@ -186,10 +188,10 @@ impl Lowerer<'_> {
         r
     }
 
-    fn parse_run(&mut self, run: Run) {
+    fn parse_run(&mut self, run: &Run) {
         let off = self.vreg();
         self.alu(AluOp::Mov, off, Src::Imm(0));
-        let p = self.header_bytes(&run, off, ETH_HLEN);
+        let p = self.header_bytes(run, off, ETH_HLEN);
         let ethertype = self.load_at(Size::H, p, 12);
         self.alu(AluOp::Mov, off, Src::Imm(ETH_HLEN));
         // Up to two VLAN tags (802.1ad outer, 802.1Q inner): 4 bytes each,
@@ -199,7 +201,7 @@ impl Lowerer<'_> {
             self.jump(Cond::Eq, ethertype, Src::Imm(ETH_P_8021Q), tagged);
             self.jump(Cond::Ne, ethertype, Src::Imm(ETH_P_8021AD), next);
             self.place(tagged);
-            let p = self.header_bytes(&run, off, 4);
+            let p = self.header_bytes(run, off, 4);
             self.emit(Inst::Load { size: Size::H, dst: ethertype, base: p, off: 2 });
             self.alu(AluOp::Add, off, Src::Imm(4));
             self.place(next);
@@ -212,16 +214,16 @@ impl Lowerer<'_> {
 
         self.place(v4);
         let proto = self.vreg();
-        self.ipv4(&run, off, proto, transport);
+        self.ipv4(run, off, proto, transport);
         self.place(v6);
-        self.ipv6(&run, off, proto, transport);
+        self.ipv6(run, off, proto, transport);
         self.place(transport);
-        self.transport(&run, off, proto);
+        self.transport(run, off, proto);
     }
 
     /// IPv4: sets `proto`, the addresses, and `off` past the options.
     fn ipv4(&mut self, run: &Run, off: Reg, proto: Reg, transport: Label) {
-        let s = run.slots;
+        let out = run.out;
         let p = self.header_bytes(run, off, 20);
         let vihl = self.load_at(Size::B, p, 0);
         let version = self.copy_reg(vihl);
@@ -233,11 +235,16 @@ impl Lowerer<'_> {
         self.jump(Cond::Lt, vihl, Src::Imm(5), run.invalid);
         self.alu(AluOp::Lsh, vihl, Src::Imm(2));
         self.emit(Inst::Load { size: Size::B, dst: proto, base: p, off: 9 });
-        self.store_scalar(s.proto, proto);
-        self.set_family(s, AF_INET);
-        for (slot, at) in [(s.saddr, 12), (s.daddr, 16)] {
+        self.put(&out.proto, Src::Reg(proto));
+        self.set_family(out, AF_INET);
+        for (dests, at) in [(&out.saddr, 12), (&out.daddr, 16)] {
+            if dests.is_empty() {
+                continue;
+            }
             let a = self.load_at(Size::W, p, at);
-            self.emit(Inst::Store { size: Size::W, base: slot.base, off: slot.off + 8, src: Src::Reg(a) });
+            for d in dests {
+                self.emit(Inst::Store { size: Size::W, base: d.addr.base, off: d.addr.off, src: Src::Reg(a) });
+            }
         }
         self.alu(AluOp::Add, off, Src::Reg(vihl));
         // A fragment other than the first has no transport header.
@@ -249,14 +256,19 @@ impl Lowerer<'_> {
     /// IPv6: sets `proto` (after the extension headers), the addresses, and
     /// `off` past the extension headers.
     fn ipv6(&mut self, run: &Run, off: Reg, proto: Reg, transport: Label) {
-        let s = run.slots;
+        let out = run.out;
         let p = self.header_bytes(run, off, 40);
         self.emit(Inst::Load { size: Size::B, dst: proto, base: p, off: 6 });
-        self.set_family(s, AF_INET6);
-        for (slot, at) in [(s.saddr, 8), (s.daddr, 24)] {
+        self.set_family(out, AF_INET6);
+        for (dests, at) in [(&out.saddr, 8), (&out.daddr, 24)] {
             for half in [0, 8] {
+                if dests.is_empty() {
+                    continue;
+                }
                 let a = self.load_at(Size::DW, p, at + half);
-                self.emit(Inst::Store { size: Size::DW, base: slot.base, off: slot.off + 8 + half, src: Src::Reg(a) });
+                for d in dests {
+                    self.emit(Inst::Store { size: Size::DW, base: d.addr.base, off: d.addr.off + half, src: Src::Reg(a) });
+                }
             }
         }
         self.alu(AluOp::Add, off, Src::Imm(40));
@@ -265,7 +277,7 @@ impl Lowerer<'_> {
             self.ipv6_extension(run, off, proto, ext_done);
         }
         self.place(ext_done);
-        self.store_scalar(s.proto, proto);
+        self.put(&out.proto, Src::Reg(proto));
         self.goto(transport);
     }
 
@@ -301,7 +313,7 @@ impl Lowerer<'_> {
         self.jump(Cond::Set, frag, Src::Imm(IP6_OFFSET_MASK), later);
         self.goto(next);
         self.place(later);
-        self.store_scalar(run.slots.proto, proto);
+        self.put(&run.out.proto, Src::Reg(proto));
         self.goto(run.done);
 
         // AH: length in 4-byte units, not counting the first 8.
@@ -318,9 +330,10 @@ impl Lowerer<'_> {
         self.jump(Cond::Gt, off, Src::Imm(OFFSET_MAX), run.invalid);
     }
 
-    /// Ports, TCP flags, ICMP type/code.
+    /// Ports, TCP flags, ICMP type/code. The header's length is checked
+    /// even when no field of it is read: a truncated packet reads as zero.
     fn transport(&mut self, run: &Run, off: Reg, proto: Reg) {
-        let s = run.slots;
+        let out = run.out;
         let (tcp, udp, icmp) = (self.label(), self.label(), self.label());
         self.jump(Cond::Eq, proto, Src::Imm(IPPROTO_TCP), tcp);
         self.jump(Cond::Eq, proto, Src::Imm(IPPROTO_UDP), udp);
@@ -330,37 +343,45 @@ impl Lowerer<'_> {
 
         self.place(tcp);
         let p = self.header_bytes(run, off, 20);
-        self.ports(s, p);
-        let flags = self.load_at(Size::B, p, 13);
-        self.store_scalar(s.tcpflags, flags);
+        self.ports(out, p);
+        if !out.tcpflags.is_empty() {
+            let flags = self.load_at(Size::B, p, 13);
+            self.put(&out.tcpflags, Src::Reg(flags));
+        }
         self.goto(run.done);
 
         self.place(udp);
         let p = self.header_bytes(run, off, 8);
-        self.ports(s, p);
+        self.ports(out, p);
         self.goto(run.done);
 
         self.place(icmp);
         let p = self.header_bytes(run, off, 8);
-        // type << 8 | code is the big-endian u16 at the header's start.
-        let tc = self.load_at(Size::H, p, 0);
-        self.emit(Inst::ToBe { dst: tc, bits: 16 });
-        self.store_scalar(s.dport, tc);
+        if !out.dport.is_empty() {
+            // type << 8 | code is the big-endian u16 at the header's start.
+            let tc = self.load_at(Size::H, p, 0);
+            self.emit(Inst::ToBe { dst: tc, bits: 16 });
+            self.put(&out.dport, Src::Reg(tc));
+        }
         self.goto(run.done);
     }
 
     /// Source and destination port, big-endian at the header's start.
-    fn ports(&mut self, s: PacketSlots, p: Reg) {
-        for (at, slot) in [(0, s.sport), (2, s.dport)] {
+    fn ports(&mut self, out: &PacketDests, p: Reg) {
+        for (at, dests) in [(0, &out.sport), (2, &out.dport)] {
+            if dests.is_empty() {
+                continue;
+            }
             let v = self.load_at(Size::H, p, at);
             self.emit(Inst::ToBe { dst: v, bits: 16 });
-            self.store_scalar(slot, v);
+            self.put(dests, Src::Reg(v));
         }
     }
 
-    fn set_family(&mut self, s: PacketSlots, family: i32) {
-        for m in [s.family, s.saddr, s.daddr] {
-            self.emit(Inst::Store { size: Size::DW, base: m.base, off: m.off, src: Src::Imm(family) });
+    fn set_family(&mut self, out: &PacketDests, family: i32) {
+        self.put(&out.family, Src::Imm(family));
+        for d in out.saddr.iter().chain(&out.daddr) {
+            self.put(&[d.family], Src::Imm(family));
         }
     }
 }

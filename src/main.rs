@@ -6,6 +6,7 @@ mod command;
 mod frontend;
 mod list;
 mod net;
+mod output;
 mod repl;
 mod run;
 mod signals;

@@ -14,7 +14,7 @@ use flowtrace_runtime::output::{OutputFormat, Printer};
 use flowtrace_runtime::session::{compile_for_kernel, render_runtime_error, AddError, Run};
 use flowtrace_runtime::tc::{TcOptions, TcOrder};
 use flowtrace_runtime::{Flow, RuntimeError, Session};
-use std::io::{self, Write};
+use std::io::Write;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
@@ -60,14 +60,10 @@ fn monotonic_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
-/// Output destination: standard output or `-o FILE`.
+/// Output destination: standard output or `-o FILE`, never holding up a
+/// stop signal ([`crate::output`]).
 fn open_output(cli: &Cli) -> Result<Box<dyn Write>, String> {
-    match &cli.output {
-        Some(path) => std::fs::File::create(path)
-            .map(|f| Box::new(io::BufWriter::new(f)) as Box<dyn Write>)
-            .map_err(|e| format!("cannot write {}: {e}", path.display())),
-        None => Ok(Box::new(io::stdout())),
-    }
+    crate::output::Output::open(cli.output.as_deref()).map(|o| Box::new(o) as Box<dyn Write>)
 }
 
 /// Why tracing stopped.
@@ -168,10 +164,13 @@ fn finish(session: &mut Script) -> Result<(), RuntimeError> {
     let last = session.finish();
     let warnings = session.take_warnings();
     let last = last?;
-    let _ = session.sink().exit_maps(&last.maps);
+    // Output that cannot be written is an error (exit 1), never silent.
+    let out = |error| RuntimeError::Kernel { what: "writing the maps at exit".into(), error };
+    session.sink().exit_maps(&last.maps).map_err(out)?;
     if last.lost_events > 0 {
-        let _ = session.sink().lost_events(last.lost_events);
+        session.sink().lost_events(last.lost_events).map_err(out)?;
     }
+    session.sink().flush().map_err(out)?;
     warnings.into_iter().next().map_or(Ok(()), Err)
 }
 

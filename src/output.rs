@@ -1,0 +1,82 @@
+//! Where a script's output goes: standard output or `-o FILE`, written so
+//! that a signal is never held up by the reader.
+//!
+//! Until a stop signal arrives, writes block as usual (a slow reader slows
+//! flowtrace down; lost ring-buffer events are counted and reported). Once
+//! one has arrived, the reader gets [`GRACE`] in all to take what is left —
+//! END's output and the maps — and what it does not take in that time is
+//! dropped and reported: probes are detached whatever the output does.
+
+use std::io::{self, Write};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
+
+/// How long a stalled reader may hold up exit after a signal.
+const GRACE: Duration = Duration::from_millis(250);
+
+pub struct Output {
+    fd: RawFd,
+    /// Keeps `-o FILE` open; standard output is not ours to close.
+    _file: Option<OwnedFd>,
+    /// When the first write after a stop signal began.
+    stopping_since: Option<Instant>,
+    /// Bytes the reader did not take before the grace time ran out.
+    pub dropped: u64,
+}
+
+impl Output {
+    pub fn open(path: Option<&std::path::Path>) -> Result<Output, String> {
+        match path {
+            Some(path) => {
+                let file = std::fs::File::create(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                let fd: OwnedFd = file.into();
+                Ok(Output { fd: fd.as_raw_fd(), _file: Some(fd), stopping_since: None, dropped: 0 })
+            }
+            None => Ok(Output { fd: libc::STDOUT_FILENO, _file: None, stopping_since: None, dropped: 0 }),
+        }
+    }
+
+    /// After a signal: waits until the reader can take more, within what is
+    /// left of the grace time. `false` when it ran out.
+    fn ready_in_grace(&mut self) -> bool {
+        let since = *self.stopping_since.get_or_insert_with(Instant::now);
+        let left = GRACE.saturating_sub(since.elapsed());
+        let mut poll = libc::pollfd { fd: self.fd, events: libc::POLLOUT, revents: 0 };
+        let ms = left.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: one pollfd we own, for the length of the call.
+        let n = unsafe { libc::poll(&mut poll, 1, ms) };
+        n > 0
+    }
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        loop {
+            let stopping = crate::signals::received();
+            // After a signal, write no more than a pipe takes without
+            // blocking once it polls writable (one page).
+            let len = if stopping { buf.len().min(4096) } else { buf.len() };
+            if stopping && !self.ready_in_grace() {
+                self.dropped += buf.len() as u64;
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the output's reader stopped taking output; the rest was dropped to stop promptly",
+                ));
+            }
+            // SAFETY: writes from a buffer we borrow, of its length at most.
+            let n = unsafe { libc::write(self.fd, buf.as_ptr().cast(), len) };
+            if n >= 0 {
+                return Ok(n as usize);
+            }
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::Interrupted {
+                return Err(err);
+            }
+            // EINTR: a signal arrived while blocked; loop to see it.
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}

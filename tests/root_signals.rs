@@ -1,0 +1,106 @@
+//! Stopping promptly and never losing output silently (issue 10, items 2, 3
+//! and 5): a stalled reader of standard output cannot hold up SIGINT, SIGHUP
+//! ends a script like SIGTERM, and maps that cannot be written at exit are an
+//! error. Root only (FLOWTRACE_ROOT_TESTS=1): the probes are really attached.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use flowtrace_testkit::objects::flowtrace_objects_after_grace as nothing_of_ours_in_kernel;
+use flowtrace_testkit::root_tests_enabled as enabled;
+use flowtrace_testkit::traffic::close_cycles;
+
+fn flowtrace() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_flowtrace"))
+}
+
+/// Waits for `child` at most `limit`; `None` (and the child killed) past it.
+fn exit_within(child: &mut Child, limit: Duration) -> Option<(std::process::ExitStatus, Duration)> {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some((status, start.elapsed()));
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn attached(child: &mut Child) -> BufReader<std::process::ChildStdout> {
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut head = String::new();
+    stdout.read_line(&mut head).unwrap();
+    assert!(head.starts_with("Attaching"), "flowtrace did not attach: {head:?}");
+    stdout
+}
+
+#[test]
+fn root_sigint_is_prompt_while_the_reader_has_stalled() {
+    if !enabled("root_sigint_is_prompt_while_the_reader_has_stalled") {
+        return;
+    }
+    assert_eq!(nothing_of_ours_in_kernel(), (0, 0), "flowtrace objects left over by an earlier run");
+    // 1000 lines of 200 bytes a second fill a 64 KiB pipe nobody reads
+    // within a second; flowtrace is then blocked writing.
+    let line = "x".repeat(199);
+    let program = format!("interval:ms:1 {{ printf(\"{line}\\n\"); @ticks = count(); }}");
+    let mut child = flowtrace().args(["-e", &program]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let _stalled = attached(&mut child);
+    std::thread::sleep(Duration::from_millis(1500));
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let exited = exit_within(&mut child, Duration::from_secs(5));
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    let (status, took) = exited.unwrap_or_else(|| panic!("SIGINT ignored while stdout stalled (killed after 5 s); stderr: {err}"));
+    // The reader never takes the rest: dropping it is reported, not silent.
+    assert!(!status.success(), "output was dropped, so the exit says so: {status:?}, stderr {err}");
+    assert!(err.contains("dropped"), "stderr says output was dropped: {err}");
+    assert!(took < Duration::from_secs(3), "exit took {took:?}");
+    assert_eq!(nothing_of_ours_in_kernel(), (0, 0), "nothing of flowtrace left after SIGINT");
+}
+
+#[test]
+fn root_sighup_ends_a_script_like_sigterm() {
+    if !enabled("root_sighup_ends_a_script_like_sigterm") {
+        return;
+    }
+    assert_eq!(nothing_of_ours_in_kernel(), (0, 0), "flowtrace objects left over by an earlier run");
+    let mut child = flowtrace()
+        .args(["-e", "tracepoint:sock:inet_sock_set_state { @[args.newstate] = count(); } END { printf(\"end ran\\n\"); }"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = attached(&mut child);
+    close_cycles(&TcpListener::bind("127.0.0.1:0").unwrap(), 2).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    let (status, _) = exit_within(&mut child, Duration::from_secs(20)).expect("exits on SIGHUP");
+    let mut out = String::new();
+    stdout.read_to_string(&mut out).unwrap();
+    assert!(status.success(), "SIGHUP ends cleanly: {status:?}");
+    assert!(out.contains("end ran"), "END ran on SIGHUP:\n{out}");
+    assert!(out.contains("@[1]: 4"), "maps printed on SIGHUP:\n{out}");
+    assert_eq!(nothing_of_ours_in_kernel(), (0, 0), "nothing of flowtrace left after SIGHUP");
+}
+
+#[test]
+fn root_maps_that_cannot_be_written_at_exit_are_an_error() {
+    if !enabled("root_maps_that_cannot_be_written_at_exit_are_an_error") {
+        return;
+    }
+    let out = flowtrace()
+        .args(["-o", "/dev/full", "-e", "BEGIN { @a[1] = count(); @b = sum(5); exit(); }"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {err}");
+    assert!(err.contains("No space left on device"), "stderr names the write error: {err}");
+    assert_eq!(nothing_of_ours_in_kernel(), (0, 0), "nothing of flowtrace left");
+}

@@ -109,7 +109,7 @@ pub fn run(cli: &Cli, source: &Source, compiled: &CompiledProgram) -> Result<(),
     let result = trace_loop(cli, &mut session, &mut child, started);
     // Whatever happened, END runs and the maps are printed after detaching,
     // as bpftrace does; then nothing of ours stays attached.
-    let finish = finish(&mut session);
+    let finish = signals::report_detach_progress(|| finish(&mut session));
     if let Some(mut c) = child {
         let _ = c.kill();
         let _ = c.wait();

@@ -8,6 +8,7 @@
 //! a dropped ssh session: the terminal is gone, but the probes must still be
 //! detached and clsact filters removed.
 
+use std::io::Write;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 static RECEIVED: AtomicU32 = AtomicU32::new(0);
@@ -38,4 +39,33 @@ pub fn received() -> bool {
 /// what is going on.
 pub fn count() -> u32 {
     RECEIVED.load(Ordering::SeqCst)
+}
+
+/// Runs `finish` (detach, END, print) and, while it runs, answers every
+/// further stop signal with how far detaching has got: the probes are never
+/// left attached, so the wait cannot be cut short, but it is not silent.
+pub fn report_detach_progress<T>(finish: impl FnOnce() -> T) -> T {
+    use flowtrace_runtime::DETACH_PROGRESS as P;
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let mut seen = count();
+            while !done.load(Ordering::SeqCst) {
+                if count() > seen {
+                    seen = count();
+                    // Not eprintln!: a full or closed stderr must not panic here.
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "flowtrace: detaching probes: {} of {} detached (each tracepoint waits for the kernel); exiting when all are",
+                        P.done.load(Ordering::SeqCst),
+                        P.total.load(Ordering::SeqCst),
+                    );
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        });
+        let result = finish();
+        done.store(true, Ordering::SeqCst);
+        result
+    })
 }

@@ -25,5 +25,5 @@ pub mod values;
 pub use attach::{capabilities, kprobes_available};
 pub use error::{AttachError, RuntimeError, VerifierError};
 pub use events::{Event, EventSink, Events, Flow};
-pub use load::{LoadTimings, Loaded};
+pub use load::{LoadTimings, Loaded, DETACH_PROGRESS};
 pub use session::Session;

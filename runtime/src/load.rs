@@ -20,7 +20,19 @@ use aya::{Btf, Ebpf, EbpfLoader};
 use flowtrace_codegen::object::{CompiledProgram, GroupMember, MapRole, ProgramKind};
 use flowtrace_lang::ast::{AttachKind, AttachPoint};
 use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+/// How far detaching has got in this process: links dropped, of how many
+/// were asked to go. Each perf-event tracepoint detach waits ~70 ms for the
+/// kernel (tracepoint unregister + RCU), so thousands take minutes; a user
+/// who signals again meanwhile is told this instead of silence.
+pub struct DetachProgress {
+    pub done: AtomicUsize,
+    pub total: AtomicUsize,
+}
+
+pub static DETACH_PROGRESS: DetachProgress = DetachProgress { done: AtomicUsize::new(0), total: AtomicUsize::new(0) };
 
 /// What the runtime keeps of each `ProgramCode`.
 struct ProgramMeta {
@@ -304,7 +316,11 @@ impl Loaded {
 
     /// Detaches every probe (the programs stay loaded until drop).
     pub fn detach_all(&mut self) {
-        self.links.clear();
+        DETACH_PROGRESS.total.fetch_add(self.links.len(), Ordering::SeqCst);
+        for link in self.links.drain(..) {
+            drop(link);
+            DETACH_PROGRESS.done.fetch_add(1, Ordering::SeqCst);
+        }
     }
 
     /// Runs every BEGIN program (`AttachKind::Begin`), in order.

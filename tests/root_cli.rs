@@ -7,11 +7,12 @@
 //! root tier sets it, with --test-threads=1 so traffic of one test cannot reach
 //! another's probes); otherwise each prints a loud SKIPPED line.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 use std::net::TcpListener;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use flowtrace_testkit::process::attached;
 use flowtrace_testkit::objects::{flowtrace_objects as ours_in_kernel, flowtrace_objects_after_grace as nothing_of_ours_in_kernel};
 use flowtrace_testkit::root_tests_enabled as enabled;
 use flowtrace_testkit::traffic::close_cycles;
@@ -48,14 +49,7 @@ struct Tracer {
 impl Tracer {
     fn start(args: &[&str]) -> Tracer {
         let mut child = flowtrace().args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut head = String::new();
-        stdout.read_line(&mut head).unwrap();
-        if !head.starts_with("Attaching") {
-            let mut err = String::new();
-            child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-            panic!("flowtrace did not attach: stdout {head:?}, stderr {err}");
-        }
+        let (stdout, head) = attached(&mut child, &args.join(" "));
         Tracer { child, stdout, head }
     }
 

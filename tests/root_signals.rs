@@ -4,11 +4,12 @@
 //! error; a second signal while many probes detach says how far it got
 //! (item 10). Root only (FLOWTRACE_ROOT_TESTS=1): the probes are really attached.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use flowtrace_testkit::process::attached;
 use flowtrace_testkit::objects::flowtrace_objects_after_grace as nothing_of_ours_in_kernel;
 use flowtrace_testkit::root_tests_enabled as enabled;
 use flowtrace_testkit::traffic::close_cycles;
@@ -33,14 +34,6 @@ fn exit_within(child: &mut Child, limit: Duration) -> Option<(std::process::Exit
     }
 }
 
-fn attached(child: &mut Child) -> BufReader<std::process::ChildStdout> {
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut head = String::new();
-    stdout.read_line(&mut head).unwrap();
-    assert!(head.starts_with("Attaching"), "flowtrace did not attach: {head:?}");
-    stdout
-}
-
 #[test]
 fn root_sigint_is_prompt_while_the_reader_has_stalled() {
     if !enabled("root_sigint_is_prompt_while_the_reader_has_stalled") {
@@ -52,7 +45,7 @@ fn root_sigint_is_prompt_while_the_reader_has_stalled() {
     let line = "x".repeat(199);
     let program = format!("interval:ms:1 {{ printf(\"{line}\\n\"); @ticks = count(); }}");
     let mut child = flowtrace().args(["-e", &program]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    let _stalled = attached(&mut child);
+    let _stalled = attached(&mut child, "stalled reader");
     std::thread::sleep(Duration::from_millis(1500));
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let exited = exit_within(&mut child, Duration::from_secs(5));
@@ -78,7 +71,7 @@ fn root_sighup_ends_a_script_like_sigterm() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stdout = attached(&mut child);
+    let (mut stdout, _) = attached(&mut child, "SIGHUP");
     close_cycles(&TcpListener::bind("127.0.0.1:0").unwrap(), 2).unwrap();
     std::thread::sleep(Duration::from_millis(50));
     unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
@@ -122,7 +115,7 @@ fn root_second_sigint_reports_detach_progress() {
         .flat_map(|c| [format!("tracepoint:syscalls:sys_enter_{c} {{ @[probe] = count(); }}\n"), format!("tracepoint:syscalls:sys_exit_{c} {{ @[probe] = count(); }}\n")])
         .collect();
     let mut child = flowtrace().args(["-e", &program]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    let mut stdout = attached(&mut child);
+    let (mut stdout, _) = attached(&mut child, "40 tracepoints");
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     std::thread::sleep(Duration::from_millis(400));
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };

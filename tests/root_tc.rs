@@ -10,10 +10,11 @@
 
 mod tc_netns;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use flowtrace_testkit::process::attached;
 use flowtrace_testkit::root_tests_enabled;
 use tc_netns::classifier::{Pinned, TC_ACT_OK, TC_ACT_SHOT};
 use tc_netns::ip;
@@ -35,14 +36,7 @@ fn flowtrace(lab: &Lab, ns: &str, mode: &str, args: &[&str]) -> Command {
 impl Tracer {
     fn start(lab: &Lab, mode: &str, args: &[&str]) -> Tracer {
         let mut child = flowtrace(lab, &lab.a, mode, args).spawn().unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut head = String::new();
-        stdout.read_line(&mut head).unwrap();
-        if !head.starts_with("Attaching") {
-            let mut err = String::new();
-            child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-            panic!("flowtrace did not attach ({mode}): stdout {head:?}, stderr {err}");
-        }
+        let (stdout, head) = attached(&mut child, mode);
         Tracer { child, stdout, head }
     }
 

@@ -9,9 +9,10 @@
 
 mod tc_netns;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+use flowtrace_testkit::process::attached;
 use flowtrace_testkit::gate::{require_tool, root_tests_enabled};
 use tc_netns::{sa, send_udp, serve, udp_bound, Lab, A4, B4};
 
@@ -43,14 +44,7 @@ struct Instance {
 impl Instance {
     fn start(lab: &Lab, new_pidns: bool, args: &[&str]) -> Instance {
         let mut child = flowtrace(lab, new_pidns, args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut head = String::new();
-        stdout.read_line(&mut head).unwrap();
-        if !head.starts_with("Attaching") {
-            let mut err = String::new();
-            child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-            panic!("flowtrace did not attach (new pid namespace: {new_pidns}): stdout {head:?}, stderr {err}");
-        }
+        let (stdout, _) = attached(&mut child, &format!("new pid namespace: {new_pidns}"));
         // `ip netns exec` execs its command; unshare forks flowtrace.
         let pid = if new_pidns { only_child(child.id()) } else { child.id() as i32 };
         Instance { child, pid, stdout }

@@ -7,6 +7,7 @@
 //!   libtest cannot hide. Test files holding such tests are named `root_*`.
 //! - [`corpus`]: the `.ft` corpus and examples, and their `// params:` line.
 //! - [`traffic`]: deterministic loopback TCP/UDP traffic.
+//! - [`process`]: a flowtrace process a test started (its `Attaching` line).
 //! - [`objects`] (feature `kernel`): what flowtrace has in the kernel, asked
 //!   of the kernel (no `ft_` program or map may be left).
 //! - [`program`] (feature `kernel`): programs compiled from source against
@@ -19,6 +20,7 @@ pub mod gate;
 pub mod objects;
 #[cfg(feature = "kernel")]
 pub mod program;
+pub mod process;
 pub mod traffic;
 
 pub use gate::root_tests_enabled;

@@ -127,8 +127,18 @@ pub fn agg_size(agg: AggKind) -> u32 {
         AggKind::Count | AggKind::Sum { .. } => 8,
         // (value, has_value) for min/max; (sum, count) for avg/stats.
         AggKind::Min { .. } | AggKind::Max { .. } | AggKind::Avg { .. } | AggKind::Stats { .. } => 16,
+        // The buckets, then the sum of every value seen: a Prometheus
+        // histogram's `_sum`, which the buckets alone cannot give.
+        AggKind::Hist | AggKind::Lhist { .. } => hist_sum_offset(agg) + 8,
+    }
+}
+
+/// Where a hist/lhist value keeps the sum of its values (after the buckets).
+pub fn hist_sum_offset(agg: AggKind) -> u32 {
+    match agg {
         AggKind::Hist => HIST_BUCKETS * 8,
         AggKind::Lhist { .. } => lhist_buckets(agg) * 8,
+        _ => 0,
     }
 }
 

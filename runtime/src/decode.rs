@@ -181,10 +181,17 @@ pub fn aggregate(agg: AggKind, bytes: &[u8], stride: usize, cpus: usize) -> AggV
         AggKind::Max { signed } => AggValue::Max(extreme(per_cpu, cpus, signed, true)),
         AggKind::Avg { .. } => AggValue::Avg { sum: sum_at(0) as i64, count: sum_at(8) },
         AggKind::Stats { .. } => AggValue::Stats { sum: sum_at(0) as i64, count: sum_at(8) },
-        AggKind::Hist => AggValue::Hist(buckets(layout::HIST_BUCKETS, sum_at)),
-        AggKind::Lhist { min, max, step } => {
-            AggValue::Lhist { min, max, step, buckets: buckets(layout::lhist_buckets(agg), sum_at) }
-        }
+        AggKind::Hist => AggValue::Hist {
+            buckets: buckets(layout::HIST_BUCKETS, sum_at),
+            sum: sum_at(layout::hist_sum_offset(agg) as usize) as i64,
+        },
+        AggKind::Lhist { min, max, step } => AggValue::Lhist {
+            min,
+            max,
+            step,
+            buckets: buckets(layout::lhist_buckets(agg), sum_at),
+            sum: sum_at(layout::hist_sum_offset(agg) as usize) as i64,
+        },
     }
 }
 
@@ -307,7 +314,7 @@ mod tests {
         bytes[n + 1] = 3;
         bytes[n + 5] = 1;
         match aggregate(AggKind::Hist, &le(&bytes), n * 8, 2) {
-            AggValue::Hist(b) => {
+            AggValue::Hist { buckets: b, .. } => {
                 assert_eq!(b.len(), n);
                 assert_eq!((b[1], b[5], b.iter().sum::<u64>()), (5, 1, 6));
             }
@@ -319,7 +326,7 @@ mod tests {
         bytes[11] = 1;
         bytes[12 + 11] = 2;
         match aggregate(lh, &le(&bytes), 96, 2) {
-            AggValue::Lhist { buckets, min: 0, max: 100, step: 10 } => assert_eq!(buckets[11], 3),
+            AggValue::Lhist { buckets, min: 0, max: 100, step: 10, .. } => assert_eq!(buckets[11], 3),
             other => panic!("expected an lhist, got {other:?}"),
         }
     }

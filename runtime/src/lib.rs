@@ -14,6 +14,7 @@ pub mod events;
 pub mod inspect;
 pub mod load;
 pub mod maps;
+pub mod metrics;
 pub mod output;
 mod rawload;
 pub mod session;

@@ -189,6 +189,17 @@ impl Loaded {
         self.programs.iter().enumerate().map(|(i, m)| info(i, &m.name).map(|info| info.run_count())).collect()
     }
 
+    /// A copy of each program's fd with its attach point, for reading run
+    /// statistics from another thread (`/metrics`) while this one runs.
+    pub fn program_fds(&self) -> Vec<(String, std::os::fd::OwnedFd)> {
+        let fd = |i: usize, m: &ProgramMeta| {
+            let program = self.loaded.get(i, &m.name).ok()?;
+            program.fd().ok()?.as_fd().try_clone_to_owned().ok()
+        };
+        let attached = |m: &&ProgramMeta| !matches!(m.kind, ProgramKind::Special);
+        self.programs.iter().enumerate().filter(|(_, m)| attached(m)).filter_map(|(i, m)| Some((m.attach.raw.clone(), fd(i, m)?))).collect()
+    }
+
     /// The same through aya's `EbpfLoader` and the ELF object: slower (it
     /// parses the kernel's BTF), needed for fentry/fexit.
     pub fn load_with_aya_loader(compiled: &CompiledProgram) -> Result<Loaded, RuntimeError> {

@@ -13,6 +13,7 @@ use flowtrace_lang::typed::MapId;
 use flowtrace_lang::types::{AggKind, Type};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 pub struct Maps {
     specs: Vec<MapSpec>,
@@ -23,7 +24,8 @@ pub struct Maps {
     probes: ProbeNames,
     /// Per map (indexed like `specs`): keys this process deleted with
     /// `clear`/`delete`, which the kernel's creation count cannot know of.
-    removed: Vec<AtomicU64>,
+    /// Shared with [`Maps::try_clone`]'s copies, so a scrape thread sees them.
+    removed: Arc<[AtomicU64]>,
 }
 
 fn kernel(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RuntimeError {
@@ -61,6 +63,22 @@ impl Maps {
             });
         }
         Maps::new(specs, data, probes)
+    }
+
+    /// The same maps through duplicated fds, for reading from another
+    /// thread (a `/metrics` scrape) while this one runs the programs.
+    pub fn try_clone(&self) -> Result<Maps, RuntimeError> {
+        let mut data = Vec::with_capacity(self.data.len());
+        for (spec, d) in self.specs.iter().zip(&self.data) {
+            data.push(match d {
+                Some(d) => {
+                    let fd = d.fd().as_fd().try_clone_to_owned().map_err(kernel(format!("duplicating the fd of {}", spec.name)))?;
+                    Some(MapData::from_fd(fd).map_err(|e| RuntimeError::Load(format!("map {}: {e}", spec.name)))?)
+                }
+                None => None,
+            });
+        }
+        Ok(Maps { specs: self.specs.clone(), data, cpus: self.cpus, probes: self.probes.clone(), removed: Arc::clone(&self.removed) })
     }
 
     /// Fills the `ifname` map ([`MapRole::Ifnames`]) if the program has one.
@@ -131,27 +149,49 @@ impl Maps {
         sys::map_keys(fd, spec.key_size as usize).map_err(kernel(format!("listing keys of {}", spec.name)))
     }
 
+    /// Every key and value of map `index`, as the kernel holds them: one
+    /// `BPF_MAP_LOOKUP_BATCH` per few thousand entries of a hash map (a
+    /// 100 000-key map in a few dozen syscalls, which a metrics scrape
+    /// needs), else — an array, a kernel before 5.6, a bucket larger than a
+    /// batch — one lookup per key.
+    fn raw_entries(&self, index: usize) -> Result<RawEntries, RuntimeError> {
+        let spec = &self.specs[index];
+        let fd = self.fd(index)?;
+        let value_size = self.value_buf_size(spec);
+        let hash = !is_array(spec.map_type);
+        if hash {
+            if let Ok(raw) = batched(fd, spec.key_size as usize, value_size) {
+                return Ok(raw);
+            }
+        }
+        let mut raw = RawEntries { key_size: spec.key_size as usize, value_size, keys: Vec::new(), values: Vec::new() };
+        let mut buf = vec![0u8; value_size];
+        for k in self.keys_of(index)? {
+            // A key deleted since we listed it is simply not in the snapshot.
+            if sys::map_lookup(fd, &k, &mut buf).map_err(kernel(format!("reading {}", spec.name)))? {
+                raw.keys.extend_from_slice(&k);
+                raw.values.extend_from_slice(&buf);
+            }
+        }
+        Ok(raw)
+    }
+
     /// Every entry of a user map, per-CPU copies merged.
     pub fn snapshot(&self, id: MapId) -> Result<MapSnapshot, RuntimeError> {
         let (index, spec) = self.user(id)?;
         let MapRole::User { name, keys, value, .. } = &spec.role else { unreachable!("user() checked the role") };
-        let fd = self.fd(index)?;
-        let mut buf = vec![0u8; self.value_buf_size(spec)];
-        let mut entries = Vec::new();
-        for k in self.keys_of(index)? {
-            // A key deleted since we listed it is simply not in the snapshot.
-            if !sys::map_lookup(fd, &k, &mut buf).map_err(kernel(format!("reading {}", spec.name)))? {
-                continue;
-            }
+        let raw = self.raw_entries(index)?;
+        let mut entries = Vec::with_capacity(raw.len());
+        for (k, buf) in raw.iter() {
             let value = match value {
                 MapValue::Agg(agg) => {
                     let stride = layout::round_up(spec.value_size) as usize;
                     let cpus = if is_per_cpu(spec.map_type) { self.cpus } else { 1 };
-                    decode::aggregate(*agg, &buf, stride, cpus)
+                    decode::aggregate(*agg, buf, stride, cpus)
                 }
-                MapValue::Plain(ty) => decode::plain(ty, &buf, &self.probes),
+                MapValue::Plain(ty) => decode::plain(ty, buf, &self.probes),
             };
-            entries.push(MapEntry { key: decode::key(keys, &k, &self.probes), value });
+            entries.push(MapEntry { key: decode::key(keys, k, &self.probes), value });
         }
         let name = if name.starts_with('@') { name.clone() } else { format!("@{name}") };
         let evicted = if is_lru(spec.map_type) { self.evicted(index, id, entries.len() as u64)? } else { 0 };
@@ -261,6 +301,45 @@ impl Maps {
         match &self.user(id)?.1.role {
             MapRole::User { keys, .. } => Ok(keys),
             _ => Ok(&[]),
+        }
+    }
+}
+
+/// Keys and values read from a map, each packed back to back.
+struct RawEntries {
+    key_size: usize,
+    value_size: usize,
+    keys: Vec<u8>,
+    values: Vec<u8>,
+}
+
+impl RawEntries {
+    fn len(&self) -> usize {
+        self.keys.len() / self.key_size.max(1)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.keys.chunks(self.key_size.max(1)).zip(self.values.chunks(self.value_size.max(1)))
+    }
+}
+
+/// The whole of a hash map by `BPF_MAP_LOOKUP_BATCH`; an error where the
+/// kernel or map type has no batch support (or a bucket outgrew a batch),
+/// for the caller to read key by key instead.
+fn batched(fd: BorrowedFd<'_>, key_size: usize, value_size: usize) -> std::io::Result<RawEntries> {
+    // A few MiB of values per call: syscalls stay rare, memory bounded.
+    let batch = ((4 << 20) / value_size.max(1)).clamp(64, 8192);
+    let mut raw = RawEntries { key_size, value_size, keys: Vec::new(), values: Vec::new() };
+    let mut keys = vec![0u8; key_size * batch];
+    let mut values = vec![0u8; value_size * batch];
+    let mut cursor = sys::BatchCursor::new(key_size);
+    loop {
+        let (n, done) = sys::map_lookup_batch(fd, &mut cursor, &mut keys, &mut values, batch as u32)?;
+        let n = n as usize;
+        raw.keys.extend_from_slice(&keys[..n * key_size]);
+        raw.values.extend_from_slice(&values[..n * value_size]);
+        if done {
+            return Ok(raw);
         }
     }
 }

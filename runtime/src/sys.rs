@@ -363,12 +363,18 @@ pub struct ProgInfo {
     pub uid: u32,
     pub map_ids: Vec<u32>,
     pub name: String,
+    /// Time spent in the program and how often it ran: the kernel counts
+    /// only while BPF statistics are on ([`enable_stats`]).
+    pub run_time_ns: u64,
+    pub run_cnt: u64,
 }
 
 /// Offsets in `struct bpf_prog_info` (linux/bpf.h); stable uapi.
 const PROG_INFO_LEN: usize = 232;
 const PI_NR_MAP_IDS: usize = 52;
 const PI_MAP_IDS: usize = 56;
+const PI_RUN_TIME_NS: usize = 192;
+const PI_RUN_CNT: usize = 200;
 
 /// A program's info, with its map ids. Two calls when it uses more maps
 /// than the first guess holds (the kernel reports the real count).
@@ -396,6 +402,8 @@ pub fn prog_info(fd: BorrowedFd<'_>) -> io::Result<ProgInfo> {
             uid: u32_at(&b, 48),
             map_ids,
             name: c_name(&b[64..80]),
+            run_time_ns: u64_at(&b, PI_RUN_TIME_NS),
+            run_cnt: u64_at(&b, PI_RUN_CNT),
         });
     }
 }

@@ -27,10 +27,11 @@ pub enum AggValue {
     Max(i64),
     Avg { sum: i64, count: u64 },
     Stats { sum: i64, count: u64 },
-    /// `codegen::layout::HIST_BUCKETS` counters: negative, zero, then one per power of two.
-    Hist(Vec<u64>),
+    /// `codegen::layout::HIST_BUCKETS` counters: negative, zero, then one
+    /// per power of two; `sum` of the values seen (for metrics' `_sum`).
+    Hist { buckets: Vec<u64>, sum: i64 },
     /// Below `min`, one per step, then at-or-above `max`.
-    Lhist { min: i64, max: i64, step: i64, buckets: Vec<u64> },
+    Lhist { min: i64, max: i64, step: i64, buckets: Vec<u64>, sum: i64 },
     /// A value stored with `@m[k] = v`.
     Plain(Value),
 }

@@ -85,7 +85,7 @@ fn hist(samples: &[i64]) -> AggValue {
     for &v in samples {
         buckets[hist_bucket(v) as usize] += 1;
     }
-    AggValue::Hist(buckets)
+    AggValue::Hist { buckets, sum: samples.iter().sum() }
 }
 
 fn lhist(samples: &[i64], min: i64, max: i64, step: i64) -> AggValue {
@@ -93,7 +93,7 @@ fn lhist(samples: &[i64], min: i64, max: i64, step: i64) -> AggValue {
     for &v in samples {
         buckets[lhist_bucket(v, min, max, step) as usize] += 1;
     }
-    AggValue::Lhist { min, max, step, buckets }
+    AggValue::Lhist { min, max, step, buckets, sum: samples.iter().sum() }
 }
 
 fn avg(samples: &[i64]) -> AggValue {

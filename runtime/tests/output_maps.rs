@@ -65,7 +65,7 @@ fn log2_buckets_beyond_four_gigabytes() {
     let mut buckets = vec![0u64; 66];
     buckets[2 + 32] = 1; // [4G, 8G)
     buckets[2 + 40] = 2; // [1T, 2T)
-    let m = map("@bytes", vec![(None, AggValue::Hist(buckets))]);
+    let m = map("@bytes", vec![(None, AggValue::Hist { buckets, sum: 0 })]);
     let text = Text.map(&m, 0, 0);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 1 + 9 + 1);
@@ -115,7 +115,7 @@ fn division_truncates_toward_zero() {
 
 #[test]
 fn all_zero_histogram_prints_only_its_header() {
-    let m = map("@h", vec![(key(1), AggValue::Hist(vec![0; 66]))]);
+    let m = map("@h", vec![(key(1), AggValue::Hist { buckets: vec![0; 66], sum: 0 })]);
     assert_eq!(Text.map(&m, 0, 0), "@h[1]: \n\n");
     assert_eq!(Json.map(&m, 0, 0), "{\"type\": \"hist\", \"data\": {\"@h\": {\"1\": []}}}\n");
 }

@@ -291,11 +291,15 @@ impl Lowerer<'_> {
             }
             AggKind::Hist => {
                 let v = need(value, self)?;
+                self.add_at(p, layout::hist_sum_offset(agg) as i16, Src::Reg(v));
                 let idx = self.log2_bucket(v);
                 self.bump_bucket(p, idx, layout::HIST_BUCKETS, done);
             }
             AggKind::Lhist { min, max, step } => {
                 let v = need(value, self)?;
+                let sum_at = i16::try_from(layout::hist_sum_offset(agg))
+                    .map_err(|_| Diagnostic::error(self.span, "lhist() has too many buckets".to_string()))?;
+                self.add_at(p, sum_at, Src::Reg(v));
                 let idx = self.linear_bucket(v, min, max, step)?;
                 self.bump_bucket(p, idx, layout::lhist_buckets(agg), done);
             }

@@ -89,8 +89,8 @@ fn message(kind: &str, text: &str) -> String {
 /// `"k1,k2": value`, or just the value for a scalar map.
 fn item(e: &MapEntry, div: u64) -> String {
     let value = match &e.value {
-        AggValue::Hist(buckets) => log2_json(buckets, div),
-        AggValue::Lhist { min, max, step, buckets } => {
+        AggValue::Hist { buckets, .. } => log2_json(buckets, div),
+        AggValue::Lhist { min, max, step, buckets, .. } => {
             linear_json(&Linear { min: *min, max: *max, step: *step, len: buckets.len() }, buckets)
         }
         AggValue::Stats { sum, count } => format!(

@@ -28,7 +28,7 @@ pub enum Shape {
 
 pub fn shape_of(map: &MapSnapshot) -> Shape {
     match map.entries.first().map(|e| &e.value) {
-        Some(AggValue::Hist(_) | AggValue::Lhist { .. }) => Shape::Hist,
+        Some(AggValue::Hist { .. } | AggValue::Lhist { .. }) => Shape::Hist,
         Some(AggValue::Avg { .. }) => Shape::Avg,
         Some(AggValue::Stats { .. }) => Shape::Stats,
         _ => Shape::Lines,
@@ -49,7 +49,7 @@ fn sort_value(v: &AggValue) -> Option<i128> {
         AggValue::Count(c) => *c as i128,
         AggValue::Sum(s) | AggValue::Min(s) | AggValue::Max(s) => *s as i128,
         AggValue::Avg { sum, count } | AggValue::Stats { sum, count } => average(*sum, *count) as i128,
-        AggValue::Hist(b) | AggValue::Lhist { buckets: b, .. } => b.iter().map(|&c| c as i128).sum(),
+        AggValue::Hist { buckets: b, .. } | AggValue::Lhist { buckets: b, .. } => b.iter().map(|&c| c as i128).sum(),
         AggValue::Plain(Value::Int(i)) => *i as i128,
         AggValue::Plain(Value::UInt(u)) => *u as i128,
         AggValue::Plain(_) => return None,

@@ -77,8 +77,8 @@ impl Formatter for Text {
 fn entry(map: &MapSnapshot, e: &MapEntry, div: u64) -> String {
     let head = format!("{}{}: ", map.name, key_text(e.key.as_ref()));
     match &e.value {
-        AggValue::Hist(buckets) => format!("{head}\n{}", log2_rows(buckets, div)),
-        AggValue::Lhist { min, max, step, buckets } => {
+        AggValue::Hist { buckets, .. } => format!("{head}\n{}", log2_rows(buckets, div)),
+        AggValue::Lhist { min, max, step, buckets, .. } => {
             let shape = Linear { min: *min, max: *max, step: *step, len: buckets.len() };
             format!("{head}\n{}", linear_rows(&shape, buckets))
         }
@@ -101,7 +101,7 @@ pub(crate) fn scalar_text(v: &AggValue, div: u64) -> String {
         AggValue::Plain(Value::UInt(u)) => (u / div).to_string(),
         AggValue::Plain(other) => value_text(other),
         // Not one-line values; rendered by `entry`.
-        AggValue::Hist(_) | AggValue::Lhist { .. } => String::new(),
+        AggValue::Hist { .. } | AggValue::Lhist { .. } => String::new(),
     }
 }
 

@@ -46,6 +46,18 @@ impl SessionMaps {
         Ok(SessionMaps { by_name: HashMap::new(), view: None, stats: Vec::new(), cpus: cpus.max(1) })
     }
 
+    /// The same maps through duplicated fds, for a thread that only reads
+    /// (`/metrics`): counts and snapshots read as this session's do.
+    pub fn try_clone(&self) -> Result<SessionMaps, RuntimeError> {
+        let dup = |fd: &OwnedFd| {
+            fd.try_clone().map_err(|error| RuntimeError::Kernel { what: "duplicating a map fd".into(), error })
+        };
+        let by_name = self.by_name.iter().map(|(n, fd)| Ok((n.clone(), dup(fd)?))).collect::<Result<_, RuntimeError>>()?;
+        let stats = self.stats.iter().map(|(fd, names)| Ok((dup(fd)?, names.clone()))).collect::<Result<_, RuntimeError>>()?;
+        let view = self.view.as_ref().map(Maps::try_clone).transpose()?;
+        Ok(SessionMaps { by_name, view, stats, cpus: self.cpus })
+    }
+
     /// The fd of user map `name`, if an entry created it.
     pub(crate) fn fd(&self, name: &str) -> Option<BorrowedFd<'_>> {
         self.by_name.get(name).map(|fd| fd.as_fd())

@@ -364,6 +364,15 @@ impl<S: EventSink> Session<S> {
         Ok(Final { maps, lost_events: self.maps.lost_events() })
     }
 
+    /// What `/metrics` reads, as copies a scrape thread owns: the maps as
+    /// this session reads them (so counts agree with what it prints), and
+    /// every attached program for its run statistics. `plans` is indexed by
+    /// the accepted program's map ids.
+    pub fn metrics_target(&self, plans: Vec<crate::metrics::plan::MapPlan>) -> Result<crate::metrics::Target, RuntimeError> {
+        let probes = self.entries.iter().flat_map(|e| e.loaded.program_fds()).collect();
+        Ok(crate::metrics::Target { maps: self.maps.try_clone()?, plans, probes })
+    }
+
     /// The attached entries.
     pub fn probes(&self) -> Vec<Probe> {
         let probe = |e: &Entry| {

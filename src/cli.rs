@@ -72,6 +72,28 @@ pub struct Cli {
     /// Remove tc filters left by a flowtrace that was killed (SIGKILL) before it could clean up.
     #[arg(long)]
     pub cleanup_stale: bool,
+
+    /// Serve the maps as Prometheus metrics on ADDR (e.g. 127.0.0.1:9464) at /metrics, with /healthz;
+    /// SIGHUP then reloads a script FILE (docs/metrics.md).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<String>,
+
+    /// Series per map on /metrics at most; the largest values are kept.
+    #[arg(long, value_name = "N", default_value_t = flowtrace_runtime::metrics::DEFAULT_MAX_SERIES, value_parser = parse_max_series)]
+    pub metrics_max_series: usize,
+
+    /// Print nothing on standard output (with --metrics: the exporter is the output).
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+/// `--metrics-max-series N`: at least one series, at most what a map can hold.
+fn parse_max_series(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n @ 1..) if n <= MAX_MAP_KEYS as usize => Ok(n),
+        Ok(_) => Err(format!("a map shows 1 to {MAX_MAP_KEYS} series")),
+        Err(_) => Err(format!("'{text}' is not a number of series")),
+    }
 }
 
 /// The longest `--timeout`: far beyond any trace, and far from where adding it

@@ -5,6 +5,7 @@ mod cli;
 mod command;
 mod frontend;
 mod list;
+mod metrics;
 mod net;
 mod output;
 mod repl;
@@ -70,7 +71,8 @@ fn main() -> ExitCode {
     if !cli.dump.is_empty() {
         return ExitCode::SUCCESS;
     }
-    match run::run(&cli, &source, &compiled) {
+    let program = run::Program { source: &source, typed: &typed, compiled: &compiled, kernel: &kernel };
+    match run::run(&cli, &program) {
         Ok(()) => ExitCode::SUCCESS,
         Err(frontend::Reported) => ExitCode::from(1),
     }

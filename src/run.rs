@@ -4,7 +4,9 @@
 
 use crate::cli::{Cli, DumpStage};
 use crate::frontend::Reported;
+use crate::metrics::Metrics;
 use crate::signals;
+use flowtrace_kernel::kernel_info::KernelInfo;
 use flowtrace_codegen::compile::{compile, dump_ir, CompileOptions};
 use flowtrace_codegen::object::CompiledProgram;
 use flowtrace_lang::diag::{render_all, Diagnostic};
@@ -63,6 +65,9 @@ fn monotonic_ns() -> u64 {
 /// Output destination: standard output or `-o FILE`, never holding up a
 /// stop signal ([`crate::output`]).
 fn open_output(cli: &Cli) -> Result<Box<dyn Write>, String> {
+    if cli.quiet {
+        return Ok(Box::new(std::io::sink()));
+    }
     crate::output::Output::open(cli.output.as_deref()).map(|o| Box::new(o) as Box<dyn Write>)
 }
 
@@ -78,13 +83,32 @@ enum Stop {
 /// A script is a session of one entry: what the interactive session runs too.
 type Script = Session<Printer<Box<dyn Write>>>;
 
-pub fn run(cli: &Cli, source: &Source, compiled: &CompiledProgram) -> Result<(), Reported> {
+/// The program as checked and compiled, and the kernel it was checked
+/// against (a reload checks the file again).
+pub struct Program<'a> {
+    pub source: &'a Source,
+    pub typed: &'a TypedProgram,
+    pub compiled: &'a CompiledProgram,
+    pub kernel: &'a KernelInfo,
+}
+
+pub fn run(cli: &Cli, program: &Program<'_>) -> Result<(), Reported> {
+    let (source, compiled) = (program.source, program.compiled);
     let out = open_output(cli).map_err(|msg| report(format!("flowtrace: error: {msg}\n")))?;
     let printer = Printer::new(out, output_format(cli.format));
     let render = |e| report(render_runtime_error(e, compiled, &|diags: &[Diagnostic]| render_all(diags, source)));
+    // Bound before anything loads: a busy port fails fast, with nothing attached.
+    let mut metrics = Metrics::start(cli, source, program.typed).map_err(crate::metrics::report)?;
     let mut session = Session::script(printer).map_err(render)?;
     session.tc = tc_options(cli);
-    signals::install();
+    match &metrics {
+        Some(m) if m.reloads() => signals::install_with_reload(),
+        _ => signals::install(),
+    }
+    if metrics.is_some() {
+        // flowtrace_probe_runs_total and _run_seconds_total need the kernel's counting.
+        session.count_runs();
+    }
 
     // Counted as bpftrace counts them: every concrete attach point, so a
     // wildcard served by one grouped program counts each function it matched.
@@ -98,6 +122,9 @@ pub fn run(cli: &Cli, source: &Source, compiled: &CompiledProgram) -> Result<(),
     // Printed once everything is attached (bpftrace prints it just before),
     // so whoever waits for this line knows events from now on are seen.
     let _ = session.sink().attached_probes(probes as u64);
+    if let Some(m) = &metrics {
+        m.publish(&session);
+    }
     let started = Instant::now();
     let mut child = match &cli.command {
         Some(cmd) => Some(spawn(cmd).map_err(|msg| {
@@ -106,7 +133,10 @@ pub fn run(cli: &Cli, source: &Source, compiled: &CompiledProgram) -> Result<(),
         })?),
         None => None,
     };
-    let result = trace_loop(cli, &mut session, &mut child, started);
+    let result = trace_loop(cli, program.kernel, &mut session, &mut metrics, &mut child, started);
+    if let Some(m) = &metrics {
+        m.stop();
+    }
     // Whatever happened, END runs and the maps are printed after detaching,
     // as bpftrace does; then nothing of ours stays attached.
     let finish = signals::report_detach_progress(|| finish(&mut session));
@@ -135,7 +165,14 @@ pub fn tc_options(cli: &Cli) -> TcOptions {
     TcOptions { order, cleanup_stale: cli.cleanup_stale, ..Default::default() }
 }
 
-fn trace_loop(cli: &Cli, session: &mut Script, child: &mut Option<Child>, started: Instant) -> Result<Stop, RuntimeError> {
+fn trace_loop(
+    cli: &Cli,
+    kernel: &KernelInfo,
+    session: &mut Script,
+    metrics: &mut Option<Metrics>,
+    child: &mut Option<Child>,
+    started: Instant,
+) -> Result<Stop, RuntimeError> {
     let deadline = cli.timeout.map(|s| started + Duration::from_secs_f64(s.max(0.0)));
     loop {
         if session.drain()? == Flow::Exit {
@@ -143,6 +180,9 @@ fn trace_loop(cli: &Cli, session: &mut Script, child: &mut Option<Child>, starte
         }
         if signals::received() {
             return Ok(Stop::Signal);
+        }
+        if let Some(m) = metrics.as_mut().filter(|_| signals::take_reload()) {
+            m.reload(cli, kernel, session);
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return Ok(Stop::Timeout);

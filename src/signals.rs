@@ -6,15 +6,37 @@
 //! blocking on, so the loop sees the signal and detaches at once (the
 //! output writer, [`crate::output`], stops waiting for the reader). SIGHUP is
 //! a dropped ssh session: the terminal is gone, but the probes must still be
-//! detached and clsact filters removed.
+//! detached and clsact filters removed. Except for a daemon: with
+//! `--metrics` and a script file, SIGHUP reloads the file instead
+//! ([`install_with_reload`]).
 
 use std::io::Write;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 static RECEIVED: AtomicU32 = AtomicU32::new(0);
+/// SIGHUPs asking for a reload (only with [`install_with_reload`]).
+static HANGUPS: AtomicU32 = AtomicU32::new(0);
+static RELOAD_ON_HUP: AtomicBool = AtomicBool::new(false);
 
-extern "C" fn on_signal(_: libc::c_int) {
-    RECEIVED.fetch_add(1, Ordering::SeqCst);
+extern "C" fn on_signal(signal: libc::c_int) {
+    if signal == libc::SIGHUP && RELOAD_ON_HUP.load(Ordering::SeqCst) {
+        HANGUPS.fetch_add(1, Ordering::SeqCst);
+    } else {
+        RECEIVED.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// As [`install`], but SIGHUP asks for a reload (a daemon serving
+/// `--metrics` from a script file: the usual meaning of SIGHUP for a
+/// daemon) instead of ending the script.
+pub fn install_with_reload() {
+    RELOAD_ON_HUP.store(true, Ordering::SeqCst);
+    install();
+}
+
+/// Whether a SIGHUP asked for a reload since the last call.
+pub fn take_reload() -> bool {
+    HANGUPS.swap(0, Ordering::SeqCst) > 0
 }
 
 pub fn install() {

@@ -47,6 +47,31 @@ pub(crate) fn check(old: &CompiledProgram, new: &CompiledProgram, maps: &Session
     Ok(())
 }
 
+/// For a reload: the maps `new` declares by a name the session has, but
+/// with another type or size. Those cannot be shared, so they restart; maps
+/// `new` no longer has are simply no longer read.
+pub(crate) fn changed_maps(new: &CompiledProgram, maps: &SessionMaps, old: &CompiledProgram) -> Vec<Conflict> {
+    let mut changed = Vec::new();
+    for n in user_specs(new) {
+        let MapRole::User { name, keys, value, .. } = &n.role else { continue };
+        if !maps.exists(name) {
+            continue;
+        }
+        let found = user_specs(old).find(|o| matches!(&o.role, MapRole::User { name: m, .. } if m == name));
+        let same = found.is_some_and(|o| {
+            let MapRole::User { keys: o_keys, value: o_value, .. } = &o.role else { return false };
+            o_keys == keys
+                && o_value == value
+                && (o.map_type, o.key_size, o.value_size, o.max_entries) == (n.map_type, n.key_size, n.value_size, n.max_entries)
+        });
+        if !same {
+            let was = found.map_or_else(|| "unknown".to_string(), describe);
+            changed.push(Conflict { map: name.clone(), why: format!("it was {was} and is now {}", describe(n)) });
+        }
+    }
+    changed
+}
+
 /// `old`'s event table with its map ids translated to `new`'s (by name).
 fn renumber_events(old: &CompiledProgram, new: &CompiledProgram) -> Vec<EventKind> {
     let name_of = |want: MapId| -> Option<&String> {

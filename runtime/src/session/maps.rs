@@ -58,6 +58,16 @@ impl SessionMaps {
         Ok(SessionMaps { by_name, view, stats, cpus: self.cpus })
     }
 
+    /// Takes user maps `names` out of the session (a reload restarts them);
+    /// [`SessionMaps::put_back`] undoes it.
+    pub(crate) fn set_aside(&mut self, names: &[String]) -> Vec<(String, OwnedFd)> {
+        names.iter().filter_map(|n| self.by_name.remove_entry(n)).collect()
+    }
+
+    pub(crate) fn put_back(&mut self, maps: Vec<(String, OwnedFd)>) {
+        self.by_name.extend(maps);
+    }
+
     /// The fd of user map `name`, if an entry created it.
     pub(crate) fn fd(&self, name: &str) -> Option<BorrowedFd<'_>> {
         self.by_name.get(name).map(|fd| fd.as_fd())

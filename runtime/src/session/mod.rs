@@ -172,6 +172,41 @@ impl<S: EventSink> Session<S> {
         if let Some(old) = &self.accepted {
             compat::check(old, compiled, &self.maps).map_err(AddError::Conflict)?;
         }
+        self.add_checked(compiled, programs, run)
+    }
+
+    /// A reload (SIGHUP): `compiled`, a whole new script, replaces every
+    /// entry. Its programs are attached before the old ones are detached,
+    /// so a probe in both never stops counting; maps of the same name and
+    /// type are shared, so their counts carry on; a map whose type or size
+    /// changed restarts (returned, with why). The old entries' END does not
+    /// run: the script goes on. On failure the old script runs on untouched.
+    pub fn replace(&mut self, compiled: &CompiledProgram) -> Result<Vec<Conflict>, AddError> {
+        let restarted = match &self.accepted {
+            Some(old) => compat::changed_maps(compiled, &self.maps, old),
+            None => Vec::new(),
+        };
+        let names: Vec<String> = restarted.iter().map(|c| c.map.clone()).collect();
+        // What the old programs sent is decoded with their own table.
+        self.drain_all();
+        let old_ids: Vec<u32> = self.entries.iter().map(|e| e.id).collect();
+        let aside = self.maps.set_aside(&names);
+        let all: Vec<usize> = (0..compiled.programs.len()).collect();
+        if let Err(e) = self.add_checked(compiled, &all, Run::Attach) {
+            self.maps.put_back(aside);
+            return Err(e);
+        }
+        let (mut gone, kept): (Vec<Entry>, Vec<Entry>) =
+            std::mem::take(&mut self.entries).into_iter().partition(|e| old_ids.contains(&e.id));
+        self.entries = kept;
+        for e in &mut gone {
+            e.loaded.detach_all();
+        }
+        self.drain_all();
+        Ok(restarted)
+    }
+
+    fn add_checked(&mut self, compiled: &CompiledProgram, programs: &[usize], run: Run) -> Result<Added, AddError> {
         let (mut loaded, fresh) = self.load(compiled, programs)?;
         let creates_maps = compiled.maps.iter().zip(&fresh).any(|(s, f)| f.is_some() && matches!(s.role, MapRole::User { .. }));
         // Records are decoded against the new table and maps from now on;

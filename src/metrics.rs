@@ -6,7 +6,6 @@ use crate::cli::Cli;
 use crate::frontend::{self, Reported};
 use flowtrace_kernel::kernel_info::KernelInfo;
 use flowtrace_lang::typed::TypedProgram;
-use flowtrace_lang::Source;
 use flowtrace_runtime::events::EventSink;
 use flowtrace_runtime::metrics::plan::{plan, MapPlan};
 use flowtrace_runtime::metrics::{Exporter, Options};
@@ -24,12 +23,18 @@ pub struct Metrics {
 impl Metrics {
     /// Starts serving (nothing yet: [`Metrics::publish`] once probes are
     /// attached) if `--metrics` was given.
-    pub fn start(cli: &Cli, source: &Source, typed: &TypedProgram) -> Result<Option<Metrics>, String> {
+    pub fn start(cli: &Cli) -> Result<Option<Metrics>, String> {
         let Some(addr) = &cli.metrics else { return Ok(None) };
         let options = Options { max_series: cli.metrics_max_series, version: env!("CARGO_PKG_VERSION").to_string() };
         let exporter = Exporter::start(addr, options).map_err(|e| e.to_string())?;
         let file = cli.file.clone().filter(|f| cli.program.is_none() && f.as_os_str() != "-");
-        Ok(Some(Metrics { exporter, plans: plans(source, typed), file }))
+        Ok(Some(Metrics { exporter, plans: Vec::new(), file }))
+    }
+
+    /// The program whose maps are served (the next [`Metrics::publish`]
+    /// uses it): a script, or everything typed in the interactive session.
+    pub fn set_program(&mut self, source: &str, typed: &TypedProgram) {
+        self.plans = plans(source, typed);
     }
 
     /// Whether SIGHUP reloads (a script file) rather than ending the script.
@@ -74,7 +79,7 @@ impl Metrics {
                 for c in restarted {
                     eprintln!("flowtrace: reload: @{} restarts from empty: {}", c.map, c.why);
                 }
-                self.plans = plans(&source, &typed);
+                self.set_program(&source.text, &typed);
                 self.publish(session);
                 self.exporter.count_reload(true);
                 eprintln!("flowtrace: reloaded {path}");
@@ -94,8 +99,8 @@ impl Metrics {
 }
 
 /// The metric plan of a checked program; directive problems are warnings.
-fn plans(source: &Source, typed: &TypedProgram) -> Vec<MapPlan> {
-    let (plans, warnings) = plan(typed, &source.text);
+fn plans(source: &str, typed: &TypedProgram) -> Vec<MapPlan> {
+    let (plans, warnings) = plan(typed, source);
     for w in warnings {
         eprintln!("flowtrace: warning: {w}");
     }

@@ -98,7 +98,10 @@ pub fn run(cli: &Cli, program: &Program<'_>) -> Result<(), Reported> {
     let printer = Printer::new(out, output_format(cli.format));
     let render = |e| report(render_runtime_error(e, compiled, &|diags: &[Diagnostic]| render_all(diags, source)));
     // Bound before anything loads: a busy port fails fast, with nothing attached.
-    let mut metrics = Metrics::start(cli, source, program.typed).map_err(crate::metrics::report)?;
+    let mut metrics = Metrics::start(cli).map_err(crate::metrics::report)?;
+    if let Some(m) = &mut metrics {
+        m.set_program(&source.text, program.typed);
+    }
     let mut session = Session::script(printer).map_err(render)?;
     session.tc = tc_options(cli);
     match &metrics {

@@ -90,7 +90,9 @@ fn session_main(cli: &Cli) -> Result<(), String> {
     probes.tc = crate::run::tc_options(cli);
     // Event counts for `.probes`; the kernel counts while the session lives.
     probes.count_runs();
-    let shared = Arc::new(Mutex::new(Shared::new(probes, out)));
+    let mut shared = Shared::new(probes, out);
+    shared.metrics = crate::metrics::Metrics::start(cli)?;
+    let shared = Arc::new(Mutex::new(shared));
     let mut background = Background::start(shared.clone(), terminal);
     let mut session = Session::new(&kernel, compile_opts, shared.clone());
 

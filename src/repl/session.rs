@@ -112,6 +112,9 @@ impl<'k> Session<'k> {
             let mut shared = lock(&self.shared);
             let added = shared.session.add(&compiled, &which, run);
             shared.drain();
+            if added.is_ok() {
+                shared.publish_metrics(&assembly.text, &typed);
+            }
             added
         };
         let (outcome, entry_kind, id) = match added {

@@ -142,11 +142,22 @@ pub struct Shared {
     pub session: Session<Printer<OutWriter>>,
     pub out: Out,
     exit_noted: bool,
+    /// `--metrics`: serves the session's maps, republished as entries come and go.
+    pub metrics: Option<crate::metrics::Metrics>,
 }
 
 impl Shared {
     pub fn new(session: Session<Printer<OutWriter>>, out: Out) -> Shared {
-        Shared { session, out, exit_noted: false }
+        Shared { session, out, exit_noted: false, metrics: None }
+    }
+
+    /// What `/metrics` serves from now on: the maps of `typed` (everything
+    /// typed so far) and the attached programs.
+    pub fn publish_metrics(&mut self, source: &str, typed: &flowtrace_lang::typed::TypedProgram) {
+        if let Some(m) = &mut self.metrics {
+            m.set_program(source, typed);
+            m.publish(&self.session);
+        }
     }
 
     /// Prints every pending event; what could not be handled is reported
@@ -171,6 +182,12 @@ impl Shared {
     pub fn detach(&mut self, ids: Option<&[u32]>) -> Vec<u32> {
         let gone = self.session.detach(ids);
         self.drain();
+        if let Some(m) = &self.metrics {
+            match ids {
+                None => m.stop(),
+                Some(_) => m.publish(&self.session),
+            }
+        }
         gone
     }
 }

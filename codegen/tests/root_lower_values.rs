@@ -83,12 +83,15 @@ fn aggregations_hold_exact_values() {
             for v in [-1i64, 0, 1, 3, 1024, 1 << 40] {
                 want[flowtrace_codegen::layout::hist_bucket(v) as usize] += 1;
             }
+            // After the buckets, the sum of the values (a metric's `_sum`).
+            want.push((-1i64 + 1 + 3 + 1024 + (1 << 40)) as u64);
             assert_eq!(h, want);
             let l = m.words("l", &zero).unwrap();
             let mut want = vec![0u64; 12];
             for v in [-5i64, 0, 55, 100] {
                 want[flowtrace_codegen::layout::lhist_bucket(v, 0, 100, 10) as usize] += 1;
             }
+            want.push(150);
             assert_eq!(l, want);
             let key = |n: u64| [n.to_le_bytes().to_vec(), str_bytes("x", 8)].concat();
             assert_eq!(m.words("k", &key(1)).unwrap(), vec![2]);

@@ -330,6 +330,12 @@ tracepoint:syscalls:sys_enter_getppid /pid == $1/ { @calls[comm] = count(); }
 tracepoint:syscalls:sys_enter_getppid /pid == $1/ { @added[comm] = count(); }
 ";
 
+/// @added changes type (count → sum): it restarts; @calls carries on.
+const RELOAD_V3: &str = "\
+tracepoint:syscalls:sys_enter_getppid /pid == $1/ { @calls[comm] = count(); }
+tracepoint:syscalls:sys_enter_getppid /pid == $1/ { @added[comm] = sum(10); }
+";
+
 const RELOAD_BROKEN: &str = "\
 tracepoint:syscalls:sys_enter_getppid /pid == $1/ { @calls[comm] = count(; }
 ";
@@ -381,10 +387,19 @@ fn root_metrics_sighup_reloads_the_runbook_without_a_gap() {
     assert_scraped(metrics, added, "7");
     assert_scraped(metrics, "flowtrace_reloads_total", "1");
 
+    // A map whose type changed restarts from empty, and the log says why.
+    std::fs::write(&script, RELOAD_V3).unwrap();
+    unsafe { libc::kill(pid, libc::SIGHUP) };
+    assert_scraped(metrics, "flowtrace_reloads_total", "2");
+    getppid_calls("ftm-reload", 2);
+    assert_scraped(metrics, calls, "14");
+    assert_scraped(metrics, added, "20");
+
     let (status, err) = stop(flowtrace, libc::SIGTERM);
     assert!(status.success(), "SIGTERM exits 0: {status:?}, stderr {err}");
     assert!(err.contains("reload of") && err.contains("failed, the running script is kept"), "the failure is logged: {err}");
     assert!(err.contains("^"), "with the compile error shown against the source: {err}");
+    assert!(err.contains("@added restarts from empty"), "a restarted map is logged: {err}");
     assert_eq!(nothing_of_ours_in_kernel(), (0, 0), "nothing of flowtrace left after the reloads");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -80,11 +80,12 @@ fn aggregations_hold_exact_values() {
             assert_eq!(m.words("a", &zero).unwrap(), vec![90, 3]);
             let h = m.words("h", &zero).unwrap();
             let mut want = vec![0u64; 66];
-            for v in [-1i64, 0, 1, 3, 1024, 1 << 40] {
+            let values = [-1i64, 0, 1, 3, 1024, 1 << 40];
+            for v in values {
                 want[flowtrace_codegen::layout::hist_bucket(v) as usize] += 1;
             }
             // After the buckets, the sum of the values (a metric's `_sum`).
-            want.push((-1i64 + 1 + 3 + 1024 + (1 << 40)) as u64);
+            want.push(values.iter().sum::<i64>() as u64);
             assert_eq!(h, want);
             let l = m.words("l", &zero).unwrap();
             let mut want = vec![0u64; 12];

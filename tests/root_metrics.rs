@@ -445,3 +445,50 @@ tracepoint:syscalls:sys_enter_getpgrp /pid == $1/ { @big[nsecs] = count(); }
     assert!(status.success(), "SIGINT exits 0: {status:?}, stderr {err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `-e` and the interactive session serve too; with `-e` SIGHUP still ends
+/// the script (there is no file to reload), exit 0.
+#[test]
+fn root_metrics_serves_one_liners_and_the_interactive_session() {
+    if !enabled("root_metrics_serves_one_liners_and_the_interactive_session") {
+        return;
+    }
+    assert_eq!(nothing_of_ours_in_kernel(), (0, 0), "flowtrace objects left over by an earlier run");
+    let me = std::process::id();
+    let probe = format!("tracepoint:syscalls:sys_enter_getppid /pid == {me}/ {{ @calls[comm] = count(); }}");
+
+    let metrics = SocketAddr::from(([127, 0, 0, 1], free_port(None)));
+    let child = Command::new(env!("CARGO_BIN_EXE_flowtrace"))
+        .args(["--metrics", &metrics.to_string(), "-e", &probe])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let one_liner = Running(child);
+    assert!(wait_for(Duration::from_secs(30), || (http_get(None, metrics, "/healthz", None).0 == 200).then_some(())).is_some());
+    getppid_calls("ftm-oneliner", 3);
+    assert_scraped(metrics, r#"flowtrace_calls_total{comm="ftm-oneliner"}"#, "3");
+    let (status, err) = stop(one_liner, libc::SIGHUP);
+    assert!(status.success(), "SIGHUP ends a -e script, exit 0: {status:?}, stderr {err}");
+    assert!(!err.contains("reload"), "no reload without a file: {err}");
+
+    let metrics = SocketAddr::from(([127, 0, 0, 1], free_port(None)));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flowtrace"))
+        .args(["--metrics", &metrics.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let repl = Running(child);
+    writeln!(stdin, "{probe}").unwrap();
+    assert!(wait_for(Duration::from_secs(30), || (http_get(None, metrics, "/healthz", None).0 == 200).then_some(())).is_some());
+    getppid_calls("ftm-repl", 4);
+    assert_scraped(metrics, r#"flowtrace_calls_total{comm="ftm-repl"}"#, "4");
+    drop(stdin); // end of input: the session detaches and ends
+    let mut repl = repl;
+    let ended = wait_for(Duration::from_secs(20), || repl.0.try_wait().unwrap());
+    assert!(ended.is_some_and(|s| s.success()), "the session ends with its input: {ended:?}");
+    assert_eq!(nothing_of_ours_in_kernel(), (0, 0), "nothing of flowtrace left");
+}

@@ -414,10 +414,14 @@ fn root_metrics_series_are_bounded_and_large_maps_scrape_fast() {
     assert_eq!(nothing_of_ours_in_kernel(), (0, 0), "flowtrace objects left over by an earlier run");
     let dir = temp_dir("series");
     let script = dir.join("runbook.ft");
-    // @top: three threads make 1, 2 and 3 calls; @big: 20 000 keys.
+    // @top: three threads make 1, 2 and 3 calls; @big: 20 000 keys;
+    // @full and @lru: 10 keys each into room for 3 and 4.
     let text = "\
+let @full = hash(3);
+let @lru = lruhash(4);
 tracepoint:syscalls:sys_enter_getppid /pid == $1/ { @top[comm] = count(); }
 tracepoint:syscalls:sys_enter_getpgrp /pid == $1/ { @big[nsecs] = count(); }
+tracepoint:syscalls:sys_enter_getsid /pid == $1/ { @full[nsecs] = count(); @lru[nsecs] = count(); }
 ";
     std::fs::write(&script, text).unwrap();
     let metrics = SocketAddr::from(([127, 0, 0, 1], free_port(None)));
@@ -429,6 +433,20 @@ tracepoint:syscalls:sys_enter_getpgrp /pid == $1/ { @big[nsecs] = count(); }
         // SAFETY: getpgrp has no preconditions.
         unsafe { libc::getpgrp() };
     }
+    for _ in 0..10 {
+        // SAFETY: getsid(0) has no preconditions.
+        unsafe { libc::getsid(0) };
+    }
+    // Map pressure: the full map says so, the LRU map's lost keys are evictions.
+    assert_scraped(metrics, r#"flowtrace_map_update_failures_total{map="@full"}"#, "7");
+    assert_scraped(metrics, r#"flowtrace_map_entries{map="@full"}"#, "3");
+    assert_scraped(metrics, r#"flowtrace_map_pressure{map="@full"}"#, "1");
+    let text = http_get(None, metrics, "/metrics", None).2;
+    let read = |series: &str| sample(&text, series).and_then(|v| v.parse::<u64>().ok()).unwrap_or_else(|| panic!("{series}:\n{text}"));
+    let (lru_entries, evicted) = (read(r#"flowtrace_map_entries{map="@lru"}"#), read(r#"flowtrace_map_evictions_total{map="@lru"}"#));
+    // The kernel's LRU may evict before the map is full (per-CPU free lists).
+    assert!(lru_entries <= 4 && lru_entries + evicted == 10, "@lru: {lru_entries} entries, {evicted} evicted");
+    assert_eq!(read(r#"flowtrace_map_update_failures_total{map="@lru"}"#), 0);
     assert_scraped(metrics, r#"flowtrace_series_dropped{map="@top"}"#, "1");
     assert_scraped(metrics, r#"flowtrace_map_entries{map="@big"}"#, "20000");
     let text = http_get(None, metrics, "/metrics", None).2;

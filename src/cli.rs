@@ -75,7 +75,7 @@ pub struct Cli {
 
     /// Serve the maps as Prometheus metrics on ADDR (e.g. 127.0.0.1:9464) at /metrics, with /healthz;
     /// SIGHUP then reloads a script FILE (docs/metrics.md).
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = parse_metrics_addr)]
     pub metrics: Option<String>,
 
     /// Series per map on /metrics at most; the largest values are kept.
@@ -85,6 +85,16 @@ pub struct Cli {
     /// Print nothing on standard output (with --metrics: the exporter is the output).
     #[arg(short = 'q', long)]
     pub quiet: bool,
+}
+
+/// `--metrics ADDR`: `HOST:PORT`, `[V6]:PORT` or `:PORT` (every address),
+/// refused here, before anything loads, when it is none of those.
+fn parse_metrics_addr(text: &str) -> Result<String, String> {
+    let port = text.rsplit_once(':').map(|(host, port)| (host, port.parse::<u16>()));
+    match port {
+        Some((host, Ok(_))) if !host.contains(':') || (host.starts_with('[') && host.ends_with(']')) => Ok(text.to_string()),
+        _ => Err(format!("'{text}' is not an address to listen on: HOST:PORT or :PORT (e.g. 127.0.0.1:9464)")),
+    }
 }
 
 /// `--metrics-max-series N`: at least one series, at most what a map can hold.
@@ -157,6 +167,18 @@ pub enum TcOrder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metrics_addresses_need_a_port() {
+        for good in ["127.0.0.1:9464", ":9464", "[::1]:9464", "localhost:0", "0.0.0.0:65535"] {
+            assert_eq!(parse_metrics_addr(good).as_deref(), Ok(good));
+        }
+        for bad in ["nonsense", "9464", "127.0.0.1", "127.0.0.1:65536", "::1:9464", "host:port"] {
+            assert!(parse_metrics_addr(bad).unwrap_err().contains("HOST:PORT"), "{bad}");
+        }
+        assert_eq!(parse_max_series("1"), Ok(1));
+        assert!(parse_max_series("0").is_err());
+    }
 
     #[test]
     fn timeouts_are_finite_seconds_in_range() {

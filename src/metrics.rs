@@ -75,14 +75,14 @@ impl Metrics {
             return self.failed(&path, "it has no probes");
         }
         match session.replace(&compiled) {
-            Ok(restarted) => {
-                for c in restarted {
+            Ok(replaced) => {
+                for c in replaced.restarted {
                     eprintln!("flowtrace: reload: @{} restarts from empty: {}", c.map, c.why);
                 }
                 self.set_program(&source.text, &typed);
                 self.publish(session);
                 self.exporter.count_reload(true);
-                eprintln!("flowtrace: reloaded {path}");
+                eprintln!("flowtrace: reloaded {path} ({} unchanged probe(s) kept running)", replaced.kept);
             }
             Err(AddError::Runtime(e)) => self.failed(&path, &e.to_string()),
             Err(AddError::Conflict(c)) => self.failed(&path, &c.why),

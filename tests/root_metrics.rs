@@ -216,6 +216,39 @@ fn getppid_calls(comm: &str, n: usize) {
         .unwrap();
 }
 
+/// A thread making getppid(2) calls without pause until stopped (at most
+/// 50 million), named `comm`.
+struct BusyCalls {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<u64>,
+}
+
+impl BusyCalls {
+    fn start(comm: &str) -> BusyCalls {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name(comm.to_string())
+            .spawn(move || {
+                let mut n = 0u64;
+                while !flag.load(std::sync::atomic::Ordering::Relaxed) && n < 50_000_000 {
+                    // SAFETY: getppid has no preconditions.
+                    unsafe { libc::getppid() };
+                    n += 1;
+                }
+                n
+            })
+            .unwrap();
+        BusyCalls { stop, thread }
+    }
+
+    /// Stops the thread; how many calls it made.
+    fn stop(self) -> u64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().unwrap()
+    }
+}
+
 /// pwrite(2)s of these sizes to /dev/null.
 fn pwrites(sizes: &[usize]) {
     let f = std::fs::OpenOptions::new().write(true).open("/dev/null").unwrap();
@@ -388,9 +421,17 @@ fn root_metrics_sighup_reloads_the_runbook_without_a_gap() {
     assert_scraped(metrics, "flowtrace_reloads_total", "1");
 
     // A map whose type changed restarts from empty, and the log says why.
+    // Meanwhile a thread makes calls without pause: the unchanged probe
+    // counts every one of them exactly once (no gap, no overlap).
     std::fs::write(&script, RELOAD_V3).unwrap();
+    let busy = BusyCalls::start("ftm-busy");
+    std::thread::sleep(Duration::from_millis(200));
     unsafe { libc::kill(pid, libc::SIGHUP) };
     assert_scraped(metrics, "flowtrace_reloads_total", "2");
+    std::thread::sleep(Duration::from_millis(200));
+    let made = busy.stop();
+    assert!(made > 1000, "the busy thread made only {made} calls");
+    assert_scraped(metrics, r#"flowtrace_calls_total{comm="ftm-busy"}"#, &made.to_string());
     getppid_calls("ftm-reload", 2);
     assert_scraped(metrics, calls, "14");
     assert_scraped(metrics, added, "20");
@@ -400,6 +441,8 @@ fn root_metrics_sighup_reloads_the_runbook_without_a_gap() {
     assert!(err.contains("reload of") && err.contains("failed, the running script is kept"), "the failure is logged: {err}");
     assert!(err.contains("^"), "with the compile error shown against the source: {err}");
     assert!(err.contains("@added restarts from empty"), "a restarted map is logged: {err}");
+    // The @calls probe is the same program in every version: it was never replaced.
+    assert_eq!(err.matches("(1 unchanged probe(s) kept running)").count(), 2, "{err}");
     assert_eq!(nothing_of_ours_in_kernel(), (0, 0), "nothing of flowtrace left after the reloads");
     let _ = std::fs::remove_dir_all(&dir);
 }

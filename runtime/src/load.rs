@@ -189,15 +189,17 @@ impl Loaded {
         self.programs.iter().enumerate().map(|(i, m)| info(i, &m.name).map(|info| info.run_count())).collect()
     }
 
-    /// A copy of each program's fd with its attach point, for reading run
-    /// statistics from another thread (`/metrics`) while this one runs.
+    /// A copy of each attached program's fd with its attach point, for
+    /// reading run statistics from another thread (`/metrics`).
     pub fn program_fds(&self) -> Vec<(String, std::os::fd::OwnedFd)> {
         let fd = |i: usize, m: &ProgramMeta| {
             let program = self.loaded.get(i, &m.name).ok()?;
             program.fd().ok()?.as_fd().try_clone_to_owned().ok()
         };
-        let attached = |m: &&ProgramMeta| !matches!(m.kind, ProgramKind::Special);
-        self.programs.iter().enumerate().filter(|(_, m)| attached(m)).filter_map(|(i, m)| Some((m.attach.raw.clone(), fd(i, m)?))).collect()
+        let mut attached: Vec<usize> = self.links.iter().map(|(i, _)| *i).collect();
+        // A probe on several interfaces has a link per interface.
+        attached.dedup();
+        attached.into_iter().filter_map(|i| Some((self.programs[i].attach.raw.clone(), fd(i, &self.programs[i])?))).collect()
     }
 
     /// The same through aya's `EbpfLoader` and the ELF object: slower (it
@@ -323,6 +325,24 @@ impl Loaded {
     /// Number of attached probes.
     pub fn attached(&self) -> usize {
         self.links.len()
+    }
+
+    /// The attached programs, by index into `CompiledProgram::programs`.
+    pub fn attached_programs(&self) -> Vec<usize> {
+        self.links.iter().map(|(i, _)| self.programs[*i].index).collect()
+    }
+
+    /// Detaches the programs at these indices into `CompiledProgram::programs`;
+    /// the others stay attached (a reload keeps unchanged probes running).
+    pub fn detach_programs(&mut self, compiled: &[usize]) {
+        let (gone, kept): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.links).into_iter().partition(|(i, _)| compiled.contains(&self.programs[*i].index));
+        self.links = kept;
+        DETACH_PROGRESS.total.fetch_add(gone.len(), Ordering::SeqCst);
+        for link in gone {
+            drop(link);
+            DETACH_PROGRESS.done.fetch_add(1, Ordering::SeqCst);
+        }
     }
 
     /// Detaches every probe (the programs stay loaded until drop).

@@ -153,8 +153,9 @@ struct Health {
     update_failures: Family,
     evictions: Family,
     series_dropped: Family,
-    probe_runs: Family,
-    probe_seconds: Family,
+    /// Runs and nanoseconds per attach point: two probes on one tracepoint
+    /// are one series (a series may appear once per scrape).
+    probes: std::collections::BTreeMap<String, (u64, u64)>,
     events_lost: u64,
     scrape_errors: u64,
 }
@@ -173,8 +174,7 @@ impl Health {
             update_failures: f("flowtrace_map_update_failures", "Updates dropped because the map was full", FamilyType::Counter),
             evictions: f("flowtrace_map_evictions", "Keys an LRU map evicted to make room", FamilyType::Counter),
             series_dropped: f("flowtrace_series_dropped", "Map entries left out by --metrics-max-series", FamilyType::Gauge),
-            probe_runs: f("flowtrace_probe_runs", "Times the probe's program ran (kernel BPF stats)", FamilyType::Counter),
-            probe_seconds: f("flowtrace_probe_run_seconds", "Time spent in the probe's program (kernel BPF stats)", FamilyType::Counter),
+            probes: Default::default(),
             events_lost: 0,
             scrape_errors: 0,
         }
@@ -199,9 +199,8 @@ impl Health {
     }
 
     fn probe(&mut self, attach: &str, runs: u64, ns: u64) {
-        let label = vec![("probe".to_string(), attach.to_string())];
-        self.probe_runs.push(label.clone(), Number::Int(runs as i128));
-        self.probe_seconds.push(label, Number::Float(ns as f64 / 1e9));
+        let sum = self.probes.entry(attach.to_string()).or_default();
+        *sum = (sum.0.wrapping_add(runs), sum.1.wrapping_add(ns));
     }
 
     fn families(self, shared: &Shared) -> Vec<Family> {
@@ -214,9 +213,17 @@ impl Health {
         build.push(vec![("version".to_string(), shared.options.version.clone())], Number::Int(1));
         let mut out = vec![self.entries, self.max_entries, self.pressure, self.update_failures, self.evictions, self.series_dropped];
         out.push(one("flowtrace_events_lost", "Ring-buffer records lost because it was full", FamilyType::Counter, self.events_lost));
-        if !self.probe_runs.samples.is_empty() {
-            out.push(self.probe_runs);
-            out.push(self.probe_seconds);
+        if !self.probes.is_empty() {
+            let mut runs = Family::new("flowtrace_probe_runs", "Times the probe's programs ran (kernel BPF stats)", FamilyType::Counter);
+            let mut seconds =
+                Family::new("flowtrace_probe_run_seconds", "Time spent in the probe's programs (kernel BPF stats)", FamilyType::Counter);
+            for (attach, (n, ns)) in &self.probes {
+                let label = vec![("probe".to_string(), attach.clone())];
+                runs.push(label.clone(), Number::Int(*n as i128));
+                seconds.push(label, Number::Float(*ns as f64 / 1e9));
+            }
+            out.push(runs);
+            out.push(seconds);
         }
         let failures = shared.reload_failures.load(Ordering::SeqCst);
         out.push(one("flowtrace_reload_failures", "SIGHUP reloads that kept the old script", FamilyType::Counter, failures));

@@ -36,15 +36,21 @@ pub(crate) fn check(old: &CompiledProgram, new: &CompiledProgram, maps: &Session
             return Err(conflict(format!("it was {} and would become {}", describe(o), describe(n))));
         }
     }
-    let renamed = renumber_events(old, new);
-    let moved = renamed.len() > new.events.len()
-        || renamed[..] != new.events[..renamed.len()]
-        || old.probe_names.len() > new.probe_names.len()
-        || old.probe_names[..] != new.probe_names[..old.probe_names.len()];
-    if moved {
+    if !events_keep_meaning(old, new) {
         return Err(Conflict { map: String::new(), why: "event ids moved (internal error)".into() });
     }
     Ok(())
+}
+
+/// Whether every event id and probe-name index of `old` means the same in
+/// `new` (maps matched by name), so records a program of `old` sends decode
+/// right with `new`'s table.
+pub(crate) fn events_keep_meaning(old: &CompiledProgram, new: &CompiledProgram) -> bool {
+    let renamed = renumber_events(old, new);
+    renamed.len() <= new.events.len()
+        && renamed[..] == new.events[..renamed.len()]
+        && old.probe_names.len() <= new.probe_names.len()
+        && old.probe_names[..] == new.probe_names[..old.probe_names.len()]
 }
 
 /// For a reload: the maps `new` declares by a name the session has, but

@@ -15,10 +15,12 @@
 
 mod compat;
 mod maps;
+mod reload;
 mod report;
 
 pub use compat::Conflict;
 pub use maps::SessionMaps;
+pub use reload::unchanged as unchanged_programs;
 pub use report::{compile_for_kernel, render_runtime_error, CompileFailure, ForKernel};
 
 use crate::decode::ProbeNames;
@@ -81,6 +83,15 @@ pub struct Probe {
     pub events: Option<u64>,
 }
 
+/// What [`Session::replace`] did.
+#[derive(Debug)]
+pub struct Replaced {
+    /// Maps that restarted from empty, and why.
+    pub restarted: Vec<Conflict>,
+    /// Running programs kept because the new script has them unchanged.
+    pub kept: usize,
+}
+
 /// What is left to print when the session ends.
 pub struct Final {
     /// Every user map, in declaration order, empty ones too.
@@ -93,6 +104,11 @@ struct Entry {
     id: u32,
     loaded: Loaded,
     attach: Vec<String>,
+    /// What it was loaded from (a reload compares programs with it).
+    code: std::sync::Arc<CompiledProgram>,
+    /// Whether its END runs when it is detached: not once a reload has
+    /// replaced it (the script goes on).
+    end: bool,
 }
 
 pub struct Session<S: EventSink> {
@@ -176,12 +192,15 @@ impl<S: EventSink> Session<S> {
     }
 
     /// A reload (SIGHUP): `compiled`, a whole new script, replaces every
-    /// entry. Its programs are attached before the old ones are detached,
-    /// so a probe in both never stops counting; maps of the same name and
-    /// type are shared, so their counts carry on; a map whose type or size
-    /// changed restarts (returned, with why). The old entries' END does not
-    /// run: the script goes on. On failure the old script runs on untouched.
-    pub fn replace(&mut self, compiled: &CompiledProgram) -> Result<Vec<Conflict>, AddError> {
+    /// entry. A program identical to a running one (same attach point,
+    /// instructions and maps) is not loaded again: the running one stays, so
+    /// an unchanged probe neither misses nor double-counts an event. The
+    /// others are attached before the old ones are detached. Maps of the
+    /// same name and type are shared, so their counts carry on; a map whose
+    /// type or size changed restarts (returned, with why). The old entries'
+    /// END does not run: the script goes on. On failure the old script runs
+    /// on untouched.
+    pub fn replace(&mut self, compiled: &CompiledProgram) -> Result<Replaced, AddError> {
         let restarted = match &self.accepted {
             Some(old) => compat::changed_maps(compiled, &self.maps, old),
             None => Vec::new(),
@@ -189,21 +208,35 @@ impl<S: EventSink> Session<S> {
         let names: Vec<String> = restarted.iter().map(|c| c.map.clone()).collect();
         // What the old programs sent is decoded with their own table.
         self.drain_all();
+        let mut kept: Vec<(u32, usize)> = Vec::new();
+        let mut reused: Vec<usize> = Vec::new();
+        for e in &self.entries {
+            let attached = e.loaded.attached_programs();
+            for (old, new) in reload::unchanged(&e.code, &attached, compiled, &names) {
+                if !reused.contains(&new) {
+                    kept.push((e.id, old));
+                    reused.push(new);
+                }
+            }
+        }
+        let load: Vec<usize> = (0..compiled.programs.len()).filter(|i| !reused.contains(i)).collect();
         let old_ids: Vec<u32> = self.entries.iter().map(|e| e.id).collect();
         let aside = self.maps.set_aside(&names);
-        let all: Vec<usize> = (0..compiled.programs.len()).collect();
-        if let Err(e) = self.add_checked(compiled, &all, Run::Attach) {
+        if let Err(e) = self.add_checked(compiled, &load, Run::Attach) {
             self.maps.put_back(aside);
             return Err(e);
         }
-        let (mut gone, kept): (Vec<Entry>, Vec<Entry>) =
-            std::mem::take(&mut self.entries).into_iter().partition(|e| old_ids.contains(&e.id));
-        self.entries = kept;
-        for e in &mut gone {
-            e.loaded.detach_all();
+        for e in self.entries.iter_mut().filter(|e| old_ids.contains(&e.id)) {
+            e.end = false;
+            let keep: Vec<usize> = kept.iter().filter(|k| k.0 == e.id).map(|k| k.1).collect();
+            let gone: Vec<usize> = e.loaded.attached_programs().into_iter().filter(|i| !keep.contains(i)).collect();
+            e.loaded.detach_programs(&gone);
+            e.attach = keep.iter().map(|&i| e.code.programs[i].attach.raw.clone()).collect();
         }
+        // Dropping an entry unloads its programs; its stats map stays counted.
+        self.entries.retain(|e| !old_ids.contains(&e.id) || e.loaded.attached() > 0);
         self.drain_all();
-        Ok(restarted)
+        Ok(Replaced { restarted, kept: kept.len() })
     }
 
     fn add_checked(&mut self, compiled: &CompiledProgram, programs: &[usize], run: Run) -> Result<Added, AddError> {
@@ -237,7 +270,8 @@ impl<S: EventSink> Session<S> {
                 let attach: Vec<String> = programs.iter().map(|&i| compiled.programs[i].attach.raw.clone()).collect();
                 let id = self.next_id;
                 self.next_id += 1;
-                self.entries.push(Entry { id, loaded, attach: attach.clone() });
+                let code = std::sync::Arc::new(compiled.clone());
+                self.entries.push(Entry { id, loaded, attach: attach.clone(), code, end: true });
                 Added::Attached { id, attach }
             }
         };
@@ -379,7 +413,7 @@ impl<S: EventSink> Session<S> {
         for e in &mut gone {
             e.loaded.detach_all();
         }
-        for e in &mut gone {
+        for e in gone.iter_mut().filter(|e| e.end) {
             if let Err(err) = e.loaded.run_end() {
                 self.warnings.push(err);
             }

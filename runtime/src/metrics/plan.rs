@@ -22,7 +22,8 @@ pub enum MetricKind {
     Gauge,
     /// `hist()`/`lhist()`: cumulative `le` buckets, `_count`, `_sum`.
     Histogram,
-    /// `stats()`: `_count` and `_sum` as counters-like parts of one gauge family set.
+    /// `stats()`: a summary without quantiles, `_count` and `_sum` (the
+    /// average is their ratio, as PromQL computes it anyway).
     Stats,
 }
 

@@ -82,8 +82,10 @@ impl Exporter {
     }
 
     /// What scrapes read from now on; `None` once probes are detached.
+    /// `/healthz` answers 200 while it has attached programs.
     pub fn publish(&self, target: Option<Target>) {
-        self.shared.attached.store(target.is_some(), Ordering::SeqCst);
+        let attached = target.as_ref().is_some_and(|t| !t.probes.is_empty());
+        self.shared.attached.store(attached, Ordering::SeqCst);
         let new = target.map(Arc::new);
         if let Ok(mut t) = self.shared.target.write() {
             *t = new;

@@ -304,6 +304,8 @@ fn root_metrics_prometheus_scrapes_exact_counts() {
     assert_prom(ns, prom, r#"flowtrace_map_pressure{map="@calls"}"#, &(1.0f64 / 4096.0).to_string());
     assert_prom(ns, prom, r#"flowtrace_map_update_failures_total{map="@flows"}"#, "0");
     assert_prom(ns, prom, r#"up{job="flowtrace"}"#, "1");
+    // Prometheus asked for OpenMetrics, and parsed it (up is 1).
+    assert_prom(ns, prom, r#"flowtrace_scrapes_total{format="openmetrics"} > bool 0"#, "1");
 
     exposition_checks(ns, metrics);
     drop(prometheus);

@@ -48,6 +48,8 @@ struct Shared {
     attached: AtomicBool,
     reload_failures: AtomicU64,
     reloads: AtomicU64,
+    /// Scrapes answered, in the classic format and in OpenMetrics.
+    scrapes: [AtomicU64; 2],
     options: Options,
 }
 
@@ -66,6 +68,7 @@ impl Exporter {
             attached: AtomicBool::new(false),
             reload_failures: AtomicU64::new(0),
             reloads: AtomicU64::new(0),
+            scrapes: Default::default(),
             options,
         });
         // `:9464` means every address, as Prometheus exporters take it.
@@ -103,6 +106,7 @@ fn route(shared: &Shared, req: &Request) -> Response {
     match req.path.as_str() {
         "/metrics" => {
             let format = Format::negotiate(req.accept.as_deref());
+            shared.scrapes[(format == Format::OpenMetrics) as usize].fetch_add(1, Ordering::SeqCst);
             // Cloning the Arc is all a scrape holds the lock for.
             let target = shared.target.read().ok().and_then(|t| t.clone());
             let families = scrape(shared, target.as_deref());
@@ -186,7 +190,7 @@ impl Health {
     fn reserved(&self, name: &str) -> bool {
         let ours = [&self.entries, &self.max_entries, &self.pressure, &self.update_failures, &self.evictions];
         ours.iter().any(|f| f.name == name)
-            || ["flowtrace_series_dropped", "flowtrace_probe_runs", "flowtrace_probe_run_seconds", "flowtrace_events_lost", "flowtrace_build_info", "flowtrace_reload_failures", "flowtrace_reloads", "flowtrace_scrape_errors"]
+            || ["flowtrace_series_dropped", "flowtrace_probe_runs", "flowtrace_probe_run_seconds", "flowtrace_events_lost", "flowtrace_build_info", "flowtrace_reload_failures", "flowtrace_reloads", "flowtrace_scrape_errors", "flowtrace_scrapes"]
                 .contains(&name)
     }
 
@@ -230,6 +234,11 @@ impl Health {
         let failures = shared.reload_failures.load(Ordering::SeqCst);
         out.push(one("flowtrace_reload_failures", "SIGHUP reloads that kept the old script", FamilyType::Counter, failures));
         out.push(one("flowtrace_reloads", "SIGHUP reloads that took effect", FamilyType::Counter, shared.reloads.load(Ordering::SeqCst)));
+        let mut scrapes = Family::new("flowtrace_scrapes", "Scrapes of /metrics answered, by format (this one included)", FamilyType::Counter);
+        for (i, format) in ["prometheus", "openmetrics"].iter().enumerate() {
+            scrapes.push(vec![("format".to_string(), format.to_string())], Number::Int(shared.scrapes[i].load(Ordering::SeqCst) as i128));
+        }
+        out.push(scrapes);
         out.push(one("flowtrace_scrape_errors", "Maps this scrape could not read", FamilyType::Gauge, self.scrape_errors));
         out.push(build);
         out

@@ -43,7 +43,8 @@ pub fn take_interrupt() -> bool {
 }
 
 /// The terminal's settings before rustyline changed them, to put back when
-/// SIGTERM ends the session from this thread.
+/// the session ends (also when SIGTERM ends it from this thread).
+#[derive(Clone, Copy)]
 pub struct SavedTerminal(Option<libc::termios>);
 
 impl SavedTerminal {
@@ -58,7 +59,26 @@ impl SavedTerminal {
         SavedTerminal(None)
     }
 
-    fn restore(&self) {
+    /// Between two prompts (while an entry loads, during `.watch`) the
+    /// terminal stays as quiet as rustyline's raw mode but keeps signals
+    /// (Ctrl-C) and output processing: keys that arrive then, such as the
+    /// rest of a paste, are neither echoed by the kernel (stray characters
+    /// that rustyline would draw a second time) nor rewritten (CR to NL,
+    /// erase and kill characters): they wait, byte for byte, for the next
+    /// prompt. rustyline takes this as the mode to return to after each line.
+    pub fn quiet(&self) {
+        if let Some(t) = &self.0 {
+            let mut q = *t;
+            q.c_lflag &= !(libc::ECHO | libc::ICANON | libc::IEXTEN);
+            q.c_iflag &= !(libc::ICRNL | libc::INLCR | libc::IGNCR | libc::IXON);
+            q.c_cc[libc::VMIN] = 1;
+            q.c_cc[libc::VTIME] = 0;
+            // SAFETY: a termios derived from one captured from the same fd.
+            unsafe { libc::tcsetattr(0, libc::TCSANOW, &q) };
+        }
+    }
+
+    pub fn restore(&self) {
         if let Some(t) = &self.0 {
             // SAFETY: a termios captured from the same fd.
             unsafe { libc::tcsetattr(0, libc::TCSANOW, t) };

@@ -94,6 +94,8 @@ fn session_main(cli: &Cli) -> Result<(), String> {
     let mut background = Background::start(shared.clone(), terminal);
     let mut session = Session::new(&kernel, compile_opts, shared.clone());
 
+    // From here on nothing returns early: the end of this function restores the terminal.
+    terminal.quiet();
     outln!("flowtrace interactive session: type a probe to attach it, .help for help, Ctrl-D to quit.");
     // `-i` with a program or script: its probes are the first entries.
     if let Some(program) = &cli.program {
@@ -118,9 +120,15 @@ fn session_main(cli: &Cli) -> Result<(), String> {
                 errln!("{warning}");
             }
         }
-        let next = handle(&mut session, &text);
-        let out = lock(&shared).out.clone();
-        out.flush();
+        let mut next = Next::Continue;
+        for entry in input::split_entries(&text) {
+            next = handle(&mut session, &entry);
+            let out = lock(&shared).out.clone();
+            out.flush();
+            if next == Next::Quit {
+                break;
+            }
+        }
         if next == Next::Quit {
             break;
         }
@@ -132,6 +140,7 @@ fn session_main(cli: &Cli) -> Result<(), String> {
     let out = lock(&shared).out.clone();
     out.flush(); // END blocks' output first
     background.stop();
+    terminal.restore();
     outln!("detached {} probe(s)", gone.len());
     Ok(())
 }

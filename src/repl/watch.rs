@@ -1,6 +1,7 @@
 //! `.watch @m SECS`: print a map every SECS seconds until Enter or Ctrl-C.
-//! The terminal is in its normal (cooked) mode here, so Enter makes
-//! standard input readable and Ctrl-C is a SIGINT that the session catches.
+//! The terminal is in the session's quiet mode here (no echo, no line
+//! editing, signals on), so Enter makes standard input readable and Ctrl-C
+//! is a SIGINT that the session catches.
 
 use super::background::take_interrupt;
 use super::shared::{lock, Shared};

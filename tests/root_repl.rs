@@ -430,3 +430,39 @@ fn root_repl_history_refuses_symlinks_and_other_users_files() {
     }
     let _ = std::fs::remove_dir_all(&home);
 }
+
+#[test]
+fn root_repl_literal_key_adapts_to_an_existing_map() {
+    if !enabled("root_repl_literal_key_adapts_to_an_existing_map") {
+        return;
+    }
+    let home = temp_home("literal-key");
+    let port = free_port(); // nobody listens: every connect is refused
+    let mut repl = Repl::spawn(&home);
+    repl.expect(PROMPT);
+    let out = repl.run(&format!("{} {{ @st[args.newstate] = count(); }}", probe(port)));
+    assert!(out.contains("probe 1 attached"), "{out}");
+    // `args.newstate` is an int32; the literal 99 fits it, so the entry
+    // shares the map instead of asking to widen its key.
+    let out = repl.run(&format!("tracepoint:tcp:tcp_receive_reset /args.dport == {port}/ {{ @st[99] = count(); }}"));
+    assert!(out.contains("probe 2 attached: tracepoint:tcp:tcp_receive_reset"), "{out}");
+    flowtrace_testkit::traffic::refused_connects(port, 3).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    // SYN_SENT (2) and CLOSE (7) per connect, and the reset each received.
+    let out = repl.run("@st");
+    assert_eq!(map_lines(&out, "@st["), ["@st[2]: 3", "@st[7]: 3", "@st[99]: 3"], "{out}");
+    let out = repl.run(".maps");
+    assert!(out.contains("@st[int32]: count, 3 of 4096 entries"), "{out}");
+
+    // A string cannot be an int32 key: refused, the caret under it.
+    let out = repl.run("tracepoint:tcp:tcp_receive_reset { @st[\"x\"] = count(); }");
+    assert!(out.contains("<input>:1:40: error: map @st is used with key [string[2]] but was first used with key [int32]"), "{out}");
+    assert!(out.contains(&format!("\n{}^~~\n", " ".repeat(39))), "{out}");
+    assert!(out.contains("hint: a literal key takes @st's key type (int32) only when its value is one of that type"), "{out}");
+    assert!(out.contains("<probe 1>:1:"), "the note points at the entry that made the map: {out}");
+    let out = repl.run(".probes");
+    assert_eq!(out.matches("tracepoint:").count(), 2, "nothing changed: {out}");
+    repl.line(".quit");
+    assert!(repl.wait().success());
+    let _ = std::fs::remove_dir_all(&home);
+}

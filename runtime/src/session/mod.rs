@@ -27,7 +27,7 @@ use crate::events::{EventSink, Events, Flow};
 use crate::load::{create_map, Loaded};
 use crate::output::Printer;
 use crate::values::{MapSnapshot, Value};
-use flowtrace_codegen::object::{CompiledProgram, EventKind, MapRole, ProgramKind};
+use flowtrace_codegen::object::{CompiledProgram, EventKind, MapRole};
 use std::collections::HashSet;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
@@ -229,10 +229,6 @@ impl<S: EventSink> Session<S> {
     /// Loads `programs`; returns them and the maps created for them
     /// (indexed like `compiled.maps`).
     fn load(&mut self, compiled: &CompiledProgram, programs: &[usize]) -> Result<(Loaded, Vec<Option<OwnedFd>>), RuntimeError> {
-        let fentry = programs.iter().any(|&i| matches!(compiled.programs[i].kind, ProgramKind::Fentry | ProgramKind::Fexit));
-        if fentry && self.events.is_none() && self.accepted.is_none() {
-            return self.adopt(compiled);
-        }
         if self.events.is_none() {
             if let Some(spec) = compiled.maps.iter().find(|s| matches!(s.role, MapRole::Events)) {
                 let fd = create_map(spec)?;
@@ -259,16 +255,6 @@ impl<S: EventSink> Session<S> {
         let mut loaded = Loaded::load_selected(compiled, programs, &borrowed)?;
         loaded.tc = self.tc;
         drop(borrowed);
-        Ok((loaded, fresh))
-    }
-
-    /// fentry/fexit programs need aya's loader, which creates its own maps:
-    /// as the first entry, the session takes those maps and the ring buffer.
-    fn adopt(&mut self, compiled: &CompiledProgram) -> Result<(Loaded, Vec<Option<OwnedFd>>), RuntimeError> {
-        let mut loaded = Loaded::load_with_aya_loader(compiled)?;
-        loaded.tc = self.tc;
-        self.events = loaded.take_events();
-        let fresh = (0..compiled.maps.len()).map(|i| loaded.map_fd(i).transpose()).collect::<Result<_, _>>()?;
         Ok((loaded, fresh))
     }
 

@@ -466,3 +466,45 @@ fn root_repl_literal_key_adapts_to_an_existing_map() {
     assert!(repl.wait().success());
     let _ = std::fs::remove_dir_all(&home);
 }
+
+#[test]
+fn root_repl_exit_ends_the_session_as_a_script_does() {
+    if !enabled("root_repl_exit_ends_the_session_as_a_script_does") {
+        return;
+    }
+    let home = temp_home("exit");
+    let before = ours_in_kernel();
+    let (port, closed) = (free_port(), free_port());
+    let mut repl = Repl::spawn(&home);
+    repl.expect(PROMPT);
+    let out = repl.run(&format!("{} {{ @s[args.oldstate, args.newstate] = count(); }}", probe(port)));
+    assert!(out.contains("probe 1 attached"), "{out}");
+    let reset = format!("tracepoint:tcp:tcp_receive_reset /args.dport == {closed}/ {{ printf(\"reset: exit\\n\"); exit(); }}");
+    let out = repl.run(&reset);
+    assert!(out.contains("probe 2 attached"), "{out}");
+    let session_objects = loaded_since(&before);
+    tcp_cycles(port, 2);
+    // A probe calls exit() while the prompt waits: the session ends by
+    // itself, printing the maps as a script does at exit.
+    flowtrace_testkit::traffic::refused_connects(closed, 1).unwrap();
+    let out = repl.expect("exit() ended the session; detached 2 probe(s)");
+    assert!(out.contains("reset: exit"), "{out}");
+    assert_eq!(map_lines(&out, "@s["), transitions(2, 1), "{out}");
+    assert!(repl.wait().success());
+    assert_gone(&session_objects);
+
+    // exit() typed at the prompt does the same.
+    let before = ours_in_kernel();
+    let mut repl = Repl::spawn(&home);
+    repl.expect(PROMPT);
+    let out = repl.run(&format!("{} {{ @s[args.oldstate, args.newstate] = count(); }}", probe(port)));
+    assert!(out.contains("probe 1 attached"), "{out}");
+    let session_objects = loaded_since(&before);
+    tcp_cycles(port, 1);
+    repl.line("exit()");
+    let out = repl.expect("exit() ended the session; detached 1 probe(s)");
+    assert_eq!(map_lines(&out, "@s["), transitions(1, 1), "{out}");
+    assert!(repl.wait().success());
+    assert_gone(&session_objects);
+    let _ = std::fs::remove_dir_all(&home);
+}

@@ -110,6 +110,9 @@ impl Background {
                     None => std::thread::sleep(Duration::from_millis(100)),
                 }
                 lock(&shared).drain();
+                if lock(&shared).should_exit() {
+                    exit_as_a_script_does(&shared, &terminal);
+                }
             }
         });
         Background { stop, thread: Some(thread) }
@@ -133,6 +136,18 @@ fn wait_readable(fd: RawFd, timeout: Duration) {
     let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
     // SAFETY: one valid pollfd for the duration of the call; EINTR is fine.
     unsafe { libc::poll(&mut pfd, 1, timeout.as_millis() as i32) };
+}
+
+/// A probe called `exit()`: the session ends as a script does (probes
+/// detached, maps printed), from this thread, which is free while the
+/// prompt's thread waits in `readline` (whose printer shows the maps).
+fn exit_as_a_script_does(shared: &Arc<Mutex<Shared>>, terminal: &SavedTerminal) -> ! {
+    let mut s = lock(shared);
+    let gone = s.finish_as_at_exit();
+    s.out.flush_drawn();
+    terminal.restore();
+    outln!("\nflowtrace: exit() ended the session; detached {gone} probe(s)");
+    std::process::exit(0);
 }
 
 /// SIGTERM: what `.quit` does, from this thread.

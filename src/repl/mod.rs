@@ -121,14 +121,17 @@ fn session_main(cli: &Cli) -> Result<(), String> {
             }
         }
         let mut next = Next::Continue;
+        lock(&shared).busy = true;
         for entry in input::split_entries(&text) {
             next = handle(&mut session, &entry);
             let out = lock(&shared).out.clone();
             out.flush();
-            if next == Next::Quit {
+            // After exit() the rest of a paste is not run: the session ends.
+            if next == Next::Quit || lock(&shared).session.exit_called() {
                 break;
             }
         }
+        lock(&shared).busy = false;
         if next == Next::Quit {
             break;
         }

@@ -115,6 +115,8 @@ pub struct Session<S: EventSink> {
     run_stats: Option<OwnedFd>,
     /// How `tc:` probes attach (`--tc-order`, `--cleanup-stale`).
     pub tc: crate::tc::TcOptions,
+    /// A probe called `exit()` (seen by any drain, also one inside [`Session::add`]).
+    exit_called: bool,
 }
 
 impl<S: EventSink> Session<S> {
@@ -140,6 +142,7 @@ impl<S: EventSink> Session<S> {
             warnings: Vec::new(),
             run_stats: None,
             tc: Default::default(),
+            exit_called: false,
         })
     }
 
@@ -308,10 +311,19 @@ impl<S: EventSink> Session<S> {
         loop {
             match self.drain() {
                 Ok(Flow::Continue) => return flow,
-                Ok(Flow::Exit) => flow = Flow::Exit,
+                Ok(Flow::Exit) => {
+                    flow = Flow::Exit;
+                    self.exit_called = true;
+                }
                 Err(e) => self.warnings.push(e),
             }
         }
+    }
+
+    /// Whether a probe has called `exit()` since the session started: an
+    /// interactive session then ends as a script does.
+    pub fn exit_called(&self) -> bool {
+        self.exit_called
     }
 
     /// Failures met since the last call, while the session drained events

@@ -146,6 +146,16 @@ fn root_repl_errors_ctrl_c_watch_and_ctrl_d() {
     repl.expect("@s[9, 7]: 1");
     let out = repl.run("");
     assert!(!out.contains("error"), "{out}");
+    // With a top-N, each tick prints only the N largest entries.
+    let out = repl.run("@top[1] = 5; @top[2] = 3; @top[3] = 9");
+    assert!(!out.contains("error"), "{out}");
+    repl.line(".watch @top 0.2 2");
+    repl.expect("watching @top (top 2) every 0.2s");
+    for _ in 0..2 {
+        let tick = repl.expect("@top[3]: 9");
+        assert!(tick.contains("@top[1]: 5") && !tick.contains("@top[2]"), "{tick}");
+    }
+    repl.run("");
     // .load: one entry per probe; the declaration shapes the map.
     let script = home.join("load.ft");
     std::fs::write(&script, "let @lru = lruhash(64);\ninterval:ms:100 { @lru[1] = count(); }\ninterval:ms:100 { @lru[2] = count(); }\n").unwrap();

@@ -233,8 +233,8 @@ fn command(session: &mut Session, c: Command) -> Next {
         Command::Probes => out!("{}", probes_table(&session.shared)),
         Command::Maps => out!("{}", maps_table(&session.shared)),
         Command::Detach(which) => detach(session, which),
-        Command::Watch { map, secs } => {
-            if let Err(msg) = watch::run(&session.shared, &map, secs) {
+        Command::Watch { map, secs, top } => {
+            if let Err(msg) = watch::run(&session.shared, &map, secs, top) {
                 errln!("flowtrace: error: {msg}");
             }
         }

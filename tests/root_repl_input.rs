@@ -114,7 +114,8 @@ fn assert_screen_shows_only(raw: &[u8], text: &str, delivery: Delivery, rep: u64
     let seen: Vec<&str> = rows
         .iter()
         .map(|r| if r == "ft>" { "" } else { r.strip_prefix("ft> ").unwrap_or(r) })
-        .filter(|r| !r.trim().is_empty() && !(r.starts_with("probe ") && r.contains(" attached: ")))
+        .filter(|r| !r.trim().is_empty())
+        .filter(|r| !(r.starts_with("probe ") && r.contains(" attached: ")))
         .collect();
     let expected: Vec<&str> = text.lines().map(str::trim_end).filter(|l| !l.is_empty()).collect();
     assert_eq!(seen, expected, "{delivery:?} rep {rep}: the screen shows\n{}", rows.join("\n"));

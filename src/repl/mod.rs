@@ -69,6 +69,12 @@ fn session_main(cli: &Cli) -> Result<(), String> {
     let kernel = crate::frontend::open_kernel(cli)?;
     background::install_signals();
     let terminal = SavedTerminal::capture();
+    // rustyline is the vendored one (vendor/rustyline/PATCHED.md): the
+    // published reader kept keys that arrived together in a buffer its
+    // `select` could not see and dropped it after each line, so pastes lost
+    // input and keys lagged. It now reads byte by byte; the terminal stays
+    // quiet between prompts (`SavedTerminal::quiet`) and an accepted text is
+    // split into its entries (`input::split_entries`). See docs/repl.md.
     let mut editor: ReplEditor = Editor::new().map_err(|e| format!("cannot start the line editor: {e}"))?;
     editor.set_helper(Some(helper::ReplHelper::new(completion::KernelVocabulary::new(&kernel))));
     let mut history = history::HistoryFile::in_home();

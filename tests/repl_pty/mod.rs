@@ -19,6 +19,9 @@ use std::time::{Duration, Instant};
 /// redraws the prompt of a multi-line entry.
 pub const PROMPT: &str = "[prompt]";
 
+/// How long [`Repl::expect`] waits for an answer.
+pub const EXPECT_WITHIN: Duration = Duration::from_secs(60);
+
 /// Terminal output without escape sequences and carriage returns, with
 /// each new prompt marked by [`PROMPT`].
 pub fn clean(raw: &[u8]) -> String {
@@ -161,14 +164,16 @@ impl Repl {
     }
 
     /// Reads until `needle` appears in the output after what was already
-    /// seen; returns that stretch of output (up to and including it).
+    /// seen; returns that stretch of output (up to and including it). The
+    /// deadline is generous (the machine may be busy with other builds and
+    /// tests) but bounded: a session that never answers fails the test.
     pub fn expect(&mut self, needle: &str) -> String {
         let seen = self.seen;
         let found = |raw: &[u8]| clean(raw).get(seen..).is_some_and(|t| t.contains(needle));
-        if !self.read_until(Instant::now() + Duration::from_secs(30), found) {
+        if !self.read_until(Instant::now() + EXPECT_WITHIN, found) {
             let _ = self.child.kill();
             let tail = String::from_utf8_lossy(&self.raw[self.raw.len().saturating_sub(600)..]).into_owned();
-            panic!("no {needle:?} within 30 s; output so far:\n{}\nraw tail: {tail:?}", &clean(&self.raw)[seen..]);
+            panic!("no {needle:?} within {EXPECT_WITHIN:?}; output so far:\n{}\nraw tail: {tail:?}", &clean(&self.raw)[seen..]);
         }
         let text = clean(&self.raw);
         let end = seen + text[seen..].find(needle).unwrap_or(0) + needle.len();
@@ -183,7 +188,7 @@ impl Repl {
     }
 
     pub fn wait(&mut self) -> std::process::ExitStatus {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(40);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;

@@ -508,6 +508,7 @@ fn root_repl_exit_ends_the_session_as_a_script_does() {
     assert_eq!(map_lines(&out, "@s["), transitions(2, 1), "{out}");
     assert!(repl.wait().success());
     assert_gone(&session_objects);
+    assert_eq!(flowtrace_testkit::objects::flowtrace_objects_after_grace(), (0, 0), "no ft_ program or map is left");
 
     // exit() typed at the prompt does the same.
     let before = ours_in_kernel();
@@ -522,5 +523,6 @@ fn root_repl_exit_ends_the_session_as_a_script_does() {
     assert_eq!(map_lines(&out, "@s["), transitions(1, 1), "{out}");
     assert!(repl.wait().success());
     assert_gone(&session_objects);
+    assert_eq!(flowtrace_testkit::objects::flowtrace_objects_after_grace(), (0, 0), "no ft_ program or map is left");
     let _ = std::fs::remove_dir_all(&home);
 }

@@ -476,6 +476,10 @@ fn root_repl_literal_key_adapts_to_an_existing_map() {
     assert!(out.contains(&format!("\n{}^~~\n", " ".repeat(39))), "{out}");
     assert!(out.contains("hint: a literal key takes @st's key type (int32) only when its value is one of that type"), "{out}");
     assert!(out.contains("<probe 1>:1:"), "the note points at the entry that made the map: {out}");
+    // A literal too big for int32 would widen the key the kernel map has.
+    let out = repl.run("tracepoint:tcp:tcp_receive_reset { @st[5000000000] = count(); }");
+    assert!(out.contains("error: this entry changes map @st, which earlier entries use"), "{out}");
+    assert!(out.contains("[int32]") && out.contains("a literal key or value takes them only when it fits"), "{out}");
     let out = repl.run(".probes");
     assert_eq!(out.matches("tracepoint:").count(), 2, "nothing changed: {out}");
     repl.line(".quit");

@@ -110,15 +110,26 @@ fn session_main(cli: &Cli) -> Result<(), String> {
     if let Some(file) = cli.file.as_ref().filter(|f| f.as_os_str() != "-") {
         load_file(&mut session, file);
     }
+    prompt_loop(&mut editor, &mut session, history.as_mut());
+    let gone = lock(&shared).detach(None);
+    let out = lock(&shared).out.clone();
+    out.flush(); // END blocks' output first
+    background.stop();
+    terminal.restore();
+    outln!("detached {} probe(s)", gone.len());
+    Ok(())
+}
+
+/// Reads and handles entries until `.quit`, Ctrl-D or an input error. (An
+/// `exit()` ends the session from the background thread: [`background`].)
+fn prompt_loop(editor: &mut ReplEditor, session: &mut Session, mut history: Option<&mut history::HistoryFile>) {
+    let shared = session.shared.clone();
     loop {
-        let text = match read_entry(&mut editor) {
+        let text = match read_entry(editor) {
             Ok(t) => t,
             Err(ReadlineError::Interrupted) => continue,
-            Err(ReadlineError::Eof) => break,
-            Err(e) => {
-                errln!("flowtrace: error: reading input: {e}");
-                break;
-            }
+            Err(ReadlineError::Eof) => return,
+            Err(e) => return errln!("flowtrace: error: reading input: {e}"),
         };
         if !text.trim().is_empty() {
             let _ = editor.add_history_entry(text.trim_end());
@@ -129,7 +140,7 @@ fn session_main(cli: &Cli) -> Result<(), String> {
         let mut next = Next::Continue;
         lock(&shared).busy = true;
         for entry in input::split_entries(&text) {
-            next = handle(&mut session, &entry);
+            next = handle(session, &entry);
             let out = lock(&shared).out.clone();
             out.flush();
             // After exit() the rest of a paste is not run: the session ends.
@@ -139,19 +150,12 @@ fn session_main(cli: &Cli) -> Result<(), String> {
         }
         lock(&shared).busy = false;
         if next == Next::Quit {
-            break;
+            return;
         }
         if let Some(h) = editor.helper_mut() {
-            h.maps = map_names(&session);
+            h.maps = map_names(session);
         }
     }
-    let gone = lock(&shared).detach(None);
-    let out = lock(&shared).out.clone();
-    out.flush(); // END blocks' output first
-    background.stop();
-    terminal.restore();
-    outln!("detached {} probe(s)", gone.len());
-    Ok(())
 }
 
 /// `bpf_ktime_get_ns()`'s clock, so `elapsed` counts from the session start.

@@ -7,290 +7,14 @@
 //! Root only: they run when FLOWTRACE_ROOT_TESTS=1, otherwise each prints a
 //! loud SKIPPED line (like tests/root_cli.rs).
 
+mod repl_pty;
+
 use flowtrace_testkit::root_tests_enabled as enabled;
-use flowtrace_testkit::traffic;
+use repl_pty::*;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-
-/// What [`clean`] turns the start of each `readline` into: rustyline
-/// switches bracketed paste on (`ESC[?2004h`) only there, not when it
-/// redraws the prompt of a multi-line entry.
-const PROMPT: &str = "[prompt]";
-
-/// Terminal output without escape sequences and carriage returns, with
-/// each new prompt marked by [`PROMPT`].
-fn clean(raw: &[u8]) -> String {
-    let text = String::from_utf8_lossy(raw);
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\x1b' => {
-                if chars.peek() == Some(&'[') {
-                    chars.next();
-                    // Parameters and intermediates, then one final byte.
-                    let mut seq = String::new();
-                    while let Some(&p) = chars.peek() {
-                        chars.next();
-                        seq.push(p);
-                        if ('\x40'..='\x7e').contains(&p) {
-                            break;
-                        }
-                    }
-                    if seq == "?2004h" {
-                        out.push_str(PROMPT);
-                    }
-                } else {
-                    chars.next();
-                }
-            }
-            '\r' | '\x07' => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// flowtrace's REPL on the slave side of a pty we hold the master of.
-struct Repl {
-    master: File,
-    child: Child,
-    raw: Vec<u8>,
-    /// How much of the cleaned output earlier `expect`s consumed.
-    seen: usize,
-}
-
-impl Repl {
-    fn spawn(home: &PathBuf) -> Repl {
-        let (mut master, mut slave) = (0, 0);
-        let size = libc::winsize { ws_row: 50, ws_col: 200, ws_xpixel: 0, ws_ypixel: 0 };
-        let rc = unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), &size) };
-        assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
-        let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
-        // Not inherited by the child: it must see the terminal hang up when
-        // the test ends, whatever happens.
-        unsafe { libc::fcntl(master.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_flowtrace"));
-        cmd.env("HOME", home).env("TERM", "xterm");
-        cmd.stdin(Stdio::from(slave.try_clone().unwrap()));
-        cmd.stdout(Stdio::from(slave.try_clone().unwrap()));
-        cmd.stderr(Stdio::from(slave));
-        // A session of its own with the pty as controlling terminal, so
-        // Ctrl-C becomes SIGINT when the terminal is not in raw mode.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::setsid();
-                libc::ioctl(0, libc::TIOCSCTTY, 0);
-                Ok(())
-            });
-        }
-        let child = cmd.spawn().unwrap();
-        Repl { master: File::from(master), child, raw: Vec::new(), seen: 0 }
-    }
-
-    fn send(&mut self, keys: &str) {
-        self.master.write_all(keys.as_bytes()).unwrap();
-    }
-
-    /// Types like a person: one key at a time, each after the previous one
-    /// was echoed. (rustyline 14 with an external printer handles only the
-    /// first of several keys that arrive in one read until another key
-    /// comes; terminals send pastes as bracketed pastes, see [`Repl::paste`].)
-    fn type_keys(&mut self, keys: &str) {
-        for c in keys.chars() {
-            let before = self.raw.len();
-            let mut bytes = [0u8; 4];
-            let key = c.encode_utf8(&mut bytes).as_bytes().to_vec();
-            self.master.write_all(&key).unwrap();
-            if c.is_control() {
-                // Enter: a redraw or the end of the entry; let it settle.
-                self.read_until(Instant::now() + Duration::from_secs(5), |raw| raw.len() > before);
-                self.settle();
-            } else {
-                // A typed character is echoed by itself.
-                let echoed = |raw: &[u8]| raw[before..].windows(key.len()).any(|w| w == key);
-                self.read_until(Instant::now() + Duration::from_secs(5), echoed);
-            }
-        }
-    }
-
-    /// Reads until the output has been quiet for a moment (at most 1 s:
-    /// a busy probe may never be quiet).
-    fn settle(&mut self) {
-        let give_up = Instant::now() + Duration::from_secs(1);
-        while Instant::now() < give_up {
-            let len = self.raw.len();
-            self.read_until(Instant::now() + Duration::from_millis(30), |raw| raw.len() > len);
-            if self.raw.len() == len {
-                return;
-            }
-        }
-    }
-
-    /// Pastes text as a terminal does with bracketed paste on.
-    fn paste(&mut self, text: &str) {
-        self.send(&format!("\x1b[200~{text}\x1b[201~"));
-        self.settle();
-    }
-
-    /// Types a line and presses Enter.
-    fn line(&mut self, text: &str) {
-        self.type_keys(text);
-        self.type_keys("\r");
-    }
-
-    /// Reads output until `done` says so or the deadline passes.
-    fn read_until(&mut self, deadline: Instant, done: impl Fn(&[u8]) -> bool) -> bool {
-        while !done(&self.raw) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return false;
-            }
-            let mut pfd = libc::pollfd { fd: self.master.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-            if unsafe { libc::poll(&mut pfd, 1, left.as_millis().min(200) as i32) } > 0 {
-                let mut buf = [0u8; 4096];
-                match self.master.read(&mut buf) {
-                    Ok(n) if n > 0 => self.raw.extend_from_slice(&buf[..n]),
-                    // EIO: the child closed the terminal (it exited).
-                    _ => std::thread::sleep(Duration::from_millis(20)),
-                }
-            }
-        }
-        true
-    }
-
-    /// Reads until `needle` appears in the output after what was already
-    /// seen; returns that stretch of output (up to and including it).
-    fn expect(&mut self, needle: &str) -> String {
-        let seen = self.seen;
-        let found = |raw: &[u8]| clean(raw).get(seen..).is_some_and(|t| t.contains(needle));
-        if !self.read_until(Instant::now() + Duration::from_secs(30), found) {
-            let _ = self.child.kill();
-            let tail = String::from_utf8_lossy(&self.raw[self.raw.len().saturating_sub(600)..]).into_owned();
-            panic!("no {needle:?} within 30 s; output so far:\n{}\nraw tail: {tail:?}", &clean(&self.raw)[seen..]);
-        }
-        let text = clean(&self.raw);
-        let end = seen + text[seen..].find(needle).unwrap_or(0) + needle.len();
-        self.seen = end;
-        text[seen..end].to_string()
-    }
-
-    /// Types `text`, then waits for the next prompt; the output in between.
-    fn run(&mut self, text: &str) -> String {
-        self.line(text);
-        self.expect(PROMPT)
-    }
-
-    fn wait(&mut self) -> std::process::ExitStatus {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("the session did not exit; output:\n{}", clean(&self.raw));
-            }
-            // Keep the pty drained so the child never blocks writing.
-            let mut pfd = libc::pollfd { fd: self.master.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-            if unsafe { libc::poll(&mut pfd, 1, 50) } > 0 {
-                let mut buf = [0u8; 4096];
-                if let Ok(n) = self.master.read(&mut buf) {
-                    self.raw.extend_from_slice(&buf[..n]);
-                }
-            }
-        }
-    }
-}
-
-impl Drop for Repl {
-    fn drop(&mut self) {
-        // A failed assertion must not leave a session with probes attached.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `n` loopback connections to a listener on `port`: connect, accept,
-/// client closes first, then the server side.
-fn tcp_cycles(port: u16, n: usize) {
-    let listener = traffic::listen(port).unwrap();
-    traffic::close_cycles(&listener, n).unwrap();
-    drop(listener);
-    // Let the last transitions happen and reach the maps.
-    std::thread::sleep(Duration::from_millis(100));
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn map_lines(out: &str, prefix: &str) -> Vec<String> {
-    let mut lines: Vec<String> = out.lines().map(str::trim).filter(|l| l.starts_with(prefix)).map(str::to_string).collect();
-    lines.sort();
-    lines
-}
-
-/// The state-transition counts of `conns` connections and `listens`
-/// listeners (TCP_ESTABLISHED=1 SYN_SENT=2 SYN_RECV=3 FIN_WAIT1=4
-/// FIN_WAIT2=5 CLOSE=7 CLOSE_WAIT=8 LAST_ACK=9 LISTEN=10), sorted as text.
-fn transitions(conns: u32, listens: u32) -> Vec<String> {
-    let per_conn = ["1, 4", "1, 8", "10, 3", "2, 1", "3, 1", "4, 5", "5, 7", "7, 2", "8, 9", "9, 7"];
-    let per_listen = ["10, 7", "7, 10"];
-    let mut lines: Vec<String> = per_conn
-        .iter()
-        .map(|k| format!("@s[{k}]: {conns}"))
-        .chain(per_listen.iter().map(|k| format!("@s[{k}]: {listens}")))
-        .collect();
-    lines.sort();
-    lines
-}
-
-/// Ids of every flowtrace program and map in the kernel (`ft_…` names).
-fn ours_in_kernel() -> Vec<(char, u32)> {
-    let progs = flowtrace_runtime::sys::programs_named("ft_").unwrap().into_iter().map(|p| ('p', p.id));
-    let maps = flowtrace_runtime::sys::maps_named("ft_").into_iter().map(|(id, _)| ('m', id));
-    progs.chain(maps).collect()
-}
-
-/// What the session loaded: objects there now that were not before it.
-fn loaded_since(before: &[(char, u32)]) -> Vec<(char, u32)> {
-    ours_in_kernel().into_iter().filter(|o| !before.contains(o)).collect()
-}
-
-/// Checks through the kernel that none of `objects` is left. The kernel
-/// frees programs and maps shortly after their last fd closes (RCU), so
-/// with a short grace period. (Ids, not a count of `ft_` objects: other
-/// flowtrace processes may run at the same time.)
-fn assert_gone(objects: &[(char, u32)]) {
-    assert!(!objects.is_empty(), "saw nothing of the session in the kernel");
-    let start = Instant::now();
-    loop {
-        let left: Vec<(char, u32)> = ours_in_kernel().into_iter().filter(|o| objects.contains(o)).collect();
-        if left.is_empty() {
-            return;
-        }
-        assert!(start.elapsed() < Duration::from_secs(3), "the session left BPF objects behind: {left:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn probe(port: u16) -> String {
-    format!("tracepoint:sock:inet_sock_set_state /args.sport == {port} || args.dport == {port}/")
-}
-
-fn temp_home(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("flowtrace-{test}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 #[test]
 fn root_repl_attach_share_detach_save_quit() {
@@ -422,6 +146,16 @@ fn root_repl_errors_ctrl_c_watch_and_ctrl_d() {
     repl.expect("@s[9, 7]: 1");
     let out = repl.run("");
     assert!(!out.contains("error"), "{out}");
+    // With a top-N, each tick prints only the N largest entries.
+    let out = repl.run("@top[1] = 5; @top[2] = 3; @top[3] = 9");
+    assert!(!out.contains("error"), "{out}");
+    repl.line(".watch @top 0.2 2");
+    repl.expect("watching @top (top 2) every 0.2s");
+    for _ in 0..2 {
+        let tick = repl.expect("@top[3]: 9");
+        assert!(tick.contains("@top[1]: 5") && !tick.contains("@top[2]"), "{tick}");
+    }
+    repl.run("");
     // .load: one entry per probe; the declaration shapes the map.
     let script = home.join("load.ft");
     std::fs::write(&script, "let @lru = lruhash(64);\ninterval:ms:100 { @lru[1] = count(); }\ninterval:ms:100 { @lru[2] = count(); }\n").unwrap();
@@ -482,11 +216,17 @@ fn root_repl_stays_responsive_under_a_flood_of_output() {
     let out = repl.run(r#"interval:ms:1 { printf("tick\n"); }"#);
     assert!(out.contains("probe 1 attached"), "{out}");
     let session_objects = loaded_since(&before);
-    for _ in 0..3 {
+    // Typed one key at a time, and in one write (no key waits for another).
+    for round in 0..6 {
         let started = Instant::now();
-        repl.line(".maps");
+        if round % 2 == 0 {
+            repl.line(".maps");
+        } else {
+            repl.send(".maps\r");
+        }
         repl.expect("no maps yet");
-        assert!(started.elapsed() < Duration::from_secs(10), "the prompt lagged {:?}", started.elapsed());
+        // Bounded, with room for a machine busy with other work.
+        assert!(started.elapsed() < Duration::from_secs(20), "the prompt lagged {:?}", started.elapsed());
     }
     repl.line(".detach all");
     repl.expect("detached 1 probe(s): 1");
@@ -704,5 +444,89 @@ fn root_repl_history_refuses_symlinks_and_other_users_files() {
         let meta = std::fs::metadata(target).unwrap();
         assert_eq!((meta.permissions().mode() & 0o777, meta.uid()), (0o644, if symlink { 0 } else { 65534 }), "symlink: {symlink}");
     }
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+#[test]
+fn root_repl_literal_key_adapts_to_an_existing_map() {
+    if !enabled("root_repl_literal_key_adapts_to_an_existing_map") {
+        return;
+    }
+    let home = temp_home("literal-key");
+    let port = free_port(); // nobody listens: every connect is refused
+    let mut repl = Repl::spawn(&home);
+    repl.expect(PROMPT);
+    let out = repl.run(&format!("{} {{ @st[args.newstate] = count(); }}", probe(port)));
+    assert!(out.contains("probe 1 attached"), "{out}");
+    // `args.newstate` is an int32; the literal 99 fits it, so the entry
+    // shares the map instead of asking to widen its key.
+    let out = repl.run(&format!("tracepoint:tcp:tcp_receive_reset /args.dport == {port}/ {{ @st[99] = count(); }}"));
+    assert!(out.contains("probe 2 attached: tracepoint:tcp:tcp_receive_reset"), "{out}");
+    flowtrace_testkit::traffic::refused_connects(port, 3).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    // SYN_SENT (2) and CLOSE (7) per connect, and the reset each received.
+    let out = repl.run("@st");
+    assert_eq!(map_lines(&out, "@st["), ["@st[2]: 3", "@st[7]: 3", "@st[99]: 3"], "{out}");
+    let out = repl.run(".maps");
+    assert!(out.contains("@st[int32]: count, 3 of 4096 entries"), "{out}");
+
+    // A string cannot be an int32 key: refused, the caret under it.
+    let out = repl.run("tracepoint:tcp:tcp_receive_reset { @st[\"x\"] = count(); }");
+    assert!(out.contains("<input>:1:40: error: map @st is used with key [string[2]] but was first used with key [int32]"), "{out}");
+    assert!(out.contains(&format!("\n{}^~~\n", " ".repeat(39))), "{out}");
+    assert!(out.contains("hint: a literal key takes @st's key type (int32) only when its value is one of that type"), "{out}");
+    assert!(out.contains("<probe 1>:1:"), "the note points at the entry that made the map: {out}");
+    // A literal too big for int32 would widen the key the kernel map has.
+    let out = repl.run("tracepoint:tcp:tcp_receive_reset { @st[5000000000] = count(); }");
+    assert!(out.contains("error: this entry changes map @st, which earlier entries use"), "{out}");
+    assert!(out.contains("[int32]") && out.contains("a literal key or value takes them only when it fits"), "{out}");
+    let out = repl.run(".probes");
+    assert_eq!(out.matches("tracepoint:").count(), 2, "nothing changed: {out}");
+    repl.line(".quit");
+    assert!(repl.wait().success());
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+#[test]
+fn root_repl_exit_ends_the_session_as_a_script_does() {
+    if !enabled("root_repl_exit_ends_the_session_as_a_script_does") {
+        return;
+    }
+    let home = temp_home("exit");
+    let before = ours_in_kernel();
+    let (port, closed) = (free_port(), free_port());
+    let mut repl = Repl::spawn(&home);
+    repl.expect(PROMPT);
+    let out = repl.run(&format!("{} {{ @s[args.oldstate, args.newstate] = count(); }}", probe(port)));
+    assert!(out.contains("probe 1 attached"), "{out}");
+    let reset = format!("tracepoint:tcp:tcp_receive_reset /args.dport == {closed}/ {{ printf(\"reset: exit\\n\"); exit(); }}");
+    let out = repl.run(&reset);
+    assert!(out.contains("probe 2 attached"), "{out}");
+    let session_objects = loaded_since(&before);
+    tcp_cycles(port, 2);
+    // A probe calls exit() while the prompt waits: the session ends by
+    // itself, printing the maps as a script does at exit.
+    flowtrace_testkit::traffic::refused_connects(closed, 1).unwrap();
+    let out = repl.expect("exit() ended the session; detached 2 probe(s)");
+    assert!(out.contains("reset: exit"), "{out}");
+    assert_eq!(map_lines(&out, "@s["), transitions(2, 1), "{out}");
+    assert!(repl.wait().success());
+    assert_gone(&session_objects);
+    assert_eq!(flowtrace_testkit::objects::flowtrace_objects_after_grace(), (0, 0), "no ft_ program or map is left");
+
+    // exit() typed at the prompt does the same.
+    let before = ours_in_kernel();
+    let mut repl = Repl::spawn(&home);
+    repl.expect(PROMPT);
+    let out = repl.run(&format!("{} {{ @s[args.oldstate, args.newstate] = count(); }}", probe(port)));
+    assert!(out.contains("probe 1 attached"), "{out}");
+    let session_objects = loaded_since(&before);
+    tcp_cycles(port, 1);
+    repl.line("exit()");
+    let out = repl.expect("exit() ended the session; detached 1 probe(s)");
+    assert_eq!(map_lines(&out, "@s["), transitions(1, 1), "{out}");
+    assert!(repl.wait().success());
+    assert_gone(&session_objects);
+    assert_eq!(flowtrace_testkit::objects::flowtrace_objects_after_grace(), (0, 0), "no ft_ program or map is left");
     let _ = std::fs::remove_dir_all(&home);
 }

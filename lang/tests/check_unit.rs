@@ -205,6 +205,30 @@ fn maps_have_one_type_for_the_program() {
 }
 
 #[test]
+fn literal_keys_and_values_take_the_maps_type_when_they_fit() {
+    // Either order: the literal adapts to the uint32 key and the uint64 value.
+    for text in [
+        "kprobe:tcp_sendmsg { @st[pid] = arg2; } kretprobe:tcp_sendmsg { @st[99] = 0; }",
+        "kretprobe:tcp_sendmsg { @st[99] = 0; } kprobe:tcp_sendmsg { @st[pid] = arg2; }",
+    ] {
+        let p = ok(text);
+        assert_eq!(p.maps[0].key, vec![Type::Int(IntType::U32)], "{text}");
+        assert_eq!(p.maps[0].value, Type::U64, "{text}");
+    }
+    // A literal that does not fit widens the map, as any wider value does.
+    let p = ok("kprobe:tcp_sendmsg { @st[pid] = 1; @st[5000000000] = -1; }");
+    assert_eq!(p.maps[0].key, vec![Type::I64]);
+    assert_eq!(p.maps[0].value, Type::I64);
+    // Only literals: int64, as before.
+    let p = ok("kprobe:tcp_sendmsg { @st[1] = 2; @st[3] = 4; }");
+    assert_eq!((p.maps[0].key.clone(), p.maps[0].value.clone()), (vec![Type::I64], Type::I64));
+    // A string literal cannot adapt to an integer key: the hint says why.
+    let e = err("kprobe:tcp_sendmsg { @st[pid] = 1; @st[\"x\"] = 2; }");
+    assert!(e.contains("error: map @st is used with key [string[2]] but was first used with key [uint32]"), "{e}");
+    assert!(e.contains("hint: a literal key takes @st's key type (uint32) only when its value is one of that type"), "{e}");
+}
+
+#[test]
 fn map_increments_and_updates() {
     let p = ok("kprobe:tcp_sendmsg { @n++; @b[comm] += arg2; $old = @n--; }");
     assert!(matches!(p.probes[0].body[0].kind, TStmtKind::MapUpdate { op: flowtrace_lang::ast::BinOp::Add, .. }));

@@ -150,9 +150,6 @@ impl Loaded {
         which: &[usize],
         map_fds: &[std::os::fd::BorrowedFd<'_>],
     ) -> Result<Loaded, RuntimeError> {
-        if let Some(p) = which.iter().filter_map(|&i| compiled.programs.get(i)).find(|p| p.kind.loads_against_btf()) {
-            return Err(RuntimeError::Load(format!("{} probes cannot be loaded against existing maps yet", p.attach.raw)));
-        }
         let t = Instant::now();
         let programs = crate::rawload::load_programs(compiled, which, map_fds)?;
         let timings = LoadTimings { create_maps: t.elapsed(), ..LoadTimings::default() };
@@ -396,15 +393,6 @@ impl Loaded {
             Some(events) => crate::events::drain(events, &self.maps, sink),
             None => Ok(Flow::Continue),
         }
-    }
-
-    /// A duplicate of the fd of map `index` (indexed like
-    /// `CompiledProgram::maps`), for a [`crate::Session`] adopting the maps
-    /// aya's loader made; `None` for the ring buffer.
-    pub(crate) fn map_fd(&self, index: usize) -> Option<Result<std::os::fd::OwnedFd, RuntimeError>> {
-        self.maps.borrow_fd(index).map(|fd| {
-            fd.try_clone_to_owned().map_err(|error| RuntimeError::Kernel { what: "duplicating a map fd".into(), error })
-        })
     }
 }
 

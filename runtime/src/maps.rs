@@ -110,11 +110,6 @@ impl Maps {
             .collect()
     }
 
-    /// Map `index`'s fd, if this process reads it.
-    pub(crate) fn borrow_fd(&self, index: usize) -> Option<BorrowedFd<'_>> {
-        self.data.get(index)?.as_ref().map(|d| d.fd().as_fd())
-    }
-
     /// The map at `index` (like `CompiledProgram::maps`), for reading its
     /// bytes as the kernel holds them ([`sys::map_lookup`]): tests check the
     /// layout of keys and values with it.

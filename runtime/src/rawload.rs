@@ -3,21 +3,25 @@
 //! although a flowtrace object has no BTF relocations to apply. So maps are
 //! created and programs verified with plain bpf(2) calls, and the results are
 //! handed to aya's program and map types (`from_program_info`, `Map::from_fd`)
-//! for attaching and reading. fentry/fexit still go through aya's loader: they
-//! need BTF at load time anyway.
+//! for attaching and reading. fentry/fexit too: they are bound at load time to
+//! the traced function's BTF id, which flowtrace's own BTF reader finds
+//! ([`crate::attach::fentry::btf_id`]); so an interactive session can load an
+//! fentry entry against the maps earlier entries created, exactly as a script
+//! loads it (aya's loader would create maps of its own).
 
 use crate::error::{failing_insn, RuntimeError, VerifierError};
 use crate::sys;
 use aya::maps::{Map, MapData};
 use aya::programs::{Program, ProgramInfo};
 use flowtrace_codegen::insn::{encode_all, BPF_PSEUDO_MAP_FD};
-use flowtrace_codegen::object::{BpfMapType, CompiledProgram, MapSpec, ProgramCode};
+use flowtrace_codegen::object::{BpfMapType, CompiledProgram, MapSpec, ProgramCode, ProgramKind};
 use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
-/// Whether every program can be loaded this way.
-pub(crate) fn supports(compiled: &CompiledProgram) -> bool {
-    compiled.programs.iter().all(|p| !p.kind.loads_against_btf())
+/// Whether every program can be loaded this way (all kinds can now; aya's
+/// loader stays for comparison in tests).
+pub(crate) fn supports(_compiled: &CompiledProgram) -> bool {
+    true
 }
 
 fn kernel(what: String) -> impl FnOnce(std::io::Error) -> RuntimeError {
@@ -62,13 +66,18 @@ fn load_program(index: usize, p: &ProgramCode, map_fds: &[BorrowedFd<'_>]) -> Re
             _ => return Err(RuntimeError::Elf(format!("program {}: bad map relocation at {at}", p.name))),
         }
     }
-    if p.kind.loads_against_btf() {
-        return Err(RuntimeError::Load(format!("{:?} needs aya's loader", p.kind)));
-    }
     let bytes = encode_all(&insns);
     let multi = !p.members.is_empty() && crate::attach::capabilities::kprobe_multi_available();
-    let attach_type = if multi { crate::sys_links::BPF_TRACE_KPROBE_MULTI } else { 0 };
-    let fd = sys::prog_load_as(&p.name, p.kind.bpf_prog_type(), attach_type, &bytes).map_err(|e| {
+    let (attach_type, btf_id) = match p.kind {
+        ProgramKind::Fentry | ProgramKind::Fexit => {
+            let func = p.attach.kind.function().unwrap_or_default();
+            let id = crate::attach::fentry::btf_id(func).map_err(RuntimeError::Load)?;
+            (crate::attach::fentry::attach_type(p.kind), id)
+        }
+        _ if multi => (crate::sys_links::BPF_TRACE_KPROBE_MULTI, 0),
+        _ => (0, 0),
+    };
+    let fd = sys::prog_load_against(&p.name, p.kind.bpf_prog_type(), attach_type, btf_id, &bytes).map_err(|e| {
         RuntimeError::Verifier(VerifierError {
             program: index,
             name: p.name.clone(),

@@ -230,6 +230,16 @@ struct ProgLoadAttr {
     prog_name: [u8; 16],
     prog_ifindex: u32,
     expected_attach_type: u32,
+    prog_btf_fd: u32,
+    func_info_rec_size: u32,
+    func_info: u64,
+    func_info_cnt: u32,
+    line_info_rec_size: u32,
+    line_info: u64,
+    line_info_cnt: u32,
+    /// fentry/fexit: the traced function's BTF id in vmlinux.
+    attach_btf_id: u32,
+    attach_prog_fd: u32,
 }
 
 /// A program the verifier refused, with its log.
@@ -248,10 +258,23 @@ pub fn prog_load(name: &str, prog_type: u32, insns: &[u8]) -> Result<std::os::fd
 /// [`prog_load`] with an `expected_attach_type` (`enum bpf_attach_type`),
 /// which some attachments check at load time (kprobe.multi: 42).
 pub fn prog_load_as(name: &str, prog_type: u32, expected_attach_type: u32, insns: &[u8]) -> Result<std::os::fd::OwnedFd, ProgLoadError> {
+    prog_load_against(name, prog_type, expected_attach_type, 0, insns)
+}
+
+/// [`prog_load_as`] for a program bound at load time to the vmlinux BTF
+/// type `attach_btf_id` (fentry/fexit: the traced function).
+pub fn prog_load_against(
+    name: &str,
+    prog_type: u32,
+    expected_attach_type: u32,
+    attach_btf_id: u32,
+    insns: &[u8],
+) -> Result<std::os::fd::OwnedFd, ProgLoadError> {
     const LICENSE: &std::ffi::CStr = c"GPL";
     let mut attr = ProgLoadAttr {
         prog_type,
         expected_attach_type,
+        attach_btf_id,
         insn_cnt: (insns.len() / 8) as u32,
         insns: insns.as_ptr() as u64,
         license: LICENSE.as_ptr() as u64,

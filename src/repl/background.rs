@@ -43,7 +43,8 @@ pub fn take_interrupt() -> bool {
 }
 
 /// The terminal's settings before rustyline changed them, to put back when
-/// SIGTERM ends the session from this thread.
+/// the session ends (also when SIGTERM ends it from this thread).
+#[derive(Clone, Copy)]
 pub struct SavedTerminal(Option<libc::termios>);
 
 impl SavedTerminal {
@@ -58,7 +59,26 @@ impl SavedTerminal {
         SavedTerminal(None)
     }
 
-    fn restore(&self) {
+    /// Between two prompts (while an entry loads, during `.watch`) the
+    /// terminal stays as quiet as rustyline's raw mode but keeps signals
+    /// (Ctrl-C) and output processing: keys that arrive then, such as the
+    /// rest of a paste, are neither echoed by the kernel (stray characters
+    /// that rustyline would draw a second time) nor rewritten (CR to NL,
+    /// erase and kill characters): they wait, byte for byte, for the next
+    /// prompt. rustyline takes this as the mode to return to after each line.
+    pub fn quiet(&self) {
+        if let Some(t) = &self.0 {
+            let mut q = *t;
+            q.c_lflag &= !(libc::ECHO | libc::ICANON | libc::IEXTEN);
+            q.c_iflag &= !(libc::ICRNL | libc::INLCR | libc::IGNCR | libc::IXON);
+            q.c_cc[libc::VMIN] = 1;
+            q.c_cc[libc::VTIME] = 0;
+            // SAFETY: a termios derived from one captured from the same fd.
+            unsafe { libc::tcsetattr(0, libc::TCSANOW, &q) };
+        }
+    }
+
+    pub fn restore(&self) {
         if let Some(t) = &self.0 {
             // SAFETY: a termios captured from the same fd.
             unsafe { libc::tcsetattr(0, libc::TCSANOW, t) };
@@ -90,6 +110,9 @@ impl Background {
                     None => std::thread::sleep(Duration::from_millis(100)),
                 }
                 lock(&shared).drain();
+                if lock(&shared).should_exit() {
+                    exit_as_a_script_does(&shared, &terminal);
+                }
             }
         });
         Background { stop, thread: Some(thread) }
@@ -113,6 +136,18 @@ fn wait_readable(fd: RawFd, timeout: Duration) {
     let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
     // SAFETY: one valid pollfd for the duration of the call; EINTR is fine.
     unsafe { libc::poll(&mut pfd, 1, timeout.as_millis() as i32) };
+}
+
+/// A probe called `exit()`: the session ends as a script does (probes
+/// detached, maps printed), from this thread, which is free while the
+/// prompt's thread waits in `readline` (whose printer shows the maps).
+fn exit_as_a_script_does(shared: &Arc<Mutex<Shared>>, terminal: &SavedTerminal) -> ! {
+    let mut s = lock(shared);
+    let gone = s.finish_as_at_exit();
+    s.out.flush_drawn();
+    terminal.restore();
+    outln!("\nflowtrace: exit() ended the session; detached {gone} probe(s)");
+    std::process::exit(0);
 }
 
 /// SIGTERM: what `.quit` does, from this thread.

@@ -11,8 +11,9 @@ pub enum Command {
     Probes,
     Detach(Which),
     Maps,
-    /// `.watch @m SECS`: the map name without `@`.
-    Watch { map: String, secs: f64 },
+    /// `.watch @m [SECS [TOP]]`: the map name without `@`; `top` 0 prints
+    /// every entry, else the TOP largest (as `print(@m, TOP)`).
+    Watch { map: String, secs: f64, top: u64 },
     Load(PathBuf),
     Save(PathBuf),
     /// `.net [IFACE-GLOB] [--all-netns]`: the words after `.net`.
@@ -32,7 +33,7 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     (".probes", "", "list the attached probes with their ids and event counts"),
     (".detach", "N|all", "detach probe N (running its END), or every probe"),
     (".maps", "", "list the maps with their types and sizes"),
-    (".watch", "@map SECS", "print @map every SECS seconds until Enter or Ctrl-C"),
+    (".watch", "@map [SECS [TOP]]", "print @map (its TOP largest entries) every SECS seconds until Enter or Ctrl-C"),
     (".load", "FILE.ft", "attach the probes of a script, one entry per probe"),
     (".save", "FILE.ft", "write the attached probes and map declarations as a script"),
     (".net", "[IFACE-GLOB] [--all-netns]", "what is attached to the interfaces, with findings (as `flowtrace net`)"),
@@ -101,7 +102,7 @@ pub fn parse(line: &str) -> Result<Command, Diagnostic> {
             _ => Err(usage(whole, ".detach")),
         },
         ".watch" => match args {
-            [(map_span, map), rest @ ..] if rest.len() <= 1 => {
+            [(map_span, map), rest @ ..] if rest.len() <= 2 => {
                 let Some(map) = map.strip_prefix('@') else {
                     return Err(Diagnostic::error(*map_span, "expected a map name like @counts"));
                 };
@@ -112,7 +113,14 @@ pub fn parse(line: &str) -> Result<Command, Diagnostic> {
                         _ => return Err(Diagnostic::error(*span, format!("'{s}' is not a positive number of seconds"))),
                     },
                 };
-                Ok(Command::Watch { map: map.to_string(), secs })
+                let top = match rest.get(1) {
+                    None => 0,
+                    Some((span, s)) => match s.parse::<u64>() {
+                        Ok(v) if v > 0 => v,
+                        _ => return Err(Diagnostic::error(*span, format!("'{s}' is not a positive number of entries"))),
+                    },
+                };
+                Ok(Command::Watch { map: map.to_string(), secs, top })
             }
             _ => Err(usage(whole, ".watch")),
         },
@@ -147,8 +155,9 @@ mod tests {
         assert_eq!(parse("  .maps  "), Ok(Command::Maps));
         assert_eq!(parse(".detach 3"), Ok(Command::Detach(Which::Entry(3))));
         assert_eq!(parse(".detach all"), Ok(Command::Detach(Which::All)));
-        assert_eq!(parse(".watch @flows 2.5"), Ok(Command::Watch { map: "flows".into(), secs: 2.5 }));
-        assert_eq!(parse(".watch @flows"), Ok(Command::Watch { map: "flows".into(), secs: 1.0 }));
+        assert_eq!(parse(".watch @flows 2.5"), Ok(Command::Watch { map: "flows".into(), secs: 2.5, top: 0 }));
+        assert_eq!(parse(".watch @flows"), Ok(Command::Watch { map: "flows".into(), secs: 1.0, top: 0 }));
+        assert_eq!(parse(".watch @flows 1 10"), Ok(Command::Watch { map: "flows".into(), secs: 1.0, top: 10 }));
         assert_eq!(parse(".save /tmp/x.ft"), Ok(Command::Save("/tmp/x.ft".into())));
         assert_eq!(parse(".load x.ft"), Ok(Command::Load("x.ft".into())));
         assert_eq!(parse(".quit"), Ok(Command::Quit));
@@ -166,6 +175,9 @@ mod tests {
         assert_eq!((e.span.start, e.span.end), (7, 12));
         let e = parse(".watch @f -1").unwrap_err();
         assert_eq!(e.message, "'-1' is not a positive number of seconds");
+        let e = parse(".watch @f 1 ten").unwrap_err();
+        assert_eq!((e.span.start, e.span.end, e.message.as_str()), (12, 15, "'ten' is not a positive number of entries"));
+        assert_eq!(parse(".watch @f 1 2 3").unwrap_err().message, "usage: .watch @map [SECS [TOP]]");
         let e = parse(".prob").unwrap_err();
         assert_eq!(e.message, "unknown command '.prob'");
         assert_eq!(e.hints, vec!["did you mean '.probes'? (.help lists the commands)".to_string()]);

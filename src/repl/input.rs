@@ -15,7 +15,46 @@ use flowtrace_lang::{Source, Span};
 /// it stops inside a `{`, `(`, `[` or comment it opened (the front end's
 /// scanner decides, skipping strings and comments as the parser does).
 pub fn is_complete(text: &str) -> bool {
-    text.trim_start().starts_with('.') || !flowtrace_lang::parser::is_unfinished(text)
+    text.trim_start().starts_with('.') || !(flowtrace_lang::parser::is_unfinished(text) || awaits_body(text))
+}
+
+/// The entries in an accepted text, in order: lines are gathered until they
+/// make a complete entry ([`is_complete`]). A bracketed paste of a runbook
+/// arrives as one text; each of its probes becomes an entry of its own, as
+/// when the same lines arrive as typed keys.
+pub fn split_entries(text: &str) -> Vec<String> {
+    let mut entries = Vec::new();
+    let mut entry = String::new();
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 && !entry.is_empty() {
+            entry.push('\n');
+        }
+        entry.push_str(line);
+        if is_complete(&entry) {
+            if classify(&entry) != InputKind::Empty {
+                entries.push(std::mem::take(&mut entry));
+            }
+            entry.clear();
+        }
+    }
+    if classify(&entry) != InputKind::Empty {
+        entries.push(entry);
+    }
+    entries
+}
+
+/// A probe's attach points (and predicate) without its `{ … }` yet, as
+/// runbooks write them: `tracepoint:tcp:tcp_connect` / `/pid == 1/` / `{`.
+/// Pasted, each of those lines ends with Enter, and the entry is the whole
+/// probe. An empty last line stops waiting, so a header typed by mistake
+/// can still be submitted (and refused with a caret).
+fn awaits_body(text: &str) -> bool {
+    let start = &text[first_token(text)..];
+    let word_end = start.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(start.len());
+    let word = &start[..word_end];
+    let header = matches!(word, "BEGIN" | "END") || (word_end > 0 && start[word_end..].starts_with(':'));
+    let last_line_empty = text.contains('\n') && text.rsplit('\n').next().is_some_and(|l| l.trim().is_empty());
+    header && !start.contains(['{', ';']) && !last_line_empty
 }
 
 /// What an entry is, decided by how it starts.
@@ -177,6 +216,29 @@ mod tests {
         assert!(!is_complete("print(@m,"));
         assert!(!is_complete("t:a:b { /* a comment"));
         assert!(is_complete("t:a:b { /* } */ }"));
+    }
+
+    #[test]
+    fn a_probe_header_waits_for_its_body() {
+        assert!(!is_complete("tracepoint:sock:inet_sock_set_state"));
+        assert!(!is_complete("tracepoint:sock:inet_sock_set_state\n/args.newstate == 1/"));
+        assert!(!is_complete("BEGIN"));
+        assert!(!is_complete("kprobe:a,\n  kprobe:b"), "attach points over two lines");
+        assert!(is_complete("tracepoint:a:b\n/1/\n{ @n = count(); }"));
+        assert!(is_complete("tracepoint:a:b\n\n"), "an empty line submits it anyway");
+        assert!(is_complete("x"), "not a header: runs at once, to be refused");
+        assert!(is_complete("let @m = lruhash(10);"));
+        assert!(is_complete("print(@m)"));
+        assert!(is_complete("// tracepoint:a:b"));
+    }
+
+    #[test]
+    fn a_pasted_runbook_is_split_into_its_entries() {
+        let text = "// head\n\nt:a:b\n/1/\n{\n  @n = count();\n}\n/* two\n lines */\nt:c:d { @m = 1; }\n.probes\nprint(@n)";
+        let entries = split_entries(text);
+        assert_eq!(entries, ["t:a:b\n/1/\n{\n  @n = count();\n}", "t:c:d { @m = 1; }", ".probes", "print(@n)"]);
+        assert_eq!(split_entries("t:a:b {\n"), ["t:a:b {\n"], "an unfinished rest is still submitted");
+        assert!(split_entries("\n  \n// c").is_empty());
     }
 
     #[test]

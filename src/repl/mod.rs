@@ -69,6 +69,12 @@ fn session_main(cli: &Cli) -> Result<(), String> {
     let kernel = crate::frontend::open_kernel(cli)?;
     background::install_signals();
     let terminal = SavedTerminal::capture();
+    // rustyline is the vendored one (vendor/rustyline/PATCHED.md): the
+    // published reader kept keys that arrived together in a buffer its
+    // `select` could not see and dropped it after each line, so pastes lost
+    // input and keys lagged. It now reads byte by byte; the terminal stays
+    // quiet between prompts (`SavedTerminal::quiet`) and an accepted text is
+    // split into its entries (`input::split_entries`). See docs/repl.md.
     let mut editor: ReplEditor = Editor::new().map_err(|e| format!("cannot start the line editor: {e}"))?;
     editor.set_helper(Some(helper::ReplHelper::new(completion::KernelVocabulary::new(&kernel))));
     let mut history = history::HistoryFile::in_home();
@@ -96,6 +102,8 @@ fn session_main(cli: &Cli) -> Result<(), String> {
     let mut background = Background::start(shared.clone(), terminal);
     let mut session = Session::new(&kernel, compile_opts, shared.clone());
 
+    // From here on nothing returns early: the end of this function restores the terminal.
+    terminal.quiet();
     outln!("flowtrace interactive session: type a probe to attach it, .help for help, Ctrl-D to quit.");
     // `-i` with a program or script: its probes are the first entries.
     if let Some(program) = &cli.program {
@@ -104,15 +112,26 @@ fn session_main(cli: &Cli) -> Result<(), String> {
     if let Some(file) = cli.file.as_ref().filter(|f| f.as_os_str() != "-") {
         load_file(&mut session, file);
     }
+    prompt_loop(&mut editor, &mut session, history.as_mut());
+    let gone = lock(&shared).detach(None);
+    let out = lock(&shared).out.clone();
+    out.flush(); // END blocks' output first
+    background.stop();
+    terminal.restore();
+    outln!("detached {} probe(s)", gone.len());
+    Ok(())
+}
+
+/// Reads and handles entries until `.quit`, Ctrl-D or an input error. (An
+/// `exit()` ends the session from the background thread: [`background`].)
+fn prompt_loop(editor: &mut ReplEditor, session: &mut Session, mut history: Option<&mut history::HistoryFile>) {
+    let shared = session.shared.clone();
     loop {
-        let text = match read_entry(&mut editor) {
+        let text = match read_entry(editor) {
             Ok(t) => t,
             Err(ReadlineError::Interrupted) => continue,
-            Err(ReadlineError::Eof) => break,
-            Err(e) => {
-                errln!("flowtrace: error: reading input: {e}");
-                break;
-            }
+            Err(ReadlineError::Eof) => return,
+            Err(e) => return errln!("flowtrace: error: reading input: {e}"),
         };
         if !text.trim().is_empty() {
             let _ = editor.add_history_entry(text.trim_end());
@@ -120,22 +139,25 @@ fn session_main(cli: &Cli) -> Result<(), String> {
                 errln!("{warning}");
             }
         }
-        let next = handle(&mut session, &text);
-        let out = lock(&shared).out.clone();
-        out.flush();
+        let mut next = Next::Continue;
+        lock(&shared).busy = true;
+        for entry in input::split_entries(&text) {
+            next = handle(session, &entry);
+            let out = lock(&shared).out.clone();
+            out.flush();
+            // After exit() the rest of a paste is not run: the session ends.
+            if next == Next::Quit || lock(&shared).session.exit_called() {
+                break;
+            }
+        }
+        lock(&shared).busy = false;
         if next == Next::Quit {
-            break;
+            return;
         }
         if let Some(h) = editor.helper_mut() {
-            h.maps = map_names(&session);
+            h.maps = map_names(session);
         }
     }
-    let gone = lock(&shared).detach(None);
-    let out = lock(&shared).out.clone();
-    out.flush(); // END blocks' output first
-    background.stop();
-    outln!("detached {} probe(s)", gone.len());
-    Ok(())
 }
 
 /// `bpf_ktime_get_ns()`'s clock, so `elapsed` counts from the session start.
@@ -223,8 +245,8 @@ fn command(session: &mut Session, c: Command) -> Next {
         Command::Probes => out!("{}", probes_table(&session.shared)),
         Command::Maps => out!("{}", maps_table(&session.shared)),
         Command::Detach(which) => detach(session, which),
-        Command::Watch { map, secs } => {
-            if let Err(msg) = watch::run(&session.shared, &map, secs) {
+        Command::Watch { map, secs, top } => {
+            if let Err(msg) = watch::run(&session.shared, &map, secs, top) {
                 errln!("flowtrace: error: {msg}");
             }
         }

@@ -125,7 +125,7 @@ impl<'k> Session<'k> {
             Err(AddError::Conflict(c)) => {
                 let span = first_use(&assembly.text, start, &c.map);
                 return Err(assembly.render(&[Diagnostic::error(span, format!("this entry changes map @{}, which earlier entries use: {}", c.map, c.why))
-                    .with_hint("a map keeps the key and value types (and declaration) it was created with; use a new map name")]));
+                    .with_hint("a map keeps the key and value types (and declaration) it was created with, and a literal key or value takes them only when it fits; use a new map name")]));
             }
             Err(AddError::Runtime(e)) => return Err(render_runtime_error(e, &compiled, &render)),
         };

@@ -5,7 +5,7 @@
 //! two drains and never sees a record decoded with the wrong event table.
 
 use flowtrace_runtime::output::Printer;
-use flowtrace_runtime::{Flow, Session};
+use flowtrace_runtime::Session;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
@@ -28,8 +28,10 @@ pub struct Out {
 
 enum Message {
     Text(String),
-    /// Answered once everything sent before it is printed.
+    /// Answered once everything sent before it is handed to the printer.
     Flush(mpsc::Sender<()>),
+    /// Answered once everything sent before it is on the screen.
+    Drawn(mpsc::Sender<()>),
 }
 
 /// Texts waiting for the terminal; beyond this they are dropped (and
@@ -73,6 +75,16 @@ impl Out {
             let _ = wait.recv_timeout(std::time::Duration::from_secs(2));
         }
     }
+
+    /// Waits (a bounded time) until what was sent so far is on the screen,
+    /// before the process exits under a prompt that is still reading.
+    pub fn flush_drawn(&self) {
+        let Some(tx) = &self.to_printer else { return };
+        let (done, wait) = mpsc::channel();
+        if tx.send(Message::Drawn(done)).is_ok() {
+            let _ = wait.recv_timeout(std::time::Duration::from_secs(5));
+        }
+    }
 }
 
 /// The forwarding thread: every text waiting is printed in one go (each
@@ -82,11 +94,13 @@ fn forward(mut printer: Box<dyn rustyline::ExternalPrinter + Send>, rx: mpsc::Re
     while let Ok(first) = rx.recv() {
         let mut text = String::new();
         let mut flushes = Vec::new();
+        let mut drawn = Vec::new();
         let mut next = Some(first);
         while let Some(message) = next {
             match message {
                 Message::Text(t) => text.push_str(&t),
                 Message::Flush(done) => flushes.push(done),
+                Message::Drawn(done) => drawn.push(done),
             }
             next = rx.try_recv().ok();
         }
@@ -99,6 +113,17 @@ fn forward(mut printer: Box<dyn rustyline::ExternalPrinter + Send>, rx: mpsc::Re
         }
         for done in flushes {
             let _ = done.send(());
+        }
+        if !drawn.is_empty() {
+            // rustyline's printer queue holds one message and the prompt
+            // takes them in order, drawing each before taking the next: once
+            // a second empty message is taken, the text before it is drawn.
+            for _ in 0..2 {
+                let _ = printer.print(String::new());
+            }
+            for done in drawn {
+                let _ = done.send(());
+            }
         }
     }
 }
@@ -141,14 +166,15 @@ impl Write for OutWriter {
 pub struct Shared {
     pub session: Session<Printer<OutWriter>>,
     pub out: Out,
-    exit_noted: bool,
     /// `--metrics`: serves the session's maps, republished as entries come and go.
     pub metrics: Option<crate::metrics::Metrics>,
+    /// The prompt's thread is handling an entry (not waiting in `readline`).
+    pub busy: bool,
 }
 
 impl Shared {
     pub fn new(session: Session<Printer<OutWriter>>, out: Out) -> Shared {
-        Shared { session, out, exit_noted: false, metrics: None }
+        Shared { session, out, metrics: None, busy: false }
     }
 
     /// What `/metrics` serves from now on: the maps of `typed` (everything
@@ -161,14 +187,39 @@ impl Shared {
     }
 
     /// Prints every pending event; what could not be handled is reported
-    /// and skipped.
+    /// and skipped. An `exit()` is remembered by the session
+    /// ([`Shared::should_exit`]).
     pub fn drain(&mut self) {
-        let flow = self.session.drain_all();
-        if flow == Flow::Exit && !self.exit_noted {
-            self.out.text("flowtrace: exit() does nothing in the interactive session; use .detach or .quit\n");
-            self.exit_noted = true;
-        }
+        self.session.drain_all();
         self.report_warnings();
+    }
+
+    /// A probe called `exit()` and the prompt waits for typing: the session
+    /// ends now. (While an entry is handled its output may still wait for
+    /// the prompt to be printed, so the end waits for the prompt.)
+    pub fn should_exit(&self) -> bool {
+        self.session.exit_called() && !self.busy
+    }
+
+    /// The end a script has at `exit()`: every probe detached (END run,
+    /// its output printed), then every map printed. Returns how many
+    /// probes were detached.
+    pub fn finish_as_at_exit(&mut self) -> usize {
+        let attached = self.session.probes().len();
+        let last = self.session.finish();
+        self.report_warnings();
+        match last {
+            Ok(last) => {
+                let sink = self.session.sink();
+                let _ = sink.exit_maps(&last.maps);
+                if last.lost_events > 0 {
+                    let _ = sink.lost_events(last.lost_events);
+                }
+                let _ = sink.flush();
+            }
+            Err(e) => self.out.text(&format!("flowtrace: error: reading the maps at exit: {e}\n")),
+        }
+        attached
     }
 
     pub fn report_warnings(&mut self) {

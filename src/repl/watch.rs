@@ -1,15 +1,18 @@
-//! `.watch @m SECS`: print a map every SECS seconds until Enter or Ctrl-C.
-//! The terminal is in its normal (cooked) mode here, so Enter makes
-//! standard input readable and Ctrl-C is a SIGINT that the session catches.
+//! `.watch @m [SECS [TOP]]`: print a map (its TOP largest entries, as
+//! `print(@m, TOP)` does) every SECS seconds until Enter or Ctrl-C.
+//! The terminal is in the session's quiet mode here (no echo, no line
+//! editing, signals on), so Enter makes standard input readable and Ctrl-C
+//! is a SIGINT that the session catches.
 
 use super::background::take_interrupt;
 use super::shared::{lock, Shared};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub fn run(shared: &Arc<Mutex<Shared>>, map: &str, secs: f64) -> Result<(), String> {
+pub fn run(shared: &Arc<Mutex<Shared>>, map: &str, secs: f64, top: u64) -> Result<(), String> {
     let id = lock(shared).session.maps().find(map).ok_or_else(|| format!("no map @{map} in this session (see .maps)"))?;
-    outln!("watching @{map} every {secs}s; press Enter or Ctrl-C to stop");
+    let which = if top > 0 { format!(" (top {top})") } else { String::new() };
+    outln!("watching @{map}{which} every {secs}s; press Enter or Ctrl-C to stop");
     take_interrupt();
     loop {
         {
@@ -17,7 +20,7 @@ pub fn run(shared: &Arc<Mutex<Shared>>, map: &str, secs: f64) -> Result<(), Stri
             let snapshot = s.session.maps().snapshot(id).map_err(|e| e.to_string())?;
             let printer = s.session.sink();
             let _ = printer.time("%H:%M:%S\n");
-            let _ = printer.map(&snapshot, 0, 0);
+            let _ = printer.map(&snapshot, top, 0);
         }
         if wait_for_stop(Duration::from_secs_f64(secs)) {
             return Ok(());

@@ -239,7 +239,7 @@ impl Checker<'_> {
             Some(v) => v,
             None => None,
         };
-        self.map_write(id, &Type::Agg(agg), span)?;
+        self.map_write(id, &Type::Agg(agg), None, span)?;
         Some(TStmtKind::Aggregate { map: id, key, agg, arg })
     }
 

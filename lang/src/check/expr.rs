@@ -257,7 +257,7 @@ impl Checker<'_> {
     /// bpftrace; on an aggregation map it is an error.
     fn map_incdec_target(&mut self, mref: &crate::ast::MapRef, span: Span) -> Option<TExpr> {
         let (id, key) = self.map_key(mref)?;
-        let value = self.map_write(id, &Type::I64, span)?;
+        let value = self.map_write(id, &Type::I64, None, span)?;
         Some(TExpr { kind: TExprKind::MapRead { map: id, key: key.map(Box::new) }, ty: value, span })
     }
 

@@ -22,14 +22,64 @@ struct MapState {
     name: String,
     /// `None` until the first use with a well-typed key.
     key: Option<Vec<Type>>,
+    /// Per key element: the values, while every use so far was a literal.
+    key_literals: Vec<Option<Literals>>,
     key_span: Span,
     /// `None` until the first well-typed write.
     value: Option<Type>,
+    /// The values, while every write so far was an integer literal.
+    value_literals: Option<Literals>,
     value_span: Span,
     declared: Option<(MapKind, u64, Span)>,
     first_span: Span,
     /// A write failed to type: later uses stay silent instead of cascading.
     poisoned: bool,
+}
+
+/// The range of the integer literals stored in one place (a key element or
+/// a map's values), while nothing else was. Such a place takes the type of
+/// the map's other uses when every literal fits it, instead of widening it:
+/// `@st[99]` next to `@st[args.newstate]` keeps the int32 key, so a session
+/// can add that entry to a map it already created (and a script gets the
+/// same, compact key).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Literals {
+    min: i128,
+    max: i128,
+}
+
+impl Literals {
+    /// `e`'s value if it is an integer literal (`-3` is folded to one).
+    pub(crate) fn of(e: &TExpr) -> Option<Literals> {
+        let (TExprKind::Int(bits), Type::Int(i)) = (&e.kind, &e.ty) else { return None };
+        let v = if i.signed { *bits as i64 as i128 } else { *bits as i128 };
+        Some(Literals { min: v, max: v })
+    }
+
+    fn join(self, o: Literals) -> Literals {
+        Literals { min: self.min.min(o.min), max: self.max.max(o.max) }
+    }
+
+    fn fit(self, ty: &Type) -> bool {
+        let Type::Int(i) = ty else { return false };
+        let (lo, hi) = match (i.signed, i.bits) {
+            (true, b) => (-(1i128 << (b - 1)), (1i128 << (b - 1)) - 1),
+            (false, b) => (0, (1i128 << b) - 1),
+        };
+        lo <= self.min && self.max <= hi
+    }
+}
+
+/// The type of one stored place (a key element, the value) used as `known`
+/// before and as `new` now, with the literals behind each; `None` when the
+/// two cannot share a type.
+fn merge(known: &Type, known_lit: Option<Literals>, new: &Type, new_lit: Option<Literals>) -> Option<(Type, Option<Literals>)> {
+    match (known_lit, new_lit) {
+        (Some(a), Some(b)) => Some((unify(known, new)?, Some(a.join(b)))),
+        (None, Some(b)) if b.fit(known) => Some((known.clone(), None)),
+        (Some(a), None) if a.fit(new) => Some((new.clone(), None)),
+        _ => Some((unify(known, new)?, None)),
+    }
 }
 
 pub(crate) fn display_name(name: &str) -> String {
@@ -55,8 +105,10 @@ impl MapTable {
         self.entries.push(MapState {
             name: name.to_string(),
             key: None,
+            key_literals: Vec::new(),
             key_span: span,
             value: None,
+            value_literals: None,
             value_span: span,
             declared: None,
             first_span: span,
@@ -162,7 +214,7 @@ impl Checker<'_> {
             }
         }
         let key_span = mref.keys.first().map_or(mref.span, |f| f.span.to(mref.keys.last().map_or(f.span, |l| l.span)));
-        let types = self.unify_key(id, types, key_span, mref.span)?;
+        let types = self.unify_key(id, types, &keys, key_span, mref.span)?;
         // The discovery pass has already widened the key to its final type:
         // make each element's conversion to it explicit.
         let mut keys: Vec<TExpr> = keys.into_iter().zip(&types).map(|(k, t)| coerce(k, t)).collect();
@@ -174,32 +226,43 @@ impl Checker<'_> {
         Some((id, key))
     }
 
-    fn unify_key(&mut self, id: MapId, types: Vec<Type>, span: Span, use_span: Span) -> Option<Vec<Type>> {
+    fn unify_key(&mut self, id: MapId, types: Vec<Type>, keys: &[TExpr], span: Span, use_span: Span) -> Option<Vec<Type>> {
+        let literals: Vec<Option<Literals>> = keys.iter().map(Literals::of).collect();
         let state = self.maps.get(id);
         let Some(known) = state.key.clone() else {
             let state = self.maps.get_mut(id);
             state.key = Some(types.clone());
+            state.key_literals = literals;
             state.key_span = span;
             return Some(types);
         };
-        let merged: Option<Vec<Type>> = if known.len() == types.len() {
-            known.iter().zip(&types).map(|(a, b)| unify(a, b)).collect()
+        let merged: Option<Vec<(Type, Option<Literals>)>> = if known.len() == types.len() {
+            (0..known.len()).map(|i| merge(&known[i], state.key_literals[i], &types[i], literals[i])).collect()
         } else {
             None
         };
         match merged {
             Some(m) => {
-                self.maps.get_mut(id).key = Some(m.clone());
+                let (m, lits): (Vec<Type>, Vec<Option<Literals>>) = m.into_iter().unzip();
+                let state = self.maps.get_mut(id);
+                state.key = Some(m.clone());
+                state.key_literals = lits;
                 Some(m)
             }
             None => {
                 let name = self.maps.name(id);
                 let first = state.key_span;
                 let report_span = if types.is_empty() { use_span } else { span };
-                self.report(Diagnostic::error(
+                let mut d = Diagnostic::error(
                     report_span,
                     format!("map {name} is used {} but was first used {}", key_text(&types), key_text(&known)),
-                ));
+                );
+                // `@st["x"]` against an int32 key: say why the literal did not adapt.
+                let one_literal = keys.len() == 1 && known.len() == 1 && matches!(keys[0].kind, TExprKind::Int(_) | TExprKind::Str(_));
+                if one_literal {
+                    d = d.with_hint(format!("a literal key takes {name}'s key type ({}) only when its value is one of that type", known[0]));
+                }
+                self.report(d);
                 self.report(Diagnostic::note(first, format!("{name} is first used here, {}", key_text(&known))));
                 None
             }
@@ -207,8 +270,9 @@ impl Checker<'_> {
     }
 
     /// Record a write of `ty` into the map (learning the value type on the
-    /// first one). Returns the map's value type after the write.
-    pub(super) fn map_write(&mut self, id: MapId, ty: &Type, span: Span) -> Option<Type> {
+    /// first one); `literal` if the value is an integer literal. Returns the
+    /// map's value type after the write.
+    pub(super) fn map_write(&mut self, id: MapId, ty: &Type, literal: Option<Literals>, span: Span) -> Option<Type> {
         let stored = match ty {
             Type::Int(i) => Type::Int(IntType { bits: 64, signed: i.signed }),
             other => other.clone(),
@@ -217,11 +281,14 @@ impl Checker<'_> {
         let Some(known) = state.value.clone() else {
             let state = self.maps.get_mut(id);
             state.value = Some(stored.clone());
+            state.value_literals = literal;
             state.value_span = span;
             return Some(stored);
         };
-        if let Some(merged) = unify(&known, &stored) {
-            self.maps.get_mut(id).value = Some(merged.clone());
+        if let Some((merged, lits)) = merge(&known, state.value_literals, &stored, literal) {
+            let state = self.maps.get_mut(id);
+            state.value = Some(merged.clone());
+            state.value_literals = lits;
             return Some(merged);
         }
         let name = self.maps.name(id);

@@ -170,7 +170,7 @@ impl Checker<'_> {
             self.poison_map(map);
             return None;
         }
-        let stored = self.map_write(id, &v.ty, v.span)?;
+        let stored = self.map_write(id, &v.ty, super::maps::Literals::of(&v), v.span)?;
         Some(TStmtKind::MapStore { map: id, key, value: super::maps::coerce(v, &stored) })
     }
 
@@ -190,7 +190,7 @@ impl Checker<'_> {
             return None;
         }
         let result = super::ints::arith_result(op, super::ints::int_of(&current)?, super::ints::int_of(&rhs.ty)?);
-        self.map_write(id, &result, span)?;
+        self.map_write(id, &result, None, span)?;
         Some(TStmtKind::MapUpdate { map: id, key, op, value: rhs })
     }
 }

@@ -6,7 +6,30 @@
 use super::{capabilities, Failure, Link, LoadFailure};
 use aya::programs::{FEntry, FExit, Program};
 use aya::Btf;
+use flowtrace_codegen::object::ProgramKind;
 use flowtrace_lang::ast::AttachPoint;
+use std::sync::OnceLock;
+
+/// `enum bpf_attach_type`: BPF_TRACE_FENTRY, BPF_TRACE_FEXIT.
+pub(crate) fn attach_type(kind: ProgramKind) -> u32 {
+    if kind == ProgramKind::Fexit {
+        25
+    } else {
+        24
+    }
+}
+
+/// The BTF id of kernel function `func` in vmlinux, which a tracing program
+/// names at load time. vmlinux BTF is read once per process (a session may
+/// load many fentry entries).
+pub(crate) fn btf_id(func: &str) -> Result<u32, String> {
+    static VMLINUX: OnceLock<Result<flowtrace_kernel::btf::Btf, String>> = OnceLock::new();
+    let btf = VMLINUX.get_or_init(|| {
+        flowtrace_kernel::btf::Btf::from_file(std::path::Path::new("/sys/kernel/btf/vmlinux")).map_err(|e| e.to_string())
+    });
+    let btf = btf.as_ref().map_err(|e| format!("fentry/fexit need the kernel's BTF: {e}"))?;
+    btf.find_func(func).ok_or_else(|| format!("kernel function {func} is not in the kernel's BTF (fentry/fexit can trace only those)"))
+}
 
 pub(super) fn load(
     prog: &mut Program,

@@ -6,7 +6,7 @@
 //! `Drop` detaches it, so [`Link`]s going out of scope leave nothing behind.
 
 pub mod capabilities;
-mod fentry;
+pub(crate) mod fentry;
 pub(crate) mod kprobe;
 pub(crate) mod kprobe_multi;
 mod perf_event;
@@ -15,7 +15,7 @@ pub(crate) mod special;
 pub(crate) mod tc;
 mod tracepoint;
 
-use aya::programs::{KProbe, PerfEvent, ProbeKind, Program, ProgramError, ProgramInfo, RawTracePoint, SchedClassifier, TracePoint};
+use aya::programs::{FEntry, FExit, KProbe, PerfEvent, ProbeKind, Program, ProgramError, ProgramInfo, RawTracePoint, SchedClassifier, TracePoint};
 use aya::Btf;
 use flowtrace_codegen::object::ProgramKind;
 use flowtrace_lang::ast::AttachPoint;
@@ -103,7 +103,9 @@ pub(crate) fn from_program_info(kind: ProgramKind, info: ProgramInfo, name: Stri
         // entry/return distinction is ours to make, as the kernel has none.
         ProgramKind::Kprobe => Program::KProbe(unsafe { KProbe::from_program_info(info, name, ProbeKind::Entry)? }),
         ProgramKind::Kretprobe => Program::KProbe(unsafe { KProbe::from_program_info(info, name, ProbeKind::Return)? }),
-        ProgramKind::Fentry | ProgramKind::Fexit => return Err(ProgramError::UnexpectedProgramType),
+        // SAFETY: loaded as BPF_PROG_TYPE_TRACING with this attach type just now.
+        ProgramKind::Fentry => Program::FEntry(unsafe { FEntry::from_program_info(info, name)? }),
+        ProgramKind::Fexit => Program::FExit(unsafe { FExit::from_program_info(info, name)? }),
     })
 }
 

@@ -29,7 +29,7 @@ use crate::events::{EventSink, Events, Flow};
 use crate::load::{create_map, Loaded};
 use crate::output::Printer;
 use crate::values::{MapSnapshot, Value};
-use flowtrace_codegen::object::{CompiledProgram, EventKind, MapRole, ProgramKind};
+use flowtrace_codegen::object::{CompiledProgram, EventKind, MapRole};
 use std::collections::HashSet;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
@@ -131,6 +131,8 @@ pub struct Session<S: EventSink> {
     run_stats: Option<OwnedFd>,
     /// How `tc:` probes attach (`--tc-order`, `--cleanup-stale`).
     pub tc: crate::tc::TcOptions,
+    /// A probe called `exit()` (seen by any drain, also one inside [`Session::add`]).
+    exit_called: bool,
 }
 
 impl<S: EventSink> Session<S> {
@@ -156,6 +158,7 @@ impl<S: EventSink> Session<S> {
             warnings: Vec::new(),
             run_stats: None,
             tc: Default::default(),
+            exit_called: false,
         })
     }
 
@@ -298,10 +301,6 @@ impl<S: EventSink> Session<S> {
     /// Loads `programs`; returns them and the maps created for them
     /// (indexed like `compiled.maps`).
     fn load(&mut self, compiled: &CompiledProgram, programs: &[usize]) -> Result<(Loaded, Vec<Option<OwnedFd>>), RuntimeError> {
-        let fentry = programs.iter().any(|&i| matches!(compiled.programs[i].kind, ProgramKind::Fentry | ProgramKind::Fexit));
-        if fentry && self.events.is_none() && self.accepted.is_none() {
-            return self.adopt(compiled);
-        }
         if self.events.is_none() {
             if let Some(spec) = compiled.maps.iter().find(|s| matches!(s.role, MapRole::Events)) {
                 let fd = create_map(spec)?;
@@ -328,16 +327,6 @@ impl<S: EventSink> Session<S> {
         let mut loaded = Loaded::load_selected(compiled, programs, &borrowed)?;
         loaded.tc = self.tc;
         drop(borrowed);
-        Ok((loaded, fresh))
-    }
-
-    /// fentry/fexit programs need aya's loader, which creates its own maps:
-    /// as the first entry, the session takes those maps and the ring buffer.
-    fn adopt(&mut self, compiled: &CompiledProgram) -> Result<(Loaded, Vec<Option<OwnedFd>>), RuntimeError> {
-        let mut loaded = Loaded::load_with_aya_loader(compiled)?;
-        loaded.tc = self.tc;
-        self.events = loaded.take_events();
-        let fresh = (0..compiled.maps.len()).map(|i| loaded.map_fd(i).transpose()).collect::<Result<_, _>>()?;
         Ok((loaded, fresh))
     }
 
@@ -391,10 +380,19 @@ impl<S: EventSink> Session<S> {
         loop {
             match self.drain() {
                 Ok(Flow::Continue) => return flow,
-                Ok(Flow::Exit) => flow = Flow::Exit,
+                Ok(Flow::Exit) => {
+                    flow = Flow::Exit;
+                    self.exit_called = true;
+                }
                 Err(e) => self.warnings.push(e),
             }
         }
+    }
+
+    /// Whether a probe has called `exit()` since the session started: an
+    /// interactive session then ends as a script does.
+    pub fn exit_called(&self) -> bool {
+        self.exit_called
     }
 
     /// Failures met since the last call, while the session drained events

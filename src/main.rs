@@ -71,7 +71,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     match run::run(&cli, &source, &compiled) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(status) => ExitCode::from(status),
         Err(frontend::Reported) => ExitCode::from(1),
     }
 }

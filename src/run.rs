@@ -19,7 +19,12 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 pub fn compile_program(cli: &Cli, source: &Source, typed: &TypedProgram) -> Result<CompiledProgram, Reported> {
-    let options = CompileOptions { map_keys: cli.map_keys, start_ns: monotonic_ns(), ..CompileOptions::default() };
+    let options = CompileOptions {
+        map_keys: cli.map_keys,
+        start_ns: monotonic_ns(),
+        possible_cpus: possible_cpus(),
+        ..CompileOptions::default()
+    };
     let render = |diags: &[Diagnostic]| render_all(diags, source);
     if cli.dump.contains(&DumpStage::Ir) {
         match dump_ir(typed, &options) {
@@ -45,6 +50,12 @@ pub fn compile_program(cli: &Cli, source: &Source, typed: &TypedProgram) -> Resu
         }
     }
     Ok(compiled)
+}
+
+/// How many per-CPU copies an aggregation read in a probe adds up; 0 (the
+/// code generator's own bound) if sysfs does not say.
+pub fn possible_cpus() -> u32 {
+    flowtrace_runtime::sys::possible_cpus().map_or(0, |n| u32::try_from(n).unwrap_or(0))
 }
 
 fn report(text: String) -> Reported {
@@ -78,7 +89,8 @@ enum Stop {
 /// A script is a session of one entry: what the interactive session runs too.
 type Script = Session<Printer<Box<dyn Write>>>;
 
-pub fn run(cli: &Cli, source: &Source, compiled: &CompiledProgram) -> Result<(), Reported> {
+/// Runs the script; `Ok` holds the exit status `exit(code)` asked for (0 otherwise).
+pub fn run(cli: &Cli, source: &Source, compiled: &CompiledProgram) -> Result<u8, Reported> {
     let out = open_output(cli).map_err(|msg| report(format!("flowtrace: error: {msg}\n")))?;
     let printer = Printer::new(out, output_format(cli.format));
     let render = |e| report(render_runtime_error(e, compiled, &|diags: &[Diagnostic]| render_all(diags, source)));
@@ -115,7 +127,9 @@ pub fn run(cli: &Cli, source: &Source, compiled: &CompiledProgram) -> Result<(),
         let _ = c.wait();
     }
     let _ = session.sink().flush();
-    result.and(finish).map_err(render)
+    // The low byte, as a shell reports `exit(code)` of any process.
+    let status = session.exit_code().map_or(0, |code| code as u8);
+    result.and(finish).map(|()| status).map_err(render)
 }
 
 /// `-f text|json` as the printer knows it.

@@ -229,4 +229,6 @@ pub enum EventKind {
     Zero { map: MapId },
     Time { format: String },
     Exit,
+    /// `exit(code)`: the record holds the code, an int64.
+    ExitCode,
 }

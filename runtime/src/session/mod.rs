@@ -315,6 +315,11 @@ impl<S: EventSink> Session<S> {
         }
     }
 
+    /// The code of the first `exit(code)` a probe called, if any.
+    pub fn exit_code(&self) -> Option<i64> {
+        self.events.as_ref().and_then(|e| e.exit_code())
+    }
+
     /// Handles every pending record; failures are kept as warnings and
     /// `exit()` does not stop it. [`Flow::Exit`] if a probe called `exit()`.
     pub fn drain_all(&mut self) -> Flow {

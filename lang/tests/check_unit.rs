@@ -223,7 +223,7 @@ fn calls_produce_typed_statements() {
     assert!(matches!(kinds[3], TStmtKind::PrintMap { top: 5, div: 0, .. }));
     assert!(matches!(kinds[4], TStmtKind::Clear { .. }));
     assert!(matches!(kinds[5], TStmtKind::Delete { key: Some(_), .. }));
-    assert!(matches!(kinds[6], TStmtKind::Exit));
+    assert!(matches!(kinds[6], TStmtKind::Exit { code: None }));
 }
 
 #[test]

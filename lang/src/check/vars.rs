@@ -28,6 +28,13 @@ pub(crate) struct Scoping {
     untyped: HashMap<VarId, Span>,
     /// Variables whose type a `let $x: TYPE` fixed.
     declared: HashSet<VarId>,
+    /// The latest variable of each name whose block has ended. bpftrace
+    /// 0.17 gave variables probe scope, so scripts written for it use such
+    /// a variable after its block: that still works, with a warning, and an
+    /// assignment in a later block reuses it when the types agree.
+    ended: HashMap<String, VarId>,
+    /// Names already warned about (one warning per name and probe).
+    warned: HashSet<String>,
     /// Loops (`while`, `for`) around the statement being checked.
     pub loops: u32,
 }
@@ -51,7 +58,9 @@ impl Checker<'_> {
     pub(super) fn leave_block(&mut self) {
         let scope = self.scope_mut();
         for name in scope.scoping.blocks.pop().unwrap_or_default() {
-            scope.var_ids.remove(&name);
+            if let Some(id) = scope.var_ids.remove(&name) {
+                scope.scoping.ended.insert(name, id);
+            }
         }
     }
 
@@ -60,12 +69,27 @@ impl Checker<'_> {
         let scope = self.scope_mut();
         let id = VarId(scope.vars.len() as u32);
         scope.vars.push(VarInfo { name: name.to_string(), ty });
+        self.make_visible(name, id);
+        id
+    }
+
+    fn make_visible(&mut self, name: &str, id: VarId) {
+        let scope = self.scope_mut();
         scope.var_ids.insert(name.to_string(), id);
         scope.poisoned_vars.remove(name);
         if let Some(block) = scope.scoping.blocks.last_mut() {
             block.push(name.to_string());
         }
-        id
+    }
+
+    /// The variable of an ended block that `$name = (ty)` takes over, as
+    /// under bpftrace 0.17's probe scope: only when the types agree (else
+    /// it is a new variable, as today's bpftrace has it).
+    fn reusable(&self, name: &str, ty: &Type) -> Option<VarId> {
+        let scope = self.scope();
+        let id = *scope.scoping.ended.get(name)?;
+        let known = &scope.vars[id.0 as usize].ty;
+        (!scope.scoping.declared.contains(&id) && unify(known, ty).is_some()).then_some(id)
     }
 
     /// A declaration (`let`, a `for` variable) of a name already in sight
@@ -195,7 +219,14 @@ impl Checker<'_> {
             return None;
         }
         let Some(id) = self.scope().var_ids.get(&var.name).copied() else {
-            let id = self.declare(&var.name, value.ty.clone());
+            let id = match self.reusable(&var.name, &value.ty) {
+                Some(id) => {
+                    self.make_visible(&var.name, id);
+                    self.widen_var(var, id, &value.ty, value.span)?;
+                    id
+                }
+                None => self.declare(&var.name, value.ty.clone()),
+            };
             return Some(TStmtKind::AssignVar { var: id, value });
         };
         if self.scope().scoping.declared.contains(&id) {
@@ -241,11 +272,24 @@ impl Checker<'_> {
             let ty = scope.vars[id.0 as usize].ty.clone();
             return Some(TExpr { kind: TExprKind::Var(id), ty, span });
         }
-        if !scope.poisoned_vars.contains(name) {
+        if scope.poisoned_vars.contains(name) {
+            return None;
+        }
+        if let Some(id) = scope.scoping.ended.get(name).copied() {
+            let ty = scope.vars[id.0 as usize].ty.clone();
+            if self.scope_mut().scoping.warned.insert(name.to_string()) {
+                let message = format!(
+                    "${name} is used after the block that assigned it: bpftrace 0.17 allowed this, today's bpftrace rejects it"
+                );
+                let hint = format!("declare it before that block: let ${name};");
+                self.report(crate::diag::Diagnostic::warning(span, message).with_hint(hint));
+            }
+            return Some(TExpr { kind: TExprKind::Var(id), ty, span });
+        } else {
             self.error_hint(
                 span,
-                format!("undefined variable ${name}: it is not assigned or declared in this block or one around it"),
-                Some(format!("assign it first (${name} = …) or declare it (let ${name};) where both uses can see it")),
+                format!("variable ${name} is used before it is assigned"),
+                Some(format!("assign it first in this probe: ${name} = …")),
             );
         }
         None

@@ -67,7 +67,11 @@ impl Builder {
             return placeholder(span);
         }
         let mut parts = content(pair);
-        let cond = parts.next().map_or_else(|| placeholder(span), |p| self.binary_expr(p));
+        let cond = match parts.next() {
+            Some(p) if p.as_rule() == Rule::block_expr => self.block_expr(p, span),
+            Some(p) => self.binary_expr(p),
+            None => placeholder(span),
+        };
         let result = match (parts.next(), parts.next()) {
             (Some(then), Some(otherwise)) => {
                 let then = self.expr(then);
@@ -237,7 +241,6 @@ impl Builder {
                 let func = func.unwrap_or(Ident { name: String::new(), span });
                 ExprKind::Call { func, args }
             }
-            Rule::block_expr => return self.block_expr(pair, span),
             Rule::paren_expr => {
                 let mut items: Vec<Expr> = content(pair).map(|e| self.expr(e)).collect();
                 if items.len() == 1 {

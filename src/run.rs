@@ -184,6 +184,14 @@ fn finish(session: &mut Script) -> Result<(), RuntimeError> {
     if last.lost_events > 0 {
         session.sink().lost_events(last.lost_events).map_err(out)?;
     }
+    if last.loops_cut > 0 {
+        // A note, not output: the maps above are what the probes computed.
+        eprintln!(
+            "flowtrace: warning: {} for-loop range(s) stopped after {} rounds before reaching their end",
+            last.loops_cut,
+            flowtrace_codegen::lower::loops::MAX_ROUNDS
+        );
+    }
     session.sink().flush().map_err(out)?;
     warnings.into_iter().next().map_or(Ok(()), Err)
 }

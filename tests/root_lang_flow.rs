@@ -125,6 +125,24 @@ fn root_for_ranges() {
     );
 }
 
+/// A range longer than the round cap (a bound from a map, unknown to the
+/// verifier) stops at 1024 rounds, and flowtrace says so at exit.
+#[test]
+fn root_a_range_cut_at_the_round_cap_is_reported() {
+    if !enabled("root_a_range_cut_at_the_round_cap_is_reported") {
+        return;
+    }
+    let out = run(&["-e", r#"BEGIN { @n = 5000; $c = 0; for ($i : 0..@n) { $c++; } printf("%d\n", $c); delete(@n); exit(); }"#]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("\n1024\n"), "{stdout}");
+    assert!(stderr.contains("warning: 1 for-loop range(s) stopped after 1024 rounds before reaching their end"), "{stderr}");
+    // Within the cap nothing is reported.
+    let out = run(&["-e", r#"BEGIN { @n = 1024; $c = 0; for ($i : 0..@n) { $c++; } printf("%d\n", $c); delete(@n); exit(); }"#]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\n1024\n"));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("stopped after"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
 #[test]
 fn root_break_continue_return_in_loops() {
     if !enabled("root_break_continue_return_in_loops") {

@@ -6,7 +6,8 @@
 //! known false. A `for` range therefore also stops after `MAX_ROUNDS`
 //! rounds whatever its bounds, which makes every range verifiable (a bound
 //! read from a map is unknown to the verifier); its rounds cost verifier
-//! work, so the cap is kept modest. (bpftrace uses the `bpf_loop` helper,
+//! work, so the cap is kept modest. A range cut short is counted in the
+//! stats map and reported at exit, never silent. (bpftrace uses the `bpf_loop` helper,
 //! which needs a callback subprogram that flowtrace does not emit.)
 
 use super::{LoopLabels, LowerResult, Lowerer};
@@ -51,7 +52,15 @@ impl Lowerer<'_> {
         let bound = self.load_scalar(last_slot);
         self.jump(Cond::Sge, i, Src::Reg(bound), end);
         let rounds = self.load_scalar(rounds_slot);
-        self.jump(Cond::Sge, rounds, Src::Imm(MAX_ROUNDS), end);
+        let (go_on, cut) = (self.label(), self.label());
+        self.jump(Cond::Sge, rounds, Src::Imm(MAX_ROUNDS), cut);
+        self.goto(go_on);
+        // Cutting a range short is never silent: the runtime reports the count.
+        self.place(cut);
+        let stat = crate::object::stats_loops_cut_slot(self.g.user_maps.len() as u32);
+        self.count_stat(stat);
+        self.goto(end);
+        self.place(go_on);
         self.loop_body(body, LoopLabels { next: step, end })?;
         self.place(step);
         // `$i` is the loop's own: the body cannot assign it (bpftrace's rule

@@ -87,6 +87,8 @@ pub struct Final {
     pub maps: Vec<MapSnapshot>,
     /// Ring-buffer records lost because it was full.
     pub lost_events: u64,
+    /// `for` ranges stopped at the round cap (1024) before their end.
+    pub loops_cut: u64,
 }
 
 struct Entry {
@@ -366,7 +368,7 @@ impl<S: EventSink> Session<S> {
         for id in self.maps.user_maps() {
             maps.push(self.maps.snapshot(id)?);
         }
-        Ok(Final { maps, lost_events: self.maps.lost_events() })
+        Ok(Final { maps, lost_events: self.maps.lost_events(), loops_cut: self.maps.loops_cut() })
     }
 
     /// The attached entries.

@@ -89,9 +89,12 @@ fn root_block_expressions_and_elvis() {
             if ({ let $f = 0; $f }) { printf("wrong\n"); } else { printf("v=%d w=%s\n", $v, $w); }
             $x = 1; $a = $x ?: 10; $b = 0 ?: 20; print(($a, $b));
             $n = 0; $c = $n ?: ($x ?: 5); print($c);
+            $x == 1 ? printf("one\n") : printf("other\n");
+            $x == 2 ? print("two") : print("not two");
+            @d[1] = 1; _ = delete(@d, 1); _ = $x + 1;
             exit();
         }"#,
-        &format!("v=6 w=inner\n(1, 20)\n1\n{END}"),
+        &format!("v=6 w=inner\n(1, 20)\n1\none\nnot two\n{END}{EMPTY_MAP}"),
         0,
     );
 }

@@ -74,6 +74,10 @@ fn elvis_and_block_expressions() {
     assert_eq!(s("$a + 1 ?: $b ?: 3"), "(? (+ $a 1) (+ $a 1) (? $b $b 3))");
     assert_eq!(s("{ let $a = 1; $a + 1 }"), "(block 1 (+ $a 1))");
     assert_eq!(s("({ 1 }) + 2"), "(+ (block 0 1) 2)");
+    // `_ = e;` keeps only the expression; `_x` is still a name.
+    let stmts = body("_ = delete(@m, 1); _x;");
+    assert!(matches!(&stmts[0].kind, StmtKind::Expr(e) if sexp(e) == "delete(@m[] 1)"), "{:?}", stmts[0].kind);
+    assert!(matches!(&stmts[1].kind, StmtKind::Expr(_)));
 }
 
 #[test]

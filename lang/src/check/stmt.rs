@@ -82,8 +82,20 @@ impl Checker<'_> {
                 let one = TExpr { kind: TExprKind::Int(1), ty: Type::I64, span };
                 self.map_update(mref, op, one, span)
             }
+            // `c ? print("a") : print("b");`: a ternary of statements is an if.
+            ExprKind::Ternary { cond, then, otherwise } if is_statement_call(then) || is_statement_call(otherwise) => {
+                let cond = self.condition(cond);
+                let then = self.branch(then);
+                let otherwise = self.branch(otherwise);
+                Some(TStmtKind::If { cond: cond?, then, otherwise })
+            }
             _ => self.expr(e).map(TStmtKind::Expr),
         }
+    }
+
+    /// One arm of a statement ternary, as a statement of its own.
+    fn branch(&mut self, e: &Expr) -> Vec<TStmt> {
+        self.expr_stmt(e, e.span).map(|kind| TStmt { kind, span: e.span }).into_iter().collect()
     }
 
     fn assign_var(&mut self, var: &Ident, op: Option<BinOp>, value: &Expr, span: Span) -> Option<TStmtKind> {
@@ -152,6 +164,12 @@ impl Checker<'_> {
         self.map_write(id, &result, span)?;
         Some(TStmtKind::MapUpdate { map: id, key, op, value: rhs })
     }
+}
+
+/// A call of a function that has no value (`print`, `printf`, `exit`, …).
+fn is_statement_call(e: &Expr) -> bool {
+    matches!(&e.kind, ExprKind::Call { func, .. }
+        if flowtrace_stdlib::lookup_func(&func.name).is_some_and(|f| f.role == flowtrace_stdlib::FuncRole::Statement))
 }
 
 /// After a probe is checked its variables have their final (widest) types:

@@ -184,6 +184,7 @@ impl Builder {
             Rule::continue_stmt => StmtKind::Continue,
             Rule::for_stmt => self.for_stmt(pair)?,
             Rule::expr_stmt => StmtKind::Expr(self.expr(content(pair).next()?)),
+            Rule::discard_stmt => StmtKind::Expr(self.expr(content(pair).find(|p| p.as_rule() == Rule::expr)?)),
             Rule::assign_stmt => self.assign(content(pair))?,
             Rule::let_stmt => self.let_stmt(pair)?,
             Rule::if_stmt => self.if_stmt(pair),

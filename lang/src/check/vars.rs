@@ -7,7 +7,7 @@
 //! type is fixed by `let $x: TYPE`, or else by its first assignment, later
 //! ones widening integers and strings. A bare `let $x;` read before anything
 //! is assigned to it takes the type its first assignment gives it; the
-//! silent discovery pass learns that type (see [`Scoping::hints`]).
+//! silent discovery pass learns that type (`Checker::hints`).
 
 use super::ints::unify;
 use super::Checker;

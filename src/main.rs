@@ -73,7 +73,7 @@ fn main() -> ExitCode {
     }
     let program = run::Program { source: &source, typed: &typed, compiled: &compiled, kernel: &kernel };
     match run::run(&cli, &program) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(status) => ExitCode::from(status),
         Err(frontend::Reported) => ExitCode::from(1),
     }
 }

@@ -21,7 +21,12 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 pub fn compile_program(cli: &Cli, source: &Source, typed: &TypedProgram) -> Result<CompiledProgram, Reported> {
-    let options = CompileOptions { map_keys: cli.map_keys, start_ns: monotonic_ns(), ..CompileOptions::default() };
+    let options = CompileOptions {
+        map_keys: cli.map_keys,
+        start_ns: monotonic_ns(),
+        possible_cpus: possible_cpus(),
+        ..CompileOptions::default()
+    };
     let render = |diags: &[Diagnostic]| render_all(diags, source);
     if cli.dump.contains(&DumpStage::Ir) {
         match dump_ir(typed, &options) {
@@ -47,6 +52,12 @@ pub fn compile_program(cli: &Cli, source: &Source, typed: &TypedProgram) -> Resu
         }
     }
     Ok(compiled)
+}
+
+/// How many per-CPU copies an aggregation read in a probe adds up; 0 (the
+/// code generator's own bound) if sysfs does not say.
+pub fn possible_cpus() -> u32 {
+    flowtrace_runtime::sys::possible_cpus().map_or(0, |n| u32::try_from(n).unwrap_or(0))
 }
 
 fn report(text: String) -> Reported {
@@ -92,7 +103,8 @@ pub struct Program<'a> {
     pub kernel: &'a KernelInfo,
 }
 
-pub fn run(cli: &Cli, program: &Program<'_>) -> Result<(), Reported> {
+/// Runs the script; `Ok` holds the exit status `exit(code)` asked for (0 otherwise).
+pub fn run(cli: &Cli, program: &Program<'_>) -> Result<u8, Reported> {
     let (source, compiled) = (program.source, program.compiled);
     let out = open_output(cli).map_err(|msg| report(format!("flowtrace: error: {msg}\n")))?;
     let printer = Printer::new(out, output_format(cli.format));
@@ -148,7 +160,9 @@ pub fn run(cli: &Cli, program: &Program<'_>) -> Result<(), Reported> {
         let _ = c.wait();
     }
     let _ = session.sink().flush();
-    result.and(finish).map_err(render)
+    // The low byte, as a shell reports `exit(code)` of any process.
+    let status = session.exit_code().map_or(0, |code| code as u8);
+    result.and(finish).map(|()| status).map_err(render)
 }
 
 /// `-f text|json` as the printer knows it.
@@ -212,6 +226,14 @@ fn finish(session: &mut Script) -> Result<(), RuntimeError> {
     session.sink().exit_maps(&last.maps).map_err(out)?;
     if last.lost_events > 0 {
         session.sink().lost_events(last.lost_events).map_err(out)?;
+    }
+    if last.loops_cut > 0 {
+        // A note, not output: the maps above are what the probes computed.
+        eprintln!(
+            "flowtrace: warning: {} for-loop range(s) stopped after {} rounds before reaching their end",
+            last.loops_cut,
+            flowtrace_codegen::lower::loops::MAX_ROUNDS
+        );
     }
     session.sink().flush().map_err(out)?;
     warnings.into_iter().next().map_or(Ok(()), Err)

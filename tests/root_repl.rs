@@ -369,8 +369,8 @@ fn syscalls_on_cpu(cpu: usize, n: usize, m: usize) {
 }
 
 /// `@m[0b1]`, `@m[1_000]` and a bare `@m` read through the front end and
-/// the session's maps: every CPU's share of a per-CPU count, where a read
-/// in the kernel (`print(@m[1])`) sees one CPU's.
+/// the session's maps: every CPU's share of a per-CPU count, as a read in
+/// the kernel (`print(@m[1])`) adds them up too.
 #[test]
 fn root_repl_literal_keys_read_every_cpus_share() {
     if !enabled("root_repl_literal_keys_read_every_cpus_share") {
@@ -398,10 +398,10 @@ fn root_repl_literal_keys_read_every_cpus_share() {
     assert_eq!(map_lines(&out, "@m["), ["@m[1000]: 20", "@m[1]: 50"], "{out}");
     let out = repl.run("@m[7]");
     assert!(out.contains("@m[7]: no such key in @m"), "{out}");
-    // In the kernel, the read sees the share of the CPU it runs on: the
-    // counts really are split, so a one-CPU read would be wrong above.
+    // In the kernel too, a read adds up every CPU's share (issue 11: it used
+    // to see only the share of the CPU it ran on, 25 here).
     let out = repl.run("print(@m[1])");
-    assert!(out.lines().any(|l| l.trim() == "25"), "{out}");
+    assert!(out.lines().any(|l| l.trim() == "50"), "{out}");
     repl.send("\x04");
     assert!(repl.wait().success());
     let _ = std::fs::remove_dir_all(&home);

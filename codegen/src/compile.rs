@@ -26,11 +26,15 @@ pub struct CompileOptions {
     /// meaning of `argN`/`retval`), for kernels without kprobes where fentry
     /// works; the runtime decides (`flowtrace_runtime::capabilities`).
     pub kprobes_as_fentry: bool,
+    /// Possible CPUs on the machine the program will run on: how many
+    /// per-CPU copies reading an aggregation in a probe adds up. 0 when
+    /// unknown (the read then tries up to `lower::percpu::MAX_CPUS`).
+    pub possible_cpus: u32,
 }
 
 impl Default for CompileOptions {
     fn default() -> Self {
-        CompileOptions { map_keys: 4096, start_ns: 0, ringbuf_bytes: 256 * 1024, kprobes_as_fentry: false }
+        CompileOptions { map_keys: 4096, start_ns: 0, ringbuf_bytes: 256 * 1024, kprobes_as_fentry: false, possible_cpus: 0 }
     }
 }
 
@@ -165,6 +169,7 @@ fn finish(ir: &IrFunc, probe: &flowtrace_lang::typed::TProbe) -> Result<Finished
 fn globals(p: &TypedProgram, opts: &CompileOptions) -> Globals {
     let mut g = Globals::new(opts.start_ns);
     g.kprobes_as_fentry = opts.kprobes_as_fentry;
+    g.possible_cpus = opts.possible_cpus;
     let mut used_names = UniqueNames::default();
     for (i, m) in p.maps.iter().enumerate() {
         let (declared, n) = match m.declared {

@@ -136,4 +136,6 @@ pub mod helper {
     pub const GET_FUNC_IP: i32 = 173;
     pub const GET_ATTACH_COOKIE: i32 = 174;
     pub const KTIME_GET_BOOT_NS: i32 = 125;
+    /// Since 5.19.
+    pub const MAP_LOOKUP_PERCPU_ELEM: i32 = 195;
 }

@@ -181,7 +181,8 @@ pub enum MapRole {
     /// [`STATS_LOST_EVENTS`] counts ring-buffer records that could not be
     /// reserved; slot [`stats_inserts_slot`]`(n, id)` counts, for LRU maps
     /// only, keys the programs created minus keys they deleted (wrapping;
-    /// sum over CPUs), from which the runtime derives silent evictions.
+    /// sum over CPUs), from which the runtime derives silent evictions; slot
+    /// [`stats_loops_cut_slot`]`(n)` counts `for` ranges cut at the round cap.
     Stats,
     /// The ring buffer for printf and async actions.
     Events,
@@ -198,6 +199,12 @@ pub const STATS_LOST_EVENTS: u32 = 0;
 
 /// Slots in the stats map of a program with `user_maps` user maps.
 pub fn stats_slots(user_maps: u32) -> u32 {
+    2 * user_maps + 2
+}
+
+/// The slot counting `for` ranges cut short at `lower::loops::MAX_ROUNDS`
+/// rounds: after every other slot, so those keep their numbers.
+pub fn stats_loops_cut_slot(user_maps: u32) -> u32 {
     2 * user_maps + 1
 }
 
@@ -229,4 +236,6 @@ pub enum EventKind {
     Zero { map: MapId },
     Time { format: String },
     Exit,
+    /// `exit(code)`: the record holds the code, an int64.
+    ExitCode,
 }

@@ -77,9 +77,33 @@ pub enum StmtKind {
     While { cond: Expr, body: Block },
     /// `unroll(N) { … }`.
     Unroll { count: u64, body: Block },
+    /// `for ($i : a..b) { … }` / `for ($kv : @m) { … }`.
+    For { var: Ident, iter: ForIter, body: Block },
+    /// `let $x;`, `let $x: TYPE = e;`: declares `$x` in the enclosing block.
+    Let { var: Ident, ty: Option<LetType>, value: Option<Expr> },
+    Break,
+    Continue,
     Return,
     /// A nested `{ … }`.
     Block(Block),
+}
+
+/// What a `for` loop walks.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ForIter {
+    /// `start..end`: `start` inclusive, `end` exclusive, both evaluated once.
+    Range { start: Expr, end: Expr },
+    /// `@m`: every (key, value) of the map.
+    Map(MapRef),
+}
+
+/// The type written in `let $x: TYPE`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LetType {
+    /// A C-like type, as in a cast: `uint16`, `struct sock *`.
+    Type(TypeName),
+    /// A bare name: `string`, or one flowtrace does not know (reported by the checker).
+    Name(Ident),
 }
 
 /// An identifier with its span.
@@ -136,6 +160,9 @@ pub enum ExprKind {
     Index { expr: Box<Expr>, index: Box<Expr> },
     /// `(a, b)`.
     Tuple(Vec<Expr>),
+    /// `{ stmt; …; value }`: the statements run in a scope of their own,
+    /// then the block is worth `value`.
+    Block { stmts: Vec<Stmt>, value: Box<Expr> },
     /// `$x++`, `--@m[k]`: target is a `Var` or `Map` expression.
     IncDec { target: Box<Expr>, increment: bool, prefix: bool },
 }

@@ -122,6 +122,35 @@ impl Dumper {
                 self.line(&format!("Unroll {count}"), span);
                 self.nested(|d| d.block(body));
             }
+            StmtKind::For { var, iter, body } => {
+                self.line(&format!("For ${}", var.name), span);
+                self.nested(|d| {
+                    match iter {
+                        crate::ast::ForIter::Range { start, end } => {
+                            d.line("Range", start.span.to(end.span));
+                            d.nested(|d| {
+                                d.expr(start);
+                                d.expr(end);
+                            });
+                        }
+                        crate::ast::ForIter::Map(map) => d.map_ref(map),
+                    }
+                    d.block(body);
+                });
+            }
+            StmtKind::Let { var, ty, value } => {
+                let ty = match ty {
+                    Some(crate::ast::LetType::Type(t)) => format!(": {}", type_name(t)),
+                    Some(crate::ast::LetType::Name(n)) => format!(": {}", n.name),
+                    None => String::new(),
+                };
+                self.line(&format!("Let ${}{ty}", var.name), span);
+                if let Some(value) = value {
+                    self.nested(|d| d.expr(value));
+                }
+            }
+            StmtKind::Break => self.line("Break", span),
+            StmtKind::Continue => self.line("Continue", span),
             StmtKind::Return => self.line("Return", span),
             StmtKind::Block(b) => self.block(b),
         }
@@ -183,6 +212,13 @@ impl Dumper {
                 self.nested(|d| {
                     d.expr(expr);
                     d.expr(index);
+                });
+            }
+            ExprKind::Block { stmts, value } => {
+                self.line("BlockExpr", span);
+                self.nested(|d| {
+                    stmts.iter().for_each(|s| d.stmt(s));
+                    d.expr(value);
                 });
             }
             ExprKind::Tuple(items) => {

@@ -103,6 +103,18 @@ impl Dumper<'_> {
                 }
                 return;
             }
+            TStmtKind::ForRange { var, start, end, body } => {
+                self.line(depth, &format!("for ({} : {}..{})", self.var(var.0), self.text(start), self.text(end)));
+                self.tree(start, depth + 1);
+                self.tree(end, depth + 1);
+                for s in body {
+                    self.stmt(s, depth + 1);
+                }
+                return;
+            }
+            TStmtKind::Break => ("break".into(), vec![]),
+            TStmtKind::Continue => ("continue".into(), vec![]),
+            TStmtKind::ZeroVar { var } => (format!("let {}", self.var(var.0)), vec![]),
             TStmtKind::Return => ("return".into(), vec![]),
             TStmtKind::Printf { format, args } => {
                 let mut h = format!("printf({:?}", format.text);
@@ -118,7 +130,8 @@ impl Dumper<'_> {
             TStmtKind::Clear { map: m } => (format!("clear({})", map(*m)), vec![]),
             TStmtKind::Zero { map: m } => (format!("zero({})", map(*m)), vec![]),
             TStmtKind::Delete { map: m, key: k } => (format!("delete({}{})", map(*m), key(k)), k.iter().collect()),
-            TStmtKind::Exit => ("exit()".into(), vec![]),
+            TStmtKind::Exit { code: None } => ("exit()".into(), vec![]),
+            TStmtKind::Exit { code: Some(c) } => (format!("exit({})", self.text(c)), vec![c]),
         };
         self.line(depth, &header);
         for e in exprs {
@@ -229,6 +242,7 @@ impl Dumper<'_> {
                 format!("{}({})", func.name(), args.iter().map(|a| self.text(a)).collect::<Vec<_>>().join(", "))
             }
             TExprKind::ProbeName(name) => format!("{name:?}"),
+            TExprKind::Block { stmts, value } => format!("{{ {} statements; {} }}", stmts.len(), self.text(value)),
         }
     }
 }
@@ -248,6 +262,6 @@ fn children(e: &TExpr) -> Vec<&TExpr> {
         TExprKind::Ternary { cond, then, otherwise } => vec![cond, then, otherwise],
         TExprKind::Index { base, index, .. } => vec![base, index],
         TExprKind::Tuple(items) | TExprKind::Call { args: items, .. } => items.iter().collect(),
-        TExprKind::IncDec { target, .. } => vec![target],
+        TExprKind::IncDec { target, .. } | TExprKind::Block { value: target, .. } => vec![target],
     }
 }

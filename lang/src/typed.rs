@@ -81,6 +81,16 @@ pub enum TStmtKind {
     Aggregate { map: MapId, key: Option<TExpr>, agg: AggKind, arg: Option<TExpr> },
     If { cond: TExpr, then: Vec<TStmt>, otherwise: Vec<TStmt> },
     While { cond: TExpr, body: Vec<TStmt> },
+    /// `for ($i : start..end)`: `$i` (`var`) runs from `start` up to, not
+    /// including, `end`; both are evaluated once, before the first round.
+    ForRange { var: VarId, start: TExpr, end: TExpr, body: Vec<TStmt> },
+    /// Leave the innermost `while`/`for`.
+    Break,
+    /// Go on with the innermost loop's next round.
+    Continue,
+    /// `let $x;`: the variable starts at zero (an empty string, a zeroed
+    /// tuple) each time the declaration runs.
+    ZeroVar { var: VarId },
     Return,
     /// `printf(fmt, args…)`: the format, parsed once here, stays in
     /// userspace; one argument per conversion, of the kind it prints.
@@ -94,7 +104,8 @@ pub enum TStmtKind {
     Clear { map: MapId },
     Zero { map: MapId },
     Delete { map: MapId, key: Option<TExpr> },
-    Exit,
+    /// `exit()`, `exit(code)`: flowtrace's exit status is `code` (an integer).
+    Exit { code: Option<TExpr> },
 }
 
 #[derive(Clone, Debug)]
@@ -138,6 +149,8 @@ pub enum TExprKind {
     IncDec { target: Box<TExpr>, increment: bool, prefix: bool },
     /// Value-producing builtin functions: `str`, `ntop`, `strncmp`, `ksym`, …
     Call { func: Func, args: Vec<TExpr> },
+    /// `{ stmts; value }`: the statements run, then `value` is the result.
+    Block { stmts: Vec<TStmt>, value: Box<TExpr> },
     /// A string resolved in userspace by index (`probe`, `func` when known
     /// at compile time).
     ProbeName(String),

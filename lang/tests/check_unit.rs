@@ -247,7 +247,7 @@ fn calls_produce_typed_statements() {
     assert!(matches!(kinds[3], TStmtKind::PrintMap { top: 5, div: 0, .. }));
     assert!(matches!(kinds[4], TStmtKind::Clear { .. }));
     assert!(matches!(kinds[5], TStmtKind::Delete { key: Some(_), .. }));
-    assert!(matches!(kinds[6], TStmtKind::Exit));
+    assert!(matches!(kinds[6], TStmtKind::Exit { code: None }));
 }
 
 #[test]
@@ -279,4 +279,59 @@ fn a_map_that_reads_itself_is_an_int64() {
     // A write that failed to type does not cascade into its readers.
     let e = err("BEGIN { @x = nosuch; @y = @x + 1; }");
     assert_eq!(e.matches("error:").count(), 1, "{e}");
+}
+
+/// The name and type of each `$variable` of the first probe, in order.
+fn vars(p: &TypedProgram) -> Vec<(String, String)> {
+    p.probes[0].vars.iter().map(|v| (v.name.clone(), v.ty.to_string())).collect()
+}
+
+#[test]
+fn sibling_blocks_declare_separate_variables() {
+    // Today's bpftrace scoping: the two $x are two variables of two types.
+    let p = ok(r#"BEGIN { if (1) { $x = 1; } if (1) { $x = "s"; } }"#);
+    assert_eq!(vars(&p), [("x".into(), "int64".into()), ("x".into(), "string[2]".into())]);
+    // A let in a block is its own variable; the loop variable too.
+    let p = ok("BEGIN { if (1) { let $y = (uint8)1; } for ($i : 0..3) { let $y = 2; } }");
+    assert_eq!(vars(&p), [("y".into(), "uint8".into()), ("i".into(), "int64".into()), ("y".into(), "int64".into())]);
+}
+
+#[test]
+fn a_bare_let_takes_the_type_of_its_first_assignment() {
+    // The read comes first in the text: the discovery pass learns the type.
+    let p = ok(r#"BEGIN { let $s; if ($s == "a") { $s = "abc"; } }"#);
+    assert_eq!(vars(&p), [("s".into(), "string[4]".into())]);
+    assert!(matches!(p.probes[0].body[0].kind, TStmtKind::ZeroVar { .. }));
+    // Never assigned: an int64 that stays 0, with a warning.
+    let p = ok("BEGIN { let $n; printf(\"%d\\n\", $n); }");
+    assert_eq!(vars(&p), [("n".into(), "int64".into())]);
+    assert!(p.warnings.iter().any(|w| w.message.contains("never assigned")), "{:?}", p.warnings);
+}
+
+#[test]
+fn declared_types_convert_assignments() {
+    let p = ok("BEGIN { let $a: uint16 = 7; $a = pid; }");
+    assert_eq!(vars(&p), [("a".into(), "uint16".into())]);
+    // The uint32 is converted, not widening the variable; a literal must fit.
+    assert_eq!(assigned(&p, 0, 1).ty, Type::Int(IntType::U16));
+    assert!(err("BEGIN { let $a: uint16 = 7; $a = 70000; }").contains("70000 does not fit $a's type 'uint16'"));
+}
+
+#[test]
+fn a_variable_used_after_its_block_is_bpftrace_0_17_s_with_a_warning() {
+    let p = ok(r#"BEGIN { if (1) { $r = "a"; } else { $r = "bb"; } printf("%s\n", $r); }"#);
+    // Both arms assign one variable (0.17's probe scope), widened to both.
+    assert_eq!(vars(&p), [("r".into(), "string[3]".into())]);
+    assert!(p.warnings.iter().any(|w| w.message.contains("today's bpftrace rejects it")), "{:?}", p.warnings);
+}
+
+#[test]
+fn loop_control_and_exit_codes() {
+    assert!(err("BEGIN { break; }").contains("'break' outside of a loop"));
+    assert!(err("BEGIN { unroll(2) { continue; } }").contains("'continue' outside of a loop"));
+    assert!(err("BEGIN { $i = 1; for ($i : 0..2) { } }").contains("shadows"));
+    let p = ok("BEGIN { for ($i : 0..2) { while (1) { break; } continue; } exit(4); }");
+    assert!(matches!(&p.probes[0].body[1].kind, TStmtKind::Exit { code: Some(_) }));
+    let p = ok("BEGIN { @m[1] = 1; $d = delete(@m, 1); }");
+    assert_eq!(assigned(&p, 0, 1).ty, Type::Bool);
 }

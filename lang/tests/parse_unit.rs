@@ -59,11 +59,48 @@ fn sexp(e: &Expr) -> String {
             let op = if *increment { "++" } else { "--" };
             if *prefix { format!("({op}pre {})", sexp(target)) } else { format!("({op}post {})", sexp(target)) }
         }
+        ExprKind::Block { stmts, value } => format!("(block {} {})", stmts.len(), sexp(value)),
     }
 }
 
 fn s(text: &str) -> String {
     sexp(&expr(text))
+}
+
+#[test]
+fn elvis_and_block_expressions() {
+    // `a ?: b` is `a ? a : b`; it binds like the ternary (right-associative).
+    assert_eq!(s("$x ?: 10"), "(? $x $x 10)");
+    assert_eq!(s("$a + 1 ?: $b ?: 3"), "(? (+ $a 1) (+ $a 1) (? $b $b 3))");
+    assert_eq!(s("{ let $a = 1; $a + 1 }"), "(block 1 (+ $a 1))");
+    assert_eq!(s("({ 1 }) + 2"), "(+ (block 0 1) 2)");
+    // `_ = e;` keeps only the expression; `_x` is still a name.
+    let stmts = body("_ = delete(@m, 1); _x;");
+    assert!(matches!(&stmts[0].kind, StmtKind::Expr(e) if sexp(e) == "delete(@m[] 1)"), "{:?}", stmts[0].kind);
+    assert!(matches!(&stmts[1].kind, StmtKind::Expr(_)));
+}
+
+#[test]
+fn declarations_and_loops() {
+    let stmts = body("let $a; let $b: uint16 = 2; let $c: struct sock *; let $s: string; for ($i : 0..$n) { break; continue } for $kv : @m { }");
+    let kinds: Vec<String> = stmts
+        .iter()
+        .map(|st| match &st.kind {
+            StmtKind::Let { var, ty, value } => format!("let {} {} {}", var.name, ty.is_some(), value.as_ref().map_or("-".into(), sexp)),
+            StmtKind::For { var, iter: ForIter::Range { start, end }, body } => {
+                format!("for {} {}..{} {}", var.name, sexp(start), sexp(end), body.stmts.len())
+            }
+            StmtKind::For { var, iter: ForIter::Map(m), .. } => format!("for {} @{}", var.name, m.name),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(kinds, ["let a false -", "let b true 2", "let c true -", "let s true -", "for i 0..$n 2", "for kv @m"]);
+    let StmtKind::Let { ty: Some(LetType::Type(t)), .. } = &stmts[2].kind else { panic!() };
+    assert_eq!((t.base.clone(), t.pointer_depth), (TypeBase::Struct("sock".into()), 1));
+    let StmtKind::Let { ty: Some(LetType::Name(n)), .. } = &stmts[3].kind else { panic!() };
+    assert_eq!(n.name, "string");
+    let StmtKind::For { body, .. } = &stmts[4].kind else { panic!() };
+    assert!(matches!((&body.stmts[0].kind, &body.stmts[1].kind), (StmtKind::Break, StmtKind::Continue)));
 }
 
 #[test]
@@ -130,6 +167,7 @@ fn statements() {
             StmtKind::Unroll { count, .. } => format!("unroll {count}"),
             StmtKind::Return => "return".into(),
             StmtKind::Block(b) => format!("block {}", b.stmts.len()),
+            other => panic!("{other:?}"),
         })
         .collect();
     assert_eq!(

@@ -63,7 +63,7 @@ pub fn value(ty: &Type, bytes: &[u8], probes: &ProbeNames) -> Value {
     match ty {
         Type::Int(t) => int(u64_at(bytes, 0), *t),
         Type::Bool => Value::Bool(u64_at(bytes, 0) != 0),
-        Type::Pointer(..) => Value::UInt(u64_at(bytes, 0)),
+        Type::Pointer(..) => Value::Ptr(u64_at(bytes, 0)),
         Type::Str { cap } => Value::Str(c_string(bytes, *cap as usize)),
         Type::Inet => inet(bytes),
         Type::ProbeName => Value::Probe(probes.get(u64_at(bytes, 0))),

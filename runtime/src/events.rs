@@ -23,6 +23,8 @@ pub enum Event<'a> {
     Zero { map: MapId },
     Time { format: &'a str },
     Exit,
+    /// `exit(code)`.
+    ExitCode(i64),
 }
 
 /// What the output layer implements to receive events, in the order the
@@ -73,6 +75,12 @@ pub(crate) fn drain(events: &mut Events, maps: &dyn MapAccess, sink: &mut dyn Ev
             Event::Clear { map } => maps.clear(map)?,
             Event::Zero { map } => maps.zero(map)?,
             Event::Exit => return Ok(Flow::Exit),
+            Event::ExitCode(code) => {
+                // The first exit() decides the status; later ones (from other
+                // CPUs before detaching) do not change it.
+                events.exit_code.get_or_insert(code);
+                return Ok(Flow::Exit);
+            }
         }
     }
     Ok(Flow::Continue)
@@ -91,6 +99,8 @@ pub struct Events {
     probes: ProbeNames,
     /// The current record, copied out so the ring slot is released at once.
     record: Vec<u8>,
+    /// The code of the first `exit(code)` seen.
+    exit_code: Option<i64>,
 }
 
 /// Decodes one record (pure; tested without a kernel).
@@ -114,12 +124,19 @@ pub fn decode_record<'k>(kinds: &'k [EventKind], probes: &ProbeNames, record: &[
         EventKind::Zero { map } => Event::Zero { map: *map },
         EventKind::Time { format } => Event::Time { format },
         EventKind::Exit => Event::Exit,
+        EventKind::ExitCode => {
+            let code: [u8; 8] = args
+                .get(..8)
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| RuntimeError::Load(format!("exit record of {} bytes has no code", record.len())))?;
+            Event::ExitCode(i64::from_le_bytes(code))
+        }
     })
 }
 
 impl Events {
     pub(crate) fn new(ring: RingBuf<MapData>, kinds: Vec<EventKind>, probes: ProbeNames) -> Events {
-        Events { ring, kinds, probes, record: Vec::new() }
+        Events { ring, kinds, probes, record: Vec::new(), exit_code: None }
     }
 
     /// A reader of the ring buffer `fd` (created with
@@ -138,6 +155,11 @@ impl Events {
     /// it replaces. (A session's table grows with each entry.)
     pub(crate) fn set_table(&mut self, kinds: Vec<EventKind>, probes: ProbeNames) -> (Vec<EventKind>, ProbeNames) {
         (std::mem::replace(&mut self.kinds, kinds), std::mem::replace(&mut self.probes, probes))
+    }
+
+    /// The code given to the first `exit(code)`, if one was.
+    pub fn exit_code(&self) -> Option<i64> {
+        self.exit_code
     }
 
     pub(crate) fn fd(&self) -> BorrowedFd<'_> {

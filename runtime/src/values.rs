@@ -10,6 +10,8 @@ pub enum Value {
     Int(i64),
     /// An unsigned integer.
     UInt(u64),
+    /// A pointer: printed as `0x…`, as today's bpftrace prints it.
+    Ptr(u64),
     Bool(bool),
     Str(String),
     Inet(IpAddr),

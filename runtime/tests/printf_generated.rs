@@ -194,7 +194,7 @@ fn glibc(spec: &ConvSpec, written: &str, value: &Value) -> String {
 fn integer_bits(v: &Value) -> u64 {
     match v {
         Value::Int(i) => *i as u64,
-        Value::UInt(u) => *u,
+        Value::UInt(u) | Value::Ptr(u) => *u,
         Value::Bool(b) => u64::from(*b),
         _ => 0,
     }

@@ -30,8 +30,8 @@ pub(crate) const FUNCS: &[FuncInfo] = &[
         min_args: 1,
         max_args: 2,
         role: FuncRole::Statement,
-        signature: "delete(@map[key]) or delete(@map, key)",
-        doc: "remove one key from a map",
+        signature: "bool delete(@map, key) or delete(@map[key])",
+        doc: "remove one key from a map; as a value, true when the key was there",
         unsupported: None,
     },
     FuncInfo {

@@ -62,7 +62,20 @@ impl Lowerer<'_> {
             Func::Count | Func::Sum | Func::Min | Func::Max | Func::Avg | Func::Stats | Func::Hist | Func::Lhist => {
                 Err(Diagnostic::error(e.span, "an aggregation can only be assigned to a map: @m[key] = count()"))
             }
-            Func::Print | Func::Clear | Func::Zero | Func::Delete | Func::Printf | Func::Time | Func::Exit => {
+            Func::Delete => {
+                let [target] = args else { return Err(arity(e, "delete(@m, key)")) };
+                let TExprKind::MapRead { map, key } = &target.kind else { return Err(arity(e, "delete(@m, key)")) };
+                let status = self.map_delete(*map, key.as_deref())?;
+                // The helper returns 0 when it removed the key.
+                let out = self.vreg();
+                let done = self.label();
+                self.alu(AluOp::Mov, out, Src::Imm(1));
+                self.jump(Cond::Eq, status, Src::Imm(0), done);
+                self.alu(AluOp::Mov, out, Src::Imm(0));
+                self.place(done);
+                Ok(Val::Scalar(out))
+            }
+            Func::Print | Func::Clear | Func::Zero | Func::Printf | Func::Time | Func::Exit => {
                 Err(Diagnostic::error(e.span, "this call has no value"))
             }
         }

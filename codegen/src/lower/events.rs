@@ -78,10 +78,13 @@ impl Lowerer<'_> {
         self.send_event(EventKind::Zero { map }, &[])
     }
 
-    /// `exit()`: tell userspace, then leave this program run.
-    pub fn exit_event(&mut self) -> LowerResult<()> {
+    /// `exit()`, `exit(code)`: tell userspace, then leave this program run.
+    pub fn exit_event(&mut self, code: Option<&TExpr>) -> LowerResult<()> {
         self.comment(">exit()".to_string());
-        self.send_event(EventKind::Exit, &[])?;
+        match code {
+            None => self.send_event(EventKind::Exit, &[])?,
+            Some(c) => self.send_event(EventKind::ExitCode, std::slice::from_ref(c))?,
+        }
         let exit = self.exit;
         self.goto(exit);
         Ok(())

@@ -75,7 +75,26 @@ impl Lowerer<'_> {
             TExprKind::IncDec { target, increment, prefix } => self.inc_dec(target, *increment, *prefix)?,
             TExprKind::Call { func, args } => self.call_func(*func, args, e)?,
             TExprKind::ProbeName(name) => Val::Scalar(self.probe_name_value(name)),
+            TExprKind::Block { stmts, value } => self.block_value(stmts, value)?,
         })
+    }
+
+    /// `{ stmts; value }`: the statements, then the value. A bytes value
+    /// is copied: it may be a block variable's slot, which a later
+    /// declaration in the enclosing statement may zero.
+    fn block_value(&mut self, stmts: &[flowtrace_lang::typed::TStmt], value: &TExpr) -> LowerResult<Val> {
+        for s in stmts {
+            self.stmt(s)?;
+        }
+        match self.expr(value)? {
+            Val::Bytes(m) => {
+                let size = layout::size_of(&value.ty);
+                let buf = self.alloc(size)?;
+                self.copy_mem(buf, m, size);
+                Ok(Val::Bytes(buf))
+            }
+            other => Ok(other),
+        }
     }
 
     fn string_literal(&mut self, s: &str, ty: &Type) -> LowerResult<Mem> {
@@ -287,6 +306,22 @@ impl Lowerer<'_> {
         Ok(Val::Bytes(buf))
     }
 
+    /// `n` elements of `to` in bytes: C's scaling of `p + n`.
+    pub(super) fn scale_by_pointee(&mut self, n: Src, to: &Type) -> Src {
+        let scale = pointee_size(to);
+        if scale <= 1 {
+            return n;
+        }
+        match n {
+            Src::Imm(i) => Src::Imm(i.wrapping_mul(scale as i32)),
+            Src::Reg(x) => {
+                let s = self.copy_reg(x);
+                self.alu(AluOp::Mul, s, Src::Imm(scale as i32));
+                Src::Reg(s)
+            }
+        }
+    }
+
     fn inc_dec(&mut self, target: &TExpr, increment: bool, prefix: bool) -> LowerResult<Val> {
         let delta: i32 = if increment { 1 } else { -1 };
         let (old, new) = match &target.kind {
@@ -294,7 +329,11 @@ impl Lowerer<'_> {
                 let slot = self.vars[id.0 as usize];
                 let old = self.load_scalar(slot);
                 let new = self.copy_reg(old);
-                self.alu(AluOp::Add, new, Src::Imm(delta));
+                let step = match &target.ty {
+                    Type::Pointer(to, _) => self.scale_by_pointee(Src::Imm(delta), to),
+                    _ => Src::Imm(delta),
+                };
+                self.alu(AluOp::Add, new, step);
                 self.normalize(new, &target.ty);
                 self.store_scalar(slot, new);
                 (old, new)
@@ -370,18 +409,8 @@ impl Lowerer<'_> {
         let mut r = self.operand(rhs)?;
         // C pointer arithmetic: `p + n` and `n + p` move by n elements.
         if matches!(op, BinOp::Add | BinOp::Sub) {
-            if let Type::Pointer(to, _) = &lhs.ty {
-                let scale = pointee_size(to);
-                if scale > 1 && rhs.ty.is_integer() {
-                    r = match r {
-                        Src::Imm(i) => Src::Imm(i.wrapping_mul(scale as i32)),
-                        Src::Reg(x) => {
-                            let s = self.copy_reg(x);
-                            self.alu(AluOp::Mul, s, Src::Imm(scale as i32));
-                            Src::Reg(s)
-                        }
-                    };
-                }
+            if let (Type::Pointer(to, _), true) = (&lhs.ty, rhs.ty.is_integer()) {
+                r = self.scale_by_pointee(r, to);
             } else if let Type::Pointer(to, _) = &rhs.ty {
                 let scale = pointee_size(to);
                 if scale > 1 && lhs.ty.is_integer() {
@@ -450,7 +479,7 @@ impl Lowerer<'_> {
     /// `out = out / r` (or `%`) with C's truncating signed semantics: BPF's
     /// div/mod are unsigned before cpu v4, so divide magnitudes and fix the
     /// sign (the quotient's sign is that of `a ^ b`, the remainder's that of `a`).
-    fn signed_div(&mut self, out: Reg, r: Src, modulo: bool) {
+    pub(super) fn signed_div(&mut self, out: Reg, r: Src, modulo: bool) {
         let sign = self.copy_reg(out);
         let b = self.vreg();
         self.alu(AluOp::Mov, b, r);

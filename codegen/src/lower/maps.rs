@@ -16,7 +16,7 @@ const BPF_ANY: i32 = 0;
 const BPF_NOEXIST: i32 = 1;
 
 impl Lowerer<'_> {
-    fn map_ref(&self, map: MapId) -> MapRef {
+    pub(super) fn map_ref(&self, map: MapId) -> MapRef {
         self.g.user_maps[map.0 as usize]
     }
 
@@ -105,16 +105,13 @@ impl Lowerer<'_> {
         self.comment(format!(">read {}", self.map_name(map)));
         let value_ty = self.prog.maps[map.0 as usize].value.clone();
         let k = self.build_key(map, key)?;
+        if let Type::Agg(agg) = value_ty {
+            return self.agg_total(map, k, agg);
+        }
         let m = self.map_ref(map);
         let p = self.call(helper::MAP_LOOKUP_ELEM, &[Arg::Map(m), Arg::Addr(k)]);
         let end = self.label();
-        if let Type::Agg(agg) = value_ty {
-            // In the kernel an aggregation reads as this CPU's share.
-            if !matches!(agg, AggKind::Count | AggKind::Sum { .. }) {
-                return Err(self.unsupported(self.span, &format!("reading a {agg} map inside a probe")));
-            }
-        }
-        if super::expr::is_value_type(&value_ty) || matches!(value_ty, Type::Agg(_)) {
+        if super::expr::is_value_type(&value_ty) {
             let out = self.vreg();
             self.alu(AluOp::Mov, out, Src::Imm(0));
             self.jump(Cond::Eq, p, Src::Imm(0), end);
@@ -188,7 +185,11 @@ impl Lowerer<'_> {
     pub fn map_update(&mut self, map: MapId, key: Option<&TExpr>, op: BinOp, value: &TExpr) -> LowerResult<()> {
         self.comment(format!(">update {} {}=", self.map_name(map), op.symbol()));
         let value_ty = self.prog.maps[map.0 as usize].value.clone();
-        let rhs = self.operand(value)?;
+        let mut rhs = self.operand(value)?;
+        if let Type::Pointer(to, _) = &value_ty {
+            // `@p += n` on a pointer moves it by n elements, as in C.
+            rhs = self.scale_by_pointee(rhs, to);
+        }
         let (k, found, cur) = self.lookup_scalar(map, key)?;
         let alu = match op {
             BinOp::Add => AluOp::Add,
@@ -216,7 +217,11 @@ impl Lowerer<'_> {
         self.comment(format!(">{} {}", if delta > 0 { "++" } else { "--" }, self.map_name(map)));
         let (k, found, old) = self.lookup_scalar(map, key)?;
         let new = self.copy_reg(old);
-        self.alu(AluOp::Add, new, Src::Imm(delta));
+        let delta = match ty {
+            Type::Pointer(to, _) => self.scale_by_pointee(Src::Imm(delta), to),
+            _ => Src::Imm(delta),
+        };
+        self.alu(AluOp::Add, new, delta);
         self.normalize(new, ty);
         self.store_back(map, k, found, new)?;
         Ok((old, new))
@@ -244,8 +249,8 @@ impl Lowerer<'_> {
         Ok(())
     }
 
-    /// `delete(@m[k])`.
-    pub fn map_delete(&mut self, map: MapId, key: Option<&TExpr>) -> LowerResult<()> {
+    /// `delete(@m[k])`; the helper's result (0 when the key was removed).
+    pub fn map_delete(&mut self, map: MapId, key: Option<&TExpr>) -> LowerResult<Reg> {
         self.comment(format!(">delete {}", self.map_name(map)));
         let k = self.build_key(map, key)?;
         let m = self.map_ref(map);
@@ -257,7 +262,7 @@ impl Lowerer<'_> {
             self.add_stat(self.g.inserts_slot(map), -1);
             self.place(absent);
         }
-        Ok(())
+        Ok(r)
     }
 
     /// `@m[k] = count()` etc.: find this CPU's value (creating a zeroed one

@@ -10,8 +10,10 @@ pub mod calls;
 pub mod context;
 pub mod events;
 pub mod expr;
+pub mod loops;
 pub mod maps;
 pub mod packet;
+pub mod percpu;
 mod packet_parse;
 pub mod shared_key;
 pub mod stmt;
@@ -51,6 +53,8 @@ pub struct Globals {
     pub start_ns: u64,
     /// `CompileOptions::kprobes_as_fentry`.
     pub kprobes_as_fentry: bool,
+    /// `CompileOptions::possible_cpus`.
+    pub possible_cpus: u32,
 }
 
 impl Globals {
@@ -67,6 +71,7 @@ impl Globals {
             probe_names: Vec::new(),
             start_ns,
             kprobes_as_fentry: false,
+            possible_cpus: 0,
         }
     }
 
@@ -170,6 +175,15 @@ pub enum Arg {
     Addr(Mem),
 }
 
+/// Jump targets of one loop.
+#[derive(Clone, Copy, Debug)]
+pub struct LoopLabels {
+    /// Where `continue` goes: the step (`for`) or the condition (`while`).
+    pub next: Label,
+    /// Where `break` goes: just after the loop.
+    pub end: Label,
+}
+
 /// Why a probe could not be lowered (already a diagnostic).
 pub type LowerResult<T> = Result<T, Diagnostic>;
 
@@ -224,6 +238,9 @@ pub struct Lowerer<'a> {
     pub scratch: Option<ScratchArea>,
     /// Set when the stack ran out (lowering then fails with `Failure::Stack`).
     pub stack_overflowed: bool,
+    /// The loops around the statement being lowered, innermost last: where
+    /// `continue` and `break` jump.
+    pub loops: Vec<LoopLabels>,
     /// The program serves several kprobe functions ([`crate::group`]):
     /// `func` and `probe` are read from the attach cookie.
     pub names_from_cookie: bool,
@@ -253,6 +270,7 @@ impl<'a> Lowerer<'a> {
             scratch: None,
             stack_overflowed: false,
             names_from_cookie: false,
+            loops: Vec::new(),
         }
     }
 

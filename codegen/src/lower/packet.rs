@@ -273,13 +273,17 @@ fn stmt_uses(s: &TStmt, want: &dyn Fn(Builtin) -> bool, in_key: Option<&TExpr>) 
         TStmtKind::Delete { key, .. } => oe(key),
         TStmtKind::If { cond, then, otherwise } => e(cond) || stmts_use(then, want, in_key) || stmts_use(otherwise, want, in_key),
         TStmtKind::While { cond, body } => e(cond) || stmts_use(body, want, in_key),
+        TStmtKind::ForRange { start, end, body, .. } => e(start) || e(end) || stmts_use(body, want, in_key),
+        TStmtKind::Exit { code } => oe(code),
         TStmtKind::Printf { args, .. } => args.iter().any(e),
         TStmtKind::Return
         | TStmtKind::Time { .. }
         | TStmtKind::PrintMap { .. }
         | TStmtKind::Clear { .. }
         | TStmtKind::Zero { .. }
-        | TStmtKind::Exit => false,
+        | TStmtKind::Break
+        | TStmtKind::Continue
+        | TStmtKind::ZeroVar { .. } => false,
     }
 }
 
@@ -295,6 +299,7 @@ pub fn expr_uses(x: &TExpr, want: &dyn Fn(Builtin) -> bool) -> bool {
         TExprKind::Index { base, index, .. } => e(base) || e(index),
         TExprKind::Tuple(items) | TExprKind::Call { args: items, .. } => items.iter().any(e),
         TExprKind::IncDec { target, .. } => e(target),
+        TExprKind::Block { stmts, value } => stmts_use(stmts, want, None) || e(value),
         TExprKind::Int(_)
         | TExprKind::Str(_)
         | TExprKind::Var(_)

@@ -2,6 +2,7 @@
 
 use super::{LowerResult, Lowerer, Val};
 use crate::ir::{Cond, Src};
+use crate::layout;
 use flowtrace_lang::ast::BinOp;
 use flowtrace_lang::typed::{TExpr, TExprKind, TStmt, TStmtKind};
 use flowtrace_lang::ast::UnOp;
@@ -40,7 +41,9 @@ impl Lowerer<'_> {
             TStmtKind::MapStore { map, key, value } => self.map_store(*map, key.as_ref(), value)?,
             TStmtKind::MapUpdate { map, key, op, value } => self.map_update(*map, key.as_ref(), *op, value)?,
             TStmtKind::Aggregate { map, key, agg, arg } => self.aggregate(*map, key.as_ref(), *agg, arg.as_ref())?,
-            TStmtKind::Delete { map, key } => self.map_delete(*map, key.as_ref())?,
+            TStmtKind::Delete { map, key } => {
+                self.map_delete(*map, key.as_ref())?;
+            }
             TStmtKind::If { cond, then, otherwise } => {
                 self.comment(">if".to_string());
                 let (else_l, end) = (self.label(), self.label());
@@ -55,18 +58,15 @@ impl Lowerer<'_> {
                 }
                 self.place(end);
             }
-            TStmtKind::While { cond, body } => {
-                // A plain back edge: kernels since 5.3 verify bounded loops by
-                // walking them, so a loop must visibly terminate.
-                self.comment(">while".to_string());
-                let (top, end) = (self.label(), self.label());
-                self.place(top);
-                self.cond_jump_false(cond, end)?;
-                for st in body {
-                    self.stmt(st)?;
-                }
-                self.goto(top);
-                self.place(end);
+            TStmtKind::While { cond, body } => self.while_loop(cond, body)?,
+            TStmtKind::ForRange { var, start, end, body } => self.for_range(*var, start, end, body)?,
+            TStmtKind::Break | TStmtKind::Continue => self.loop_jump(matches!(s.kind, TStmtKind::Break))?,
+            TStmtKind::ZeroVar { var } => {
+                let info = &self.probe.vars[var.0 as usize];
+                self.comment(format!(">let ${}", info.name));
+                let size = layout::size_of(&info.ty).max(8);
+                let slot = self.vars[var.0 as usize];
+                self.zero(slot, size);
             }
             TStmtKind::Return => {
                 self.comment(">return".to_string());
@@ -79,7 +79,7 @@ impl Lowerer<'_> {
             TStmtKind::PrintValue { value } => self.print_value_event(value)?,
             TStmtKind::Clear { map } => self.clear_event(*map)?,
             TStmtKind::Zero { map } => self.zero_event(*map)?,
-            TStmtKind::Exit => self.exit_event()?,
+            TStmtKind::Exit { code } => self.exit_event(code.as_ref())?,
         }
         Ok(())
     }

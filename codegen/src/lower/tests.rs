@@ -6,7 +6,7 @@ use crate::ir::{interp, AluOp, Inst, Src, R0};
 use crate::regalloc;
 use flowtrace_lang::ast::{AttachKind, AttachPoint, BinOp, UnOp};
 use flowtrace_lang::span::Span;
-use flowtrace_lang::typed::{TExpr, TExprKind, TProbe, TypedProgram};
+use flowtrace_lang::typed::{TExpr, TExprKind, TProbe, TStmt, TStmtKind, TypedProgram, VarId, VarInfo};
 use flowtrace_lang::types::{IntType, Type};
 
 fn program() -> TypedProgram {
@@ -136,4 +136,102 @@ fn pointer_arithmetic_scales_by_the_pointee() {
     assert_eq!(eval(&add(p(1000), int(3))), 1012);
     assert_eq!(eval(&add(opaque(int(3)), p(1000))), 1012);
     assert_eq!(eval(&add(p(1000), opaque(int(2)))), 1008);
+}
+
+/// Runs `e` in a probe whose variables are `vars` (`$v0`, `$v1`, … of
+/// the given types), each in a zeroed stack slot as `lower_body` makes them.
+fn eval_in(vars: &[Type], e: &TExpr) -> i64 {
+    let mut prog = program();
+    prog.probes[0].vars = vars.iter().enumerate().map(|(i, ty)| VarInfo { name: format!("v{i}"), ty: ty.clone() }).collect();
+    let mut g = Globals::new(0);
+    let mut l = Lowerer::new(&prog, 0, &mut g);
+    for _ in vars {
+        let slot = l.alloc(8).unwrap();
+        l.zero(slot, 8);
+        l.vars.push(slot);
+    }
+    let v = l.expr(e).expect("lowers");
+    let r = l.truthy(v, e).expect("has a value");
+    l.emit(Inst::Alu { op: AluOp::Mov, dst: R0, src: Src::Reg(r) });
+    l.emit(Inst::Exit);
+    let mut f = l.f;
+    crate::ir::cleanup::simplify(&mut f).unwrap();
+    interp::run(&regalloc::allocate(&f).unwrap().func) as i64
+}
+
+fn var(n: u32) -> TExpr {
+    TExpr { kind: TExprKind::Var(VarId(n)), ty: Type::I64, span: Span::default() }
+}
+
+fn stmt(kind: TStmtKind) -> TStmt {
+    TStmt { kind, span: Span::default() }
+}
+
+fn set(n: u32, value: TExpr) -> TStmt {
+    stmt(TStmtKind::AssignVar { var: VarId(n), value })
+}
+
+fn block(stmts: Vec<TStmt>, value: TExpr) -> TExpr {
+    let ty = value.ty.clone();
+    TExpr { kind: TExprKind::Block { stmts, value: Box::new(value) }, ty, span: Span::default() }
+}
+
+fn when(cond: TExpr, then: Vec<TStmt>) -> TStmt {
+    stmt(TStmtKind::If { cond, then, otherwise: vec![] })
+}
+
+#[test]
+fn for_ranges_continue_and_break() {
+    // { $v0 = 0; for ($v1 : 2..8) { if ($v1 == 4) { continue } if ($v1 == 6) { break } $v0 = $v0 + $v1 } $v0 }
+    let body = vec![
+        when(bin(BinOp::Eq, var(1), int(4)), vec![stmt(TStmtKind::Continue)]),
+        when(bin(BinOp::Eq, var(1), int(6)), vec![stmt(TStmtKind::Break)]),
+        set(0, bin(BinOp::Add, var(0), var(1))),
+    ];
+    let e = block(vec![set(0, int(0)), stmt(TStmtKind::ForRange { var: VarId(1), start: int(2), end: int(8), body })], var(0));
+    assert_eq!(eval_in(&[Type::I64, Type::I64], &e), 2 + 3 + 5);
+    // Empty and negative ranges.
+    let count = |start: i64, end: i64| {
+        let body = vec![set(0, bin(BinOp::Add, var(0), int(1)))];
+        block(vec![stmt(TStmtKind::ForRange { var: VarId(1), start: int(start), end: opaque(int(end)), body })], var(0))
+    };
+    assert_eq!(eval_in(&[Type::I64, Type::I64], &count(5, 5)), 0);
+    assert_eq!(eval_in(&[Type::I64, Type::I64], &count(1, 0)), 0);
+    assert_eq!(eval_in(&[Type::I64, Type::I64], &count(-3, 3)), 6);
+}
+
+#[test]
+fn a_for_range_stops_at_the_round_cap() {
+    // The verifier must see every range end; a bound it cannot know (here
+    // 5000, opaque) is cut at MAX_ROUNDS.
+    let body = vec![set(0, bin(BinOp::Add, var(0), int(1)))];
+    let e = block(vec![stmt(TStmtKind::ForRange { var: VarId(1), start: int(0), end: opaque(int(5000)), body })], var(0));
+    assert_eq!(eval_in(&[Type::I64, Type::I64], &e), i64::from(super::loops::MAX_ROUNDS));
+}
+
+#[test]
+fn while_breaks_and_continues() {
+    // { while (1) { $v0++; if ($v0 % 2 == 0) { continue } $v1 = $v1 + $v0; if ($v0 >= 7) { break } } $v1 }
+    let body = vec![
+        set(0, bin(BinOp::Add, var(0), int(1))),
+        when(bin(BinOp::Eq, bin(BinOp::Mod, var(0), int(2)), int(0)), vec![stmt(TStmtKind::Continue)]),
+        set(1, bin(BinOp::Add, var(1), var(0))),
+        when(bin(BinOp::Ge, var(0), int(7)), vec![stmt(TStmtKind::Break)]),
+    ];
+    let e = block(vec![stmt(TStmtKind::While { cond: opaque(int(1)), body })], var(1));
+    assert_eq!(eval_in(&[Type::I64, Type::I64], &e), 1 + 3 + 5 + 7);
+}
+
+#[test]
+fn pointer_variables_step_by_elements() {
+    let ptr = Type::ptr(Type::Int(IntType::U32));
+    let p = TExpr { kind: TExprKind::Var(VarId(0)), ty: ptr.clone(), span: Span::default() };
+    let inc = TExpr {
+        kind: TExprKind::IncDec { target: Box::new(p.clone()), increment: true, prefix: true },
+        ty: ptr.clone(),
+        span: Span::default(),
+    };
+    let start = TExpr { kind: TExprKind::Int(100), ty: ptr.clone(), span: Span::default() };
+    let e = block(vec![set(0, start), stmt(TStmtKind::Expr(inc))], p);
+    assert_eq!(eval_in(&[ptr], &e), 104);
 }

@@ -103,6 +103,7 @@ impl Checker<'_> {
             vars: Vec::new(),
             var_ids: Default::default(),
             poisoned_vars: Default::default(),
+            scoping: Default::default(),
         })
     }
 }

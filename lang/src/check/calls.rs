@@ -60,6 +60,7 @@ impl Checker<'_> {
                 self.misplaced_aggregation(info, span);
                 None
             }
+            FuncRole::Statement if info.func == Func::Delete => self.delete_value(args, span),
             FuncRole::Statement => {
                 self.error(span, format!("{}() has no value; call it as a statement", info.name));
                 None
@@ -86,7 +87,7 @@ impl Checker<'_> {
                 };
                 Some(TStmtKind::Time { format })
             }
-            Func::Exit => Some(TStmtKind::Exit),
+            Func::Exit => self.exit_call(args),
             Func::Print => self.print(args),
             Func::Clear | Func::Zero => {
                 let (map, _) = self.whole_map_arg(&args[0], info.name)?;
@@ -98,6 +99,27 @@ impl Checker<'_> {
             }
             _ => None,
         }
+    }
+
+    /// `exit()` / `exit(code)`.
+    fn exit_call(&mut self, args: &[Expr]) -> Option<TStmtKind> {
+        let Some(arg) = args.first() else {
+            return Some(TStmtKind::Exit { code: None });
+        };
+        let code = self.expr(arg)?;
+        if !code.ty.is_integer() {
+            self.error(arg.span, format!("exit()'s code must be an integer, not '{}'", code.ty));
+            return None;
+        }
+        Some(TStmtKind::Exit { code: Some(super::maps::coerce(code, &Type::I64)) })
+    }
+
+    /// `delete(@m, k)` used as a value: true when the key was there.
+    fn delete_value(&mut self, args: &[Expr], span: Span) -> Option<TExpr> {
+        let (map, key) = self.map_with_key(&args[0], args.get(1), "delete")?;
+        let value = self.maps.value(map).cloned().unwrap_or(Type::Void);
+        let target = TExpr { kind: TExprKind::MapRead { map, key: key.map(Box::new) }, ty: value, span: args[0].span };
+        Some(TExpr { kind: TExprKind::Call { func: Func::Delete, args: vec![target] }, ty: Type::Bool, span })
     }
 
     fn value_call(&mut self, info: &FuncInfo, args: &[Expr], span: Span) -> Option<TExpr> {

@@ -48,7 +48,26 @@ impl Checker<'_> {
                 typed(TExprKind::Tuple(items), ty)
             }
             ExprKind::IncDec { target, increment, prefix } => self.incdec(target, *increment, *prefix, span),
+            ExprKind::Block { stmts, value } => self.block_expr(stmts, value, span),
         }
+    }
+
+    /// `{ stmts; value }`: a scope of its own, worth `value`.
+    fn block_expr(&mut self, stmts: &[crate::ast::Stmt], value: &Expr, span: Span) -> Option<TExpr> {
+        self.enter_block();
+        let mut typed = Vec::new();
+        for s in stmts {
+            self.stmt(s, &mut typed);
+        }
+        let value = self.expr(value);
+        self.leave_block();
+        let value = value?;
+        if matches!(value.ty, Type::Void) {
+            self.error(value.span, "this block has no value: its last expression is 'void'");
+            return None;
+        }
+        let ty = value.ty.clone();
+        Some(TExpr { kind: TExprKind::Block { stmts: typed, value: Box::new(value) }, ty, span })
     }
 
     /// An expression used as a condition (`if`, `while`, predicates, `?:`,
@@ -257,7 +276,11 @@ impl Checker<'_> {
     /// bpftrace; on an aggregation map it is an error.
     fn map_incdec_target(&mut self, mref: &crate::ast::MapRef, span: Span) -> Option<TExpr> {
         let (id, key) = self.map_key(mref)?;
-        let value = self.map_write(id, &Type::I64, None, span)?;
+        let value = match self.maps.value(id) {
+            // A pointer map steps by elements (scaled by the code generator).
+            Some(p @ Type::Pointer(..)) => p.clone(),
+            _ => self.map_write(id, &Type::I64, None, span)?,
+        };
         Some(TExpr { kind: TExprKind::MapRead { map: id, key: key.map(Box::new) }, ty: value, span })
     }
 

@@ -23,7 +23,9 @@ mod maps;
 mod members;
 mod names;
 mod printf;
+mod loops;
 mod stmt;
+mod vars;
 mod walk;
 
 use crate::ast;
@@ -61,15 +63,19 @@ pub fn check(
     // Discovery: map types settle after at most a few rounds (a round can
     // only learn a map whose value depends on maps learnt in the previous).
     let mut maps = MapTable::default();
+    let mut hints = HashMap::new();
     for _ in 0..4 {
         let mut discovery = Checker::new(kernel, options, maps.clone(), true);
+        discovery.hints = std::mem::take(&mut hints);
         discovery.program(program);
+        hints = discovery.hints;
         if discovery.maps == maps {
             break;
         }
         maps = discovery.maps;
     }
     let mut checker = Checker::new(kernel, options, maps, false);
+    checker.hints = hints;
     let probes = checker.program(program);
     let map_infos = checker.maps.finish(&mut checker.diags);
     let diags = std::mem::take(&mut checker.diags);
@@ -96,6 +102,8 @@ pub(crate) struct ProbeScope {
     pub var_ids: HashMap<String, VarId>,
     /// Variables whose assignment failed to type: reads stay silent.
     pub poisoned_vars: HashSet<String>,
+    /// Block scopes, typed declarations, loop nesting.
+    pub scoping: vars::Scoping,
 }
 
 pub(crate) struct Checker<'a> {
@@ -110,11 +118,24 @@ pub(crate) struct Checker<'a> {
     pub scope: Option<ProbeScope>,
     /// See [`TypedProgram::field_names`].
     pub field_names: BTreeMap<Span, String>,
+    /// The type each bare `let $x;` (by its span) gets from its first
+    /// assignment, learnt by the discovery pass for reads that come first.
+    pub hints: HashMap<Span, Type>,
 }
 
 impl<'a> Checker<'a> {
     fn new(kernel: &'a dyn KernelTypes, options: &'a CheckOptions, maps: MapTable, silent: bool) -> Checker<'a> {
-        Checker { kernel, options, maps, silent, diags: Vec::new(), seen: HashSet::new(), scope: None, field_names: BTreeMap::new() }
+        Checker {
+            kernel,
+            options,
+            maps,
+            silent,
+            diags: Vec::new(),
+            seen: HashSet::new(),
+            scope: None,
+            field_names: BTreeMap::new(),
+            hints: HashMap::new(),
+        }
     }
 
     /// Record a diagnostic once: a probe with several attach points is
@@ -167,6 +188,9 @@ impl<'a> Checker<'a> {
         self.scope = Some(scope);
         let predicate = probe.predicate.as_ref().and_then(|p| self.condition(p));
         let body = self.block(&probe.body);
+        for var in self.scope().scoping.unassigned() {
+            self.report(Diagnostic::warning(var, "this variable is declared but never assigned: it stays 0"));
+        }
         let scope = self.scope.take().expect("scope set above");
         let mut tprobe =
             TProbe { attach: scope.attach, source_probe: index, predicate, body, vars: scope.vars, span: probe.span };

@@ -1,27 +1,32 @@
-//! Statements and `$variables`. A variable's type is fixed by its first
-//! assignment in the probe; later assignments may widen an integer (or a
-//! string buffer) but not change its kind.
+//! Statements. Variables and their scopes are in `vars.rs`, loops in
+//! `loops.rs`.
 
-use super::ints::unify;
 use super::Checker;
 use crate::ast::{Block, BinOp, Expr, ExprKind, Ident, MapRef, Stmt, StmtKind};
 use crate::span::Span;
-use crate::typed::{TExpr, TExprKind, TProbe, TStmt, TStmtKind, VarId, VarInfo};
+use crate::typed::{TExpr, TExprKind, TProbe, TStmt, TStmtKind};
 use crate::types::Type;
 
 /// bpftrace's limit for `unroll(N)`.
 const MAX_UNROLL: u64 = 100;
 
 impl Checker<'_> {
+    /// A `{ … }`: a scope of its own.
     pub(super) fn block(&mut self, block: &Block) -> Vec<TStmt> {
+        self.stmts_in_scope(&block.stmts)
+    }
+
+    pub(super) fn stmts_in_scope(&mut self, stmts: &[Stmt]) -> Vec<TStmt> {
+        self.enter_block();
         let mut out = Vec::new();
-        for s in &block.stmts {
+        for s in stmts {
             self.stmt(s, &mut out);
         }
+        self.leave_block();
         out
     }
 
-    fn stmt(&mut self, s: &Stmt, out: &mut Vec<TStmt>) {
+    pub(super) fn stmt(&mut self, s: &Stmt, out: &mut Vec<TStmt>) {
         let span = s.span;
         let kind = match &s.kind {
             StmtKind::Expr(e) => self.expr_stmt(e, span),
@@ -35,9 +40,12 @@ impl Checker<'_> {
             }
             StmtKind::While { cond, body } => {
                 let cond = self.condition(cond);
-                let body = self.block(body);
+                let body = self.loop_body(body);
                 cond.map(|cond| TStmtKind::While { cond, body })
             }
+            StmtKind::For { var, iter, body } => self.for_loop(var, iter, body),
+            StmtKind::Break | StmtKind::Continue => self.loop_jump(&s.kind, span),
+            StmtKind::Let { var, ty, value } => self.let_stmt(var, ty.as_ref(), value.as_ref()),
             StmtKind::Unroll { count, body } => {
                 // The typed program has no loop construct for unroll: the
                 // body is repeated, which is what the verifier needs anyway.
@@ -53,6 +61,8 @@ impl Checker<'_> {
             }
             StmtKind::Return => Some(TStmtKind::Return),
             StmtKind::Block(b) => {
+                // Its variables are gone after it, but the code is the same
+                // as if it were inlined: each declaration has its own slot.
                 out.extend(self.block(b));
                 return;
             }
@@ -72,8 +82,20 @@ impl Checker<'_> {
                 let one = TExpr { kind: TExprKind::Int(1), ty: Type::I64, span };
                 self.map_update(mref, op, one, span)
             }
+            // `c ? print("a") : print("b");`: a ternary of statements is an if.
+            ExprKind::Ternary { cond, then, otherwise } if is_statement_call(then) || is_statement_call(otherwise) => {
+                let cond = self.condition(cond);
+                let then = self.branch(then);
+                let otherwise = self.branch(otherwise);
+                Some(TStmtKind::If { cond: cond?, then, otherwise })
+            }
             _ => self.expr(e).map(TStmtKind::Expr),
         }
+    }
+
+    /// One arm of a statement ternary, as a statement of its own.
+    fn branch(&mut self, e: &Expr) -> Vec<TStmt> {
+        self.expr_stmt(e, e.span).map(|kind| TStmt { kind, span: e.span }).into_iter().collect()
     }
 
     fn assign_var(&mut self, var: &Ident, op: Option<BinOp>, value: &Expr, span: Span) -> Option<TStmtKind> {
@@ -82,65 +104,10 @@ impl Checker<'_> {
             Some(op) => {
                 let current = self.var_read(&var.name, var.span);
                 let rhs = self.expr(value);
-                self.binary(op, current?, rhs?, span)
+                current.zip(rhs).and_then(|(current, rhs)| self.binary(op, current, rhs, span))
             }
         };
-        let Some(value) = value else {
-            self.scope_mut().poisoned_vars.insert(var.name.clone());
-            return None;
-        };
-        if matches!(value.ty, Type::Void | Type::Agg(_) | Type::Args) {
-            self.error_hint(
-                value.span,
-                format!("a value of type '{}' cannot be stored in a variable", value.ty),
-                matches!(value.ty, Type::Agg(_)).then(|| "aggregations are stored in maps: @name = count()".to_string()),
-            );
-            self.scope_mut().poisoned_vars.insert(var.name.clone());
-            return None;
-        }
-        let id = self.var_assign(var, &value.ty, value.span)?;
-        Some(TStmtKind::AssignVar { var: id, value })
-    }
-
-    /// Declare or widen `$name` for a value of type `ty`.
-    fn var_assign(&mut self, var: &Ident, ty: &Type, span: Span) -> Option<VarId> {
-        let scope = self.scope_mut();
-        let Some(id) = scope.var_ids.get(&var.name).copied() else {
-            let id = VarId(scope.vars.len() as u32);
-            scope.vars.push(VarInfo { name: var.name.clone(), ty: ty.clone() });
-            scope.var_ids.insert(var.name.clone(), id);
-            return Some(id);
-        };
-        let known = scope.vars[id.0 as usize].ty.clone();
-        match unify(&known, ty) {
-            Some(t) => {
-                scope.vars[id.0 as usize].ty = t;
-                Some(id)
-            }
-            None => {
-                self.error(
-                    span,
-                    format!("type mismatch for ${}: assigning '{ty}' to a variable that holds '{known}'", var.name),
-                );
-                None
-            }
-        }
-    }
-
-    pub(super) fn var_read(&mut self, name: &str, span: Span) -> Option<TExpr> {
-        let scope = self.scope();
-        if let Some(id) = scope.var_ids.get(name).copied() {
-            let ty = scope.vars[id.0 as usize].ty.clone();
-            return Some(TExpr { kind: TExprKind::Var(id), ty, span });
-        }
-        if !scope.poisoned_vars.contains(name) {
-            self.error_hint(
-                span,
-                format!("variable ${name} is used before it is assigned"),
-                Some(format!("assign it first in this probe: ${name} = …")),
-            );
-        }
-        None
+        self.assign_var_value(var, value)
     }
 
     fn assign_map(&mut self, map: &MapRef, op: Option<BinOp>, value: &Expr, span: Span) -> Option<TStmtKind> {
@@ -183,6 +150,10 @@ impl Checker<'_> {
             return None;
         }
         let current = self.maps.value(id).cloned().unwrap_or(Type::I64);
+        if current.is_pointer() && matches!(op, BinOp::Add | BinOp::Sub) {
+            // C's pointer arithmetic: the code generator scales by the pointee.
+            return Some(TStmtKind::MapUpdate { map: id, key, op, value: rhs });
+        }
         if !matches!(current, Type::Int(_)) {
             let name = self.maps.name(id);
             let hint = matches!(current, Type::Agg(_)).then(|| format!("{name} is an aggregation; assign it with {name} = count() / sum(x) instead"));
@@ -193,6 +164,12 @@ impl Checker<'_> {
         self.map_write(id, &result, None, span)?;
         Some(TStmtKind::MapUpdate { map: id, key, op, value: rhs })
     }
+}
+
+/// A call of a function that has no value (`print`, `printf`, `exit`, …).
+fn is_statement_call(e: &Expr) -> bool {
+    matches!(&e.kind, ExprKind::Call { func, .. }
+        if flowtrace_stdlib::lookup_func(&func.name).is_some_and(|f| f.role == flowtrace_stdlib::FuncRole::Statement))
 }
 
 /// After a probe is checked its variables have their final (widest) types:
@@ -226,14 +203,21 @@ fn settle_stmts(stmts: &mut [TStmt], vars: &[Type]) {
                 settle_expr(cond, vars);
                 settle_stmts(body, vars);
             }
+            TStmtKind::ForRange { start, end, body, .. } => {
+                settle_expr(start, vars);
+                settle_expr(end, vars);
+                settle_stmts(body, vars);
+            }
             _ => for_each_expr_in_stmt(s, &mut |e| settle_expr(e, vars)),
         }
     }
 }
 
 fn settle_expr(e: &mut TExpr, vars: &[Type]) {
-    if let TExprKind::Var(id) = e.kind {
-        e.ty = vars[id.0 as usize].clone();
+    match &mut e.kind {
+        TExprKind::Var(id) => e.ty = vars[id.0 as usize].clone(),
+        TExprKind::Block { stmts, .. } => settle_stmts(stmts, vars),
+        _ => {}
     }
     super::walk::children_mut(e, &mut |c| settle_expr(c, vars));
 }
@@ -254,11 +238,16 @@ fn for_each_expr_in_stmt(s: &mut TStmt, f: &mut dyn FnMut(&mut TExpr)) {
         TStmtKind::Delete { key, .. } => key.iter_mut().for_each(f),
         TStmtKind::Printf { args, .. } => args.iter_mut().for_each(f),
         TStmtKind::If { cond, .. } | TStmtKind::While { cond, .. } => f(cond),
+        TStmtKind::ForRange { start, end, .. } => {
+            f(start);
+            f(end);
+        }
+        TStmtKind::Exit { code } => code.iter_mut().for_each(f),
+        TStmtKind::Break | TStmtKind::Continue | TStmtKind::ZeroVar { .. } => {}
         TStmtKind::Return
         | TStmtKind::Time { .. }
         | TStmtKind::PrintMap { .. }
         | TStmtKind::Clear { .. }
-        | TStmtKind::Zero { .. }
-        | TStmtKind::Exit => {}
+        | TStmtKind::Zero { .. } => {}
     }
 }

@@ -33,6 +33,7 @@ pub(crate) fn children_mut(e: &mut TExpr, f: &mut dyn FnMut(&mut TExpr)) {
             f(index);
         }
         TExprKind::Tuple(items) | TExprKind::Call { args: items, .. } => items.iter_mut().for_each(f),
-        TExprKind::IncDec { target, .. } => f(target),
+        // A block's statements are visited by the statement walkers.
+        TExprKind::IncDec { target, .. } | TExprKind::Block { value: target, .. } => f(target),
     }
 }

@@ -4,7 +4,7 @@
 use super::items::{content, placeholder};
 use super::literal::parse_string;
 use super::{Builder, Rule};
-use crate::ast::{BinOp, Expr, ExprKind, Ident, MapRef, TypeBase, TypeName, UnOp};
+use crate::ast::{BinOp, Expr, ExprKind, Ident, MapRef, Stmt, StmtKind, TypeBase, TypeName, UnOp};
 use crate::diag::Diagnostic;
 use crate::span::Span;
 use pest::iterators::Pair;
@@ -67,11 +67,25 @@ impl Builder {
             return placeholder(span);
         }
         let mut parts = content(pair);
-        let cond = parts.next().map_or_else(|| placeholder(span), |p| self.binary_expr(p));
+        let cond = match parts.next() {
+            Some(p) if p.as_rule() == Rule::block_expr => self.block_expr(p, span),
+            Some(p) => self.binary_expr(p),
+            None => placeholder(span),
+        };
         let result = match (parts.next(), parts.next()) {
             (Some(then), Some(otherwise)) => {
                 let then = self.expr(then);
                 let otherwise = self.expr(otherwise);
+                Expr {
+                    kind: ExprKind::Ternary { cond: Box::new(cond), then: Box::new(then), otherwise: Box::new(otherwise) },
+                    span,
+                }
+            }
+            // `a ?: b` is `a ? a : b`; like bpftrace, `a` is evaluated again
+            // when it is true.
+            (Some(otherwise), None) => {
+                let otherwise = self.expr(otherwise);
+                let then = cond.clone();
                 Expr {
                     kind: ExprKind::Ternary { cond: Box::new(cond), then: Box::new(then), otherwise: Box::new(otherwise) },
                     span,
@@ -110,6 +124,11 @@ impl Builder {
         }
         self.leave(levels);
         operands.pop().unwrap_or_else(|| placeholder(span))
+    }
+
+    /// A `term` on its own (the bounds of a `for` range).
+    pub(super) fn expr_term(&mut self, pair: Pair<Rule>) -> Expr {
+        self.term(pair)
     }
 
     /// `prefix* primary postfix*`: postfix operators bind tighter than prefix
@@ -238,6 +257,26 @@ impl Builder {
         Expr { kind, span }
     }
 
+    /// `{ stmt; …; value }`: the last statement must be an expression
+    /// without a `;`.
+    fn block_expr(&mut self, pair: Pair<Rule>, span: Span) -> Expr {
+        let block = self.block(pair.clone());
+        let terminated = pair.into_inner().filter(|p| p.as_rule() != Rule::rbrace).last().is_none_or(|p| p.as_str() == ";");
+        let mut stmts = block.stmts;
+        match stmts.pop() {
+            Some(Stmt { kind: StmtKind::Expr(value), .. }) if !terminated => {
+                Expr { kind: ExprKind::Block { stmts, value: Box::new(value) }, span }
+            }
+            _ => {
+                self.error(
+                    Diagnostic::error(span, "a block used as a value must end with an expression")
+                        .with_hint("write the value last, without a ';': { let $a = 1; $a + 1 }"),
+                );
+                placeholder(span)
+            }
+        }
+    }
+
     fn string(&mut self, pair: Pair<Rule>, span: Span) -> ExprKind {
         let body = pair.into_inner().next().map_or("", |b| b.as_str());
         match parse_string(body) {
@@ -271,6 +310,11 @@ impl Builder {
         let Some(type_name) = content(cast).next() else {
             return TypeName { base: TypeBase::Void, pointer_depth: 0, span: cast_span };
         };
+        self.type_name(type_name)
+    }
+
+    /// A `type_name` pair: `struct sock *`, `uint32`.
+    pub(super) fn type_name(&mut self, type_name: Pair<Rule>) -> TypeName {
         let span = self.span(&type_name);
         let mut parts = type_name.into_inner();
         let base_pair = parts.next();

@@ -3,7 +3,7 @@
 use super::attach::parse_attach_point;
 use super::literal::parse_int;
 use super::{Builder, Rule};
-use crate::ast::{Block, Expr, ExprKind, Ident, Item, MapDecl, MapKind, Probe, Stmt, StmtKind};
+use crate::ast::{Block, Expr, ExprKind, ForIter, Ident, Item, LetType, MapDecl, MapKind, Probe, Stmt, StmtKind};
 use crate::diag::{did_you_mean_hint, Diagnostic};
 use crate::span::Span;
 use pest::iterators::Pair;
@@ -37,6 +37,10 @@ fn is_token(rule: Rule) -> bool {
             | kw_while
             | kw_unroll
             | kw_return
+            | kw_for
+            | kw_break
+            | kw_continue
+            | dotdot
             | EOI
     )
 }
@@ -176,9 +180,13 @@ impl Builder {
         let kind = match rule {
             Rule::block => StmtKind::Block(self.block(pair)),
             Rule::return_stmt => StmtKind::Return,
+            Rule::break_stmt => StmtKind::Break,
+            Rule::continue_stmt => StmtKind::Continue,
+            Rule::for_stmt => self.for_stmt(pair)?,
             Rule::expr_stmt => StmtKind::Expr(self.expr(content(pair).next()?)),
+            Rule::discard_stmt => StmtKind::Expr(self.expr(content(pair).find(|p| p.as_rule() == Rule::expr)?)),
             Rule::assign_stmt => self.assign(content(pair))?,
-            Rule::let_stmt => self.let_stmt(pair, span)?,
+            Rule::let_stmt => self.let_stmt(pair)?,
             Rule::if_stmt => self.if_stmt(pair),
             Rule::while_stmt => {
                 let mut parts = content(pair);
@@ -246,21 +254,45 @@ impl Builder {
         })
     }
 
-    /// `let $x = e;` is plain assignment (variables have probe scope here);
-    /// a declaration without a value has no meaning of its own.
-    fn let_stmt(&mut self, pair: Pair<Rule>, span: Span) -> Option<StmtKind> {
+    /// `let $x[: TYPE][ = e];`
+    fn let_stmt(&mut self, pair: Pair<Rule>) -> Option<StmtKind> {
         let mut parts = content(pair);
         let var = self.var_ident(&parts.next()?);
-        match parts.next() {
-            Some(value) => Some(StmtKind::AssignVar { var, op: None, value: self.expr(value) }),
-            None => {
-                self.error(
-                    Diagnostic::error(span, format!("'let ${}' needs a value", var.name))
-                        .with_hint(format!("assign the variable its first value: 'let ${} = …;' or '${} = …;'", var.name, var.name)),
-                );
-                None
+        let mut ty = None;
+        let mut value = None;
+        for part in parts {
+            match part.as_rule() {
+                Rule::let_type => ty = self.let_type(part),
+                _ => value = Some(self.expr(part)),
             }
         }
+        Some(StmtKind::Let { var, ty, value })
+    }
+
+    fn let_type(&mut self, pair: Pair<Rule>) -> Option<LetType> {
+        let inner = pair.into_inner().next()?;
+        match inner.as_rule() {
+            Rule::type_name => Some(LetType::Type(self.type_name(inner))),
+            _ => Some(LetType::Name(Ident { name: inner.as_str().to_string(), span: self.span(&inner) })),
+        }
+    }
+
+    /// `for ($i : a..b) { … }` / `for ($kv : @m) { … }`.
+    fn for_stmt(&mut self, pair: Pair<Rule>) -> Option<StmtKind> {
+        let mut parts = content(pair);
+        let var = self.var_ident(&parts.next()?);
+        let iter = parts.next()?;
+        let iter = match iter.as_rule() {
+            Rule::for_range => {
+                let mut bounds = content(iter);
+                let start = self.expr_term(bounds.next()?);
+                let end = self.expr_term(bounds.next()?);
+                ForIter::Range { start, end }
+            }
+            _ => ForIter::Map(self.map_ref(iter)),
+        };
+        let body = self.block(parts.next()?);
+        Some(StmtKind::For { var, iter, body })
     }
 
     /// `$name` as an [`Ident`] without the `$`.

@@ -51,7 +51,7 @@ fn sort_value(v: &AggValue) -> Option<i128> {
         AggValue::Avg { sum, count } | AggValue::Stats { sum, count } => average(*sum, *count) as i128,
         AggValue::Hist { buckets: b, .. } | AggValue::Lhist { buckets: b, .. } => b.iter().map(|&c| c as i128).sum(),
         AggValue::Plain(Value::Int(i)) => *i as i128,
-        AggValue::Plain(Value::UInt(u)) => *u as i128,
+        AggValue::Plain(Value::UInt(u) | Value::Ptr(u)) => *u as i128,
         AggValue::Plain(_) => return None,
     })
 }
@@ -86,7 +86,7 @@ fn compare_keys(a: Option<&Value>, b: Option<&Value>) -> Ordering {
 /// Key order: integers as u64, strings bytewise, tuples field by field.
 pub fn compare_values(a: &Value, b: &Value) -> Ordering {
     match (a, b) {
-        (Value::Int(_) | Value::UInt(_), Value::Int(_) | Value::UInt(_)) => as_u64(a).cmp(&as_u64(b)),
+        (Value::Int(_) | Value::UInt(_) | Value::Ptr(_), Value::Int(_) | Value::UInt(_) | Value::Ptr(_)) => as_u64(a).cmp(&as_u64(b)),
         (Value::Str(x), Value::Str(y)) | (Value::Probe(x), Value::Probe(y)) => x.as_bytes().cmp(y.as_bytes()),
         (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
         (Value::Inet(x), Value::Inet(y)) => x.cmp(y),
@@ -103,14 +103,14 @@ pub fn compare_values(a: &Value, b: &Value) -> Ordering {
 fn as_u64(v: &Value) -> u64 {
     match v {
         Value::Int(i) => *i as u64,
-        Value::UInt(u) => *u,
+        Value::UInt(u) | Value::Ptr(u) => *u,
         _ => 0,
     }
 }
 
 fn rank(v: &Value) -> u8 {
     match v {
-        Value::Int(_) | Value::UInt(_) => 0,
+        Value::Int(_) | Value::UInt(_) | Value::Ptr(_) => 0,
         Value::Bool(_) => 1,
         Value::Str(_) => 2,
         Value::Probe(_) => 3,

@@ -72,7 +72,7 @@ fn render_one(out: &mut Vec<u8>, spec: &ConvSpec, text: &str, arg: &Value) -> Re
 fn as_integer(v: &Value) -> Option<u64> {
     match v {
         Value::Int(i) => Some(*i as u64),
-        Value::UInt(u) => Some(*u),
+        Value::UInt(u) | Value::Ptr(u) => Some(*u),
         Value::Bool(b) => Some(u64::from(*b)),
         _ => None,
     }

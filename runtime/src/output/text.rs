@@ -157,6 +157,7 @@ pub fn value_text(v: &Value) -> String {
     match v {
         Value::Int(i) => i.to_string(),
         Value::UInt(u) => u.to_string(),
+        Value::Ptr(p) => format!("0x{p:x}"),
         Value::Bool(b) => b.to_string(),
         Value::Str(s) | Value::Probe(s) => s.clone(),
         Value::Inet(addr) => inet_text(addr),

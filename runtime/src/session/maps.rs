@@ -176,6 +176,11 @@ impl SessionMaps {
         self.stats_sum(|names| Some(names.len() as u32 + STATS_LOST_EVENTS))
     }
 
+    /// `for` ranges cut short at the round cap, over every entry.
+    pub fn loops_cut(&self) -> u64 {
+        self.stats_sum(|names| Some(flowtrace_codegen::object::stats_loops_cut_slot(names.len() as u32)))
+    }
+
     /// Sum over the entries' stats maps of one slot each (`slot` of the
     /// entry's map names; `None` to skip that entry).
     fn stats_sum(&self, slot: impl Fn(&[String]) -> Option<u32>) -> u64 {

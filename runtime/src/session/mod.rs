@@ -98,6 +98,8 @@ pub struct Final {
     pub maps: Vec<MapSnapshot>,
     /// Ring-buffer records lost because it was full.
     pub lost_events: u64,
+    /// `for` ranges stopped at the round cap (1024) before their end.
+    pub loops_cut: u64,
 }
 
 struct Entry {
@@ -373,6 +375,11 @@ impl<S: EventSink> Session<S> {
         }
     }
 
+    /// The code of the first `exit(code)` a probe called, if any.
+    pub fn exit_code(&self) -> Option<i64> {
+        self.events.as_ref().and_then(|e| e.exit_code())
+    }
+
     /// Handles every pending record; failures are kept as warnings and
     /// `exit()` does not stop it. [`Flow::Exit`] if a probe called `exit()`.
     pub fn drain_all(&mut self) -> Flow {
@@ -428,7 +435,7 @@ impl<S: EventSink> Session<S> {
         for id in self.maps.user_maps() {
             maps.push(self.maps.snapshot(id)?);
         }
-        Ok(Final { maps, lost_events: self.maps.lost_events() })
+        Ok(Final { maps, lost_events: self.maps.lost_events(), loops_cut: self.maps.loops_cut() })
     }
 
     /// What `/metrics` reads, as copies a scrape thread owns: the maps as

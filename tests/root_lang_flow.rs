@@ -1,0 +1,310 @@
+//! Today's bpftrace statements and expressions, run for real on the host
+//! kernel (verifier, BEGIN/tracepoint probes, ring-buffer output) with exact
+//! expected output: `let` declarations and block scopes, block expressions,
+//! `?:`, `for` ranges, `while`/`unroll` with `break`/`continue`/`return`,
+//! `exit(code)`, `delete()` as a value, pointer steps, `print()` of values,
+//! and aggregations read inside a probe as the total over every CPU.
+//!
+//! They need root and FLOWTRACE_ROOT_TESTS=1 (otherwise each prints a loud
+//! SKIPPED line); run them under `flock /tmp/ft-root.lock` with
+//! `--test-threads=1`.
+
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use flowtrace_testkit::objects::flowtrace_objects_after_grace as nothing_of_ours_in_kernel;
+use flowtrace_testkit::root_tests_enabled as enabled;
+
+/// Runs flowtrace to completion with a hard limit.
+fn run(args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flowtrace"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("flowtrace did not exit within 30 s: {args:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Runs a BEGIN-only program and checks its whole stdout (after the
+/// "Attaching" line, up to the exit's map printing) and its exit status.
+fn expect(program: &str, want: &str, status: i32) {
+    let out = run(&["-e", program]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(status), "{program}\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    let body = match stdout.split_once('\n') {
+        Some((first, rest)) if first.starts_with("Attaching ") => rest,
+        _ => panic!("no Attaching line:\n{stdout}"),
+    };
+    assert_eq!(body, want, "{program}\nstderr:\n{stderr}");
+    assert_eq!(nothing_of_ours_in_kernel(), (0, 0), "programs or maps left behind by: {program}");
+}
+
+/// What a script with no maps left prints after its own output at exit.
+const END: &str = "\n\n";
+/// What each map emptied by `delete`/`clear` adds to that (a blank line, as
+/// bpftrace 0.17 prints it).
+const EMPTY_MAP: &str = "\n";
+
+#[test]
+fn root_let_declarations_and_block_scopes() {
+    if !enabled("root_let_declarations_and_block_scopes") {
+        return;
+    }
+    expect(
+        r#"BEGIN {
+            let $a; $a = 10; printf("a=%d\n", $a);
+            let $b: uint8 = 200; $b += 100; printf("b=%d\n", $b);
+            let $c; if ($c) { $c = 1; } printf("c=%d\n", $c);
+            if (1) { $x = 1; printf("x=%d\n", $x); }
+            if (1) { $x = "str"; printf("x=%s\n", $x); }
+            if (1) { let $y; if ($y) { $y = 5; } printf("y=%d\n", $y); }
+            let $s: string; $s = "hi"; printf("s=%s\n", $s);
+            let $p: struct task_struct *; $p = curtask; printf("pid ok=%d\n", $p->pid == pid);
+            exit();
+        }"#,
+        &format!("a=10\nb=44\nc=0\nx=1\nx=str\ny=0\ns=hi\npid ok=1\n{END}"),
+        0,
+    );
+}
+
+#[test]
+fn root_block_expressions_and_elvis() {
+    if !enabled("root_block_expressions_and_elvis") {
+        return;
+    }
+    expect(
+        r#"BEGIN {
+            $v = { let $t = 3; $t * 2 };
+            $w = { let $t = "inner"; $t };
+            if ({ let $f = 0; $f }) { printf("wrong\n"); } else { printf("v=%d w=%s\n", $v, $w); }
+            $x = 1; $a = $x ?: 10; $b = 0 ?: 20; print(($a, $b));
+            $n = 0; $c = $n ?: ($x ?: 5); print($c);
+            $x == 1 ? printf("one\n") : printf("other\n");
+            $x == 2 ? print("two") : print("not two");
+            @d[1] = 1; _ = delete(@d, 1); _ = $x + 1;
+            exit();
+        }"#,
+        &format!("v=6 w=inner\n(1, 20)\n1\none\nnot two\n{END}{EMPTY_MAP}"),
+        0,
+    );
+}
+
+#[test]
+fn root_for_ranges() {
+    if !enabled("root_for_ranges") {
+        return;
+    }
+    // The cases of bpftrace's own runtime tests for ranges, in one probe.
+    expect(
+        r#"BEGIN {
+            for ($i : 0..3) { printf("basic %d\n", $i); }
+            $start = 2; $end = 4; for ($i : $start..$end) { printf("vars %d\n", $i); }
+            for ($i : (1+1)..(2*2)) { printf("exprs %d\n", $i); }
+            @m[5] = 2; for ($i : 0..@m[5]) { printf("map %d\n", $i); }
+            for ($i : 1..0) { printf("never\n"); }
+            for ($i : 5..5) { printf("never\n"); }
+            for ($i : (-2)..1) { printf("neg %d\n", $i); }
+            $sum = 0; for ($i : 1..5) { $sum += $i; } printf("sum %d\n", $sum);
+            @a = 3; for ($i : 0..@a) { @a += 1; } printf("bound read once: @a=%d\n", @a);
+            $lim = 3; for ($i : 0..$lim) { $lim--; printf("lim %d\n", $i); }
+            delete(@m, 5); delete(@a);
+            exit();
+        }"#,
+        &format!(
+            "basic 0\nbasic 1\nbasic 2\nvars 2\nvars 3\nexprs 2\nexprs 3\nmap 0\nmap 1\nneg -2\nneg -1\nneg 0\nsum 10\n\
+             bound read once: @a=6\nlim 0\nlim 1\nlim 2\n{END}{EMPTY_MAP}{EMPTY_MAP}"
+        ),
+        0,
+    );
+}
+
+/// A range longer than the round cap (a bound from a map, unknown to the
+/// verifier) stops at 1024 rounds, and flowtrace says so at exit.
+#[test]
+fn root_a_range_cut_at_the_round_cap_is_reported() {
+    if !enabled("root_a_range_cut_at_the_round_cap_is_reported") {
+        return;
+    }
+    let out = run(&["-e", r#"BEGIN { @n = 5000; $c = 0; for ($i : 0..@n) { $c++; } printf("%d\n", $c); delete(@n); exit(); }"#]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("\n1024\n"), "{stdout}");
+    assert!(stderr.contains("warning: 1 for-loop range(s) stopped after 1024 rounds before reaching their end"), "{stderr}");
+    // Within the cap nothing is reported.
+    let out = run(&["-e", r#"BEGIN { @n = 1024; $c = 0; for ($i : 0..@n) { $c++; } printf("%d\n", $c); delete(@n); exit(); }"#]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\n1024\n"));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("stopped after"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn root_break_continue_return_in_loops() {
+    if !enabled("root_break_continue_return_in_loops") {
+        return;
+    }
+    expect(
+        r#"BEGIN {
+            for ($i : 1..4) { if ($i == 2) { break; } printf("break %d\n", $i); }
+            for ($i : 1..4) { if ($i == 2) { continue; } printf("continue %d\n", $i); }
+            $j = 0;
+            while ($j < 6) { $j++; if ($j % 2 == 0) { continue; } if ($j == 5) { break; } printf("while %d\n", $j); }
+            for ($i : 0..3) { for ($k : 0..3) { if ($k == 1) { break; } printf("inner %d %d\n", $i, $k); } }
+            for ($i : 1..4) { for ($k : 1..$i) { printf("ret %d\n", $k); if ($k == 2) { exit(); return; } } }
+            printf("not reached\n");
+        }"#,
+        &format!(
+            "break 1\ncontinue 1\ncontinue 3\nwhile 1\nwhile 3\ninner 0 0\ninner 1 0\ninner 2 0\nret 1\nret 1\nret 2\n{END}"
+        ),
+        0,
+    );
+}
+
+#[test]
+fn root_while_and_unroll() {
+    if !enabled("root_while_and_unroll") {
+        return;
+    }
+    expect(
+        r#"BEGIN {
+            $a = 1; unroll (10) { $a = $a + 1; } printf("a=%d\n", $a);
+            $i = 0; $f = 1; while ($i < 10) { $i++; $f = $f * 2; } printf("f=%d\n", $f);
+            exit();
+        }"#,
+        &format!("a=11\nf=1024\n{END}"),
+        0,
+    );
+}
+
+#[test]
+fn root_exit_code_is_the_status() {
+    if !enabled("root_exit_code_is_the_status") {
+        return;
+    }
+    expect(r#"BEGIN { printf("x\n"); exit(3); }"#, &format!("x\n{END}"), 3);
+    expect(r#"BEGIN { $c = 40; exit($c + 2); }"#, END, 42);
+    // The low byte, as a shell sees any process's exit(261).
+    expect(r#"BEGIN { exit(261); }"#, END, 5);
+    expect(r#"BEGIN { exit(); }"#, END, 0);
+    // The first exit() wins; an END probe still runs.
+    expect(r#"BEGIN { exit(9); } END { printf("end\n"); }"#, &format!("end\n{END}"), 9);
+}
+
+#[test]
+fn root_delete_as_a_value() {
+    if !enabled("root_delete_as_a_value") {
+        return;
+    }
+    expect(
+        r#"BEGIN {
+            @a[1] = 1; @a[2] = 2;
+            $d = delete(@a, 1); $e = delete(@a, 7);
+            print(($d, $e));
+            if (delete(@a[2])) { printf("deleted 2\n"); }
+            if (!delete(@a, 2)) { printf("2 is gone\n"); }
+            exit();
+        }"#,
+        &format!("(true, false)\ndeleted 2\n2 is gone\n{END}{EMPTY_MAP}"),
+        0,
+    );
+}
+
+#[test]
+fn root_pointer_steps_scale_by_the_pointee() {
+    if !enabled("root_pointer_steps_scale_by_the_pointee") {
+        return;
+    }
+    // bpftrace's runtime tests on pointer maps: int32 steps are 4 bytes.
+    expect(
+        r#"BEGIN {
+            @p = (int32 *)0x32; @p += 1; printf("%d ", (uint64)@p);
+            @p++; printf("%d ", (uint64)@p);
+            @p -= 3; printf("%d ", (uint64)@p);
+            @dec = 2; @p -= @dec; printf("%d ", (uint64)@p);
+            @q = (int64 *)0x32; @q--; printf("%d ", (uint64)@q);
+            @b = (int8 *)0x32; @b += 6; printf("%d\n", (uint64)@b);
+            $v = (int16 *)100; $v++; $v += 2; $w = $v--; printf("%d %d %d\n", (uint64)$v, (uint64)$w, (uint64)($v + 5));
+            clear(@p); clear(@q); clear(@b); clear(@dec);
+            exit();
+        }"#,
+        &format!("54 58 46 38 42 56\n104 106 114\n{END}{}", EMPTY_MAP.repeat(4)),
+        0,
+    );
+}
+
+#[test]
+fn root_print_of_values() {
+    if !enabled("root_print_of_values") {
+        return;
+    }
+    expect(
+        r#"BEGIN {
+            print((1, "a", (2, -3)));
+            print("abc"); print(true); print((uint8)255); print(-7);
+            $t = (1, "x"); print($t);
+            print(ntop(0x0100007f));
+            print((1 == 1, (int16)-2, "s"));
+            exit();
+        }"#,
+        &format!("(1, a, (2, -3))\nabc\ntrue\n255\n-7\n(1, x)\n127.0.0.1\n(true, -2, s)\n{END}"),
+        0,
+    );
+}
+
+/// Two threads pinned to CPU 0 and CPU 1 make 30 and 12 getppid() calls;
+/// then the CPU-0 thread calls getpgid(), whose probe reads the aggregations.
+/// "This CPU's share" would read 30 calls and a max() of 0.
+#[test]
+fn root_aggregations_read_in_a_probe_are_totals_over_cpus() {
+    if !enabled("root_aggregations_read_in_a_probe_are_totals_over_cpus") {
+        return;
+    }
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+        flowtrace_testkit::gate::skipped("root_aggregations_read_in_a_probe_are_totals_over_cpus", "needs two CPUs");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("ft-percpu-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // The link's name becomes the process's comm, which the probes filter on.
+    let exe = dir.join("ftpercpu");
+    let _ = std::fs::remove_file(&exe);
+    // The interpreter itself, not a launcher (pyenv's shim reads argv[0]).
+    let python = Command::new(flowtrace_testkit::gate::require_tool("python3"))
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .unwrap();
+    std::os::unix::fs::symlink(String::from_utf8_lossy(&python.stdout).trim(), &exe).unwrap();
+    let script = dir.join("calls.py");
+    std::fs::write(
+        &script,
+        "import os, threading\n\
+         def calls(cpu, n):\n    os.sched_setaffinity(0, {cpu})\n    for _ in range(n): os.getppid()\n\
+         for cpu, n in ((0, 30), (1, 12)):\n    t = threading.Thread(target=calls, args=(cpu, n)); t.start(); t.join()\n\
+         os.sched_setaffinity(0, {0})\nos.getpgid(0)\n",
+    )
+    .unwrap();
+    let program = r#"
+        tracepoint:syscalls:sys_enter_getppid /comm == "ftpercpu"/ {
+            @c = count(); @s = sum(2); @mn = min(cpu); @mx = max(cpu); @a = avg(cpu * 10);
+        }
+        tracepoint:syscalls:sys_enter_getpgid /comm == "ftpercpu"/ {
+            printf("count=%d sum=%d min=%d max=%d avg=%d big=%d\n", (int64)@c, (int64)@s, (int64)@mn, (int64)@mx, (int64)@a, @c > 40);
+            exit();
+        }"#;
+    let cmd = format!("{} {}", exe.display(), script.display());
+    let out = run(&["-e", program, "-c", &cmd]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    // 120 / 42 = 2 (truncated, as print(@a) shows an average).
+    assert!(stdout.contains("count=42 sum=84 min=0 max=1 avg=2 big=1\n"), "{stdout}");
+    assert_eq!(nothing_of_ours_in_kernel(), (0, 0));
+}

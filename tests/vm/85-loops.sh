@@ -1,0 +1,81 @@
+# Every loop form must pass the verifier of each guest kernel, 6.1 included
+# (bounded back edges, no bpf_loop): while with break/continue, unroll, for
+# over constant ranges, over a range read from a map (unknown to the
+# verifier: bounded by the round cap), nested loops, a loop inside a block
+# expression, and exit(code) from inside a loop. Then a kprobe reads a count
+# aggregation inside the probe (bpf_map_lookup_percpu_elem, since 5.19).
+# vm-timeout: 90
+. tests/vm/common.inc
+cat >"$TMPDIR/loops.bt" <<'FT'
+BEGIN {
+    $i = 0;
+    while ($i < 5) {
+        $i++;
+        if ($i == 2) { continue; }
+        if ($i == 4) { break; }
+        printf("while %d\n", $i);
+    }
+    $u = 1;
+    unroll (3) { $u = $u * 2; }
+    printf("unroll %d\n", $u);
+    for ($j : 0..3) { printf("for %d\n", $j); }
+    @n = 4;
+    $sum = 0;
+    for ($k : 1..@n) {
+        for ($l : 0..$k) {
+            if ($l == 1) { continue; }
+            $sum += $l;
+        }
+        if ($k == 3) { break; }
+    }
+    printf("nested %d\n", $sum);
+    for ($m : (-2)..1) { printf("neg %d\n", $m); }
+    for ($e : 5..5) { printf("never\n"); }
+    $b = { let $x = 10; for ($q : 0..3) { $x += $q; } $x };
+    printf("block %d\n", $b);
+    delete(@n);
+    for ($r : 0..3) { if ($r == 1) { exit(7); } printf("r %d\n", $r); }
+}
+FT
+flowtrace --timeout 40 "$TMPDIR/loops.bt" >"$TMPDIR/out" 2>&1
+rc=$?
+cat "$TMPDIR/out"
+[ $rc = 7 ] || vm_fail "flowtrace exited $rc, not exit(7)'s 7"
+cat >"$TMPDIR/want" <<'OUT'
+Attaching 1 probe...
+while 1
+while 3
+unroll 8
+for 0
+for 1
+for 2
+nested 2
+neg -2
+neg -1
+neg 0
+block 13
+r 0
+
+
+
+OUT
+diff "$TMPDIR/want" "$TMPDIR/out" || vm_fail "loop output differs on $(uname -r)"
+
+# A bound the verifier cannot know (from a map) beyond the 1024-round cap:
+# it verifies, stops at the cap, and the cut is reported at exit.
+flowtrace --timeout 40 -e 'BEGIN { @n = 3000; $c = 0; for ($i : 0..@n) { $c++; } printf("rounds %d\n", $c); delete(@n); exit(); }' >"$TMPDIR/out3" 2>&1
+rc=$?
+cat "$TMPDIR/out3"
+[ $rc = 0 ] || vm_fail "flowtrace exited $rc"
+grep -q '^rounds 1024$' "$TMPDIR/out3" || vm_fail "the range did not stop at the cap"
+grep -q 'warning: 1 for-loop range(s) stopped after 1024 rounds' "$TMPDIR/out3" || vm_fail "the cut was not reported"
+
+ft_traffic_script "$TMPDIR/traffic.sh" vm_tcp_traffic 6085 100000
+flowtrace --timeout 40 -c "sh $TMPDIR/traffic.sh" -e 'kprobe:tcp_sendmsg /comm == "nc"/ {
+    @calls = count();
+    if (@calls >= 2) { printf("read %d\n", (int64)@calls); clear(@calls); exit(); }
+}' >"$TMPDIR/out2" 2>&1
+rc=$?
+cat "$TMPDIR/out2"
+[ $rc = 0 ] || vm_fail "flowtrace exited $rc"
+grep -q '^read 2$' "$TMPDIR/out2" || vm_fail "count() read inside the probe is not the total"

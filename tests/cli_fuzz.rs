@@ -190,8 +190,12 @@ fn cli_fuzz_never_panics_and_exits_as_it_says() {
     let budget = Duration::from_secs(12);
     let mut failures = Vec::new();
     let mut ran = 0;
+    // The first MIN_CASES always run, however loaded the machine is (a
+    // time-only budget made the outcome depend on load); the rest while the
+    // budget lasts.
+    const MIN_CASES: usize = 40;
     for args in &cases {
-        if start.elapsed() > budget {
+        if ran >= MIN_CASES && start.elapsed() > budget {
             break;
         }
         check(args, &mut failures);
@@ -199,8 +203,6 @@ fn cli_fuzz_never_panics_and_exits_as_it_says() {
     }
     let _ = fs::remove_dir_all(&dir);
     println!("{ran} of {} cases ran", cases.len());
-    // Fewer than this means the budget, not the cases, decided the outcome.
-    assert!(ran >= 30, "only {ran} cases ran in {budget:?}");
     assert!(failures.is_empty(), "{} of {ran} cases failed:\n{}", failures.len(), failures.join("\n---\n"));
 }
 

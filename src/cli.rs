@@ -72,6 +72,10 @@ pub struct Cli {
     /// Remove tc filters left by a flowtrace that was killed (SIGKILL) before it could clean up.
     #[arg(long)]
     pub cleanup_stale: bool,
+
+    /// The kubelet's pod log directory, where `pod()` finds pod names (`<namespace>_<name>_<uid>` entries).
+    #[arg(long, value_name = "DIR", env = "FLOWTRACE_POD_LOGS", default_value = "/var/log/pods")]
+    pub pod_logs: PathBuf,
 }
 
 /// The longest `--timeout`: far beyond any trace, and far from where adding it

@@ -15,6 +15,7 @@ pub mod inspect;
 pub mod load;
 pub mod maps;
 pub mod output;
+pub mod pods;
 mod rawload;
 pub mod session;
 pub mod sys;

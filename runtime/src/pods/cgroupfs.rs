@@ -42,10 +42,14 @@ pub fn parse_mountinfo(text: &str) -> Vec<Hierarchy> {
         by_mount.push(Hierarchy { name, mount });
     }
     // One entry per name: a hierarchy bind-mounted twice names the same cgroups.
-    let mut seen = Vec::new();
-    by_mount.retain(|h| !seen.contains(&h.name) && { seen.push(h.name.clone()); true });
-    by_mount.sort_by(|a, b| (!a.is_unified(), &a.name).cmp(&(!b.is_unified(), &b.name)));
-    by_mount
+    let mut unique: Vec<Hierarchy> = Vec::new();
+    for h in by_mount {
+        if !unique.iter().any(|u| u.name == h.name) {
+            unique.push(h);
+        }
+    }
+    unique.sort_by(|a, b| (!a.is_unified(), &a.name).cmp(&(!b.is_unified(), &b.name)));
+    unique
 }
 
 /// mountinfo escapes space, tab, newline and backslash as `\ooo`.

@@ -118,10 +118,8 @@ impl Resolver {
             return;
         }
         let mounts = std::fs::read_to_string(&self.config.mountinfo).unwrap_or_default();
-        self.hierarchies = cgroupfs::parse_mountinfo(&mounts).into_iter().map(|h| {
-            let ids = cgroupfs::walk(&h.mount);
-            (h, ids)
-        }).collect();
+        let hierarchies = cgroupfs::parse_mountinfo(&mounts);
+        self.hierarchies = hierarchies.into_iter().map(|h| (cgroupfs::walk(&h.mount), h)).map(|(ids, h)| (h, ids)).collect();
         self.walked_at = Some(Instant::now());
     }
 

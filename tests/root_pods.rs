@@ -177,10 +177,13 @@ fn pods_are_named_in_tracepoint_and_tc_maps() {
     let logs = pod_logs();
     let (port, server) = server(3 + 5 + 7);
     // SYN_SENT is set inside connect(2), so `cgroup` is the connecting task's;
-    // on loopback egress the packet's socket is the generator's.
+    // on loopback egress the packet's socket is the generator's. `@sock` reads
+    // the socket's cgroup through BTF, as docs/fleet.md's runbook does where
+    // the current task is not the socket's owner (retransmit timers).
     let script = format!(
         "tracepoint:sock:inet_sock_set_state /args.dport == {port} && args.newstate == 2/ \
-         {{ @conn[pod(cgroup), container(cgroup)] = count(); @path[cgroup_path(cgroup, \"unified\")] = count(); }} \
+         {{ @conn[pod(cgroup), container(cgroup)] = count(); @path[cgroup_path(cgroup, \"unified\")] = count(); \
+         $sk = (struct sock *)args.skaddr; @sock[pod($sk->sk_cgrp_data.cgroup->kn->id)] = count(); }} \
          tc:lo:egress /dport == {port}/ {{ @tx[pod(cgroup), container(cgroup)] = count(); }}"
     );
     let out = trace(&script, &logs, &[(&pay, 3), (&cart, 5), (&plain, 7)], port);
@@ -193,6 +196,10 @@ fn pods_are_named_in_tracepoint_and_tc_maps() {
         "@conn[, ]: 7".to_string(),
         format!("@path[unified:{}]: 7", tree.path_of(&plain)),
         format!("@path[unified:{}]: 3", tree.path_of(&pay)),
+        // The socket's own cgroup, as a probe in softirq context must read it.
+        "@sock[default/payment-7d9f]: 3".to_string(),
+        "@sock[shop/cart-5c4b]: 5".to_string(),
+        "@sock[]: 7".to_string(),
     ] {
         assert!(out.lines().any(|l| l == line), "missing {line:?} in:\n{out}");
     }

@@ -189,4 +189,23 @@ mod tests {
         assert_eq!(r.pod(container), uid);
         std::fs::remove_dir_all(&base).unwrap();
     }
+
+    /// An unknown id walks the tree again only once `min_refresh` has passed.
+    #[test]
+    fn refreshes_are_rate_bounded() {
+        let base = std::env::temp_dir().join(format!("ft-pods-rate-{}", std::process::id()));
+        std::fs::create_dir_all(base.join("cg")).unwrap();
+        let mountinfo = base.join("mountinfo");
+        std::fs::write(&mountinfo, format!("41 31 0:38 / {} rw - cgroup2 cgroup2 rw\n", base.join("cg").display())).unwrap();
+        let config = |min_refresh| Config { pod_log_dir: base.join("logs"), mountinfo: mountinfo.clone(), min_refresh };
+        let mut slow = Resolver::new(config(Duration::from_secs(3600)));
+        let mut eager = Resolver::new(config(Duration::ZERO));
+        assert_eq!(slow.cgroup_path(u64::MAX, "*"), "");
+        assert_eq!(eager.cgroup_path(u64::MAX, "*"), "");
+        std::fs::create_dir(base.join("cg/late")).unwrap();
+        let late = std::fs::metadata(base.join("cg/late")).unwrap().ino();
+        assert_eq!(slow.cgroup_path(late, "*"), "", "walked again within min_refresh");
+        assert_eq!(eager.cgroup_path(late, "*"), "unified:/late");
+        std::fs::remove_dir_all(&base).unwrap();
+    }
 }

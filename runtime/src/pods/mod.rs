@@ -9,8 +9,9 @@
 //! kubelet's directory names ([`kubelet`]) → namespace and name from the
 //! kubelet's pod log directory (`/var/log/pods/<namespace>_<name>_<uid>`).
 //! Both caches are refreshed when an id or UID is not in them, at most once
-//! per [`Config::min_refresh`], so a stream of ids of removed cgroups cannot
-//! turn every print into a walk of the whole tree.
+//! per [`Config::min_refresh`]; an id a walk did not find is remembered as
+//! gone, so ids of removed cgroups (or 0, no cgroup) cannot turn every print
+//! into a walk of the whole tree.
 //!
 //! The printer and the exporter share [`name`] (one process-wide resolver),
 //! so a label value is the text the map printer shows.
@@ -21,10 +22,13 @@ pub mod kubelet;
 use cgroupfs::Hierarchy;
 use flowtrace_lang::types::CgroupView;
 use kubelet::PodName;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+/// Gone ids remembered at most (8 bytes each); past it the set starts over.
+const MAX_GONE: usize = 65536;
 
 /// The kubelet's default `--pod-logs` directory.
 pub const DEFAULT_POD_LOG_DIR: &str = "/var/log/pods";
@@ -55,13 +59,16 @@ pub struct Resolver {
     /// `(hierarchy, its id → path)`, v2 first.
     hierarchies: Vec<(Hierarchy, HashMap<u64, String>)>,
     walked_at: Option<Instant>,
+    /// Ids a walk made after they were seen did not find: their cgroup is
+    /// gone, and kernfs ids are not reused, so they never need a walk again.
+    gone: HashSet<u64>,
     pods: HashMap<String, PodName>,
     scanned_at: Option<Instant>,
 }
 
 impl Resolver {
     pub fn new(config: Config) -> Resolver {
-        Resolver { config, hierarchies: Vec::new(), walked_at: None, pods: HashMap::new(), scanned_at: None }
+        Resolver { config, hierarchies: Vec::new(), walked_at: None, gone: HashSet::new(), pods: HashMap::new(), scanned_at: None }
     }
 
     /// The text a value of `view` prints as.
@@ -113,14 +120,21 @@ impl Resolver {
     }
 
     fn refresh_paths_for(&mut self, id: u64) {
-        let known = self.hierarchies.iter().any(|(_, ids)| ids.contains_key(&id));
-        if known || !self.may_refresh(self.walked_at) {
+        let known = |r: &Resolver| r.hierarchies.iter().any(|(_, ids)| ids.contains_key(&id));
+        // Id 0 is "no cgroup" (a tc: packet without a socket).
+        if id == 0 || known(self) || self.gone.contains(&id) || !self.may_refresh(self.walked_at) {
             return;
         }
         let mounts = std::fs::read_to_string(&self.config.mountinfo).unwrap_or_default();
         let hierarchies = cgroupfs::parse_mountinfo(&mounts);
         self.hierarchies = hierarchies.into_iter().map(|h| (cgroupfs::walk(&h.mount), h)).map(|(ids, h)| (h, ids)).collect();
         self.walked_at = Some(Instant::now());
+        if !known(self) {
+            if self.gone.len() >= MAX_GONE {
+                self.gone.clear();
+            }
+            self.gone.insert(id);
+        }
     }
 
     fn scan_pod_logs(&mut self) {
@@ -206,6 +220,13 @@ mod tests {
         let late = std::fs::metadata(base.join("cg/late")).unwrap().ino();
         assert_eq!(slow.cgroup_path(late, "*"), "", "walked again within min_refresh");
         assert_eq!(eager.cgroup_path(late, "*"), "unified:/late");
+        // Looked up and not found by a later walk: gone, not walked for again.
+        assert!(eager.gone.contains(&u64::MAX));
+        let walked = eager.walked_at;
+        assert_eq!(eager.cgroup_path(u64::MAX, "*"), "");
+        assert_eq!(eager.walked_at, walked);
+        assert_eq!(eager.cgroup_path(0, "*"), "");
+        assert_eq!(eager.walked_at, walked);
         std::fs::remove_dir_all(&base).unwrap();
     }
 }

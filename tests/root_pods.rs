@@ -217,7 +217,8 @@ fn pods_are_named_in_tracepoint_and_tc_maps() {
 }
 
 /// A pod's own cgroup (no container below it) names the pod and no
-/// container; a pod the log directory does not list is named by its UID.
+/// container; a pod the log directory does not list is named by its UID;
+/// printf prints the same names.
 #[test]
 fn pod_cgroup_without_container_and_unknown_pod() {
     if !root_tests_enabled("pod_cgroup_without_container_and_unknown_pod") {
@@ -231,7 +232,7 @@ fn pod_cgroup_without_container_and_unknown_pod() {
     let (port, server) = server(2 + 4);
     let script = format!(
         "tracepoint:sock:inet_sock_set_state /args.dport == {port} && args.newstate == 2/ \
-         {{ @[pod(cgroup), container(cgroup)] = count(); }}"
+         {{ @[pod(cgroup), container(cgroup)] = count(); printf(\"conn %s|%s\\n\", pod(cgroup), container(cgroup)); }}"
     );
     let out = trace(&script, &logs, &[(&pay, 2), (&unknown, 4)], port);
     server.join().unwrap();
@@ -239,4 +240,8 @@ fn pod_cgroup_without_container_and_unknown_pod() {
     for line in ["@[default/payment-7d9f, ]: 2".to_string(), format!("@[{unknown_uid}, {PAY_CID}]: 4")] {
         assert!(out.lines().any(|l| l == line), "missing {line:?} in:\n{out}");
     }
+    // printf names them too, event by event.
+    let count = |line: &str| out.lines().filter(|l| *l == line).count();
+    assert_eq!(count("conn default/payment-7d9f|"), 2, "{out}");
+    assert_eq!(count(&format!("conn {unknown_uid}|{PAY_CID}")), 4, "{out}");
 }

@@ -126,8 +126,14 @@ impl Resolver {
             return;
         }
         let mounts = std::fs::read_to_string(&self.config.mountinfo).unwrap_or_default();
-        let hierarchies = cgroupfs::parse_mountinfo(&mounts);
-        self.hierarchies = hierarchies.into_iter().map(|h| (cgroupfs::walk(&h.mount), h)).map(|(ids, h)| (h, ids)).collect();
+        let mut old = std::mem::take(&mut self.hierarchies);
+        for h in cgroupfs::parse_mountinfo(&mounts) {
+            let mut ids = cgroupfs::walk(&h.mount);
+            if let Some((_, before)) = old.iter_mut().find(|(o, _)| *o == h) {
+                keep_recent_past(&mut ids, std::mem::take(before));
+            }
+            self.hierarchies.push((h, ids));
+        }
         self.walked_at = Some(Instant::now());
         if !known(self) {
             if self.gone.len() >= MAX_GONE {
@@ -138,8 +144,20 @@ impl Resolver {
     }
 
     fn scan_pod_logs(&mut self) {
-        self.pods = read_pod_log_dir(&self.config.pod_log_dir);
+        let before = std::mem::replace(&mut self.pods, read_pod_log_dir(&self.config.pod_log_dir));
+        keep_recent_past(&mut self.pods, before);
         self.scanned_at = Some(Instant::now());
+    }
+}
+
+/// Adds to a fresh reading the entries of the one before that are gone now,
+/// so a pod or cgroup that ended between its events and the print is still
+/// named. Bounded: when the past outgrows the present, it is dropped.
+fn keep_recent_past<K: std::hash::Hash + Eq, V>(now: &mut HashMap<K, V>, before: HashMap<K, V>) {
+    if before.len() <= 2 * now.len() + 1024 {
+        for (k, v) in before {
+            now.entry(k).or_insert(v);
+        }
     }
 }
 
@@ -199,7 +217,11 @@ mod tests {
         assert_eq!(r.cgroup_path(u64::MAX, "*"), "");
         // A pod whose logs are not there (yet) is named by its UID.
         std::fs::remove_dir(base.join(format!("logs/default_payment-7d9f_{uid}"))).unwrap();
-        let mut r = Resolver::new(Config { min_refresh: Duration::ZERO, ..r.config.clone() });
+        let fresh = Resolver::new(Config { min_refresh: Duration::ZERO, ..r.config.clone() });
+        // One that knew the pod before keeps its name; a new one cannot know it.
+        r.scan_pod_logs();
+        assert_eq!(r.pod(container), "default/payment-7d9f");
+        let mut r = fresh;
         assert_eq!(r.pod(container), uid);
         std::fs::remove_dir_all(&base).unwrap();
     }
@@ -227,6 +249,11 @@ mod tests {
         assert_eq!(eager.walked_at, walked);
         assert_eq!(eager.cgroup_path(0, "*"), "");
         assert_eq!(eager.walked_at, walked);
+        // A removed cgroup keeps the path it had when a later walk finds it gone.
+        std::fs::remove_dir(base.join("cg/late")).unwrap();
+        assert_eq!(eager.cgroup_path(u64::MAX - 1, "*"), "");
+        assert!(eager.walked_at != walked);
+        assert_eq!(eager.cgroup_path(late, "*"), "unified:/late");
         std::fs::remove_dir_all(&base).unwrap();
     }
 }

@@ -85,6 +85,10 @@ pub struct Cli {
     /// Print nothing on standard output (with --metrics: the exporter is the output).
     #[arg(short = 'q', long)]
     pub quiet: bool,
+
+    /// The kubelet's pod log directory, where `pod()` finds pod names (`<namespace>_<name>_<uid>` entries).
+    #[arg(long, value_name = "DIR", env = "FLOWTRACE_POD_LOGS", default_value = "/var/log/pods")]
+    pub pod_logs: PathBuf,
 }
 
 /// `--metrics ADDR`: `HOST:PORT`, `[V6]:PORT` or `:PORT` (every address),

@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         return net::main(&rest);
     }
     let cli = Cli::parse();
+    flowtrace_runtime::pods::configure(flowtrace_runtime::pods::Config { pod_log_dir: cli.pod_logs.clone(), ..Default::default() });
     if let Some(pattern) = &cli.list {
         return list::run(&cli, pattern);
     }

@@ -23,7 +23,7 @@ pub fn round_up(n: u32) -> u32 {
 /// Size of a value of `ty` in a key, value or event record.
 pub fn size_of(ty: &Type) -> u32 {
     match ty {
-        Type::Int(_) | Type::Bool | Type::Pointer(..) | Type::ProbeName => 8,
+        Type::Int(_) | Type::Bool | Type::Pointer(..) | Type::ProbeName | Type::CgroupName(_) => 8,
         Type::Str { cap } => round_up(*cap),
         Type::Inet => INET_SIZE,
         Type::Tuple(items) => items.iter().map(size_of).sum(),

@@ -84,9 +84,24 @@ pub enum Type {
     /// The probe name (`probe`) or kernel function (`func`): a string chosen in
     /// userspace, carried as an index.
     ProbeName,
+    /// A cgroup id that user space names when the value is printed
+    /// (`cgroup_path()`, `pod()`, `container()`); 8 bytes, the id itself.
+    CgroupName(CgroupView),
     /// `args` in tracepoint, rawtracepoint and fentry probes: only its fields are
     /// values.
     Args,
+}
+
+/// Which name of a cgroup a [`Type::CgroupName`] value prints as.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum CgroupView {
+    /// bpftrace's `cgroup_path(id, filter)`: the path in each hierarchy whose
+    /// name (`unified` for cgroup v2) matches the wildcard `filter`.
+    Path { filter: String },
+    /// The Kubernetes pod as `namespace/name`.
+    Pod,
+    /// The container id.
+    Container,
 }
 
 impl Type {
@@ -118,6 +133,12 @@ impl Type {
     /// Integers, booleans and pointers: values that fit a register.
     pub fn is_scalar(&self) -> bool {
         matches!(self, Type::Int(_) | Type::Bool | Type::Pointer(..))
+    }
+
+    /// Values carried as an 8-byte id that user space turns into text
+    /// (`probe`, `cgroup_path()`): copied like integers, printed as names.
+    pub fn is_named_id(&self) -> bool {
+        matches!(self, Type::ProbeName | Type::CgroupName(_))
     }
 
     pub fn int(&self) -> Option<IntType> {
@@ -183,6 +204,9 @@ impl fmt::Display for Type {
             }
             Type::Agg(a) => write!(f, "{a}"),
             Type::ProbeName => write!(f, "probe"),
+            Type::CgroupName(CgroupView::Path { .. }) => write!(f, "cgroup_path_t"),
+            Type::CgroupName(CgroupView::Pod) => write!(f, "pod_t"),
+            Type::CgroupName(CgroupView::Container) => write!(f, "container_t"),
             Type::Args => write!(f, "args"),
         }
     }

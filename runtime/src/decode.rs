@@ -67,6 +67,8 @@ pub fn value(ty: &Type, bytes: &[u8], probes: &ProbeNames) -> Value {
         Type::Str { cap } => Value::Str(c_string(bytes, *cap as usize)),
         Type::Inet => inet(bytes),
         Type::ProbeName => Value::Probe(probes.get(u64_at(bytes, 0))),
+        // Named now, not when the event happened: bpftrace's cgroup_path too.
+        Type::CgroupName(view) => Value::Str(crate::pods::name(view, u64_at(bytes, 0))),
         Type::Tuple(items) => Value::Tuple(fields(items, bytes, probes)),
         Type::Array { elem, len } => array(elem, *len, bytes, probes),
         Type::Record(r) => Value::Str(format!("<{} bytes of {}>", r.size, ty)),

@@ -16,6 +16,7 @@ pub mod load;
 pub mod maps;
 pub mod metrics;
 pub mod output;
+pub mod pods;
 mod rawload;
 pub mod session;
 pub mod sys;

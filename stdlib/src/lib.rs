@@ -77,9 +77,14 @@ pub enum Func {
     Sizeof,
     Bswap,
     Has,
+    // Cgroup ids named in user space.
+    CgroupPath,
+    Pod,
+    Container,
 }
 
 mod aggregations;
+mod cgroup;
 mod exit;
 mod ints;
 mod map_ops;

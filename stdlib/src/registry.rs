@@ -82,6 +82,7 @@ const FUNC_TABLES: &[&[FuncInfo]] = &[
     crate::ntop::FUNCS,
     crate::symbols::FUNCS,
     crate::ints::FUNCS,
+    crate::cgroup::FUNCS,
 ];
 
 /// Every builtin variable, in documentation order.
@@ -157,6 +158,7 @@ mod tests {
             Func::Lhist, Func::Print, Func::Clear, Func::Zero, Func::Delete, Func::Printf,
             Func::Time, Func::Exit, Func::Str, Func::Ntop, Func::Strncmp, Func::Kstack,
             Func::Ustack, Func::Ksym, Func::Usym, Func::Kaddr, Func::Sizeof, Func::Bswap, Func::Has,
+            Func::CgroupPath, Func::Pod, Func::Container,
         ];
         for f in funcs_list {
             assert_eq!(funcs().filter(|i| i.func == f).count(), 1, "{f:?}");

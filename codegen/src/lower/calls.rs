@@ -50,6 +50,13 @@ impl Lowerer<'_> {
                 };
                 Ok(Val::Scalar(self.constant(u64::from(size))))
             }
+            // The cgroup id itself: user space names it by the call's type
+            // (runtime::pods), so the kernel side is free.
+            Func::CgroupPath | Func::Pod | Func::Container => {
+                let Some(a) = args.first() else { return Err(arity(e, "pod(cgroupid)")) };
+                let v = self.expr(a)?;
+                Ok(Val::Scalar(self.scalar(v)?))
+            }
             // The address itself; userspace turns it into a symbol by type.
             Func::Ksym | Func::Usym => {
                 let [a] = args else { return Err(arity(e, "ksym(addr)")) };

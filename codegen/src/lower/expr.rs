@@ -12,7 +12,7 @@ use flowtrace_lang::types::{AddrSpace, Type};
 
 /// Values read as a whole (not places): integers, pointers and the like.
 pub fn is_value_type(ty: &Type) -> bool {
-    ty.is_scalar() || matches!(ty, Type::ProbeName)
+    ty.is_scalar() || ty.is_named_id()
 }
 
 impl Lowerer<'_> {

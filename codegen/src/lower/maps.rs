@@ -62,7 +62,7 @@ impl Lowerer<'_> {
                 let src = self.bytes_of(v, &key.ty)?;
                 let (soffs, _) = layout::offsets(items);
                 for (i, item_ty) in items.iter().enumerate().take(types.len()) {
-                    let item = if item_ty.is_scalar() || matches!(item_ty, Type::ProbeName) {
+                    let item = if item_ty.is_scalar() || item_ty.is_named_id() {
                         Val::Scalar(self.load_scalar(src.at(soffs[i])))
                     } else {
                         Val::Bytes(src.at(soffs[i]))

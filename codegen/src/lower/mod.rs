@@ -479,7 +479,7 @@ impl<'a> Lowerer<'a> {
     /// converting string capacities; the slot's bytes beyond the value are
     /// zeroed so equal keys compare equal byte for byte.
     pub fn store_value(&mut self, dst: Mem, dst_ty: &Type, val: Val, val_ty: &Type) -> LowerResult<()> {
-        if dst_ty.is_scalar() || matches!(dst_ty, Type::ProbeName) {
+        if dst_ty.is_scalar() || dst_ty.is_named_id() {
             let r = self.scalar(val)?;
             self.store_scalar(dst, r);
             return Ok(());
@@ -490,7 +490,7 @@ impl<'a> Lowerer<'a> {
                 let (doffs, _) = layout::offsets(dst_items);
                 let (soffs, _) = layout::offsets(src_items);
                 for i in 0..dst_items.len() {
-                    let item = if src_items[i].is_scalar() || matches!(src_items[i], Type::ProbeName) {
+                    let item = if src_items[i].is_scalar() || src_items[i].is_named_id() {
                         Val::Scalar(self.load_scalar(src.at(soffs[i])))
                     } else {
                         Val::Bytes(src.at(soffs[i]))

@@ -132,6 +132,7 @@ impl Checker<'_> {
                 let (args, cap) = self.str_args(args)?;
                 call(Func::Str, args, Type::Str { cap })
             }
+            Func::CgroupPath | Func::Pod | Func::Container => self.cgroup_name(info.func, args, span),
             Func::Ntop => {
                 let args = self.ntop_args(args)?;
                 call(Func::Ntop, args, Type::Inet)

@@ -17,6 +17,7 @@
 
 mod attach;
 mod calls;
+mod cgroup;
 mod expr;
 mod ints;
 mod maps;
@@ -216,7 +217,7 @@ pub fn type_size(ty: &Type) -> u32 {
     match ty {
         Type::Void | Type::Args => 0,
         Type::Int(i) => i.bytes(),
-        Type::Bool | Type::Pointer(..) | Type::ProbeName => 8,
+        Type::Bool | Type::Pointer(..) | Type::ProbeName | Type::CgroupName(_) => 8,
         Type::Str { cap } => *cap,
         // Address family + 16 address bytes, as the runtime lays it out.
         Type::Inet => 24,
@@ -250,6 +251,6 @@ fn type_align(ty: &Type) -> u32 {
         Type::Array { elem, .. } => type_align(elem),
         Type::Tuple(items) => items.iter().map(type_align).max().unwrap_or(1),
         // Kernel records are taken as 8-aligned: BTF does not record alignment.
-        Type::Bool | Type::Pointer(..) | Type::ProbeName | Type::Inet | Type::Record(_) | Type::Agg(_) => 8,
+        Type::Bool | Type::Pointer(..) | Type::ProbeName | Type::CgroupName(_) | Type::Inet | Type::Record(_) | Type::Agg(_) => 8,
     }
 }

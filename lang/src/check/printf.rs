@@ -44,14 +44,14 @@ impl Checker<'_> {
     /// Whether `value` fits conversion `spec`; reports it when not.
     fn printf_arg(&mut self, spec: &str, kind: ArgKind, value: &TExpr) -> bool {
         let fits = match kind {
-            ArgKind::Text => matches!(value.ty, Type::Str { .. } | Type::Inet | Type::ProbeName),
+            ArgKind::Text => matches!(value.ty, Type::Str { .. } | Type::Inet) || value.ty.is_named_id(),
             ArgKind::Integer => value.ty.is_scalar(),
         };
         if !fits {
             let hint = match (kind, &value.ty) {
                 (ArgKind::Text, Type::Array { .. } | Type::Pointer(..)) => Some("read it as a string with str(…)".to_string()),
                 (ArgKind::Text, Type::Int(_)) => Some("print integers with %d, %u or %x".to_string()),
-                (ArgKind::Integer, Type::Str { .. } | Type::Inet | Type::ProbeName) => Some("print text with %s".to_string()),
+                (ArgKind::Integer, Type::Str { .. } | Type::Inet | Type::ProbeName | Type::CgroupName(_)) => Some("print text with %s".to_string()),
                 _ => None,
             };
             let wanted = if kind == ArgKind::Text { "a string" } else { "an integer" };

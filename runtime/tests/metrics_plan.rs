@@ -81,3 +81,10 @@ tc:lo:egress { @f[saddr, daddr] = count(); @g = count(); @f2[saddr, daddr] = cou
     assert!(warnings.iter().any(|w| w.contains("@nope: no such map")), "{warnings:?}");
     assert!(warnings.iter().any(|w| w.contains("1 labels given, the map has 2 keys")), "{warnings:?}");
 }
+
+#[test]
+fn pod_builtins_name_their_labels() {
+    let text = "tracepoint:sock:inet_sock_set_state { @c[pod(cgroup), container(cgroup), cgroup_path(cgroup)] = count(); }";
+    let (p, _) = plans(text);
+    assert_eq!(find(&p, "@c").labels, ["pod", "container", "cgroup_path"]);
+}

@@ -153,6 +153,10 @@ fn expr_name(fields: &BTreeMap<Span, String>, probe: &TProbe, e: &TExpr) -> Opti
         TExprKind::Cast { expr } => expr_name(fields, probe, expr),
         // ntop(x), ntop(af, x), str(x), … name the value they show.
         TExprKind::Call { func: Func::Ntop | Func::Str, args } => args.last().and_then(|a| expr_name(fields, probe, a)),
+        // pod(cgroup), container(cgroup), cgroup_path(cgroup) name what they show.
+        TExprKind::Call { func: Func::Pod, .. } => Some("pod".to_string()),
+        TExprKind::Call { func: Func::Container, .. } => Some("container".to_string()),
+        TExprKind::Call { func: Func::CgroupPath, .. } => Some("cgroup_path".to_string()),
         _ => None,
     }
     .map(|n| label(&n))

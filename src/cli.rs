@@ -72,6 +72,10 @@ pub struct Cli {
     /// Remove tc filters left by a flowtrace that was killed (SIGKILL) before it could clean up.
     #[arg(long)]
     pub cleanup_stale: bool,
+
+    /// Allow builtins that act on the system: system(), signal().
+    #[arg(long = "unsafe")]
+    pub unsafe_mode: bool,
 }
 
 /// The longest `--timeout`: far beyond any trace, and far from where adding it

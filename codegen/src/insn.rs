@@ -136,4 +136,8 @@ pub mod helper {
     pub const GET_FUNC_IP: i32 = 173;
     pub const GET_ATTACH_COOKIE: i32 = 174;
     pub const KTIME_GET_BOOT_NS: i32 = 125;
+    pub const GET_NUMA_NODE_ID: i32 = 42;
+    pub const SEND_SIGNAL: i32 = 109;
+    pub const D_PATH: i32 = 147;
+    pub const KTIME_GET_TAI_NS: i32 = 208;
 }

@@ -101,6 +101,10 @@ impl KernelInfo {
 }
 
 impl KernelTypes for KernelInfo {
+    fn host(&self) -> &dyn flowtrace_lang::kernel::HostFacts {
+        &crate::host::ThisHost
+    }
+
     fn find_type(&self, keyword: TypeKeyword, name: &str) -> Option<Type> {
         let id = match keyword {
             TypeKeyword::Struct => self.btf.find_record(name, false)?,

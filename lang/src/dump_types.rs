@@ -119,6 +119,19 @@ impl Dumper<'_> {
             TStmtKind::Zero { map: m } => (format!("zero({})", map(*m)), vec![]),
             TStmtKind::Delete { map: m, key: k } => (format!("delete({}{})", map(*m), key(k)), k.iter().collect()),
             TStmtKind::Exit => ("exit()".into(), vec![]),
+            TStmtKind::Action { action, args } => {
+                let mut h = match action {
+                    crate::typed::Action::Cat { format } => format!("cat({:?}", format.text),
+                    crate::typed::Action::System { format } => format!("system({:?}", format.text),
+                    crate::typed::Action::Join { sep } => format!("join(sep {sep:?}"),
+                    crate::typed::Action::Signal => "signal(".to_string(),
+                };
+                for a in args {
+                    let _ = write!(h, ", {}", self.text(a));
+                }
+                h.push(')');
+                (h, args.iter().collect())
+            }
         };
         self.line(depth, &header);
         for e in exprs {
@@ -229,6 +242,7 @@ impl Dumper<'_> {
                 format!("{}({})", func.name(), args.iter().map(|a| self.text(a)).collect::<Vec<_>>().join(", "))
             }
             TExprKind::ProbeName(name) => format!("{name:?}"),
+            TExprKind::Bytes(bytes) => format!("bytes{bytes:?}"),
         }
     }
 }
@@ -241,7 +255,8 @@ fn children(e: &TExpr) -> Vec<&TExpr> {
         | TExprKind::Var(_)
         | TExprKind::TracepointArg { .. }
         | TExprKind::FuncArg { .. }
-        | TExprKind::ProbeName(_) => vec![],
+        | TExprKind::ProbeName(_)
+        | TExprKind::Bytes(_) => vec![],
         TExprKind::MapRead { key, .. } => key.iter().map(|k| k.as_ref()).collect(),
         TExprKind::Unary { expr, .. } | TExprKind::Cast { expr } | TExprKind::Member { base: expr, .. } => vec![expr],
         TExprKind::Binary { lhs, rhs, .. } => vec![lhs, rhs],

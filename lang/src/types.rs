@@ -62,6 +62,33 @@ pub enum AddrSpace {
     User,
 }
 
+/// Values whose bytes are plain data but which userspace prints by a rule
+/// of their own (bpftrace's `username`, `timestamp`, `macaddr_t`, `buffer`).
+/// They can be stored, used as keys and printed, not computed with.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Rendered {
+    /// A uid (8 bytes), printed as the user's name: `username`.
+    Username,
+    /// Nanoseconds (8 bytes) of `clock`, printed as local wall-clock time
+    /// with strftime(3) `format` (plus `%f`, `%k`, `%l`): `strftime()`.
+    Timestamp { format: String, clock: TimestampClock },
+    /// Six bytes (in 8), printed as `AA:BB:CC:DD:EE:FF`: `macaddr()`.
+    MacAddr,
+    /// `buf()`: the byte count (8 bytes), then `cap` bytes of data, printed
+    /// with `\xNN` escapes by `%r`, in hex by `%rx`/`%rh`.
+    Buffer { cap: u32 },
+}
+
+/// Which clock a `strftime()` timestamp counts on, so userspace knows what
+/// to add to reach the epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TimestampClock {
+    /// Since boot (`nsecs`, `nsecs(boot)`): userspace adds the boot time.
+    Boot,
+    /// Since the epoch (`nsecs(tai)`, `nsecs(sw_tai)`): printed as is.
+    Epoch,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Type {
     /// No value (`printf(…)`, `exit()`).
@@ -87,6 +114,7 @@ pub enum Type {
     /// `args` in tracepoint, rawtracepoint and fentry probes: only its fields are
     /// values.
     Args,
+    Rendered(Rendered),
 }
 
 impl Type {
@@ -184,6 +212,18 @@ impl fmt::Display for Type {
             Type::Agg(a) => write!(f, "{a}"),
             Type::ProbeName => write!(f, "probe"),
             Type::Args => write!(f, "args"),
+            Type::Rendered(r) => write!(f, "{r}"),
+        }
+    }
+}
+
+impl fmt::Display for Rendered {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rendered::Username => write!(f, "username"),
+            Rendered::Timestamp { .. } => write!(f, "timestamp"),
+            Rendered::MacAddr => write!(f, "macaddr_t"),
+            Rendered::Buffer { cap } => write!(f, "buffer[{cap}]"),
         }
     }
 }

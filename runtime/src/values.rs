@@ -16,6 +16,8 @@ pub enum Value {
     Tuple(Vec<Value>),
     /// A probe or function name resolved in userspace.
     Probe(String),
+    /// `buf()`'s bytes: printed with `\\xNN` escapes (see `BufferForm`).
+    Buffer(Vec<u8>),
 }
 
 /// A map's value after merging every CPU's copy.

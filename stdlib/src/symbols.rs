@@ -18,4 +18,12 @@ pub(crate) const FUNCS: &[FuncInfo] = &[
     sym!(Ksym, "ksym", 1, 1, "ksym(int addr)", "kernel symbol name of an address"),
     sym!(Usym, "usym", 1, 1, "usym(int addr)", "user symbol name of an address"),
     sym!(Kaddr, "kaddr", 1, 1, "uint64 kaddr(string name)", "address of a kernel symbol"),
+    sym!(
+        PercpuKaddr,
+        "percpu_kaddr",
+        1,
+        2,
+        "uint64 *percpu_kaddr(string name [, int cpu])",
+        "address of a per-CPU kernel variable on this (or the given) CPU"
+    ),
 ];

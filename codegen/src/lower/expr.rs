@@ -75,7 +75,22 @@ impl Lowerer<'_> {
             TExprKind::IncDec { target, increment, prefix } => self.inc_dec(target, *increment, *prefix)?,
             TExprKind::Call { func, args } => self.call_func(*func, args, e)?,
             TExprKind::ProbeName(name) => Val::Scalar(self.probe_name_value(name)),
+            TExprKind::Bytes(bytes) => Val::Bytes(self.constant_bytes(bytes)?),
         })
+    }
+
+    /// `pton(…)`'s bytes in a zeroed buffer of their array's layout size.
+    fn constant_bytes(&mut self, bytes: &[u8]) -> LowerResult<Mem> {
+        let size = layout::round_up(bytes.len() as u32);
+        let buf = self.alloc(size)?;
+        self.zero(buf, size);
+        for (i, chunk) in bytes.chunks(4).enumerate() {
+            let mut word = [0u8; 4];
+            word[..chunk.len()].copy_from_slice(chunk);
+            let imm = i32::from_le_bytes(word);
+            self.emit(Inst::Store { size: Size::W, base: buf.base, off: buf.off + (i * 4) as i16, src: Src::Imm(imm) });
+        }
+        Ok(buf)
     }
 
     fn string_literal(&mut self, s: &str, ty: &Type) -> LowerResult<Mem> {

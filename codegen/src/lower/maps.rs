@@ -16,7 +16,7 @@ const BPF_ANY: i32 = 0;
 const BPF_NOEXIST: i32 = 1;
 
 impl Lowerer<'_> {
-    fn map_ref(&self, map: MapId) -> MapRef {
+    pub(super) fn map_ref(&self, map: MapId) -> MapRef {
         self.g.user_maps[map.0 as usize]
     }
 

@@ -6,7 +6,9 @@
 //! buffers and helper-call plumbing.
 
 pub mod builtins;
+mod actions;
 pub mod calls;
+mod calls_host;
 pub mod context;
 pub mod events;
 pub mod expr;

@@ -273,7 +273,7 @@ fn stmt_uses(s: &TStmt, want: &dyn Fn(Builtin) -> bool, in_key: Option<&TExpr>) 
         TStmtKind::Delete { key, .. } => oe(key),
         TStmtKind::If { cond, then, otherwise } => e(cond) || stmts_use(then, want, in_key) || stmts_use(otherwise, want, in_key),
         TStmtKind::While { cond, body } => e(cond) || stmts_use(body, want, in_key),
-        TStmtKind::Printf { args, .. } => args.iter().any(e),
+        TStmtKind::Printf { args, .. } | TStmtKind::Action { args, .. } => args.iter().any(e),
         TStmtKind::Return
         | TStmtKind::Time { .. }
         | TStmtKind::PrintMap { .. }
@@ -300,6 +300,7 @@ pub fn expr_uses(x: &TExpr, want: &dyn Fn(Builtin) -> bool) -> bool {
         | TExprKind::Var(_)
         | TExprKind::TracepointArg { .. }
         | TExprKind::FuncArg { .. }
-        | TExprKind::ProbeName(_) => false,
+        | TExprKind::ProbeName(_)
+        | TExprKind::Bytes(_) => false,
     }
 }

@@ -80,6 +80,7 @@ impl Lowerer<'_> {
             TStmtKind::Clear { map } => self.clear_event(*map)?,
             TStmtKind::Zero { map } => self.zero_event(*map)?,
             TStmtKind::Exit => self.exit_event()?,
+            TStmtKind::Action { action, args } => self.action(action, args)?,
         }
         Ok(())
     }

@@ -24,6 +24,14 @@ impl Checker<'_> {
             self.error(func.span, format!("'{}' is {reason}", info.name));
             return None;
         }
+        if info.func.needs_unsafe() && !self.options.unsafe_mode {
+            self.error_hint(
+                span,
+                format!("{}() is an unsafe function: it acts on the traced system", info.name),
+                Some("run flowtrace with --unsafe to allow it".into()),
+            );
+            return None;
+        }
         let n = args.len();
         if n < info.min_args || n > info.max_args {
             let expected = match (info.min_args, info.max_args) {
@@ -54,6 +62,10 @@ impl Checker<'_> {
 
     /// A call used as a value.
     pub(super) fn call_value(&mut self, func: &Ident, args: &[Expr], span: Span) -> Option<TExpr> {
+        // `ncpus()`, `username()`: bpftrace accepts variables as calls too.
+        if args.is_empty() && lookup_func(&func.name).is_none() && flowtrace_stdlib::lookup_builtin(&func.name).is_some() {
+            return self.expr(&Expr { kind: ExprKind::Ident(func.name.clone()), span });
+        }
         let info = self.func_info(func, args, span)?;
         match info.role {
             FuncRole::Aggregation => {
@@ -96,6 +108,7 @@ impl Checker<'_> {
                 let (map, key) = self.map_with_key(&args[0], args.get(1), "delete")?;
                 Some(TStmtKind::Delete { map, key })
             }
+            Func::Cat | Func::System | Func::Join | Func::Signal => self.action_call(info.func, args, span),
             _ => None,
         }
     }
@@ -140,6 +153,15 @@ impl Checker<'_> {
                 let read = TExpr { kind: TExprKind::MapRead { map, key: key.map(Box::new) }, ty: value, span: args[0].span };
                 call(Func::Has, vec![read], Type::Bool)
             }
+            Func::Offsetof => self.offset_of(args, span),
+            Func::Pton => self.pton(&args[0], span),
+            Func::Cgroupid => self.cgroup_id(&args[0], span),
+            Func::NsecsOf => self.nsecs_of(args.first(), span),
+            Func::Strcontains => self.str_contains(args, span),
+            Func::Path => self.path(args, span),
+            Func::Strftime => self.strftime(args, span),
+            Func::Macaddr => self.macaddr(&args[0], span),
+            Func::Buf => self.buf(args, span),
             _ => None,
         }
     }

@@ -85,7 +85,7 @@ pub(crate) fn key_type(ty: &Type) -> Option<Type> {
         // widths unify to the widest.
         Type::Int(i) => Some(Type::Int(*i)),
         Type::Bool | Type::Pointer(..) => Some(Type::U64),
-        Type::Str { .. } | Type::Inet | Type::ProbeName => Some(ty.clone()),
+        Type::Str { .. } | Type::Inet | Type::ProbeName | Type::Rendered(_) => Some(ty.clone()),
         Type::Array { elem, .. } if elem.is_integer() => Some(ty.clone()),
         Type::Tuple(items) => items.iter().map(key_type).collect::<Option<Vec<_>>>().map(Type::Tuple),
         Type::Void | Type::Record(_) | Type::Array { .. } | Type::Agg(_) | Type::Args => None,

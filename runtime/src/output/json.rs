@@ -139,7 +139,7 @@ fn bucket_json(bounds: Bounds, count: u64) -> String {
 pub fn value_json(v: &Value) -> String {
     match v {
         Value::Int(_) | Value::UInt(_) | Value::Bool(_) => value_text(v),
-        Value::Str(_) | Value::Probe(_) | Value::Inet(_) => quote(&value_text(v)),
+        Value::Str(_) | Value::Probe(_) | Value::Inet(_) | Value::Buffer(_) => quote(&value_text(v)),
         // bpftrace writes tuples without spaces: [1,"x"].
         Value::Tuple(items) => format!("[{}]", items.iter().map(value_json).collect::<Vec<_>>().join(",")),
     }

@@ -8,7 +8,9 @@
 //! Formatting is pure and needs no kernel; the tests compare against output
 //! captured from bpftrace 0.17 on the development host.
 
+pub mod actions;
 pub mod hist;
+pub mod names;
 pub mod json;
 pub mod order;
 pub mod printf;
@@ -105,6 +107,12 @@ impl<W: Write> Printer<W> {
     pub fn time(&mut self, fmt: &str) -> io::Result<()> {
         let now = time::format_local_time(fmt, SystemTime::now());
         let s = self.formatter.time(&now);
+        self.emit(&s)
+    }
+
+    /// Output of `cat`, `system` and `join`, as it came.
+    pub fn text(&mut self, text: &str) -> io::Result<()> {
+        let s = self.formatter.printf(text);
         self.emit(&s)
     }
 

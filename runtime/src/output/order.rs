@@ -90,6 +90,7 @@ pub fn compare_values(a: &Value, b: &Value) -> Ordering {
         (Value::Str(x), Value::Str(y)) | (Value::Probe(x), Value::Probe(y)) => x.as_bytes().cmp(y.as_bytes()),
         (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
         (Value::Inet(x), Value::Inet(y)) => x.cmp(y),
+        (Value::Buffer(x), Value::Buffer(y)) => x.cmp(y),
         (Value::Tuple(x), Value::Tuple(y)) => x
             .iter()
             .zip(y)
@@ -116,5 +117,6 @@ fn rank(v: &Value) -> u8 {
         Value::Probe(_) => 3,
         Value::Inet(_) => 4,
         Value::Tuple(_) => 5,
+        Value::Buffer(_) => 6,
     }
 }

@@ -160,6 +160,7 @@ pub fn value_text(v: &Value) -> String {
         Value::Bool(b) => b.to_string(),
         Value::Str(s) | Value::Probe(s) => s.clone(),
         Value::Inet(addr) => inet_text(addr),
+        Value::Buffer(bytes) => flowtrace_stdlib::printf::BufferForm::Escaped.render(bytes),
         Value::Tuple(items) => {
             let parts: Vec<String> = items.iter().map(value_text).collect();
             format!("({})", parts.join(", "))

@@ -59,6 +59,7 @@ fn sexp(e: &Expr) -> String {
             let op = if *increment { "++" } else { "--" };
             if *prefix { format!("({op}pre {})", sexp(target)) } else { format!("({op}post {})", sexp(target)) }
         }
+        ExprKind::TypeArg(ty) => format!("(type {:?} {})", ty.base, ty.pointer_depth),
     }
 }
 

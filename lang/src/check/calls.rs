@@ -16,6 +16,11 @@ impl Checker<'_> {
     /// are checked.
     fn func_info(&mut self, func: &Ident, args: &[Expr], span: Span) -> Option<&'static FuncInfo> {
         let Some(info) = lookup_func(&func.name) else {
+            if flowtrace_stdlib::lookup_builtin(&func.name).is_some() {
+                let message = format!("'{}' is a builtin variable: it takes no arguments", func.name);
+                self.error_hint(span, message, Some(format!("write {0} or {0}()", func.name)));
+                return None;
+            }
             let hint = did_you_mean_hint(&func.name, flowtrace_stdlib::funcs().map(|f| f.name));
             self.error_hint(func.span, format!("unknown function '{}'", func.name), hint);
             return None;

@@ -125,7 +125,7 @@ impl Checker<'_> {
             self.error_hint(
                 span,
                 format!("path() cannot be used in {} probes: the kernel allows bpf_d_path only in fentry/fexit programs", kind.name()),
-                Some("trace the function with fentry:FUNC (e.g. fentry:vfs_open) and pass its struct path *".into()),
+                Some("trace an allow-listed function with fentry (e.g. fentry:vfs_truncate { path(args.path) })".into()),
             );
             return None;
         }

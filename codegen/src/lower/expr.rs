@@ -52,7 +52,11 @@ impl Lowerer<'_> {
             TExprKind::Binary { op, lhs, rhs } => self.arithmetic(*op, lhs, rhs, &e.ty)?,
             TExprKind::Ternary { cond, then, otherwise } => self.ternary(cond, then, otherwise, &e.ty)?,
             TExprKind::Cast { expr } => {
-                let v = self.expr(expr)?;
+                let mut v = self.expr(expr)?;
+                // `(uint32)pton("…")`: the array's bytes, read in host order.
+                if let Type::Array { .. } = expr.ty {
+                    v = Val::Bytes(self.bytes_of(v, &expr.ty)?);
+                }
                 let src = self.scalar(v)?;
                 let r = self.copy_reg(src);
                 self.normalize(r, &e.ty);

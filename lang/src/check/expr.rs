@@ -220,6 +220,8 @@ impl Checker<'_> {
         let value = self.expr(inner);
         let (target, value) = (target?, value?);
         let ok = match (&target, &value.ty) {
+            // bpftrace reads a byte array of the integer's size as that integer.
+            (Type::Int(t), Type::Array { elem, len }) => elem.is_integer() && type_size(elem) * len == t.bytes(),
             (Type::Int(_) | Type::Pointer(..), from) => from.is_scalar(),
             (Type::Bool, from) => from.is_scalar(),
             _ => false,

@@ -19,7 +19,12 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 pub fn compile_program(cli: &Cli, source: &Source, typed: &TypedProgram) -> Result<CompiledProgram, Reported> {
-    let options = CompileOptions { map_keys: cli.map_keys, start_ns: monotonic_ns(), ..CompileOptions::default() };
+    let options = CompileOptions {
+        map_keys: cli.map_keys,
+        start_ns: monotonic_ns(),
+        wall_offset_ns: flowtrace_runtime::output::time::wall_minus_boot_ns(),
+        ..CompileOptions::default()
+    };
     let render = |diags: &[Diagnostic]| render_all(diags, source);
     if cli.dump.contains(&DumpStage::Ir) {
         match dump_ir(typed, &options) {

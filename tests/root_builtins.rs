@@ -274,3 +274,65 @@ fn root_builtins_planned_providers_say_not_supported() {
         assert!(error.contains(&format!("error: the {name} provider")) && error.contains("is not supported by flowtrace yet"), "{error}");
     }
 }
+
+/// The rows of a tseries plot with the time column (local wall-clock time
+/// of each interval) cut off, and that column's texts.
+fn plot_without_times(lines: &[String]) -> (Vec<String>, Vec<String>) {
+    let is_row = |l: &str| l.as_bytes().first().is_some_and(u8::is_ascii_digit) && l.as_bytes().get(2) == Some(&b':');
+    let times = lines.iter().filter(|l| is_row(l)).map(|l| l.split(' ').next().unwrap().to_string()).collect();
+    let rest = lines.iter().map(|l| if is_row(l) { format!("T{}", &l[l.find(' ').unwrap()..]) } else { l.clone() }).collect();
+    (rest, times)
+}
+
+/// Values of one interval combined as the fourth argument says; every map
+/// printed as bpftrace draws it (one interval: a flat series one step wide).
+#[test]
+fn root_builtins_tseries_aggregates_one_interval() {
+    if !enabled("root_builtins_tseries_aggregates_one_interval") {
+        return;
+    }
+    let program = r#"BEGIN {
+        @last = tseries(5, 10s, 3); @last = tseries(8, 10s, 3);
+        @sum["x"] = tseries(-2, 10s, 3, "sum"); @sum["x"] = tseries(-3, 10s, 3, "sum");
+        @avg = tseries(5, 10s, 3, "avg"); @avg = tseries(8, 10s, 3, "avg");
+        @min = tseries(5, 10s, 3, "min"); @min = tseries(-8, 10s, 3, "min");
+        @max = tseries(5, 10s, 3, "max"); @max = tseries(8, 10s, 3, "max");
+        exit();
+    }"#;
+    let (plot, times) = plot_without_times(&printed(&[], program));
+    let axis = format!("hh:mm:ss |{}|", "_".repeat(51));
+    let bottom = format!("{}v{}v", " ".repeat(9), "_".repeat(51));
+    let block = |name: &str, value: i64| {
+        let labels = format!("{}{:<21}{:>32}", " ".repeat(9), value - 1, value + 1);
+        let row = format!("T |{}*{}| {value}", " ".repeat(25), " ".repeat(25));
+        vec![name.to_string(), labels.clone(), axis.clone(), row, bottom.clone(), labels]
+    };
+    let expected: Vec<String> =
+        [block("@avg:", 6), block("@last:", 8), block("@max:", 8), block("@min:", -8), block("@sum[x]:", -5)].concat();
+    assert_eq!(plot, expected);
+    // A 10 s interval starts on a wall-clock multiple of 10 s.
+    assert!(times.iter().all(|t| t.ends_with('0')), "{times:?}");
+}
+
+/// One value per 100 ms tick: a series of increasing values, one row per
+/// interval up to the newest, with `-` for an interval a late tick missed.
+#[test]
+fn root_builtins_tseries_plots_intervals_in_order() {
+    if !enabled("root_builtins_tseries_plots_intervals_in_order") {
+        return;
+    }
+    let program = r#"i:ms:100 { @ts = tseries(@n, 100ms, 50); @n++; if (@n == 10) { exit(); } }"#;
+    let lines = printed(&[], program);
+    let (plot, times) = plot_without_times(&lines);
+    let plot = &plot[plot.iter().position(|l| l == "@ts:").unwrap_or_else(|| panic!("{lines:#?}"))..];
+    assert_eq!(plot[2], format!("hh:mm:ss.ms  |{}|", "_".repeat(51)));
+    let values: Vec<i64> = plot.iter().filter(|l| l.starts_with("T ")).filter_map(|l| l.rsplit(' ').next()?.parse().ok()).collect();
+    assert!(values.len() >= 8 && values.windows(2).all(|w| w[0] < w[1]), "{lines:#?}");
+    // Consecutive rows are consecutive 100 ms intervals.
+    let tenths: Vec<u32> = times.iter().map(|t| t[t.len() - 3..].parse::<u32>().unwrap() / 100).collect();
+    assert!(tenths.windows(2).all(|w| (w[0] + 1) % 10 == w[1]), "{times:?}");
+    let json = run(&["-f", "json"], r#"BEGIN { @a = tseries(3, 100ms, 5); exit(); }"#);
+    let json = String::from_utf8_lossy(&json.stdout);
+    let line = json.lines().find(|l| l.contains("\"tseries\"")).unwrap_or_else(|| panic!("{json}"));
+    assert!(line.starts_with(r#"{"type": "tseries", "data": {"@a": [{"interval_start": ""#) && line.ends_with(r#"", "value": 3}]}}"#), "{line}");
+}

@@ -131,6 +131,11 @@ pub fn key_padding_words(keys: &[Type]) -> Vec<u32> {
     (0..size).step_by(ALIGN as usize).filter(|w| used[*w as usize..(*w + ALIGN) as usize].iter().any(|u| !u)).collect()
 }
 
+/// One `tseries()` interval slot: value (u64), meta (u64: the count for
+/// avg, "has a value" for min/max, the write time for last-wins), epoch
+/// (u64: wall-clock nanoseconds / interval; 0 for a slot never written).
+pub const TSERIES_SLOT: u32 = 24;
+
 /// Per-CPU value size of an aggregation.
 pub fn agg_size(agg: AggKind) -> u32 {
     match agg {
@@ -139,6 +144,7 @@ pub fn agg_size(agg: AggKind) -> u32 {
         AggKind::Min { .. } | AggKind::Max { .. } | AggKind::Avg { .. } | AggKind::Stats { .. } => 16,
         AggKind::Hist => HIST_BUCKETS * 8,
         AggKind::Lhist { .. } => lhist_buckets(agg) * 8,
+        AggKind::Tseries { intervals, .. } => intervals * TSERIES_SLOT,
     }
 }
 

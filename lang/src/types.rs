@@ -49,6 +49,32 @@ pub enum AggKind {
     Hist,
     /// `lhist(v, min, max, step)`.
     Lhist { min: i64, max: i64, step: i64 },
+    /// `tseries(v, interval, intervals[, agg])`: one value per interval of
+    /// `interval_ns`, for the latest `intervals` intervals.
+    Tseries { interval_ns: u64, intervals: u32, agg: TseriesAgg, signed: bool },
+}
+
+/// How `tseries()` combines the values of one interval.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TseriesAgg {
+    /// No fourth argument: the last value written wins.
+    Last,
+    Avg,
+    Max,
+    Min,
+    Sum,
+}
+
+impl TseriesAgg {
+    pub fn from_name(name: &str) -> Option<TseriesAgg> {
+        Some(match name {
+            "avg" => TseriesAgg::Avg,
+            "max" => TseriesAgg::Max,
+            "min" => TseriesAgg::Min,
+            "sum" => TseriesAgg::Sum,
+            _ => return None,
+        })
+    }
 }
 
 /// Which memory a pointer points into. Reads through a user pointer use
@@ -170,6 +196,7 @@ impl AggKind {
             AggKind::Stats { .. } => "stats",
             AggKind::Hist => "hist",
             AggKind::Lhist { .. } => "lhist",
+            AggKind::Tseries { .. } => "tseries",
         }
     }
 }

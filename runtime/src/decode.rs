@@ -205,6 +205,9 @@ pub fn aggregate(agg: AggKind, bytes: &[u8], stride: usize, cpus: usize) -> AggV
         AggKind::Lhist { min, max, step } => {
             AggValue::Lhist { min, max, step, buckets: buckets(layout::lhist_buckets(agg), sum_at) }
         }
+        AggKind::Tseries { interval_ns, intervals, agg, signed } => {
+            AggValue::Tseries { interval_ns, intervals, points: crate::tseries::merge(per_cpu, cpus, intervals, agg, signed) }
+        }
     }
 }
 

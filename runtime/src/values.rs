@@ -35,6 +35,9 @@ pub enum AggValue {
     Lhist { min: i64, max: i64, step: i64, buckets: Vec<u64> },
     /// A value stored with `@m[k] = v`.
     Plain(Value),
+    /// `tseries()`: (epoch, value) of each interval held, oldest first; an
+    /// epoch is wall-clock nanoseconds / `interval_ns`.
+    Tseries { interval_ns: u64, intervals: u32, points: Vec<(u64, i64)> },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -75,4 +78,5 @@ pub enum ValueKind {
     Stats,
     Hist,
     Lhist,
+    Tseries,
 }

@@ -84,7 +84,12 @@ fn session_main(cli: &Cli) -> Result<(), String> {
     let external = editor.create_external_printer().ok();
     let out = Out::new(external.map(|p| Box::new(p) as Box<dyn rustyline::ExternalPrinter + Send>));
 
-    let compile_opts = CompileOptions { map_keys: cli.map_keys, start_ns: monotonic_ns(), ..CompileOptions::default() };
+    let compile_opts = CompileOptions {
+        map_keys: cli.map_keys,
+        start_ns: monotonic_ns(),
+        wall_offset_ns: flowtrace_runtime::output::time::wall_minus_boot_ns(),
+        ..CompileOptions::default()
+    };
     let printer = Printer::new(OutWriter::new(out.clone()), crate::run::output_format(cli.format));
     let mut probes = flowtrace_runtime::Session::interactive(printer).map_err(|e| e.to_string())?;
     probes.tc = crate::run::tc_options(cli);

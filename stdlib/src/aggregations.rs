@@ -34,8 +34,8 @@ pub(crate) const FUNCS: &[FuncInfo] = &[
         (3, 4),
         FuncRole::Aggregation,
         "tseries(int value, duration interval, int intervals [, string agg])",
-        "time series: the last (or avg/max/min/sum) value in each of the latest `intervals` intervals",
-        Some("not supported by flowtrace yet"),
+        "time series: the last (or avg/max/min/sum) value in each of the latest `intervals` intervals (at most 1000)",
+        None,
     ),
 ];
 

@@ -17,6 +17,7 @@ pub mod packet;
 mod packet_parse;
 pub mod shared_key;
 pub mod stmt;
+mod tseries;
 #[cfg(test)]
 mod tests;
 
@@ -53,6 +54,8 @@ pub struct Globals {
     pub start_ns: u64,
     /// `CompileOptions::kprobes_as_fentry`.
     pub kprobes_as_fentry: bool,
+    /// `CompileOptions::wall_offset_ns`.
+    pub wall_offset_ns: u64,
 }
 
 impl Globals {
@@ -69,6 +72,7 @@ impl Globals {
             probe_names: Vec::new(),
             start_ns,
             kprobes_as_fentry: false,
+            wall_offset_ns: 0,
         }
     }
 

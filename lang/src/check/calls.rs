@@ -8,7 +8,10 @@ use crate::ast::{Expr, ExprKind, Ident, MapRef};
 use crate::diag::did_you_mean_hint;
 use crate::span::Span;
 use crate::typed::{MapId, TExpr, TExprKind, TStmtKind};
-use crate::types::{AggKind, IntType, Type};
+use crate::types::{AggKind, IntType, TseriesAgg, Type};
+
+/// The most intervals one `tseries()` keeps.
+pub const TSERIES_MAX_INTERVALS: i64 = 1000;
 use flowtrace_stdlib::{lookup_func, Func, FuncInfo, FuncRole};
 
 impl Checker<'_> {
@@ -245,6 +248,10 @@ impl Checker<'_> {
         let value = args.first().map(|a| self.int_arg(a, info.name));
         let agg = match func {
             Func::Lhist => self.lhist_bounds(&args[1..]),
+            Func::Tseries => {
+                let signed = matches!(&value, Some(Some(v)) if super::ints::int_of(&v.ty).is_some_and(|i| i.signed));
+                self.tseries_shape(&args[1..], signed)
+            }
             _ => {
                 let signed = match &value {
                     Some(Some(v)) => super::ints::int_of(&v.ty).is_some_and(|i| i.signed),
@@ -268,6 +275,33 @@ impl Checker<'_> {
         };
         self.map_write(id, &Type::Agg(agg), span)?;
         Some(TStmtKind::Aggregate { map: id, key, agg, arg })
+    }
+
+    /// `tseries(v, interval, intervals[, "avg"|"max"|"min"|"sum"])`.
+    fn tseries_shape(&mut self, args: &[Expr], signed: bool) -> Option<AggKind> {
+        let interval = self.const_int(&args[0], "tseries()'s interval");
+        let intervals = self.const_int(&args[1], "tseries()'s number of intervals");
+        let agg = match args.get(2) {
+            None => Some(TseriesAgg::Last),
+            Some(a) => self.literal_string(a, "tseries()'s aggregation").and_then(|name| {
+                let agg = TseriesAgg::from_name(&name);
+                if agg.is_none() {
+                    self.error_hint(a.span, format!("tseries(): unknown aggregation '{name}'"), Some("one of \"avg\", \"max\", \"min\", \"sum\"".into()));
+                }
+                agg
+            }),
+        };
+        let (interval, intervals, agg) = (interval?, intervals?, agg?);
+        if interval <= 0 {
+            self.error_hint(args[0].span, "tseries()'s interval must be greater than zero", Some("e.g. 100ms or 1s".into()));
+            return None;
+        }
+        // Each interval is 24 bytes of a per-CPU value, which the kernel caps at 32 KiB.
+        if !(1..=TSERIES_MAX_INTERVALS).contains(&intervals) {
+            self.error(args[1].span, format!("tseries() keeps 1 to {TSERIES_MAX_INTERVALS} intervals, not {intervals}"));
+            return None;
+        }
+        Some(AggKind::Tseries { interval_ns: interval as u64, intervals: intervals as u32, agg, signed })
     }
 
     fn lhist_bounds(&mut self, args: &[Expr]) -> Option<AggKind> {

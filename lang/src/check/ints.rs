@@ -73,6 +73,11 @@ fn unify_agg(a: AggKind, b: AggKind) -> Option<AggKind> {
         (Hist, Hist) => Hist,
         // Different bucket layouts cannot share one map.
         (Lhist { .. }, Lhist { .. }) if a == b => a,
+        (Tseries { interval_ns: i, intervals: n, agg: g, signed: x }, Tseries { interval_ns: j, intervals: m, agg: h, signed: y })
+            if (i, n, g) == (j, m, h) =>
+        {
+            Tseries { interval_ns: i, intervals: n, agg: g, signed: x || y }
+        }
         _ => return None,
     })
 }

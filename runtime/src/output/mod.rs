@@ -16,6 +16,7 @@ pub mod order;
 pub mod printf;
 pub mod text;
 pub mod time;
+pub mod tseries;
 
 use std::io::{self, Write};
 use std::time::SystemTime;

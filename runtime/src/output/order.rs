@@ -28,7 +28,7 @@ pub enum Shape {
 
 pub fn shape_of(map: &MapSnapshot) -> Shape {
     match map.entries.first().map(|e| &e.value) {
-        Some(AggValue::Hist(_) | AggValue::Lhist { .. }) => Shape::Hist,
+        Some(AggValue::Hist(_) | AggValue::Lhist { .. } | AggValue::Tseries { .. }) => Shape::Hist,
         Some(AggValue::Avg { .. }) => Shape::Avg,
         Some(AggValue::Stats { .. }) => Shape::Stats,
         _ => Shape::Lines,
@@ -53,6 +53,8 @@ fn sort_value(v: &AggValue) -> Option<i128> {
         AggValue::Plain(Value::Int(i)) => *i as i128,
         AggValue::Plain(Value::UInt(u)) => *u as i128,
         AggValue::Plain(_) => return None,
+        // bpftrace prints the series updated least recently first.
+        AggValue::Tseries { points, .. } => points.last().map_or(0, |(e, _)| *e as i128),
     })
 }
 

@@ -83,6 +83,12 @@ fn expand_subsecond(fmt: &str, sub_ns: u64) -> String {
     out
 }
 
+/// CLOCK_REALTIME − CLOCK_BOOTTIME now, in nanoseconds: what turns a boot
+/// time stamp into wall-clock time (`tseries()` intervals start on it).
+pub fn wall_minus_boot_ns() -> u64 {
+    clock_ns(libc::CLOCK_REALTIME).saturating_sub(clock_ns(libc::CLOCK_BOOTTIME)) as u64
+}
+
 fn clock_ns(clock: libc::clockid_t) -> u128 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: ts is a valid, writable timespec.

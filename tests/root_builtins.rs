@@ -336,3 +336,22 @@ fn root_builtins_tseries_plots_intervals_in_order() {
     let line = json.lines().find(|l| l.contains("\"tseries\"")).unwrap_or_else(|| panic!("{json}"));
     assert!(line.starts_with(r#"{"type": "tseries", "data": {"@a": [{"interval_start": ""#) && line.ends_with(r#"", "value": 3}]}}"#), "{line}");
 }
+
+/// percpu_kaddr() needs the variable's address from kallsyms. This host's
+/// kernel lists no data symbols (no CONFIG_KALLSYMS_ALL): the script is
+/// refused at the variable, not by the verifier. (It runs in the VM tier:
+/// tests/vm/96-path-percpu.sh.)
+#[test]
+fn root_builtins_percpu_kaddr_says_when_the_kernel_cannot_resolve_it() {
+    if !enabled("root_builtins_percpu_kaddr_says_when_the_kernel_cannot_resolve_it") {
+        return;
+    }
+    let program = r#"interval:ms:10 { $p = percpu_kaddr("process_counts"); printf("%d\n", *$p > 0); exit(); }"#;
+    let kallsyms = std::fs::read_to_string("/proc/kallsyms").unwrap();
+    if kallsyms.lines().any(|l| l.ends_with(" process_counts")) {
+        assert_eq!(printed(&[], program), ["1"]);
+    } else {
+        let error = rejected(&[], program);
+        assert!(error.contains("error: percpu_kaddr(): /proc/kallsyms has no address for 'process_counts'"), "{error}");
+    }
+}

@@ -27,6 +27,12 @@ impl HostFacts for ThisHost {
         Ok(meta.ino())
     }
 
+    fn kernel_symbol_exists(&self, name: &str) -> Option<bool> {
+        let text = std::fs::read_to_string("/proc/kallsyms").ok()?;
+        // `ffffffff82a1c0c0 d process_counts` (a module symbol ends in `[mod]`).
+        Some(text.lines().any(|l| l.split(' ').nth(2) == Some(name)))
+    }
+
     fn tai_minus_boot_ns(&self) -> Result<u64, String> {
         let tai = clock_ns(libc::CLOCK_TAI)?;
         let boot = clock_ns(libc::CLOCK_BOOTTIME)?;

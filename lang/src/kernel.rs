@@ -94,6 +94,11 @@ pub trait KernelTypes {
     /// Kernel functions matching a glob (for `kprobe:tcp_*`).
     fn match_functions(&self, pattern: &str) -> Vec<String>;
 
+    /// A kernel variable (`percpu_kaddr("runqueues")`): its BTF id and type.
+    fn kernel_var(&self, _name: &str) -> Option<(u32, Type)> {
+        None
+    }
+
     /// Host facts a script reads when it is compiled. The defaults say the
     /// host cannot be asked (fakes for the checker's tests override them).
     fn host(&self) -> &dyn HostFacts {
@@ -110,6 +115,12 @@ pub trait HostFacts {
     fn cgroup_id(&self, path: &str) -> Result<u64, String>;
     /// CLOCK_TAI minus CLOCK_BOOTTIME now, for `nsecs(sw_tai)`.
     fn tai_minus_boot_ns(&self) -> Result<u64, String>;
+    /// Whether /proc/kallsyms has an address for `name`: the verifier
+    /// resolves `percpu_kaddr()`'s variable through it, and a kernel built
+    /// without CONFIG_KALLSYMS_ALL lists no data symbols. `None`: unknown.
+    fn kernel_symbol_exists(&self, _name: &str) -> Option<bool> {
+        None
+    }
 }
 
 /// A host that cannot be asked.

@@ -71,10 +71,10 @@ impl Lowerer<'_> {
             Func::Buf => self.buffer(args, e),
             Func::Strcontains => self.str_contains(args, e),
             Func::Path => self.d_path(args, e),
+            Func::PercpuKaddr => self.percpu_kaddr(args, e),
             Func::Kstack
             | Func::Ustack
             | Func::Kaddr
-            | Func::PercpuKaddr
             | Func::MapLen
             | Func::Tseries
             | Func::Offsetof

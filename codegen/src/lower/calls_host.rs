@@ -151,6 +151,26 @@ impl Lowerer<'_> {
         Ok(Val::Bytes(buf))
     }
 
+    /// `percpu_kaddr(name[, cpu])`: the variable's per-CPU address from
+    /// bpf_this_cpu_ptr, or bpf_per_cpu_ptr (NULL for a CPU that does not
+    /// exist).
+    pub(super) fn percpu_kaddr(&mut self, args: &[TExpr], e: &TExpr) -> LowerResult<Val> {
+        let Some(TExprKind::Int(btf_id)) = args.first().map(|a| &a.kind) else {
+            return Err(Diagnostic::error(e.span, "internal error: percpu_kaddr() without its variable"));
+        };
+        let var = self.vreg();
+        self.emit(Inst::LdBtfVar { dst: var, btf_id: *btf_id as u32 });
+        let p = match args.get(1) {
+            None => self.call(helper::THIS_CPU_PTR, &[Arg::Reg(var)]),
+            Some(cpu) => {
+                let v = self.expr(cpu)?;
+                let cpu = self.scalar(v)?;
+                self.call(helper::PER_CPU_PTR, &[Arg::Reg(var), Arg::Reg(cpu)])
+            }
+        };
+        Ok(Val::Scalar(p))
+    }
+
     /// `has_key(@m, k)`: whether a lookup finds the key.
     pub(super) fn has_key(&mut self, args: &[TExpr], e: &TExpr) -> LowerResult<Val> {
         let Some(TExprKind::MapRead { map, key }) = args.first().map(|a| &a.kind) else {

@@ -129,9 +129,12 @@ impl Checker<'_> {
             );
             return None;
         }
+        // A `struct path *`, or a `struct path` member (`args.filp->f_path`),
+        // whose value is its address.
         let p = self.expr(&args[0])?;
-        if !matches!(&p.ty, Type::Pointer(to, _) if matches!(&**to, Type::Record(r) if r.name == "path")) {
-            self.error(args[0].span, format!("path() needs a 'struct path *', not '{}'", p.ty));
+        let is_path = |t: &Type| matches!(t, Type::Record(r) if r.name == "path");
+        if !(is_path(&p.ty) || matches!(&p.ty, Type::Pointer(to, _) if is_path(to))) {
+            self.error(args[0].span, format!("path() needs a 'struct path *' or a 'struct path', not '{}'", p.ty));
             return None;
         }
         let size = match args.get(1) {
@@ -139,6 +142,31 @@ impl Checker<'_> {
             None => self.options.default_str_size,
         };
         Some(TExpr { kind: TExprKind::Call { func: Func::Path, args: vec![p] }, ty: Type::Str { cap: size }, span })
+    }
+
+    /// `percpu_kaddr("name"[, cpu])`: a pointer to this CPU's (or `cpu`'s)
+    /// copy of a per-CPU kernel variable, found by its BTF id now.
+    pub(super) fn percpu_kaddr(&mut self, args: &[Expr], span: Span) -> Option<TExpr> {
+        let name = self.literal_string(&args[0], "percpu_kaddr()'s variable name")?;
+        let cpu = match args.get(1) {
+            Some(a) => Some(self.int_arg(a, "percpu_kaddr")?),
+            None => None,
+        };
+        let Some((btf_id, ty)) = self.kernel.kernel_var(&name) else {
+            self.error_hint(args[0].span, format!("percpu_kaddr(): the kernel has no variable '{name}'"), Some("per-CPU variables come from the kernel's BTF, e.g. \"runqueues\" or \"process_counts\"".into()));
+            return None;
+        };
+        if self.kernel.host().kernel_symbol_exists(&name) == Some(false) {
+            self.error_hint(
+                args[0].span,
+                format!("percpu_kaddr(): /proc/kallsyms has no address for '{name}', so the kernel cannot resolve it"),
+                Some("this kernel lists no data symbols (built without CONFIG_KALLSYMS_ALL)".into()),
+            );
+            return None;
+        }
+        let id = TExpr { kind: TExprKind::Int(u64::from(btf_id)), ty: Type::U64, span: args[0].span };
+        let args = std::iter::once(id).chain(cpu).collect();
+        Some(TExpr { kind: TExprKind::Call { func: Func::PercpuKaddr, args }, ty: Type::ptr(ty), span })
     }
 
     /// `cat`, `system`, `join`, `signal` (their names are checked already).

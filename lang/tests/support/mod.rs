@@ -346,6 +346,10 @@ impl KernelTypes for FakeKernel {
     fn host(&self) -> &dyn HostFacts {
         &FakeHost
     }
+
+    fn kernel_var(&self, name: &str) -> Option<(u32, Type)> {
+        (name == "process_counts").then(|| (90_001, int(64, false)))
+    }
 }
 
 /// A 4-CPU host with one cgroup v2 directory, id 4242; everything else

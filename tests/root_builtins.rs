@@ -80,6 +80,7 @@ fn root_builtins_sizeof_and_offsetof_match_bpftool() {
     let program = r#"BEGIN {
         printf("%d %d %d %d\n", sizeof(struct task_struct), sizeof(struct sched_entity), sizeof(uint16), sizeof(struct task_struct *));
         printf("%d %d\n", offsetof(struct task_struct, pid), offsetof(struct task_struct, se.vruntime));
+        printf("%d\n", offsetof(curtask, pid));
         exit();
     }"#;
     let lines = printed(&[], program);
@@ -89,6 +90,7 @@ fn root_builtins_sizeof_and_offsetof_match_bpftool() {
     assert_eq!(lines[0], format!("{} {} 2 8", size("task_struct"), size("sched_entity")));
     let vruntime = offset("task_struct", "se") + offset("sched_entity", "vruntime");
     assert_eq!(lines[1], format!("{} {vruntime}", offset("task_struct", "pid")));
+    assert_eq!(lines[2], offset("task_struct", "pid").to_string());
 }
 
 /// A struct's size and its members' bit offsets, from `bpftool … format raw`.
@@ -133,12 +135,14 @@ fn root_builtins_string_tests_and_has_key() {
     let program = r#"BEGIN {
         printf("%d %d %d %d\n", strcontains("abcdef", "cde"), strcontains("abcdef", "cdf"), strcontains("abc", ""), strcontains(comm, "flowtr"));
         printf("%d\n", strncmp("flowtrace", "flowchart", 4));
+        $n = "cde"; $x = "cdf"; $e = ""; $long = "abcdefg";
+        printf("%d %d %d %d %d\n", strcontains("abcdef", $n), strcontains("abcdef", $x), strcontains("abc", $e), strcontains("ab", $long), strcontains(comm, comm));
         @m[1, "a"] = 1;
         printf("%d %d\n", has_key(@m, (1, "a")), has_key(@m, (1, "b")));
         clear(@m);
         exit();
     }"#;
-    assert_eq!(printed(&[], program), ["1 0 1 1", "0", "1 0"]);
+    assert_eq!(printed(&[], program), ["1 0 1 1", "0", "1 0 1 0 1", "1 0"]);
 }
 
 fn epoch_secs() -> i64 {

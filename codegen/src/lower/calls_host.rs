@@ -95,7 +95,7 @@ impl Lowerer<'_> {
             return Err(Diagnostic::error(e.span, "internal error: strcontains() needs two arguments"));
         };
         let TExprKind::Str(needle) = &needle.kind else {
-            return Err(Diagnostic::error(needle.span, "strcontains()'s needle must be a string literal"));
+            return self.str_contains_computed(haystack, needle);
         };
         let needle = needle.as_bytes();
         let cap = match haystack.ty {
@@ -122,6 +122,49 @@ impl Lowerer<'_> {
                 }
                 self.jump(Cond::Ne, t, Src::Imm(i32::from(byte)), next);
             }
+            self.goto(found);
+            self.place(next);
+        }
+        self.place(missing);
+        self.alu(AluOp::Mov, out, Src::Imm(0));
+        self.goto(end);
+        self.place(found);
+        self.alu(AluOp::Mov, out, Src::Imm(1));
+        self.place(end);
+        Ok(Val::Scalar(out))
+    }
+
+    /// `strcontains(h, n)` with a computed needle: at each position of `h`
+    /// before its NUL, compare `n` up to its own NUL, all unrolled.
+    fn str_contains_computed(&mut self, haystack: &TExpr, needle: &TExpr) -> LowerResult<Val> {
+        let cap = |t: &Type| match t {
+            Type::Str { cap } => *cap,
+            other => layout::size_of(other),
+        };
+        let (hcap, ncap) = (cap(&haystack.ty), cap(&needle.ty));
+        let hv = self.expr(haystack)?;
+        let h = self.bytes_of(hv, &haystack.ty)?;
+        let nv = self.expr(needle)?;
+        let n = self.bytes_of(nv, &needle.ty)?;
+        let out = self.vreg();
+        let (found, missing, end) = (self.label(), self.label(), self.label());
+        let (x, y) = (self.vreg(), self.vreg());
+        for pos in 0..hcap {
+            let next = self.label();
+            for i in 0..ncap {
+                // The needle ends here: everything before it matched.
+                self.emit(Inst::Load { size: Size::B, dst: y, base: n.base, off: n.off + i as i16 });
+                self.jump(Cond::Eq, y, Src::Imm(0), found);
+                if pos + i >= hcap {
+                    self.goto(missing);
+                    break;
+                }
+                self.emit(Inst::Load { size: Size::B, dst: x, base: h.base, off: h.off + (pos + i) as i16 });
+                // The haystack ended first: no later position can match either.
+                self.jump(Cond::Eq, x, Src::Imm(0), missing);
+                self.jump(Cond::Ne, x, Src::Reg(y), next);
+            }
+            // A needle filling its whole buffer matched.
             self.goto(found);
             self.place(next);
         }

@@ -10,13 +10,20 @@ use crate::types::{IntType, Type};
 use flowtrace_stdlib::time::Clock;
 use flowtrace_stdlib::{Func, ProbeKind};
 
+/// The most byte pairs `strcontains()` with a computed needle compares.
+const STRCONTAINS_MAX_PAIRS: u64 = 64 * 64;
+
 impl Checker<'_> {
     /// `offsetof(struct X, a.b.c)` or `offsetof(expr, a.b)`: the byte
     /// offset of a (nested) member, a constant.
     pub(super) fn offset_of(&mut self, args: &[Expr], span: Span) -> Option<TExpr> {
         let record = match &args[0].kind {
             ExprKind::TypeArg(name) => self.resolve_type_name(name)?,
-            _ => self.expr(&args[0])?.ty,
+            // `offsetof(curtask, pid)`: a pointer names the struct it points to.
+            _ => match self.expr(&args[0])?.ty {
+                Type::Pointer(to, _) if matches!(*to, Type::Record(_)) => *to,
+                other => other,
+            },
         };
         let mut path = Vec::new();
         if !field_path(&args[1], &mut path) {
@@ -101,19 +108,24 @@ impl Checker<'_> {
         None
     }
 
-    /// `strcontains(haystack, "needle")`. The needle must be a literal: the
-    /// probe compares it at each position of the haystack, unrolled.
+    /// `strcontains(haystack, needle)`: the probe compares the needle at
+    /// each position of the haystack, unrolled, so a computed needle costs
+    /// haystack × needle comparisons: both are capped.
     pub(super) fn str_contains(&mut self, args: &[Expr], span: Span) -> Option<TExpr> {
         let haystack = self.string_arg(&args[0]);
-        let needle = match &args[1].kind {
-            ExprKind::Str(_) => self.string_arg(&args[1]),
-            _ => {
-                self.string_arg(&args[1])?;
-                self.error_hint(args[1].span, "strcontains()'s needle must be a string literal in flowtrace", Some("compare a computed string with == or strncmp()".into()));
-                None
+        let needle = self.string_arg(&args[1]);
+        let (haystack, needle) = (haystack?, needle?);
+        if let (Type::Str { cap: h }, Type::Str { cap: n }, false) = (&haystack.ty, &needle.ty, matches!(needle.kind, TExprKind::Str(_))) {
+            if u64::from(*h) * u64::from(*n) > STRCONTAINS_MAX_PAIRS {
+                self.error_hint(
+                    span,
+                    format!("strcontains() of a {h}-byte string and a computed {n}-byte needle would need {} comparisons in the probe", h * n),
+                    Some("shorten them with str(p, N) (at most 64 × 64), or use a literal needle".into()),
+                );
+                return None;
             }
-        };
-        let args = vec![haystack?, needle?];
+        }
+        let args = vec![haystack, needle];
         Some(TExpr { kind: TExprKind::Call { func: Func::Strcontains, args }, ty: Type::Bool, span })
     }
 

@@ -89,6 +89,10 @@ pub struct Cli {
     /// The kubelet's pod log directory, where `pod()` finds pod names (`<namespace>_<name>_<uid>` entries).
     #[arg(long, value_name = "DIR", env = "FLOWTRACE_POD_LOGS", default_value = "/var/log/pods")]
     pub pod_logs: PathBuf,
+
+    /// Allow builtins that act on the system: system(), signal().
+    #[arg(long = "unsafe")]
+    pub unsafe_mode: bool,
 }
 
 /// `--metrics ADDR`: `HOST:PORT`, `[V6]:PORT` or `:PORT` (every address),

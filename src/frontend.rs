@@ -59,7 +59,7 @@ pub fn check(cli: &Cli, source: &Source, kernel: &KernelInfo) -> Result<TypedPro
     if cli.dump.contains(&DumpStage::Ast) {
         crate::stdout::print_or_report(&flowtrace_lang::dump_ast::dump_ast(&ast))?;
     }
-    let options = CheckOptions { params: positional_params(cli), ..CheckOptions::default() };
+    let options = CheckOptions { params: positional_params(cli), unsafe_mode: cli.unsafe_mode, ..CheckOptions::default() };
     match flowtrace_lang::check(&ast, kernel, &options) {
         Ok(typed) => {
             if !typed.warnings.is_empty() {

@@ -25,6 +25,7 @@ pub fn compile_program(cli: &Cli, source: &Source, typed: &TypedProgram) -> Resu
         map_keys: cli.map_keys,
         start_ns: monotonic_ns(),
         possible_cpus: possible_cpus(),
+        wall_offset_ns: flowtrace_runtime::output::time::wall_minus_boot_ns(),
         ..CompileOptions::default()
     };
     let render = |diags: &[Diagnostic]| render_all(diags, source);

@@ -20,6 +20,9 @@ pub struct CompileOptions {
     pub map_keys: u32,
     /// `ktime_get_ns()` when tracing started, for `elapsed`.
     pub start_ns: u64,
+    /// Wall-clock time minus boot time (ns) when compiling: `tseries()`
+    /// counts its intervals on the wall clock, so they start on round times.
+    pub wall_offset_ns: u64,
     /// Ring buffer size in bytes (a power of two, multiple of the page size).
     pub ringbuf_bytes: u32,
     /// Emit `kprobe:`/`kretprobe:` probes as fentry/fexit programs (same
@@ -34,7 +37,7 @@ pub struct CompileOptions {
 
 impl Default for CompileOptions {
     fn default() -> Self {
-        CompileOptions { map_keys: 4096, start_ns: 0, ringbuf_bytes: 256 * 1024, kprobes_as_fentry: false, possible_cpus: 0 }
+        CompileOptions { map_keys: 4096, start_ns: 0, wall_offset_ns: 0, ringbuf_bytes: 256 * 1024, kprobes_as_fentry: false, possible_cpus: 0 }
     }
 }
 
@@ -168,6 +171,7 @@ fn finish(ir: &IrFunc, probe: &flowtrace_lang::typed::TProbe) -> Result<Finished
 /// The maps every program shares: one per user map, then stats and events.
 fn globals(p: &TypedProgram, opts: &CompileOptions) -> Globals {
     let mut g = Globals::new(opts.start_ns);
+    g.wall_offset_ns = opts.wall_offset_ns;
     g.kprobes_as_fentry = opts.kprobes_as_fentry;
     g.possible_cpus = opts.possible_cpus;
     let mut used_names = UniqueNames::default();

@@ -58,6 +58,8 @@ pub fn emit(func: &IrFunc) -> Result<Emitted, EmitError> {
                 out.map_relocs.push((here, *map));
                 lddw(reg(*dst), BPF_PSEUDO_MAP_FD, u64::from(map.0))
             }
+            // The second slot's immediate (a module's BTF fd) stays 0: vmlinux.
+            Inst::LdBtfVar { dst, btf_id } => lddw(reg(*dst), BPF_PSEUDO_BTF_ID, u64::from(*btf_id)),
             Inst::Load { size, dst, base, off } => vec![Insn::new(BPF_LDX | size_bits(*size) | BPF_MEM, reg(*dst), reg(*base), *off, 0)],
             Inst::Store { size, base, off, src: Src::Reg(r) } => {
                 vec![Insn::new(BPF_STX | size_bits(*size) | BPF_MEM, reg(*base), reg(*r), *off, 0)]

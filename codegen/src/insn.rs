@@ -104,6 +104,8 @@ pub const BPF_X: u8 = 0x08;
 
 /// `src` of an `lddw` whose immediate is a map fd (relocated at load).
 pub const BPF_PSEUDO_MAP_FD: u8 = 1;
+/// `lddw` of a kernel variable by its vmlinux BTF id.
+pub const BPF_PSEUDO_BTF_ID: u8 = 3;
 
 /// Kernel helper function ids (`enum bpf_func_id`) that flowtrace calls.
 pub mod helper {
@@ -138,4 +140,10 @@ pub mod helper {
     pub const KTIME_GET_BOOT_NS: i32 = 125;
     /// Since 5.19.
     pub const MAP_LOOKUP_PERCPU_ELEM: i32 = 195;
+    pub const GET_NUMA_NODE_ID: i32 = 42;
+    pub const PER_CPU_PTR: i32 = 153;
+    pub const THIS_CPU_PTR: i32 = 154;
+    pub const SEND_SIGNAL: i32 = 109;
+    pub const D_PATH: i32 = 147;
+    pub const KTIME_GET_TAI_NS: i32 = 208;
 }

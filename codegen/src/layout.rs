@@ -2,7 +2,7 @@
 //! code generator (which writes them) and the runtime (which decodes them) use
 //! these functions, so the two cannot disagree.
 
-use flowtrace_lang::types::{AggKind, Type};
+use flowtrace_lang::types::{AggKind, Rendered, Type};
 
 /// Every field is 8-byte aligned: integers, booleans and pointers are widened
 /// to 8 bytes, so userspace never needs the declared width to decode.
@@ -31,6 +31,16 @@ pub fn size_of(ty: &Type) -> u32 {
         Type::Record(r) => round_up(r.size),
         Type::Agg(a) => agg_size(*a),
         Type::Void | Type::Args => 0,
+        Type::Rendered(r) => rendered_size(r),
+    }
+}
+
+/// `username` and timestamps are a u64; a MAC address is 6 bytes in 8; a
+/// buffer is its byte count (u64) then its bytes.
+pub fn rendered_size(r: &Rendered) -> u32 {
+    match r {
+        Rendered::Username | Rendered::Timestamp { .. } | Rendered::MacAddr => 8,
+        Rendered::Buffer { cap } => 8 + round_up(*cap),
     }
 }
 
@@ -121,6 +131,11 @@ pub fn key_padding_words(keys: &[Type]) -> Vec<u32> {
     (0..size).step_by(ALIGN as usize).filter(|w| used[*w as usize..(*w + ALIGN) as usize].iter().any(|u| !u)).collect()
 }
 
+/// One `tseries()` interval slot: value (u64), meta (u64: the count for
+/// avg, "has a value" for min/max, the write time for last-wins), epoch
+/// (u64: wall-clock nanoseconds / interval; 0 for a slot never written).
+pub const TSERIES_SLOT: u32 = 24;
+
 /// Per-CPU value size of an aggregation.
 pub fn agg_size(agg: AggKind) -> u32 {
     match agg {
@@ -130,6 +145,7 @@ pub fn agg_size(agg: AggKind) -> u32 {
         // The buckets, then the sum of every value seen: a Prometheus
         // histogram's `_sum`, which the buckets alone cannot give.
         AggKind::Hist | AggKind::Lhist { .. } => hist_sum_offset(agg) + 8,
+        AggKind::Tseries { intervals, .. } => intervals * TSERIES_SLOT,
     }
 }
 

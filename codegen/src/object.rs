@@ -238,4 +238,11 @@ pub enum EventKind {
     Exit,
     /// `exit(code)`: the record holds the code, an int64.
     ExitCode,
+    /// `cat(fmt, …)`: the formatted path of a file to print.
+    Cat { format: Format, args: Vec<Type> },
+    /// `system(fmt, …)`: the formatted command to run.
+    System { format: Format, args: Vec<Type> },
+    /// `join(argv, sep)`: a u64 count, then that many strings of
+    /// `flowtrace_lang::typed::JOIN_ITEM_SIZE` bytes.
+    Join { sep: String },
 }

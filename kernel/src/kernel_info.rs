@@ -101,6 +101,16 @@ impl KernelInfo {
 }
 
 impl KernelTypes for KernelInfo {
+    fn host(&self) -> &dyn flowtrace_lang::kernel::HostFacts {
+        &crate::host::ThisHost
+    }
+
+    fn kernel_var(&self, name: &str) -> Option<(u32, Type)> {
+        let id = self.btf.find_named(crate::btf::Kind::Var, name)?;
+        let ty = self.btf.get(id)?.size_or_type();
+        Some((id, self.btf.lang_type(ty)))
+    }
+
     fn find_type(&self, keyword: TypeKeyword, name: &str) -> Option<Type> {
         let id = match keyword {
             TypeKeyword::Struct => self.btf.find_record(name, false)?,

@@ -8,6 +8,7 @@
 
 pub mod btf;
 pub mod glob;
+pub mod host;
 pub mod kernel_info;
 pub mod tracefs;
 

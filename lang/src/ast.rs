@@ -165,6 +165,8 @@ pub enum ExprKind {
     Block { stmts: Vec<Stmt>, value: Box<Expr> },
     /// `$x++`, `--@m[k]`: target is a `Var` or `Map` expression.
     IncDec { target: Box<Expr>, increment: bool, prefix: bool },
+    /// A type written as a call's argument: `sizeof(struct sock)`.
+    TypeArg(TypeName),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -231,6 +231,7 @@ impl Dumper {
                 self.line(&label, span);
                 self.nested(|d| d.expr(target));
             }
+            ExprKind::TypeArg(ty) => self.line(&format!("Type ({})", type_name(ty)), span),
         }
     }
 }

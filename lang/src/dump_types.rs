@@ -132,6 +132,19 @@ impl Dumper<'_> {
             TStmtKind::Delete { map: m, key: k } => (format!("delete({}{})", map(*m), key(k)), k.iter().collect()),
             TStmtKind::Exit { code: None } => ("exit()".into(), vec![]),
             TStmtKind::Exit { code: Some(c) } => (format!("exit({})", self.text(c)), vec![c]),
+            TStmtKind::Action { action, args } => {
+                let mut h = match action {
+                    crate::typed::Action::Cat { format } => format!("cat({:?}", format.text),
+                    crate::typed::Action::System { format } => format!("system({:?}", format.text),
+                    crate::typed::Action::Join { sep } => format!("join(sep {sep:?}"),
+                    crate::typed::Action::Signal => "signal(".to_string(),
+                };
+                for a in args {
+                    let _ = write!(h, ", {}", self.text(a));
+                }
+                h.push(')');
+                (h, args.iter().collect())
+            }
         };
         self.line(depth, &header);
         for e in exprs {
@@ -243,6 +256,7 @@ impl Dumper<'_> {
             }
             TExprKind::ProbeName(name) => format!("{name:?}"),
             TExprKind::Block { stmts, value } => format!("{{ {} statements; {} }}", stmts.len(), self.text(value)),
+            TExprKind::Bytes(bytes) => format!("bytes{bytes:?}"),
         }
     }
 }
@@ -255,7 +269,8 @@ fn children(e: &TExpr) -> Vec<&TExpr> {
         | TExprKind::Var(_)
         | TExprKind::TracepointArg { .. }
         | TExprKind::FuncArg { .. }
-        | TExprKind::ProbeName(_) => vec![],
+        | TExprKind::ProbeName(_)
+        | TExprKind::Bytes(_) => vec![],
         TExprKind::MapRead { key, .. } => key.iter().map(|k| k.as_ref()).collect(),
         TExprKind::Unary { expr, .. } | TExprKind::Cast { expr } | TExprKind::Member { base: expr, .. } => vec![expr],
         TExprKind::Binary { lhs, rhs, .. } => vec![lhs, rhs],

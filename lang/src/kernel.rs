@@ -93,4 +93,47 @@ pub trait KernelTypes {
 
     /// Kernel functions matching a glob (for `kprobe:tcp_*`).
     fn match_functions(&self, pattern: &str) -> Vec<String>;
+
+    /// A kernel variable (`percpu_kaddr("runqueues")`): its BTF id and type.
+    fn kernel_var(&self, _name: &str) -> Option<(u32, Type)> {
+        None
+    }
+
+    /// Host facts a script reads when it is compiled. The defaults say the
+    /// host cannot be asked (fakes for the checker's tests override them).
+    fn host(&self) -> &dyn HostFacts {
+        &NoHost
+    }
+}
+
+/// What `ncpus`, `cgroupid("…")` and `nsecs(sw_tai)` ask of the machine at
+/// compile time, behind one trait so the checker stays testable.
+pub trait HostFacts {
+    /// Online CPUs (`ncpus`).
+    fn online_cpus(&self) -> Result<u64, String>;
+    /// The cgroup v2 id of the cgroup directory `path` (its inode number).
+    fn cgroup_id(&self, path: &str) -> Result<u64, String>;
+    /// CLOCK_TAI minus CLOCK_BOOTTIME now, for `nsecs(sw_tai)`.
+    fn tai_minus_boot_ns(&self) -> Result<u64, String>;
+    /// Whether /proc/kallsyms has an address for `name`: the verifier
+    /// resolves `percpu_kaddr()`'s variable through it, and a kernel built
+    /// without CONFIG_KALLSYMS_ALL lists no data symbols. `None`: unknown.
+    fn kernel_symbol_exists(&self, _name: &str) -> Option<bool> {
+        None
+    }
+}
+
+/// A host that cannot be asked.
+pub struct NoHost;
+
+impl HostFacts for NoHost {
+    fn online_cpus(&self) -> Result<u64, String> {
+        Err("the number of CPUs is not known here".into())
+    }
+    fn cgroup_id(&self, _path: &str) -> Result<u64, String> {
+        Err("cgroups cannot be looked up here".into())
+    }
+    fn tai_minus_boot_ns(&self) -> Result<u64, String> {
+        Err("the clocks cannot be read here".into())
+    }
 }

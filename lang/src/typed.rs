@@ -106,7 +106,28 @@ pub enum TStmtKind {
     Delete { map: MapId, key: Option<TExpr> },
     /// `exit()`, `exit(code)`: flowtrace's exit status is `code` (an integer).
     Exit { code: Option<TExpr> },
+    /// `cat`, `system`, `join`, `signal`: act outside the probe, on `args`.
+    Action { action: Action, args: Vec<TExpr> },
 }
+
+/// What an [`TStmtKind::Action`] does with its arguments.
+#[derive(Clone, Debug)]
+pub enum Action {
+    /// `cat(fmt, args…)`: userspace prints the file the format names.
+    Cat { format: Format },
+    /// `system(fmt, args…)`: userspace runs the command (`--unsafe`).
+    System { format: Format },
+    /// `join(argv[, sep])`: `args[0]` is the pointer array; the probe reads
+    /// up to [`JOIN_MAX_ITEMS`] strings of [`JOIN_ITEM_SIZE`] bytes.
+    Join { sep: String },
+    /// `signal(SIG)`: `args[0]` is the signal number (`--unsafe`).
+    Signal,
+}
+
+/// `join()` reads at most this many strings (bpftrace's limit is 16 too).
+pub const JOIN_MAX_ITEMS: u32 = 16;
+/// … each cut to this many bytes, NUL included.
+pub const JOIN_ITEM_SIZE: u32 = 64;
 
 #[derive(Clone, Debug)]
 pub struct TExpr {
@@ -154,6 +175,8 @@ pub enum TExprKind {
     /// A string resolved in userspace by index (`probe`, `func` when known
     /// at compile time).
     ProbeName(String),
+    /// Constant bytes (`pton("10.0.0.1")`), of an array type.
+    Bytes(Vec<u8>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -49,6 +49,32 @@ pub enum AggKind {
     Hist,
     /// `lhist(v, min, max, step)`.
     Lhist { min: i64, max: i64, step: i64 },
+    /// `tseries(v, interval, intervals[, agg])`: one value per interval of
+    /// `interval_ns`, for the latest `intervals` intervals.
+    Tseries { interval_ns: u64, intervals: u32, agg: TseriesAgg, signed: bool },
+}
+
+/// How `tseries()` combines the values of one interval.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TseriesAgg {
+    /// No fourth argument: the last value written wins.
+    Last,
+    Avg,
+    Max,
+    Min,
+    Sum,
+}
+
+impl TseriesAgg {
+    pub fn from_name(name: &str) -> Option<TseriesAgg> {
+        Some(match name {
+            "avg" => TseriesAgg::Avg,
+            "max" => TseriesAgg::Max,
+            "min" => TseriesAgg::Min,
+            "sum" => TseriesAgg::Sum,
+            _ => return None,
+        })
+    }
 }
 
 /// Which memory a pointer points into. Reads through a user pointer use
@@ -60,6 +86,33 @@ pub enum AddrSpace {
     Kernel,
     /// Process memory: the pointer fields of `syscalls` tracepoints.
     User,
+}
+
+/// Values whose bytes are plain data but which userspace prints by a rule
+/// of their own (bpftrace's `username`, `timestamp`, `macaddr_t`, `buffer`).
+/// They can be stored, used as keys and printed, not computed with.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Rendered {
+    /// A uid (8 bytes), printed as the user's name: `username`.
+    Username,
+    /// Nanoseconds (8 bytes) of `clock`, printed as local wall-clock time
+    /// with strftime(3) `format` (plus `%f`, `%k`, `%l`): `strftime()`.
+    Timestamp { format: String, clock: TimestampClock },
+    /// Six bytes (in 8), printed as `AA:BB:CC:DD:EE:FF`: `macaddr()`.
+    MacAddr,
+    /// `buf()`: the byte count (8 bytes), then `cap` bytes of data, printed
+    /// with `\xNN` escapes by `%r`, in hex by `%rx`/`%rh`.
+    Buffer { cap: u32 },
+}
+
+/// Which clock a `strftime()` timestamp counts on, so userspace knows what
+/// to add to reach the epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TimestampClock {
+    /// Since boot (`nsecs`, `nsecs(boot)`): userspace adds the boot time.
+    Boot,
+    /// Since the epoch (`nsecs(tai)`, `nsecs(sw_tai)`): printed as is.
+    Epoch,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -90,6 +143,7 @@ pub enum Type {
     /// `args` in tracepoint, rawtracepoint and fentry probes: only its fields are
     /// values.
     Args,
+    Rendered(Rendered),
 }
 
 /// Which name of a cgroup a [`Type::CgroupName`] value prints as.
@@ -163,6 +217,7 @@ impl AggKind {
             AggKind::Stats { .. } => "stats",
             AggKind::Hist => "hist",
             AggKind::Lhist { .. } => "lhist",
+            AggKind::Tseries { .. } => "tseries",
         }
     }
 }
@@ -208,6 +263,18 @@ impl fmt::Display for Type {
             Type::CgroupName(CgroupView::Pod) => write!(f, "pod_t"),
             Type::CgroupName(CgroupView::Container) => write!(f, "container_t"),
             Type::Args => write!(f, "args"),
+            Type::Rendered(r) => write!(f, "{r}"),
+        }
+    }
+}
+
+impl fmt::Display for Rendered {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rendered::Username => write!(f, "username"),
+            Rendered::Timestamp { .. } => write!(f, "timestamp"),
+            Rendered::MacAddr => write!(f, "macaddr_t"),
+            Rendered::Buffer { cap } => write!(f, "buffer[{cap}]"),
         }
     }
 }

@@ -60,6 +60,7 @@ fn sexp(e: &Expr) -> String {
             if *prefix { format!("({op}pre {})", sexp(target)) } else { format!("({op}post {})", sexp(target)) }
         }
         ExprKind::Block { stmts, value } => format!("(block {} {})", stmts.len(), sexp(value)),
+        ExprKind::TypeArg(ty) => format!("(type {:?} {})", ty.base, ty.pointer_depth),
     }
 }
 

@@ -5,7 +5,7 @@
 use crate::values::{AggValue, Value};
 use flowtrace_codegen::layout;
 use flowtrace_codegen::object::CompiledProgram;
-use flowtrace_lang::types::{AggKind, IntType, Type};
+use flowtrace_lang::types::{AggKind, IntType, Rendered, Type};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Address families as the kernel numbers them.
@@ -73,6 +73,26 @@ pub fn value(ty: &Type, bytes: &[u8], probes: &ProbeNames) -> Value {
         Type::Array { elem, len } => array(elem, *len, bytes, probes),
         Type::Record(r) => Value::Str(format!("<{} bytes of {}>", r.size, ty)),
         Type::Agg(_) | Type::Void | Type::Args => Value::Tuple(Vec::new()),
+        Type::Rendered(r) => rendered(r, bytes),
+    }
+}
+
+/// Values printed by their own rule (see `Rendered`): resolved to text
+/// here, when userspace handles them, as bpftrace does.
+fn rendered(r: &Rendered, bytes: &[u8]) -> Value {
+    match r {
+        Rendered::Username => Value::Str(crate::output::names::user_name(u64_at(bytes, 0) as u32)),
+        Rendered::Timestamp { format, clock } => {
+            Value::Str(crate::output::time::format_timestamp(format, u64_at(bytes, 0), *clock))
+        }
+        Rendered::MacAddr => {
+            let mac: Vec<String> = (0..6).map(|i| format!("{:02X}", bytes.get(i).copied().unwrap_or(0))).collect();
+            Value::Str(mac.join(":"))
+        }
+        Rendered::Buffer { cap } => {
+            let n = (u64_at(bytes, 0) as usize).min(*cap as usize);
+            Value::Buffer(bytes.get(8..8 + n).unwrap_or(&[]).to_vec())
+        }
     }
 }
 
@@ -194,6 +214,9 @@ pub fn aggregate(agg: AggKind, bytes: &[u8], stride: usize, cpus: usize) -> AggV
             buckets: buckets(layout::lhist_buckets(agg), sum_at),
             sum: sum_at(layout::hist_sum_offset(agg) as usize) as i64,
         },
+        AggKind::Tseries { interval_ns, intervals, agg, signed } => {
+            AggValue::Tseries { interval_ns, intervals, points: crate::tseries::merge(per_cpu, cpus, intervals, agg, signed) }
+        }
     }
 }
 

@@ -25,6 +25,12 @@ pub enum Event<'a> {
     Exit,
     /// `exit(code)`.
     ExitCode(i64),
+    /// `cat(fmt, …)`: the file's path, formatted.
+    Cat { path: String },
+    /// `system(fmt, …)`: the command, formatted.
+    System { command: String },
+    /// `join(argv, sep)`: the joined line.
+    Join { line: String },
 }
 
 /// What the output layer implements to receive events, in the order the
@@ -35,6 +41,8 @@ pub trait EventSink {
     fn print_map(&mut self, map: &MapSnapshot, top: u64, div: u64) -> io::Result<()>;
     fn print_value(&mut self, value: &Value) -> io::Result<()>;
     fn time(&mut self, format: &str) -> io::Result<()>;
+    /// Text produced in userspace for `cat`, `system` and `join`.
+    fn text(&mut self, text: &str) -> io::Result<()>;
 }
 
 /// What [`drain`] needs of the maps: the loaded program's own
@@ -81,6 +89,9 @@ pub(crate) fn drain(events: &mut Events, maps: &dyn MapAccess, sink: &mut dyn Ev
                 events.exit_code.get_or_insert(code);
                 return Ok(Flow::Exit);
             }
+            Event::Cat { path } => sink.text(&crate::output::actions::cat(&path)).map_err(out)?,
+            Event::System { command } => sink.text(&crate::output::actions::system(&command)).map_err(out)?,
+            Event::Join { line } => sink.text(&line).map_err(out)?,
         }
     }
     Ok(Flow::Continue)
@@ -131,7 +142,31 @@ pub fn decode_record<'k>(kinds: &'k [EventKind], probes: &ProbeNames, record: &[
                 .ok_or_else(|| RuntimeError::Load(format!("exit record of {} bytes has no code", record.len())))?;
             Event::ExitCode(i64::from_le_bytes(code))
         }
+        EventKind::Cat { format, args: types } => Event::Cat { path: formatted(format, types, args, probes)? },
+        EventKind::System { format, args: types } => Event::System { command: formatted(format, types, args, probes)? },
+        EventKind::Join { sep } => Event::Join { line: joined(args, sep) },
     })
+}
+
+/// The text a `cat`/`system` format makes of its arguments.
+fn formatted(format: &Format, types: &[flowtrace_lang::types::Type], args: &[u8], probes: &ProbeNames) -> Result<String, RuntimeError> {
+    crate::output::printf::render(format, &decode::fields(types, args, probes)).map_err(|e| RuntimeError::Load(e.to_string()))
+}
+
+/// A `join` record: a u64 count, then that many strings of
+/// `JOIN_ITEM_SIZE` bytes, joined by `sep` into one line.
+fn joined(args: &[u8], sep: &str) -> String {
+    use flowtrace_lang::typed::{JOIN_ITEM_SIZE, JOIN_MAX_ITEMS};
+    let count = args.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()).map_or(0, u64::from_le_bytes);
+    let items: Vec<String> = (0..count.min(u64::from(JOIN_MAX_ITEMS)) as usize)
+        .map(|i| {
+            let at = 8 + i * JOIN_ITEM_SIZE as usize;
+            let item = args.get(at..at + JOIN_ITEM_SIZE as usize).unwrap_or(&[]);
+            let end = item.iter().position(|&b| b == 0).unwrap_or(item.len());
+            String::from_utf8_lossy(&item[..end]).into_owned()
+        })
+        .collect();
+    format!("{}\n", items.join(sep))
 }
 
 impl Events {

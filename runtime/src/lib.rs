@@ -22,6 +22,7 @@ pub mod session;
 pub mod sys;
 mod sys_links;
 pub mod tc;
+pub mod tseries;
 pub mod values;
 
 pub use attach::{capabilities, kprobes_available};

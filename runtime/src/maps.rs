@@ -358,6 +358,7 @@ fn value_kind(value: &MapValue) -> ValueKind {
             AggKind::Stats { .. } => ValueKind::Stats,
             AggKind::Hist => ValueKind::Hist,
             AggKind::Lhist { .. } => ValueKind::Lhist,
+            AggKind::Tseries { .. } => ValueKind::Tseries,
         },
     }
 }

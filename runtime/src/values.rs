@@ -18,6 +18,8 @@ pub enum Value {
     Tuple(Vec<Value>),
     /// A probe or function name resolved in userspace.
     Probe(String),
+    /// `buf()`'s bytes: printed with `\\xNN` escapes (see `BufferForm`).
+    Buffer(Vec<u8>),
 }
 
 /// A map's value after merging every CPU's copy.
@@ -36,6 +38,9 @@ pub enum AggValue {
     Lhist { min: i64, max: i64, step: i64, buckets: Vec<u64>, sum: i64 },
     /// A value stored with `@m[k] = v`.
     Plain(Value),
+    /// `tseries()`: (epoch, value) of each interval held, oldest first; an
+    /// epoch is wall-clock nanoseconds / `interval_ns`.
+    Tseries { interval_ns: u64, intervals: u32, points: Vec<(u64, i64)> },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -76,4 +81,5 @@ pub enum ValueKind {
     Stats,
     Hist,
     Lhist,
+    Tseries,
 }

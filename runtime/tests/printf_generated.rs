@@ -186,6 +186,8 @@ fn glibc(spec: &ConvSpec, written: &str, value: &Value) -> String {
             }
             (ArgKind::Integer, raw) if spec.length == Length::Long => libc::snprintf(ptr, cap, fmt.as_ptr(), raw as libc::c_long),
             (ArgKind::Integer, raw) => libc::snprintf(ptr, cap, fmt.as_ptr(), raw as u32 as libc::c_int),
+            // CONVERSIONS has no 'r': glibc has no buffer conversion to compare with.
+            (ArgKind::Buffer, _) => panic!("%r is bpftrace's own; it is not generated here"),
         }
     };
     String::from_utf8_lossy(&buf[..usize::try_from(n).expect("snprintf succeeds")]).into_owned()

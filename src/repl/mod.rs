@@ -94,6 +94,7 @@ fn session_main(cli: &Cli) -> Result<(), String> {
         map_keys: cli.map_keys,
         start_ns: monotonic_ns(),
         possible_cpus: crate::run::possible_cpus(),
+        wall_offset_ns: flowtrace_runtime::output::time::wall_minus_boot_ns(),
         ..CompileOptions::default()
     };
     let printer = Printer::new(OutWriter::new(out.clone()), crate::run::output_format(cli.format));

@@ -28,6 +28,15 @@ pub(crate) const FUNCS: &[FuncInfo] = &[
         "lhist(int value, int min, int max, int step)",
         "linear histogram: buckets of `step` from `min` to `max` (constants)"
     ),
+    FuncInfo::of(
+        Func::Tseries,
+        "tseries",
+        (3, 4),
+        FuncRole::Aggregation,
+        "tseries(int value, duration interval, int intervals [, string agg])",
+        "time series: the last (or avg/max/min/sum) value in each of the latest `intervals` intervals (at most 1000)",
+        None,
+    ),
 ];
 
 impl Func {

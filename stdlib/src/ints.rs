@@ -25,4 +25,14 @@ pub(crate) const FUNCS: &[FuncInfo] = &[
         doc: "the value with its bytes reversed (same width, unsigned)",
         unsupported: None,
     },
+    FuncInfo {
+        func: Func::Offsetof,
+        name: "offsetof",
+        min_args: 2,
+        max_args: 2,
+        role: FuncRole::Value,
+        signature: "uint64 offsetof(struct NAME | expr, field[.sub…])",
+        doc: "byte offset of a (nested) field in a struct, known when compiling",
+        unsupported: None,
+    },
 ];

@@ -42,6 +42,10 @@ pub enum Builtin {
     Mark,
     Cookie,
     Skb,
+    // The machine and the user (`host.rs`).
+    Ncpus,
+    Numaid,
+    Username,
 }
 
 /// Builtin functions (`printf`, `count`, `ntop`, …).
@@ -81,16 +85,37 @@ pub enum Func {
     CgroupPath,
     Pod,
     Container,
+    // Added for today's bpftrace (issue 11), one family file each.
+    Offsetof,
+    Strcontains,
+    Buf,
+    Join,
+    Cat,
+    Pton,
+    Macaddr,
+    Cgroupid,
+    Strftime,
+    /// `nsecs(monotonic|boot|tai|sw_tai)`: the call form of `nsecs`.
+    NsecsOf,
+    /// `len(@map)`: how many keys a map holds.
+    MapLen,
+    Path,
+    PercpuKaddr,
+    Signal,
+    System,
+    Tseries,
 }
 
 mod aggregations;
 mod cgroup;
 mod exit;
+mod host;
 mod ints;
 mod map_ops;
 mod ntop;
 mod packet;
 mod print;
+mod process_control;
 pub mod printf;
 mod probe_context;
 mod process;

@@ -44,4 +44,14 @@ pub(crate) const FUNCS: &[FuncInfo] = &[
         doc: "whether the map holds the key",
         unsupported: None,
     },
+    FuncInfo {
+        func: Func::MapLen,
+        name: "len",
+        min_args: 1,
+        max_args: 1,
+        role: FuncRole::Value,
+        signature: "int64 len(@map)",
+        doc: "how many keys the map holds",
+        unsupported: Some("not supported by flowtrace yet (counting in the probe needs a bpf_for_each_map_elem callback)"),
+    },
 ];

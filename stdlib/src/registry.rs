@@ -69,6 +69,7 @@ const BUILTIN_TABLES: &[&[BuiltinInfo]] = &[
     crate::time::BUILTINS,
     crate::probe_context::BUILTINS,
     crate::packet::BUILTINS,
+    crate::host::BUILTINS,
 ];
 
 const FUNC_TABLES: &[&[FuncInfo]] = &[
@@ -83,6 +84,8 @@ const FUNC_TABLES: &[&[FuncInfo]] = &[
     crate::symbols::FUNCS,
     crate::ints::FUNCS,
     crate::cgroup::FUNCS,
+    crate::host::FUNCS,
+    crate::process_control::FUNCS,
 ];
 
 /// Every builtin variable, in documentation order.
@@ -134,9 +137,15 @@ mod tests {
 
     #[test]
     fn names_are_unique() {
+        // A variable and a function may share a name (`nsecs` and
+        // `nsecs(tai)`, the tc `len` and `len(@m)`): a call is always the function.
         let mut seen = HashSet::new();
-        for name in builtins().map(|b| b.name).chain(funcs().map(|f| f.name)) {
-            assert!(seen.insert(name), "{name} registered twice");
+        for name in builtins().map(|b| b.name) {
+            assert!(seen.insert(name), "variable {name} registered twice");
+        }
+        let mut seen = HashSet::new();
+        for name in funcs().map(|f| f.name) {
+            assert!(seen.insert(name), "function {name} registered twice");
         }
     }
 
@@ -148,7 +157,7 @@ mod tests {
             Builtin::Cgroup, Builtin::Probe, Builtin::Func, Builtin::Len, Builtin::Ifindex,
             Builtin::Ifname, Builtin::Dir, Builtin::Family, Builtin::Proto, Builtin::Saddr,
             Builtin::Daddr, Builtin::Sport, Builtin::Dport, Builtin::Tcpflags, Builtin::Mark,
-            Builtin::Cookie, Builtin::Skb,
+            Builtin::Cookie, Builtin::Skb, Builtin::Ncpus, Builtin::Numaid, Builtin::Username,
         ];
         for b in variants.into_iter().chain((0..6).map(Builtin::Arg)) {
             assert_eq!(builtins().filter(|i| i.builtin == b).count(), 1, "{b:?}");
@@ -159,6 +168,9 @@ mod tests {
             Func::Time, Func::Exit, Func::Str, Func::Ntop, Func::Strncmp, Func::Kstack,
             Func::Ustack, Func::Ksym, Func::Usym, Func::Kaddr, Func::Sizeof, Func::Bswap, Func::Has,
             Func::CgroupPath, Func::Pod, Func::Container,
+            Func::Offsetof, Func::Strcontains, Func::Buf, Func::Join, Func::Cat, Func::Pton, Func::Macaddr,
+            Func::Cgroupid, Func::Strftime, Func::NsecsOf, Func::MapLen, Func::Path, Func::PercpuKaddr,
+            Func::Signal, Func::System, Func::Tseries,
         ];
         for f in funcs_list {
             assert_eq!(funcs().filter(|i| i.func == f).count(), 1, "{f:?}");

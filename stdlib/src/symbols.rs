@@ -1,5 +1,6 @@
-//! Stacks and symbols. Registered so the names resolve and the message can
-//! say they are planned, rather than "unknown function".
+//! Stacks and symbols. Stacks and symbol names are registered so the names
+//! resolve and the message can say they are planned, rather than "unknown
+//! function"; `percpu_kaddr` works (bpf_this_cpu_ptr / bpf_per_cpu_ptr).
 
 use crate::registry::{FuncInfo, FuncRole};
 use crate::Func;
@@ -18,4 +19,13 @@ pub(crate) const FUNCS: &[FuncInfo] = &[
     sym!(Ksym, "ksym", 1, 1, "ksym(int addr)", "kernel symbol name of an address"),
     sym!(Usym, "usym", 1, 1, "usym(int addr)", "user symbol name of an address"),
     sym!(Kaddr, "kaddr", 1, 1, "uint64 kaddr(string name)", "address of a kernel symbol"),
+    FuncInfo::of(
+        Func::PercpuKaddr,
+        "percpu_kaddr",
+        (1, 2),
+        FuncRole::Value,
+        "T *percpu_kaddr(string name [, int cpu])",
+        "address of the per-CPU kernel variable `name` on this CPU (or on `cpu`: NULL past the last one)",
+        None,
+    ),
 ];

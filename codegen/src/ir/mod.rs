@@ -196,6 +196,9 @@ pub enum Inst {
     LdImm64 { dst: Reg, imm: u64 },
     /// `lddw dst, map` whose immediate is relocated to the map's fd.
     LdMap { dst: Reg, map: MapRef },
+    /// `lddw dst, btf#id`: the address of the vmlinux variable with BTF id
+    /// `btf_id` (BPF_PSEUDO_BTF_ID), resolved by the verifier.
+    LdBtfVar { dst: Reg, btf_id: u32 },
     /// `dst = *(size *)(base + off)`, zero-extended.
     Load { size: Size, dst: Reg, base: Reg, off: i16 },
     /// `*(size *)(base + off) = src`.
@@ -238,7 +241,7 @@ impl Inst {
             }
             Inst::Call { args, .. } => out.extend(ARG_REGS.iter().take(*args as usize)),
             Inst::Exit => out.push(R0),
-            Inst::LdImm64 { .. } | Inst::LdMap { .. } | Inst::Goto(_) | Inst::Label(_) | Inst::Comment(_) => {}
+            Inst::LdImm64 { .. } | Inst::LdMap { .. } | Inst::LdBtfVar { .. } | Inst::Goto(_) | Inst::Label(_) | Inst::Comment(_) => {}
         }
         out
     }
@@ -252,6 +255,7 @@ impl Inst {
             | Inst::ToBe { dst, .. }
             | Inst::LdImm64 { dst, .. }
             | Inst::LdMap { dst, .. }
+            | Inst::LdBtfVar { dst, .. }
             | Inst::Load { dst, .. } => vec![*dst],
             Inst::Call { .. } => vec![R0, R1, R2, R3, R4, R5],
             _ => Vec::new(),
@@ -270,7 +274,7 @@ impl Inst {
                 *dst = f(*dst);
                 src(s, &mut f);
             }
-            Inst::Neg { dst } | Inst::ToBe { dst, .. } | Inst::LdImm64 { dst, .. } | Inst::LdMap { dst, .. } => {
+            Inst::Neg { dst } | Inst::ToBe { dst, .. } | Inst::LdImm64 { dst, .. } | Inst::LdMap { dst, .. } | Inst::LdBtfVar { dst, .. } => {
                 *dst = f(*dst)
             }
             Inst::Load { dst, base, .. } => {
@@ -292,7 +296,7 @@ impl Inst {
     /// Number of 8-byte instruction slots this takes once emitted.
     pub fn slots(&self) -> usize {
         match self {
-            Inst::LdImm64 { .. } | Inst::LdMap { .. } => 2,
+            Inst::LdImm64 { .. } | Inst::LdMap { .. } | Inst::LdBtfVar { .. } => 2,
             Inst::Label(_) | Inst::Comment(_) => 0,
             _ => 1,
         }

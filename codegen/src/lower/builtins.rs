@@ -44,7 +44,20 @@ impl Lowerer<'_> {
                 self.call(helper::GET_CURRENT_COMM, &[Arg::Addr(buf), Arg::Imm(COMM_LEN as i32)]);
                 Ok(Val::Bytes(buf))
             }
-            Builtin::Nsecs => scalar(self.call(helper::KTIME_GET_NS, &[])),
+            // Today's bpftrace counts `nsecs` on the boot clock (0.17 used the
+            // monotonic one; they differ only after a suspend).
+            Builtin::Nsecs => scalar(self.call(helper::KTIME_GET_BOOT_NS, &[])),
+            Builtin::Numaid => {
+                let r = self.call(helper::GET_NUMA_NODE_ID, &[]);
+                self.emit(Inst::Alu32 { op: AluOp::Mov, dst: r, src: Src::Reg(r) });
+                scalar(r)
+            }
+            // The uid; userspace prints the name.
+            Builtin::Username => {
+                let r = self.call(helper::GET_CURRENT_UID_GID, &[]);
+                self.emit(Inst::Alu32 { op: AluOp::Mov, dst: r, src: Src::Reg(r) });
+                scalar(r)
+            }
             Builtin::Elapsed => {
                 let now = self.call(helper::KTIME_GET_NS, &[]);
                 let start = self.constant(self.g.start_ns);
@@ -59,9 +72,9 @@ impl Lowerer<'_> {
             Builtin::Cgroup if self.kind == crate::object::ProgramKind::SchedCls => self.packet_builtin(b, e),
             Builtin::Cgroup => scalar(self.call(helper::GET_CURRENT_CGROUP_ID, &[])),
             // The checker resolves these (`probe` and `func` to probe-name
-            // values, `dir` to a string constant) or rejects them (`args`
+            // values, `dir` to a string constant, `ncpus` to a number) or rejects them (`args`
             // without a field), so they never reach lowering.
-            Builtin::Probe | Builtin::Func | Builtin::Dir | Builtin::Args => {
+            Builtin::Probe | Builtin::Func | Builtin::Dir | Builtin::Args | Builtin::Ncpus => {
                 debug_assert!(false, "{b:?} should have been resolved by the checker");
                 Err(Diagnostic::error(e.span, format!("internal error: {b:?} was not resolved by the checker")))
             }

@@ -63,9 +63,30 @@ impl Lowerer<'_> {
                 let v = self.expr(a)?;
                 Ok(Val::Scalar(self.scalar(v)?))
             }
-            Func::Kstack | Func::Ustack | Func::Kaddr | Func::Has => {
-                Err(self.unsupported(e.span, &format!("{}()", format!("{func:?}").to_lowercase())))
+            Func::Has => self.has_key(args, e),
+            Func::NsecsOf => self.nsecs_of(args, e),
+            // The nanoseconds themselves; userspace formats them by the type.
+            Func::Strftime => {
+                let [ns] = args else { return Err(arity(e, "strftime(fmt, ns)")) };
+                let v = self.expr(ns)?;
+                Ok(Val::Scalar(self.scalar(v)?))
             }
+            Func::Macaddr => {
+                let [src] = args else { return Err(arity(e, "macaddr(x)")) };
+                self.macaddr(src)
+            }
+            Func::Buf => self.buffer(args, e),
+            Func::Strcontains => self.str_contains(args, e),
+            Func::Path => self.d_path(args, e),
+            Func::PercpuKaddr => self.percpu_kaddr(args, e),
+            Func::Kstack
+            | Func::Ustack
+            | Func::Kaddr
+            | Func::MapLen
+            | Func::Tseries
+            | Func::Offsetof
+            | Func::Pton
+            | Func::Cgroupid => Err(self.unsupported(e.span, &format!("{}()", format!("{func:?}").to_lowercase()))),
             Func::Count | Func::Sum | Func::Min | Func::Max | Func::Avg | Func::Stats | Func::Hist | Func::Lhist => {
                 Err(Diagnostic::error(e.span, "an aggregation can only be assigned to a map: @m[key] = count()"))
             }
@@ -82,7 +103,16 @@ impl Lowerer<'_> {
                 self.place(done);
                 Ok(Val::Scalar(out))
             }
-            Func::Print | Func::Clear | Func::Zero | Func::Printf | Func::Time | Func::Exit => {
+            Func::Print
+            | Func::Clear
+            | Func::Zero
+            | Func::Printf
+            | Func::Time
+            | Func::Exit
+            | Func::Cat
+            | Func::Join
+            | Func::Signal
+            | Func::System => {
                 Err(Diagnostic::error(e.span, "this call has no value"))
             }
         }

@@ -16,7 +16,7 @@ impl Lowerer<'_> {
     /// Reserve a record, fill it, submit it; count it as lost when the ring
     /// buffer is full. Arguments are evaluated before the reservation so no
     /// helper call happens while the record is held.
-    fn send_event(&mut self, kind: EventKind, args: &[TExpr]) -> LowerResult<()> {
+    pub(super) fn send_event(&mut self, kind: EventKind, args: &[TExpr]) -> LowerResult<()> {
         let mut vals = Vec::with_capacity(args.len());
         for a in args {
             let v = self.expr(a)?;

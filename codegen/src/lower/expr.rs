@@ -52,7 +52,11 @@ impl Lowerer<'_> {
             TExprKind::Binary { op, lhs, rhs } => self.arithmetic(*op, lhs, rhs, &e.ty)?,
             TExprKind::Ternary { cond, then, otherwise } => self.ternary(cond, then, otherwise, &e.ty)?,
             TExprKind::Cast { expr } => {
-                let v = self.expr(expr)?;
+                let mut v = self.expr(expr)?;
+                // `(uint32)pton("…")`: the array's bytes, read in host order.
+                if let Type::Array { .. } = expr.ty {
+                    v = Val::Bytes(self.bytes_of(v, &expr.ty)?);
+                }
                 let src = self.scalar(v)?;
                 let r = self.copy_reg(src);
                 self.normalize(r, &e.ty);
@@ -76,6 +80,7 @@ impl Lowerer<'_> {
             TExprKind::Call { func, args } => self.call_func(*func, args, e)?,
             TExprKind::ProbeName(name) => Val::Scalar(self.probe_name_value(name)),
             TExprKind::Block { stmts, value } => self.block_value(stmts, value)?,
+            TExprKind::Bytes(bytes) => Val::Bytes(self.constant_bytes(bytes)?),
         })
     }
 
@@ -95,6 +100,20 @@ impl Lowerer<'_> {
             }
             other => Ok(other),
         }
+    }
+
+    /// `pton(…)`'s bytes in a zeroed buffer of their array's layout size.
+    fn constant_bytes(&mut self, bytes: &[u8]) -> LowerResult<Mem> {
+        let size = layout::round_up(bytes.len() as u32);
+        let buf = self.alloc(size)?;
+        self.zero(buf, size);
+        for (i, chunk) in bytes.chunks(4).enumerate() {
+            let mut word = [0u8; 4];
+            word[..chunk.len()].copy_from_slice(chunk);
+            let imm = i32::from_le_bytes(word);
+            self.emit(Inst::Store { size: Size::W, base: buf.base, off: buf.off + (i * 4) as i16, src: Src::Imm(imm) });
+        }
+        Ok(buf)
     }
 
     fn string_literal(&mut self, s: &str, ty: &Type) -> LowerResult<Mem> {

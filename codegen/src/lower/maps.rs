@@ -308,6 +308,10 @@ impl Lowerer<'_> {
                 let idx = self.linear_bucket(v, min, max, step)?;
                 self.bump_bucket(p, idx, layout::lhist_buckets(agg), done);
             }
+            AggKind::Tseries { interval_ns, intervals, agg, signed } => {
+                let v = need(value, self)?;
+                self.tseries_update(p, v, (interval_ns, intervals), agg, signed, done);
+            }
         }
         self.place(done);
         Ok(())
@@ -378,7 +382,7 @@ impl Lowerer<'_> {
         Ok(self.call(helper::MAP_LOOKUP_ELEM, &[Arg::Map(scratch), Arg::Addr(key)]))
     }
 
-    fn add_at(&mut self, p: Reg, off: i16, v: Src) {
+    pub(super) fn add_at(&mut self, p: Reg, off: i16, v: Src) {
         let t = self.vreg();
         self.emit(Inst::Load { size: Size::DW, dst: t, base: p, off });
         self.alu(AluOp::Add, t, v);
@@ -386,7 +390,7 @@ impl Lowerer<'_> {
     }
 
     /// (value, has_value): replace when there is no value yet or `v` wins.
-    fn min_max(&mut self, p: Reg, v: Reg, is_min: bool, signed: bool, done: crate::ir::Label) {
+    pub(super) fn min_max(&mut self, p: Reg, v: Reg, is_min: bool, signed: bool, done: crate::ir::Label) {
         let set = self.label();
         let has = self.vreg();
         self.emit(Inst::Load { size: Size::DW, dst: has, base: p, off: 8 });

@@ -6,7 +6,9 @@
 //! buffers and helper-call plumbing.
 
 pub mod builtins;
+mod actions;
 pub mod calls;
+mod calls_host;
 pub mod context;
 pub mod events;
 pub mod expr;
@@ -17,6 +19,7 @@ pub mod percpu;
 mod packet_parse;
 pub mod shared_key;
 pub mod stmt;
+mod tseries;
 #[cfg(test)]
 mod tests;
 
@@ -55,6 +58,8 @@ pub struct Globals {
     pub kprobes_as_fentry: bool,
     /// `CompileOptions::possible_cpus`.
     pub possible_cpus: u32,
+    /// `CompileOptions::wall_offset_ns`.
+    pub wall_offset_ns: u64,
 }
 
 impl Globals {
@@ -72,6 +77,7 @@ impl Globals {
             start_ns,
             kprobes_as_fentry: false,
             possible_cpus: 0,
+            wall_offset_ns: 0,
         }
     }
 

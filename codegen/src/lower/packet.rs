@@ -275,7 +275,7 @@ fn stmt_uses(s: &TStmt, want: &dyn Fn(Builtin) -> bool, in_key: Option<&TExpr>) 
         TStmtKind::While { cond, body } => e(cond) || stmts_use(body, want, in_key),
         TStmtKind::ForRange { start, end, body, .. } => e(start) || e(end) || stmts_use(body, want, in_key),
         TStmtKind::Exit { code } => oe(code),
-        TStmtKind::Printf { args, .. } => args.iter().any(e),
+        TStmtKind::Printf { args, .. } | TStmtKind::Action { args, .. } => args.iter().any(e),
         TStmtKind::Return
         | TStmtKind::Time { .. }
         | TStmtKind::PrintMap { .. }
@@ -305,6 +305,7 @@ pub fn expr_uses(x: &TExpr, want: &dyn Fn(Builtin) -> bool) -> bool {
         | TExprKind::Var(_)
         | TExprKind::TracepointArg { .. }
         | TExprKind::FuncArg { .. }
-        | TExprKind::ProbeName(_) => false,
+        | TExprKind::ProbeName(_)
+        | TExprKind::Bytes(_) => false,
     }
 }

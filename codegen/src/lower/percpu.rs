@@ -94,7 +94,7 @@ impl Lowerer<'_> {
                 self.keep_best(acc, v, matches!(agg, AggKind::Min { .. }), signed, skip);
                 self.place(skip);
             }
-            AggKind::Stats { .. } | AggKind::Hist | AggKind::Lhist { .. } => {}
+            AggKind::Stats { .. } | AggKind::Hist | AggKind::Lhist { .. } | AggKind::Tseries { .. } => {}
         }
     }
 

@@ -80,6 +80,7 @@ impl Lowerer<'_> {
             TStmtKind::Clear { map } => self.clear_event(*map)?,
             TStmtKind::Zero { map } => self.zero_event(*map)?,
             TStmtKind::Exit { code } => self.exit_event(code.as_ref())?,
+            TStmtKind::Action { action, args } => self.action(action, args)?,
         }
         Ok(())
     }

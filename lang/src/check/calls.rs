@@ -8,7 +8,10 @@ use crate::ast::{Expr, ExprKind, Ident, MapRef};
 use crate::diag::did_you_mean_hint;
 use crate::span::Span;
 use crate::typed::{MapId, TExpr, TExprKind, TStmtKind};
-use crate::types::{AggKind, IntType, Type};
+use crate::types::{AggKind, IntType, TseriesAgg, Type};
+
+/// The most intervals one `tseries()` keeps.
+pub const TSERIES_MAX_INTERVALS: i64 = 1000;
 use flowtrace_stdlib::{lookup_func, Func, FuncInfo, FuncRole};
 
 impl Checker<'_> {
@@ -16,12 +19,25 @@ impl Checker<'_> {
     /// are checked.
     fn func_info(&mut self, func: &Ident, args: &[Expr], span: Span) -> Option<&'static FuncInfo> {
         let Some(info) = lookup_func(&func.name) else {
+            if flowtrace_stdlib::lookup_builtin(&func.name).is_some() {
+                let message = format!("'{}' is a builtin variable: it takes no arguments", func.name);
+                self.error_hint(span, message, Some(format!("write {0} or {0}()", func.name)));
+                return None;
+            }
             let hint = did_you_mean_hint(&func.name, flowtrace_stdlib::funcs().map(|f| f.name));
             self.error_hint(func.span, format!("unknown function '{}'", func.name), hint);
             return None;
         };
         if let Some(reason) = info.unsupported {
             self.error(func.span, format!("'{}' is {reason}", info.name));
+            return None;
+        }
+        if info.func.needs_unsafe() && !self.options.unsafe_mode {
+            self.error_hint(
+                span,
+                format!("{}() is an unsafe function: it acts on the traced system", info.name),
+                Some("run flowtrace with --unsafe to allow it".into()),
+            );
             return None;
         }
         let n = args.len();
@@ -54,6 +70,10 @@ impl Checker<'_> {
 
     /// A call used as a value.
     pub(super) fn call_value(&mut self, func: &Ident, args: &[Expr], span: Span) -> Option<TExpr> {
+        // `ncpus()`, `username()`: bpftrace accepts variables as calls too.
+        if args.is_empty() && lookup_func(&func.name).is_none() && flowtrace_stdlib::lookup_builtin(&func.name).is_some() {
+            return self.expr(&Expr { kind: ExprKind::Ident(func.name.clone()), span });
+        }
         let info = self.func_info(func, args, span)?;
         match info.role {
             FuncRole::Aggregation => {
@@ -97,6 +117,7 @@ impl Checker<'_> {
                 let (map, key) = self.map_with_key(&args[0], args.get(1), "delete")?;
                 Some(TStmtKind::Delete { map, key })
             }
+            Func::Cat | Func::System | Func::Join | Func::Signal => self.action_call(info.func, args, span),
             _ => None,
         }
     }
@@ -163,6 +184,16 @@ impl Checker<'_> {
                 let read = TExpr { kind: TExprKind::MapRead { map, key: key.map(Box::new) }, ty: value, span: args[0].span };
                 call(Func::Has, vec![read], Type::Bool)
             }
+            Func::Offsetof => self.offset_of(args, span),
+            Func::Pton => self.pton(&args[0], span),
+            Func::Cgroupid => self.cgroup_id(&args[0], span),
+            Func::NsecsOf => self.nsecs_of(args.first(), span),
+            Func::Strcontains => self.str_contains(args, span),
+            Func::Path => self.path(args, span),
+            Func::PercpuKaddr => self.percpu_kaddr(args, span),
+            Func::Strftime => self.strftime(args, span),
+            Func::Macaddr => self.macaddr(&args[0], span),
+            Func::Buf => self.buf(args, span),
             _ => None,
         }
     }
@@ -241,6 +272,10 @@ impl Checker<'_> {
         let value = args.first().map(|a| self.int_arg(a, info.name));
         let agg = match func {
             Func::Lhist => self.lhist_bounds(&args[1..]),
+            Func::Tseries => {
+                let signed = matches!(&value, Some(Some(v)) if super::ints::int_of(&v.ty).is_some_and(|i| i.signed));
+                self.tseries_shape(&args[1..], signed)
+            }
             _ => {
                 let signed = match &value {
                     Some(Some(v)) => super::ints::int_of(&v.ty).is_some_and(|i| i.signed),
@@ -264,6 +299,33 @@ impl Checker<'_> {
         };
         self.map_write(id, &Type::Agg(agg), None, span)?;
         Some(TStmtKind::Aggregate { map: id, key, agg, arg })
+    }
+
+    /// `tseries(v, interval, intervals[, "avg"|"max"|"min"|"sum"])`.
+    fn tseries_shape(&mut self, args: &[Expr], signed: bool) -> Option<AggKind> {
+        let interval = self.const_int(&args[0], "tseries()'s interval");
+        let intervals = self.const_int(&args[1], "tseries()'s number of intervals");
+        let agg = match args.get(2) {
+            None => Some(TseriesAgg::Last),
+            Some(a) => self.literal_string(a, "tseries()'s aggregation").and_then(|name| {
+                let agg = TseriesAgg::from_name(&name);
+                if agg.is_none() {
+                    self.error_hint(a.span, format!("tseries(): unknown aggregation '{name}'"), Some("one of \"avg\", \"max\", \"min\", \"sum\"".into()));
+                }
+                agg
+            }),
+        };
+        let (interval, intervals, agg) = (interval?, intervals?, agg?);
+        if interval <= 0 {
+            self.error_hint(args[0].span, "tseries()'s interval must be greater than zero", Some("e.g. 100ms or 1s".into()));
+            return None;
+        }
+        // Each interval is 24 bytes of a per-CPU value, which the kernel caps at 32 KiB.
+        if !(1..=TSERIES_MAX_INTERVALS).contains(&intervals) {
+            self.error(args[1].span, format!("tseries() keeps 1 to {TSERIES_MAX_INTERVALS} intervals, not {intervals}"));
+            return None;
+        }
+        Some(AggKind::Tseries { interval_ns: interval as u64, intervals: intervals as u32, agg, signed })
     }
 
     fn lhist_bounds(&mut self, args: &[Expr]) -> Option<AggKind> {

@@ -49,6 +49,10 @@ impl Checker<'_> {
             }
             ExprKind::IncDec { target, increment, prefix } => self.incdec(target, *increment, *prefix, span),
             ExprKind::Block { stmts, value } => self.block_expr(stmts, value, span),
+            ExprKind::TypeArg(_) => {
+                self.error_hint(span, "a type is not a value here", Some("types are arguments of sizeof() and offsetof() only".into()));
+                None
+            }
         }
     }
 
@@ -235,6 +239,8 @@ impl Checker<'_> {
         let value = self.expr(inner);
         let (target, value) = (target?, value?);
         let ok = match (&target, &value.ty) {
+            // bpftrace reads a byte array of the integer's size as that integer.
+            (Type::Int(t), Type::Array { elem, len }) => elem.is_integer() && type_size(elem) * len == t.bytes(),
             (Type::Int(_) | Type::Pointer(..), from) => from.is_scalar(),
             (Type::Bool, from) => from.is_scalar(),
             _ => false,
@@ -286,6 +292,11 @@ impl Checker<'_> {
 
     /// `sizeof(expr)`: the size of the expression's type.
     pub(super) fn size_of(&mut self, arg: &Expr, span: Span) -> Option<TExpr> {
+        if let ExprKind::TypeArg(name) = &arg.kind {
+            let t = self.resolve_type_name(name)?;
+            let size = if t.is_pointer() { 8 } else { type_size(&t) };
+            return Some(TExpr { kind: TExprKind::Int(u64::from(size)), ty: Type::U64, span });
+        }
         let t = self.expr(arg)?;
         let size = match &t.ty {
             Type::Pointer(inner, _) if matches!(arg.kind, ExprKind::Cast { .. }) && type_size(inner) > 0 => 8,

@@ -73,6 +73,11 @@ fn unify_agg(a: AggKind, b: AggKind) -> Option<AggKind> {
         (Hist, Hist) => Hist,
         // Different bucket layouts cannot share one map.
         (Lhist { .. }, Lhist { .. }) if a == b => a,
+        (Tseries { interval_ns: i, intervals: n, agg: g, signed: x }, Tseries { interval_ns: j, intervals: m, agg: h, signed: y })
+            if (i, n, g) == (j, m, h) =>
+        {
+            Tseries { interval_ns: i, intervals: n, agg: g, signed: x || y }
+        }
         _ => return None,
     })
 }
@@ -85,7 +90,7 @@ pub(crate) fn key_type(ty: &Type) -> Option<Type> {
         // widths unify to the widest.
         Type::Int(i) => Some(Type::Int(*i)),
         Type::Bool | Type::Pointer(..) => Some(Type::U64),
-        Type::Str { .. } | Type::Inet | Type::ProbeName | Type::CgroupName(_) => Some(ty.clone()),
+        Type::Str { .. } | Type::Inet | Type::ProbeName | Type::CgroupName(_) | Type::Rendered(_) => Some(ty.clone()),
         Type::Array { elem, .. } if elem.is_integer() => Some(ty.clone()),
         Type::Tuple(items) => items.iter().map(key_type).collect::<Option<Vec<_>>>().map(Type::Tuple),
         Type::Void | Type::Record(_) | Type::Array { .. } | Type::Agg(_) | Type::Args => None,

@@ -297,6 +297,9 @@ impl Checker<'_> {
             (Type::Agg(AggKind::Lhist { min, max, step }), Type::Agg(AggKind::Lhist { min: m2, max: x2, step: s2 })) => format!(
                 "lhist() buckets differ for {name}: ({m2}, {x2}, {s2}) here, ({min}, {max}, {step}) at the first assignment"
             ),
+            (Type::Agg(a @ AggKind::Tseries { .. }), Type::Agg(b @ AggKind::Tseries { .. })) => {
+                format!("tseries() shapes differ for {name}: {} here, {} at the first assignment", tseries_shape(b), tseries_shape(a))
+            }
             _ => format!("type mismatch for {name}: assigning a value of type '{ty}' to a map that holds '{known}'"),
         };
         let mut d = Diagnostic::error(span, message);
@@ -333,7 +336,7 @@ impl Checker<'_> {
             AggKind::Sum { signed } | AggKind::Min { signed } | AggKind::Max { signed } | AggKind::Avg { signed } => {
                 IntType { bits: 64, signed }
             }
-            AggKind::Stats { .. } | AggKind::Hist | AggKind::Lhist { .. } => {
+            AggKind::Stats { .. } | AggKind::Hist | AggKind::Lhist { .. } | AggKind::Tseries { .. } => {
                 let name = self.maps.name(id);
                 self.error_hint(
                     span,
@@ -381,3 +384,13 @@ pub(crate) fn coerce(e: TExpr, ty: &Type) -> TExpr {
     TExpr { kind: TExprKind::Cast { expr: Box::new(e) }, ty: ty.clone(), span }
 }
 
+
+/// `(interval 1000000000 ns, 3 intervals, sum)`, to tell two tseries() apart.
+fn tseries_shape(agg: &AggKind) -> String {
+    match agg {
+        AggKind::Tseries { interval_ns, intervals, agg, .. } => {
+            format!("(interval {interval_ns} ns, {intervals} intervals, {})", format!("{agg:?}").to_lowercase())
+        }
+        other => other.to_string(),
+    }
+}

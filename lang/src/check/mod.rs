@@ -18,6 +18,8 @@
 mod attach;
 mod calls;
 mod cgroup;
+mod calls_host;
+mod calls_rendered;
 mod expr;
 mod ints;
 mod maps;
@@ -47,11 +49,13 @@ pub struct CheckOptions {
     /// Buffer size of `str()` results without an explicit length (NUL
     /// included); bpftrace's BPFTRACE_STRLEN, 64 by default.
     pub default_str_size: u32,
+    /// `--unsafe`: allow `system()` and `signal()`.
+    pub unsafe_mode: bool,
 }
 
 impl Default for CheckOptions {
     fn default() -> CheckOptions {
-        CheckOptions { params: Vec::new(), default_str_size: 64 }
+        CheckOptions { params: Vec::new(), default_str_size: 64, unsafe_mode: false }
     }
 }
 
@@ -225,6 +229,7 @@ pub fn type_size(ty: &Type) -> u32 {
         Type::Array { elem, len } => type_size(elem).saturating_mul(*len),
         Type::Tuple(items) => tuple_size(items),
         Type::Agg(_) => 8,
+        Type::Rendered(r) => rendered_size(r),
     }
 }
 
@@ -251,6 +256,16 @@ fn type_align(ty: &Type) -> u32 {
         Type::Array { elem, .. } => type_align(elem),
         Type::Tuple(items) => items.iter().map(type_align).max().unwrap_or(1),
         // Kernel records are taken as 8-aligned: BTF does not record alignment.
-        Type::Bool | Type::Pointer(..) | Type::ProbeName | Type::CgroupName(_) | Type::Inet | Type::Record(_) | Type::Agg(_) => 8,
+        Type::Bool | Type::Pointer(..) | Type::ProbeName | Type::CgroupName(_) | Type::Inet | Type::Record(_) | Type::Agg(_) | Type::Rendered(_) => 8,
+    }
+}
+
+/// `sizeof` of a rendered value, as bpftrace reports it: the data it holds.
+fn rendered_size(r: &crate::types::Rendered) -> u32 {
+    use crate::types::Rendered;
+    match r {
+        Rendered::Username | Rendered::Timestamp { .. } => 8,
+        Rendered::MacAddr => 6,
+        Rendered::Buffer { cap } => *cap,
     }
 }

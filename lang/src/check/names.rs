@@ -114,6 +114,15 @@ impl Checker<'_> {
             Builtin::Proto | Builtin::Tcpflags => expr(Type::Int(IntType::U8)),
             Builtin::Saddr | Builtin::Daddr => expr(Type::Inet),
             Builtin::Cookie => expr(Type::U64),
+            Builtin::Numaid => expr(Type::Int(IntType::U32)),
+            Builtin::Username => expr(Type::Rendered(crate::types::Rendered::Username)),
+            Builtin::Ncpus => match self.kernel.host().online_cpus() {
+                Ok(n) => Some(TExpr { kind: TExprKind::Int(n), ty: Type::U64, span }),
+                Err(why) => {
+                    self.error(span, format!("ncpus: {why}"));
+                    None
+                }
+            },
             // Fields of the uapi `struct __sk_buff`, read from the tc program's context.
             Builtin::Skb => expr(self.record_pointer("__sk_buff")),
         }

@@ -5,7 +5,7 @@ use super::Checker;
 use crate::ast::{Expr, ExprKind};
 use crate::span::Span;
 use crate::typed::{TExpr, TExprKind, TStmtKind};
-use crate::types::{IntType, Type};
+use crate::types::{IntType, Rendered, Type};
 use flowtrace_stdlib::printf::{ArgKind, ConvSpec, Format};
 
 impl Checker<'_> {
@@ -15,14 +15,21 @@ impl Checker<'_> {
     /// pointers). Everything the renderer cannot print is rejected here, by
     /// the one format parser, so nothing fails per event at run time.
     pub(super) fn printf(&mut self, args: &[Expr], span: Span) -> Option<TStmtKind> {
-        let text = self.literal_string(&args[0], "printf()'s format");
+        let (format, args) = self.formatted("printf", args, span)?;
+        Some(TStmtKind::Printf { format, args })
+    }
+
+    /// A printf-style format and its arguments, checked against each other
+    /// (`printf`, and `cat` and `system`, which format a path or command).
+    pub(super) fn formatted(&mut self, func: &str, args: &[Expr], span: Span) -> Option<(Format, Vec<TExpr>)> {
+        let text = self.literal_string(&args[0], &format!("{func}()'s format"));
         let values: Vec<Option<TExpr>> = args[1..].iter().map(|a| self.expr(a)).collect();
         let text = text?;
         let format = match Format::parse(&text) {
             Ok(f) => f,
             Err(e) => {
                 let at = within_literal(args[0].span, &text, e.range);
-                self.error(at, format!("printf: {}", e.message));
+                self.error(at, format!("{func}: {}", e.message));
                 return None;
             }
         };
@@ -30,32 +37,40 @@ impl Checker<'_> {
         let given = args.len() - 1;
         if convs.len() != given {
             let (what, at) = if given < convs.len() { ("not enough", span) } else { ("too many", args[convs.len() + 1].span.to(args[given].span)) };
-            self.error(at, format!("printf: {what} arguments for the format ({given} given, {} expected)", convs.len()));
+            self.error(at, format!("{func}: {what} arguments for the format ({given} given, {} expected)", convs.len()));
             return None;
         }
         let values: Vec<TExpr> = values.into_iter().collect::<Option<_>>()?;
         let mut ok = true;
         for (conv, value) in convs.iter().zip(&values) {
-            ok &= self.printf_arg(&text[conv.range.clone()], conv.conv.arg_kind(), value);
+            ok &= self.printf_arg(func, &text[conv.range.clone()], conv.conv.arg_kind(), value);
         }
-        ok.then_some(TStmtKind::Printf { format, args: values })
+        ok.then_some((format, values))
     }
 
     /// Whether `value` fits conversion `spec`; reports it when not.
-    fn printf_arg(&mut self, spec: &str, kind: ArgKind, value: &TExpr) -> bool {
-        let fits = match kind {
-            ArgKind::Text => matches!(value.ty, Type::Str { .. } | Type::Inet) || value.ty.is_named_id(),
-            ArgKind::Integer => value.ty.is_scalar(),
+    fn printf_arg(&mut self, func: &str, spec: &str, kind: ArgKind, value: &TExpr) -> bool {
+        let fits = match (kind, &value.ty) {
+            (ArgKind::Text, Type::Rendered(r)) => !matches!(r, Rendered::Buffer { .. }),
+            (ArgKind::Text, ty) => matches!(ty, Type::Str { .. } | Type::Inet) || ty.is_named_id(),
+            (ArgKind::Integer, ty) => ty.is_scalar(),
+            (ArgKind::Buffer, ty) => matches!(ty, Type::Rendered(Rendered::Buffer { .. })),
         };
         if !fits {
             let hint = match (kind, &value.ty) {
                 (ArgKind::Text, Type::Array { .. } | Type::Pointer(..)) => Some("read it as a string with str(…)".to_string()),
                 (ArgKind::Text, Type::Int(_)) => Some("print integers with %d, %u or %x".to_string()),
                 (ArgKind::Integer, Type::Str { .. } | Type::Inet | Type::ProbeName | Type::CgroupName(_)) => Some("print text with %s".to_string()),
+                (ArgKind::Text | ArgKind::Integer, Type::Rendered(Rendered::Buffer { .. })) => Some("print a buffer with %r".to_string()),
+                (ArgKind::Buffer, _) => Some("%r prints buf(…) values".to_string()),
                 _ => None,
             };
-            let wanted = if kind == ArgKind::Text { "a string" } else { "an integer" };
-            self.error_hint(value.span, format!("printf: {spec} expects {wanted}, but this is '{}'", value.ty), hint);
+            let wanted = match kind {
+                ArgKind::Text => "a string",
+                ArgKind::Integer => "an integer",
+                ArgKind::Buffer => "a buffer",
+            };
+            self.error_hint(value.span, format!("{func}: {spec} expects {wanted}, but this is '{}'", value.ty), hint);
         }
         fits
     }

@@ -236,7 +236,7 @@ fn for_each_expr_in_stmt(s: &mut TStmt, f: &mut dyn FnMut(&mut TExpr)) {
             key.iter_mut().chain(arg.iter_mut()).for_each(f);
         }
         TStmtKind::Delete { key, .. } => key.iter_mut().for_each(f),
-        TStmtKind::Printf { args, .. } => args.iter_mut().for_each(f),
+        TStmtKind::Printf { args, .. } | TStmtKind::Action { args, .. } => args.iter_mut().for_each(f),
         TStmtKind::If { cond, .. } | TStmtKind::While { cond, .. } => f(cond),
         TStmtKind::ForRange { start, end, .. } => {
             f(start);

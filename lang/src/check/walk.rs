@@ -11,7 +11,8 @@ pub(crate) fn children_mut(e: &mut TExpr, f: &mut dyn FnMut(&mut TExpr)) {
         | TExprKind::Var(_)
         | TExprKind::TracepointArg { .. }
         | TExprKind::FuncArg { .. }
-        | TExprKind::ProbeName(_) => {}
+        | TExprKind::ProbeName(_)
+        | TExprKind::Bytes(_) => {}
         TExprKind::MapRead { key, .. } => {
             if let Some(k) = key {
                 f(k);

@@ -75,6 +75,11 @@ fn provider_list() -> String {
 }
 
 fn unknown_provider(name: &str, span: Span) -> Diagnostic {
+    if let Some(planned) = flowtrace_stdlib::provider::planned_provider(name) {
+        let called = if planned.name == name { String::new() } else { format!(" ('{name}')") };
+        return Diagnostic::error(span, format!("the {} provider{called} is not supported by flowtrace yet", planned.name))
+            .with_hint(provider_list());
+    }
     let message = if name.is_empty() {
         "missing probe provider".to_string()
     } else {

@@ -237,7 +237,15 @@ impl Builder {
             Rule::call => {
                 let mut parts = content(pair);
                 let func = parts.next().map(|f| Ident { name: f.as_str().to_string(), span: self.span(&f) });
-                let args = parts.map(|a| self.expr(a)).collect();
+                let args = parts
+                    .map(|a| match a.as_rule() {
+                        Rule::type_arg => {
+                            let span = self.span(&a);
+                            Expr { kind: ExprKind::TypeArg(self.cast_type(a)), span }
+                        }
+                        _ => self.expr(a),
+                    })
+                    .collect();
                 let func = func.unwrap_or(Ident { name: String::new(), span });
                 ExprKind::Call { func, args }
             }

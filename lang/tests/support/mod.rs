@@ -4,7 +4,7 @@
 //! them, and some function prototypes.
 #![allow(dead_code)]
 
-use flowtrace_lang::kernel::{EnumConstant, FuncProto, KernelTypes, Member, TracepointField, TypeKeyword};
+use flowtrace_lang::kernel::{EnumConstant, FuncProto, HostFacts, KernelTypes, Member, TracepointField, TypeKeyword};
 use flowtrace_lang::types::{IntType, RecordType, Type};
 
 pub struct FakeKernel {
@@ -69,7 +69,9 @@ fn parse_field(line: &str) -> Option<TracepointField> {
     let ty = if data_loc {
         if is_char { Type::Str { cap: 64 } } else { array(int(8, false), 64) }
     } else if ctype.contains('*') {
-        ptr(if ctype.contains("char") { int(8, true) } else { Type::Void })
+        // `const char *const * argv` is a pointer to pointers.
+        let base = if ctype.contains("char") { int(8, true) } else { Type::Void };
+        (0..ctype.matches('*').count()).fold(base, |t, _| ptr(t))
     } else if let Some(len) = len {
         if is_char { Type::Str { cap: len } } else { array(int(((size / len.max(1)) * 8) as u8, signed), len) }
     } else {
@@ -258,6 +260,8 @@ impl FakeKernel {
             proto("tcp_close", vec![("sk", sock_ptr.clone()), ("timeout", int(64, true))], Type::Void),
             proto("tcp_set_state", vec![("sk", sock_ptr.clone()), ("state", i32t.clone())], Type::Void),
             proto("tcp_rcv_established", vec![("sk", sock_ptr.clone()), ("skb", skb_ptr)], Type::Void),
+            // For path(): bpf_d_path's allow-listed vfs functions take a struct path *.
+            proto("vfs_truncate", vec![("path", ptr(Type::Record(rec(16, "path", 16)))), ("length", int(64, true))], i32t.clone()),
         ];
         let mut functions = functions;
         // Functions only kprobes use (by name or wildcard) need no real prototype.
@@ -337,6 +341,33 @@ impl KernelTypes for FakeKernel {
 
     fn match_functions(&self, pattern: &str) -> Vec<String> {
         self.functions.iter().filter(|f| glob(pattern, &f.name)).map(|f| f.name.clone()).collect()
+    }
+
+    fn host(&self) -> &dyn HostFacts {
+        &FakeHost
+    }
+
+    fn kernel_var(&self, name: &str) -> Option<(u32, Type)> {
+        (name == "process_counts").then(|| (90_001, int(64, false)))
+    }
+}
+
+/// A 4-CPU host with one cgroup v2 directory, id 4242; everything else
+/// errs as a real host would.
+pub struct FakeHost;
+
+impl HostFacts for FakeHost {
+    fn online_cpus(&self) -> Result<u64, String> {
+        Ok(4)
+    }
+    fn cgroup_id(&self, path: &str) -> Result<u64, String> {
+        match path {
+            "/sys/fs/cgroup/unified" => Ok(4242),
+            _ => Err(format!("cannot find cgroup '{path}': No such file or directory (os error 2)")),
+        }
+    }
+    fn tai_minus_boot_ns(&self) -> Result<u64, String> {
+        Ok(1_700_000_000_000_000_000)
     }
 }
 

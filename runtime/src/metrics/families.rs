@@ -55,6 +55,7 @@ fn size(v: &AggValue) -> i128 {
         AggValue::Avg { sum, count } => average(*sum, *count) as i128,
         AggValue::Stats { count, .. } => *count as i128,
         AggValue::Hist { buckets, .. } | AggValue::Lhist { buckets, .. } => buckets.iter().map(|&b| b as i128).sum(),
+        AggValue::Tseries { points, .. } => latest(points).unwrap_or(0) as i128,
         AggValue::Plain(Value::Int(i)) => *i as i128,
         AggValue::Plain(Value::UInt(u)) => *u as i128,
         AggValue::Plain(Value::Bool(b)) => *b as i128,
@@ -81,6 +82,13 @@ fn entry(f: &mut Family, labels: Vec<(String, String)>, value: &AggValue) {
             let bounds: Vec<Option<i128>> = (0..buckets.len()).map(|i| upper(shape.bounds(i))).collect();
             histogram(f, labels, buckets, &bounds, *sum);
         }
+        // A time series is drawn by the printer; Prometheus keeps its own
+        // history, so the gauge is the newest interval's value.
+        AggValue::Tseries { points, .. } => {
+            if let Some(v) = latest(points) {
+                f.push(labels, int(v as i128));
+            }
+        }
         AggValue::Plain(v) => match v {
             Value::Int(i) => f.push(labels, int(*i as i128)),
             Value::UInt(u) => f.push(labels, int(*u as i128)),
@@ -94,6 +102,11 @@ fn entry(f: &mut Family, labels: Vec<(String, String)>, value: &AggValue) {
             }
         },
     }
+}
+
+/// The value of a `tseries()` map's newest interval (points are (epoch, value)).
+fn latest(points: &[(u64, i64)]) -> Option<i64> {
+    points.iter().max_by_key(|(epoch, _)| *epoch).map(|(_, v)| *v)
 }
 
 /// A bucket's inclusive upper bound, the printer's own bounds (values are

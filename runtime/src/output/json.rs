@@ -28,13 +28,15 @@ impl Formatter for Json {
             return String::new();
         }
         let kind = match order::shape_of(map) {
+            Shape::Hist if map.kind == crate::values::ValueKind::Tseries => "tseries",
             Shape::Lines => "map",
             Shape::Hist => "hist",
             Shape::Avg | Shape::Stats => "stats",
         };
         let div = div.max(1);
         let keyed = entries.iter().any(|e| e.key.is_some());
-        let items: Vec<String> = entries.iter().map(|e| item(e, div)).collect();
+        let last = super::text::last_epoch(map);
+        let items: Vec<String> = entries.iter().map(|e| item(e, div, last)).collect();
         let body = if keyed { format!("{{{}}}", items.join(", ")) } else { items.join(", ") };
         format!("{{\"type\": \"{kind}\", \"data\": {{{}: {body}}}}}\n", quote(&map.name))
     }
@@ -87,8 +89,11 @@ fn message(kind: &str, text: &str) -> String {
 }
 
 /// `"k1,k2": value`, or just the value for a scalar map.
-fn item(e: &MapEntry, div: u64) -> String {
+fn item(e: &MapEntry, div: u64, last_epoch: u64) -> String {
     let value = match &e.value {
+        AggValue::Tseries { interval_ns, intervals, points } => {
+            tseries_json(&crate::tseries::rows(points, last_epoch, *intervals), *interval_ns)
+        }
         AggValue::Hist { buckets, .. } => log2_json(buckets, div),
         AggValue::Lhist { min, max, step, buckets, .. } => {
             linear_json(&Linear { min: *min, max: *max, step: *step, len: buckets.len() }, buckets)
@@ -105,6 +110,22 @@ fn item(e: &MapEntry, div: u64) -> String {
         Some(k) => format!("{}: {value}", quote(&key_parts(k).join(","))),
         None => value,
     }
+}
+
+/// bpftrace's shape: `[{"interval_start": "2025-01-01 10:00:00.500000000", "value": 9}, …]`,
+/// `null` for an interval without a value.
+fn tseries_json(rows: &[(u64, Option<i64>)], interval_ns: u64) -> String {
+    let items: Vec<String> = rows
+        .iter()
+        .map(|(epoch, v)| {
+            let ns = epoch.saturating_mul(interval_ns);
+            let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(ns / 1_000_000_000);
+            let start = format!("{}.{:09}", super::time::format_local_time("%Y-%m-%d %H:%M:%S", when), ns % 1_000_000_000);
+            let value = v.map_or("null".to_string(), |v| v.to_string());
+            format!("{{\"interval_start\": {}, \"value\": {value}}}", quote(&start))
+        })
+        .collect();
+    format!("[{}]", items.join(", "))
 }
 
 fn is_integer(v: &Value) -> bool {
@@ -141,7 +162,7 @@ pub fn value_json(v: &Value) -> String {
         Value::Int(_) | Value::UInt(_) | Value::Bool(_) => value_text(v),
         // A number in JSON, as the other integers.
         Value::Ptr(p) => p.to_string(),
-        Value::Str(_) | Value::Probe(_) | Value::Inet(_) => quote(&value_text(v)),
+        Value::Str(_) | Value::Probe(_) | Value::Inet(_) | Value::Buffer(_) => quote(&value_text(v)),
         // bpftrace writes tuples without spaces: [1,"x"].
         Value::Tuple(items) => format!("[{}]", items.iter().map(value_json).collect::<Vec<_>>().join(",")),
     }

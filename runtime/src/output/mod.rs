@@ -8,12 +8,15 @@
 //! Formatting is pure and needs no kernel; the tests compare against output
 //! captured from bpftrace 0.17 on the development host.
 
+pub mod actions;
 pub mod hist;
+pub mod names;
 pub mod json;
 pub mod order;
 pub mod printf;
 pub mod text;
 pub mod time;
+pub mod tseries;
 
 use std::io::{self, Write};
 use std::time::SystemTime;
@@ -105,6 +108,12 @@ impl<W: Write> Printer<W> {
     pub fn time(&mut self, fmt: &str) -> io::Result<()> {
         let now = time::format_local_time(fmt, SystemTime::now());
         let s = self.formatter.time(&now);
+        self.emit(&s)
+    }
+
+    /// Output of `cat`, `system` and `join`, as it came.
+    pub fn text(&mut self, text: &str) -> io::Result<()> {
+        let s = self.formatter.printf(text);
         self.emit(&s)
     }
 

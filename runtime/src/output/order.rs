@@ -28,7 +28,7 @@ pub enum Shape {
 
 pub fn shape_of(map: &MapSnapshot) -> Shape {
     match map.entries.first().map(|e| &e.value) {
-        Some(AggValue::Hist { .. } | AggValue::Lhist { .. }) => Shape::Hist,
+        Some(AggValue::Hist { .. } | AggValue::Lhist { .. } | AggValue::Tseries { .. }) => Shape::Hist,
         Some(AggValue::Avg { .. }) => Shape::Avg,
         Some(AggValue::Stats { .. }) => Shape::Stats,
         _ => Shape::Lines,
@@ -53,6 +53,8 @@ fn sort_value(v: &AggValue) -> Option<i128> {
         AggValue::Plain(Value::Int(i)) => *i as i128,
         AggValue::Plain(Value::UInt(u) | Value::Ptr(u)) => *u as i128,
         AggValue::Plain(_) => return None,
+        // bpftrace prints the series updated least recently first.
+        AggValue::Tseries { points, .. } => points.last().map_or(0, |(e, _)| *e as i128),
     })
 }
 
@@ -90,6 +92,7 @@ pub fn compare_values(a: &Value, b: &Value) -> Ordering {
         (Value::Str(x), Value::Str(y)) | (Value::Probe(x), Value::Probe(y)) => x.as_bytes().cmp(y.as_bytes()),
         (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
         (Value::Inet(x), Value::Inet(y)) => x.cmp(y),
+        (Value::Buffer(x), Value::Buffer(y)) => x.cmp(y),
         (Value::Tuple(x), Value::Tuple(y)) => x
             .iter()
             .zip(y)
@@ -116,5 +119,6 @@ fn rank(v: &Value) -> u8 {
         Value::Probe(_) => 3,
         Value::Inet(_) => 4,
         Value::Tuple(_) => 5,
+        Value::Buffer(_) => 6,
     }
 }

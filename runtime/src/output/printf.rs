@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use flowtrace_stdlib::printf::{ArgKind, ConvSpec, Format, Piece};
+use flowtrace_stdlib::printf::{ArgKind, ConvSpec, Conversion, Format, Piece};
 
 use crate::values::Value;
 
@@ -16,6 +16,7 @@ use crate::values::Value;
 pub enum RenderError {
     ArgumentCount { expected: usize, given: usize },
     NotAnInteger { conversion: String, value: String },
+    NotABuffer { conversion: String, value: String },
 }
 
 impl fmt::Display for RenderError {
@@ -25,6 +26,7 @@ impl fmt::Display for RenderError {
                 write!(f, "printf: {given} arguments for a format with {expected} conversions")
             }
             RenderError::NotAnInteger { conversion, value } => write!(f, "printf: {conversion} given the non-integer {value}"),
+            RenderError::NotABuffer { conversion, value } => write!(f, "printf: {conversion} given the non-buffer {value}"),
         }
     }
 }
@@ -57,6 +59,13 @@ fn render_one(out: &mut Vec<u8>, spec: &ConvSpec, text: &str, arg: &Value) -> Re
     match spec.conv.arg_kind() {
         // `%s` prints any value's text form: strings, addresses, probe names.
         ArgKind::Text => spec.write_text(out, super::text::value_text(arg).as_bytes()),
+        ArgKind::Buffer => {
+            let (Conversion::Buffer(form), Value::Buffer(bytes)) = (spec.conv, arg) else {
+                let conversion = text.get(spec.range.clone()).unwrap_or("%r").to_string();
+                return Err(RenderError::NotABuffer { conversion, value: super::text::value_text(arg) });
+            };
+            spec.write_text(out, form.render(bytes).as_bytes())
+        }
         ArgKind::Integer => match as_integer(arg) {
             Some(v) => spec.write_integer(out, v),
             None => {

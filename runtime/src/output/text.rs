@@ -85,6 +85,10 @@ fn entry(map: &MapSnapshot, e: &MapEntry, div: u64) -> String {
         AggValue::Stats { sum, count } => {
             format!("{head}count {count}, average {}, total {sum}", average(*sum, *count))
         }
+        AggValue::Tseries { interval_ns, intervals, points } => {
+            let rows = crate::tseries::rows(points, last_epoch(map), *intervals);
+            format!("{}{}:\n{}", map.name, key_text(e.key.as_ref()), super::tseries::graph(&rows, *interval_ns))
+        }
         other => head + &scalar_text(other, div),
     }
 }
@@ -101,8 +105,17 @@ pub(crate) fn scalar_text(v: &AggValue, div: u64) -> String {
         AggValue::Plain(Value::UInt(u)) => (u / div).to_string(),
         AggValue::Plain(other) => value_text(other),
         // Not one-line values; rendered by `entry`.
-        AggValue::Hist { .. } | AggValue::Lhist { .. } => String::new(),
+        AggValue::Hist { .. } | AggValue::Lhist { .. } | AggValue::Tseries { .. } => String::new(),
     }
+}
+
+/// The newest interval any series of `map` holds: every entry is drawn up to it.
+pub(crate) fn last_epoch(map: &MapSnapshot) -> u64 {
+    let latest = |e: &MapEntry| match &e.value {
+        AggValue::Tseries { points, .. } => points.last().map_or(0, |(e, _)| *e),
+        _ => 0,
+    };
+    map.entries.iter().map(latest).max().unwrap_or(0)
 }
 
 fn log2_rows(buckets: &[u64], div: u64) -> String {
@@ -161,6 +174,7 @@ pub fn value_text(v: &Value) -> String {
         Value::Bool(b) => b.to_string(),
         Value::Str(s) | Value::Probe(s) => s.clone(),
         Value::Inet(addr) => inet_text(addr),
+        Value::Buffer(bytes) => flowtrace_stdlib::printf::BufferForm::Escaped.render(bytes),
         Value::Tuple(items) => {
             let parts: Vec<String> = items.iter().map(value_text).collect();
             format!("({})", parts.join(", "))

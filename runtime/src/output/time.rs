@@ -2,6 +2,7 @@
 //! local time, through the C library's `strftime` (as bpftrace does, so every
 //! specifier and the `TZ` handling are the platform's own).
 
+use flowtrace_lang::types::TimestampClock;
 use std::ffi::CString;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -33,6 +34,66 @@ pub fn format_utc_time(fmt: &str, secs: i64) -> String {
         return String::new();
     }
     format_tm(fmt, &tm)
+}
+
+/// `strftime(fmt, ns)`: `ns` on `clock` as local wall-clock time. Boot
+/// nanoseconds are moved to the epoch by the boot time (realtime − boottime,
+/// read now, as bpftrace reads it at start). bpftrace's extensions `%f`
+/// (microseconds, 6 digits), `%k` (nanoseconds, 9) and `%l` (milliseconds,
+/// 3) are replaced before strftime(3) sees the format.
+pub fn format_timestamp(fmt: &str, ns: u64, clock: TimestampClock) -> String {
+    let epoch_ns = match clock {
+        TimestampClock::Epoch => u128::from(ns),
+        TimestampClock::Boot => {
+            let boot = clock_ns(libc::CLOCK_REALTIME).saturating_sub(clock_ns(libc::CLOCK_BOOTTIME));
+            boot + u128::from(ns)
+        }
+    };
+    let secs = (epoch_ns / 1_000_000_000) as libc::time_t;
+    let sub = (epoch_ns % 1_000_000_000) as u64;
+    let fmt = expand_subsecond(fmt, sub);
+    // SAFETY: `tm` is plain data; localtime_r fills it or returns null.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    if unsafe { libc::localtime_r(&secs, &mut tm) }.is_null() {
+        return String::new();
+    }
+    format_tm(&fmt, &tm)
+}
+
+/// `%f`, `%k`, `%l` replaced by the sub-second part; `%%` left for strftime.
+fn expand_subsecond(fmt: &str, sub_ns: u64) -> String {
+    let mut out = String::with_capacity(fmt.len() + 8);
+    let mut chars = fmt.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('f') => out.push_str(&format!("{:06}", sub_ns / 1000)),
+            Some('k') => out.push_str(&format!("{sub_ns:09}")),
+            Some('l') => out.push_str(&format!("{:03}", sub_ns / 1_000_000)),
+            Some(other) => {
+                out.push('%');
+                out.push(other);
+            }
+            None => out.push('%'),
+        }
+    }
+    out
+}
+
+/// CLOCK_REALTIME − CLOCK_BOOTTIME now, in nanoseconds: what turns a boot
+/// time stamp into wall-clock time (`tseries()` intervals start on it).
+pub fn wall_minus_boot_ns() -> u64 {
+    clock_ns(libc::CLOCK_REALTIME).saturating_sub(clock_ns(libc::CLOCK_BOOTTIME)) as u64
+}
+
+fn clock_ns(clock: libc::clockid_t) -> u128 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: ts is a valid, writable timespec.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    ts.tv_sec as u128 * 1_000_000_000 + ts.tv_nsec as u128
 }
 
 fn seconds_since_epoch(t: SystemTime) -> libc::time_t {
@@ -87,6 +148,15 @@ mod tests {
             format_utc_time("%Y-%m-%d %H:%M:%S %a %b %j %Z %z %%|", T),
             "2026-11-26 01:19:00 Thu Nov 330 GMT +0000 %|"
         );
+    }
+
+    #[test]
+    fn subsecond_extensions() {
+        assert_eq!(expand_subsecond("%H:%M:%S.%f", 123_456_789), "%H:%M:%S.123456");
+        assert_eq!(expand_subsecond("%k|%l|%%f", 5_000_007), "005000007|005|%%f");
+        // An epoch timestamp prints with its own microseconds.
+        let t = format_timestamp("%f", 1_795_655_940_000_042_000, TimestampClock::Epoch);
+        assert_eq!(t, "000042");
     }
 
     #[test]

@@ -472,4 +472,7 @@ impl<W: io::Write> EventSink for Printer<W> {
     fn time(&mut self, format: &str) -> io::Result<()> {
         Printer::time(self, format)
     }
+    fn text(&mut self, text: &str) -> io::Result<()> {
+        Printer::text(self, text)
+    }
 }

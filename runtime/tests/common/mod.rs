@@ -155,6 +155,7 @@ pub struct Collect {
     pub maps: Vec<MapSnapshot>,
     pub values: Vec<Value>,
     pub times: usize,
+    pub texts: Vec<String>,
 }
 
 impl EventSink for Collect {
@@ -172,6 +173,10 @@ impl EventSink for Collect {
     }
     fn time(&mut self, _format: &str) -> io::Result<()> {
         self.times += 1;
+        Ok(())
+    }
+    fn text(&mut self, text: &str) -> io::Result<()> {
+        self.texts.push(text.to_string());
         Ok(())
     }
 }

@@ -25,7 +25,7 @@ pub(crate) const FUNCS: &[FuncInfo] = &[FuncInfo {
     max_args: usize::MAX,
     role: FuncRole::Statement,
     signature: "printf(string format, args…)",
-    doc: "formatted output: %d %i %u %x %X %o %c %p %s with flags, width, precision, hh/h/l/ll",
+    doc: "formatted output: %d %i %u %x %X %o %c %p %s (and %r %rx %rh for buf()) with flags, width, precision, hh/h/l/ll",
     unsupported: None,
 }];
 
@@ -123,6 +123,39 @@ pub enum Conversion {
     Str,
     /// `%p`
     Pointer,
+    /// `%r`, `%rx`, `%rh`: a `buf()` value.
+    Buffer(BufferForm),
+}
+
+/// How `%r` prints a buffer's bytes (bpftrace's three forms).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BufferForm {
+    /// `%r`: printable ASCII as is, other bytes as `\xNN`.
+    Escaped,
+    /// `%rx`: every byte as `\xNN`.
+    Hex,
+    /// `%rh`: every byte as two hex digits, separated by spaces.
+    SpacedHex,
+}
+
+impl BufferForm {
+    /// `bytes` in this form.
+    pub fn render(self, bytes: &[u8]) -> String {
+        let mut out = String::with_capacity(bytes.len() * 4);
+        for (i, &b) in bytes.iter().enumerate() {
+            match self {
+                BufferForm::Escaped if (32..=126).contains(&b) => out.push(b as char),
+                BufferForm::Escaped | BufferForm::Hex => out.push_str(&format!("\\x{b:02x}")),
+                BufferForm::SpacedHex => {
+                    if i > 0 {
+                        out.push(' ');
+                    }
+                    out.push_str(&format!("{b:02x}"));
+                }
+            }
+        }
+        out
+    }
 }
 
 /// What kind of argument a conversion consumes (bpftrace's rule).
@@ -132,12 +165,15 @@ pub enum ArgKind {
     Integer,
     /// `%s`: strings, and values userspace prints as text (`inet`, probe names).
     Text,
+    /// `%r`: a `buf()` value.
+    Buffer,
 }
 
 impl Conversion {
     pub fn arg_kind(self) -> ArgKind {
         match self {
             Conversion::Str => ArgKind::Text,
+            Conversion::Buffer(_) => ArgKind::Buffer,
             _ => ArgKind::Integer,
         }
     }
@@ -145,7 +181,7 @@ impl Conversion {
     /// Whether `hh h l ll j z t` may precede it: C defines them for the
     /// integer conversions only (`%lc` and `%ls` mean wide characters).
     pub fn takes_length(self) -> bool {
-        !matches!(self, Conversion::Char | Conversion::Str)
+        !matches!(self, Conversion::Char | Conversion::Str | Conversion::Buffer(_))
     }
 }
 

@@ -1,6 +1,6 @@
 //! Format string → [`Format`]: the only printf parser.
 
-use super::{ConvSpec, Conversion, Flags, Format, FormatError, Length, Piece, MAX_WIDTH};
+use super::{BufferForm, ConvSpec, Conversion, Flags, Format, FormatError, Length, Piece, MAX_WIDTH};
 
 impl Format {
     /// Split `fmt` into literal text and conversions, rejecting anything the
@@ -61,7 +61,17 @@ fn parse_spec(fmt: &str, start: usize) -> Result<ConvSpec, FormatError> {
     let Some(c) = fmt[i..].chars().next() else {
         return Err(error(i, "incomplete conversion at the end of the format".into()));
     };
-    let end = i + c.len_utf8();
+    let mut end = i + c.len_utf8();
+    // `%r` takes an optional form letter: `%rx` (all hex), `%rh` (spaced hex).
+    let buffer_form = match (c, bytes.get(end)) {
+        ('r', Some(b'x')) => Some(BufferForm::Hex),
+        ('r', Some(b'h')) => Some(BufferForm::SpacedHex),
+        ('r', _) => Some(BufferForm::Escaped),
+        _ => None,
+    };
+    if matches!(buffer_form, Some(BufferForm::Hex | BufferForm::SpacedHex)) {
+        end += 1;
+    }
     let spec = &fmt[start..end];
     let conv = match c {
         'd' | 'i' => Conversion::Signed,
@@ -72,6 +82,7 @@ fn parse_spec(fmt: &str, start: usize) -> Result<ConvSpec, FormatError> {
         'c' => Conversion::Char,
         's' => Conversion::Str,
         'p' => Conversion::Pointer,
+        'r' => Conversion::Buffer(buffer_form.unwrap_or(BufferForm::Escaped)),
         _ => return Err(error(end, format!("unknown conversion '{spec}'"))),
     };
     if width.max(precision).unwrap_or(0) > MAX_WIDTH {

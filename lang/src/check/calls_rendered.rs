@@ -1,0 +1,98 @@
+//! Calls whose values userspace prints by a rule of its own
+//! ([`Rendered`]): `strftime`, `macaddr`, `buf`.
+
+use super::Checker;
+use crate::ast::{Expr, ExprKind};
+use crate::span::Span;
+use crate::typed::{TExpr, TExprKind};
+use crate::types::{Rendered, TimestampClock, Type};
+use flowtrace_stdlib::time::Clock;
+use flowtrace_stdlib::Func;
+
+/// The most bytes `buf()` copies (bpftrace's limit is its string size, 64).
+pub const BUF_MAX: u32 = 64;
+
+impl Checker<'_> {
+    /// `strftime(fmt, ns)`: the value stays nanoseconds; the format and
+    /// which clock they count on go in the type for userspace.
+    pub(super) fn strftime(&mut self, args: &[Expr], span: Span) -> Option<TExpr> {
+        let format = self.literal_string(&args[0], "strftime()'s format");
+        let clock = match clock_of(&args[1]) {
+            Some(Clock::Monotonic) => {
+                self.error_hint(args[1].span, "strftime() cannot take a monotonic timestamp", Some("use nsecs or nsecs(boot)".into()));
+                return None;
+            }
+            Some(Clock::Tai | Clock::SwTai) => TimestampClock::Epoch,
+            Some(Clock::Boot) | None => TimestampClock::Boot,
+        };
+        if let ExprKind::Unary { op: crate::ast::UnOp::Neg, .. } = args[1].kind {
+            self.error(args[1].span, "strftime() does not accept negative timestamps");
+            return None;
+        }
+        let ns = self.int_arg(&args[1], "strftime");
+        let (format, ns) = (format?, ns?);
+        let ty = Type::Rendered(Rendered::Timestamp { format, clock });
+        Some(TExpr { kind: TExprKind::Call { func: Func::Strftime, args: vec![ns] }, ty, span })
+    }
+
+    /// `macaddr(x)`: six bytes of an array or behind a pointer.
+    pub(super) fn macaddr(&mut self, arg: &Expr, span: Span) -> Option<TExpr> {
+        if let ExprKind::Str(_) = arg.kind {
+            self.error(arg.span, "macaddr() does not take a string literal: give it 6 bytes (an array or a pointer)");
+            return None;
+        }
+        let v = self.expr(arg)?;
+        let ok = match &v.ty {
+            Type::Array { elem, len } => super::type_size(elem) * len >= 6,
+            Type::Pointer(..) => true,
+            _ => false,
+        };
+        if !ok {
+            self.error(arg.span, format!("macaddr() needs at least 6 bytes (an array or a pointer), not '{}'", v.ty));
+            return None;
+        }
+        let ty = Type::Rendered(Rendered::MacAddr);
+        Some(TExpr { kind: TExprKind::Call { func: Func::Macaddr, args: vec![v] }, ty, span })
+    }
+
+    /// `buf(p, n)`, `buf(array)`: up to [`BUF_MAX`] raw bytes.
+    pub(super) fn buf(&mut self, args: &[Expr], span: Span) -> Option<TExpr> {
+        let data = self.expr(&args[0])?;
+        let len = match (&data.ty, args.get(1)) {
+            (_, Some(n)) => {
+                let n = self.const_int(n, "buf()'s length")?;
+                if n < 0 {
+                    self.error(args[1].span, "buf()'s length cannot be negative");
+                    return None;
+                }
+                n as u64
+            }
+            (Type::Array { elem, len }, None) => u64::from(super::type_size(elem) * len),
+            (Type::Str { cap }, None) => u64::from(*cap),
+            (other, None) => {
+                self.error_hint(args[0].span, format!("buf() needs a length for '{other}'"), Some("e.g. buf(ptr, 16)".into()));
+                return None;
+            }
+        };
+        if !matches!(data.ty, Type::Array { .. } | Type::Str { .. } | Type::Pointer(..) | Type::Int(_)) {
+            self.error(args[0].span, format!("buf() reads memory: it needs a pointer or an array, not '{}'", data.ty));
+            return None;
+        }
+        let cap = len.min(u64::from(BUF_MAX)) as u32;
+        let n = TExpr { kind: TExprKind::Int(u64::from(cap)), ty: Type::U64, span };
+        let ty = Type::Rendered(Rendered::Buffer { cap });
+        Some(TExpr { kind: TExprKind::Call { func: Func::Buf, args: vec![data, n] }, ty, span })
+    }
+}
+
+/// The clock an expression's nanoseconds count on, when it says so:
+/// `nsecs(tai)`; `None` for any other integer.
+fn clock_of(e: &Expr) -> Option<Clock> {
+    match &e.kind {
+        ExprKind::Call { func, args } if func.name == "nsecs" => match args.first().map(|a| &a.kind) {
+            Some(ExprKind::Ident(name)) => Clock::from_name(name),
+            _ => Some(Clock::Boot),
+        },
+        _ => None,
+    }
+}

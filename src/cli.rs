@@ -25,6 +25,14 @@ pub struct Cli {
     #[arg(value_name = "ARGS", trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
 
+    /// Add DIR to the directories `#include "…"` searches (after the script's own).
+    #[arg(short = 'I', value_name = "DIR")]
+    pub include_dirs: Vec<PathBuf>,
+
+    /// Include FILE before the script, as `#include "FILE"` would.
+    #[arg(long = "include", value_name = "FILE")]
+    pub pre_includes: Vec<String>,
+
     /// Run CMD and exit when it exits.
     #[arg(short = 'c', value_name = "CMD")]
     pub command: Option<String>,

@@ -4,6 +4,7 @@ use crate::cli::{Cli, DumpStage};
 use flowtrace_kernel::kernel_info::KernelInfo;
 use flowtrace_lang::diag::render_all;
 use flowtrace_lang::typed::TypedProgram;
+use flowtrace_lang::span::IncludeSetup;
 use flowtrace_lang::{CheckOptions, Source};
 use std::io::Write;
 
@@ -11,6 +12,18 @@ use std::io::Write;
 pub struct Reported;
 
 pub fn read_source(cli: &Cli) -> Result<Source, String> {
+    let source = read_text(cli)?;
+    // `#include "…"` looks next to the script first; for `-e` and standard
+    // input, in the current directory.
+    let script_dir = match (&cli.program, &cli.file) {
+        (None, Some(path)) if path.as_os_str() != "-" => path.parent().map(|p| p.to_path_buf()),
+        _ => None,
+    };
+    let includes = IncludeSetup { script_dir, dirs: cli.include_dirs.clone(), pre_includes: cli.pre_includes.clone() };
+    Ok(source.with_includes(includes))
+}
+
+fn read_text(cli: &Cli) -> Result<Source, String> {
     match (&cli.program, &cli.file) {
         (Some(text), _) => Ok(Source::new("-e", text.clone())),
         (None, Some(path)) if path.as_os_str() == "-" => {

@@ -18,8 +18,6 @@ pub enum Item {
     Probe(Probe),
     /// `let @flows = lruhash(1024);`
     MapDecl(MapDecl),
-    /// `#include <linux/socket.h>`: accepted and ignored (BTF replaces headers).
-    Include { path: String, span: Span },
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -52,7 +52,6 @@ impl Dumper {
 
     fn item(&mut self, item: &Item) {
         match item {
-            Item::Include { path, span } => self.line(&format!("Include {path}"), *span),
             Item::MapDecl(decl) => {
                 let label = format!("MapDecl @{} {:?}({})", decl.name, decl.kind, decl.max_entries);
                 self.line(&label, decl.span);

@@ -9,6 +9,7 @@ pub mod dump_types;
 pub mod dump_ast;
 pub mod kernel;
 pub mod parser;
+pub mod preprocess;
 pub mod span;
 pub mod typed;
 pub mod types;

@@ -322,7 +322,6 @@ fn load_file(session: &mut Session, path: &Path) {
         let span = match item {
             flowtrace_lang::ast::Item::Probe(p) => p.span,
             flowtrace_lang::ast::Item::MapDecl(d) => d.span,
-            flowtrace_lang::ast::Item::Include { span, .. } => *span,
         };
         let blanked: String = text
             .char_indices()

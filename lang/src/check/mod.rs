@@ -145,9 +145,6 @@ impl<'a> Checker<'a> {
         for item in &program.items {
             match item {
                 ast::Item::MapDecl(decl) => self.map_decl(decl),
-                ast::Item::Include { span, .. } => {
-                    self.report(Diagnostic::note(*span, "#include is ignored: types come from kernel BTF"))
-                }
                 ast::Item::Probe(_) => {}
             }
         }

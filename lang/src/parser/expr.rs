@@ -59,7 +59,7 @@ fn binary(op: BinOp, lhs: Expr, rhs: Expr) -> Expr {
     Expr { kind: ExprKind::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs) }, span }
 }
 
-impl Builder {
+impl Builder<'_> {
     /// `expr`: a binary expression, optionally `? then : else`.
     pub(super) fn expr(&mut self, pair: Pair<Rule>) -> Expr {
         let span = self.span(&pair);

@@ -41,7 +41,7 @@ fn is_token(rule: Rule) -> bool {
     )
 }
 
-impl Builder {
+impl Builder<'_> {
     pub(super) fn items(&mut self, program: Pair<Rule>, out: &mut Vec<Item>) {
         for pair in content(program) {
             match pair.as_rule() {
@@ -61,29 +61,13 @@ impl Builder {
         }
     }
 
-    /// `#include <…>` / `#include "…"`; other directives are rejected, since
-    /// there is no preprocessor (BTF replaces headers).
+    /// A `#` line can reach the parser only where the preprocessor does not
+    /// look for directives (inside a block comment's line, after text).
     fn preproc(&mut self, pair: &Pair<Rule>) -> Option<Item> {
         let span = self.span(pair);
-        let line = pair.as_str().trim_end();
-        let directive = line[1..].trim_start();
-        if let Some(rest) = directive.strip_prefix("include") {
-            let rest = rest.trim();
-            let path = rest
-                .strip_prefix('<')
-                .and_then(|r| r.strip_suffix('>'))
-                .or_else(|| rest.strip_prefix('"').and_then(|r| r.strip_suffix('"')));
-            if let Some(path) = path.filter(|p| !p.is_empty()) {
-                return Some(Item::Include { path: path.to_string(), span });
-            }
-            self.error(Diagnostic::error(span, "malformed #include").with_hint("write '#include <file.h>' or '#include \"file.h\"'"));
-            return None;
-        }
-        let name: String = directive.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
         self.error(
-            Diagnostic::error(span, format!("unsupported preprocessor directive '#{name}'")).with_hint(
-                "only '#include' is accepted (and ignored): types come from BTF, and constants such as AF_INET are built in",
-            ),
+            Diagnostic::error(span, "a preprocessor directive must start its own line")
+                .with_hint("put the '#' line on a line of its own, outside any probe"),
         );
         None
     }

@@ -50,10 +50,13 @@ pub fn run(source: &Source) -> Result<Expansion, Vec<Diagnostic>> {
         stack: Vec::new(),
         files: 0,
     };
-    let main = File { text: &source.text, base: 0, id: 0, dir: source.includes.script_dir.clone() };
+    // `--include FILE` is named on the command line: relative to the
+    // current directory, and an error when it is missing.
+    let command_line = File { text: "", base: 0, id: 0, dir: None };
     for path in &source.includes.pre_includes {
-        pre.include_quoted(&main, path, Span::new(0, 0));
+        pre.include_quoted(&command_line, path, Span::new(0, 0), true);
     }
+    let main = File { text: &source.text, base: 0, id: 0, dir: source.includes.script_dir.clone() };
     pre.file(&main);
     if pre.diags.iter().any(Diagnostic::is_error) {
         return Err(pre.diags);
@@ -323,7 +326,7 @@ impl Pre<'_> {
             return; // kernel and libc headers: BTF has the types, flowtrace the constants
         }
         match arg.strip_prefix('"').and_then(|a| a.strip_suffix('"')).filter(|a| !a.is_empty()) {
-            Some(path) => self.include_quoted(file, path, d.span),
+            Some(path) => self.include_quoted(file, path, d.span, false),
             None => {
                 self.error(d.span, "malformed #include").hints.push("write '#include \"file.h\"' or '#include <file.h>'".into());
             }
@@ -332,13 +335,14 @@ impl Pre<'_> {
 
     /// `#include "path"`: next to the including file, then in each `-I`
     /// directory. A path found nowhere is taken, as C does, for a system
-    /// header, which BTF replaces; unless it is explicitly relative or absolute.
-    fn include_quoted(&mut self, from: &File, path: &str, at: Span) {
+    /// header, which BTF replaces; unless it is explicitly relative or
+    /// absolute, or `required` (named by `--include`).
+    fn include_quoted(&mut self, from: &File, path: &str, at: Span, required: bool) {
         let mut dirs: Vec<PathBuf> = vec![from.dir.clone().unwrap_or_else(|| PathBuf::from("."))];
         dirs.extend(self.source.includes.dirs.iter().cloned());
         let found = dirs.iter().map(|d| d.join(path)).find(|p| p.is_file());
         let Some(found) = found else {
-            if path.starts_with("./") || path.starts_with("../") || Path::new(path).is_absolute() {
+            if required || path.starts_with("./") || path.starts_with("../") || Path::new(path).is_absolute() {
                 let searched: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
                 self.error(at, format!("cannot find included file '{path}'")).hints.push(format!("searched {}", searched.join(", ")));
             }

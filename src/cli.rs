@@ -62,7 +62,7 @@ pub struct Cli {
     pub list: Option<String>,
 
     /// Maximum keys of a map without a `let` declaration.
-    #[arg(long, value_name = "N", env = "FLOWTRACE_MAP_KEYS", default_value_t = 4096, value_parser = parse_map_keys)]
+    #[arg(long, value_name = "N", env = "FLOWTRACE_MAP_KEYS", default_value_t = DEFAULT_MAP_KEYS, value_parser = parse_map_keys)]
     pub map_keys: u32,
 
     /// Kernel BTF file to resolve types with (default: /sys/kernel/btf/vmlinux).
@@ -81,6 +81,9 @@ pub struct Cli {
     #[arg(long)]
     pub cleanup_stale: bool,
 }
+
+/// `--map-keys` unless given; a script's `max_map_keys` replaces only this.
+pub const DEFAULT_MAP_KEYS: u32 = 4096;
 
 /// The longest `--timeout`: far beyond any trace, and far from where adding it
 /// to a clock reading could overflow.

@@ -62,6 +62,15 @@ pub fn positional_params(cli: &Cli) -> Vec<String> {
 
 pub fn check(cli: &Cli, source: &Source, kernel: &KernelInfo) -> Result<TypedProgram, Reported> {
     let stderr = &mut std::io::stderr();
+    // A bad BPFTRACE_* value has no place in the source to point at.
+    let env_config = flowtrace_lang::config::env_vars();
+    let (_, _, env_errors) = flowtrace_lang::config::resolve(None, &env_config);
+    if !env_errors.is_empty() {
+        for e in env_errors {
+            let _ = writeln!(stderr, "flowtrace: error: {e}");
+        }
+        return Err(Reported);
+    }
     let ast = match flowtrace_lang::parse(source) {
         Ok(ast) => ast,
         Err(diags) => {
@@ -72,7 +81,11 @@ pub fn check(cli: &Cli, source: &Source, kernel: &KernelInfo) -> Result<TypedPro
     if cli.dump.contains(&DumpStage::Ast) {
         crate::stdout::print_or_report(&flowtrace_lang::dump_ast::dump_ast(&ast))?;
     }
-    let options = CheckOptions { params: positional_params(cli), ..CheckOptions::default() };
+    let options = CheckOptions {
+        params: positional_params(cli),
+        env_config,
+        ..CheckOptions::default()
+    };
     match flowtrace_lang::check(&ast, kernel, &options) {
         Ok(typed) => {
             if !typed.warnings.is_empty() {

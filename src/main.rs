@@ -70,7 +70,7 @@ fn main() -> ExitCode {
     if !cli.dump.is_empty() {
         return ExitCode::SUCCESS;
     }
-    match run::run(&cli, &source, &compiled) {
+    match run::run(&cli, &source, &compiled, typed.settings.print_maps_on_exit.unwrap_or(true)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(frontend::Reported) => ExitCode::from(1),
     }

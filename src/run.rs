@@ -8,6 +8,7 @@ use crate::signals;
 use flowtrace_codegen::compile::{compile, dump_ir, CompileOptions};
 use flowtrace_codegen::object::CompiledProgram;
 use flowtrace_lang::diag::{render_all, Diagnostic};
+use flowtrace_lang::config::Settings;
 use flowtrace_lang::typed::TypedProgram;
 use flowtrace_lang::Source;
 use flowtrace_runtime::output::{OutputFormat, Printer};
@@ -19,7 +20,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 pub fn compile_program(cli: &Cli, source: &Source, typed: &TypedProgram) -> Result<CompiledProgram, Reported> {
-    let options = CompileOptions { map_keys: cli.map_keys, start_ns: monotonic_ns(), ..CompileOptions::default() };
+    let options = compile_options(cli, &typed.settings);
     let render = |diags: &[Diagnostic]| render_all(diags, source);
     if cli.dump.contains(&DumpStage::Ir) {
         match dump_ir(typed, &options) {
@@ -45,6 +46,19 @@ pub fn compile_program(cli: &Cli, source: &Source, typed: &TypedProgram) -> Resu
         }
     }
     Ok(compiled)
+}
+
+/// `--map-keys` (or FLOWTRACE_MAP_KEYS) is the most explicit; otherwise the
+/// script's `max_map_keys` (or BPFTRACE_MAX_MAP_KEYS) applies.
+fn compile_options(cli: &Cli, settings: &Settings) -> CompileOptions {
+    let defaults = CompileOptions::default();
+    let map_keys = match settings.max_map_keys {
+        Some(keys) if cli.map_keys == crate::cli::DEFAULT_MAP_KEYS => keys,
+        _ => cli.map_keys,
+    };
+    // bpftrace counts the ring buffer in 4 KiB pages (its docs presume them).
+    let ringbuf_bytes = settings.perf_rb_pages.map_or(defaults.ringbuf_bytes, |pages| pages * 4096);
+    CompileOptions { map_keys, ringbuf_bytes, start_ns: monotonic_ns(), ..defaults }
 }
 
 fn report(text: String) -> Reported {
@@ -78,7 +92,8 @@ enum Stop {
 /// A script is a session of one entry: what the interactive session runs too.
 type Script = Session<Printer<Box<dyn Write>>>;
 
-pub fn run(cli: &Cli, source: &Source, compiled: &CompiledProgram) -> Result<(), Reported> {
+/// `print_maps` false (`print_maps_on_exit = false`): nothing is printed at exit.
+pub fn run(cli: &Cli, source: &Source, compiled: &CompiledProgram, print_maps: bool) -> Result<(), Reported> {
     let out = open_output(cli).map_err(|msg| report(format!("flowtrace: error: {msg}\n")))?;
     let printer = Printer::new(out, output_format(cli.format));
     let render = |e| report(render_runtime_error(e, compiled, &|diags: &[Diagnostic]| render_all(diags, source)));
@@ -109,7 +124,7 @@ pub fn run(cli: &Cli, source: &Source, compiled: &CompiledProgram) -> Result<(),
     let result = trace_loop(cli, &mut session, &mut child, started);
     // Whatever happened, END runs and the maps are printed after detaching,
     // as bpftrace does; then nothing of ours stays attached.
-    let finish = signals::report_detach_progress(|| finish(&mut session));
+    let finish = signals::report_detach_progress(|| finish(&mut session, print_maps));
     if let Some(mut c) = child {
         let _ = c.kill();
         let _ = c.wait();
@@ -160,13 +175,15 @@ fn trace_loop(cli: &Cli, session: &mut Script, child: &mut Option<Child>, starte
 }
 
 /// END, what it sent, then every map (the session's documented order).
-fn finish(session: &mut Script) -> Result<(), RuntimeError> {
+fn finish(session: &mut Script, print_maps: bool) -> Result<(), RuntimeError> {
     let last = session.finish();
     let warnings = session.take_warnings();
     let last = last?;
     // Output that cannot be written is an error (exit 1), never silent.
     let out = |error| RuntimeError::Kernel { what: "writing the maps at exit".into(), error };
-    session.sink().exit_maps(&last.maps).map_err(out)?;
+    if print_maps {
+        session.sink().exit_maps(&last.maps).map_err(out)?;
+    }
     if last.lost_events > 0 {
         session.sink().lost_events(last.lost_events).map_err(out)?;
     }

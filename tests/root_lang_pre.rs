@@ -254,3 +254,59 @@ kretprobe:inet_csk_accept
     let out = run(&["--dry-run", &script]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// `cat FILE` under `-c`, traced by a script that counts opens of paths
+/// under /tmp/ft-lan… by `str(filename)` with the default string size.
+fn opens_by_name(config: &str, env: &[(&str, &str)]) -> Output {
+    let dir = Dir::new("config");
+    let file = dir.write("a-long-file-name", "x");
+    let script = format!(
+        "config = {{ {config} }}
+tracepoint:syscalls:sys_enter_openat /comm == \"cat\" && strncmp(str(args.filename), \"/tmp/ft-lan\", 7) == 0/ {{
+  @[str(args.filename)] = count();
+}}"
+    );
+    let mut cmd = flowtrace();
+    cmd.args(["-c", &format!("cat {file} > /dev/null"), "-e", &script]).stdout(Stdio::piped()).stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    wait_bounded(&mut child, Duration::from_secs(30));
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn root_config_max_strlen_sets_the_string_size_and_the_environment_wins() {
+    if !enabled("root_config_max_strlen_sets_the_string_size_and_the_environment_wins") {
+        return;
+    }
+    let out = opens_by_name("max_strlen = 12", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // 12 bytes with the NUL: 11 characters of the path.
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Attaching 1 probe...\n\n\n@[/tmp/ft-lan]: 1\n");
+    let out = opens_by_name("max_strlen = 12", &[("BPFTRACE_MAX_STRLEN", "8")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Attaching 1 probe...\n\n\n@[/tmp/ft]: 1\n");
+    let out = opens_by_name("max_strlen = 12", &[("BPFTRACE_MAX_STRLEN", "4097")]);
+    assert_eq!(stderr(&out), "flowtrace: error: BPFTRACE_MAX_STRLEN=4097: max_strlen must be an integer from 1 to 256\n");
+}
+
+#[test]
+fn root_config_print_maps_on_exit_and_max_map_keys() {
+    if !enabled("root_config_print_maps_on_exit_and_max_map_keys") {
+        return;
+    }
+    let out = run(&["-e", "config = { print_maps_on_exit = false } BEGIN { @m[1] = 1; printf(\"done\\n\"); exit(); }"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Attaching 1 probe...\ndone\n");
+    let mut cmd = flowtrace();
+    cmd.env("BPFTRACE_PRINT_MAPS_ON_EXIT", "true");
+    let out = cmd.args(["-e", "config = { print_maps_on_exit = false } BEGIN { @m[1] = 1; exit(); }"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Attaching 1 probe...\n\n\n@m[1]: 1\n", "the environment wins");
+
+    let out = run(&["-e", "config = { max_map_keys = 2 } BEGIN { @m[1] = 1; @m[2] = 2; @m[3] = 3; exit(); }"]);
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert!(all.starts_with("Attaching 1 probe...\n\n\n@m[1]: 1\n@m[2]: 2\n"), "{all}");
+    assert!(all.contains("@m: 1 updates dropped: map full (2 keys)"), "{all}");
+}

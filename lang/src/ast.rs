@@ -18,6 +18,31 @@ pub enum Item {
     Probe(Probe),
     /// `let @flows = lruhash(1024);`
     MapDecl(MapDecl),
+    /// `config = { max_strlen = 128; print_maps_on_exit = false }`
+    Config(ConfigBlock),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConfigBlock {
+    pub entries: Vec<ConfigEntry>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConfigEntry {
+    pub key: Ident,
+    pub value: ConfigValue,
+    pub value_span: Span,
+}
+
+/// A config value as written; [`crate::config`] reads it as its key needs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ConfigValue {
+    Int(u64),
+    Str(String),
+    Bool(bool),
+    /// A bare word: `missing_probes = warn`.
+    Word(String),
 }
 
 #[derive(Clone, Debug, PartialEq)]

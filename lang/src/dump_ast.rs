@@ -56,6 +56,14 @@ impl Dumper {
                 let label = format!("MapDecl @{} {:?}({})", decl.name, decl.kind, decl.max_entries);
                 self.line(&label, decl.span);
             }
+            Item::Config(block) => {
+                self.line("Config", block.span);
+                self.nested(|d| {
+                    for entry in &block.entries {
+                        d.line(&format!("{} = {:?}", entry.key.name, entry.value), entry.key.span.to(entry.value_span));
+                    }
+                });
+            }
             Item::Probe(probe) => {
                 self.line("Probe", probe.span);
                 self.nested(|d| {

@@ -4,6 +4,7 @@
 
 pub mod ast;
 pub mod check;
+pub mod config;
 pub mod diag;
 pub mod dump_types;
 pub mod dump_ast;

@@ -322,6 +322,7 @@ fn load_file(session: &mut Session, path: &Path) {
         let span = match item {
             flowtrace_lang::ast::Item::Probe(p) => p.span,
             flowtrace_lang::ast::Item::MapDecl(d) => d.span,
+            flowtrace_lang::ast::Item::Config(c) => c.span,
         };
         let blanked: String = text
             .char_indices()

@@ -27,6 +27,7 @@ mod stmt;
 mod walk;
 
 use crate::ast;
+use crate::config::Settings;
 use crate::diag::Diagnostic;
 use crate::kernel::{FuncProto, KernelTypes, TracepointField};
 use crate::span::Span;
@@ -41,6 +42,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 pub struct CheckOptions {
     /// Positional parameters: `$1` is `params[0]`.
     pub params: Vec<String>,
+    /// `BPFTRACE_*` config variables from the environment: they override the
+    /// script's config block ([`crate::config`]).
+    pub env_config: Vec<(String, String)>,
     /// Buffer size of `str()` results without an explicit length (NUL
     /// included); bpftrace's BPFTRACE_STRLEN, 64 by default.
     pub default_str_size: u32,
@@ -48,7 +52,7 @@ pub struct CheckOptions {
 
 impl Default for CheckOptions {
     fn default() -> CheckOptions {
-        CheckOptions { params: Vec::new(), default_str_size: 64 }
+        CheckOptions { params: Vec::new(), env_config: Vec::new(), default_str_size: 64 }
     }
 }
 
@@ -58,6 +62,12 @@ pub fn check(
     kernel: &dyn KernelTypes,
     options: &CheckOptions,
 ) -> Result<TypedProgram, Vec<Diagnostic>> {
+    let (settings, config_diags) = config_settings(program, options)?;
+    let mut effective = options.clone();
+    if let Some(size) = settings.max_strlen {
+        effective.default_str_size = size;
+    }
+    let options = &effective;
     // Discovery: map types settle after at most a few rounds (a round can
     // only learn a map whose value depends on maps learnt in the previous).
     let mut maps = MapTable::default();
@@ -72,15 +82,46 @@ pub fn check(
     let mut checker = Checker::new(kernel, options, maps, false);
     let probes = checker.program(program);
     let map_infos = checker.maps.finish(&mut checker.diags);
-    let diags = std::mem::take(&mut checker.diags);
+    let mut diags = config_diags;
+    diags.append(&mut checker.diags);
     let (errors, warnings): (Vec<Diagnostic>, Vec<Diagnostic>) = diags.into_iter().partition(|d| d.is_error());
     if errors.is_empty() {
-        Ok(TypedProgram { maps: map_infos, probes, warnings, field_names: checker.field_names })
+        Ok(TypedProgram { maps: map_infos, probes, warnings, field_names: checker.field_names, settings })
     } else {
         let mut all = errors;
         all.extend(warnings);
         Err(all)
     }
+}
+
+/// The config block (only one, before any probe, as bpftrace has it) and the
+/// environment over it. Errors in the environment have no place in the
+/// source: they are reported at the start of the program.
+fn config_settings(program: &ast::Program, options: &CheckOptions) -> Result<(Settings, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let mut diags = Vec::new();
+    let mut block = None;
+    let mut probe_seen = false;
+    for item in &program.items {
+        match item {
+            ast::Item::Config(c) if block.is_some() => {
+                diags.push(Diagnostic::error(c.span, "a second config block").with_hint("put every setting into the first one"))
+            }
+            ast::Item::Config(c) if probe_seen => diags.push(
+                Diagnostic::error(c.span, "the config block must come before the probes").with_hint("move it to the top of the script"),
+            ),
+            ast::Item::Config(c) => block = Some(c),
+            ast::Item::Probe(_) => probe_seen = true,
+            ast::Item::MapDecl(_) => {}
+        }
+    }
+    let (settings, mut block_diags, env_errors) = crate::config::resolve(block, &options.env_config);
+    diags.append(&mut block_diags);
+    let start = Span::new(0, 0);
+    diags.extend(env_errors.into_iter().map(|e| Diagnostic::error(start, format!("in the environment: {e}"))));
+    if diags.iter().any(Diagnostic::is_error) {
+        return Err(diags);
+    }
+    Ok((settings, diags))
 }
 
 /// One concrete probe being checked: its kind, what its context offers and
@@ -145,7 +186,7 @@ impl<'a> Checker<'a> {
         for item in &program.items {
             match item {
                 ast::Item::MapDecl(decl) => self.map_decl(decl),
-                ast::Item::Probe(_) => {}
+                ast::Item::Probe(_) | ast::Item::Config(_) => {}
             }
         }
         let source_probes = program.items.iter().filter_map(|i| match i {

@@ -238,7 +238,7 @@ impl Builder<'_> {
         Expr { kind, span }
     }
 
-    fn string(&mut self, pair: Pair<Rule>, span: Span) -> ExprKind {
+    pub(super) fn string(&mut self, pair: Pair<Rule>, span: Span) -> ExprKind {
         let body = pair.into_inner().next().map_or("", |b| b.as_str());
         match parse_string(body) {
             Ok(s) => ExprKind::Str(s),

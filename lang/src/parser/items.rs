@@ -3,7 +3,7 @@
 use super::attach::parse_attach_point;
 use super::literal::parse_int;
 use super::{Builder, Rule};
-use crate::ast::{Block, Expr, ExprKind, Ident, Item, MapDecl, MapKind, Probe, Stmt, StmtKind};
+use crate::ast::{Block, ConfigBlock, ConfigEntry, ConfigValue, Expr, ExprKind, Ident, Item, MapDecl, MapKind, Probe, Stmt, StmtKind};
 use crate::diag::{did_you_mean_hint, Diagnostic};
 use crate::span::Span;
 use pest::iterators::Pair;
@@ -32,6 +32,7 @@ fn is_token(rule: Rule) -> bool {
             | stmt_end
             | assign_eq
             | kw_let
+            | kw_config
             | kw_if
             | kw_else
             | kw_while
@@ -56,6 +57,7 @@ impl Builder<'_> {
                     }
                 }
                 Rule::probe => out.push(Item::Probe(self.probe(pair))),
+                Rule::config_block => out.push(Item::Config(self.config_block(pair))),
                 _ => {}
             }
         }
@@ -70,6 +72,31 @@ impl Builder<'_> {
                 .with_hint("put the '#' line on a line of its own, outside any probe"),
         );
         None
+    }
+
+    fn config_block(&mut self, pair: Pair<Rule>) -> ConfigBlock {
+        let span = self.span(&pair);
+        let mut entries = Vec::new();
+        for entry in content(pair) {
+            let mut parts = content(entry);
+            let (Some(key), Some(value)) = (parts.next(), parts.next()) else { continue };
+            let value_span = self.span(&value);
+            let Some(inner) = content(value).next() else { continue };
+            let value = match inner.as_rule() {
+                Rule::string_lit => match self.string(inner, value_span) {
+                    ExprKind::Str(text) => ConfigValue::Str(text),
+                    _ => continue,
+                },
+                Rule::bool_lit => ConfigValue::Bool(inner.as_str() == "true"),
+                Rule::int_lit => match self.int(&inner) {
+                    Some(n) => ConfigValue::Int(n),
+                    None => continue,
+                },
+                _ => ConfigValue::Word(inner.as_str().to_string()),
+            };
+            entries.push(ConfigEntry { key: Ident { name: key.as_str().to_string(), span: self.span(&key) }, value, value_span });
+        }
+        ConfigBlock { entries, span }
     }
 
     fn map_decl(&mut self, pair: Pair<Rule>) -> Option<MapDecl> {

@@ -310,3 +310,34 @@ fn root_config_print_maps_on_exit_and_max_map_keys() {
     assert!(all.starts_with("Attaching 1 probe...\n\n\n@m[1]: 1\n@m[2]: 2\n"), "{all}");
     assert!(all.contains("@m: 1 updates dropped: map full (2 keys)"), "{all}");
 }
+
+/// The forms of bpftrace's docs on macros that flowtrace supports, run.
+#[test]
+fn root_macros_expand_hygienically() {
+    if !enabled("root_macros_expand_hygienically") {
+        return;
+    }
+    let program = "macro one() { 1 }
+macro add_one(x) { x + 1 }
+macro add_one_to_each($a, @b) { $a += 1; @b += 1; }
+macro side_effects(x) { x; x; x; }
+macro add_two(x) { add_one(x) + 1 }
+macro own_var(x) { $t = x; printf(\"t=%d\\n\", $t * 2); }
+BEGIN {
+  printf(\"%d %d\\n\", one(), one);
+  $a = 10;
+  printf(\"%d %d\\n\", add_one($a), add_one(1 + 1));
+  @b = 5;
+  add_one_to_each($a, @b);
+  printf(\"%d\\n\", $a + @b);
+  side_effects(printf(\"hi\"));
+  printf(\"\\n%d\\n\", add_two(1));
+  $t = 100;
+  own_var(21);
+  printf(\"caller t=%d\\n\", $t);
+  exit();
+}";
+    let out = run(&["-e", program]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Attaching 1 probe...\n1 1\n11 3\n17\nhihihi\n3\nt=42\ncaller t=100\n\n\n@b: 6\n");
+}

@@ -9,6 +9,7 @@ pub mod diag;
 pub mod dump_types;
 pub mod dump_ast;
 pub mod kernel;
+mod macros;
 pub mod parser;
 pub mod preprocess;
 pub mod span;

@@ -327,3 +327,20 @@ fn else_if_arms_count_towards_the_nesting_limit() {
         }
     }
 }
+
+#[test]
+fn macros_expand_in_the_tree_with_their_spans() {
+    let text = "macro inc($v, n) { $v += n; $tmp = n; }\nmacro sq(x) { x * x }\nBEGIN { $a = 1; inc($a, 2); $b = sq($a + 1); }";
+    let p = program(text);
+    assert_eq!(p.items.len(), 1, "definitions are not items");
+    let Item::Probe(probe) = &p.items[0] else { panic!() };
+    let StmtKind::Block(body) = &probe.body.stmts[1].kind else { panic!("a macro statement becomes a block") };
+    let StmtKind::AssignVar { var, value, .. } = &body.stmts[0].kind else { panic!() };
+    assert_eq!(var.name, "a", "$v is the caller's $a");
+    assert_eq!(&text[value.span.range()], "2", "the argument keeps its span at the call");
+    let StmtKind::AssignVar { var, .. } = &body.stmts[1].kind else { panic!() };
+    assert_ne!(var.name, "tmp", "the body's own variable is renamed apart");
+    let StmtKind::AssignVar { value, .. } = &probe.body.stmts[2].kind else { panic!() };
+    let ExprKind::Binary { lhs, .. } = &value.kind else { panic!("sq(…) is its expression: {value:?}") };
+    assert_eq!(&text[lhs.span.range()], "$a + 1");
+}

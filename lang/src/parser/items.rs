@@ -5,6 +5,7 @@ use super::literal::parse_int;
 use super::{Builder, Rule};
 use crate::ast::{Block, ConfigBlock, ConfigEntry, ConfigValue, Expr, ExprKind, Ident, Item, MapDecl, MapKind, Probe, Stmt, StmtKind};
 use crate::diag::{did_you_mean_hint, Diagnostic};
+use crate::macros::{MacroDef, Param, ParamKind};
 use crate::span::Span;
 use pest::iterators::Pair;
 
@@ -33,6 +34,7 @@ fn is_token(rule: Rule) -> bool {
             | assign_eq
             | kw_let
             | kw_config
+            | kw_macro
             | kw_if
             | kw_else
             | kw_while
@@ -58,6 +60,11 @@ impl Builder<'_> {
                 }
                 Rule::probe => out.push(Item::Probe(self.probe(pair))),
                 Rule::config_block => out.push(Item::Config(self.config_block(pair))),
+                Rule::macro_def => {
+                    if let Some(def) = self.macro_def(pair) {
+                        self.macros.push(def);
+                    }
+                }
                 _ => {}
             }
         }
@@ -72,6 +79,33 @@ impl Builder<'_> {
                 .with_hint("put the '#' line on a line of its own, outside any probe"),
         );
         None
+    }
+
+    fn macro_def(&mut self, pair: Pair<Rule>) -> Option<MacroDef> {
+        let span = self.span(&pair);
+        let mut parts = content(pair);
+        let name = parts.next()?.as_str().to_string();
+        let mut params = Vec::new();
+        let mut body = None;
+        for part in parts {
+            if part.as_rule() == Rule::block {
+                body = Some(part);
+                continue;
+            }
+            let Some(inner) = part.into_inner().next() else { continue };
+            let text = inner.as_str();
+            let (kind, name) = match inner.as_rule() {
+                Rule::var => (ParamKind::Var, &text[1..]),
+                Rule::map_name => (ParamKind::Map, &text[1..]),
+                _ => (ParamKind::Expr, text),
+            };
+            params.push(Param { kind, name: name.to_string(), span: self.span(&inner) });
+        }
+        let body = body?;
+        // A value: the last statement is an expression its `}` ends, not a `;`.
+        let tokens: Vec<(Rule, &str)> = body.clone().into_inner().map(|p| (p.as_rule(), p.as_str())).collect();
+        let has_value = matches!(tokens.as_slice(), [.., (Rule::expr_stmt, _), (Rule::stmt_end, ""), (Rule::rbrace, _)]);
+        Some(MacroDef { name, params, body: self.block(body), has_value, span })
     }
 
     fn config_block(&mut self, pair: Pair<Rule>) -> ConfigBlock {

@@ -65,7 +65,8 @@ pub fn parse(source: &Source) -> Result<Program, Vec<Diagnostic>> {
             None => source.line_col(at.start),
         }
     };
-    let mut builder = Builder { base: 0, expansion: &expansion, diags: Vec::new(), depth: 0, too_deep_reported: false };
+    let mut builder =
+        Builder { base: 0, expansion: &expansion, diags: Vec::new(), depth: 0, too_deep_reported: false, macros: Vec::new() };
     let mut items = Vec::new();
     for chunk in &scanned.chunks {
         if builder.diags.len() >= MAX_ERRORS {
@@ -87,6 +88,8 @@ pub fn parse(source: &Source) -> Result<Program, Vec<Diagnostic>> {
             }
         }
     }
+    let macros = std::mem::take(&mut builder.macros);
+    builder.diags.extend(crate::macros::expand(&mut items, macros));
     if builder.diags.is_empty() {
         Ok(Program { items, span: Span::new(0, source.text.len()) })
     } else {
@@ -114,6 +117,8 @@ struct Builder<'e> {
     /// Current nesting, see [`MAX_DEPTH`].
     depth: u32,
     too_deep_reported: bool,
+    /// `macro` definitions, expanded once the whole program is built.
+    macros: Vec<crate::macros::MacroDef>,
 }
 
 impl Builder<'_> {

@@ -341,3 +341,50 @@ BEGIN {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "Attaching 1 probe...\n1 1\n11 3\n17\nhihihi\n3\nt=42\ncaller t=100\n\n\n@b: 6\n");
 }
+
+/// A script's own struct read through a real kernel pointer: its C layout
+/// must put the ports where the kernel's `struct sock_common` has them
+/// (a script's `struct sock_common` replaces BTF's, as in bpftrace), and
+/// its enum's constants are names.
+#[test]
+fn root_script_structs_read_kernel_memory_with_c_layout() {
+    if !enabled("root_script_structs_read_kernel_memory_with_c_layout") {
+        return;
+    }
+    let script = "union h { unsigned int hash; };
+struct sock_common {
+  unsigned int daddr, rcv_saddr;
+  union h h;
+  unsigned short dport;
+  unsigned short num;
+};
+enum interesting { ST_ESTABLISHED = 1, ST_CLOSE = 7 };
+tracepoint:sock:inet_sock_set_state /args.sport == $1 && args.newstate == ST_ESTABLISHED/ {
+  $c = (struct sock_common *)args.skaddr;
+  @by_num[$c->num, $c->num == args.sport] = count();
+}";
+    let (l, port) = listener();
+    let port_arg = port.to_string();
+    let mut child = flowtrace().args(["-e", script, &port_arg]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let (mut stdout, head) = attached(&mut child, "script struct");
+    close_cycles(&l, 3).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    wait_bounded(&mut child, Duration::from_secs(20));
+    let mut out = head;
+    stdout.read_to_string(&mut out).unwrap();
+    assert!(child.wait().unwrap().success(), "{out}");
+    assert_eq!(out, format!("Attaching 1 probe...\n\n\n@by_num[{port}, 1]: 3\n"), "output:\n{out}");
+}
+
+#[test]
+fn script_struct_layout_is_shown_by_the_types_dump() {
+    let script = "struct flow { unsigned char proto; u32 saddr; unsigned short ports[2]; struct flow *next; u64 bytes; };
+BEGIN { $f = (struct flow *)0; @x = $f->bytes + $f->ports[1] + $f->next->saddr; }";
+    let out = run(&["--btf", &fixture_btf(), "-d", "types", "-e", script]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for line in ["$f->bytes : uint64 (offset 24, 8 bytes)", "$f->ports : uint16[2] (offset 8, 4 bytes)", "$f->next->saddr : uint32 (offset 4, 4 bytes)"] {
+        assert!(text.contains(line), "{line} missing in:\n{text}");
+    }
+}

@@ -20,6 +20,36 @@ pub enum Item {
     MapDecl(MapDecl),
     /// `config = { max_strlen = 128; print_maps_on_exit = false }`
     Config(ConfigBlock),
+    /// `struct flow { u32 saddr; … };` (or `union`).
+    Record(RecordDef),
+    /// `enum state { IDLE, BUSY = 5 };`
+    Enum(EnumDef),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordDef {
+    pub name: Ident,
+    pub is_union: bool,
+    pub fields: Vec<FieldDef>,
+    pub span: Span,
+}
+
+/// One field: `char name[16]` is type `char`, name `name`, dims `[16]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FieldDef {
+    /// The written type with the declarator's `*`s.
+    pub ty: TypeName,
+    pub name: Ident,
+    pub dims: Vec<u32>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct EnumDef {
+    pub name: Option<Ident>,
+    /// Each enumerator with its value as written, if any.
+    pub variants: Vec<(Ident, Option<i64>)>,
+    pub span: Span,
 }
 
 #[derive(Clone, Debug, PartialEq)]

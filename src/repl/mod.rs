@@ -323,6 +323,8 @@ fn load_file(session: &mut Session, path: &Path) {
             flowtrace_lang::ast::Item::Probe(p) => p.span,
             flowtrace_lang::ast::Item::MapDecl(d) => d.span,
             flowtrace_lang::ast::Item::Config(c) => c.span,
+            flowtrace_lang::ast::Item::Record(r) => r.span,
+            flowtrace_lang::ast::Item::Enum(e) => e.span,
         };
         let blanked: String = text
             .char_indices()

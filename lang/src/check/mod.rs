@@ -23,6 +23,7 @@ mod maps;
 mod members;
 mod names;
 mod printf;
+mod script_types;
 mod stmt;
 mod walk;
 
@@ -62,7 +63,10 @@ pub fn check(
     kernel: &dyn KernelTypes,
     options: &CheckOptions,
 ) -> Result<TypedProgram, Vec<Diagnostic>> {
-    let (settings, config_diags) = config_settings(program, options)?;
+    let (settings, mut config_diags) = config_settings(program, options)?;
+    let (script_types, type_diags) = script_types::ScriptTypes::new(kernel, program);
+    config_diags.extend(type_diags);
+    let kernel: &dyn KernelTypes = &script_types;
     let mut effective = options.clone();
     if let Some(size) = settings.max_strlen {
         effective.default_str_size = size;
@@ -111,7 +115,7 @@ fn config_settings(program: &ast::Program, options: &CheckOptions) -> Result<(Se
             ),
             ast::Item::Config(c) => block = Some(c),
             ast::Item::Probe(_) => probe_seen = true,
-            ast::Item::MapDecl(_) => {}
+            ast::Item::MapDecl(_) | ast::Item::Record(_) | ast::Item::Enum(_) => {}
         }
     }
     let (settings, mut block_diags, env_errors) = crate::config::resolve(block, &options.env_config);
@@ -186,7 +190,7 @@ impl<'a> Checker<'a> {
         for item in &program.items {
             match item {
                 ast::Item::MapDecl(decl) => self.map_decl(decl),
-                ast::Item::Probe(_) | ast::Item::Config(_) => {}
+                ast::Item::Probe(_) | ast::Item::Config(_) | ast::Item::Record(_) | ast::Item::Enum(_) => {}
             }
         }
         let source_probes = program.items.iter().filter_map(|i| match i {

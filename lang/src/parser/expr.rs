@@ -283,7 +283,7 @@ impl Builder<'_> {
         TypeName { base, pointer_depth, span }
     }
 
-    fn type_base(&mut self, pair: Pair<Rule>) -> TypeBase {
+    pub(super) fn type_base(&mut self, pair: Pair<Rule>) -> TypeBase {
         let span = self.span(&pair);
         match pair.as_rule() {
             Rule::record_type => {

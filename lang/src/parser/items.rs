@@ -60,6 +60,8 @@ impl Builder<'_> {
                 }
                 Rule::probe => out.push(Item::Probe(self.probe(pair))),
                 Rule::config_block => out.push(Item::Config(self.config_block(pair))),
+                Rule::record_def => out.extend(self.record_def(pair).map(Item::Record)),
+                Rule::enum_def => out.extend(self.enum_def(pair).map(Item::Enum)),
                 Rule::macro_def => {
                     if let Some(def) = self.macro_def(pair) {
                         self.macros.push(def);

@@ -15,6 +15,7 @@ mod errors;
 mod expr;
 mod items;
 mod literal;
+mod records;
 mod scan;
 
 use crate::ast::Program;

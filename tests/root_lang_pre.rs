@@ -388,3 +388,30 @@ BEGIN { $f = (struct flow *)0; @x = $f->bytes + $f->ports[1] + $f->next->saddr; 
         assert!(text.contains(line), "{line} missing in:\n{text}");
     }
 }
+
+#[test]
+fn root_config_missing_probes_leaves_out_what_does_not_exist() {
+    if !enabled("root_config_missing_probes_leaves_out_what_does_not_exist") {
+        return;
+    }
+    let program = "config = { missing_probes = warn }
+tracepoint:no_such_category:no_such_event { @never = count(); }
+tracepoint:tcp:no_such_prefix_* { @never = count(); }
+BEGIN { printf(\"ran\\n\"); exit(); }";
+    let out = run(&["-e", program]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Attaching 1 probe...\nran\n\n\n");
+    let warnings: Vec<String> = stderr(&out).lines().filter(|l| l.contains("warning")).map(String::from).collect();
+    assert_eq!(
+        warnings,
+        [
+            "-e:2:1: warning: tracepoint `no_such_category:no_such_event` does not exist; skipping it (missing_probes = warn)",
+            "-e:3:1: warning: no tracepoint matches 'tcp:no_such_prefix_*'; skipping it (missing_probes = warn)"
+        ]
+    );
+    let mut cmd = flowtrace();
+    let out = cmd.env("BPFTRACE_MISSING_PROBES", "ignore").args(["-e", program]).output().unwrap();
+    assert!(out.status.success() && stderr(&out).is_empty(), "ignore is silent: {}", stderr(&out));
+    let out = run(&["-e", "tracepoint:no_such_category:no_such_event { @never = count(); } BEGIN { exit(); }"]);
+    assert_eq!(out.status.code(), Some(1), "the default is an error");
+}

@@ -21,6 +21,17 @@ pub struct Settings {
     pub print_maps_on_exit: Option<bool>,
     /// Pages of the event ring buffer.
     pub perf_rb_pages: Option<u32>,
+    /// What a probe that does not exist (no such tracepoint, a wildcard
+    /// matching nothing, fentry on a function without BTF) does.
+    pub missing_probes: MissingProbes,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MissingProbes {
+    #[default]
+    Error,
+    Warn,
+    Ignore,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -157,13 +168,14 @@ pub fn apply(settings: &mut Settings, key: Key, value: &Raw) -> Result<Outcome, 
             Some("") => {}
             _ => return Err(format!("{name}: flowtrace prints truncated strings without a trailer; only \"\" is accepted")),
         },
-        Key::MissingProbes => match value.text() {
-            Some("error") => {}
-            Some("warn" | "ignore") => {
-                return Err(format!("{name}: flowtrace always fails on a probe it cannot attach; only 'error' is accepted"))
+        Key::MissingProbes => {
+            settings.missing_probes = match value.text() {
+                Some("error") => MissingProbes::Error,
+                Some("warn") => MissingProbes::Warn,
+                Some("ignore") => MissingProbes::Ignore,
+                _ => return Err(format!("{name} must be one of error, warn, ignore")),
             }
-            _ => return Err(format!("{name} must be one of error, warn, ignore")),
-        },
+        }
         Key::License => match value.text() {
             Some("GPL" | "GPL v2" | "GPL and additional rights" | "Dual BSD/GPL" | "Dual MIT/GPL" | "Dual MPL/GPL") => {
                 return no_effect("its programs are always loaded as \"GPL\", which every GPL-compatible license allows")
@@ -236,8 +248,10 @@ mod tests {
         let env = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>();
         let (s, d, e) = resolve(None, &env(&[("BPFTRACE_MAX_STRLEN", "32"), ("BPFTRACE_PRINT_MAPS_ON_EXIT", "false")]));
         assert_eq!((s.max_strlen, s.print_maps_on_exit, d.len(), e.len()), (Some(32), Some(false), 0, 0));
-        let (_, _, e) = resolve(None, &env(&[("BPFTRACE_MAX_STRLEN", "lots"), ("BPFTRACE_MISSING_PROBES", "warn")]));
+        let (_, _, e) = resolve(None, &env(&[("BPFTRACE_MAX_STRLEN", "lots"), ("BPFTRACE_MISSING_PROBES", "sometimes")]));
         assert_eq!(e[0], format!("BPFTRACE_MAX_STRLEN=lots: max_strlen must be an integer from 1 to {MAX_STRLEN}"));
-        assert!(e[1].starts_with("BPFTRACE_MISSING_PROBES=warn: missing_probes: flowtrace always fails"));
+        assert_eq!(e[1], "BPFTRACE_MISSING_PROBES=sometimes: missing_probes must be one of error, warn, ignore");
+        let (s, _, _) = resolve(None, &env(&[("BPFTRACE_MISSING_PROBES", "ignore")]));
+        assert_eq!(s.missing_probes, MissingProbes::Ignore);
     }
 }

@@ -77,6 +77,7 @@ pub fn check(
     let mut maps = MapTable::default();
     for _ in 0..4 {
         let mut discovery = Checker::new(kernel, options, maps.clone(), true);
+        discovery.missing_probes = settings.missing_probes;
         discovery.program(program);
         if discovery.maps == maps {
             break;
@@ -84,6 +85,7 @@ pub fn check(
         maps = discovery.maps;
     }
     let mut checker = Checker::new(kernel, options, maps, false);
+    checker.missing_probes = settings.missing_probes;
     let probes = checker.program(program);
     let map_infos = checker.maps.finish(&mut checker.diags);
     let mut diags = config_diags;
@@ -155,11 +157,23 @@ pub(crate) struct Checker<'a> {
     pub scope: Option<ProbeScope>,
     /// See [`TypedProgram::field_names`].
     pub field_names: BTreeMap<Span, String>,
+    /// The script's `missing_probes` setting.
+    pub missing_probes: crate::config::MissingProbes,
 }
 
 impl<'a> Checker<'a> {
     fn new(kernel: &'a dyn KernelTypes, options: &'a CheckOptions, maps: MapTable, silent: bool) -> Checker<'a> {
-        Checker { kernel, options, maps, silent, diags: Vec::new(), seen: HashSet::new(), scope: None, field_names: BTreeMap::new() }
+        Checker {
+            kernel,
+            options,
+            maps,
+            silent,
+            diags: Vec::new(),
+            seen: HashSet::new(),
+            scope: None,
+            field_names: BTreeMap::new(),
+            missing_probes: Default::default(),
+        }
     }
 
     /// Record a diagnostic once: a probe with several attach points is

@@ -344,3 +344,22 @@ fn macros_expand_in_the_tree_with_their_spans() {
     let ExprKind::Binary { lhs, .. } = &value.kind else { panic!("sq(…) is its expression: {value:?}") };
     assert_eq!(&text[lhs.span.range()], "$a + 1");
 }
+
+#[test]
+fn config_blocks_and_type_definitions_are_items() {
+    let text = "config = { max_strlen = 32; missing_probes = warn; license = \"GPL\"; print_maps_on_exit = false }\nstruct s { u8 a, *b; char n[2][3]; };\nenum { X = -2, Y }\nBEGIN { }";
+    let p = program(text);
+    let Item::Config(c) = &p.items[0] else { panic!() };
+    let values: Vec<&ConfigValue> = c.entries.iter().map(|e| &e.value).collect();
+    assert_eq!(
+        values,
+        [&ConfigValue::Int(32), &ConfigValue::Word("warn".into()), &ConfigValue::Str("GPL".into()), &ConfigValue::Bool(false)]
+    );
+    assert_eq!(&text[c.entries[1].value_span.range()], "warn");
+    let Item::Record(r) = &p.items[1] else { panic!() };
+    let fields: Vec<(&str, u8, &[u32])> = r.fields.iter().map(|f| (f.name.name.as_str(), f.ty.pointer_depth, f.dims.as_slice())).collect();
+    assert_eq!(fields, [("a", 0, &[][..]), ("b", 1, &[][..]), ("n", 0, &[2, 3][..])]);
+    let Item::Enum(e) = &p.items[2] else { panic!() };
+    assert_eq!((e.name.is_none(), e.variants[0].1, e.variants[1].1), (true, Some(-2), None));
+    assert!(matches!(p.items[3], Item::Probe(_)));
+}

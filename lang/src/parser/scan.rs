@@ -253,6 +253,12 @@ mod tests {
     }
 
     #[test]
+    fn a_definition_keeps_its_semicolon() {
+        let text = "struct a { int x; };\nenum e { A }\nunion u { int y; } ;\nBEGIN { }";
+        assert_eq!(chunks(text), vec!["struct a { int x; };", "enum e { A }", "union u { int y; } ;", "BEGIN { }"]);
+    }
+
+    #[test]
     fn semicolon_outside_let_does_not_split() {
         assert_eq!(chunks("kprobe:f $x = 1; }\nEND {}"), vec!["kprobe:f $x = 1; }", "END {}"]);
     }

@@ -229,8 +229,16 @@ impl Expander {
                 (ParamKind::Var, ExprKind::Var(v)) => _ = binding.vars.insert(param.name.clone(), v.clone()),
                 (ParamKind::Map, ExprKind::Map(m)) if m.keys.is_empty() => _ = binding.maps.insert(param.name.clone(), m.name.clone()),
                 (ParamKind::Expr, _) => _ = binding.exprs.insert(param.name.clone(), arg),
-                (ParamKind::Var, _) => self.diags.push(Diagnostic::error(arg.span, format!("macro '{name}' expects a scratch variable for ${}", param.name))),
-                (ParamKind::Map, _) => self.diags.push(Diagnostic::error(arg.span, format!("macro '{name}' expects a map (without keys) for @{}", param.name))),
+                // Bound to themselves after the error, so that the body's
+                // uses of them do not report a second, misleading one.
+                (ParamKind::Var, _) => {
+                    self.diags.push(Diagnostic::error(arg.span, format!("macro '{name}' expects a scratch variable for ${}", param.name)));
+                    binding.vars.insert(param.name.clone(), param.name.clone());
+                }
+                (ParamKind::Map, _) => {
+                    self.diags.push(Diagnostic::error(arg.span, format!("macro '{name}' expects a map (without keys) for @{}", param.name)));
+                    binding.maps.insert(param.name.clone(), param.name.clone());
+                }
             }
         }
         let mut body = def.body.clone();
@@ -258,6 +266,18 @@ impl Binding {
         self.locals.entry(var.to_string()).or_insert_with(|| format!("__macro{fresh}_{var}")).clone()
     }
 
+    /// Hygiene for variables: the body reads only its parameters and the
+    /// variables it assigned itself (earlier in the body).
+    fn check_readable(&self, var: &str, span: Span, macro_name: &str, diags: &mut Vec<Diagnostic>) {
+        if self.vars.contains_key(var) || self.locals.contains_key(var) {
+            return;
+        }
+        diags.push(
+            Diagnostic::error(span, format!("macro '{macro_name}' uses ${var}, which it was not given"))
+                .with_hint(format!("macros see only the variables passed to them: add a parameter ${var}, or assign it in the body first")),
+        );
+    }
+
     fn map(&mut self, map: &mut MapRef, macro_name: &str, diags: &mut Vec<Diagnostic>) {
         match self.maps.get(&map.name) {
             Some(caller) => map.name = caller.clone(),
@@ -275,8 +295,11 @@ impl Binding {
         for stmt in &mut block.stmts {
             match &mut stmt.kind {
                 StmtKind::Expr(e) => self.expr(e, m, diags),
-                StmtKind::AssignVar { var, value, .. } => {
+                StmtKind::AssignVar { var, value, op } => {
                     self.expr(value, m, diags);
+                    if op.is_some() {
+                        self.check_readable(&var.name, var.span, m, diags);
+                    }
                     var.name = self.local(&var.name);
                 }
                 StmtKind::AssignMap { map, value, .. } => {
@@ -307,7 +330,10 @@ impl Binding {
                     *expr = arg.clone();
                 }
             }
-            ExprKind::Var(name) => *name = self.local(name),
+            ExprKind::Var(name) => {
+                self.check_readable(name, expr.span, m, diags);
+                *name = self.local(name);
+            }
             ExprKind::Map(map) => self.map(map, m, diags),
             ExprKind::Call { args, .. } | ExprKind::Tuple(args) => args.iter_mut().for_each(|a| self.expr(a, m, diags)),
             ExprKind::Unary { expr: e, .. }

@@ -25,6 +25,14 @@ pub struct Cli {
     #[arg(value_name = "ARGS", trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
 
+    /// Add DIR to the directories `#include "…"` searches (after the script's own).
+    #[arg(short = 'I', value_name = "DIR")]
+    pub include_dirs: Vec<PathBuf>,
+
+    /// Include FILE before the script, as `#include "FILE"` would.
+    #[arg(long = "include", value_name = "FILE")]
+    pub pre_includes: Vec<String>,
+
     /// Run CMD and exit when it exits.
     #[arg(short = 'c', value_name = "CMD")]
     pub command: Option<String>,
@@ -54,7 +62,7 @@ pub struct Cli {
     pub list: Option<String>,
 
     /// Maximum keys of a map without a `let` declaration.
-    #[arg(long, value_name = "N", env = "FLOWTRACE_MAP_KEYS", default_value_t = 4096, value_parser = parse_map_keys)]
+    #[arg(long, value_name = "N", env = "FLOWTRACE_MAP_KEYS", default_value_t = DEFAULT_MAP_KEYS, value_parser = parse_map_keys)]
     pub map_keys: u32,
 
     /// Kernel BTF file to resolve types with (default: /sys/kernel/btf/vmlinux).
@@ -113,6 +121,9 @@ fn parse_max_series(text: &str) -> Result<usize, String> {
         Err(_) => Err(format!("'{text}' is not a number of series")),
     }
 }
+
+/// `--map-keys` unless given; a script's `max_map_keys` replaces only this.
+pub const DEFAULT_MAP_KEYS: u32 = 4096;
 
 /// The longest `--timeout`: far beyond any trace, and far from where adding it
 /// to a clock reading could overflow.

@@ -4,6 +4,7 @@ use crate::cli::{Cli, DumpStage};
 use flowtrace_kernel::kernel_info::KernelInfo;
 use flowtrace_lang::diag::render_all;
 use flowtrace_lang::typed::TypedProgram;
+use flowtrace_lang::span::IncludeSetup;
 use flowtrace_lang::{CheckOptions, Source};
 use std::io::Write;
 
@@ -11,6 +12,18 @@ use std::io::Write;
 pub struct Reported;
 
 pub fn read_source(cli: &Cli) -> Result<Source, String> {
+    let source = read_text(cli)?;
+    // `#include "…"` looks next to the script first; for `-e` and standard
+    // input, in the current directory.
+    let script_dir = match (&cli.program, &cli.file) {
+        (None, Some(path)) if path.as_os_str() != "-" => path.parent().map(|p| p.to_path_buf()),
+        _ => None,
+    };
+    let includes = IncludeSetup { script_dir, dirs: cli.include_dirs.clone(), pre_includes: cli.pre_includes.clone() };
+    Ok(source.with_includes(includes))
+}
+
+fn read_text(cli: &Cli) -> Result<Source, String> {
     match (&cli.program, &cli.file) {
         (Some(text), _) => Ok(Source::new("-e", text.clone())),
         (None, Some(path)) if path.as_os_str() == "-" => {
@@ -49,6 +62,15 @@ pub fn positional_params(cli: &Cli) -> Vec<String> {
 
 pub fn check(cli: &Cli, source: &Source, kernel: &KernelInfo) -> Result<TypedProgram, Reported> {
     let stderr = &mut std::io::stderr();
+    // A bad BPFTRACE_* value has no place in the source to point at.
+    let env_config = flowtrace_lang::config::env_vars();
+    let (_, _, env_errors) = flowtrace_lang::config::resolve(None, &env_config);
+    if !env_errors.is_empty() {
+        for e in env_errors {
+            let _ = writeln!(stderr, "flowtrace: error: {e}");
+        }
+        return Err(Reported);
+    }
     let ast = match flowtrace_lang::parse(source) {
         Ok(ast) => ast,
         Err(diags) => {
@@ -59,7 +81,12 @@ pub fn check(cli: &Cli, source: &Source, kernel: &KernelInfo) -> Result<TypedPro
     if cli.dump.contains(&DumpStage::Ast) {
         crate::stdout::print_or_report(&flowtrace_lang::dump_ast::dump_ast(&ast))?;
     }
-    let options = CheckOptions { params: positional_params(cli), unsafe_mode: cli.unsafe_mode, ..CheckOptions::default() };
+    let options = CheckOptions {
+        params: positional_params(cli),
+        env_config,
+        unsafe_mode: cli.unsafe_mode,
+        ..CheckOptions::default()
+    };
     match flowtrace_lang::check(&ast, kernel, &options) {
         Ok(typed) => {
             if !typed.warnings.is_empty() {

@@ -10,6 +10,7 @@ use flowtrace_kernel::kernel_info::KernelInfo;
 use flowtrace_codegen::compile::{compile, dump_ir, CompileOptions};
 use flowtrace_codegen::object::CompiledProgram;
 use flowtrace_lang::diag::{render_all, Diagnostic};
+use flowtrace_lang::config::Settings;
 use flowtrace_lang::typed::TypedProgram;
 use flowtrace_lang::Source;
 use flowtrace_runtime::output::{OutputFormat, Printer};
@@ -21,13 +22,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 pub fn compile_program(cli: &Cli, source: &Source, typed: &TypedProgram) -> Result<CompiledProgram, Reported> {
-    let options = CompileOptions {
-        map_keys: cli.map_keys,
-        start_ns: monotonic_ns(),
-        possible_cpus: possible_cpus(),
-        wall_offset_ns: flowtrace_runtime::output::time::wall_minus_boot_ns(),
-        ..CompileOptions::default()
-    };
+    let options = compile_options(cli, &typed.settings);
     let render = |diags: &[Diagnostic]| render_all(diags, source);
     if cli.dump.contains(&DumpStage::Ir) {
         match dump_ir(typed, &options) {
@@ -59,6 +54,26 @@ pub fn compile_program(cli: &Cli, source: &Source, typed: &TypedProgram) -> Resu
 /// code generator's own bound) if sysfs does not say.
 pub fn possible_cpus() -> u32 {
     flowtrace_runtime::sys::possible_cpus().map_or(0, |n| u32::try_from(n).unwrap_or(0))
+}
+
+/// `--map-keys` (or FLOWTRACE_MAP_KEYS) is the most explicit; otherwise the
+/// script's `max_map_keys` (or BPFTRACE_MAX_MAP_KEYS) applies.
+fn compile_options(cli: &Cli, settings: &Settings) -> CompileOptions {
+    let defaults = CompileOptions::default();
+    let map_keys = match settings.max_map_keys {
+        Some(keys) if cli.map_keys == crate::cli::DEFAULT_MAP_KEYS => keys,
+        _ => cli.map_keys,
+    };
+    // bpftrace counts the ring buffer in 4 KiB pages (its docs presume them).
+    let ringbuf_bytes = settings.perf_rb_pages.map_or(defaults.ringbuf_bytes, |pages| pages * 4096);
+    CompileOptions {
+        map_keys,
+        ringbuf_bytes,
+        start_ns: monotonic_ns(),
+        possible_cpus: possible_cpus(),
+        wall_offset_ns: flowtrace_runtime::output::time::wall_minus_boot_ns(),
+        ..defaults
+    }
 }
 
 fn report(text: String) -> Reported {
@@ -107,6 +122,8 @@ pub struct Program<'a> {
 /// Runs the script; `Ok` holds the exit status `exit(code)` asked for (0 otherwise).
 pub fn run(cli: &Cli, program: &Program<'_>) -> Result<u8, Reported> {
     let (source, compiled) = (program.source, program.compiled);
+    // `print_maps_on_exit = false` in the script's config: nothing is printed at exit.
+    let print_maps = program.typed.settings.print_maps_on_exit.unwrap_or(true);
     let out = open_output(cli).map_err(|msg| report(format!("flowtrace: error: {msg}\n")))?;
     let printer = Printer::new(out, output_format(cli.format));
     let render = |e| report(render_runtime_error(e, compiled, &|diags: &[Diagnostic]| render_all(diags, source)));
@@ -155,7 +172,7 @@ pub fn run(cli: &Cli, program: &Program<'_>) -> Result<u8, Reported> {
     }
     // Whatever happened, END runs and the maps are printed after detaching,
     // as bpftrace does; then nothing of ours stays attached.
-    let finish = signals::report_detach_progress(|| finish(&mut session));
+    let finish = signals::report_detach_progress(|| finish(&mut session, print_maps));
     if let Some(mut c) = child {
         let _ = c.kill();
         let _ = c.wait();
@@ -218,13 +235,15 @@ fn trace_loop(
 }
 
 /// END, what it sent, then every map (the session's documented order).
-fn finish(session: &mut Script) -> Result<(), RuntimeError> {
+fn finish(session: &mut Script, print_maps: bool) -> Result<(), RuntimeError> {
     let last = session.finish();
     let warnings = session.take_warnings();
     let last = last?;
     // Output that cannot be written is an error (exit 1), never silent.
     let out = |error| RuntimeError::Kernel { what: "writing the maps at exit".into(), error };
-    session.sink().exit_maps(&last.maps).map_err(out)?;
+    if print_maps {
+        session.sink().exit_maps(&last.maps).map_err(out)?;
+    }
     if last.lost_events > 0 {
         session.sink().lost_events(last.lost_events).map_err(out)?;
     }

@@ -18,8 +18,61 @@ pub enum Item {
     Probe(Probe),
     /// `let @flows = lruhash(1024);`
     MapDecl(MapDecl),
-    /// `#include <linux/socket.h>`: accepted and ignored (BTF replaces headers).
-    Include { path: String, span: Span },
+    /// `config = { max_strlen = 128; print_maps_on_exit = false }`
+    Config(ConfigBlock),
+    /// `struct flow { u32 saddr; … };` (or `union`).
+    Record(RecordDef),
+    /// `enum state { IDLE, BUSY = 5 };`
+    Enum(EnumDef),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordDef {
+    pub name: Ident,
+    pub is_union: bool,
+    pub fields: Vec<FieldDef>,
+    pub span: Span,
+}
+
+/// One field: `char name[16]` is type `char`, name `name`, dims `[16]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FieldDef {
+    /// The written type with the declarator's `*`s.
+    pub ty: TypeName,
+    pub name: Ident,
+    pub dims: Vec<u32>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct EnumDef {
+    pub name: Option<Ident>,
+    /// Each enumerator with its value as written, if any.
+    pub variants: Vec<(Ident, Option<i64>)>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConfigBlock {
+    pub entries: Vec<ConfigEntry>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConfigEntry {
+    pub key: Ident,
+    pub value: ConfigValue,
+    pub value_span: Span,
+}
+
+/// A config value as written; [`crate::config`] reads it as its key needs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ConfigValue {
+    Int(u64),
+    Str(String),
+    Bool(bool),
+    /// A bare word: `missing_probes = warn`.
+    Word(String),
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -52,6 +52,9 @@ impl Diagnostic {
     /// tildes under the span (clipped to the first line of a multi-line span),
     /// then the hints.
     pub fn render(&self, source: &Source) -> String {
+        if let Some((file, span)) = source.included_file_of(self.span) {
+            return Diagnostic { span, ..self.clone() }.render(&file);
+        }
         let (line, col) = source.line_col(self.span.start);
         let label = match self.severity {
             Severity::Error => "error",

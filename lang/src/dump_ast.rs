@@ -52,10 +52,36 @@ impl Dumper {
 
     fn item(&mut self, item: &Item) {
         match item {
-            Item::Include { path, span } => self.line(&format!("Include {path}"), *span),
             Item::MapDecl(decl) => {
                 let label = format!("MapDecl @{} {:?}({})", decl.name, decl.kind, decl.max_entries);
                 self.line(&label, decl.span);
+            }
+            Item::Config(block) => {
+                self.line("Config", block.span);
+                self.nested(|d| {
+                    for entry in &block.entries {
+                        d.line(&format!("{} = {:?}", entry.key.name, entry.value), entry.key.span.to(entry.value_span));
+                    }
+                });
+            }
+            Item::Record(def) => {
+                let kw = if def.is_union { "union" } else { "struct" };
+                self.line(&format!("Record {kw} {}", def.name.name), def.span);
+                self.nested(|d| {
+                    for f in &def.fields {
+                        let dims: String = f.dims.iter().map(|n| format!("[{n}]")).collect();
+                        d.line(&format!("Field {}{dims}: {:?} {}", f.name.name, f.ty.base, "*".repeat(f.ty.pointer_depth.into())), f.span);
+                    }
+                });
+            }
+            Item::Enum(def) => {
+                let name = def.name.as_ref().map_or("<anon>", |n| n.name.as_str());
+                self.line(&format!("Enum {name}"), def.span);
+                self.nested(|d| {
+                    for (v, value) in &def.variants {
+                        d.line(&format!("{} = {value:?}", v.name), v.span);
+                    }
+                });
             }
             Item::Probe(probe) => {
                 self.line("Probe", probe.span);

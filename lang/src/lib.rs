@@ -4,11 +4,14 @@
 
 pub mod ast;
 pub mod check;
+pub mod config;
 pub mod diag;
 pub mod dump_types;
 pub mod dump_ast;
 pub mod kernel;
+mod macros;
 pub mod parser;
+pub mod preprocess;
 pub mod span;
 pub mod typed;
 pub mod types;

@@ -26,6 +26,9 @@ pub struct TypedProgram {
     /// expression, by the expression's span (for `-d types` and messages;
     /// code generation needs only the offsets).
     pub field_names: std::collections::BTreeMap<Span, String>,
+    /// The config block and `BPFTRACE_*` environment, resolved: what the
+    /// binary must apply (map sizes, ring buffer, printing at exit).
+    pub settings: crate::config::Settings,
 }
 
 #[derive(Clone, Debug)]

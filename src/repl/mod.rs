@@ -352,7 +352,9 @@ fn load_file(session: &mut Session, path: &Path) {
         let span = match item {
             flowtrace_lang::ast::Item::Probe(p) => p.span,
             flowtrace_lang::ast::Item::MapDecl(d) => d.span,
-            flowtrace_lang::ast::Item::Include { span, .. } => *span,
+            flowtrace_lang::ast::Item::Config(c) => c.span,
+            flowtrace_lang::ast::Item::Record(r) => r.span,
+            flowtrace_lang::ast::Item::Enum(e) => e.span,
         };
         let blanked: String = text
             .char_indices()

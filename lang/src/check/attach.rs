@@ -4,6 +4,7 @@
 
 use super::{Checker, ProbeScope};
 use crate::ast::{AttachKind, AttachPoint, Period, Probe};
+use crate::config::MissingProbes;
 use crate::diag::Diagnostic;
 use crate::kernel::{FuncProto, TracepointField};
 use flowtrace_stdlib::provider::Args;
@@ -13,6 +14,20 @@ fn has_wildcard(s: &str) -> bool {
 }
 
 impl Checker<'_> {
+    /// A probe that does not exist: an error, or (config `missing_probes`,
+    /// as in bpftrace) a warning or nothing, and the probe is left out.
+    fn missing_probe(&mut self, span: crate::span::Span, message: String, hint: Option<&str>) {
+        let mut diag = match self.missing_probes {
+            MissingProbes::Error => Diagnostic::error(span, message),
+            MissingProbes::Warn => Diagnostic::warning(span, format!("{message}; skipping it (missing_probes = warn)")),
+            MissingProbes::Ignore => return,
+        };
+        if let Some(hint) = hint {
+            diag = diag.with_hint(hint);
+        }
+        self.report(diag);
+    }
+
     /// One scope per concrete attach point of `probe`.
     pub(super) fn expand_probe(&mut self, probe: &Probe) -> Vec<ProbeScope> {
         let mut scopes = Vec::new();
@@ -32,7 +47,7 @@ impl Checker<'_> {
         if let Some(func) = ap.kind.function().filter(|f| has_wildcard(f)) {
             let found = self.kernel.match_functions(func);
             if found.is_empty() {
-                self.error(ap.span, format!("no kernel function matches '{func}'"));
+                self.missing_probe(ap.span, format!("no kernel function matches '{func}'"), None);
             }
             return found.into_iter().filter_map(|f| ap.kind.with_function(f)).collect();
         }
@@ -40,7 +55,7 @@ impl Checker<'_> {
             AttachKind::Tracepoint { category, name } if has_wildcard(category) || has_wildcard(name) => {
                 let found = self.kernel.match_tracepoints(category, name);
                 if found.is_empty() {
-                    self.error(ap.span, format!("no tracepoint matches '{category}:{name}'"));
+                    self.missing_probe(ap.span, format!("no tracepoint matches '{category}:{name}'"), None);
                 }
                 found.into_iter().map(|(category, name)| AttachKind::Tracepoint { category, name }).collect()
             }
@@ -73,18 +88,15 @@ impl Checker<'_> {
             (Args::TracepointFields, Some((category, name)), _) => match self.kernel.tracepoint_fields(category, name) {
                 Ok(fields) => tp_fields = Some(fields),
                 Err(message) => {
-                    self.error(attach.span, message);
+                    self.missing_probe(attach.span, message, None);
                     return None;
                 }
             },
             (Args::FunctionParams, _, Some(f)) => match self.kernel.function(f) {
                 Some(proto) => func = Some(proto),
                 None => {
-                    self.error_hint(
-                        attach.span,
-                        format!("kernel function '{f}' is not in BTF"),
-                        Some("fentry/fexit need the function's BTF prototype; kprobe:NAME works without".into()),
-                    );
+                    let hint = "fentry/fexit need the function's BTF prototype; kprobe:NAME works without";
+                    self.missing_probe(attach.span, format!("kernel function '{f}' is not in BTF"), Some(hint));
                     return None;
                 }
             },

@@ -27,11 +27,13 @@ mod members;
 mod names;
 mod printf;
 mod loops;
+mod script_types;
 mod stmt;
 mod vars;
 mod walk;
 
 use crate::ast;
+use crate::config::Settings;
 use crate::diag::Diagnostic;
 use crate::kernel::{FuncProto, KernelTypes, TracepointField};
 use crate::span::Span;
@@ -46,6 +48,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 pub struct CheckOptions {
     /// Positional parameters: `$1` is `params[0]`.
     pub params: Vec<String>,
+    /// `BPFTRACE_*` config variables from the environment: they override the
+    /// script's config block ([`crate::config`]).
+    pub env_config: Vec<(String, String)>,
     /// Buffer size of `str()` results without an explicit length (NUL
     /// included); bpftrace's BPFTRACE_STRLEN, 64 by default.
     pub default_str_size: u32,
@@ -55,7 +60,7 @@ pub struct CheckOptions {
 
 impl Default for CheckOptions {
     fn default() -> CheckOptions {
-        CheckOptions { params: Vec::new(), default_str_size: 64, unsafe_mode: false }
+        CheckOptions { params: Vec::new(), env_config: Vec::new(), default_str_size: 64, unsafe_mode: false }
     }
 }
 
@@ -65,6 +70,15 @@ pub fn check(
     kernel: &dyn KernelTypes,
     options: &CheckOptions,
 ) -> Result<TypedProgram, Vec<Diagnostic>> {
+    let (settings, mut config_diags) = config_settings(program, options)?;
+    let (script_types, type_diags) = script_types::ScriptTypes::new(kernel, program);
+    config_diags.extend(type_diags);
+    let kernel: &dyn KernelTypes = &script_types;
+    let mut effective = options.clone();
+    if let Some(size) = settings.max_strlen {
+        effective.default_str_size = size;
+    }
+    let options = &effective;
     // Discovery: map types settle after at most a few rounds (a round can
     // only learn a map whose value depends on maps learnt in the previous).
     let mut maps = MapTable::default();
@@ -72,6 +86,7 @@ pub fn check(
     for _ in 0..4 {
         let mut discovery = Checker::new(kernel, options, maps.clone(), true);
         discovery.hints = std::mem::take(&mut hints);
+        discovery.missing_probes = settings.missing_probes;
         discovery.program(program);
         hints = discovery.hints;
         if discovery.maps == maps {
@@ -81,17 +96,49 @@ pub fn check(
     }
     let mut checker = Checker::new(kernel, options, maps, false);
     checker.hints = hints;
+    checker.missing_probes = settings.missing_probes;
     let probes = checker.program(program);
     let map_infos = checker.maps.finish(&mut checker.diags);
-    let diags = std::mem::take(&mut checker.diags);
+    let mut diags = config_diags;
+    diags.append(&mut checker.diags);
     let (errors, warnings): (Vec<Diagnostic>, Vec<Diagnostic>) = diags.into_iter().partition(|d| d.is_error());
     if errors.is_empty() {
-        Ok(TypedProgram { maps: map_infos, probes, warnings, field_names: checker.field_names })
+        Ok(TypedProgram { maps: map_infos, probes, warnings, field_names: checker.field_names, settings })
     } else {
         let mut all = errors;
         all.extend(warnings);
         Err(all)
     }
+}
+
+/// The config block (only one, before any probe, as bpftrace has it) and the
+/// environment over it. Errors in the environment have no place in the
+/// source: they are reported at the start of the program.
+fn config_settings(program: &ast::Program, options: &CheckOptions) -> Result<(Settings, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let mut diags = Vec::new();
+    let mut block = None;
+    let mut probe_seen = false;
+    for item in &program.items {
+        match item {
+            ast::Item::Config(c) if block.is_some() => {
+                diags.push(Diagnostic::error(c.span, "a second config block").with_hint("put every setting into the first one"))
+            }
+            ast::Item::Config(c) if probe_seen => diags.push(
+                Diagnostic::error(c.span, "the config block must come before the probes").with_hint("move it to the top of the script"),
+            ),
+            ast::Item::Config(c) => block = Some(c),
+            ast::Item::Probe(_) => probe_seen = true,
+            ast::Item::MapDecl(_) | ast::Item::Record(_) | ast::Item::Enum(_) => {}
+        }
+    }
+    let (settings, mut block_diags, env_errors) = crate::config::resolve(block, &options.env_config);
+    diags.append(&mut block_diags);
+    let start = Span::new(0, 0);
+    diags.extend(env_errors.into_iter().map(|e| Diagnostic::error(start, format!("in the environment: {e}"))));
+    if diags.iter().any(Diagnostic::is_error) {
+        return Err(diags);
+    }
+    Ok((settings, diags))
 }
 
 /// One concrete probe being checked: its kind, what its context offers and
@@ -126,6 +173,8 @@ pub(crate) struct Checker<'a> {
     /// The type each bare `let $x;` (by its span) gets from its first
     /// assignment, learnt by the discovery pass for reads that come first.
     pub hints: HashMap<Span, Type>,
+    /// The script's `missing_probes` setting.
+    pub missing_probes: crate::config::MissingProbes,
 }
 
 impl<'a> Checker<'a> {
@@ -140,6 +189,7 @@ impl<'a> Checker<'a> {
             scope: None,
             field_names: BTreeMap::new(),
             hints: HashMap::new(),
+            missing_probes: Default::default(),
         }
     }
 
@@ -171,10 +221,7 @@ impl<'a> Checker<'a> {
         for item in &program.items {
             match item {
                 ast::Item::MapDecl(decl) => self.map_decl(decl),
-                ast::Item::Include { span, .. } => {
-                    self.report(Diagnostic::note(*span, "#include is ignored: types come from kernel BTF"))
-                }
-                ast::Item::Probe(_) => {}
+                ast::Item::Probe(_) | ast::Item::Config(_) | ast::Item::Record(_) | ast::Item::Enum(_) => {}
             }
         }
         let source_probes = program.items.iter().filter_map(|i| match i {

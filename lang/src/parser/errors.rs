@@ -8,11 +8,12 @@
 use super::scan::Chunk;
 use super::Rule;
 use crate::diag::Diagnostic;
-use crate::span::{Source, Span};
+use crate::span::Span;
 use pest::error::{Error, ErrorVariant, InputLocation};
 
-pub(super) fn syntax_error(error: &Error<Rule>, source: &Source, chunk: &Chunk) -> Diagnostic {
-    let text = source.text.as_str();
+/// `text` is the (preprocessed) text pest read; `line_col` says where one of
+/// its offsets is in the source, for hints.
+pub(super) fn syntax_error(error: &Error<Rule>, text: &str, line_col: &dyn Fn(usize) -> (usize, usize), chunk: &Chunk) -> Diagnostic {
     let local = match error.location {
         InputLocation::Pos(p) => p,
         InputLocation::Span((s, _)) => s,
@@ -29,7 +30,7 @@ pub(super) fn syntax_error(error: &Error<Rule>, source: &Source, chunk: &Chunk) 
     }
     if found.is_empty() {
         if let Some(open) = chunk.unclosed {
-            let (line, col) = source.line_col(open as u32);
+            let (line, col) = line_col(open);
             return Diagnostic::error(Span::new(pos, pos), "expected '}', found end of input")
                 .with_hint(format!("the '{{' at {line}:{col} has no matching '}}'"));
         }
@@ -59,7 +60,7 @@ pub(super) fn syntax_error(error: &Error<Rule>, source: &Source, chunk: &Chunk) 
     // A chunk that ends with a brace still open is missing a '}' somewhere;
     // that is usually the real mistake, wherever the parser noticed it.
     if let Some(open) = chunk.unclosed {
-        let (line, col) = source.line_col(open as u32);
+        let (line, col) = line_col(open);
         diag = diag.with_hint(format!("the '{{' at {line}:{col} has no matching '}}'"));
     }
     diag

@@ -59,7 +59,7 @@ fn binary(op: BinOp, lhs: Expr, rhs: Expr) -> Expr {
     Expr { kind: ExprKind::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs) }, span }
 }
 
-impl Builder {
+impl Builder<'_> {
     /// `expr`: a binary expression, optionally `? then : else`.
     pub(super) fn expr(&mut self, pair: Pair<Rule>) -> Expr {
         let span = self.span(&pair);
@@ -285,7 +285,7 @@ impl Builder {
         }
     }
 
-    fn string(&mut self, pair: Pair<Rule>, span: Span) -> ExprKind {
+    pub(super) fn string(&mut self, pair: Pair<Rule>, span: Span) -> ExprKind {
         let body = pair.into_inner().next().map_or("", |b| b.as_str());
         match parse_string(body) {
             Ok(s) => ExprKind::Str(s),
@@ -335,7 +335,7 @@ impl Builder {
         TypeName { base, pointer_depth, span }
     }
 
-    fn type_base(&mut self, pair: Pair<Rule>) -> TypeBase {
+    pub(super) fn type_base(&mut self, pair: Pair<Rule>) -> TypeBase {
         let span = self.span(&pair);
         match pair.as_rule() {
             Rule::record_type => {

@@ -3,8 +3,11 @@
 use super::attach::parse_attach_point;
 use super::literal::parse_int;
 use super::{Builder, Rule};
-use crate::ast::{Block, Expr, ExprKind, ForIter, Ident, Item, LetType, MapDecl, MapKind, Probe, Stmt, StmtKind};
+use crate::ast::{
+    Block, ConfigBlock, ConfigEntry, ConfigValue, Expr, ExprKind, ForIter, Ident, Item, LetType, MapDecl, MapKind, Probe, Stmt, StmtKind,
+};
 use crate::diag::{did_you_mean_hint, Diagnostic};
+use crate::macros::{MacroDef, Param, ParamKind};
 use crate::span::Span;
 use pest::iterators::Pair;
 
@@ -32,6 +35,8 @@ fn is_token(rule: Rule) -> bool {
             | stmt_end
             | assign_eq
             | kw_let
+            | kw_config
+            | kw_macro
             | kw_if
             | kw_else
             | kw_while
@@ -45,7 +50,7 @@ fn is_token(rule: Rule) -> bool {
     )
 }
 
-impl Builder {
+impl Builder<'_> {
     pub(super) fn items(&mut self, program: Pair<Rule>, out: &mut Vec<Item>) {
         for pair in content(program) {
             match pair.as_rule() {
@@ -60,36 +65,80 @@ impl Builder {
                     }
                 }
                 Rule::probe => out.push(Item::Probe(self.probe(pair))),
+                Rule::config_block => out.push(Item::Config(self.config_block(pair))),
+                Rule::record_def => out.extend(self.record_def(pair).map(Item::Record)),
+                Rule::enum_def => out.extend(self.enum_def(pair).map(Item::Enum)),
+                Rule::macro_def => {
+                    if let Some(def) = self.macro_def(pair) {
+                        self.macros.push(def);
+                    }
+                }
                 _ => {}
             }
         }
     }
 
-    /// `#include <…>` / `#include "…"`; other directives are rejected, since
-    /// there is no preprocessor (BTF replaces headers).
+    /// A `#` line can reach the parser only where the preprocessor does not
+    /// look for directives (inside a block comment's line, after text).
     fn preproc(&mut self, pair: &Pair<Rule>) -> Option<Item> {
         let span = self.span(pair);
-        let line = pair.as_str().trim_end();
-        let directive = line[1..].trim_start();
-        if let Some(rest) = directive.strip_prefix("include") {
-            let rest = rest.trim();
-            let path = rest
-                .strip_prefix('<')
-                .and_then(|r| r.strip_suffix('>'))
-                .or_else(|| rest.strip_prefix('"').and_then(|r| r.strip_suffix('"')));
-            if let Some(path) = path.filter(|p| !p.is_empty()) {
-                return Some(Item::Include { path: path.to_string(), span });
-            }
-            self.error(Diagnostic::error(span, "malformed #include").with_hint("write '#include <file.h>' or '#include \"file.h\"'"));
-            return None;
-        }
-        let name: String = directive.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
         self.error(
-            Diagnostic::error(span, format!("unsupported preprocessor directive '#{name}'")).with_hint(
-                "only '#include' is accepted (and ignored): types come from BTF, and constants such as AF_INET are built in",
-            ),
+            Diagnostic::error(span, "a preprocessor directive must start its own line")
+                .with_hint("put the '#' line on a line of its own, outside any probe"),
         );
         None
+    }
+
+    fn macro_def(&mut self, pair: Pair<Rule>) -> Option<MacroDef> {
+        let span = self.span(&pair);
+        let mut parts = content(pair);
+        let name = parts.next()?.as_str().to_string();
+        let mut params = Vec::new();
+        let mut body = None;
+        for part in parts {
+            if part.as_rule() == Rule::block {
+                body = Some(part);
+                continue;
+            }
+            let Some(inner) = part.into_inner().next() else { continue };
+            let text = inner.as_str();
+            let (kind, name) = match inner.as_rule() {
+                Rule::var => (ParamKind::Var, &text[1..]),
+                Rule::map_name => (ParamKind::Map, &text[1..]),
+                _ => (ParamKind::Expr, text),
+            };
+            params.push(Param { kind, name: name.to_string(), span: self.span(&inner) });
+        }
+        let body = body?;
+        // A value: the last statement is an expression its `}` ends, not a `;`.
+        let tokens: Vec<(Rule, &str)> = body.clone().into_inner().map(|p| (p.as_rule(), p.as_str())).collect();
+        let has_value = matches!(tokens.as_slice(), [.., (Rule::expr_stmt, _), (Rule::stmt_end, ""), (Rule::rbrace, _)]);
+        Some(MacroDef { name, params, body: self.block(body), has_value, span })
+    }
+
+    fn config_block(&mut self, pair: Pair<Rule>) -> ConfigBlock {
+        let span = self.span(&pair);
+        let mut entries = Vec::new();
+        for entry in content(pair) {
+            let mut parts = content(entry);
+            let (Some(key), Some(value)) = (parts.next(), parts.next()) else { continue };
+            let value_span = self.span(&value);
+            let Some(inner) = content(value).next() else { continue };
+            let value = match inner.as_rule() {
+                Rule::string_lit => match self.string(inner, value_span) {
+                    ExprKind::Str(text) => ConfigValue::Str(text),
+                    _ => continue,
+                },
+                Rule::bool_lit => ConfigValue::Bool(inner.as_str() == "true"),
+                Rule::int_lit => match self.int(&inner) {
+                    Some(n) => ConfigValue::Int(n),
+                    None => continue,
+                },
+                _ => ConfigValue::Word(inner.as_str().to_string()),
+            };
+            entries.push(ConfigEntry { key: Ident { name: key.as_str().to_string(), span: self.span(&key) }, value, value_span });
+        }
+        ConfigBlock { entries, span }
     }
 
     fn map_decl(&mut self, pair: Pair<Rule>) -> Option<MapDecl> {

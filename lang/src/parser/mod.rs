@@ -15,10 +15,12 @@ mod errors;
 mod expr;
 mod items;
 mod literal;
+mod records;
 mod scan;
 
 use crate::ast::Program;
 use crate::diag::Diagnostic;
+use crate::preprocess::Expansion;
 use crate::span::{Source, Span};
 use pest::iterators::Pair;
 use pest::Parser as _;
@@ -34,18 +36,42 @@ pub fn is_unfinished(text: &str) -> bool {
     scan::scan(text, scan::skip_shebang(text)).unfinished
 }
 
-/// Parse a whole program. On failure, every syntax error found, in source order.
+/// Length of a `#!` interpreter line at the start of `text`, if there is one.
+pub(crate) fn shebang_len(text: &str) -> usize {
+    scan::skip_shebang(text)
+}
+
+/// Parse a whole program, after running the preprocessor over it. On
+/// failure, every error found, in source order. Spans point into `source`
+/// (and the files it includes), not into the preprocessed text.
 pub fn parse(source: &Source) -> Result<Program, Vec<Diagnostic>> {
-    let text = source.text.as_str();
-    let scanned = scan::scan(text, scan::skip_shebang(text));
+    let expansion = crate::preprocess::run(source)?;
+    let text = expansion.text.as_str();
+    let mapped = |mut diags: Vec<Diagnostic>| {
+        for d in &mut diags {
+            d.span = expansion.map_span(d.span);
+        }
+        diags
+    };
+    let scanned = scan::scan(text, 0);
     if !scanned.errors.is_empty() {
-        return Err(scanned.errors);
+        return Err(mapped(scanned.errors));
     }
-    let mut builder = Builder::default();
+    // Positions the syntax-error hints mention ("the '{' at 3:7"), as the
+    // user sees them.
+    let line_col = |offset: usize| {
+        let at = expansion.map_span(Span::new(offset, offset));
+        match source.included_file_of(at) {
+            Some((file, local)) => file.line_col(local.start),
+            None => source.line_col(at.start),
+        }
+    };
+    let mut builder =
+        Builder { base: 0, expansion: &expansion, diags: Vec::new(), depth: 0, too_deep_reported: false, macros: Vec::new() };
     let mut items = Vec::new();
     for chunk in &scanned.chunks {
         if builder.diags.len() >= MAX_ERRORS {
-            let at = Span::new(chunk.range.start, chunk.range.start);
+            let at = expansion.map_span(Span::new(chunk.range.start, chunk.range.start));
             builder.diags.push(Diagnostic::note(at, format!("stopping after {MAX_ERRORS} errors")));
             break;
         }
@@ -56,11 +82,17 @@ pub fn parse(source: &Source) -> Result<Program, Vec<Diagnostic>> {
                     builder.items(program, &mut items);
                 }
             }
-            Err(error) => builder.diags.push(errors::syntax_error(&error, source, chunk)),
+            Err(error) => {
+                let mut diag = errors::syntax_error(&error, text, &line_col, chunk);
+                diag.span = expansion.map_span(diag.span);
+                builder.diags.push(diag);
+            }
         }
     }
+    let macros = std::mem::take(&mut builder.macros);
+    builder.diags.extend(crate::macros::expand(&mut items, macros));
     if builder.diags.is_empty() {
-        Ok(Program { items, span: Span::new(0, text.len()) })
+        Ok(Program { items, span: Span::new(0, source.text.len()) })
     } else {
         builder.diags.sort_by_key(|d| (d.span.start, d.span.end));
         Err(builder.diags)
@@ -77,20 +109,23 @@ const MAX_ERRORS: usize = 20;
 const MAX_DEPTH: u32 = 200;
 
 /// Turns pest pairs into AST nodes; shared by [`items`] and [`expr`].
-#[derive(Default)]
-struct Builder {
+struct Builder<'e> {
     /// Offset of the chunk being built: pest's positions are relative to it.
     base: usize,
+    /// Maps positions of the preprocessed text back to the source.
+    expansion: &'e Expansion,
     diags: Vec<Diagnostic>,
     /// Current nesting, see [`MAX_DEPTH`].
     depth: u32,
     too_deep_reported: bool,
+    /// `macro` definitions, expanded once the whole program is built.
+    macros: Vec<crate::macros::MacroDef>,
 }
 
-impl Builder {
+impl Builder<'_> {
     fn span(&self, pair: &Pair<Rule>) -> Span {
         let s = pair.as_span();
-        Span::new(self.base + s.start(), self.base + s.end())
+        self.expansion.map_span(Span::new(self.base + s.start(), self.base + s.end()))
     }
 
     fn error(&mut self, diag: Diagnostic) {

@@ -60,9 +60,11 @@ struct Scanner<'a> {
     brackets: i32,
     /// A `/*` without its `*/`.
     comment_open: bool,
-    /// Whether the current chunk has seen a token, and whether it was `let`.
+    /// Whether the current chunk has seen a token, and whether it was `let`,
+    /// or `struct`/`union`/`enum` (a definition, whose `}` may have a `;`).
     chunk_has_token: bool,
     chunk_is_let: bool,
+    chunk_is_type: bool,
     /// True while only blanks have been seen since the last newline.
     at_line_start: bool,
     chunks: Vec<Chunk>,
@@ -108,6 +110,9 @@ impl Scanner<'_> {
                     // A stray `}` at depth 0 also ends the chunk: it is an
                     // error there, and the next item deserves its own parse.
                     if self.open.pop().is_none() || self.open.is_empty() {
+                        if self.chunk_is_type {
+                            self.take_semicolon();
+                        }
                         self.finish_chunk(self.pos);
                     }
                 }
@@ -133,6 +138,20 @@ impl Scanner<'_> {
             let rest = &self.text[self.pos..];
             let after = rest.get(3).copied().unwrap_or(b' ');
             self.chunk_is_let = rest.starts_with(b"let") && !(after.is_ascii_alphanumeric() || after == b'_');
+            self.chunk_is_type = [&b"struct"[..], b"union", b"enum"].iter().any(|kw| {
+                rest.starts_with(kw) && !rest.get(kw.len()).is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'_')
+            });
+        }
+    }
+
+    /// After a definition's `}`: its `;`, if that is the next token.
+    fn take_semicolon(&mut self) {
+        let mut at = self.pos;
+        while self.text.get(at).is_some_and(|c| c.is_ascii_whitespace()) {
+            at += 1;
+        }
+        if self.text.get(at) == Some(&b';') {
+            self.pos = at + 1;
         }
     }
 
@@ -145,6 +164,7 @@ impl Scanner<'_> {
         self.chunk_start = end;
         self.chunk_has_token = false;
         self.chunk_is_let = false;
+        self.chunk_is_type = false;
         self.open.clear();
         self.brackets = 0;
     }
@@ -230,6 +250,12 @@ mod tests {
     fn splits_items_at_depth_zero() {
         let text = "#include <a.h>\nlet @m = hash(8); BEGIN { if (1) { $x = \"}\"; } }\nEND { }";
         assert_eq!(chunks(text), vec!["#include <a.h>", "let @m = hash(8);", "BEGIN { if (1) { $x = \"}\"; } }", "END { }"]);
+    }
+
+    #[test]
+    fn a_definition_keeps_its_semicolon() {
+        let text = "struct a { int x; };\nenum e { A }\nunion u { int y; } ;\nBEGIN { }";
+        assert_eq!(chunks(text), vec!["struct a { int x; };", "enum e { A }", "union u { int y; } ;", "BEGIN { }"]);
     }
 
     #[test]

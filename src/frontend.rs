@@ -62,7 +62,7 @@ pub fn check(cli: &Cli, source: &Source, kernel: &KernelInfo) -> Result<TypedPro
     let options = CheckOptions { params: positional_params(cli), ..CheckOptions::default() };
     match flowtrace_lang::check(&ast, kernel, &options) {
         Ok(typed) => {
-            if !typed.warnings.is_empty() {
+            if !typed.warnings.is_empty() && !cli.no_warnings {
                 let _ = write!(stderr, "{}", render_all(&typed.warnings, source));
             }
             if cli.dump.contains(&DumpStage::Types) {

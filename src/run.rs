@@ -2,7 +2,7 @@
 //! come, and on exit (probe `exit()`, `-c` command ended, `--timeout`, SIGINT,
 //! SIGTERM) run END, print every map and detach everything.
 
-use crate::cli::{Cli, DumpStage};
+use crate::cli::{Buffering, Cli, DumpStage};
 use crate::frontend::Reported;
 use crate::signals;
 use flowtrace_codegen::compile::{compile, dump_ir, CompileOptions};
@@ -38,6 +38,9 @@ pub fn compile_program(cli: &Cli, source: &Source, typed: &TypedProgram) -> Resu
     } else {
         compile(typed, &options).map_err(|diags| report(render(&diags)))?
     };
+    if cli.verbose {
+        eprint!("{}", verbose_summary(&compiled));
+    }
     if cli.dump.contains(&DumpStage::Bpf) {
         for p in &compiled.programs {
             let text = format!("{} ({}):\n{}", p.attach.raw, p.name, flowtrace_codegen::disasm::disassemble(&p.insns, &p.comments));
@@ -45,6 +48,23 @@ pub fn compile_program(cli: &Cli, source: &Source, typed: &TypedProgram) -> Resu
         }
     }
     Ok(compiled)
+}
+
+/// `-v`: what was compiled, before it is loaded (bpftrace prints its AST
+/// size and each load; ours are the programs and maps handed to the kernel).
+fn verbose_summary(compiled: &CompiledProgram) -> String {
+    let insns: usize = compiled.programs.iter().map(|p| p.insns.len()).sum();
+    let mut out = format!(
+        "{} program{}, {insns} instructions, {} map{}\n",
+        compiled.programs.len(),
+        if compiled.programs.len() == 1 { "" } else { "s" },
+        compiled.maps.len(),
+        if compiled.maps.len() == 1 { "" } else { "s" },
+    );
+    for p in &compiled.programs {
+        out.push_str(&format!("  {} ({}, {:?}): {} instructions\n", p.attach.raw, p.name, p.kind, p.insns.len()));
+    }
+    out
 }
 
 fn report(text: String) -> Reported {
@@ -63,7 +83,13 @@ fn monotonic_ns() -> u64 {
 /// Output destination: standard output or `-o FILE`, never holding up a
 /// stop signal ([`crate::output`]).
 fn open_output(cli: &Cli) -> Result<Box<dyn Write>, String> {
-    crate::output::Output::open(cli.output.as_deref()).map(|o| Box::new(o) as Box<dyn Write>)
+    let out = crate::output::Output::open(cli.output.as_deref())?;
+    Ok(match cli.buffering {
+        // The printer flushes after every print, so each one is written
+        // when made: what `none` asks, and `line` for newline-ended prints.
+        Buffering::Line | Buffering::None => Box::new(out),
+        Buffering::Full => Box::new(crate::output::FullBuffer::new(out)),
+    })
 }
 
 /// Why tracing stopped.
@@ -73,6 +99,8 @@ enum Stop {
     Signal,
     Timeout,
     CommandEnded,
+    /// `-p PID`'s process exited.
+    TracedExited,
 }
 
 /// A script is a session of one entry: what the interactive session runs too.
@@ -97,7 +125,9 @@ pub fn run(cli: &Cli, source: &Source, compiled: &CompiledProgram) -> Result<(),
     }
     // Printed once everything is attached (bpftrace prints it just before),
     // so whoever waits for this line knows events from now on are seen.
-    let _ = session.sink().attached_probes(probes as u64);
+    if !cli.quiet {
+        let _ = session.sink().attached_probes(probes as u64);
+    }
     let started = Instant::now();
     let mut child = match &cli.command {
         Some(cmd) => Some(spawn(cmd).map_err(|msg| {
@@ -155,6 +185,10 @@ fn trace_loop(cli: &Cli, session: &mut Script, child: &mut Option<Child>, starte
                 return Ok(Stop::CommandEnded);
             }
         }
+        if cli.pid.is_some_and(|pid| !process_alive(pid)) {
+            session.drain()?;
+            return Ok(Stop::TracedExited);
+        }
         session.wait(Duration::from_millis(50))?;
     }
 }
@@ -172,6 +206,16 @@ fn finish(session: &mut Script) -> Result<(), RuntimeError> {
     }
     session.sink().flush().map_err(out)?;
     warnings.into_iter().next().map_or(Ok(()), Err)
+}
+
+/// Whether `-p PID` is still running: a zombie has exited (only its parent
+/// has yet to collect it), so it counts as gone.
+fn process_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the `(comm)` field, which may itself hold ')'.
+        Ok(stat) => stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next()).is_some_and(|state| !matches!(state, "Z" | "X")),
+        Err(_) => false,
+    }
 }
 
 /// `-c CMD`: run through the shell, so quoting works as typed.

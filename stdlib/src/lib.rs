@@ -77,6 +77,8 @@ pub enum Func {
     Sizeof,
     Bswap,
     Has,
+    // Program parameters.
+    Getopt,
 }
 
 mod aggregations;
@@ -85,6 +87,7 @@ mod ints;
 mod map_ops;
 mod ntop;
 mod packet;
+mod params;
 mod print;
 pub mod printf;
 mod probe_context;

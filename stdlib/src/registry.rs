@@ -82,6 +82,7 @@ const FUNC_TABLES: &[&[FuncInfo]] = &[
     crate::ntop::FUNCS,
     crate::symbols::FUNCS,
     crate::ints::FUNCS,
+    crate::params::FUNCS,
 ];
 
 /// Every builtin variable, in documentation order.
@@ -156,7 +157,7 @@ mod tests {
             Func::Count, Func::Sum, Func::Min, Func::Max, Func::Avg, Func::Stats, Func::Hist,
             Func::Lhist, Func::Print, Func::Clear, Func::Zero, Func::Delete, Func::Printf,
             Func::Time, Func::Exit, Func::Str, Func::Ntop, Func::Strncmp, Func::Kstack,
-            Func::Ustack, Func::Ksym, Func::Usym, Func::Kaddr, Func::Sizeof, Func::Bswap, Func::Has,
+            Func::Ustack, Func::Ksym, Func::Usym, Func::Kaddr, Func::Sizeof, Func::Bswap, Func::Has, Func::Getopt,
         ];
         for f in funcs_list {
             assert_eq!(funcs().filter(|i| i.func == f).count(), 1, "{f:?}");

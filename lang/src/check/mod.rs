@@ -18,6 +18,7 @@
 mod attach;
 mod calls;
 mod expr;
+mod getopt;
 mod ints;
 mod maps;
 mod members;
@@ -34,7 +35,7 @@ use crate::typed::{TProbe, TypedProgram, VarId, VarInfo};
 use crate::types::Type;
 use flowtrace_stdlib::ProbeKind;
 use maps::MapTable;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Settings that change what a program means.
 #[derive(Clone, Debug)]
@@ -44,11 +45,14 @@ pub struct CheckOptions {
     /// Buffer size of `str()` results without an explicit length (NUL
     /// included); bpftrace's BPFTRACE_STRLEN, 64 by default.
     pub default_str_size: u32,
+    /// Named parameters (`--name=VALUE` → `(name, Some(VALUE))`, `--name` →
+    /// `(name, None)`), read by `getopt()`.
+    pub named: Vec<(String, Option<String>)>,
 }
 
 impl Default for CheckOptions {
     fn default() -> CheckOptions {
-        CheckOptions { params: Vec::new(), default_str_size: 64 }
+        CheckOptions { params: Vec::new(), default_str_size: 64, named: Vec::new() }
     }
 }
 
@@ -71,6 +75,7 @@ pub fn check(
     }
     let mut checker = Checker::new(kernel, options, maps, false);
     let probes = checker.program(program);
+    checker.unexpected_named_params(program);
     let map_infos = checker.maps.finish(&mut checker.diags);
     let diags = std::mem::take(&mut checker.diags);
     let (errors, warnings): (Vec<Diagnostic>, Vec<Diagnostic>) = diags.into_iter().partition(|d| d.is_error());
@@ -110,11 +115,14 @@ pub(crate) struct Checker<'a> {
     pub scope: Option<ProbeScope>,
     /// See [`TypedProgram::field_names`].
     pub field_names: BTreeMap<Span, String>,
+    /// Every name a `getopt()` asked for (so a named parameter nothing
+    /// reads is an error, not silently ignored).
+    pub getopt_names: BTreeSet<String>,
 }
 
 impl<'a> Checker<'a> {
     fn new(kernel: &'a dyn KernelTypes, options: &'a CheckOptions, maps: MapTable, silent: bool) -> Checker<'a> {
-        Checker { kernel, options, maps, silent, diags: Vec::new(), seen: HashSet::new(), scope: None, field_names: BTreeMap::new() }
+        Checker { kernel, options, maps, silent, diags: Vec::new(), seen: HashSet::new(), scope: None, field_names: BTreeMap::new(), getopt_names: BTreeSet::new() }
     }
 
     /// Record a diagnostic once: a probe with several attach points is
@@ -138,6 +146,26 @@ impl<'a> Checker<'a> {
             d = d.with_hint(h);
         }
         self.report(d);
+    }
+
+    /// `--bb` given but no `getopt("bb")`: bpftrace refuses it, so a typo
+    /// in an option's name is not silently a default. Reported at the
+    /// program's first line, as the command line has no source of its own.
+    fn unexpected_named_params(&mut self, program: &ast::Program) {
+        let unexpected: Vec<String> =
+            self.options.named.iter().filter(|(n, _)| !self.getopt_names.contains(n)).map(|(n, _)| format!("--{n}")).collect();
+        if unexpected.is_empty() {
+            return;
+        }
+        let at = program.items.first().map_or(Span::default(), |item| match item {
+            ast::Item::Probe(p) => p.span,
+            ast::Item::MapDecl(d) => d.span,
+            ast::Item::Include { span, .. } => *span,
+        });
+        let at = Span { start: at.start, end: at.start };
+        let expected: Vec<String> = self.getopt_names.iter().map(|n| format!("--{n}")).collect();
+        let hint = if expected.is_empty() { "this program reads no named parameters".to_string() } else { format!("expected program options: {}", expected.join(", ")) };
+        self.error_hint(at, format!("unexpected program command line options: {}", unexpected.join(", ")), Some(hint));
     }
 
     fn program(&mut self, program: &ast::Program) -> Vec<TProbe> {

@@ -54,7 +54,7 @@ pub fn run(cli: &Cli) -> ExitCode {
         Request::Patterns(patterns) => {
             // Tracepoints are listed from tracefs, which only root may read
             // here: an empty list and exit 0 would say there are none.
-            let tracefs = patterns.split(',').any(|p| rows(p.trim()).0.iter().any(|r| matches!(r.target, Target::Tracepoint | Target::RawTracepoint)));
+            let tracefs = patterns.split(',').map(str::trim).filter(|p| !is_record_pattern(p)).any(|p| rows(p).0.iter().any(|r| matches!(r.target, Target::Tracepoint | Target::RawTracepoint)));
             if tracefs {
                 if let Err(msg) = kernel.tracefs().root() {
                     return fail(&msg);
@@ -116,7 +116,7 @@ fn program_listing(kernel: &dyn KernelTypes, details: &dyn Details, typed: &Type
 fn listing(kernel: &dyn KernelTypes, details: &dyn Details, patterns: &str, verbose: bool) -> String {
     let mut out = String::new();
     for pattern in patterns.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        if pattern.starts_with("struct ") || pattern.starts_with("union ") {
+        if is_record_pattern(pattern) {
             out.push_str(&records(details, pattern, verbose));
             continue;
         }
@@ -135,6 +135,11 @@ fn listing(kernel: &dyn KernelTypes, details: &dyn Details, patterns: &str, verb
         }
     }
     out
+}
+
+/// `struct NAME` / `union NAME`: a search of BTF records, not probes.
+fn is_record_pattern(pattern: &str) -> bool {
+    pattern.starts_with("struct ") || pattern.starts_with("union ")
 }
 
 /// `-l 'struct sock*'`: the names; with `-v`, each definition after

@@ -13,6 +13,7 @@ mod repl;
 mod run;
 mod signals;
 mod stdout;
+mod verbose;
 
 use clap::Parser;
 use cli::Cli;

@@ -39,7 +39,7 @@ pub fn compile_program(cli: &Cli, source: &Source, typed: &TypedProgram) -> Resu
         compile(typed, &options).map_err(|diags| report(render(&diags)))?
     };
     if cli.verbose {
-        eprint!("{}", verbose_summary(&compiled));
+        eprint!("{}", crate::verbose::compiled(&compiled));
     }
     if cli.dump.contains(&DumpStage::Bpf) {
         for p in &compiled.programs {
@@ -48,23 +48,6 @@ pub fn compile_program(cli: &Cli, source: &Source, typed: &TypedProgram) -> Resu
         }
     }
     Ok(compiled)
-}
-
-/// `-v`: what was compiled, before it is loaded (bpftrace prints its AST
-/// size and each load; ours are the programs and maps handed to the kernel).
-fn verbose_summary(compiled: &CompiledProgram) -> String {
-    let insns: usize = compiled.programs.iter().map(|p| p.insns.len()).sum();
-    let mut out = format!(
-        "{} program{}, {insns} instructions, {} map{}\n",
-        compiled.programs.len(),
-        if compiled.programs.len() == 1 { "" } else { "s" },
-        compiled.maps.len(),
-        if compiled.maps.len() == 1 { "" } else { "s" },
-    );
-    for p in &compiled.programs {
-        out.push_str(&format!("  {} ({}, {:?}): {} instructions\n", p.attach.raw, p.name, p.kind, p.insns.len()));
-    }
-    out
 }
 
 fn report(text: String) -> Reported {
@@ -118,6 +101,7 @@ pub fn run(cli: &Cli, source: &Source, compiled: &CompiledProgram) -> Result<(),
     // wildcard served by one grouped program counts each function it matched.
     let probes: usize = compiled.programs.iter().map(|p| p.members.len().max(1)).sum();
     let all: Vec<usize> = (0..compiled.programs.len()).collect();
+    let loading_since = crate::verbose::boottime_ns();
     match session.add(compiled, &all, Run::Attach) {
         Ok(_) => {}
         Err(AddError::Runtime(e)) => return Err(render(e)),
@@ -125,6 +109,9 @@ pub fn run(cli: &Cli, source: &Source, compiled: &CompiledProgram) -> Result<(),
     }
     // Printed once everything is attached (bpftrace prints it just before),
     // so whoever waits for this line knows events from now on are seen.
+    if cli.verbose {
+        eprint!("{}", crate::verbose::loaded(compiled, loading_since));
+    }
     if !cli.quiet {
         let _ = session.sink().attached_probes(probes as u64);
     }

@@ -300,6 +300,13 @@ fn root_verbose_and_info() {
     let first = err.lines().next().unwrap_or("");
     assert!(first.starts_with("1 program, ") && first.ends_with(" maps") || first.ends_with(" map"), "{err}");
     assert!(err.lines().nth(1).is_some_and(|l| l.starts_with("  BEGIN (ft_")), "{err}");
+    // After attaching: the kernel's id of each program, as loaded.
+    let out = run(&["-v", "-e", "tracepoint:syscalls:sys_enter_getpid { @n = count(); } interval:ms:100 { exit(); }"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let ids: Vec<&str> = err.lines().filter(|l| l.starts_with("Program ID: ")).collect();
+    assert_eq!(ids.len(), 2, "{err}");
+    assert!(ids[0].contains("(tracepoint:syscalls:sys_enter_getpid): ") && ids[0].ends_with(" bytes jited"), "{err}");
     let out = run(&["--info"]);
     let text = stdout(&out);
     for line in ["  BTF: yes", "  tracepoint: yes", "  perf_event (interval): yes", "  ringbuf: yes", "  probe_read_kernel: yes", "  kprobes: "] {

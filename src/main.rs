@@ -33,10 +33,6 @@ fn main() -> ExitCode {
     if cli.info {
         return info::run(&cli);
     }
-    if cli.helper_warnings && !cli.no_warnings {
-        // Said once, so nobody takes silence for "no helper failed".
-        eprintln!("flowtrace: note: -k: warnings on failed BPF helpers are not implemented yet; a failed read gives zeros");
-    }
     if cli.cleanup_stale && cli.program.is_none() && cli.file.is_none() {
         return cleanup_stale_filters();
     }

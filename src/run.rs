@@ -19,7 +19,12 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 pub fn compile_program(cli: &Cli, source: &Source, typed: &TypedProgram) -> Result<CompiledProgram, Reported> {
-    let options = CompileOptions { map_keys: cli.map_keys, start_ns: monotonic_ns(), ..CompileOptions::default() };
+    let options = CompileOptions {
+        map_keys: cli.map_keys,
+        start_ns: monotonic_ns(),
+        helper_warnings: cli.helper_warnings,
+        ..CompileOptions::default()
+    };
     let render = |diags: &[Diagnostic]| render_all(diags, source);
     if cli.dump.contains(&DumpStage::Ir) {
         match dump_ir(typed, &options) {
@@ -91,7 +96,10 @@ type Script = Session<Printer<Box<dyn Write>>>;
 
 pub fn run(cli: &Cli, source: &Source, compiled: &CompiledProgram) -> Result<(), Reported> {
     let out = open_output(cli).map_err(|msg| report(format!("flowtrace: error: {msg}\n")))?;
-    let printer = Printer::new(out, output_format(cli.format));
+    let mut printer = Printer::new(out, output_format(cli.format));
+    if cli.helper_warnings {
+        printer.on_helper_error(helper_warning(source.clone()));
+    }
     let render = |e| report(render_runtime_error(e, compiled, &|diags: &[Diagnostic]| render_all(diags, source)));
     let mut session = Session::script(printer).map_err(render)?;
     session.tc = tc_options(cli);
@@ -133,6 +141,19 @@ pub fn run(cli: &Cli, source: &Source, compiled: &CompiledProgram) -> Result<(),
     }
     let _ = session.sink().flush();
     result.and(finish).map_err(render)
+}
+
+/// `-k`: a failed helper as bpftrace words it ("Failed to probe_read_kernel:
+/// Bad address (-14)"), as a warning on stderr pointing at the statement
+/// that made the call.
+fn helper_warning(source: Source) -> flowtrace_runtime::output::HelperErrorReport {
+    Box::new(move |helper, errno, span| {
+        let os = std::io::Error::from_raw_os_error(errno.unsigned_abs().min(i32::MAX as u64) as i32).to_string();
+        let text = os.split(" (os error").next().unwrap_or(&os).to_string();
+        let name = flowtrace_codegen::ir::helper_name(helper);
+        let warning = Diagnostic::warning(span, format!("Failed to {name}: {text} ({errno})"));
+        eprint!("{}", render_all(&[warning], &source));
+    })
 }
 
 /// `-f text|json` as the printer knows it.

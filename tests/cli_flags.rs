@@ -91,10 +91,17 @@ fn a_missing_script_name_is_listed_as_a_pattern_with_a_warning() {
 }
 
 #[test]
-fn k_says_it_does_not_warn_yet() {
-    let out = flowtrace(&["-k", "--dry-run", "-e", "BEGIN { exit(); }"]);
-    assert!(out.status.success());
-    assert!(stderr(&out).contains("note: -k: warnings on failed BPF helpers are not implemented yet"), "{}", stderr(&out));
+fn k_adds_a_failure_check_after_each_probe_read() {
+    // One member read: without -k one probe_read_kernel and no ring-buffer
+    // record for it; with -k a record is reserved when the read fails.
+    let prog = "BEGIN { $sk = (struct sock *)4096; @[$sk->__sk_common.skc_family] = count(); }";
+    let count = |args: &[&str]| {
+        let out = flowtrace(&[args, &["-d", "ir", "-e", prog]].concat());
+        assert!(out.status.success(), "{}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout).matches("call ringbuf_reserve").count()
+    };
+    assert_eq!(count(&[]), 0);
+    assert_eq!(count(&["-k"]), 1);
 }
 
 #[test]

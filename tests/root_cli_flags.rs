@@ -314,3 +314,25 @@ fn root_verbose_and_info() {
     }
     assert_eq!(nothing_of_ours_in_kernel(), (0, 0));
 }
+
+#[test]
+fn root_k_warns_when_a_probe_read_fails() {
+    if !enabled("root_k_warns_when_a_probe_read_fails") {
+        return;
+    }
+    // Address 8 is never readable kernel memory: the read fails, the value
+    // is 0 either way, and only -k says so (with the kernel's errno).
+    let prog = "BEGIN { $p = (struct sock *)8; printf(\"%d\\n\", $p->__sk_common.skc_family); exit(); }";
+    let out = run(&["-q", "-k", "-e", prog]);
+    assert_eq!(stdout(&out), "0\n\n\n");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let mut lines = err.lines();
+    let first = lines.next().unwrap_or("");
+    assert!(first.starts_with("-e:1:47: warning: Failed to probe_read_kernel: "), "{err}");
+    assert!(first.ends_with(")") && first.contains("(-"), "{err}");
+    assert_eq!(lines.next(), Some(prog));
+    assert_eq!(lines.next(), Some(&*format!("{}^{}", " ".repeat(46), "~".repeat(25))));
+    let out = run(&["-q", "-e", prog]);
+    assert_eq!(stdout(&out), "0\n\n\n");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}

@@ -26,11 +26,14 @@ pub struct CompileOptions {
     /// meaning of `argN`/`retval`), for kernels without kprobes where fentry
     /// works; the runtime decides (`flowtrace_runtime::capabilities`).
     pub kprobes_as_fentry: bool,
+    /// `-k`: after each probe read, a failure is sent to userspace as an
+    /// [`crate::object::EventKind::HelperError`] (bpftrace's runtime warnings).
+    pub helper_warnings: bool,
 }
 
 impl Default for CompileOptions {
     fn default() -> Self {
-        CompileOptions { map_keys: 4096, start_ns: 0, ringbuf_bytes: 256 * 1024, kprobes_as_fentry: false }
+        CompileOptions { map_keys: 4096, start_ns: 0, ringbuf_bytes: 256 * 1024, kprobes_as_fentry: false, helper_warnings: false }
     }
 }
 
@@ -165,6 +168,7 @@ fn finish(ir: &IrFunc, probe: &flowtrace_lang::typed::TProbe) -> Result<Finished
 fn globals(p: &TypedProgram, opts: &CompileOptions) -> Globals {
     let mut g = Globals::new(opts.start_ns);
     g.kprobes_as_fentry = opts.kprobes_as_fentry;
+    g.helper_warnings = opts.helper_warnings;
     let mut used_names = UniqueNames::default();
     for (i, m) in p.maps.iter().enumerate() {
         let (declared, n) = match m.declared {

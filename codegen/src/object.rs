@@ -229,4 +229,7 @@ pub enum EventKind {
     Zero { map: MapId },
     Time { format: String },
     Exit,
+    /// `-k`: a helper returned an error at `span`; the record holds the
+    /// negative errno (i64).
+    HelperError { helper: i32, span: flowtrace_lang::span::Span },
 }

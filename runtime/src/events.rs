@@ -23,6 +23,8 @@ pub enum Event<'a> {
     Zero { map: MapId },
     Time { format: &'a str },
     Exit,
+    /// `-k`: helper `helper` failed with `-errno` at `span`.
+    HelperError { helper: i32, errno: i64, span: flowtrace_lang::span::Span },
 }
 
 /// What the output layer implements to receive events, in the order the
@@ -33,6 +35,11 @@ pub trait EventSink {
     fn print_map(&mut self, map: &MapSnapshot, top: u64, div: u64) -> io::Result<()>;
     fn print_value(&mut self, value: &Value) -> io::Result<()>;
     fn time(&mut self, format: &str) -> io::Result<()>;
+    /// `-k`: a BPF helper failed in a probe. Ignored unless the sink shows
+    /// it (the script runner renders it as a warning against the source).
+    fn helper_error(&mut self, _helper: i32, _errno: i64, _span: flowtrace_lang::span::Span) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// What [`drain`] needs of the maps: the loaded program's own
@@ -73,6 +80,7 @@ pub(crate) fn drain(events: &mut Events, maps: &dyn MapAccess, sink: &mut dyn Ev
             Event::Clear { map } => maps.clear(map)?,
             Event::Zero { map } => maps.zero(map)?,
             Event::Exit => return Ok(Flow::Exit),
+            Event::HelperError { helper, errno, span } => sink.helper_error(helper, errno, span).map_err(out)?,
         }
     }
     Ok(Flow::Continue)
@@ -114,6 +122,10 @@ pub fn decode_record<'k>(kinds: &'k [EventKind], probes: &ProbeNames, record: &[
         EventKind::Zero { map } => Event::Zero { map: *map },
         EventKind::Time { format } => Event::Time { format },
         EventKind::Exit => Event::Exit,
+        EventKind::HelperError { helper, span } => {
+            let errno = args.get(..8).and_then(|b| b.try_into().ok()).map_or(0, i64::from_le_bytes);
+            Event::HelperError { helper: *helper, errno, span: *span }
+        }
     })
 }
 

@@ -103,7 +103,8 @@ impl Lowerer<'_> {
             }
         };
         if matches!(src.ty, Type::Pointer(_, AddrSpace::User)) {
-            self.call(helper::PROBE_READ_USER_STR, &[Arg::Addr(buf), size, Arg::Reg(p)]);
+            let got = self.call(helper::PROBE_READ_USER_STR, &[Arg::Addr(buf), size, Arg::Reg(p)]);
+            self.warn_on_helper_error(got, helper::PROBE_READ_USER_STR);
             return Ok(Val::Bytes(buf));
         }
         // Not known to be a user pointer (an integer, a kprobe argument):
@@ -111,7 +112,10 @@ impl Lowerer<'_> {
         let got = self.call(helper::PROBE_READ_KERNEL_STR, &[Arg::Addr(buf), size, Arg::Reg(p)]);
         let done = self.label();
         self.jump(Cond::Sge, got, Src::Imm(0), done);
-        self.call(helper::PROBE_READ_USER_STR, &[Arg::Addr(buf), size, Arg::Reg(p)]);
+        let got = self.call(helper::PROBE_READ_USER_STR, &[Arg::Addr(buf), size, Arg::Reg(p)]);
+        // Only when both reads failed: the kernel one failing first is
+        // how a user pointer is recognised.
+        self.warn_on_helper_error(got, helper::PROBE_READ_USER_STR);
         self.place(done);
         Ok(Val::Bytes(buf))
     }

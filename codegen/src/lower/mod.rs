@@ -51,6 +51,8 @@ pub struct Globals {
     pub start_ns: u64,
     /// `CompileOptions::kprobes_as_fentry`.
     pub kprobes_as_fentry: bool,
+    /// `CompileOptions::helper_warnings`.
+    pub helper_warnings: bool,
 }
 
 impl Globals {
@@ -67,6 +69,7 @@ impl Globals {
             probe_names: Vec::new(),
             start_ns,
             kprobes_as_fentry: false,
+            helper_warnings: false,
         }
     }
 

@@ -389,4 +389,8 @@ impl<W: io::Write> EventSink for Printer<W> {
     fn time(&mut self, format: &str) -> io::Result<()> {
         Printer::time(self, format)
     }
+    fn helper_error(&mut self, helper: i32, errno: i64, span: flowtrace_lang::span::Span) -> io::Result<()> {
+        Printer::helper_error(self, helper, errno, span);
+        Ok(())
+    }
 }

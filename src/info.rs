@@ -45,6 +45,14 @@ const HELPERS: [(&str, i32); 17] = [
 ];
 
 pub fn run(cli: &Cli) -> ExitCode {
+    // Without the privilege every probe below fails: a page of "no" would
+    // describe the user, not the kernel.
+    if let Err(e) = map_create("ft_info", 2, 4, 8, 1) {
+        if e.raw_os_error() == Some(libc::EPERM) {
+            eprintln!("flowtrace: error: --info loads test programs and maps, which {}", flowtrace_kernel::tracefs::NEEDS_ROOT);
+            return ExitCode::from(1);
+        }
+    }
     let mut out = String::from("System\n");
     let (release, machine) = uname();
     out.push_str(&format!("  OS: Linux {release}\n  Arch: {machine}\n\n"));

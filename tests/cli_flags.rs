@@ -105,6 +105,14 @@ fn k_adds_a_failure_check_after_each_probe_read() {
 }
 
 #[test]
+fn info_needs_privileges_rather_than_reporting_no_features() {
+    let out = flowtrace(&["--info"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert!(stderr(&out).starts_with("flowtrace: error: --info loads test programs and maps, which needs root"), "{}", stderr(&out));
+}
+
+#[test]
 fn a_script_on_stdin_is_checked_as_stdin() {
     let mut child = Command::new(BIN).args(["--dry-run", "-"]).stdin(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     child.stdin.take().unwrap().write_all(b"BEGIN { @x = nosuch; }\n").unwrap();

@@ -158,3 +158,60 @@ impl Btf {
         Some(self.c_decl(proto.size_or_type(), ""))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::write::{BtfWriter, IntSpec, MemberSpec};
+    use super::*;
+
+    /// A hand-built record with what C declarators make hard: a function
+    /// pointer, a pointer to an array, a const pointer, an array of
+    /// pointers, an anonymous union, a bitfield and a forward-declared struct.
+    fn fixture() -> (Btf, TypeId, TypeId) {
+        let mut w = BtfWriter::new();
+        let int = w.int("int", 4, IntSpec { signed: true, ..Default::default() });
+        let ch = w.int("char", 1, IntSpec { signed: true, ..Default::default() });
+        let cchar = w.modifier(Kind::Const, "", ch);
+        let cstr = w.ptr(cchar);
+        let pint = w.ptr(int);
+        let const_pint = w.modifier(Kind::Const, "", pint);
+        let arr4 = w.array(int, int, 4);
+        let parr4 = w.ptr(arr4);
+        let ptrs = w.array(cstr, int, 2);
+        let proto = w.func_proto(int, &[("a", int), ("s", cstr)]);
+        let fnptr = w.ptr(proto);
+        let opaque = w.fwd("opaque", false);
+        let popaque = w.ptr(opaque);
+        let anon = w.record("", 4, true, &[MemberSpec::new("i", int, 0), MemberSpec::new("c", ch, 0)]);
+        let flags = MemberSpec { bitfield_size: 3, ..MemberSpec::new("flags", int, 352) };
+        let rec = w.record(
+            "shape",
+            64,
+            false,
+            &[
+                MemberSpec::new("cb", fnptr, 0),
+                MemberSpec::new("rows", parr4, 64),
+                MemberSpec::new("fixed", const_pint, 128),
+                MemberSpec::new("names", ptrs, 192),
+                MemberSpec::new("", anon, 320),
+                flags,
+                MemberSpec::new("o", popaque, 384),
+            ],
+        );
+        let btf = Btf::from_bytes(w.finish()).unwrap();
+        (btf, rec, proto)
+    }
+
+    #[test]
+    fn declarators_read_as_c() {
+        let (btf, rec, proto) = fixture();
+        assert_eq!(
+            btf.c_definition(rec),
+            "struct shape {\n\tint (*cb)(int a, const char *s);\n\tint (*rows)[4];\n\tint *const fixed;\n\
+             \tconst char *names[2];\n\tunion {\n\t\tint i;\n\t\tchar c;\n\t};\n\tint flags: 3;\n\tstruct opaque *o;\n};"
+        );
+        assert_eq!(btf.c_decl(proto, ""), "int (int a, const char *s)");
+        assert_eq!(btf.c_decl(0, "p"), "void p");
+        assert_eq!(btf.records(), vec![("struct shape".to_string(), rec)]);
+    }
+}

@@ -122,6 +122,9 @@ fn root_lv_raw_tracepoint_args_come_from_btf() {
         "fentry:tcp_close\n    struct sock * sk\n    long int timeout\n\
          fexit:tcp_v4_connect\n    struct sock * sk\n    struct sockaddr * uaddr\n    int addr_len\n    int retval\n"
     );
+    // A kprobe reads registers: the same parameters, named as it reads them.
+    let out = stdout(&run(&["-lv", "kprobe:tcp_v4_connect,kr:tcp_v4_connect"]));
+    assert_eq!(out, "kprobe:tcp_v4_connect\n    struct sock * arg0\n    struct sockaddr * arg1\n    int arg2\nkretprobe:tcp_v4_connect\n    int retval\n");
     let out = stdout(&run(&["-l", "interval:*"]));
     assert_eq!(out, "interval:hz:\ninterval:us:\ninterval:ms:\ninterval:s:\n");
 }

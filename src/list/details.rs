@@ -13,7 +13,9 @@ pub trait Details {
     /// `TYPE NAME` per tracepoint field, as its format declares it.
     fn tracepoint_fields(&self, category: &str, name: &str) -> Vec<String>;
     /// `TYPE NAME` per parameter; with `retval`, the return type last.
-    fn function_args(&self, func: &str, retval: bool) -> Vec<String>;
+    /// With `registers`, parameters are named `arg0`, `arg1`, … as a
+    /// kprobe reads them.
+    fn function_args(&self, func: &str, retval: bool, registers: bool) -> Vec<String>;
     /// `TYPE NAME` per argument a raw tracepoint passes.
     fn raw_tracepoint_args(&self, name: &str) -> Vec<String>;
     /// `struct NAME` / `union NAME` matching the glob, sorted.
@@ -36,10 +38,14 @@ impl Details for KernelInfo {
             .collect()
     }
 
-    fn function_args(&self, func: &str, retval: bool) -> Vec<String> {
+    fn function_args(&self, func: &str, retval: bool, registers: bool) -> Vec<String> {
         let btf = self.btf();
         let Some(id) = self.find_func(func) else { return Vec::new() };
-        let mut args = btf.c_params(id).unwrap_or_default();
+        let params = btf.c_params(id).unwrap_or_default().into_iter().enumerate();
+        // bpftrace lists both with a space before the name: `struct sock * sk`.
+        let mut args: Vec<String> = params
+            .map(|(i, (ty, name))| if registers { format!("{ty} arg{i}") } else { format!("{ty} {name}") })
+            .collect();
         if retval {
             args.extend(btf.c_return(id).filter(|r| r != "void").map(|r| format!("{r} retval")));
         }
@@ -51,7 +57,7 @@ impl Details for KernelInfo {
         // arguments after a first `void *__data` that is not one of them.
         let btf = self.btf();
         let Some(id) = self.find_func(&format!("__bpf_trace_{name}")) else { return Vec::new() };
-        btf.c_params(id).unwrap_or_default().into_iter().skip(1).collect()
+        btf.c_params(id).unwrap_or_default().into_iter().skip(1).map(|(ty, name)| format!("{ty} {name}")).collect()
     }
 
     fn records(&self, pattern: &str) -> Vec<String> {

@@ -32,6 +32,7 @@ pub fn run(cli: &Cli) -> ExitCode {
     let request = match (&cli.program, &cli.file) {
         (Some(_), _) => Request::Program,
         (None, Some(file)) if file.is_file() => Request::Program,
+        (None, Some(pattern)) if pattern.as_os_str().is_empty() => Request::Patterns("*".into()),
         (None, Some(pattern)) => {
             let pattern = pattern.display().to_string();
             // bpftrace's warning: a typo in a script's name would otherwise
@@ -161,10 +162,12 @@ fn args(details: &dyn Details, row: &Provider, line: &str) -> Vec<String> {
     match row.kind {
         K::Tracepoint => line.split_once(':').map(|(c, n)| details.tracepoint_fields(c, n)).unwrap_or_default(),
         K::RawTracepoint => details.raw_tracepoint_args(line),
-        K::Fentry | K::Kprobe => details.function_args(line, false),
-        K::Fexit => details.function_args(line, true),
+        K::Fentry => details.function_args(line, false, false),
+        K::Fexit => details.function_args(line, true, false),
+        // A kprobe reads registers: bpftrace lists them as arg0, arg1, ….
+        K::Kprobe => details.function_args(line, false, true),
         // Only the return value is in reach at a kretprobe.
-        K::Kretprobe => details.function_args(line, true).pop().into_iter().collect(),
+        K::Kretprobe => details.function_args(line, true, false).pop().into_iter().collect(),
         K::Begin | K::End | K::Interval | K::Tc => Vec::new(),
     }
 }
@@ -277,8 +280,9 @@ mod tests {
         fn tracepoint_fields(&self, _: &str, name: &str) -> Vec<String> {
             vec![format!("int {name}_field"), "__data_loc char[] text".into()]
         }
-        fn function_args(&self, func: &str, retval: bool) -> Vec<String> {
-            let mut args = vec![format!("struct sock * {func}_sk")];
+        fn function_args(&self, func: &str, retval: bool, registers: bool) -> Vec<String> {
+            let name = if registers { "arg0".to_string() } else { format!("{func}_sk") };
+            let mut args = vec![format!("struct sock * {name}")];
             args.extend(retval.then(|| "int retval".to_string()));
             args
         }
@@ -299,6 +303,7 @@ mod tests {
         assert_eq!(listing(&Fake, &Fake, "fentry:tcp_close", true), "fentry:tcp_close\n    struct sock * tcp_close_sk\n");
         assert_eq!(listing(&Fake, &Fake, "fexit:tcp_close", true), "fexit:tcp_close\n    struct sock * tcp_close_sk\n    int retval\n");
         assert_eq!(listing(&Fake, &Fake, "kretprobe:tcp_close", true), "kretprobe:tcp_close\n    int retval\n");
+        assert_eq!(listing(&Fake, &Fake, "kprobe:tcp_close", true), "kprobe:tcp_close\n    struct sock * arg0\n");
         assert_eq!(listing(&Fake, &Fake, "rt:tcp_probe", true), "rawtracepoint:tcp_probe\n    const struct sock * tcp_probe_sk\n");
         // Without -v the same patterns list names only.
         assert_eq!(listing(&Fake, &Fake, "fexit:tcp_close", false), "fexit:tcp_close\n");

@@ -132,10 +132,9 @@ impl Btf {
         out
     }
 
-    /// The parameters of FUNC `func_id` as bpftrace lists them: the type as
-    /// C, a space, the name (`struct sock * sk`). Unnamed ones are `argN`, as
-    /// `args` names them.
-    pub fn c_params(&self, func_id: TypeId) -> Option<Vec<String>> {
+    /// The parameters of FUNC `func_id`: each type as C (`struct sock *`)
+    /// and its name. Unnamed ones are `argN`, as `args` names them.
+    pub fn c_params(&self, func_id: TypeId) -> Option<Vec<(String, String)>> {
         let func = self.get(func_id).filter(|f| f.kind() == Some(Kind::Func))?;
         let proto = self.get(func.size_or_type()).filter(|p| p.kind() == Some(Kind::FuncProto))?;
         let params = proto
@@ -145,7 +144,7 @@ impl Btf {
             .map(|(i, (n, ty))| {
                 let name = self.string(n);
                 let name = if name.is_empty() { format!("arg{i}") } else { name.to_string() };
-                format!("{} {name}", self.c_decl(ty, ""))
+                (self.c_decl(ty, ""), name)
             })
             .collect();
         Some(params)

@@ -58,12 +58,13 @@ pub fn run(cli: &Cli) -> ExitCode {
     out.push_str(&format!("  OS: Linux {release}\n  Arch: {machine}\n\n"));
     out.push_str(&format!("Build\n  version: flowtrace {}\n  code generator: own eBPF emitter (no LLVM)\n\n", env!("CARGO_PKG_VERSION")));
     out.push_str("Kernel features\n");
-    let btf = match crate::frontend::open_kernel(cli) {
+    let kernel = crate::frontend::open_kernel(cli);
+    let btf = match &kernel {
         Ok(k) => format!("yes ({} types)", k.btf().len()),
         Err(e) => format!("no ({e})"),
     };
     out.push_str(&format!("  BTF: {btf}\n"));
-    let tracefs = match crate::frontend::open_kernel(cli).map(|k| k.tracefs().root()) {
+    let tracefs = match kernel.map(|k| k.tracefs().root()) {
         Ok(Ok(root)) => format!("yes ({})", root.display()),
         Ok(Err(e)) | Err(e) => format!("no ({e})"),
     };

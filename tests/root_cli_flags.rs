@@ -98,6 +98,14 @@ fn root_lv_struct_matches_btf() {
         let out = stdout(&run(&["-lv", &format!("struct {name}")]));
         assert_eq!(out, format!("vmlinux: {}\n", bpftool_struct(name)), "struct {name}");
     }
+    // bpftrace 0.17 prints the same definitions, without today's `vmlinux: `
+    // prefix and with a blank line after each.
+    let bpftrace = flowtrace_testkit::gate::require_tool("bpftrace");
+    for name in ["in6_addr", "sk_buff", "tcphdr", "iphdr"] {
+        let theirs = Command::new(&bpftrace).args(["-lv", &format!("struct {name}")]).output().unwrap();
+        let ours = stdout(&run(&["-lv", &format!("struct {name}")]));
+        assert_eq!(format!("{}\n", ours.strip_prefix("vmlinux: ").unwrap()), String::from_utf8_lossy(&theirs.stdout), "struct {name}");
+    }
     // Without -v: the names matching the glob, sorted.
     let out = stdout(&run(&["-l", "struct sock_c*"]));
     assert!(out.lines().any(|l| l == "struct sock_common"), "{out}");

@@ -1,9 +1,9 @@
 //! `-p PID` as bpftrace applies it to the probes flowtrace has: a predicate
 //! `pid == PID` on every probe that runs in a task's context (tracepoints,
-//! kprobes, fentry, …). BEGIN/END run once; `interval:` fires on a timer
-//! (bpftrace attaches its perf event to the process instead: flowtrace's
-//! runs on one CPU, unfiltered, see docs/language.md); `tc:` runs for
-//! packets, in no task. The run also ends when PID exits (`run.rs`).
+//! kprobes, fentry, …). BEGIN/END run once; `interval:` fires on a timer,
+//! unfiltered (bpftrace 0.17's fires with `-p` even while PID sleeps);
+//! `tc:` runs for packets, in no task. The run also ends when PID exits
+//! (`run.rs`).
 
 use flowtrace_lang::ast::BinOp;
 use flowtrace_lang::typed::{TExpr, TExprKind, TypedProgram};

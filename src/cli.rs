@@ -22,6 +22,8 @@ pub struct Cli {
     #[arg(value_name = "FILE")]
     pub file: Option<PathBuf>,
 
+    /// Program parameters: positional ($1, …), and `--name=VALUE` or
+    /// `--name` for getopt() (after `--` with -e).
     #[arg(value_name = "ARGS", trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
 
@@ -69,7 +71,7 @@ pub struct Cli {
     #[arg(short = 'B', value_enum, default_value = "line", value_name = "MODE")]
     pub buffering: Buffering,
 
-    /// Suppress warnings (compile-time and runtime).
+    /// Suppress warnings and notes about the program.
     #[arg(long, conflicts_with = "helper_warnings")]
     pub no_warnings: bool,
 
@@ -83,7 +85,8 @@ pub struct Cli {
     #[arg(long)]
     pub info: bool,
 
-    /// Warn when a BPF helper fails at run time (bpftrace's -k).
+    /// Warn when a probe read fails at run time, with the kernel's error
+    /// (bpftrace's -k).
     #[arg(short = 'k', long = "warnings", id = "helper_warnings")]
     pub helper_warnings: bool,
 

@@ -123,11 +123,18 @@ fn listing(kernel: &dyn KernelTypes, details: &dyn Details, patterns: &str, verb
         }
         let (rows, rest, bare) = rows(pattern);
         for target in [Target::Tracepoint, Target::RawTracepoint, Target::KernelFunction, Target::Period] {
-            for row in rows.iter().filter(|r| r.target == target) {
-                for line in targets(kernel, target, rest, bare) {
+            let providers: Vec<_> = rows.iter().filter(|r| r.target == target).collect();
+            if providers.is_empty() {
+                continue;
+            }
+            // Matched once for all providers of a target: `*` lists ~60k
+            // kernel functions under each of four providers.
+            let matched = targets(kernel, target, rest, bare);
+            for row in providers {
+                for line in &matched {
                     out.push_str(&format!("{}:{line}\n", row.name));
                     if verbose {
-                        for arg in args(details, row, &line) {
+                        for arg in args(details, row, line) {
                             out.push_str(&format!("    {arg}\n"));
                         }
                     }

@@ -10,7 +10,7 @@ use std::path::PathBuf;
     about = "bpftrace-compatible probe language for network flows, with its own eBPF code generator",
     after_help = "With no program, flowtrace starts an interactive session (REPL).\n\
                   Examples:\n  flowtrace -e 'tracepoint:sock:inet_sock_set_state { @[args.newstate] = count(); }'\n  \
-                  flowtrace examples/tcp-states.ft\n  flowtrace -l 'tracepoint:tcp:*'\n  \
+                  flowtrace examples/tcp-states.ft\n  flowtrace -l 'tracepoint:tcp:*'      flowtrace -lv 'struct sock'\n  \
                   flowtrace net --all-netns        (what is attached to the node's interfaces; see flowtrace net --help)"
 )]
 pub struct Cli {
@@ -22,6 +22,8 @@ pub struct Cli {
     #[arg(value_name = "FILE")]
     pub file: Option<PathBuf>,
 
+    /// Program parameters: positional ($1, …), and `--name=VALUE` or
+    /// `--name` for getopt() (after `--` with -e).
     #[arg(value_name = "ARGS", trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
 
@@ -57,9 +59,44 @@ pub struct Cli {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// List tracepoints and kernel functions matching PATTERN (a glob, e.g. 'tracepoint:tcp:*').
-    #[arg(short = 'l', value_name = "PATTERN", num_args = 0..=1, default_missing_value = "*")]
-    pub list: Option<String>,
+    /// List probes: those matching the pattern given as FILE (a glob, e.g.
+    /// 'tracepoint:tcp:*', or 'struct NAME'), or those a program (-e, or a
+    /// FILE that exists) would attach; everything when neither is given.
+    /// With -v, each probe's arguments and each struct's members.
+    #[arg(short = 'l', long = "list")]
+    pub list: bool,
+
+    /// Verbose: with -l, arguments and struct members; when running, what
+    /// was compiled and loaded (programs, instructions, maps).
+    #[arg(short = 'v')]
+    pub verbose: bool,
+
+    /// Quiet: no "Attaching N probes..." line; with --metrics, nothing on standard output (the exporter is the output).
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
+
+    /// Output buffering: line (default), full or none.
+    #[arg(short = 'B', value_enum, default_value = "line", value_name = "MODE")]
+    pub buffering: Buffering,
+
+    /// Suppress warnings and notes about the program.
+    #[arg(long, conflicts_with = "helper_warnings")]
+    pub no_warnings: bool,
+
+    /// Trace only process PID (a predicate on probes that run in a task),
+    /// and stop when it exits.
+    #[arg(short = 'p', long = "pid", value_name = "PID", conflicts_with = "command", value_parser = parse_pid)]
+    pub pid: Option<u32>,
+
+    /// Print what this kernel offers flowtrace (BTF, program and map types,
+    /// helpers), then exit.
+    #[arg(long)]
+    pub info: bool,
+
+    /// Warn when a probe read fails at run time, with the kernel's error
+    /// (bpftrace's -k).
+    #[arg(short = 'k', long = "warnings", id = "helper_warnings")]
+    pub helper_warnings: bool,
 
     /// Maximum keys of a map without a `let` declaration.
     #[arg(long, value_name = "N", env = "FLOWTRACE_MAP_KEYS", default_value_t = DEFAULT_MAP_KEYS, value_parser = parse_map_keys)]
@@ -89,10 +126,6 @@ pub struct Cli {
     /// Series per map on /metrics at most; the largest values are kept.
     #[arg(long, value_name = "N", default_value_t = flowtrace_runtime::metrics::DEFAULT_MAX_SERIES, value_parser = parse_max_series)]
     pub metrics_max_series: usize,
-
-    /// Print nothing on standard output (with --metrics: the exporter is the output).
-    #[arg(short = 'q', long)]
-    pub quiet: bool,
 
     /// The kubelet's pod log directory, where `pod()` finds pod names (`<namespace>_<name>_<uid>` entries).
     #[arg(long, value_name = "DIR", env = "FLOWTRACE_POD_LOGS", default_value = "/var/log/pods")]
@@ -161,6 +194,27 @@ fn parse_map_keys(text: &str) -> Result<u32, String> {
         )),
         _ => Err(format!("'{text}' is not a number of keys")),
     }
+}
+
+/// `-p PID`: a process id, which must name a running process (bpftrace
+/// refuses one that does not exist rather than wait for nothing).
+fn parse_pid(text: &str) -> Result<u32, String> {
+    let pid: u32 = text.trim().parse().ok().filter(|&p| p > 0 && p <= i32::MAX as u32).ok_or_else(|| format!("'{text}' is not a process id"))?;
+    if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        return Err(format!("no process with PID {pid}"));
+    }
+    Ok(pid)
+}
+
+/// `-B`: how output is buffered before it reaches stdout or `-o FILE`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Buffering {
+    /// Written at each newline (bpftrace's default).
+    Line,
+    /// Written when the buffer fills, and at exit.
+    Full,
+    /// Every print is written at once.
+    None,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -47,17 +47,36 @@ pub fn open_kernel(cli: &Cli) -> Result<KernelInfo, String> {
     .map_err(|e| e.to_string())
 }
 
-/// Positional parameters: with `-e`, every trailing word; with a FILE, the
-/// words after it.
-pub fn positional_params(cli: &Cli) -> Vec<String> {
+/// Program parameters: with `-e`, every trailing word; with a FILE, the
+/// words after it. Those starting `--` are named (`--name=VALUE`, `--name`),
+/// for `getopt()`; the rest are positional (`$1`, …), as in bpftrace.
+fn program_params(cli: &Cli) -> Vec<String> {
     let mut params = Vec::new();
     if cli.program.is_some() {
         if let Some(file) = &cli.file {
             params.push(file.display().to_string());
         }
     }
-    params.extend(cli.args.iter().cloned());
+    // A `--` clap leaves in place only separates, as in bpftrace.
+    params.extend(cli.args.iter().filter(|a| *a != "--").cloned());
     params
+}
+
+/// The positional parameters (`$1`, …).
+pub fn positional_params(cli: &Cli) -> Vec<String> {
+    program_params(cli).into_iter().filter(|p| !p.starts_with("--")).collect()
+}
+
+/// The named parameters: `--aa=20` → ("aa", Some("20")), `--bb` → ("bb", None).
+pub fn named_params(cli: &Cli) -> Vec<(String, Option<String>)> {
+    program_params(cli)
+        .iter()
+        .filter_map(|p| p.strip_prefix("--"))
+        .map(|named| match named.split_once('=') {
+            Some((name, value)) => (name.to_string(), Some(value.to_string())),
+            None => (named.to_string(), None),
+        })
+        .collect()
 }
 
 pub fn check(cli: &Cli, source: &Source, kernel: &KernelInfo) -> Result<TypedProgram, Reported> {
@@ -85,11 +104,12 @@ pub fn check(cli: &Cli, source: &Source, kernel: &KernelInfo) -> Result<TypedPro
         params: positional_params(cli),
         env_config,
         unsafe_mode: cli.unsafe_mode,
+        named: named_params(cli),
         ..CheckOptions::default()
     };
     match flowtrace_lang::check(&ast, kernel, &options) {
         Ok(typed) => {
-            if !typed.warnings.is_empty() {
+            if !typed.warnings.is_empty() && !cli.no_warnings {
                 let _ = write!(stderr, "{}", render_all(&typed.warnings, source));
             }
             if cli.dump.contains(&DumpStage::Types) {

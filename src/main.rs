@@ -4,14 +4,17 @@
 mod cli;
 mod command;
 mod frontend;
+mod info;
 mod list;
 mod metrics;
 mod net;
 mod output;
+mod pid_filter;
 mod repl;
 mod run;
 mod signals;
 mod stdout;
+mod verbose;
 
 use clap::Parser;
 use cli::Cli;
@@ -26,8 +29,11 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     flowtrace_runtime::pods::configure(flowtrace_runtime::pods::Config { pod_log_dir: cli.pod_logs.clone(), ..Default::default() });
-    if let Some(pattern) = &cli.list {
-        return list::run(&cli, pattern);
+    if cli.list {
+        return list::run(&cli);
+    }
+    if cli.info {
+        return info::run(&cli);
     }
     if cli.cleanup_stale && cli.program.is_none() && cli.file.is_none() {
         return cleanup_stale_filters();
@@ -53,7 +59,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let typed = match frontend::check(&cli, &source, &kernel) {
+    let mut typed = match frontend::check(&cli, &source, &kernel) {
         Ok(t) => t,
         Err(frontend::Reported) => return ExitCode::from(1),
     };
@@ -64,6 +70,9 @@ fn main() -> ExitCode {
     }
     if cli.dry_run || (!cli.dump.is_empty() && cli.dump.iter().all(|d| matches!(d, cli::DumpStage::Ast | cli::DumpStage::Types))) {
         return ExitCode::SUCCESS;
+    }
+    if let Some(pid) = cli.pid {
+        pid_filter::apply(&mut typed, pid);
     }
     let compiled = match run::compile_program(&cli, &source, &typed) {
         Ok(c) => c,

@@ -80,3 +80,32 @@ impl Write for Output {
         Ok(())
     }
 }
+
+/// `-B full`: output is written when the buffer fills and at exit, not
+/// at each print, so the printer's per-print flush is ignored. Dropping it
+/// (at exit, after the maps) writes the rest.
+pub struct FullBuffer(io::BufWriter<Output>);
+
+impl FullBuffer {
+    pub fn new(out: Output) -> FullBuffer {
+        FullBuffer(io::BufWriter::with_capacity(64 * 1024, out))
+    }
+}
+
+impl Write for FullBuffer {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for FullBuffer {
+    fn drop(&mut self) {
+        // Nothing is left to report a failure to this late; the grace
+        // rules of `Output` still bound how long this can block.
+        let _ = self.0.flush();
+    }
+}

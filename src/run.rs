@@ -2,7 +2,7 @@
 //! come, and on exit (probe `exit()`, `-c` command ended, `--timeout`, SIGINT,
 //! SIGTERM) run END, print every map and detach everything.
 
-use crate::cli::{Cli, DumpStage};
+use crate::cli::{Buffering, Cli, DumpStage};
 use crate::frontend::Reported;
 use crate::metrics::Metrics;
 use crate::signals;
@@ -41,6 +41,9 @@ pub fn compile_program(cli: &Cli, source: &Source, typed: &TypedProgram) -> Resu
     } else {
         compile(typed, &options).map_err(|diags| report(render(&diags)))?
     };
+    if cli.verbose {
+        eprint!("{}", crate::verbose::compiled(&compiled));
+    }
     if cli.dump.contains(&DumpStage::Bpf) {
         for p in &compiled.programs {
             let text = format!("{} ({}):\n{}", p.attach.raw, p.name, flowtrace_codegen::disasm::disassemble(&p.insns, &p.comments));
@@ -72,6 +75,7 @@ fn compile_options(cli: &Cli, settings: &Settings) -> CompileOptions {
         start_ns: monotonic_ns(),
         possible_cpus: possible_cpus(),
         wall_offset_ns: flowtrace_runtime::output::time::wall_minus_boot_ns(),
+        helper_warnings: cli.helper_warnings,
         ..defaults
     }
 }
@@ -92,10 +96,17 @@ fn monotonic_ns() -> u64 {
 /// Output destination: standard output or `-o FILE`, never holding up a
 /// stop signal ([`crate::output`]).
 fn open_output(cli: &Cli) -> Result<Box<dyn Write>, String> {
-    if cli.quiet {
+    // -q with --metrics: the exporter is the output, nothing is printed.
+    if cli.quiet && cli.metrics.is_some() {
         return Ok(Box::new(std::io::sink()));
     }
-    crate::output::Output::open(cli.output.as_deref()).map(|o| Box::new(o) as Box<dyn Write>)
+    let out = crate::output::Output::open(cli.output.as_deref())?;
+    Ok(match cli.buffering {
+        // The printer flushes after every print, so each one is written
+        // when made: what `none` asks, and `line` for newline-ended prints.
+        Buffering::Line | Buffering::None => Box::new(out),
+        Buffering::Full => Box::new(crate::output::FullBuffer::new(out)),
+    })
 }
 
 /// Why tracing stopped.
@@ -105,6 +116,8 @@ enum Stop {
     Signal,
     Timeout,
     CommandEnded,
+    /// `-p PID`'s process exited.
+    TracedExited,
 }
 
 /// A script is a session of one entry: what the interactive session runs too.
@@ -125,7 +138,10 @@ pub fn run(cli: &Cli, program: &Program<'_>) -> Result<u8, Reported> {
     // `print_maps_on_exit = false` in the script's config: nothing is printed at exit.
     let print_maps = program.typed.settings.print_maps_on_exit.unwrap_or(true);
     let out = open_output(cli).map_err(|msg| report(format!("flowtrace: error: {msg}\n")))?;
-    let printer = Printer::new(out, output_format(cli.format));
+    let mut printer = Printer::new(out, output_format(cli.format));
+    if cli.helper_warnings {
+        printer.on_helper_error(helper_warning(source.clone()));
+    }
     let render = |e| report(render_runtime_error(e, compiled, &|diags: &[Diagnostic]| render_all(diags, source)));
     // Bound before anything loads: a busy port fails fast, with nothing attached.
     let mut metrics = Metrics::start(cli).map_err(crate::metrics::report)?;
@@ -147,6 +163,7 @@ pub fn run(cli: &Cli, program: &Program<'_>) -> Result<u8, Reported> {
     // wildcard served by one grouped program counts each function it matched.
     let probes: usize = compiled.programs.iter().map(|p| p.members.len().max(1)).sum();
     let all: Vec<usize> = (0..compiled.programs.len()).collect();
+    let loading_since = crate::verbose::boottime_ns();
     match session.add(compiled, &all, Run::Attach) {
         Ok(_) => {}
         Err(AddError::Runtime(e)) => return Err(render(e)),
@@ -154,7 +171,12 @@ pub fn run(cli: &Cli, program: &Program<'_>) -> Result<u8, Reported> {
     }
     // Printed once everything is attached (bpftrace prints it just before),
     // so whoever waits for this line knows events from now on are seen.
-    let _ = session.sink().attached_probes(probes as u64);
+    if cli.verbose {
+        eprint!("{}", crate::verbose::loaded(compiled, loading_since));
+    }
+    if !cli.quiet {
+        let _ = session.sink().attached_probes(probes as u64);
+    }
     if let Some(m) = &metrics {
         m.publish(&session);
     }
@@ -181,6 +203,19 @@ pub fn run(cli: &Cli, program: &Program<'_>) -> Result<u8, Reported> {
     // The low byte, as a shell reports `exit(code)` of any process.
     let status = session.exit_code().map_or(0, |code| code as u8);
     result.and(finish).map(|()| status).map_err(render)
+}
+
+/// `-k`: a failed helper as bpftrace words it ("Failed to probe_read_kernel:
+/// Bad address (-14)"), as a warning on stderr pointing at the statement
+/// that made the call.
+fn helper_warning(source: Source) -> flowtrace_runtime::output::HelperErrorReport {
+    Box::new(move |helper, errno, span| {
+        let os = std::io::Error::from_raw_os_error(errno.unsigned_abs().min(i32::MAX as u64) as i32).to_string();
+        let text = os.split(" (os error").next().unwrap_or(&os).to_string();
+        let name = flowtrace_codegen::ir::helper_name(helper);
+        let warning = Diagnostic::warning(span, format!("Failed to {name}: {text} ({errno})"));
+        eprint!("{}", render_all(&[warning], &source));
+    })
 }
 
 /// `-f text|json` as the printer knows it.
@@ -230,6 +265,10 @@ fn trace_loop(
                 return Ok(Stop::CommandEnded);
             }
         }
+        if cli.pid.is_some_and(|pid| !process_alive(pid)) {
+            session.drain()?;
+            return Ok(Stop::TracedExited);
+        }
         session.wait(Duration::from_millis(50))?;
     }
 }
@@ -257,6 +296,16 @@ fn finish(session: &mut Script, print_maps: bool) -> Result<(), RuntimeError> {
     }
     session.sink().flush().map_err(out)?;
     warnings.into_iter().next().map_or(Ok(()), Err)
+}
+
+/// Whether `-p PID` is still running: a zombie has exited (only its parent
+/// has yet to collect it), so it counts as gone.
+fn process_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the `(comm)` field, which may itself hold ')'.
+        Ok(stat) => stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next()).is_some_and(|state| !matches!(state, "Z" | "X")),
+        Err(_) => false,
+    }
 }
 
 /// `-c CMD`: run through the shell, so quoting works as typed.

@@ -33,11 +33,22 @@ pub struct CompileOptions {
     /// per-CPU copies reading an aggregation in a probe adds up. 0 when
     /// unknown (the read then tries up to `lower::percpu::MAX_CPUS`).
     pub possible_cpus: u32,
+    /// `-k`: after each probe read, a failure is sent to userspace as an
+    /// [`crate::object::EventKind::HelperError`] (bpftrace's runtime warnings).
+    pub helper_warnings: bool,
 }
 
 impl Default for CompileOptions {
     fn default() -> Self {
-        CompileOptions { map_keys: 4096, start_ns: 0, wall_offset_ns: 0, ringbuf_bytes: 256 * 1024, kprobes_as_fentry: false, possible_cpus: 0 }
+        CompileOptions {
+            map_keys: 4096,
+            start_ns: 0,
+            wall_offset_ns: 0,
+            ringbuf_bytes: 256 * 1024,
+            kprobes_as_fentry: false,
+            possible_cpus: 0,
+            helper_warnings: false,
+        }
     }
 }
 
@@ -174,6 +185,7 @@ fn globals(p: &TypedProgram, opts: &CompileOptions) -> Globals {
     g.wall_offset_ns = opts.wall_offset_ns;
     g.kprobes_as_fentry = opts.kprobes_as_fentry;
     g.possible_cpus = opts.possible_cpus;
+    g.helper_warnings = opts.helper_warnings;
     let mut used_names = UniqueNames::default();
     for (i, m) in p.maps.iter().enumerate() {
         let (declared, n) = match m.declared {

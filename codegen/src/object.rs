@@ -245,4 +245,7 @@ pub enum EventKind {
     /// `join(argv, sep)`: a u64 count, then that many strings of
     /// `flowtrace_lang::typed::JOIN_ITEM_SIZE` bytes.
     Join { sep: String },
+    /// `-k`: a helper returned an error at `span`; the record holds the
+    /// negative errno (i64).
+    HelperError { helper: i32, span: flowtrace_lang::span::Span },
 }

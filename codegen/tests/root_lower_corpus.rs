@@ -4,6 +4,7 @@
 //! are loaded one at a time by the production loader
 //! (`Loaded::load_selected`), so every rejection is reported.
 
+use flowtrace_codegen::compile::CompileOptions;
 use flowtrace_codegen::object::ProgramKind;
 use flowtrace_lang::diag::render_all;
 use flowtrace_lang::{CheckOptions, Source};
@@ -26,6 +27,20 @@ fn corpus_programs_compile_and_verify() {
     if !root_tests_enabled("corpus_programs_compile_and_verify") {
         return;
     }
+    verify_corpus(&CompileOptions::default());
+}
+
+/// With `-k`, every probe read is followed by a branch and a ring-buffer
+/// record on failure: the same programs must still pass the verifier.
+#[test]
+fn corpus_programs_verify_with_helper_warnings() {
+    if !root_tests_enabled("corpus_programs_verify_with_helper_warnings") {
+        return;
+    }
+    verify_corpus(&CompileOptions { helper_warnings: true, ..CompileOptions::default() });
+}
+
+fn verify_corpus(compile_options: &CompileOptions) {
     let kernel = host_kernel();
     let (mut verified, mut not_checked) = (0, Vec::new());
     let mut failures = Vec::new();
@@ -46,7 +61,7 @@ fn corpus_programs_compile_and_verify() {
                 continue;
             }
         };
-        let compiled = match flowtrace_codegen::compile(&typed, &Default::default()) {
+        let compiled = match flowtrace_codegen::compile(&typed, compile_options) {
             Ok(c) => c,
             Err(d) => {
                 failures.push(format!("{name}: compile failed\n{}", render_all(&d, &source)));

@@ -64,7 +64,7 @@ impl KernelInfo {
     }
 
     /// `Btf::find_func`, through a name index after the first few lookups.
-    fn find_func(&self, name: &str) -> Option<crate::btf::TypeId> {
+    pub fn find_func(&self, name: &str) -> Option<crate::btf::TypeId> {
         use std::sync::atomic::Ordering;
         if self.funcs.get().is_none() && self.func_lookups.fetch_add(1, Ordering::Relaxed) < 8 {
             return self.btf.find_func(name);

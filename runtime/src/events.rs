@@ -31,6 +31,8 @@ pub enum Event<'a> {
     System { command: String },
     /// `join(argv, sep)`: the joined line.
     Join { line: String },
+    /// `-k`: helper `helper` failed with `-errno` at `span`.
+    HelperError { helper: i32, errno: i64, span: flowtrace_lang::span::Span },
 }
 
 /// What the output layer implements to receive events, in the order the
@@ -43,6 +45,11 @@ pub trait EventSink {
     fn time(&mut self, format: &str) -> io::Result<()>;
     /// Text produced in userspace for `cat`, `system` and `join`.
     fn text(&mut self, text: &str) -> io::Result<()>;
+    /// `-k`: a BPF helper failed in a probe. Ignored unless the sink shows
+    /// it (the script runner renders it as a warning against the source).
+    fn helper_error(&mut self, _helper: i32, _errno: i64, _span: flowtrace_lang::span::Span) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// What [`drain`] needs of the maps: the loaded program's own
@@ -92,6 +99,7 @@ pub(crate) fn drain(events: &mut Events, maps: &dyn MapAccess, sink: &mut dyn Ev
             Event::Cat { path } => sink.text(&crate::output::actions::cat(&path)).map_err(out)?,
             Event::System { command } => sink.text(&crate::output::actions::system(&command)).map_err(out)?,
             Event::Join { line } => sink.text(&line).map_err(out)?,
+            Event::HelperError { helper, errno, span } => sink.helper_error(helper, errno, span).map_err(out)?,
         }
     }
     Ok(Flow::Continue)
@@ -145,6 +153,10 @@ pub fn decode_record<'k>(kinds: &'k [EventKind], probes: &ProbeNames, record: &[
         EventKind::Cat { format, args: types } => Event::Cat { path: formatted(format, types, args, probes)? },
         EventKind::System { format, args: types } => Event::System { command: formatted(format, types, args, probes)? },
         EventKind::Join { sep } => Event::Join { line: joined(args, sep) },
+        EventKind::HelperError { helper, span } => {
+            let errno = args.get(..8).and_then(|b| b.try_into().ok()).map_or(0, i64::from_le_bytes);
+            Event::HelperError { helper: *helper, errno, span: *span }
+        }
     })
 }
 

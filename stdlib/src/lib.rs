@@ -104,6 +104,8 @@ pub enum Func {
     Signal,
     System,
     Tseries,
+    // Program parameters.
+    Getopt,
 }
 
 mod aggregations;
@@ -114,6 +116,7 @@ mod ints;
 mod map_ops;
 mod ntop;
 mod packet;
+mod params;
 mod print;
 mod process_control;
 pub mod printf;

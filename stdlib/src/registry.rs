@@ -86,6 +86,7 @@ const FUNC_TABLES: &[&[FuncInfo]] = &[
     crate::cgroup::FUNCS,
     crate::host::FUNCS,
     crate::process_control::FUNCS,
+    crate::params::FUNCS,
 ];
 
 /// Every builtin variable, in documentation order.
@@ -166,7 +167,7 @@ mod tests {
             Func::Count, Func::Sum, Func::Min, Func::Max, Func::Avg, Func::Stats, Func::Hist,
             Func::Lhist, Func::Print, Func::Clear, Func::Zero, Func::Delete, Func::Printf,
             Func::Time, Func::Exit, Func::Str, Func::Ntop, Func::Strncmp, Func::Kstack,
-            Func::Ustack, Func::Ksym, Func::Usym, Func::Kaddr, Func::Sizeof, Func::Bswap, Func::Has,
+            Func::Ustack, Func::Ksym, Func::Usym, Func::Kaddr, Func::Sizeof, Func::Bswap, Func::Has, Func::Getopt,
             Func::CgroupPath, Func::Pod, Func::Container,
             Func::Offsetof, Func::Strcontains, Func::Buf, Func::Join, Func::Cat, Func::Pton, Func::Macaddr,
             Func::Cgroupid, Func::Strftime, Func::NsecsOf, Func::MapLen, Func::Path, Func::PercpuKaddr,

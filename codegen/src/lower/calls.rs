@@ -86,7 +86,9 @@ impl Lowerer<'_> {
             | Func::Tseries
             | Func::Offsetof
             | Func::Pton
-            | Func::Cgroupid => Err(self.unsupported(e.span, &format!("{}()", format!("{func:?}").to_lowercase()))),
+            | Func::Cgroupid
+            // getopt() is a constant by now: the checker replaced it.
+            | Func::Getopt => Err(self.unsupported(e.span, &format!("{}()", format!("{func:?}").to_lowercase()))),
             Func::Count | Func::Sum | Func::Min | Func::Max | Func::Avg | Func::Stats | Func::Hist | Func::Lhist => {
                 Err(Diagnostic::error(e.span, "an aggregation can only be assigned to a map: @m[key] = count()"))
             }
@@ -152,7 +154,8 @@ impl Lowerer<'_> {
             }
         };
         if matches!(src.ty, Type::Pointer(_, AddrSpace::User)) {
-            self.call(helper::PROBE_READ_USER_STR, &[Arg::Addr(buf), size, Arg::Reg(p)]);
+            let got = self.call(helper::PROBE_READ_USER_STR, &[Arg::Addr(buf), size, Arg::Reg(p)]);
+            self.warn_on_helper_error(got, helper::PROBE_READ_USER_STR);
             return Ok(Val::Bytes(buf));
         }
         // Not known to be a user pointer (an integer, a kprobe argument):
@@ -160,7 +163,10 @@ impl Lowerer<'_> {
         let got = self.call(helper::PROBE_READ_KERNEL_STR, &[Arg::Addr(buf), size, Arg::Reg(p)]);
         let done = self.label();
         self.jump(Cond::Sge, got, Src::Imm(0), done);
-        self.call(helper::PROBE_READ_USER_STR, &[Arg::Addr(buf), size, Arg::Reg(p)]);
+        let got = self.call(helper::PROBE_READ_USER_STR, &[Arg::Addr(buf), size, Arg::Reg(p)]);
+        // Only when both reads failed: the kernel one failing first is
+        // how a user pointer is recognised.
+        self.warn_on_helper_error(got, helper::PROBE_READ_USER_STR);
         self.place(done);
         Ok(Val::Bytes(buf))
     }

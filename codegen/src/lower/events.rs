@@ -5,7 +5,7 @@
 
 use super::{Arg, LowerResult, Lowerer, Mem, Val};
 use crate::insn::helper;
-use crate::ir::{Cond, Inst, Size, Src};
+use crate::ir::{Cond, Inst, Reg, Size, Src};
 use crate::layout;
 use crate::object::EventKind;
 use flowtrace_lang::typed::{MapId, TExpr};
@@ -45,6 +45,31 @@ impl Lowerer<'_> {
         self.count_stat(slot);
         self.place(end);
         Ok(())
+    }
+
+    /// `-k`: when helper `helper` returned `ret` < 0, send its errno with
+    /// the current source span. Nothing without `-k`: a failed read then
+    /// leaves its zeroed buffer, as in bpftrace.
+    pub fn warn_on_helper_error(&mut self, ret: Reg, helper: i32) {
+        if !self.g.helper_warnings {
+            return;
+        }
+        let ok = self.label();
+        self.jump(Cond::Sge, ret, Src::Imm(0), ok);
+        let id = self.g.events.len() as i32;
+        self.g.events.push(EventKind::HelperError { helper, span: self.span });
+        let events = self.g.events_map;
+        let p = self.call(helper::RINGBUF_RESERVE, &[Arg::Map(events), Arg::Imm(16), Arg::Imm(0)]);
+        let lost = self.label();
+        self.jump(Cond::Eq, p, Src::Imm(0), lost);
+        self.emit(Inst::Store { size: Size::DW, base: p, off: 0, src: Src::Imm(id) });
+        self.emit(Inst::Store { size: Size::DW, base: p, off: 8, src: Src::Reg(ret) });
+        self.call(helper::RINGBUF_SUBMIT, &[Arg::Reg(p), Arg::Imm(0)]);
+        self.goto(ok);
+        self.place(lost);
+        let slot = self.g.lost_events_slot();
+        self.count_stat(slot);
+        self.place(ok);
     }
 
     pub fn printf(&mut self, format: &Format, args: &[TExpr]) -> LowerResult<()> {

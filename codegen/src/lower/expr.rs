@@ -215,7 +215,8 @@ impl Lowerer<'_> {
                 let size = layout::size_of(ty);
                 let buf = self.alloc(size)?;
                 self.zero(buf, size);
-                self.call(read, &[Arg::Addr(buf), Arg::Imm(size as i32), Arg::Reg(addr)]);
+                let ret = self.call(read, &[Arg::Addr(buf), Arg::Imm(size as i32), Arg::Reg(addr)]);
+                self.warn_on_helper_error(ret, read);
                 return Ok(Val::Bytes(buf));
             }
         };
@@ -224,7 +225,8 @@ impl Lowerer<'_> {
             // Only `bytes` are read: the rest of the slot must be zero.
             self.zero(buf, 8);
         }
-        self.call(read, &[Arg::Addr(buf), Arg::Imm(bytes as i32), Arg::Reg(addr)]);
+        let ret = self.call(read, &[Arg::Addr(buf), Arg::Imm(bytes as i32), Arg::Reg(addr)]);
+        self.warn_on_helper_error(ret, read);
         match bitfield {
             None => Ok(Val::Scalar(self.load_int(buf.base, buf.off, ty))),
             Some(bf) => {

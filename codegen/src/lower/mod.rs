@@ -60,6 +60,8 @@ pub struct Globals {
     pub possible_cpus: u32,
     /// `CompileOptions::wall_offset_ns`.
     pub wall_offset_ns: u64,
+    /// `CompileOptions::helper_warnings`.
+    pub helper_warnings: bool,
 }
 
 impl Globals {
@@ -78,6 +80,7 @@ impl Globals {
             kprobes_as_fentry: false,
             possible_cpus: 0,
             wall_offset_ns: 0,
+            helper_warnings: false,
         }
     }
 

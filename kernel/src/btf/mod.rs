@@ -17,6 +17,7 @@
 //! - [`write`] and [`subset`] (feature `fixture-writer`): writing BTF blobs for
 //!   test fixtures and hand-built BTF; the binary does not need them.
 
+pub mod cdecl;
 pub mod lookup;
 pub mod resolve;
 #[cfg(feature = "fixture-writer")]

@@ -147,6 +147,7 @@ impl Checker<'_> {
         let call = |func: Func, args: Vec<TExpr>, ty: Type| Some(TExpr { kind: TExprKind::Call { func, args }, ty, span });
         match info.func {
             Func::Sizeof => self.size_of(&args[0], span),
+            Func::Getopt => self.getopt(args, span),
             // `str($1)` is the parameter's text even when it reads as a number.
             Func::Str if matches!(args[0].kind, ExprKind::Positional(_)) => self.positional_text(&args[0], args.get(1), span),
             Func::Str => {

@@ -21,6 +21,7 @@ mod cgroup;
 mod calls_host;
 mod calls_rendered;
 mod expr;
+mod getopt;
 mod ints;
 mod maps;
 mod members;
@@ -41,7 +42,7 @@ use crate::typed::{TProbe, TypedProgram, VarId, VarInfo};
 use crate::types::Type;
 use flowtrace_stdlib::ProbeKind;
 use maps::MapTable;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Settings that change what a program means.
 #[derive(Clone, Debug)]
@@ -56,11 +57,14 @@ pub struct CheckOptions {
     pub default_str_size: u32,
     /// `--unsafe`: allow `system()` and `signal()`.
     pub unsafe_mode: bool,
+    /// Named parameters (`--name=VALUE` → `(name, Some(VALUE))`, `--name` →
+    /// `(name, None)`), read by `getopt()`.
+    pub named: Vec<(String, Option<String>)>,
 }
 
 impl Default for CheckOptions {
     fn default() -> CheckOptions {
-        CheckOptions { params: Vec::new(), env_config: Vec::new(), default_str_size: 64, unsafe_mode: false }
+        CheckOptions { params: Vec::new(), env_config: Vec::new(), default_str_size: 64, unsafe_mode: false, named: Vec::new() }
     }
 }
 
@@ -98,6 +102,7 @@ pub fn check(
     checker.hints = hints;
     checker.missing_probes = settings.missing_probes;
     let probes = checker.program(program);
+    checker.unexpected_named_params(program);
     let map_infos = checker.maps.finish(&mut checker.diags);
     let mut diags = config_diags;
     diags.append(&mut checker.diags);
@@ -175,6 +180,9 @@ pub(crate) struct Checker<'a> {
     pub hints: HashMap<Span, Type>,
     /// The script's `missing_probes` setting.
     pub missing_probes: crate::config::MissingProbes,
+    /// Every name a `getopt()` asked for (so a named parameter nothing
+    /// reads is an error, not silently ignored).
+    pub getopt_names: BTreeSet<String>,
 }
 
 impl<'a> Checker<'a> {
@@ -190,6 +198,7 @@ impl<'a> Checker<'a> {
             field_names: BTreeMap::new(),
             hints: HashMap::new(),
             missing_probes: Default::default(),
+            getopt_names: BTreeSet::new(),
         }
     }
 
@@ -214,6 +223,28 @@ impl<'a> Checker<'a> {
             d = d.with_hint(h);
         }
         self.report(d);
+    }
+
+    /// `--bb` given but no `getopt("bb")`: bpftrace refuses it, so a typo
+    /// in an option's name is not silently a default. Reported at the
+    /// program's first line, as the command line has no source of its own.
+    fn unexpected_named_params(&mut self, program: &ast::Program) {
+        let unexpected: Vec<String> =
+            self.options.named.iter().filter(|(n, _)| !self.getopt_names.contains(n)).map(|(n, _)| format!("--{n}")).collect();
+        if unexpected.is_empty() {
+            return;
+        }
+        let at = program.items.first().map_or(Span::default(), |item| match item {
+            ast::Item::Probe(p) => p.span,
+            ast::Item::MapDecl(d) => d.span,
+            ast::Item::Config(c) => c.span,
+            ast::Item::Record(r) => r.span,
+            ast::Item::Enum(e) => e.span,
+        });
+        let at = Span { start: at.start, end: at.start };
+        let expected: Vec<String> = self.getopt_names.iter().map(|n| format!("--{n}")).collect();
+        let hint = if expected.is_empty() { "this program reads no named parameters".to_string() } else { format!("expected program options: {}", expected.join(", ")) };
+        self.error_hint(at, format!("unexpected program command line options: {}", unexpected.join(", ")), Some(hint));
     }
 
     fn program(&mut self, program: &ast::Program) -> Vec<TProbe> {

@@ -84,11 +84,28 @@ impl std::str::FromStr for OutputFormat {
 pub struct Printer<W: Write> {
     out: W,
     formatter: Box<dyn Formatter + Send + Sync>,
+    /// `-k`: where a failed helper is reported (helper, errno, source span);
+    /// `None` drops them.
+    helper_errors: Option<HelperErrorReport>,
 }
+
+/// Reports one failed helper call: helper id, negative errno, source span.
+pub type HelperErrorReport = Box<dyn FnMut(i32, i64, flowtrace_lang::span::Span) + Send>;
 
 impl<W: Write> Printer<W> {
     pub fn new(out: W, format: OutputFormat) -> Self {
-        Printer { out, formatter: format.formatter() }
+        Printer { out, formatter: format.formatter(), helper_errors: None }
+    }
+
+    /// `-k`: report failed helpers through `report`.
+    pub fn on_helper_error(&mut self, report: HelperErrorReport) {
+        self.helper_errors = Some(report);
+    }
+
+    pub fn helper_error(&mut self, helper: i32, errno: i64, span: flowtrace_lang::span::Span) {
+        if let Some(report) = &mut self.helper_errors {
+            report(helper, errno, span);
+        }
     }
 
     pub fn attached_probes(&mut self, n: u64) -> io::Result<()> {

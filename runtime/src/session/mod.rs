@@ -475,4 +475,8 @@ impl<W: io::Write> EventSink for Printer<W> {
     fn text(&mut self, text: &str) -> io::Result<()> {
         Printer::text(self, text)
     }
+    fn helper_error(&mut self, helper: i32, errno: i64, span: flowtrace_lang::span::Span) -> io::Result<()> {
+        Printer::helper_error(self, helper, errno, span);
+        Ok(())
+    }
 }

@@ -1,0 +1,37 @@
+//! `-p PID` as bpftrace applies it to the probes flowtrace has: a predicate
+//! `pid == PID` on every probe that runs in a task's context (tracepoints,
+//! kprobes, fentry, …). BEGIN/END run once; `interval:` fires on a timer,
+//! unfiltered (bpftrace 0.17's fires with `-p` even while PID sleeps);
+//! `tc:` runs for packets, in no task. The run also ends when PID exits
+//! (`run.rs`).
+
+use flowtrace_lang::ast::BinOp;
+use flowtrace_lang::typed::{TExpr, TExprKind, TypedProgram};
+use flowtrace_lang::types::{IntType, Type};
+use flowtrace_stdlib::{Builtin, ProbeKind};
+
+pub fn apply(program: &mut TypedProgram, pid: u32) {
+    for probe in &mut program.probes {
+        let kind = probe.attach.kind.probe_kind();
+        let filtered = probe.attach.kind.provider().task_context
+            && !matches!(kind, ProbeKind::Begin | ProbeKind::End | ProbeKind::Interval);
+        if !filtered {
+            continue;
+        }
+        let span = probe.span;
+        let int = |kind, ty| TExpr { kind, ty, span };
+        let same_pid = int(
+            TExprKind::Binary {
+                op: BinOp::Eq,
+                lhs: Box::new(int(TExprKind::Builtin(Builtin::Pid), Type::Int(IntType::U32))),
+                rhs: Box::new(int(TExprKind::Int(u64::from(pid)), Type::Int(IntType::U32))),
+            },
+            Type::Bool,
+        );
+        // The user's predicate runs only for PID's events, as with `&&`.
+        probe.predicate = Some(match probe.predicate.take() {
+            None => same_pid,
+            Some(own) => int(TExprKind::Binary { op: BinOp::And, lhs: Box::new(same_pid), rhs: Box::new(own) }, Type::Bool),
+        });
+    }
+}

@@ -259,4 +259,12 @@ impl KernelTypes for ScriptTypes<'_> {
     fn match_functions(&self, pattern: &str) -> Vec<String> {
         self.kernel.match_functions(pattern)
     }
+
+    fn kernel_var(&self, name: &str) -> Option<(u32, Type)> {
+        self.kernel.kernel_var(name)
+    }
+
+    fn host(&self) -> &dyn crate::kernel::HostFacts {
+        self.kernel.host()
+    }
 }

@@ -174,6 +174,17 @@ fn scrape_until(port: u16, want: &[String]) -> String {
     }
 }
 
+/// SIGKILLs a running flowtrace when dropped during a panic; forgotten once
+/// the child is reaped (its pid could be reused after that).
+struct KillOnPanic(i32);
+
+impl Drop for KillOnPanic {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on our own child, not yet reaped.
+        unsafe { libc::kill(self.0, libc::SIGKILL) };
+    }
+}
+
 /// What one run gave: the printed maps and, with `--metrics`, a scrape
 /// taken while the probes were still attached.
 struct Traced {
@@ -192,6 +203,8 @@ fn trace(script: &str, logs: &Path, runs: &[(&Path, usize)], port: u16, exported
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // Killed (and its probes detached) if an assertion below fails first.
+    let guard = KillOnPanic(ft.id() as i32);
     let (mut stdout, head) = attached(&mut ft, "pods");
     for (dir, n) in runs {
         wait_ok(generator(dir, port, *n), "traffic generator");
@@ -204,6 +217,7 @@ fn trace(script: &str, logs: &Path, runs: &[(&Path, usize)], port: u16, exported
     let mut err = String::new();
     ft.stderr.take().unwrap().read_to_string(&mut err).unwrap();
     let status = ft.wait().unwrap();
+    std::mem::forget(guard);
     assert!(status.success(), "flowtrace failed: {status}\n{out}\n{err}");
     Traced { out, exposition }
 }

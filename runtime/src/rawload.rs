@@ -110,19 +110,27 @@ fn program_infos(ids: &[u32]) -> HashMap<u32, ProgramInfo> {
 }
 
 /// Where programs are pinned for a moment when aya cannot be given their fd
-/// otherwise: the conventional bpffs mount.
+/// otherwise: flowtrace's own directory on bpffs if there is one (the
+/// DaemonSet mounts only that one writable, the rest of bpffs read-only),
+/// else the conventional bpffs mount itself.
 const BPFFS: &str = "/sys/fs/bpf";
+const BPFFS_OWN: &str = "/sys/fs/bpf/flowtrace";
+
+fn pin_dir() -> &'static std::path::Path {
+    let own = std::path::Path::new(BPFFS_OWN);
+    if own.is_dir() { own } else { std::path::Path::new(BPFFS) }
+}
 
 /// aya's handle for the program `fd` without CAP_SYS_ADMIN: pinned on
 /// bpffs (no capability needed, only a writable directory), opened again by
 /// path (`BPF_OBJ_GET`, no capability either), and unpinned at once, so the
 /// program still lives exactly as long as its handle.
 fn pinned_handle(p: &ProgramCode, fd: BorrowedFd<'_>, id: u32) -> Result<Program, RuntimeError> {
-    let path = std::path::Path::new(BPFFS).join(format!("flowtrace-load-{}-{id}", std::process::id()));
+    let path = pin_dir().join(format!("flowtrace-load-{}-{id}", std::process::id()));
     sys::obj_pin(fd, &path).map_err(|e| {
         RuntimeError::Load(format!(
             "program {}: aya can take a loaded program only by id (BPF_PROG_GET_FD_BY_ID, which needs CAP_SYS_ADMIN) \
-             or from a pin, and pinning it at {} failed: {e}; run with CAP_SYS_ADMIN or mount a writable bpffs at {BPFFS}",
+             or from a pin, and pinning it at {} failed: {e}; run with CAP_SYS_ADMIN or make {BPFFS_OWN} (or {BPFFS}) a writable bpffs directory",
             p.name,
             path.display()
         ))

@@ -89,31 +89,15 @@ fn wait_exit(f: &mut Running) -> std::process::ExitStatus {
     }
 }
 
-#[test]
-fn root_caps_fleet_capabilities_are_enough_for_tracepoints_and_tc() {
-    if !root_tests_enabled("root_caps_fleet_capabilities_are_enough_for_tracepoints_and_tc") {
-        return;
-    }
-    assert_eq!(nothing_of_ours_in_kernel(), (0, 0), "flowtrace objects left over by an earlier run");
-    // The child really runs without CAP_SYS_ADMIN, with the three it needs
-    // (CAP_SYS_RESOURCE too, if the test itself has it to give).
-    let caps = effective_caps(FLEET_CAPS);
-    let needed = bit(CAP_BPF) | bit(CAP_PERFMON) | bit(CAP_NET_ADMIN);
-    assert_eq!(caps & needed, needed, "capabilities {caps:#x}");
-    assert_eq!(caps & !(needed | bit(CAP_SYS_RESOURCE)), 0, "only the fleet's capabilities: {caps:#x}");
-    assert_eq!(caps & bit(CAP_SYS_ADMIN), 0);
-    let clsact_before = lo_has_clsact();
-
+/// Runs `flowtrace` (the end of `cmd`) with [`script`], makes 7 getppid
+/// calls and 3 datagrams, stops it with SIGINT; what it printed, and the
+/// port. Panics (killing it) if it fails.
+fn count_traffic(mut cmd: Command, what: &str) -> (String, u16) {
     let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = sink.local_addr().unwrap().port();
-    let child = with_caps(FLEET_CAPS, env!("CARGO_BIN_EXE_flowtrace"))
-        .args(["-e", &script(port)])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = cmd.args(["-e", &script(port)]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let mut ft = Running(child);
-    let (mut stdout, head) = attached(&mut ft.0, "fleet capabilities");
+    let (mut stdout, head) = attached(&mut ft.0, what);
     for _ in 0..7 {
         // SAFETY: getppid has no preconditions; glibc does not cache it.
         unsafe { libc::getppid() };
@@ -129,9 +113,28 @@ fn root_caps_fleet_capabilities_are_enough_for_tracepoints_and_tc() {
     let mut err = String::new();
     ft.0.stderr.take().unwrap().read_to_string(&mut err).unwrap();
     let status = wait_exit(&mut ft);
-    assert!(status.success(), "flowtrace failed with the fleet's capabilities: {status}\n{out}\n{err}");
+    assert!(status.success(), "flowtrace failed ({what}): {status}\n{out}\n{err}");
+    (out, port)
+}
+
+#[test]
+fn root_caps_fleet_capabilities_are_enough_for_tracepoints_and_tc() {
+    if !root_tests_enabled("root_caps_fleet_capabilities_are_enough_for_tracepoints_and_tc") {
+        return;
+    }
+    assert_eq!(nothing_of_ours_in_kernel(), (0, 0), "flowtrace objects left over by an earlier run");
+    // The child really runs without CAP_SYS_ADMIN, with the three it needs
+    // (CAP_SYS_RESOURCE too, if the test itself has it to give).
+    let caps = effective_caps(FLEET_CAPS);
+    let needed = bit(CAP_BPF) | bit(CAP_PERFMON) | bit(CAP_NET_ADMIN);
+    assert_eq!(caps & needed, needed, "capabilities {caps:#x}");
+    assert_eq!(caps & !(needed | bit(CAP_SYS_RESOURCE)), 0, "only the fleet's capabilities: {caps:#x}");
+    assert_eq!(caps & bit(CAP_SYS_ADMIN), 0);
+    let clsact_before = lo_has_clsact();
+
+    let (out, port) = count_traffic(with_caps(FLEET_CAPS, env!("CARGO_BIN_EXE_flowtrace")), "fleet capabilities");
     let maps: Vec<&str> = out.lines().filter(|l| l.starts_with('@')).collect();
-    assert_eq!(maps, ["@calls: 7".to_string(), format!("@udp[127.0.0.1, 127.0.0.1, {port}]: 3")], "{out}\n{err}");
+    assert_eq!(maps, ["@calls: 7".to_string(), format!("@udp[127.0.0.1, 127.0.0.1, {port}]: 3")], "{out}");
     assert_eq!(nothing_of_ours_in_kernel(), (0, 0), "nothing of flowtrace left after SIGINT");
     assert_eq!(lo_has_clsact(), clsact_before, "lo's qdiscs as they were");
     // Nothing left pinned on bpffs either (the loader unpins at once).
@@ -168,4 +171,71 @@ fn root_caps_without_cap_bpf_fails_clearly_and_leaves_nothing() {
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(nothing_of_ours_in_kernel(), (0, 0), "nothing of flowtrace left");
     assert_eq!(lo_has_clsact(), clsact_before, "lo's qdiscs as they were");
+}
+
+/// `/sys/fs/bpf/flowtrace` on the host bpffs, removed on drop if the test
+/// made it (it must be empty by then: the loader leaves no pins).
+struct OwnPinDir {
+    made: bool,
+}
+
+const OWN_PIN_DIR: &str = "/sys/fs/bpf/flowtrace";
+
+impl OwnPinDir {
+    fn new() -> OwnPinDir {
+        let made = !std::path::Path::new(OWN_PIN_DIR).exists();
+        if made {
+            std::fs::create_dir(OWN_PIN_DIR).unwrap();
+        }
+        OwnPinDir { made }
+    }
+}
+
+impl Drop for OwnPinDir {
+    fn drop(&mut self) {
+        if self.made {
+            let _ = std::fs::remove_dir(OWN_PIN_DIR);
+        }
+    }
+}
+
+/// flowtrace with the fleet's capabilities in a private mount namespace
+/// laid out as deploy/daemonset.yaml mounts bpffs: all of it read-only,
+/// and `/sys/fs/bpf/flowtrace` writable when `own_dir_writable`.
+fn in_daemonset_layout(own_dir_writable: bool) -> Command {
+    let mut layout = "mount --bind /sys/fs/bpf /sys/fs/bpf && mount -o remount,bind,ro /sys/fs/bpf".to_string();
+    if own_dir_writable {
+        // A bind mount takes its source mount's read-only flag: made writable again.
+        layout += &format!(" && mount --bind {OWN_PIN_DIR} {OWN_PIN_DIR} && mount -o remount,bind,rw {OWN_PIN_DIR}");
+    }
+    let exec = format!("exec setpriv --bounding-set {FLEET_CAPS} -- \"$0\" \"$@\"");
+    let mut c = Command::new(require_tool("unshare"));
+    c.args(["--mount", "--propagation", "private", "sh", "-c", &format!("{layout} && {exec}"), env!("CARGO_BIN_EXE_flowtrace")]);
+    c
+}
+
+#[test]
+fn root_caps_daemonset_bpffs_layout_pins_only_in_its_own_directory() {
+    if !root_tests_enabled("root_caps_daemonset_bpffs_layout_pins_only_in_its_own_directory") {
+        return;
+    }
+    assert_eq!(nothing_of_ours_in_kernel(), (0, 0), "flowtrace objects left over by an earlier run");
+    let own = OwnPinDir::new();
+
+    // Read-only everywhere: the pin is refused, and the error says where to make room.
+    let out = in_daemonset_layout(false).args(["-e", &script(9)]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("BPF_PROG_GET_FD_BY_ID, which needs CAP_SYS_ADMIN"), "{err}");
+    assert!(err.contains(&format!("pinning it at {OWN_PIN_DIR}/flowtrace-load-")) && err.contains("Read-only file system"), "{err}");
+    assert_eq!(nothing_of_ours_in_kernel(), (0, 0), "nothing of flowtrace left after the refused pin");
+
+    // With its own directory writable, as the DaemonSet mounts it: exact counts.
+    let (out, port) = count_traffic(in_daemonset_layout(true), "DaemonSet bpffs layout");
+    let maps: Vec<&str> = out.lines().filter(|l| l.starts_with('@')).collect();
+    assert_eq!(maps, ["@calls: 7".to_string(), format!("@udp[127.0.0.1, 127.0.0.1, {port}]: 3")], "{out}");
+    assert_eq!(nothing_of_ours_in_kernel(), (0, 0), "nothing of flowtrace left after SIGINT");
+    let left: Vec<_> = std::fs::read_dir(OWN_PIN_DIR).unwrap().filter_map(Result::ok).map(|e| e.file_name()).collect();
+    assert!(left.is_empty(), "pins left in {OWN_PIN_DIR}: {left:?}");
+    drop(own);
 }

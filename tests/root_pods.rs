@@ -4,7 +4,10 @@
 //! TCP connections, and the `flowtrace` binary must name their pods and
 //! containers in printed maps — from a tracepoint (the current task's cgroup)
 //! and from a `tc:lo:egress` probe (the packet's socket cgroup) — and print
-//! "" for a cgroup that is not a pod's. The cgroups are removed at the end,
+//! "" for a cgroup that is not a pod's. Every run also serves `--metrics`,
+//! scraped while the probes are attached: the same names must be the
+//! `pod`/`container`/`cgroup_path` labels, with the same exact counts, and
+//! keys that print alike (two containers of one pod) one series. The cgroups are removed at the end,
 //! also when an assertion fails (a guard's Drop).
 //!
 //! Root only: they run when FLOWTRACE_ROOT_TESTS=1, else print SKIPPED.
@@ -82,13 +85,24 @@ impl Drop for CgroupTree {
     }
 }
 
-/// `bash` making `n` TCP connections to `port` on loopback, each sending one
-/// line, started inside cgroup `dir`: the child moves itself (writes 0 to
-/// `cgroup.procs`) between fork and exec, so every socket it makes belongs
-/// to that cgroup.
-fn generator(dir: &Path, port: u16, n: usize) -> Child {
+/// The test server's loopback ports.
+#[derive(Clone, Copy)]
+struct Ports {
+    tcp: u16,
+    /// Datagrams to it are exactly one packet each on lo's egress.
+    udp: u16,
+}
+
+/// `bash` making `n` TCP connections to the server on loopback, each
+/// sending one line, and sending `n` UDP datagrams, started inside cgroup
+/// `dir`: the child moves itself (writes 0 to `cgroup.procs`) between fork
+/// and exec, so every socket it makes belongs to that cgroup.
+fn generator(dir: &Path, ports: Ports, n: usize) -> Child {
     let procs = CString::new(dir.join("cgroup.procs").into_os_string().into_encoded_bytes()).unwrap();
-    let script = format!("for i in $(seq {n}); do exec 3<>/dev/tcp/127.0.0.1/{port}; echo x >&3; exec 3>&-; done");
+    let Ports { tcp, udp } = ports;
+    let script = format!(
+        "for i in $(seq {n}); do exec 3<>/dev/tcp/127.0.0.1/{tcp}; echo x >&3; exec 3>&-; echo u >/dev/udp/127.0.0.1/{udp}; done"
+    );
     let mut cmd = Command::new("bash");
     cmd.args(["-c", &script]);
     // SAFETY: only open/write/close between fork and exec (async-signal-safe).
@@ -105,11 +119,14 @@ fn generator(dir: &Path, port: u16, n: usize) -> Child {
     cmd.spawn().unwrap()
 }
 
-/// Accepts `total` connections on a thread, reading each to its end.
-fn server(total: usize) -> (u16, std::thread::JoinHandle<()>) {
+/// Accepts `total` connections on a thread, reading each to its end; a UDP
+/// socket bound alongside takes the datagrams (until the last connection).
+fn server(total: usize) -> (Ports, std::thread::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = Ports { tcp: listener.local_addr().unwrap().port(), udp: udp.local_addr().unwrap().port() };
     let handle = std::thread::spawn(move || {
+        let _udp = udp;
         for _ in 0..total {
             let (mut s, _) = listener.accept().unwrap();
             let mut sink = Vec::new();
@@ -195,7 +212,7 @@ struct Traced {
 /// Runs flowtrace on `script` while the generators connect, serving
 /// `/metrics` on a free port; scrapes until `exported` are all there, then
 /// SIGINT; returns what it printed and the scrape.
-fn trace(script: &str, logs: &Path, runs: &[(&Path, usize)], port: u16, exported: &[String]) -> Traced {
+fn trace(script: &str, logs: &Path, runs: &[(&Path, usize)], ports: Ports, exported: &[String]) -> Traced {
     let metrics = free_port();
     let mut ft = Command::new(env!("CARGO_BIN_EXE_flowtrace"))
         .args(["--pod-logs", logs.to_str().unwrap(), "--metrics", &format!("127.0.0.1:{metrics}"), "-e", script])
@@ -207,7 +224,7 @@ fn trace(script: &str, logs: &Path, runs: &[(&Path, usize)], port: u16, exported
     let guard = KillOnPanic(ft.id() as i32);
     let (mut stdout, head) = attached(&mut ft, "pods");
     for (dir, n) in runs {
-        wait_ok(generator(dir, port, *n), "traffic generator");
+        wait_ok(generator(dir, ports, *n), "traffic generator");
     }
     let exposition = scrape_until(metrics, exported);
     // SAFETY: kill(2) on our own unreaped child.
@@ -240,7 +257,8 @@ fn pods_are_named_in_tracepoint_and_tc_maps() {
     let cart = tree.make(&format!("kubepods/besteffort/pod{CART_UID}/{CART_CID}"));
     let plain = tree.make("system.slice/cron.service");
     let logs = pod_logs();
-    let (port, server) = server(3 + 5 + 7);
+    let (ports, server) = server(3 + 5 + 7);
+    let Ports { tcp: port, udp } = ports;
     // SYN_SENT is set inside connect(2), so `cgroup` is the connecting task's;
     // on loopback egress the packet's socket is the generator's. `@sock` reads
     // the socket's cgroup through BTF, as docs/fleet.md's runbook does where
@@ -249,7 +267,8 @@ fn pods_are_named_in_tracepoint_and_tc_maps() {
         "tracepoint:sock:inet_sock_set_state /args.dport == {port} && args.newstate == 2/ \
          {{ @conn[pod(cgroup), container(cgroup)] = count(); @path[cgroup_path(cgroup, \"unified\")] = count(); \
          $sk = (struct sock *)args.skaddr; @sock[pod($sk->sk_cgrp_data.cgroup->kn->id)] = count(); }} \
-         tc:lo:egress /dport == {port}/ {{ @tx[pod(cgroup), container(cgroup)] = count(); }}"
+         tc:lo:egress /dport == {port}/ {{ @tx[pod(cgroup), container(cgroup)] = count(); }} \
+         tc:lo:egress /proto == IPPROTO_UDP && dport == {udp}/ {{ @udp[pod(cgroup), container(cgroup)] = count(); }}"
     );
     let pay_labels = format!("pod=\"default/payment-7d9f\",container=\"{PAY_CID}\"");
     let cart_labels = format!("pod=\"shop/cart-5c4b\",container=\"{CART_CID}\"");
@@ -262,8 +281,12 @@ fn pods_are_named_in_tracepoint_and_tc_maps() {
         "flowtrace_sock_total{pod=\"default/payment-7d9f\"} 3".to_string(),
         "flowtrace_sock_total{pod=\"shop/cart-5c4b\"} 5".to_string(),
         "flowtrace_sock_total{pod=\"\"} 7".to_string(),
+        // One datagram is one packet: the tc probe's exact counts.
+        format!("flowtrace_udp_total{{{pay_labels}}} 3"),
+        format!("flowtrace_udp_total{{{cart_labels}}} 5"),
+        "flowtrace_udp_total{pod=\"\",container=\"\"} 7".to_string(),
     ];
-    let traced = trace(&script, &logs, &[(&pay, 3), (&cart, 5), (&plain, 7)], port, &exported);
+    let traced = trace(&script, &logs, &[(&pay, 3), (&cart, 5), (&plain, 7)], ports, &exported);
     server.join().unwrap();
     let _ = std::fs::remove_dir_all(&logs);
     let out = &traced.out;
@@ -278,6 +301,9 @@ fn pods_are_named_in_tracepoint_and_tc_maps() {
         "@sock[default/payment-7d9f]: 3".to_string(),
         "@sock[shop/cart-5c4b]: 5".to_string(),
         "@sock[]: 7".to_string(),
+        format!("@udp[default/payment-7d9f, {PAY_CID}]: 3"),
+        format!("@udp[shop/cart-5c4b, {CART_CID}]: 5"),
+        "@udp[, ]: 7".to_string(),
     ] {
         assert!(out.lines().any(|l| l == line), "missing {line:?} in:\n{out}");
     }
@@ -286,7 +312,10 @@ fn pods_are_named_in_tracepoint_and_tc_maps() {
     let exposition = &traced.exposition;
     assert_exported(exposition, &exported);
     assert_eq!(exposition.lines().filter(|l| l.starts_with("flowtrace_conn_total{")).count(), 3, "{exposition}");
-    assert_eq!(exposition.lines().filter(|l| l.starts_with("flowtrace_sock_total{")).count(), 3, "{exposition}");
+    for family in ["flowtrace_sock_total{", "flowtrace_udp_total{"] {
+        assert_eq!(exposition.lines().filter(|l| l.starts_with(family)).count(), 3, "{exposition}");
+    }
+    assert_eq!(out.lines().filter(|l| l.starts_with("@udp[")).count(), 3, "{out}");
     // Each connection sends at least SYN, ACK with data, and FIN to the port.
     let tx = |key: &str| -> u64 {
         let prefix = format!("@tx[{key}]: ");
@@ -329,7 +358,8 @@ fn pod_cgroup_without_container_and_unknown_pod() {
     // both name default/payment-7d9f, exported as one series.
     let sidecar = tree.make(&format!("kubepods/burstable/pod{PAY_UID}/{CART_CID}"));
     let logs = pod_logs();
-    let (port, server) = server(2 + 4 + 3);
+    let (ports, server) = server(2 + 4 + 3);
+    let port = ports.tcp;
     let script = format!(
         "tracepoint:sock:inet_sock_set_state /args.dport == {port} && args.newstate == 2/ \
          {{ @[pod(cgroup), container(cgroup)] = count(); @pods[pod(cgroup)] = count(); \
@@ -342,7 +372,7 @@ fn pod_cgroup_without_container_and_unknown_pod() {
         "flowtrace_pods_total{pod=\"default/payment-7d9f\"} 5".to_string(),
         format!("flowtrace_pods_total{{pod=\"{unknown_uid}\"}} 4"),
     ];
-    let traced = trace(&script, &logs, &[(&pay, 2), (&unknown, 4), (&sidecar, 3)], port, &exported);
+    let traced = trace(&script, &logs, &[(&pay, 2), (&unknown, 4), (&sidecar, 3)], ports, &exported);
     server.join().unwrap();
     let _ = std::fs::remove_dir_all(&logs);
     let out = &traced.out;

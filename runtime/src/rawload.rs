@@ -40,8 +40,14 @@ pub(crate) fn create_map(spec: &MapSpec) -> Result<OwnedFd, RuntimeError> {
         BpfMapType::RingBuf => ring_size(spec.max_entries),
         _ => spec.max_entries,
     };
-    sys::map_create(&spec.name, spec.map_type as u32, spec.key_size, spec.value_size, max_entries)
-        .map_err(kernel(format!("creating map {}", spec.name)))
+    sys::map_create(&spec.name, spec.map_type as u32, spec.key_size, spec.value_size, max_entries).map_err(|error| {
+        // The first bpf(2) call a run makes: EPERM here is the missing capability.
+        let what = match error.raw_os_error() {
+            Some(libc::EPERM) => format!("creating map {} (BPF needs CAP_BPF, or CAP_SYS_ADMIN on kernels before 5.8)", spec.name),
+            _ => format!("creating map {}", spec.name),
+        };
+        RuntimeError::Kernel { what, error }
+    })
 }
 
 /// For a program serving several kprobe functions on a kernel with
@@ -89,8 +95,12 @@ fn load_program(index: usize, p: &ProgramCode, map_fds: &[BorrowedFd<'_>]) -> Re
     Ok((fd, multi.then_some(bytes)))
 }
 
-/// aya builds a program handle only from a `ProgramInfo`, which it hands out
-/// only through its listing of every loaded program; one pass finds ours.
+/// aya builds a program handle from an fd only by way of a `ProgramInfo`,
+/// which it hands out through its listing of every loaded program (one pass
+/// finds ours) — or from a bpffs pin. Both the listing and the handle it
+/// gives (`BPF_PROG_GET_NEXT_ID`, `BPF_PROG_GET_FD_BY_ID`) need
+/// CAP_SYS_ADMIN; without it the listing is empty and [`pinned_handle`]
+/// makes the handle instead.
 fn program_infos(ids: &[u32]) -> HashMap<u32, ProgramInfo> {
     aya::programs::loaded_programs()
         .filter_map(Result::ok)
@@ -99,6 +109,36 @@ fn program_infos(ids: &[u32]) -> HashMap<u32, ProgramInfo> {
         .collect()
 }
 
+/// Where programs are pinned for a moment when aya cannot be given their fd
+/// otherwise: flowtrace's own directory on bpffs if there is one (the
+/// DaemonSet mounts only that one writable, the rest of bpffs read-only),
+/// else the conventional bpffs mount itself.
+const BPFFS: &str = "/sys/fs/bpf";
+const BPFFS_OWN: &str = "/sys/fs/bpf/flowtrace";
+
+fn pin_dir() -> &'static std::path::Path {
+    let own = std::path::Path::new(BPFFS_OWN);
+    if own.is_dir() { own } else { std::path::Path::new(BPFFS) }
+}
+
+/// aya's handle for the program `fd` without CAP_SYS_ADMIN: pinned on
+/// bpffs (no capability needed, only a writable directory), opened again by
+/// path (`BPF_OBJ_GET`, no capability either), and unpinned at once, so the
+/// program still lives exactly as long as its handle.
+fn pinned_handle(p: &ProgramCode, fd: BorrowedFd<'_>, id: u32) -> Result<Program, RuntimeError> {
+    let path = pin_dir().join(format!("flowtrace-load-{}-{id}", std::process::id()));
+    sys::obj_pin(fd, &path).map_err(|e| {
+        RuntimeError::Load(format!(
+            "program {}: aya can take a loaded program only by id (BPF_PROG_GET_FD_BY_ID, which needs CAP_SYS_ADMIN) \
+             or from a pin, and pinning it at {} failed: {e}; run with CAP_SYS_ADMIN or make {BPFFS_OWN} (or {BPFFS}) a writable bpffs directory",
+            p.name,
+            path.display()
+        ))
+    })?;
+    let handle = crate::attach::from_pinned(p.kind, &path);
+    let _ = std::fs::remove_file(&path);
+    handle.map_err(|e| RuntimeError::Load(format!("program {}: {}", p.name, crate::attach::error_chain(&e))))
+}
 
 /// Creates every map and loads every program; returns aya handles indexed
 /// like `compiled.maps` and `compiled.programs`.
@@ -141,14 +181,14 @@ pub(crate) fn load_programs(
         .map_err(kernel("reading program ids".into()))?;
     let mut infos = program_infos(&ids);
     let mut programs = Vec::with_capacity(ids.len());
-    for ((&index, id), bytes) in which.iter().zip(&ids).zip(multi_bytes) {
+    for (((&index, id), bytes), fd) in which.iter().zip(&ids).zip(multi_bytes).zip(&prog_fds) {
         let p = &compiled.programs[index];
-        let info = infos
-            .remove(id)
-            .ok_or_else(|| RuntimeError::Load(format!("program {} vanished after loading", p.name)))?;
         // aya keeps its own duplicate of the fd; ours closes at the end of this function.
-        let prog = crate::attach::from_program_info(p.kind, info, p.name.clone())
-            .map_err(|e| RuntimeError::Load(format!("program {}: {}", p.name, crate::attach::error_chain(&e))))?;
+        let prog = match infos.remove(id) {
+            Some(info) => crate::attach::from_program_info(p.kind, info, p.name.clone())
+                .map_err(|e| RuntimeError::Load(format!("program {}: {}", p.name, crate::attach::error_chain(&e))))?,
+            None => pinned_handle(p, fd.as_fd(), *id)?,
+        };
         programs.push((prog, bytes));
     }
     Ok(programs)

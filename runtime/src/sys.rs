@@ -319,6 +319,30 @@ pub fn object_id(fd: BorrowedFd<'_>) -> io::Result<u32> {
     Ok(info[1])
 }
 
+const BPF_OBJ_PIN: libc::c_long = 6;
+
+/// `union bpf_attr` for `BPF_OBJ_PIN`.
+#[repr(C)]
+struct ObjPinAttr {
+    pathname: u64,
+    bpf_fd: u32,
+    file_flags: u32,
+}
+
+/// Pins `fd` at `path` on a bpffs. Needs no capability, only write access
+/// to the directory (unlike the `*_GET_FD_BY_ID` commands, CAP_SYS_ADMIN).
+pub fn obj_pin(fd: BorrowedFd<'_>, path: &std::path::Path) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let mut attr = ObjPinAttr { pathname: path.as_ptr() as u64, bpf_fd: fd.as_raw_fd() as u32, file_flags: 0 };
+    // SAFETY: attr points at a NUL-terminated path that outlives the call.
+    let ret = unsafe { libc::syscall(libc::SYS_bpf, BPF_OBJ_PIN, &mut attr as *mut ObjPinAttr, std::mem::size_of::<ObjPinAttr>() as u32) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 // ---- Read-only inspection of what the kernel holds (`flowtrace net`) ----
 
 const BPF_PROG_GET_FD_BY_ID: libc::c_long = 13;

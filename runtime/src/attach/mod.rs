@@ -109,6 +109,24 @@ pub(crate) fn from_program_info(kind: ProgramKind, info: ProgramInfo, name: Stri
     })
 }
 
+/// aya's handle for a program pinned at `path` (see `crate::rawload`: the
+/// way to a handle that needs no CAP_SYS_ADMIN). The kernel's 16-byte
+/// name replaces ours.
+pub(crate) fn from_pinned(kind: ProgramKind, path: &std::path::Path) -> Result<Program, ProgramError> {
+    Ok(match kind {
+        ProgramKind::Tracepoint => Program::TracePoint(TracePoint::from_pin(path)?),
+        ProgramKind::PerfEvent => Program::PerfEvent(PerfEvent::from_pin(path)?),
+        ProgramKind::RawTracepoint | ProgramKind::Special => Program::RawTracePoint(RawTracePoint::from_pin(path)?),
+        ProgramKind::SchedCls => Program::SchedClassifier(SchedClassifier::from_pin(path)?),
+        ProgramKind::Kprobe => Program::KProbe(KProbe::from_pin(path, ProbeKind::Entry)?),
+        ProgramKind::Kretprobe => Program::KProbe(KProbe::from_pin(path, ProbeKind::Return)?),
+        // aya asks for the traced function's BTF object by id here, which
+        // needs CAP_SYS_ADMIN anyway (docs/fleet.md).
+        ProgramKind::Fentry => Program::FEntry(FEntry::from_pin(path)?),
+        ProgramKind::Fexit => Program::FExit(FExit::from_pin(path)?),
+    })
+}
+
 /// Attaches a loaded program. `Special` programs are never attached (they
 /// run through [`special::run`]); asking is a caller bug reported as a failure.
 pub(crate) fn attach(

@@ -7,10 +7,11 @@ use super::plan::{MapPlan, MetricKind};
 use crate::output::hist::{log2_bounds, Bounds, Linear};
 use crate::output::order::average;
 use crate::output::text::{key_parts, value_text};
-use crate::values::{AggValue, MapEntry, MapSnapshot, Value};
+use crate::values::{AggValue, MapSnapshot, Value};
+use std::collections::HashMap;
 
 /// One map as a family, keeping the `max_series` largest entries; returns
-/// how many entries were left out.
+/// how many entries (after merging) were left out.
 pub fn map_family(plan: &MapPlan, snap: &MapSnapshot, max_series: usize) -> (Family, u64) {
     let kind = match plan.kind {
         MetricKind::Counter => FamilyType::Counter,
@@ -19,18 +20,67 @@ pub fn map_family(plan: &MapPlan, snap: &MapSnapshot, max_series: usize) -> (Fam
         MetricKind::Stats => FamilyType::Summary,
     };
     let mut family = Family::new(plan.family.clone(), plan.help.clone(), kind);
-    let mut entries: Vec<&MapEntry> = snap.entries.iter().collect();
-    let dropped = entries.len().saturating_sub(max_series) as u64;
+    let mut series = merged(plan, snap);
+    let dropped = series.len().saturating_sub(max_series) as u64;
     if dropped > 0 {
         // The largest values are the ones a dashboard's topk() would show.
-        entries.sort_by_key(|e| std::cmp::Reverse(size(&e.value)));
-        entries.truncate(max_series);
+        series.sort_by_key(|(_, v)| std::cmp::Reverse(size(v)));
+        series.truncate(max_series);
     }
-    for e in entries {
-        let labels = labels(&plan.labels, e.key.as_ref());
-        entry(&mut family, labels, &e.value);
+    for (labels, value) in series {
+        entry(&mut family, labels, &value);
     }
     (family, dropped)
+}
+
+/// One series per label set. Keys the kernel keeps apart can print alike:
+/// `pod(cgroup)` is the cgroup id in the map, so two containers of one pod,
+/// or every cgroup that is not a pod's (`""`), are two keys with one name.
+/// A series may appear only once in a scrape (Prometheus drops the scrape
+/// otherwise), and the pod's count is what the user asked for: their values
+/// are combined (counts and sums add, hists add bucket-wise, min/max keep
+/// the extreme, avg/stats add both parts).
+fn merged(plan: &MapPlan, snap: &MapSnapshot) -> Vec<(Vec<(String, String)>, AggValue)> {
+    let mut series: Vec<(Vec<(String, String)>, AggValue)> = Vec::with_capacity(snap.entries.len());
+    let mut index: HashMap<Vec<(String, String)>, usize> = HashMap::with_capacity(snap.entries.len());
+    for e in &snap.entries {
+        let labels = labels(&plan.labels, e.key.as_ref());
+        match index.get(&labels) {
+            Some(&at) => series[at].1 = combine(&series[at].1, &e.value),
+            None => {
+                index.insert(labels.clone(), series.len());
+                series.push((labels, e.value.clone()));
+            }
+        }
+    }
+    series
+}
+
+/// Two values of one map under one label set, as one.
+fn combine(a: &AggValue, b: &AggValue) -> AggValue {
+    let add = |x: &[u64], y: &[u64]| x.iter().zip(y).map(|(p, q)| p.wrapping_add(*q)).collect::<Vec<u64>>();
+    match (a, b) {
+        (AggValue::Count(x), AggValue::Count(y)) => AggValue::Count(x.wrapping_add(*y)),
+        (AggValue::Sum(x), AggValue::Sum(y)) => AggValue::Sum(x.wrapping_add(*y)),
+        (AggValue::Min(x), AggValue::Min(y)) => AggValue::Min(*x.min(y)),
+        (AggValue::Max(x), AggValue::Max(y)) => AggValue::Max(*x.max(y)),
+        (AggValue::Avg { sum: s, count: c }, AggValue::Avg { sum: t, count: d }) => {
+            AggValue::Avg { sum: s.wrapping_add(*t), count: c.wrapping_add(*d) }
+        }
+        (AggValue::Stats { sum: s, count: c }, AggValue::Stats { sum: t, count: d }) => {
+            AggValue::Stats { sum: s.wrapping_add(*t), count: c.wrapping_add(*d) }
+        }
+        (AggValue::Hist { buckets: x, sum: s }, AggValue::Hist { buckets: y, sum: t }) if x.len() == y.len() => {
+            AggValue::Hist { buckets: add(x, y), sum: s.wrapping_add(*t) }
+        }
+        (AggValue::Lhist { min, max, step, buckets: x, sum: s }, AggValue::Lhist { buckets: y, sum: t, .. }) if x.len() == y.len() => {
+            AggValue::Lhist { min: *min, max: *max, step: *step, buckets: add(x, y), sum: s.wrapping_add(*t) }
+        }
+        // A stored value has no sum that means anything (`@m[k] = v` is the
+        // last v): the larger one stands for the label set.
+        _ if size(b) > size(a) => b.clone(),
+        _ => a.clone(),
+    }
 }
 
 /// Label pairs for a key: one part per label, as the map printer writes
@@ -146,7 +196,7 @@ fn histogram(f: &mut Family, labels: Vec<(String, String)>, buckets: &[u64], bou
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::values::ValueKind;
+    use crate::values::{MapEntry, ValueKind};
     use std::net::{IpAddr, Ipv4Addr};
 
     fn snap(entries: Vec<MapEntry>) -> MapSnapshot {
@@ -178,6 +228,31 @@ mod tests {
             ]
         );
         assert!(f.samples.iter().all(|s| s.suffix == "_total"));
+    }
+
+    #[test]
+    fn keys_that_print_alike_are_one_series() {
+        // Two cgroups of one pod and two cgroups of no pod, as decoded.
+        let key = |pod: &str| Some(Value::Str(pod.to_string()));
+        let s = snap(vec![
+            MapEntry { key: key("default/payment-7d9f"), value: AggValue::Count(3) },
+            MapEntry { key: key(""), value: AggValue::Count(7) },
+            MapEntry { key: key("default/payment-7d9f"), value: AggValue::Count(4) },
+            MapEntry { key: key(""), value: AggValue::Count(1) },
+            MapEntry { key: key("shop/cart-5c4b"), value: AggValue::Count(5) },
+        ]);
+        let (f, dropped) = map_family(&plan(&["pod"], MetricKind::Counter), &s, 2);
+        let text = super::super::expose::render(&[f], super::super::expose::Format::Prometheus);
+        assert!(text.contains("flowtrace_m_total{pod=\"default/payment-7d9f\"} 7\n"), "{text}");
+        assert!(text.contains("flowtrace_m_total{pod=\"\"} 8\n"), "{text}");
+        assert!(!text.contains("cart"), "{text}");
+        assert_eq!(dropped, 1, "three series, two kept");
+        let mut buckets = vec![0u64; 4];
+        buckets[1] = 2;
+        let h = |b: &[u64], sum| AggValue::Hist { buckets: b.to_vec(), sum };
+        assert_eq!(combine(&h(&buckets, 0), &h(&[0, 1, 0, 5], 40)), h(&[0, 3, 0, 5], 40));
+        assert_eq!(combine(&AggValue::Min(3), &AggValue::Min(-2)), AggValue::Min(-2));
+        assert_eq!(combine(&AggValue::Avg { sum: 10, count: 2 }, &AggValue::Avg { sum: 5, count: 3 }), AggValue::Avg { sum: 15, count: 5 });
     }
 
     #[test]

@@ -104,6 +104,8 @@ pub const BPF_X: u8 = 0x08;
 
 /// `src` of an `lddw` whose immediate is a map fd (relocated at load).
 pub const BPF_PSEUDO_MAP_FD: u8 = 1;
+/// `lddw` source marker: the immediate is a subprogram's offset (a callback).
+pub const BPF_PSEUDO_FUNC: u8 = 4;
 
 /// Kernel helper function ids (`enum bpf_func_id`) that flowtrace calls.
 pub mod helper {
@@ -138,4 +140,8 @@ pub mod helper {
     pub const KTIME_GET_BOOT_NS: i32 = 125;
     /// Since 5.19.
     pub const MAP_LOOKUP_PERCPU_ELEM: i32 = 195;
+    /// bpf_for_each_map_elem(map, callback, ctx, flags): 5.13.
+    pub const FOR_EACH_MAP_ELEM: i32 = 164;
+    /// bpf_loop(rounds, callback, ctx, flags): 5.17.
+    pub const LOOP: i32 = 181;
 }

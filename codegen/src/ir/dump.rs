@@ -50,6 +50,7 @@ pub fn format_inst(inst: &Inst) -> String {
         Inst::ToBe { dst, bits } => format!("be{bits} {dst}"),
         Inst::LdImm64 { dst, imm } => format!("lddw {dst}, {imm:#x}"),
         Inst::LdMap { dst, map } => format!("lddw {dst}, map#{}", map.0),
+        Inst::LdFunc { dst, func } => format!("lddw {dst}, callback#{func}"),
         Inst::Load { size, dst, base, off } => format!("ldx{} {dst}, {}", size_suffix(*size), mem(*base, *off)),
         Inst::Store { size, base, off, src } => match src {
             super::Src::Reg(r) => format!("stx{} {}, {r}", size_suffix(*size), mem(*base, *off)),

@@ -6,6 +6,7 @@
 //! buffers and helper-call plumbing.
 
 pub mod builtins;
+pub mod callbacks;
 pub mod calls;
 pub mod context;
 pub mod events;
@@ -173,6 +174,8 @@ pub enum Arg {
     Imm(i32),
     Map(MapRef),
     Addr(Mem),
+    /// A callback subprogram's address (an index into `Lowerer::callbacks`).
+    Func(u32),
 }
 
 /// Jump targets of one loop.
@@ -244,6 +247,11 @@ pub struct Lowerer<'a> {
     /// The program serves several kprobe functions ([`crate::group`]):
     /// `func` and `probe` are read from the attach cookie.
     pub names_from_cookie: bool,
+    /// Callback subprograms lowered so far (`for ($kv : @m)` bodies).
+    pub callbacks: Vec<IrFunc>,
+    /// Set while a callback is lowered, and in the probe's own function
+    /// during a `for` over a map: where frame 0's shared slots are.
+    pub frame: Option<callbacks::CallbackFrame>,
 }
 
 impl<'a> Lowerer<'a> {
@@ -271,6 +279,8 @@ impl<'a> Lowerer<'a> {
             stack_overflowed: false,
             names_from_cookie: false,
             loops: Vec::new(),
+            callbacks: Vec::new(),
+            frame: None,
         }
     }
 
@@ -293,6 +303,7 @@ impl<'a> Lowerer<'a> {
             self.g.scratch_map(area.base + area.max);
             self.g.scratch_used = area.base + area.max;
         }
+        self.f.callbacks = std::mem::take(&mut self.callbacks);
         Ok(self.f)
     }
 
@@ -397,6 +408,7 @@ impl<'a> Lowerer<'a> {
                 Arg::Reg(r) => self.alu(AluOp::Mov, reg, Src::Reg(r)),
                 Arg::Imm(i) => self.alu(AluOp::Mov, reg, Src::Imm(i)),
                 Arg::Map(m) => self.emit(Inst::LdMap { dst: reg, map: m }),
+                Arg::Func(func) => self.emit(Inst::LdFunc { dst: reg, func }),
                 Arg::Addr(mem) => {
                     self.alu(AluOp::Mov, reg, Src::Reg(mem.base));
                     if mem.off != 0 {

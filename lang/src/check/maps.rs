@@ -78,6 +78,11 @@ impl MapTable {
         self.get(id).value.as_ref()
     }
 
+    /// The map's key types once known (empty for a map without a key).
+    pub fn key(&self, id: MapId) -> Option<&[Type]> {
+        self.get(id).key.as_deref()
+    }
+
     pub fn name(&self, id: MapId) -> String {
         display_name(&self.get(id).name)
     }

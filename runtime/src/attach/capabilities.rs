@@ -201,6 +201,7 @@ fn try_fentry(func: &str, exit: bool) -> Result<(), String> {
         map_relocs: Vec::new(),
         comments: Vec::new(),
         members: Vec::new(),
+        btf: None,
     };
     let object = CompiledProgram { programs: vec![code], maps: Vec::new(), events: Vec::new(), probe_names: Vec::new() };
     let elf = flowtrace_codegen::elf::write_elf(&object)?;

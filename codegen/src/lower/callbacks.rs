@@ -1,0 +1,193 @@
+//! `for ($kv : @map)`: the body becomes a callback subprogram that
+//! `bpf_for_each_map_elem` (kernel 5.13) calls once per entry, with
+//! `(map, key, value, ctx)` in r1–r4; it returns 0 to go on, 1 to stop.
+//!
+//! The callback has its own registers and stack frame, but every `$variable`
+//! stays in the probe's frame (frame 0), where lowering put them all up
+//! front: the callback reaches them through its `ctx` argument, a pointer
+//! into frame 0, so the body reads and assigns the probe's variables as
+//! today's bpftrace allows. The verifier follows such a pointer into the
+//! caller's frame (reads, writes, helper arguments alike). Frame 0 also holds
+//! the probe's context pointer (for `args`, stacks, …) and a flag the body
+//! sets when it leaves the whole probe (`return`, `exit()`), which the caller
+//! checks after the helper returns.
+
+use super::{Arg, LoopLabels, LowerResult, Lowerer, Mem};
+use crate::insn::helper;
+use crate::ir::{AluOp, Cond, Inst, IrFunc, Label, Reg, Size, Src, FP, R0, R2, R3, R4};
+use crate::layout;
+use flowtrace_lang::diag::Diagnostic;
+use flowtrace_lang::typed::{MapId, TStmt, VarId};
+use flowtrace_lang::types::Type;
+
+/// Where the function being lowered finds frame 0's shared slots.
+#[derive(Clone, Copy, Debug)]
+pub struct CallbackFrame {
+    /// Holds frame 0's frame pointer: r10 in the probe's own function, a
+    /// register set up at entry in a callback.
+    pub frame0: Reg,
+    /// Frame-0 slot holding the probe's context pointer; the callbacks'
+    /// `ctx` argument points here.
+    pub ctx_off: i16,
+    /// Frame-0 slot set to 1 when the body leaves the probe.
+    pub left_off: i16,
+}
+
+/// What is particular to the function being lowered, set aside while a
+/// callback is lowered.
+struct FuncState {
+    f: IrFunc,
+    stack_top: u32,
+    vars: Vec<Mem>,
+    exit: Label,
+    loops: Vec<LoopLabels>,
+    ctx: Reg,
+    packet: Option<super::packet::PacketSlots>,
+    shared_key: Option<super::shared_key::SharedKey>,
+    frame: Option<CallbackFrame>,
+}
+
+impl Lowerer<'_> {
+    pub(super) fn for_map(&mut self, var: VarId, map: MapId, body: &[TStmt]) -> LowerResult<()> {
+        let name = self.prog.maps[map.0 as usize].name.clone();
+        self.comment(format!(">for ${} : @{name}", self.probe.vars[var.0 as usize].name));
+        if self.scratch.is_some() {
+            return Err(Diagnostic::error(self.span, "a for loop over a map in a probe whose buffers do not fit the BPF stack")
+                .with_hint("use shorter strings (str(p, N)) or fewer variables in this probe"));
+        }
+        if self.kind.loads_against_btf() {
+            return Err(self.unsupported(self.span, "a for loop over a map in an fentry/fexit program"));
+        }
+        let frame = match self.frame {
+            Some(frame) => frame,
+            None => {
+                let slots = self.alloc(16)?;
+                let ctx = self.ctx;
+                self.store_scalar(slots, ctx);
+                CallbackFrame { frame0: FP, ctx_off: slots.off, left_off: slots.off + 8 }
+            }
+        };
+        let left = Mem { base: frame.frame0, off: frame.left_off };
+        self.zero(left, 8);
+        let func = self.callback(var, map, body, frame)?;
+        let m = self.map_ref(map);
+        // bpf_for_each_map_elem(map, callback, ctx, flags = 0)
+        let ctx_arg = Arg::Addr(Mem { base: frame.frame0, off: frame.ctx_off });
+        self.call(helper::FOR_EACH_MAP_ELEM, &[Arg::Map(m), Arg::Func(func), ctx_arg, Arg::Imm(0)]);
+        let has_left = self.load_scalar(left);
+        let exit = self.exit;
+        self.jump(Cond::Ne, has_left, Src::Imm(0), exit);
+        Ok(())
+    }
+
+    /// Lowers the body as a callback; returns its index among the callbacks.
+    fn callback(&mut self, var: VarId, map: MapId, body: &[TStmt], parent: CallbackFrame) -> LowerResult<u32> {
+        let mut f = IrFunc::default();
+        let (frame0, ctx, exit) = (f.new_vreg(), f.new_vreg(), f.new_label());
+        let frame = CallbackFrame { frame0, ..parent };
+        let vars = self.vars.iter().map(|m| Mem { base: frame0, off: m.off }).collect();
+        let packet = self.packet.as_ref().map(|p| p.rebased(frame0));
+        let saved = FuncState {
+            f: std::mem::replace(&mut self.f, f),
+            stack_top: std::mem::replace(&mut self.stack_top, 0),
+            vars: std::mem::replace(&mut self.vars, vars),
+            exit: std::mem::replace(&mut self.exit, exit),
+            loops: std::mem::take(&mut self.loops),
+            ctx: std::mem::replace(&mut self.ctx, ctx),
+            packet: std::mem::replace(&mut self.packet, packet),
+            shared_key: self.shared_key.take(),
+            frame: self.frame.replace(frame),
+        };
+        let done = self.callback_body(var, map, body, (R2, R3, R4));
+        let callback = std::mem::replace(&mut self.f, saved.f);
+        self.stack_top = saved.stack_top;
+        self.vars = saved.vars;
+        self.exit = saved.exit;
+        self.loops = saved.loops;
+        self.ctx = saved.ctx;
+        self.packet = saved.packet;
+        self.shared_key = saved.shared_key;
+        self.frame = saved.frame;
+        done?;
+        self.callbacks.push(callback);
+        Ok(self.callbacks.len() as u32 - 1)
+    }
+
+    fn callback_body(&mut self, var: VarId, map: MapId, body: &[TStmt], (key, value, ctx_arg): (Reg, Reg, Reg)) -> LowerResult<()> {
+        let frame = self.frame.ok_or_else(|| Diagnostic::error(self.span, "internal error: callback without a frame"))?;
+        self.comment(format!(">callback: for ${}", self.probe.vars[var.0 as usize].name));
+        let (key_p, value_p) = (self.copy_reg(key), self.copy_reg(value));
+        // ctx points at frame 0's context slot: step back to its frame pointer.
+        self.alu(AluOp::Mov, frame.frame0, Src::Reg(ctx_arg));
+        self.alu(AluOp::Add, frame.frame0, Src::Imm(-i32::from(frame.ctx_off)));
+        let ctx = self.ctx;
+        self.emit(Inst::Load { size: Size::DW, dst: ctx, base: frame.frame0, off: frame.ctx_off });
+        self.fill_pair(self.vars[var.0 as usize], map, key_p, value_p)?;
+        let (next, stop) = (self.label(), self.label());
+        self.loops.push(LoopLabels { next, end: stop });
+        for s in body {
+            self.stmt(s)?;
+        }
+        self.goto(next);
+        // Leaving the probe from the body: tell the caller, stop iterating.
+        let exit = self.exit;
+        self.place(exit);
+        self.emit(Inst::Store { size: Size::DW, base: frame.frame0, off: frame.left_off, src: Src::Imm(1) });
+        self.place(stop);
+        self.emit(Inst::Alu { op: AluOp::Mov, dst: R0, src: Src::Imm(1) });
+        self.emit(Inst::Exit);
+        self.place(next);
+        self.emit(Inst::Alu { op: AluOp::Mov, dst: R0, src: Src::Imm(0) });
+        self.emit(Inst::Exit);
+        Ok(())
+    }
+
+    /// `$kv = (key, value)` from the entry's key and value: the key turns
+    /// from the compact key layout into the value layout of a tuple, an
+    /// aggregation's value into its total over CPUs.
+    fn fill_pair(&mut self, kv: Mem, map: MapId, key_p: Reg, value_p: Reg) -> LowerResult<()> {
+        let info = &self.prog.maps[map.0 as usize];
+        let (keys, value_ty) = (info.key.clone(), info.value.clone());
+        // A copy of the key on this frame: helpers then see stack memory.
+        let key = self.alloc(layout::key_size(&keys))?;
+        self.copy_mem(key, Mem { base: key_p, off: 0 }, layout::key_size(&keys));
+        let (koffs, _) = layout::key_offsets(&keys);
+        let (voffs, key_size) = layout::offsets(&keys);
+        for (i, ty) in keys.iter().enumerate() {
+            self.key_field_to_value(kv.at(voffs[i]), key.at(koffs[i]), ty);
+        }
+        let value_at = kv.at(key_size);
+        match value_ty {
+            Type::Agg(agg) => {
+                let total = self.agg_total(map, key, agg)?;
+                let r = self.scalar(total)?;
+                self.store_scalar(value_at, r);
+            }
+            ty => self.copy_mem(value_at, Mem { base: value_p, off: 0 }, layout::size_of(&ty)),
+        }
+        Ok(())
+    }
+
+    /// One key field at `src` (key layout) into `dst` (value layout).
+    fn key_field_to_value(&mut self, dst: Mem, src: Mem, ty: &Type) {
+        match ty {
+            Type::Int(_) => {
+                let r = self.load_int(src.base, src.off, ty);
+                self.store_scalar(dst, r);
+            }
+            Type::Bool => {
+                let r = self.vreg();
+                self.emit(Inst::Load { size: Size::B, dst: r, base: src.base, off: src.off });
+                self.store_scalar(dst, r);
+            }
+            Type::Inet => {
+                let r = self.vreg();
+                let family = src.at(layout::KEY_INET_FAMILY);
+                self.emit(Inst::Load { size: Size::B, dst: r, base: family.base, off: family.off });
+                self.store_scalar(dst, r);
+                self.copy_mem(dst.at(8), src, 16);
+            }
+            other => self.copy_mem(dst, src, layout::size_of(other)),
+        }
+    }
+}

@@ -3,7 +3,8 @@
 //! expected output: `let` declarations and block scopes, block expressions,
 //! `?:`, `for` ranges, `while`/`unroll` with `break`/`continue`/`return`,
 //! `exit(code)`, `delete()` as a value, pointer steps, `print()` of values,
-//! and aggregations read inside a probe as the total over every CPU.
+//! aggregations read inside a probe as the total over every CPU, and `for`
+//! loops over maps.
 //!
 //! They need root and FLOWTRACE_ROOT_TESTS=1 (otherwise each prints a loud
 //! SKIPPED line); run them under `flock /tmp/ft-root.lock` with
@@ -259,6 +260,49 @@ fn root_print_of_values() {
     );
 }
 
+/// `for ($kv : @map)` (a `bpf_for_each_map_elem` callback): integer,
+/// string and multi-key maps, outer variables read and assigned, break,
+/// continue, nested loops, a delete of the map being iterated (by the
+/// multi-key `$kv.0`), `exit()` and `return` from inside the body. Each
+/// result is independent of the kernel's iteration order.
+#[test]
+fn root_for_over_maps() {
+    if !enabled("root_for_over_maps") {
+        return;
+    }
+    expect(
+        r#"BEGIN {
+    @n[1] = 10; @n[2] = 20; @n[3] = 30; @n[-4] = 40;
+    $sum = 0; $keys = 0;
+    for ($kv : @n) { $sum += $kv.1; $keys += $kv.0; }
+    printf("sum %d keys %d\n", $sum, $keys);
+    @s["abc", 7] = "aa"; @s["de", 8] = "bbb";
+    for ($kv : @s) { @back[$kv.1] = ($kv.0.1, $kv.0.0); }
+    @one["only"] = 5;
+    for ($kv : @one) { printf("key %s value %d\n", $kv.0, $kv.1); print($kv); }
+    $seen = 0;
+    for ($kv : @n) { $seen++; break; }
+    printf("break after %d\n", $seen);
+    $odd = 0;
+    for ($kv : @n) { if ($kv.1 % 20 == 0) { continue; } $odd += $kv.1; }
+    printf("continue: %d\n", $odd);
+    for ($kv : @one) { for ($in : @n) { printf("B"); } printf("A\n"); }
+    $v = 1;
+    for ($kv : @n) { $v *= 2; }
+    printf("doubled %d\n", $v);
+    for ($kv : @n) { if ($kv.0 < 0) { delete(@n, $kv.0); } }
+    for ($kv : @one) { if ($kv.1 == 5) { printf("leaving\n"); exit(); } }
+    printf("not reached\n");
+}
+END { for ($kv : @s) { delete(@s, $kv.0); } for ($kv : @one) { return; } printf("not reached in END\n"); }"#,
+        &format!(
+            "sum 100 keys 2\nkey only value 5\n(only, 5)\nbreak after 1\ncontinue: 40\nBBBBA\ndoubled 16\nleaving\n{END}\
+             @back[aa]: (7, abc)\n@back[bbb]: (8, de)\n@n[1]: 10\n@n[2]: 20\n@n[3]: 30\n@one[only]: 5\n{EMPTY_MAP}"
+        ),
+        0,
+    );
+}
+
 /// Two threads pinned to CPU 0 and CPU 1 make 30 and 12 getppid() calls;
 /// then the CPU-0 thread calls getpgid(), whose probe reads the aggregations.
 /// "This CPU's share" would read 30 calls and a max() of 0.
@@ -294,9 +338,11 @@ fn root_aggregations_read_in_a_probe_are_totals_over_cpus() {
     let program = r#"
         tracepoint:syscalls:sys_enter_getppid /comm == "ftpercpu"/ {
             @c = count(); @s = sum(2); @mn = min(cpu); @mx = max(cpu); @a = avg(cpu * 10);
+            @k["calls"] = count();
         }
         tracepoint:syscalls:sys_enter_getpgid /comm == "ftpercpu"/ {
             printf("count=%d sum=%d min=%d max=%d avg=%d big=%d\n", (int64)@c, (int64)@s, (int64)@mn, (int64)@mx, (int64)@a, @c > 40);
+            for ($kv : @k) { printf("for-map %s=%d\n", $kv.0, $kv.1); }
             exit();
         }"#;
     let cmd = format!("{} {}", exe.display(), script.display());
@@ -306,5 +352,7 @@ fn root_aggregations_read_in_a_probe_are_totals_over_cpus() {
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     // 120 / 42 = 2 (truncated, as print(@a) shows an average).
     assert!(stdout.contains("count=42 sum=84 min=0 max=1 avg=2 big=1\n"), "{stdout}");
+    // A for loop over a per-CPU map reads each value as that total too.
+    assert!(stdout.contains("for-map calls=42\n"), "{stdout}");
     assert_eq!(nothing_of_ours_in_kernel(), (0, 0));
 }

@@ -4,6 +4,9 @@
 # verifier: bounded by the round cap), nested loops, a loop inside a block
 # expression, and exit(code) from inside a loop. Then a kprobe reads a count
 # aggregation inside the probe (bpf_map_lookup_percpu_elem, since 5.19).
+# for ($kv : @map) runs its body as a bpf_for_each_map_elem callback (5.13),
+# loaded with program BTF: in BEGIN/END, and in a kprobe whose body reads the
+# probe's context (arg2) and a per-CPU count's total.
 # vm-timeout: 90
 . tests/vm/common.inc
 cat >"$TMPDIR/loops.bt" <<'FT'
@@ -79,3 +82,68 @@ rc=$?
 cat "$TMPDIR/out2"
 [ $rc = 0 ] || vm_fail "flowtrace exited $rc"
 grep -q '^read 2$' "$TMPDIR/out2" || vm_fail "count() read inside the probe is not the total"
+
+# for over maps: a callback subprogram with program BTF and func_info.
+cat >"$TMPDIR/formap.bt" <<'FT'
+BEGIN {
+    @n[1] = 10; @n[2] = 20; @n[3] = 30; @n[-4] = 40;
+    $sum = 0; $keys = 0;
+    for ($kv : @n) { $sum += $kv.1; $keys += $kv.0; }
+    printf("sum %d keys %d\n", $sum, $keys);
+    @s["abc", 7] = "aa"; @s["de", 8] = "bbb";
+    for ($kv : @s) { @back[$kv.1] = ($kv.0.1, $kv.0.0); }
+    @one["only"] = 5;
+    for ($kv : @one) { printf("key %s value %d\n", $kv.0, $kv.1); print($kv); }
+    $seen = 0;
+    for ($kv : @n) { $seen++; break; }
+    printf("break after %d\n", $seen);
+    $odd = 0;
+    for ($kv : @n) { if ($kv.1 % 20 == 0) { continue; } $odd += $kv.1; }
+    printf("continue: %d\n", $odd);
+    for ($kv : @one) { for ($in : @n) { printf("B"); } printf("A\n"); }
+    $v = 1;
+    for ($kv : @n) { $v *= 2; }
+    printf("doubled %d\n", $v);
+    for ($kv : @n) { if ($kv.0 < 0) { delete(@n, $kv.0); } }
+    for ($kv : @one) { if ($kv.1 == 5) { printf("leaving\n"); exit(); } }
+    printf("not reached\n");
+}
+END { for ($kv : @s) { delete(@s, $kv.0); } for ($kv : @one) { return; } printf("not reached in END\n"); }
+FT
+flowtrace --timeout 40 "$TMPDIR/formap.bt" >"$TMPDIR/out4" 2>&1
+rc=$?
+cat "$TMPDIR/out4"
+[ $rc = 0 ] || vm_fail "flowtrace exited $rc on the for-map script"
+cat >"$TMPDIR/want4" <<'OUT'
+Attaching 2 probes...
+sum 100 keys 2
+key only value 5
+(only, 5)
+break after 1
+continue: 40
+BBBBA
+doubled 16
+leaving
+
+
+@back[aa]: (7, abc)
+@back[bbb]: (8, de)
+@n[1]: 10
+@n[2]: 20
+@n[3]: 30
+@one[only]: 5
+
+OUT
+diff "$TMPDIR/want4" "$TMPDIR/out4" || vm_fail "for-map output differs on $(uname -r)"
+
+ft_traffic_script "$TMPDIR/traffic5.sh" vm_tcp_traffic 6086 100000
+flowtrace --timeout 40 -c "sh $TMPDIR/traffic5.sh" -e 'kprobe:tcp_sendmsg /comm == "nc"/ {
+    @calls["send"] = count();
+    for ($kv : @calls) {
+        if ($kv.1 >= 2) { printf("for-map %s %d size>0 %d\n", $kv.0, $kv.1, arg2 > 0); clear(@calls); exit(); }
+    }
+}' >"$TMPDIR/out5" 2>&1
+rc=$?
+cat "$TMPDIR/out5"
+[ $rc = 0 ] || vm_fail "flowtrace exited $rc on the for-map kprobe"
+grep -q '^for-map send 2 size>0 1$' "$TMPDIR/out5" || vm_fail "for-map in a kprobe did not read the total and the context"

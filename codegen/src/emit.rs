@@ -210,4 +210,24 @@ mod tests {
         assert_eq!(e.comments, vec![(3, "back".to_string())]);
         assert_eq!(e.spans.len(), 6);
     }
+
+    #[test]
+    fn link_points_each_callback_load_at_its_function() {
+        let s = Span::default();
+        let mut main = IrFunc::default();
+        main.push(Inst::Alu { op: AluOp::Mov, dst: R0, src: Src::Imm(0) }, s);
+        main.push(Inst::LdFunc { dst: crate::ir::R2, func: 1 }, s);
+        main.push(Inst::LdFunc { dst: crate::ir::R2, func: 0 }, s);
+        main.push(Inst::Exit, s);
+        let mut cb = IrFunc::default();
+        cb.push(Inst::Alu { op: AluOp::Mov, dst: R0, src: Src::Imm(0) }, s);
+        cb.push(Inst::Exit, s);
+        let (e, starts) = link(emit(&main).unwrap(), vec![emit(&cb).unwrap(), emit(&cb).unwrap()]);
+        assert_eq!(starts, vec![0, 6, 8]);
+        // lddw at 1 → callback#1 at 8; lddw at 3 → callback#0 at 6.
+        assert_eq!((e.insns[1].src, e.insns[1].imm), (BPF_PSEUDO_FUNC, 8 - 1 - 1));
+        assert_eq!((e.insns[3].src, e.insns[3].imm), (BPF_PSEUDO_FUNC, 6 - 3 - 1));
+        assert_eq!(e.insns.len(), 10);
+        assert_eq!(e.spans.len(), 10);
+    }
 }

@@ -35,3 +35,20 @@ pub fn for_functions(callbacks: &[usize]) -> ProgramBtf {
     }
     ProgramBtf { blob: w.finish(), func_info }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flowtrace_kernel::btf::{Btf, Kind};
+
+    #[test]
+    fn one_func_per_function_named_and_placed() {
+        let b = for_functions(&[40, 75]);
+        assert_eq!(b.func_info.iter().map(|f| f.0).collect::<Vec<_>>(), vec![0, 40, 75]);
+        let btf = Btf::from_bytes(b.blob).unwrap();
+        for (&(_, id), name) in b.func_info.iter().zip(["ft_main", "ft_callback_0", "ft_callback_1"]) {
+            assert_eq!(btf.kind_of(id), Kind::Func as u8);
+            assert_eq!(btf.find_func(name), Some(id));
+        }
+    }
+}

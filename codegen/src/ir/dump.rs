@@ -68,6 +68,8 @@ pub fn format_inst(inst: &Inst) -> String {
 pub fn helper_name(id: i32) -> String {
     let name = match id {
         helper::MAP_LOOKUP_ELEM => "map_lookup_elem",
+        helper::FOR_EACH_MAP_ELEM => "for_each_map_elem",
+        helper::LOOP => "loop",
         helper::MAP_UPDATE_ELEM => "map_update_elem",
         helper::MAP_DELETE_ELEM => "map_delete_elem",
         helper::KTIME_GET_NS => "ktime_get_ns",

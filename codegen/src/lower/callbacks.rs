@@ -1,20 +1,22 @@
-//! `for ($kv : @map)`: the body becomes a callback subprogram that
-//! `bpf_for_each_map_elem` (kernel 5.13) calls once per entry, with
-//! `(map, key, value, ctx)` in r1–r4; it returns 0 to go on, 1 to stop.
+//! Loops whose body is a callback subprogram: `for ($kv : @map)` through
+//! `bpf_for_each_map_elem` (kernel 5.13; the callback gets `(map, key,
+//! value, ctx)` in r1–r4) and, where the kernel has `bpf_loop` (5.17),
+//! `for ($i : a..b)` (the callback gets `(index, ctx)`). A callback returns
+//! 0 to go on, 1 to stop.
 //!
 //! The callback has its own registers and stack frame, but every `$variable`
 //! stays in the probe's frame (frame 0), where lowering put them all up
-//! front: the callback reaches them through its `ctx` argument, a pointer
-//! into frame 0, so the body reads and assigns the probe's variables as
-//! today's bpftrace allows. The verifier follows such a pointer into the
-//! caller's frame (reads, writes, helper arguments alike). Frame 0 also holds
-//! the probe's context pointer (for `args`, stacks, …) and a flag the body
-//! sets when it leaves the whole probe (`return`, `exit()`), which the caller
-//! checks after the helper returns.
+//! front: the callback's `ctx` argument points at a small record in its
+//! caller's frame holding frame 0's address (and the range's start), so the
+//! body reads and assigns the probe's variables as today's bpftrace allows.
+//! The verifier follows such pointers into other frames (reads, writes,
+//! helper arguments alike). Frame 0 also holds the probe's context pointer
+//! (for `args`, stacks, …) and a flag the body sets when it leaves the whole
+//! probe (`return`, `exit()`), which the caller checks after the helper.
 
 use super::{Arg, LoopLabels, LowerResult, Lowerer, Mem};
 use crate::insn::helper;
-use crate::ir::{AluOp, Cond, Inst, IrFunc, Label, Reg, Size, Src, FP, R0, R2, R3, R4};
+use crate::ir::{AluOp, Cond, Inst, IrFunc, Label, Reg, Size, Src, FP, R0, R1, R2, R3, R4};
 use crate::layout;
 use flowtrace_lang::diag::Diagnostic;
 use flowtrace_lang::typed::{MapId, TStmt, VarId};
@@ -26,12 +28,24 @@ pub struct CallbackFrame {
     /// Holds frame 0's frame pointer: r10 in the probe's own function, a
     /// register set up at entry in a callback.
     pub frame0: Reg,
-    /// Frame-0 slot holding the probe's context pointer; the callbacks'
-    /// `ctx` argument points here.
+    /// Frame-0 slot holding the probe's context pointer.
     pub ctx_off: i16,
     /// Frame-0 slot set to 1 when the body leaves the probe.
     pub left_off: i16,
 }
+
+/// What a callback's body iterates over.
+#[derive(Clone, Copy, Debug)]
+enum Walk {
+    /// `for ($kv : @map)`: fill `$kv` from the entry.
+    MapEntry { var: VarId, map: MapId },
+    /// `for ($i : a..b)` with `bpf_loop`: `$i` = start + round index.
+    Range { var: VarId },
+}
+
+/// The record a callback's `ctx` points at, in its caller's frame: frame
+/// 0's address, then the range's first value.
+const ARGS_SIZE: u32 = 16;
 
 /// What is particular to the function being lowered, set aside while a
 /// callback is lowered.
@@ -51,8 +65,33 @@ impl Lowerer<'_> {
     pub(super) fn for_map(&mut self, var: VarId, map: MapId, body: &[TStmt]) -> LowerResult<()> {
         let name = self.prog.maps[map.0 as usize].name.clone();
         self.comment(format!(">for ${} : @{name}", self.probe.vars[var.0 as usize].name));
+        let m = self.map_ref(map);
+        let zero = self.constant(0);
+        // bpf_for_each_map_elem(map, callback, ctx, flags = 0)
+        self.call_with_callback(Walk::MapEntry { var, map }, body, zero, |func, args| {
+            (helper::FOR_EACH_MAP_ELEM, vec![Arg::Map(m), Arg::Func(func), Arg::Addr(args), Arg::Imm(0)])
+        })
+    }
+
+    /// `for ($i : first..first + rounds)` with `bpf_loop(rounds, callback,
+    /// ctx, 0)`; `rounds` is positive and at most the helper's limit.
+    pub(super) fn range_by_bpf_loop(&mut self, var: VarId, first: Reg, rounds: Reg, body: &[TStmt]) -> LowerResult<()> {
+        self.call_with_callback(Walk::Range { var }, body, first, |func, args| {
+            (helper::LOOP, vec![Arg::Reg(rounds), Arg::Func(func), Arg::Addr(args), Arg::Imm(0)])
+        })
+    }
+
+    /// Lowers `body` as a callback, then calls the helper `call` names
+    /// with it; leaves the probe when the body did.
+    fn call_with_callback(
+        &mut self,
+        walk: Walk,
+        body: &[TStmt],
+        extra: Reg,
+        call: impl FnOnce(u32, Mem) -> (i32, Vec<Arg>),
+    ) -> LowerResult<()> {
         if self.scratch.is_some() {
-            return Err(Diagnostic::error(self.span, "a for loop over a map in a probe whose buffers do not fit the BPF stack")
+            return Err(Diagnostic::error(self.span, "a loop with a callback body in a probe whose buffers do not fit the BPF stack")
                 .with_hint("use shorter strings (str(p, N)) or fewer variables in this probe"));
         }
         if self.kind.loads_against_btf() {
@@ -67,13 +106,14 @@ impl Lowerer<'_> {
                 CallbackFrame { frame0: FP, ctx_off: slots.off, left_off: slots.off + 8 }
             }
         };
+        let args = self.alloc(ARGS_SIZE)?;
+        self.store_scalar(args, frame.frame0);
+        self.store_scalar(args.at(8), extra);
         let left = Mem { base: frame.frame0, off: frame.left_off };
         self.zero(left, 8);
-        let func = self.callback(var, map, body, frame)?;
-        let m = self.map_ref(map);
-        // bpf_for_each_map_elem(map, callback, ctx, flags = 0)
-        let ctx_arg = Arg::Addr(Mem { base: frame.frame0, off: frame.ctx_off });
-        self.call(helper::FOR_EACH_MAP_ELEM, &[Arg::Map(m), Arg::Func(func), ctx_arg, Arg::Imm(0)]);
+        let func = self.callback(walk, body, frame)?;
+        let (helper_id, call_args) = call(func, args);
+        self.call(helper_id, &call_args);
         let has_left = self.load_scalar(left);
         let exit = self.exit;
         self.jump(Cond::Ne, has_left, Src::Imm(0), exit);
@@ -81,7 +121,7 @@ impl Lowerer<'_> {
     }
 
     /// Lowers the body as a callback; returns its index among the callbacks.
-    fn callback(&mut self, var: VarId, map: MapId, body: &[TStmt], parent: CallbackFrame) -> LowerResult<u32> {
+    fn callback(&mut self, walk: Walk, body: &[TStmt], parent: CallbackFrame) -> LowerResult<u32> {
         let mut f = IrFunc::default();
         let (frame0, ctx, exit) = (f.new_vreg(), f.new_vreg(), f.new_label());
         let frame = CallbackFrame { frame0, ..parent };
@@ -98,7 +138,7 @@ impl Lowerer<'_> {
             shared_key: self.shared_key.take(),
             frame: self.frame.replace(frame),
         };
-        let done = self.callback_body(var, map, body, (R2, R3, R4));
+        let done = self.callback_body(walk, body);
         let callback = std::mem::replace(&mut self.f, saved.f);
         self.stack_top = saved.stack_top;
         self.vars = saved.vars;
@@ -113,16 +153,35 @@ impl Lowerer<'_> {
         Ok(self.callbacks.len() as u32 - 1)
     }
 
-    fn callback_body(&mut self, var: VarId, map: MapId, body: &[TStmt], (key, value, ctx_arg): (Reg, Reg, Reg)) -> LowerResult<()> {
+    fn callback_body(&mut self, walk: Walk, body: &[TStmt]) -> LowerResult<()> {
         let frame = self.frame.ok_or_else(|| Diagnostic::error(self.span, "internal error: callback without a frame"))?;
+        let var = match walk {
+            Walk::MapEntry { var, .. } | Walk::Range { var } => var,
+        };
         self.comment(format!(">callback: for ${}", self.probe.vars[var.0 as usize].name));
-        let (key_p, value_p) = (self.copy_reg(key), self.copy_reg(value));
-        // ctx points at frame 0's context slot: step back to its frame pointer.
-        self.alu(AluOp::Mov, frame.frame0, Src::Reg(ctx_arg));
-        self.alu(AluOp::Add, frame.frame0, Src::Imm(-i32::from(frame.ctx_off)));
+        // Copy the arguments out of r1–r4 before anything clobbers them.
+        let (first_arg, ctx_arg) = match walk {
+            Walk::MapEntry { .. } => (self.copy_reg(R2), R4),
+            Walk::Range { .. } => (self.copy_reg(R1), R2),
+        };
+        let value_p = match walk {
+            Walk::MapEntry { .. } => Some(self.copy_reg(R3)),
+            Walk::Range { .. } => None,
+        };
+        let args = self.copy_reg(ctx_arg);
+        self.emit(Inst::Load { size: Size::DW, dst: frame.frame0, base: args, off: 0 });
         let ctx = self.ctx;
         self.emit(Inst::Load { size: Size::DW, dst: ctx, base: frame.frame0, off: frame.ctx_off });
-        self.fill_pair(self.vars[var.0 as usize], map, key_p, value_p)?;
+        let slot = self.vars[var.0 as usize];
+        match (walk, value_p) {
+            (Walk::MapEntry { map, .. }, Some(value_p)) => self.fill_pair(slot, map, first_arg, value_p)?,
+            _ => {
+                // $i = first + the helper's round index.
+                let first = self.load_scalar(Mem { base: args, off: 8 });
+                self.alu(AluOp::Add, first, Src::Reg(first_arg));
+                self.store_scalar(slot, first);
+            }
+        }
         let (next, stop) = (self.label(), self.label());
         self.loops.push(LoopLabels { next, end: stop });
         for s in body {

@@ -23,6 +23,7 @@ pub fn compile_program(cli: &Cli, source: &Source, typed: &TypedProgram) -> Resu
         map_keys: cli.map_keys,
         start_ns: monotonic_ns(),
         possible_cpus: possible_cpus(),
+        bpf_loop: flowtrace_runtime::capabilities::bpf_loop_available(),
         ..CompileOptions::default()
     };
     let render = |diags: &[Diagnostic]| render_all(diags, source);
@@ -189,7 +190,7 @@ fn finish(session: &mut Script) -> Result<(), RuntimeError> {
         eprintln!(
             "flowtrace: warning: {} for-loop range(s) stopped after {} rounds before reaching their end",
             last.loops_cut,
-            flowtrace_codegen::lower::loops::MAX_ROUNDS
+            flowtrace_codegen::lower::loops::round_cap(flowtrace_runtime::capabilities::bpf_loop_available())
         );
     }
     session.sink().flush().map_err(out)?;

@@ -129,22 +129,74 @@ fn root_for_ranges() {
     );
 }
 
+/// Runs flowtrace with `env` set.
+fn run_with_env(env: (&str, &str), args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flowtrace"))
+        .args(args)
+        .env(env.0, env.1)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("flowtrace did not exit within 30 s: {args:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
 /// A range longer than the round cap (a bound from a map, unknown to the
-/// verifier) stops at 1024 rounds, and flowtrace says so at exit.
+/// verifier) stops at 1024 rounds when compiled as a back edge (forced with
+/// FLOWTRACE_NO_BPF_LOOP=1, the form kernels without `bpf_loop` get), and
+/// flowtrace says so at exit.
 #[test]
 fn root_a_range_cut_at_the_round_cap_is_reported() {
     if !enabled("root_a_range_cut_at_the_round_cap_is_reported") {
         return;
     }
-    let out = run(&["-e", r#"BEGIN { @n = 5000; $c = 0; for ($i : 0..@n) { $c++; } printf("%d\n", $c); delete(@n); exit(); }"#]);
+    let back_edge = ("FLOWTRACE_NO_BPF_LOOP", "1");
+    let out = run_with_env(back_edge, &["-e", r#"BEGIN { @n = 5000; $c = 0; for ($i : 0..@n) { $c++; } printf("%d\n", $c); delete(@n); exit(); }"#]);
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{stderr}");
     assert!(stdout.contains("\n1024\n"), "{stdout}");
     assert!(stderr.contains("warning: 1 for-loop range(s) stopped after 1024 rounds before reaching their end"), "{stderr}");
     // Within the cap nothing is reported.
-    let out = run(&["-e", r#"BEGIN { @n = 1024; $c = 0; for ($i : 0..@n) { $c++; } printf("%d\n", $c); delete(@n); exit(); }"#]);
+    let out = run_with_env(back_edge, &["-e", r#"BEGIN { @n = 1024; $c = 0; for ($i : 0..@n) { $c++; } printf("%d\n", $c); delete(@n); exit(); }"#]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("\n1024\n"));
     assert!(!String::from_utf8_lossy(&out.stderr).contains("stopped after"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// With `bpf_loop` (this kernel has it) a range runs every round up to the
+/// helper's limit of 2^23, and is cut and reported only beyond that.
+#[test]
+fn root_ranges_by_bpf_loop_run_past_1024_rounds() {
+    if !enabled("root_ranges_by_bpf_loop_run_past_1024_rounds") {
+        return;
+    }
+    let program = r#"BEGIN {
+        @n = 5000; $c = 0; $s = 0;
+        for ($i : 0..@n) { $c++; $s += $i; if ($i == 4000) { break; } }
+        printf("rounds %d sum %d\n", $c, $s);
+        $k = 0; for ($i : (-3)..3) { if ($i == 0) { continue; } $k += $i * 10; }
+        printf("k %d\n", $k);
+        @m[1] = 7; for ($kv : @m) { for ($i : 0..$kv.1) { $k++; } } printf("nested %d\n", $k);
+        @big = 9000000; $c = 0; for ($i : 0..@big) { $c++; } printf("cut %d\n", $c);
+        delete(@n); delete(@m, 1); delete(@big);
+        for ($i : 0..3) { if ($i == 1) { exit(); } printf("i %d\n", $i); }
+        printf("not reached\n");
+    }"#;
+    let out = run(&["-e", program]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    // 0..=4000: 4001 rounds, sum 4000 * 4001 / 2.
+    assert!(stdout.contains("rounds 4001 sum 8002000\nk -30\nnested -23\ncut 8388608\ni 0\n"), "{stdout}");
+    assert!(!stdout.contains("not reached"), "{stdout}");
+    assert!(stderr.contains("warning: 1 for-loop range(s) stopped after 8388608 rounds before reaching their end"), "{stderr}");
+    assert_eq!(nothing_of_ours_in_kernel(), (0, 0));
 }
 
 #[test]

@@ -30,11 +30,15 @@ pub struct CompileOptions {
     /// per-CPU copies reading an aggregation in a probe adds up. 0 when
     /// unknown (the read then tries up to `lower::percpu::MAX_CPUS`).
     pub possible_cpus: u32,
+    /// The kernel has `bpf_loop` (5.17): `for` ranges run their body as a
+    /// callback, up to `lower::loops::BPF_LOOP_MAX_ROUNDS` rounds, instead of
+    /// as a back edge capped at `lower::loops::MAX_ROUNDS`.
+    pub bpf_loop: bool,
 }
 
 impl Default for CompileOptions {
     fn default() -> Self {
-        CompileOptions { map_keys: 4096, start_ns: 0, ringbuf_bytes: 256 * 1024, kprobes_as_fentry: false, possible_cpus: 0 }
+        CompileOptions { map_keys: 4096, start_ns: 0, ringbuf_bytes: 256 * 1024, kprobes_as_fentry: false, possible_cpus: 0, bpf_loop: false }
     }
 }
 
@@ -188,6 +192,7 @@ fn globals(p: &TypedProgram, opts: &CompileOptions) -> Globals {
     let mut g = Globals::new(opts.start_ns);
     g.kprobes_as_fentry = opts.kprobes_as_fentry;
     g.possible_cpus = opts.possible_cpus;
+    g.bpf_loop = opts.bpf_loop;
     let mut used_names = UniqueNames::default();
     for (i, m) in p.maps.iter().enumerate() {
         let (declared, n) = match m.declared {

@@ -88,6 +88,7 @@ fn session_main(cli: &Cli) -> Result<(), String> {
         map_keys: cli.map_keys,
         start_ns: monotonic_ns(),
         possible_cpus: crate::run::possible_cpus(),
+        bpf_loop: flowtrace_runtime::capabilities::bpf_loop_available(),
         ..CompileOptions::default()
     };
     let printer = Printer::new(OutWriter::new(out.clone()), crate::run::output_format(cli.format));

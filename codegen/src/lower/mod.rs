@@ -56,6 +56,8 @@ pub struct Globals {
     pub kprobes_as_fentry: bool,
     /// `CompileOptions::possible_cpus`.
     pub possible_cpus: u32,
+    /// `CompileOptions::bpf_loop`.
+    pub bpf_loop: bool,
 }
 
 impl Globals {
@@ -73,6 +75,7 @@ impl Globals {
             start_ns,
             kprobes_as_fentry: false,
             possible_cpus: 0,
+            bpf_loop: false,
         }
     }
 

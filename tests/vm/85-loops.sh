@@ -1,5 +1,5 @@
 # Every loop form must pass the verifier of each guest kernel, 6.1 included
-# (bounded back edges, no bpf_loop): while with break/continue, unroll, for
+# (bpf_loop callbacks for ranges where the kernel has them, 5.17; bounded back edges otherwise and for while): while with break/continue, unroll, for
 # over constant ranges, over a range read from a map (unknown to the
 # verifier: bounded by the round cap), nested loops, a loop inside a block
 # expression, and exit(code) from inside a loop. Then a kprobe reads a count
@@ -40,10 +40,13 @@ BEGIN {
     for ($r : 0..3) { if ($r == 1) { exit(7); } printf("r %d\n", $r); }
 }
 FT
-flowtrace --timeout 40 "$TMPDIR/loops.bt" >"$TMPDIR/out" 2>&1
+# Ranges as bpf_loop callbacks (both guests have the helper), then as
+# bounded back edges (what kernels without it get): same output.
+for back_edge in 0 1; do
+FLOWTRACE_NO_BPF_LOOP=$back_edge flowtrace --timeout 40 "$TMPDIR/loops.bt" >"$TMPDIR/out" 2>&1
 rc=$?
 cat "$TMPDIR/out"
-[ $rc = 7 ] || vm_fail "flowtrace exited $rc, not exit(7)'s 7"
+[ $rc = 7 ] || vm_fail "flowtrace exited $rc, not exit(7)'s 7 (FLOWTRACE_NO_BPF_LOOP=$back_edge)"
 cat >"$TMPDIR/want" <<'OUT'
 Attaching 1 probe...
 while 1
@@ -62,16 +65,24 @@ r 0
 
 
 OUT
-diff "$TMPDIR/want" "$TMPDIR/out" || vm_fail "loop output differs on $(uname -r)"
+diff "$TMPDIR/want" "$TMPDIR/out" || vm_fail "loop output differs on $(uname -r) (FLOWTRACE_NO_BPF_LOOP=$back_edge)"
+done
 
 # A bound the verifier cannot know (from a map) beyond the 1024-round cap:
 # it verifies, stops at the cap, and the cut is reported at exit.
-flowtrace --timeout 40 -e 'BEGIN { @n = 3000; $c = 0; for ($i : 0..@n) { $c++; } printf("rounds %d\n", $c); delete(@n); exit(); }' >"$TMPDIR/out3" 2>&1
+FLOWTRACE_NO_BPF_LOOP=1 flowtrace --timeout 40 -e 'BEGIN { @n = 3000; $c = 0; for ($i : 0..@n) { $c++; } printf("rounds %d\n", $c); delete(@n); exit(); }' >"$TMPDIR/out3" 2>&1
 rc=$?
 cat "$TMPDIR/out3"
 [ $rc = 0 ] || vm_fail "flowtrace exited $rc"
 grep -q '^rounds 1024$' "$TMPDIR/out3" || vm_fail "the range did not stop at the cap"
 grep -q 'warning: 1 for-loop range(s) stopped after 1024 rounds' "$TMPDIR/out3" || vm_fail "the cut was not reported"
+# With bpf_loop the same range runs all its rounds.
+flowtrace --timeout 40 -e 'BEGIN { @n = 3000; $c = 0; for ($i : 0..@n) { $c++; } printf("rounds %d\n", $c); delete(@n); exit(); }' >"$TMPDIR/out3b" 2>&1
+rc=$?
+cat "$TMPDIR/out3b"
+[ $rc = 0 ] || vm_fail "flowtrace exited $rc"
+grep -q '^rounds 3000$' "$TMPDIR/out3b" || vm_fail "the bpf_loop range did not run 3000 rounds"
+grep -q 'stopped after' "$TMPDIR/out3b" && vm_fail "a bpf_loop range within its limit was reported as cut"
 
 ft_traffic_script "$TMPDIR/traffic.sh" vm_tcp_traffic 6085 100000
 flowtrace --timeout 40 -c "sh $TMPDIR/traffic.sh" -e 'kprobe:tcp_sendmsg /comm == "nc"/ {

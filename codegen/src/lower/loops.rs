@@ -37,6 +37,9 @@ pub fn round_cap(bpf_loop: bool) -> i32 {
 impl Lowerer<'_> {
     pub(super) fn while_loop(&mut self, cond: &TExpr, body: &[TStmt]) -> LowerResult<()> {
         self.comment(">while".to_string());
+        if self.g.bpf_loop && self.scratch.is_none() && !self.kind.loads_against_btf() {
+            return self.while_by_bpf_loop(cond, body);
+        }
         let (top, end) = (self.label(), self.label());
         self.place(top);
         self.cond_jump_false(cond, end)?;

@@ -312,6 +312,36 @@ fn root_print_of_values() {
     );
 }
 
+/// With `bpf_loop`, a `while` needs no bound the verifier can see, and a
+/// counter tested in a loop body (which the verifier would otherwise follow
+/// round after round) verifies; a `while (1)` is cut at 2^23 rounds and
+/// reported.
+#[test]
+fn root_while_by_bpf_loop_needs_no_visible_bound() {
+    if !enabled("root_while_by_bpf_loop_needs_no_visible_bound") {
+        return;
+    }
+    let program = r#"BEGIN {
+        @n = 3000; $i = 0;
+        while ($i < @n) { $i++; if ($i % 2 == 0) { continue; } if ($i > 2500) { break; } }
+        printf("while %d\n", $i);
+        $c = 0; for ($r : 0..@n) { $c++; if ($c > 2000) { break; } }
+        printf("counter %d\n", $c);
+        $j = 0; while (1) { $j++; }
+        printf("forever %d\n", $j);
+        delete(@n);
+        $k = 0; while ($k < 10) { $k++; if ($k == 5) { exit(); } }
+        printf("not reached\n");
+    }"#;
+    let out = run(&["-e", program]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("\nwhile 2501\ncounter 2001\nforever 8388608\n\n\n"), "{stdout}");
+    assert!(!stdout.contains("not reached"), "{stdout}");
+    assert!(stderr.contains("warning: 1 for-loop range(s) stopped after 8388608 rounds before reaching their end"), "{stderr}");
+    assert_eq!(nothing_of_ours_in_kernel(), (0, 0));
+}
+
 /// `for ($kv : @map)` (a `bpf_for_each_map_elem` callback): integer,
 /// string and multi-key maps, outer variables read and assigned, break,
 /// continue, nested loops, a delete of the map being iterated (by the

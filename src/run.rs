@@ -76,6 +76,7 @@ fn compile_options(cli: &Cli, settings: &Settings) -> CompileOptions {
         possible_cpus: possible_cpus(),
         wall_offset_ns: flowtrace_runtime::output::time::wall_minus_boot_ns(),
         helper_warnings: cli.helper_warnings,
+        bpf_loop: flowtrace_runtime::capabilities::bpf_loop_available(),
         ..defaults
     }
 }
@@ -291,7 +292,7 @@ fn finish(session: &mut Script, print_maps: bool) -> Result<(), RuntimeError> {
         eprintln!(
             "flowtrace: warning: {} for-loop range(s) stopped after {} rounds before reaching their end",
             last.loops_cut,
-            flowtrace_codegen::lower::loops::MAX_ROUNDS
+            flowtrace_codegen::lower::loops::round_cap(flowtrace_runtime::capabilities::bpf_loop_available())
         );
     }
     session.sink().flush().map_err(out)?;

@@ -3,7 +3,8 @@
 //! expected output: `let` declarations and block scopes, block expressions,
 //! `?:`, `for` ranges, `while`/`unroll` with `break`/`continue`/`return`,
 //! `exit(code)`, `delete()` as a value, pointer steps, `print()` of values,
-//! and aggregations read inside a probe as the total over every CPU.
+//! aggregations read inside a probe as the total over every CPU, and `for`
+//! loops over maps.
 //!
 //! They need root and FLOWTRACE_ROOT_TESTS=1 (otherwise each prints a loud
 //! SKIPPED line); run them under `flock /tmp/ft-root.lock` with
@@ -128,22 +129,74 @@ fn root_for_ranges() {
     );
 }
 
+/// Runs flowtrace with `env` set.
+fn run_with_env(env: (&str, &str), args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flowtrace"))
+        .args(args)
+        .env(env.0, env.1)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("flowtrace did not exit within 30 s: {args:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
 /// A range longer than the round cap (a bound from a map, unknown to the
-/// verifier) stops at 1024 rounds, and flowtrace says so at exit.
+/// verifier) stops at 1024 rounds when compiled as a back edge (forced with
+/// FLOWTRACE_NO_BPF_LOOP=1, the form kernels without `bpf_loop` get), and
+/// flowtrace says so at exit.
 #[test]
 fn root_a_range_cut_at_the_round_cap_is_reported() {
     if !enabled("root_a_range_cut_at_the_round_cap_is_reported") {
         return;
     }
-    let out = run(&["-e", r#"BEGIN { @n = 5000; $c = 0; for ($i : 0..@n) { $c++; } printf("%d\n", $c); delete(@n); exit(); }"#]);
+    let back_edge = ("FLOWTRACE_NO_BPF_LOOP", "1");
+    let out = run_with_env(back_edge, &["-e", r#"BEGIN { @n = 5000; $c = 0; for ($i : 0..@n) { $c++; } printf("%d\n", $c); delete(@n); exit(); }"#]);
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{stderr}");
     assert!(stdout.contains("\n1024\n"), "{stdout}");
     assert!(stderr.contains("warning: 1 for-loop range(s) stopped after 1024 rounds before reaching their end"), "{stderr}");
     // Within the cap nothing is reported.
-    let out = run(&["-e", r#"BEGIN { @n = 1024; $c = 0; for ($i : 0..@n) { $c++; } printf("%d\n", $c); delete(@n); exit(); }"#]);
+    let out = run_with_env(back_edge, &["-e", r#"BEGIN { @n = 1024; $c = 0; for ($i : 0..@n) { $c++; } printf("%d\n", $c); delete(@n); exit(); }"#]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("\n1024\n"));
     assert!(!String::from_utf8_lossy(&out.stderr).contains("stopped after"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// With `bpf_loop` (this kernel has it) a range runs every round up to the
+/// helper's limit of 2^23, and is cut and reported only beyond that.
+#[test]
+fn root_ranges_by_bpf_loop_run_past_1024_rounds() {
+    if !enabled("root_ranges_by_bpf_loop_run_past_1024_rounds") {
+        return;
+    }
+    let program = r#"BEGIN {
+        @n = 5000; $c = 0; $s = 0;
+        for ($i : 0..@n) { $c++; $s += $i; if ($i == 4000) { break; } }
+        printf("rounds %d sum %d\n", $c, $s);
+        $k = 0; for ($i : (-3)..3) { if ($i == 0) { continue; } $k += $i * 10; }
+        printf("k %d\n", $k);
+        @m[1] = 7; for ($kv : @m) { for ($i : 0..$kv.1) { $k++; } } printf("nested %d\n", $k);
+        @big = 9000000; $c = 0; for ($i : 0..@big) { $c++; } printf("cut %d\n", $c);
+        delete(@n); delete(@m, 1); delete(@big);
+        for ($i : 0..3) { if ($i == 1) { exit(); } printf("i %d\n", $i); }
+        printf("not reached\n");
+    }"#;
+    let out = run(&["-e", program]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    // 0..=4000: 4001 rounds, sum 4000 * 4001 / 2.
+    assert!(stdout.contains("rounds 4001 sum 8002000\nk -30\nnested -23\ncut 8388608\ni 0\n"), "{stdout}");
+    assert!(!stdout.contains("not reached"), "{stdout}");
+    assert!(stderr.contains("warning: 1 for-loop range(s) stopped after 8388608 rounds before reaching their end"), "{stderr}");
+    assert_eq!(nothing_of_ours_in_kernel(), (0, 0));
 }
 
 #[test]
@@ -259,6 +312,79 @@ fn root_print_of_values() {
     );
 }
 
+/// With `bpf_loop`, a `while` needs no bound the verifier can see, and a
+/// counter tested in a loop body (which the verifier would otherwise follow
+/// round after round) verifies; a `while (1)` is cut at 2^23 rounds and
+/// reported.
+#[test]
+fn root_while_by_bpf_loop_needs_no_visible_bound() {
+    if !enabled("root_while_by_bpf_loop_needs_no_visible_bound") {
+        return;
+    }
+    let program = r#"BEGIN {
+        @n = 3000; $i = 0;
+        while ($i < @n) { $i++; if ($i % 2 == 0) { continue; } if ($i > 2500) { break; } }
+        printf("while %d\n", $i);
+        $c = 0; for ($r : 0..@n) { $c++; if ($c > 2000) { break; } }
+        printf("counter %d\n", $c);
+        $j = 0; while (1) { $j++; }
+        printf("forever %d\n", $j);
+        delete(@n);
+        $k = 0; while ($k < 10) { $k++; if ($k == 5) { exit(); } }
+        printf("not reached\n");
+    }"#;
+    let out = run(&["-e", program]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("\nwhile 2501\ncounter 2001\nforever 8388608\n\n\n"), "{stdout}");
+    assert!(!stdout.contains("not reached"), "{stdout}");
+    assert!(stderr.contains("warning: 1 for-loop range(s) stopped after 8388608 rounds before reaching their end"), "{stderr}");
+    assert_eq!(nothing_of_ours_in_kernel(), (0, 0));
+}
+
+/// `for ($kv : @map)` (a `bpf_for_each_map_elem` callback): integer,
+/// string and multi-key maps, outer variables read and assigned, break,
+/// continue, nested loops, a delete of the map being iterated (by the
+/// multi-key `$kv.0`), `exit()` and `return` from inside the body. Each
+/// result is independent of the kernel's iteration order.
+#[test]
+fn root_for_over_maps() {
+    if !enabled("root_for_over_maps") {
+        return;
+    }
+    expect(
+        r#"BEGIN {
+    @n[1] = 10; @n[2] = 20; @n[3] = 30; @n[-4] = 40;
+    $sum = 0; $keys = 0;
+    for ($kv : @n) { $sum += $kv.1; $keys += $kv.0; }
+    printf("sum %d keys %d\n", $sum, $keys);
+    @s["abc", 7] = "aa"; @s["de", 8] = "bbb";
+    for ($kv : @s) { @back[$kv.1] = ($kv.0.1, $kv.0.0); }
+    @one["only"] = 5;
+    for ($kv : @one) { printf("key %s value %d\n", $kv.0, $kv.1); print($kv); }
+    $seen = 0;
+    for ($kv : @n) { $seen++; break; }
+    printf("break after %d\n", $seen);
+    $odd = 0;
+    for ($kv : @n) { if ($kv.1 % 20 == 0) { continue; } $odd += $kv.1; }
+    printf("continue: %d\n", $odd);
+    for ($kv : @one) { for ($in : @n) { printf("B"); } printf("A\n"); }
+    $v = 1;
+    for ($kv : @n) { $v *= 2; }
+    printf("doubled %d\n", $v);
+    for ($kv : @n) { if ($kv.0 < 0) { delete(@n, $kv.0); } }
+    for ($kv : @one) { if ($kv.1 == 5) { printf("leaving\n"); exit(); } }
+    printf("not reached\n");
+}
+END { for ($kv : @s) { delete(@s, $kv.0); } for ($kv : @one) { return; } printf("not reached in END\n"); }"#,
+        &format!(
+            "sum 100 keys 2\nkey only value 5\n(only, 5)\nbreak after 1\ncontinue: 40\nBBBBA\ndoubled 16\nleaving\n{END}\
+             @back[aa]: (7, abc)\n@back[bbb]: (8, de)\n@n[1]: 10\n@n[2]: 20\n@n[3]: 30\n@one[only]: 5\n{EMPTY_MAP}"
+        ),
+        0,
+    );
+}
+
 /// Two threads pinned to CPU 0 and CPU 1 make 30 and 12 getppid() calls;
 /// then the CPU-0 thread calls getpgid(), whose probe reads the aggregations.
 /// "This CPU's share" would read 30 calls and a max() of 0.
@@ -294,9 +420,11 @@ fn root_aggregations_read_in_a_probe_are_totals_over_cpus() {
     let program = r#"
         tracepoint:syscalls:sys_enter_getppid /comm == "ftpercpu"/ {
             @c = count(); @s = sum(2); @mn = min(cpu); @mx = max(cpu); @a = avg(cpu * 10);
+            @k["calls"] = count();
         }
         tracepoint:syscalls:sys_enter_getpgid /comm == "ftpercpu"/ {
             printf("count=%d sum=%d min=%d max=%d avg=%d big=%d\n", (int64)@c, (int64)@s, (int64)@mn, (int64)@mx, (int64)@a, @c > 40);
+            for ($kv : @k) { printf("for-map %s=%d\n", $kv.0, $kv.1); }
             exit();
         }"#;
     let cmd = format!("{} {}", exe.display(), script.display());
@@ -306,5 +434,7 @@ fn root_aggregations_read_in_a_probe_are_totals_over_cpus() {
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     // 120 / 42 = 2 (truncated, as print(@a) shows an average).
     assert!(stdout.contains("count=42 sum=84 min=0 max=1 avg=2 big=1\n"), "{stdout}");
+    // A for loop over a per-CPU map reads each value as that total too.
+    assert!(stdout.contains("for-map calls=42\n"), "{stdout}");
     assert_eq!(nothing_of_ours_in_kernel(), (0, 0));
 }

@@ -36,6 +36,10 @@ pub struct CompileOptions {
     /// `-k`: after each probe read, a failure is sent to userspace as an
     /// [`crate::object::EventKind::HelperError`] (bpftrace's runtime warnings).
     pub helper_warnings: bool,
+    /// The kernel has `bpf_loop` (5.17): `for` ranges run their body as a
+    /// callback, up to `lower::loops::BPF_LOOP_MAX_ROUNDS` rounds, instead of
+    /// as a back edge capped at `lower::loops::MAX_ROUNDS`.
+    pub bpf_loop: bool,
 }
 
 impl Default for CompileOptions {
@@ -48,6 +52,7 @@ impl Default for CompileOptions {
             kprobes_as_fentry: false,
             possible_cpus: 0,
             helper_warnings: false,
+            bpf_loop: false,
         }
     }
 }
@@ -67,7 +72,7 @@ pub fn compile(p: &TypedProgram, opts: &CompileOptions) -> Result<CompiledProgra
         let probe = &p.probes[probe_index];
         let members = group_members(p, &run, &mut g);
         match lower_fitting(p, probe_index, &mut g, !members.is_empty()) {
-            Ok((_, (insns, spans, map_relocs, comments))) => {
+            Ok((_, (insns, spans, map_relocs, comments, btf))) => {
                 let name = program_name(&probe.attach.kind, &mut names);
                 programs.push(ProgramCode {
                     name,
@@ -78,6 +83,7 @@ pub fn compile(p: &TypedProgram, opts: &CompileOptions) -> Result<CompiledProgra
                     spans,
                     comments,
                     members,
+                    btf,
                 });
             }
             Err(d) => diags.push(d),
@@ -120,6 +126,10 @@ pub fn dump_ir(p: &TypedProgram, opts: &CompileOptions) -> Result<String, Vec<Di
         let name = program_name(&probe.attach.kind, &mut names);
         out.push_str(&ir::dump_ir(&format!("{name} ({})", probe.attach.raw), &ir));
         out.push('\n');
+        for (n, cb) in ir.callbacks.iter().enumerate() {
+            out.push_str(&ir::dump_ir(&format!("{name} callback#{n}"), cb));
+            out.push('\n');
+        }
     }
     Ok(out)
 }
@@ -148,16 +158,37 @@ fn lower_one(p: &TypedProgram, probe_index: usize, g: &mut Globals, scratch: boo
     let lowerer = if scratch { lowerer.with_scratch() } else { lowerer };
     let mut ir = lowerer.lower_probe()?;
     let probe = &p.probes[probe_index];
-    ir::cleanup::simplify(&mut ir)
-        .map_err(|l| Failure::Other(Diagnostic::error(probe.span, format!("internal error: undefined label L{}", l.0))))?;
-    let done = finish(&ir, probe)?;
-    Ok((ir, done))
+    let undefined = |l: ir::Label| Failure::Other(Diagnostic::error(probe.span, format!("internal error: undefined label L{}", l.0)));
+    ir::cleanup::simplify(&mut ir).map_err(undefined)?;
+    for cb in &mut ir.callbacks {
+        ir::cleanup::simplify(cb).map_err(undefined)?;
+    }
+    let main = finish(&ir, probe)?;
+    let callbacks = ir.callbacks.iter().map(|cb| finish(cb, probe)).collect::<Result<Vec<_>, _>>()?;
+    let has_callbacks = !callbacks.is_empty();
+    let (e, starts) = emit::link(main, callbacks);
+    if e.insns.len() > MAX_INSNS {
+        return Err(Failure::Other(Diagnostic::error(
+            probe.span,
+            format!("this probe compiles to {} instructions, more than the kernel's limit of {MAX_INSNS}", e.insns.len()),
+        )
+        .with_hint("long string comparisons and unrolled loops cost instructions per byte or iteration")));
+    }
+    let btf = has_callbacks.then(|| crate::prog_btf::for_functions(&starts[1..]));
+    Ok((ir, (e.insns, e.spans, e.map_relocs, e.comments, btf)))
 }
 
-type Finished = (Vec<crate::insn::Insn>, Vec<flowtrace_lang::Span>, Vec<(usize, MapRef)>, Vec<(usize, String)>);
+type Finished = (
+    Vec<crate::insn::Insn>,
+    Vec<flowtrace_lang::Span>,
+    Vec<(usize, MapRef)>,
+    Vec<(usize, String)>,
+    Option<crate::prog_btf::ProgramBtf>,
+);
 
-/// Allocate registers, check the limits we can predict, emit.
-fn finish(ir: &IrFunc, probe: &flowtrace_lang::typed::TProbe) -> Result<Finished, Failure> {
+/// Allocate registers, check the limits we can predict, emit one function
+/// (the probe's own or a callback: each has its own registers and frame).
+fn finish(ir: &IrFunc, probe: &flowtrace_lang::typed::TProbe) -> Result<emit::Emitted, Failure> {
     let other = |d| Failure::Other(d);
     let alloc = regalloc::allocate(ir).map_err(|e| other(Diagnostic::error(probe.span, e.0)))?;
     if alloc.stack_size > MAX_STACK {
@@ -168,15 +199,7 @@ fn finish(ir: &IrFunc, probe: &flowtrace_lang::typed::TProbe) -> Result<Finished
         )
         .with_hint("split the work over several statements or use shorter strings")));
     }
-    let e = emit::emit(&alloc.func).map_err(|e| other(Diagnostic::error(e.span, e.message)))?;
-    if e.insns.len() > MAX_INSNS {
-        return Err(other(Diagnostic::error(
-            probe.span,
-            format!("this probe compiles to {} instructions, more than the kernel's limit of {MAX_INSNS}", e.insns.len()),
-        )
-        .with_hint("long string comparisons and unrolled loops cost instructions per byte or iteration")));
-    }
-    Ok((e.insns, e.spans, e.map_relocs, e.comments))
+    emit::emit(&alloc.func).map_err(|e| other(Diagnostic::error(e.span, e.message)))
 }
 
 /// The maps every program shares: one per user map, then stats and events.
@@ -186,6 +209,7 @@ fn globals(p: &TypedProgram, opts: &CompileOptions) -> Globals {
     g.kprobes_as_fentry = opts.kprobes_as_fentry;
     g.possible_cpus = opts.possible_cpus;
     g.helper_warnings = opts.helper_warnings;
+    g.bpf_loop = opts.bpf_loop;
     let mut used_names = UniqueNames::default();
     for (i, m) in p.maps.iter().enumerate() {
         let (declared, n) = match m.declared {

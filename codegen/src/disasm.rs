@@ -62,6 +62,10 @@ fn lddw(first: Insn, second: Insn, map_names: &[(i32, String)]) -> String {
         let name = map_names.iter().find(|(id, _)| *id == first.imm).map(|(_, n)| n.clone());
         return format!("r{} = map[{}] ll", first.dst, name.unwrap_or_else(|| first.imm.to_string()));
     }
+    if first.src == BPF_PSEUDO_FUNC {
+        // The immediate counts from the instruction after the lddw.
+        return format!("r{} = callback at pc{:+} ll", first.dst, i64::from(first.imm) + 1);
+    }
     let v = (first.imm as u32 as u64) | ((second.imm as u32 as u64) << 32);
     format!("r{} = {v:#x} ll", first.dst)
 }
@@ -197,6 +201,8 @@ fn helper_name(id: i32) -> Option<&'static str> {
     use crate::insn::helper::*;
     Some(match id {
         MAP_LOOKUP_ELEM => "map_lookup_elem",
+        FOR_EACH_MAP_ELEM => "for_each_map_elem",
+        LOOP => "loop",
         MAP_UPDATE_ELEM => "map_update_elem",
         MAP_DELETE_ELEM => "map_delete_elem",
         PROBE_READ => "probe_read",

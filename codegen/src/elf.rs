@@ -158,6 +158,7 @@ mod tests {
             map_relocs: vec![(0, MapRef(0))],
             comments: vec![],
             members: vec![],
+            btf: None,
         }
     }
 

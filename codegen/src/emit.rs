@@ -12,6 +12,10 @@ pub struct Emitted {
     pub insns: Vec<Insn>,
     pub spans: Vec<Span>,
     pub map_relocs: Vec<(usize, MapRef)>,
+    /// `lddw` of a callback (by index of its first slot): the immediate
+    /// must become the callback's first instruction relative to the next
+    /// one, once every function's place is known (`link`).
+    pub func_relocs: Vec<(usize, u32)>,
     pub comments: Vec<(usize, String)>,
 }
 
@@ -60,6 +64,10 @@ pub fn emit(func: &IrFunc) -> Result<Emitted, EmitError> {
             }
             // The second slot's immediate (a module's BTF fd) stays 0: vmlinux.
             Inst::LdBtfVar { dst, btf_id } => lddw(reg(*dst), BPF_PSEUDO_BTF_ID, u64::from(*btf_id)),
+            Inst::LdFunc { dst, func } => {
+                out.func_relocs.push((here, *func));
+                lddw(reg(*dst), BPF_PSEUDO_FUNC, 0)
+            }
             Inst::Load { size, dst, base, off } => vec![Insn::new(BPF_LDX | size_bits(*size) | BPF_MEM, reg(*dst), reg(*base), *off, 0)],
             Inst::Store { size, base, off, src: Src::Reg(r) } => {
                 vec![Insn::new(BPF_STX | size_bits(*size) | BPF_MEM, reg(*base), reg(*r), *off, 0)]
@@ -84,6 +92,31 @@ pub fn emit(func: &IrFunc) -> Result<Emitted, EmitError> {
         }
     }
     Ok(out)
+}
+
+/// The main function followed by its callbacks, as one instruction stream:
+/// each `LdFunc` immediate becomes its callback's offset (the kernel reads
+/// it relative to the instruction after the `lddw`, like a call). Also
+/// returns where each function starts (the main one at 0).
+pub fn link(main: Emitted, callbacks: Vec<Emitted>) -> (Emitted, Vec<usize>) {
+    let mut out = main;
+    let mut starts = vec![0];
+    let mut pending = std::mem::take(&mut out.func_relocs);
+    for cb in callbacks {
+        let base = out.insns.len();
+        starts.push(base);
+        out.insns.extend(cb.insns);
+        out.spans.extend(cb.spans);
+        out.map_relocs.extend(cb.map_relocs.into_iter().map(|(at, m)| (at + base, m)));
+        pending.extend(cb.func_relocs.into_iter().map(|(at, f)| (at + base, f)));
+        out.comments.extend(cb.comments.into_iter().map(|(at, c)| (at + base, c)));
+    }
+    for (at, func) in pending {
+        if let Some(&start) = starts.get(func as usize + 1) {
+            out.insns[at].imm = (start as i64 - at as i64 - 1) as i32;
+        }
+    }
+    (out, starts)
 }
 
 fn reg(r: Reg) -> u8 {
@@ -178,5 +211,25 @@ mod tests {
         assert_eq!(e.insns[3], Insn::new(0x05, 0, 0, -4, 0));
         assert_eq!(e.comments, vec![(3, "back".to_string())]);
         assert_eq!(e.spans.len(), 6);
+    }
+
+    #[test]
+    fn link_points_each_callback_load_at_its_function() {
+        let s = Span::default();
+        let mut main = IrFunc::default();
+        main.push(Inst::Alu { op: AluOp::Mov, dst: R0, src: Src::Imm(0) }, s);
+        main.push(Inst::LdFunc { dst: crate::ir::R2, func: 1 }, s);
+        main.push(Inst::LdFunc { dst: crate::ir::R2, func: 0 }, s);
+        main.push(Inst::Exit, s);
+        let mut cb = IrFunc::default();
+        cb.push(Inst::Alu { op: AluOp::Mov, dst: R0, src: Src::Imm(0) }, s);
+        cb.push(Inst::Exit, s);
+        let (e, starts) = link(emit(&main).unwrap(), vec![emit(&cb).unwrap(), emit(&cb).unwrap()]);
+        assert_eq!(starts, vec![0, 6, 8]);
+        // lddw at 1 → callback#1 at 8; lddw at 3 → callback#0 at 6.
+        assert_eq!((e.insns[1].src, e.insns[1].imm), (BPF_PSEUDO_FUNC, 8 - 1 - 1));
+        assert_eq!((e.insns[3].src, e.insns[3].imm), (BPF_PSEUDO_FUNC, 6 - 3 - 1));
+        assert_eq!(e.insns.len(), 10);
+        assert_eq!(e.spans.len(), 10);
     }
 }

@@ -106,6 +106,8 @@ pub const BPF_X: u8 = 0x08;
 pub const BPF_PSEUDO_MAP_FD: u8 = 1;
 /// `lddw` of a kernel variable by its vmlinux BTF id.
 pub const BPF_PSEUDO_BTF_ID: u8 = 3;
+/// `lddw` source marker: the immediate is a subprogram's offset (a callback).
+pub const BPF_PSEUDO_FUNC: u8 = 4;
 
 /// Kernel helper function ids (`enum bpf_func_id`) that flowtrace calls.
 pub mod helper {
@@ -146,4 +148,8 @@ pub mod helper {
     pub const SEND_SIGNAL: i32 = 109;
     pub const D_PATH: i32 = 147;
     pub const KTIME_GET_TAI_NS: i32 = 208;
+    /// bpf_for_each_map_elem(map, callback, ctx, flags): 5.13.
+    pub const FOR_EACH_MAP_ELEM: i32 = 164;
+    /// bpf_loop(rounds, callback, ctx, flags): 5.17.
+    pub const LOOP: i32 = 181;
 }

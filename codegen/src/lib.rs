@@ -7,6 +7,7 @@ pub mod group;
 pub mod insn;
 pub mod layout;
 pub mod object;
+pub mod prog_btf;
 pub mod compile;
 pub mod emit;
 pub mod ir;

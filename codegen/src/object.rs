@@ -128,6 +128,10 @@ pub struct ProgramCode {
     /// attach cookie (see [`GroupMember::cookie`]); `attach` is the first
     /// member's.
     pub members: Vec<GroupMember>,
+    /// Set when the program has callback subprograms (after the main
+    /// function's instructions): the program BTF and `func_info` it must
+    /// be loaded with.
+    pub btf: Option<crate::prog_btf::ProgramBtf>,
 }
 
 /// One function a grouped kprobe program is attached to.

@@ -112,6 +112,13 @@ impl Dumper<'_> {
                 }
                 return;
             }
+            TStmtKind::ForMap { var, map: m, body } => {
+                self.line(depth, &format!("for ({} : {})", self.var(var.0), map(*m)));
+                for s in body {
+                    self.stmt(s, depth + 1);
+                }
+                return;
+            }
             TStmtKind::Break => ("break".into(), vec![]),
             TStmtKind::Continue => ("continue".into(), vec![]),
             TStmtKind::ZeroVar { var } => (format!("let {}", self.var(var.0)), vec![]),

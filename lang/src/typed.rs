@@ -87,6 +87,10 @@ pub enum TStmtKind {
     /// `for ($i : start..end)`: `$i` (`var`) runs from `start` up to, not
     /// including, `end`; both are evaluated once, before the first round.
     ForRange { var: VarId, start: TExpr, end: TExpr, body: Vec<TStmt> },
+    /// `for ($kv : @map)`: `var` is `(key, value)` for each entry (the key a
+    /// tuple for a map with several keys; an aggregation's value is its
+    /// total over CPUs).
+    ForMap { var: VarId, map: MapId, body: Vec<TStmt> },
     /// Leave the innermost `while`/`for`.
     Break,
     /// Go on with the innermost loop's next round.

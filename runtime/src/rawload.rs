@@ -73,7 +73,10 @@ fn load_program(index: usize, p: &ProgramCode, map_fds: &[BorrowedFd<'_>]) -> Re
         }
     }
     let bytes = encode_all(&insns);
-    let multi = !p.members.is_empty() && crate::attach::capabilities::kprobe_multi_available();
+    // A kprobe.multi program refused at attach time is loaded again without
+    // its BTF (`load::attach_group`): one with callbacks is attached per
+    // function instead.
+    let multi = !p.members.is_empty() && p.btf.is_none() && crate::attach::capabilities::kprobe_multi_available();
     let (attach_type, btf_id) = match p.kind {
         ProgramKind::Fentry | ProgramKind::Fexit => {
             let func = p.attach.kind.function().unwrap_or_default();
@@ -83,7 +86,12 @@ fn load_program(index: usize, p: &ProgramCode, map_fds: &[BorrowedFd<'_>]) -> Re
         _ if multi => (crate::sys_links::BPF_TRACE_KPROBE_MULTI, 0),
         _ => (0, 0),
     };
-    let fd = sys::prog_load_against(&p.name, p.kind.bpf_prog_type(), attach_type, btf_id, &bytes).map_err(|e| {
+    let btf_fd = match &p.btf {
+        Some(btf) => Some(sys::btf_load(&btf.blob).map_err(|e| RuntimeError::Load(format!("program {}: loading its BTF: {}: {}", p.name, e.error, e.log.trim())))?),
+        None => None,
+    };
+    let prog_btf = btf_fd.as_ref().zip(p.btf.as_ref()).map(|(fd, b)| sys::ProgBtf { fd: fd.as_fd(), func_info: &b.func_info });
+    let fd = sys::prog_load_full(&p.name, p.kind.bpf_prog_type(), attach_type, btf_id, &bytes, prog_btf.as_ref()).map_err(|e| {
         RuntimeError::Verifier(VerifierError {
             program: index,
             name: p.name.clone(),

@@ -174,6 +174,7 @@ pub fn enable_stats() -> io::Result<std::os::fd::OwnedFd> {
 const BPF_MAP_CREATE: libc::c_long = 0;
 const BPF_PROG_LOAD: libc::c_long = 5;
 const BPF_OBJ_GET_INFO_BY_FD: libc::c_long = 15;
+const BPF_BTF_LOAD: libc::c_long = 18;
 
 /// Kernel object names: at most 15 bytes plus the NUL.
 fn object_name(name: &str) -> [u8; 16] {
@@ -242,6 +243,43 @@ struct ProgLoadAttr {
     attach_prog_fd: u32,
 }
 
+/// The program BTF a program with callback subprograms is loaded with:
+/// the BTF object and `struct bpf_func_info` records (first instruction,
+/// FUNC type id), one per function.
+pub struct ProgBtf<'a> {
+    pub fd: std::os::fd::BorrowedFd<'a>,
+    pub func_info: &'a [(u32, u32)],
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct BtfLoadAttr {
+    btf: u64,
+    btf_log_buf: u64,
+    btf_size: u32,
+    btf_log_size: u32,
+    btf_log_level: u32,
+}
+
+/// `BPF_BTF_LOAD` of a BTF blob; a rejection comes back with the kernel's
+/// log (it names the offending type).
+pub fn btf_load(blob: &[u8]) -> Result<std::os::fd::OwnedFd, ProgLoadError> {
+    let mut attr = BtfLoadAttr { btf: blob.as_ptr() as u64, btf_size: blob.len() as u32, ..Default::default() };
+    if let Ok(fd) = bpf_fd(BPF_BTF_LOAD, &mut attr) {
+        return Ok(fd);
+    }
+    let mut log = vec![0u8; 64 << 10];
+    attr.btf_log_buf = log.as_mut_ptr() as u64;
+    attr.btf_log_size = log.len() as u32;
+    attr.btf_log_level = 1;
+    let error = match bpf_fd(BPF_BTF_LOAD, &mut attr) {
+        Ok(fd) => return Ok(fd),
+        Err(e) => e,
+    };
+    let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+    Err(ProgLoadError { error, log: String::from_utf8_lossy(&log[..end]).into_owned() })
+}
+
 /// A program the verifier refused, with its log.
 pub struct ProgLoadError {
     pub error: io::Error,
@@ -258,7 +296,7 @@ pub fn prog_load(name: &str, prog_type: u32, insns: &[u8]) -> Result<std::os::fd
 /// [`prog_load`] with an `expected_attach_type` (`enum bpf_attach_type`),
 /// which some attachments check at load time (kprobe.multi: 42).
 pub fn prog_load_as(name: &str, prog_type: u32, expected_attach_type: u32, insns: &[u8]) -> Result<std::os::fd::OwnedFd, ProgLoadError> {
-    prog_load_against(name, prog_type, expected_attach_type, 0, insns)
+    prog_load_full(name, prog_type, expected_attach_type, 0, insns, None)
 }
 
 /// [`prog_load_as`] for a program bound at load time to the vmlinux BTF
@@ -270,8 +308,38 @@ pub fn prog_load_against(
     attach_btf_id: u32,
     insns: &[u8],
 ) -> Result<std::os::fd::OwnedFd, ProgLoadError> {
+    prog_load_full(name, prog_type, expected_attach_type, attach_btf_id, insns, None)
+}
+
+/// [`prog_load_as`] with program BTF (needed by programs with callbacks).
+pub fn prog_load_with_btf(
+    name: &str,
+    prog_type: u32,
+    expected_attach_type: u32,
+    insns: &[u8],
+    btf: Option<&ProgBtf<'_>>,
+) -> Result<std::os::fd::OwnedFd, ProgLoadError> {
+    prog_load_full(name, prog_type, expected_attach_type, 0, insns, btf)
+}
+
+/// `BPF_PROG_LOAD` with everything flowtrace sets: the attach type, the
+/// vmlinux BTF id of an fentry/fexit target, and program BTF for callbacks.
+pub fn prog_load_full(
+    name: &str,
+    prog_type: u32,
+    expected_attach_type: u32,
+    attach_btf_id: u32,
+    insns: &[u8],
+    btf: Option<&ProgBtf<'_>>,
+) -> Result<std::os::fd::OwnedFd, ProgLoadError> {
+    use std::os::fd::AsRawFd;
     const LICENSE: &std::ffi::CStr = c"GPL";
+    let records: Vec<[u32; 2]> = btf.map_or_else(Vec::new, |b| b.func_info.iter().map(|&(at, id)| [at, id]).collect());
     let mut attr = ProgLoadAttr {
+        prog_btf_fd: btf.map_or(0, |b| b.fd.as_raw_fd() as u32),
+        func_info_rec_size: if btf.is_some() { 8 } else { 0 },
+        func_info: if btf.is_some() { records.as_ptr() as u64 } else { 0 },
+        func_info_cnt: records.len() as u32,
         prog_type,
         expected_attach_type,
         attach_btf_id,

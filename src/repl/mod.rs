@@ -95,6 +95,7 @@ fn session_main(cli: &Cli) -> Result<(), String> {
         start_ns: monotonic_ns(),
         possible_cpus: crate::run::possible_cpus(),
         wall_offset_ns: flowtrace_runtime::output::time::wall_minus_boot_ns(),
+        bpf_loop: flowtrace_runtime::capabilities::bpf_loop_available(),
         ..CompileOptions::default()
     };
     let printer = Printer::new(OutWriter::new(out.clone()), crate::run::output_format(cli.format));

@@ -51,6 +51,7 @@ pub fn format_inst(inst: &Inst) -> String {
         Inst::LdImm64 { dst, imm } => format!("lddw {dst}, {imm:#x}"),
         Inst::LdMap { dst, map } => format!("lddw {dst}, map#{}", map.0),
         Inst::LdBtfVar { dst, btf_id } => format!("lddw {dst}, btf#{btf_id}"),
+        Inst::LdFunc { dst, func } => format!("lddw {dst}, callback#{func}"),
         Inst::Load { size, dst, base, off } => format!("ldx{} {dst}, {}", size_suffix(*size), mem(*base, *off)),
         Inst::Store { size, base, off, src } => match src {
             super::Src::Reg(r) => format!("stx{} {}, {r}", size_suffix(*size), mem(*base, *off)),
@@ -68,6 +69,8 @@ pub fn format_inst(inst: &Inst) -> String {
 pub fn helper_name(id: i32) -> String {
     let name = match id {
         helper::MAP_LOOKUP_ELEM => "map_lookup_elem",
+        helper::FOR_EACH_MAP_ELEM => "for_each_map_elem",
+        helper::LOOP => "loop",
         helper::MAP_UPDATE_ELEM => "map_update_elem",
         helper::MAP_DELETE_ELEM => "map_delete_elem",
         helper::KTIME_GET_NS => "ktime_get_ns",

@@ -43,7 +43,7 @@ pub fn run(func: &IrFunc) -> u64 {
                 };
             }
             Inst::LdImm64 { dst, imm } => regs[reg(*dst)] = *imm,
-            Inst::LdMap { dst, .. } | Inst::LdBtfVar { dst, .. } => regs[reg(*dst)] = 0,
+            Inst::LdMap { dst, .. } | Inst::LdBtfVar { dst, .. } | Inst::LdFunc { dst, .. } => regs[reg(*dst)] = 0,
             Inst::Load { size, dst, base, off } => {
                 let at = (regs[reg(*base)] as i64 + *off as i64) as usize;
                 let mut b = [0u8; 8];

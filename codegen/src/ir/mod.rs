@@ -199,6 +199,10 @@ pub enum Inst {
     /// `lddw dst, btf#id`: the address of the vmlinux variable with BTF id
     /// `btf_id` (BPF_PSEUDO_BTF_ID), resolved by the verifier.
     LdBtfVar { dst: Reg, btf_id: u32 },
+    /// `lddw dst, callback` (`BPF_PSEUDO_FUNC`): the address of callback
+    /// subprogram `func` (an index into [`IrFunc::callbacks`] of the
+    /// program's main function), for helpers such as `bpf_for_each_map_elem`.
+    LdFunc { dst: Reg, func: u32 },
     /// `dst = *(size *)(base + off)`, zero-extended.
     Load { size: Size, dst: Reg, base: Reg, off: i16 },
     /// `*(size *)(base + off) = src`.
@@ -241,7 +245,13 @@ impl Inst {
             }
             Inst::Call { args, .. } => out.extend(ARG_REGS.iter().take(*args as usize)),
             Inst::Exit => out.push(R0),
-            Inst::LdImm64 { .. } | Inst::LdMap { .. } | Inst::LdBtfVar { .. } | Inst::Goto(_) | Inst::Label(_) | Inst::Comment(_) => {}
+            Inst::LdImm64 { .. }
+            | Inst::LdMap { .. }
+            | Inst::LdBtfVar { .. }
+            | Inst::LdFunc { .. }
+            | Inst::Goto(_)
+            | Inst::Label(_)
+            | Inst::Comment(_) => {}
         }
         out
     }
@@ -256,6 +266,7 @@ impl Inst {
             | Inst::LdImm64 { dst, .. }
             | Inst::LdMap { dst, .. }
             | Inst::LdBtfVar { dst, .. }
+            | Inst::LdFunc { dst, .. }
             | Inst::Load { dst, .. } => vec![*dst],
             Inst::Call { .. } => vec![R0, R1, R2, R3, R4, R5],
             _ => Vec::new(),
@@ -274,7 +285,12 @@ impl Inst {
                 *dst = f(*dst);
                 src(s, &mut f);
             }
-            Inst::Neg { dst } | Inst::ToBe { dst, .. } | Inst::LdImm64 { dst, .. } | Inst::LdMap { dst, .. } | Inst::LdBtfVar { dst, .. } => {
+            Inst::Neg { dst }
+            | Inst::ToBe { dst, .. }
+            | Inst::LdImm64 { dst, .. }
+            | Inst::LdMap { dst, .. }
+            | Inst::LdBtfVar { dst, .. }
+            | Inst::LdFunc { dst, .. } => {
                 *dst = f(*dst)
             }
             Inst::Load { dst, base, .. } => {
@@ -296,7 +312,7 @@ impl Inst {
     /// Number of 8-byte instruction slots this takes once emitted.
     pub fn slots(&self) -> usize {
         match self {
-            Inst::LdImm64 { .. } | Inst::LdMap { .. } | Inst::LdBtfVar { .. } => 2,
+            Inst::LdImm64 { .. } | Inst::LdMap { .. } | Inst::LdBtfVar { .. } | Inst::LdFunc { .. } => 2,
             Inst::Label(_) | Inst::Comment(_) => 0,
             _ => 1,
         }
@@ -318,6 +334,10 @@ pub struct IrFunc {
     pub stack_size: u32,
     pub next_vreg: u32,
     pub next_label: u32,
+    /// The main function only: the callback subprograms its `LdFunc`s (and
+    /// theirs) name, each a function of its own (own registers, own stack
+    /// frame), emitted after the main function.
+    pub callbacks: Vec<IrFunc>,
 }
 
 impl IrFunc {

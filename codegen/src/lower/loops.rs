@@ -7,19 +7,39 @@
 //! rounds whatever its bounds, which makes every range verifiable (a bound
 //! read from a map is unknown to the verifier); its rounds cost verifier
 //! work, so the cap is kept modest. A range cut short is counted in the
-//! stats map and reported at exit, never silent. (bpftrace uses the `bpf_loop` helper,
-//! which needs a callback subprogram that flowtrace does not emit.)
+//! stats map and reported at exit, never silent.
+//!
+//! Where the kernel has `bpf_loop` (5.17, `CompileOptions::bpf_loop`), a
+//! `for` range runs its body as a callback instead (as bpftrace does), up
+//! to the helper's own limit of `BPF_LOOP_MAX_ROUNDS` rounds, cut and
+//! counted the same way beyond it ([`super::callbacks`]).
 
 use super::{LoopLabels, LowerResult, Lowerer};
-use crate::ir::{AluOp, Cond, Src};
+use crate::ir::{AluOp, Cond, Reg, Src};
 use flowtrace_lang::typed::{TExpr, TStmt, VarId};
 
-/// The most rounds one `for` range makes (see the module comment).
+/// The most rounds one `for` range makes as a back edge (see the module
+/// comment).
 pub const MAX_ROUNDS: i32 = 1024;
+/// The most rounds `bpf_loop` makes (the kernel's `BPF_MAX_LOOPS`; more is
+/// refused with -E2BIG).
+pub const BPF_LOOP_MAX_ROUNDS: i32 = 1 << 23;
+
+/// The round cap of a `for` range compiled with or without `bpf_loop`.
+pub fn round_cap(bpf_loop: bool) -> i32 {
+    if bpf_loop {
+        BPF_LOOP_MAX_ROUNDS
+    } else {
+        MAX_ROUNDS
+    }
+}
 
 impl Lowerer<'_> {
     pub(super) fn while_loop(&mut self, cond: &TExpr, body: &[TStmt]) -> LowerResult<()> {
         self.comment(">while".to_string());
+        if self.g.bpf_loop && self.scratch.is_none() && !self.kind.loads_against_btf() {
+            return self.while_by_bpf_loop(cond, body);
+        }
         let (top, end) = (self.label(), self.label());
         self.place(top);
         self.cond_jump_false(cond, end)?;
@@ -38,6 +58,9 @@ impl Lowerer<'_> {
         let first = self.scalar(first)?;
         let last = self.expr(end)?;
         let last = self.scalar(last)?;
+        if self.g.bpf_loop && self.scratch.is_none() && !self.kind.loads_against_btf() {
+            return self.for_range_by_bpf_loop(var, first, last, body);
+        }
         // The bound and the round count live on the stack: the body's own
         // statements may use every register.
         let (last_slot, rounds_slot) = (self.alloc(8)?, self.alloc(8)?);
@@ -71,6 +94,23 @@ impl Lowerer<'_> {
             self.store_scalar(s, v);
         }
         self.goto(top);
+        self.place(end);
+        Ok(())
+    }
+
+    /// `first..last` as `bpf_loop(last - first, …)`: no round when the range
+    /// is empty, at most `BPF_LOOP_MAX_ROUNDS` (a cut counted as above).
+    fn for_range_by_bpf_loop(&mut self, var: VarId, first: Reg, last: Reg, body: &[TStmt]) -> LowerResult<()> {
+        let rounds = self.copy_reg(last);
+        self.alu(AluOp::Sub, rounds, Src::Reg(first));
+        let (fits, end) = (self.label(), self.label());
+        self.jump(Cond::Sle, rounds, Src::Imm(0), end);
+        self.jump(Cond::Sle, rounds, Src::Imm(BPF_LOOP_MAX_ROUNDS), fits);
+        let stat = crate::object::stats_loops_cut_slot(self.g.user_maps.len() as u32);
+        self.count_stat(stat);
+        self.alu(AluOp::Mov, rounds, Src::Imm(BPF_LOOP_MAX_ROUNDS));
+        self.place(fits);
+        self.range_by_bpf_loop(var, first, rounds, body)?;
         self.place(end);
         Ok(())
     }

@@ -7,6 +7,7 @@
 
 pub mod builtins;
 mod actions;
+pub mod callbacks;
 pub mod calls;
 mod calls_host;
 pub mod context;
@@ -62,6 +63,8 @@ pub struct Globals {
     pub wall_offset_ns: u64,
     /// `CompileOptions::helper_warnings`.
     pub helper_warnings: bool,
+    /// `CompileOptions::bpf_loop`.
+    pub bpf_loop: bool,
 }
 
 impl Globals {
@@ -81,6 +84,7 @@ impl Globals {
             possible_cpus: 0,
             wall_offset_ns: 0,
             helper_warnings: false,
+            bpf_loop: false,
         }
     }
 
@@ -182,6 +186,8 @@ pub enum Arg {
     Imm(i32),
     Map(MapRef),
     Addr(Mem),
+    /// A callback subprogram's address (an index into `Lowerer::callbacks`).
+    Func(u32),
 }
 
 /// Jump targets of one loop.
@@ -253,6 +259,11 @@ pub struct Lowerer<'a> {
     /// The program serves several kprobe functions ([`crate::group`]):
     /// `func` and `probe` are read from the attach cookie.
     pub names_from_cookie: bool,
+    /// Callback subprograms lowered so far (`for ($kv : @m)` bodies).
+    pub callbacks: Vec<IrFunc>,
+    /// Set while a callback is lowered, and in the probe's own function
+    /// during a `for` over a map: where frame 0's shared slots are.
+    pub frame: Option<callbacks::CallbackFrame>,
 }
 
 impl<'a> Lowerer<'a> {
@@ -280,6 +291,8 @@ impl<'a> Lowerer<'a> {
             stack_overflowed: false,
             names_from_cookie: false,
             loops: Vec::new(),
+            callbacks: Vec::new(),
+            frame: None,
         }
     }
 
@@ -302,6 +315,7 @@ impl<'a> Lowerer<'a> {
             self.g.scratch_map(area.base + area.max);
             self.g.scratch_used = area.base + area.max;
         }
+        self.f.callbacks = std::mem::take(&mut self.callbacks);
         Ok(self.f)
     }
 
@@ -406,6 +420,7 @@ impl<'a> Lowerer<'a> {
                 Arg::Reg(r) => self.alu(AluOp::Mov, reg, Src::Reg(r)),
                 Arg::Imm(i) => self.alu(AluOp::Mov, reg, Src::Imm(i)),
                 Arg::Map(m) => self.emit(Inst::LdMap { dst: reg, map: m }),
+                Arg::Func(func) => self.emit(Inst::LdFunc { dst: reg, func }),
                 Arg::Addr(mem) => {
                     self.alu(AluOp::Mov, reg, Src::Reg(mem.base));
                     if mem.off != 0 {

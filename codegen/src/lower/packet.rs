@@ -11,7 +11,7 @@
 
 use super::{Arg, LowerResult, Lowerer, Mem, Val};
 use crate::insn::helper;
-use crate::ir::{Cond, Inst, Size, Src};
+use crate::ir::{Cond, Inst, Reg, Size, Src};
 use crate::object::{BpfMapType, MapRef, MapRole, MapSpec, ProgramKind};
 use flowtrace_lang::diag::Diagnostic;
 use flowtrace_lang::span::Span;
@@ -121,6 +121,13 @@ pub struct PacketSlots {
 }
 
 impl PacketSlots {
+    /// The same slots seen from a callback: stack slots through `frame0`,
+    /// the register holding frame 0's frame pointer there.
+    pub fn rebased(&self, frame0: Reg) -> PacketSlots {
+        let slots = self.slots.iter().map(|&(b, m)| (b, if m.base == crate::ir::FP { Mem { base: frame0, off: m.off } } else { m })).collect();
+        PacketSlots { slots }
+    }
+
     fn get(&self, b: Builtin) -> Option<Mem> {
         self.slots.iter().find(|(x, _)| *x == b).map(|(_, m)| *m)
     }
@@ -274,6 +281,9 @@ fn stmt_uses(s: &TStmt, want: &dyn Fn(Builtin) -> bool, in_key: Option<&TExpr>) 
         TStmtKind::If { cond, then, otherwise } => e(cond) || stmts_use(then, want, in_key) || stmts_use(otherwise, want, in_key),
         TStmtKind::While { cond, body } => e(cond) || stmts_use(body, want, in_key),
         TStmtKind::ForRange { start, end, body, .. } => e(start) || e(end) || stmts_use(body, want, in_key),
+        // A for-map body is a callback without the shared key: its
+        // aggregations build their own keys from the value slots.
+        TStmtKind::ForMap { body, .. } => stmts_use(body, want, None),
         TStmtKind::Exit { code } => oe(code),
         TStmtKind::Printf { args, .. } | TStmtKind::Action { args, .. } => args.iter().any(e),
         TStmtKind::Return

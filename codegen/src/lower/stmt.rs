@@ -60,6 +60,7 @@ impl Lowerer<'_> {
             }
             TStmtKind::While { cond, body } => self.while_loop(cond, body)?,
             TStmtKind::ForRange { var, start, end, body } => self.for_range(*var, start, end, body)?,
+            TStmtKind::ForMap { var, map, body } => self.for_map(*var, *map, body)?,
             TStmtKind::Break | TStmtKind::Continue => self.loop_jump(matches!(s.kind, TStmtKind::Break))?,
             TStmtKind::ZeroVar { var } => {
                 let info = &self.probe.vars[var.0 as usize];

@@ -14,8 +14,10 @@
 //! - [`lookup`]: finding types, functions and enumerators by name;
 //! - [`resolve`]: BTF types → the checker's [`flowtrace_lang::types::Type`],
 //!   member lookup through anonymous members and bitfields;
-//! - [`write`] and [`subset`] (feature `fixture-writer`): writing BTF blobs for
-//!   test fixtures and hand-built BTF; the binary does not need them.
+//! - [`write`]: writing BTF blobs: the program BTF that callback
+//!   subprograms need at load time, test fixtures and hand-built BTF;
+//! - [`subset`] (feature `fixture-writer`): the vmlinux subset fixture
+//!   generator; the binary does not need it.
 
 pub mod cdecl;
 pub mod lookup;
@@ -23,7 +25,6 @@ pub mod resolve;
 #[cfg(feature = "fixture-writer")]
 pub mod subset;
 pub mod types;
-#[cfg(feature = "fixture-writer")]
 pub mod write;
 
 use std::fmt;

@@ -2,10 +2,10 @@
 //! statements; it only adds a loop level here.)
 
 use super::Checker;
-use crate::ast::{Block, ForIter, Ident, StmtKind};
+use crate::ast::{self, Block, ForIter, Ident, StmtKind};
 use crate::span::Span;
 use crate::typed::{TStmt, TStmtKind};
-use crate::types::Type;
+use crate::types::{AggKind, IntType, Type};
 
 impl Checker<'_> {
     /// A loop's body: `break`/`continue` are allowed inside.
@@ -16,19 +16,11 @@ impl Checker<'_> {
         stmts
     }
 
-    /// `for ($i : start..end) { … }`; `for ($kv : @m)` is reported as not
-    /// available yet.
+    /// `for ($i : start..end) { … }` and `for ($kv : @m) { … }`.
     pub(super) fn for_loop(&mut self, var: &Ident, iter: &ForIter, body: &Block) -> Option<TStmtKind> {
         let (start, end) = match iter {
             ForIter::Range { start, end } => (start, end),
-            ForIter::Map(map) => {
-                self.error_hint(
-                    map.span,
-                    "for loops over a map are not supported yet",
-                    Some("they need a BPF callback program (bpf_for_each_map_elem), which flowtrace does not emit yet; print(@m) or a ranged for over known keys instead".into()),
-                );
-                return None;
-            }
+            ForIter::Map(map) => return self.for_map(var, map, body),
         };
         let start = self.expr(start);
         let end = self.expr(end);
@@ -51,6 +43,54 @@ impl Checker<'_> {
             end: super::maps::coerce(end, &Type::I64),
             body,
         })
+    }
+
+    /// `for ($kv : @m)`: `$kv` is `(key, value)`, the key a tuple when the
+    /// map has several. An aggregation's value is its total over CPUs, as
+    /// reading it anywhere else is.
+    fn for_map(&mut self, var: &Ident, mref: &ast::MapRef, body: &Block) -> Option<TStmtKind> {
+        if let Some(first) = mref.keys.first() {
+            let span = first.span.to(mref.keys.last().map_or(first.span, |k| k.span));
+            self.error_hint(span, "a for loop iterates over a whole map, not one key", Some(format!("write for ($kv : @{})", mref.name)));
+            return None;
+        }
+        let id = self.maps.id(&mref.name, mref.name_span);
+        let value = self.defined_map_value(id, mref.span)?;
+        let name = self.maps.name(id);
+        let key = match self.maps.key(id) {
+            None | Some([]) => {
+                self.error_hint(
+                    mref.span,
+                    format!("{name} has no keys: there is nothing to iterate over"),
+                    Some(format!("read it directly: {name}")),
+                );
+                return None;
+            }
+            Some([one]) => one.clone(),
+            Some(many) => Type::Tuple(many.to_vec()),
+        };
+        let value = match value {
+            Type::Agg(agg) => match agg {
+                AggKind::Count => Type::Int(IntType::U64),
+                AggKind::Sum { signed } | AggKind::Min { signed } | AggKind::Max { signed } | AggKind::Avg { signed } => {
+                    Type::Int(IntType { bits: 64, signed })
+                }
+                AggKind::Stats { .. } | AggKind::Hist | AggKind::Lhist { .. } | AggKind::Tseries { .. } => {
+                    self.error_hint(
+                        mref.span,
+                        format!("{name} holds {}() values, which a for loop cannot read", agg.func_name()),
+                        Some(format!("print it instead: print({name})")),
+                    );
+                    return None;
+                }
+            },
+            other => other,
+        };
+        self.enter_block();
+        let id_var = self.declare_loop_var(var, Type::Tuple(vec![key, value]));
+        let body = self.loop_body(body);
+        self.leave_block();
+        Some(TStmtKind::ForMap { var: id_var?, map: id, body })
     }
 
     /// `break` / `continue`: only inside a loop.

@@ -130,6 +130,11 @@ impl MapTable {
         self.get(id).value.as_ref()
     }
 
+    /// The map's key types once known (empty for a map without a key).
+    pub fn key(&self, id: MapId) -> Option<&[Type]> {
+        self.get(id).key.as_deref()
+    }
+
     pub fn name(&self, id: MapId) -> String {
         display_name(&self.get(id).name)
     }
@@ -200,6 +205,9 @@ impl Checker<'_> {
                 keys = items;
             }
         }
+        if keys.len() == 1 {
+            keys = self.split_tuple_key(id, keys);
+        }
         if failed {
             return None;
         }
@@ -224,6 +232,28 @@ impl Checker<'_> {
             _ => Some(TExpr { kind: TExprKind::Tuple(keys), ty: Type::Tuple(types), span: key_span }),
         };
         Some((id, key))
+    }
+
+    /// A tuple-typed variable (or element of one) given as the key of a map
+    /// with that many keys — `delete(@m, $kv.0)` in `for ($kv : @m)` — is
+    /// those keys, one element each, as bpftrace reads it. Only a variable
+    /// read is split: it can be read once per element.
+    fn split_tuple_key(&self, id: MapId, mut keys: Vec<TExpr>) -> Vec<TExpr> {
+        let Type::Tuple(items) = &keys[0].ty else { return keys };
+        let wanted = self.maps.key(id).map_or(0, |k| k.len());
+        if items.len() < 2 || wanted != items.len() || !is_variable_read(&keys[0]) {
+            return keys;
+        }
+        let (items, whole) = (items.clone(), keys.remove(0));
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(n, ty)| {
+                let index = TExpr { kind: TExprKind::Int(n as u64), ty: Type::I64, span: whole.span };
+                let elem_size = super::type_size(&ty);
+                TExpr { kind: TExprKind::Index { base: Box::new(whole.clone()), index: Box::new(index), elem_size }, ty, span: whole.span }
+            })
+            .collect()
     }
 
     fn unify_key(&mut self, id: MapId, types: Vec<Type>, keys: &[TExpr], span: Span, use_span: Span) -> Option<Vec<Type>> {
@@ -371,6 +401,15 @@ impl Checker<'_> {
             );
         }
         None
+    }
+}
+
+/// `$v`, `$v.0`, `$v.0.1`: reads without side effects.
+fn is_variable_read(e: &TExpr) -> bool {
+    match &e.kind {
+        TExprKind::Var(_) => true,
+        TExprKind::Index { base, index, .. } => matches!(index.kind, TExprKind::Int(_)) && is_variable_read(base),
+        _ => false,
     }
 }
 

@@ -208,6 +208,7 @@ fn settle_stmts(stmts: &mut [TStmt], vars: &[Type]) {
                 settle_expr(end, vars);
                 settle_stmts(body, vars);
             }
+            TStmtKind::ForMap { body, .. } => settle_stmts(body, vars),
             _ => for_each_expr_in_stmt(s, &mut |e| settle_expr(e, vars)),
         }
     }
@@ -243,7 +244,7 @@ fn for_each_expr_in_stmt(s: &mut TStmt, f: &mut dyn FnMut(&mut TExpr)) {
             f(end);
         }
         TStmtKind::Exit { code } => code.iter_mut().for_each(f),
-        TStmtKind::Break | TStmtKind::Continue | TStmtKind::ZeroVar { .. } => {}
+        TStmtKind::Break | TStmtKind::Continue | TStmtKind::ZeroVar { .. } | TStmtKind::ForMap { .. } => {}
         TStmtKind::Return
         | TStmtKind::Time { .. }
         | TStmtKind::PrintMap { .. }

@@ -58,6 +58,49 @@ pub fn kprobe_multi_available() -> bool {
     *AVAILABLE.get_or_init(|| kprobes_available() && try_kprobe_multi())
 }
 
+/// Set to `1` to act as if the kernel had no `bpf_loop` helper: `for`
+/// ranges then compile to bounded back edges (tests of that form on kernels
+/// that have the helper).
+pub const NO_BPF_LOOP_ENV: &str = "FLOWTRACE_NO_BPF_LOOP";
+
+/// Whether this kernel has `bpf_loop` (5.17; Debian's 6.1 has it). Found by
+/// loading a program that calls it with a do-nothing callback (which needs
+/// program BTF, like every program with callbacks), once per process.
+pub fn bpf_loop_available() -> bool {
+    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if std::env::var_os(NO_BPF_LOOP_ENV).is_some_and(|v| v == "1") {
+        return false;
+    }
+    *AVAILABLE.get_or_init(try_bpf_loop)
+}
+
+fn try_bpf_loop() -> bool {
+    use flowtrace_codegen::insn::{helper, BPF_PSEUDO_FUNC};
+    use std::os::fd::AsFd;
+    let mov = |dst: u8| Insn::new(0xb7, dst, 0, 0, 0);
+    let insns = [
+        mov(1),
+        // lddw r2, callback: the callback at 8, counted from the
+        // instruction after the lddw's first slot (1 + 6 + 1).
+        Insn::new(0x18, 2, BPF_PSEUDO_FUNC, 0, 6),
+        Insn::new(0, 0, 0, 0, 0),
+        mov(3),
+        mov(4),
+        Insn::new(0x85, 0, 0, 0, helper::LOOP),
+        mov(0),
+        Insn::new(0x95, 0, 0, 0, 0),
+        mov(0),
+        Insn::new(0x95, 0, 0, 0, 0),
+    ];
+    let btf = flowtrace_codegen::prog_btf::for_functions(&[8]);
+    let Ok(btf_fd) = crate::sys::btf_load(&btf.blob) else {
+        return false;
+    };
+    let prog_btf = crate::sys::ProgBtf { fd: btf_fd.as_fd(), func_info: &btf.func_info };
+    let bytes = flowtrace_codegen::insn::encode_all(&insns);
+    crate::sys::prog_load_with_btf("ft_cap_loop", ProgramKind::Special.bpf_prog_type(), 0, &bytes, Some(&prog_btf)).is_ok()
+}
+
 fn try_kprobe_multi() -> bool {
     use crate::sys_links::{kprobe_multi_link, BPF_TRACE_KPROBE_MULTI};
     use std::os::fd::AsFd;
@@ -201,6 +244,7 @@ fn try_fentry(func: &str, exit: bool) -> Result<(), String> {
         map_relocs: Vec::new(),
         comments: Vec::new(),
         members: Vec::new(),
+        btf: None,
     };
     let object = CompiledProgram { programs: vec![code], maps: Vec::new(), events: Vec::new(), probe_names: Vec::new() };
     let elf = flowtrace_codegen::elf::write_elf(&object)?;

@@ -112,6 +112,7 @@ impl Asm {
             spans: vec![Span::default(); self.insns.len()],
             comments: vec![],
             members: vec![],
+            btf: None,
         }
     }
 }

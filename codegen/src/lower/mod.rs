@@ -51,6 +51,9 @@ pub struct Globals {
     pub start_ns: u64,
     /// `CompileOptions::kprobes_as_fentry`.
     pub kprobes_as_fentry: bool,
+    /// Unread bytes in the ring buffer past which a `printf` record wakes
+    /// user space (below it the record waits for the reader's next poll).
+    pub printf_wake_bytes: u32,
 }
 
 impl Globals {
@@ -67,6 +70,7 @@ impl Globals {
             probe_names: Vec::new(),
             start_ns,
             kprobes_as_fentry: false,
+            printf_wake_bytes: crate::compile::printf_wake_bytes(crate::compile::CompileOptions::default().ringbuf_bytes),
         }
     }
 

@@ -56,7 +56,7 @@ impl Lowerer<'_> {
         let events = self.g.events_map;
         let flags = match wake {
             Wake::Default => Src::Imm(0),
-            Wake::Batched => Src::Reg(self.batched_wake_flags()),
+            Wake::Batched => Src::Reg(self.batched_wake_flags(8 + size)),
         };
         let p = self.call(helper::RINGBUF_RESERVE, &[Arg::Map(events), Arg::Imm(8 + size as i32), Arg::Imm(0)]);
         let (lost, end) = (self.label(), self.label());
@@ -77,15 +77,21 @@ impl Lowerer<'_> {
         Ok(())
     }
 
-    /// The submit flags of a [`Wake::Batched`] record, asked before the
-    /// reservation (no helper call while a record is held): no wake-up
-    /// unless the unread bytes have reached the threshold.
-    fn batched_wake_flags(&mut self) -> crate::ir::Reg {
+    /// The submit flags of a [`Wake::Batched`] record of `bytes`, asked
+    /// before the reservation (no helper call while a record is held): a
+    /// wake-up only for the record that takes the unread bytes across the
+    /// threshold. Not for every record past it: a reader that is behind is
+    /// awake and draining already (it sleeps only once the ring is empty,
+    /// and its poll sees data that came meanwhile), and a forced wake-up per
+    /// record is what costs.
+    fn batched_wake_flags(&mut self, bytes: u32) -> crate::ir::Reg {
         let events = self.g.events_map;
         let unread = self.call(helper::RINGBUF_QUERY, &[Arg::Map(events), Arg::Imm(BPF_RB_AVAIL_DATA)]);
         let flags = self.constant(BPF_RB_NO_WAKEUP as u64);
         let quiet = self.label();
-        self.jump(Cond::Lt, unread, Src::Imm(self.g.printf_wake_bytes as i32), quiet);
+        let threshold = self.g.printf_wake_bytes as i32;
+        self.jump(Cond::Ge, unread, Src::Imm(threshold), quiet);
+        self.jump(Cond::Lt, unread, Src::Imm(threshold.saturating_sub(bytes as i32).max(0)), quiet);
         self.alu(crate::ir::AluOp::Mov, flags, Src::Imm(BPF_RB_FORCE_WAKEUP));
         self.place(quiet);
         flags

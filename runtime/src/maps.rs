@@ -164,16 +164,7 @@ impl Maps {
                 return Ok(raw);
             }
         }
-        let mut raw = RawEntries { key_size: spec.key_size as usize, value_size, keys: Vec::new(), values: Vec::new() };
-        let mut buf = vec![0u8; value_size];
-        for k in self.keys_of(index)? {
-            // A key deleted since we listed it is simply not in the snapshot.
-            if sys::map_lookup(fd, &k, &mut buf).map_err(kernel(format!("reading {}", spec.name)))? {
-                raw.keys.extend_from_slice(&k);
-                raw.values.extend_from_slice(&buf);
-            }
-        }
-        Ok(raw)
+        per_key(fd, spec.key_size as usize, value_size).map_err(kernel(format!("reading {}", spec.name)))
     }
 
     /// Every entry of a user map, per-CPU copies merged.
@@ -344,6 +335,20 @@ fn batched(fd: BorrowedFd<'_>, key_size: usize, value_size: usize) -> std::io::R
     }
 }
 
+/// The whole of a map, one `BPF_MAP_GET_NEXT_KEY` and one lookup per key.
+fn per_key(fd: BorrowedFd<'_>, key_size: usize, value_size: usize) -> std::io::Result<RawEntries> {
+    let mut raw = RawEntries { key_size, value_size, keys: Vec::new(), values: Vec::new() };
+    let mut buf = vec![0u8; value_size];
+    for k in sys::map_keys(fd, key_size)? {
+        // A key deleted since we listed it is simply not in the snapshot.
+        if sys::map_lookup(fd, &k, &mut buf)? {
+            raw.keys.extend_from_slice(&k);
+            raw.values.extend_from_slice(&buf);
+        }
+    }
+    Ok(raw)
+}
+
 /// `created` is a wrapping per-CPU sum (a key created on one CPU may be
 /// deleted on another); read as signed so a net removal counts as none.
 pub fn evictions(created: u64, live: u64, removed: u64) -> u64 {
@@ -369,7 +374,73 @@ fn value_kind(value: &MapValue) -> ValueKind {
 
 #[cfg(test)]
 mod tests {
-    use super::evictions;
+    use super::{batched, evictions, per_key, RawEntries};
+    use crate::sys;
+    use std::collections::BTreeMap;
+    use std::os::fd::AsFd;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    fn as_map(raw: &RawEntries) -> BTreeMap<u64, u64> {
+        let mut map = BTreeMap::new();
+        for (k, v) in raw.iter() {
+            let key = u64::from_le_bytes(k.try_into().unwrap());
+            let old = map.insert(key, u64::from_le_bytes(v.try_into().unwrap()));
+            assert!(old.is_none(), "key {key} read twice");
+        }
+        map
+    }
+
+    /// Batch reads agree with per-key reads on a hash map that a writer keeps
+    /// updating (every value growing, new keys arriving) while it is read:
+    /// read per key, then in batches, then per key again, each key of the
+    /// first read is in the batch read once, with a value between the two
+    /// per-key reads'; once the writer stops, both reads are identical.
+    #[test]
+    fn batch_reads_match_per_key_reads_while_the_map_changes() {
+        if !flowtrace_testkit::root_tests_enabled("batch_reads_match_per_key_reads_while_the_map_changes") {
+            return;
+        }
+        const HASH: u32 = 1;
+        let fd = sys::map_create("ft_t_batchread", HASH, 8, 8, 200_000).unwrap();
+        let put = |k: u64, v: u64| sys::map_update(fd.as_fd(), &k.to_le_bytes(), &v.to_le_bytes(), sys::BPF_ANY).unwrap();
+        for k in 0..50_000 {
+            put(k, 1);
+        }
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let (mut round, mut next_new) = (1u64, 50_000u64);
+                while !stop.load(Ordering::SeqCst) {
+                    round += 1;
+                    for k in (0..50_000).step_by(7) {
+                        put(k, round);
+                    }
+                    for _ in 0..500 {
+                        if next_new < 150_000 {
+                            put(next_new, 1);
+                            next_new += 1;
+                        }
+                    }
+                }
+            });
+            let (before, batch, after) = (
+                as_map(&per_key(fd.as_fd(), 8, 8).unwrap()),
+                as_map(&batched(fd.as_fd(), 8, 8).unwrap()),
+                as_map(&per_key(fd.as_fd(), 8, 8).unwrap()),
+            );
+            stop.store(true, Ordering::SeqCst);
+            for (k, v) in &before {
+                let b = batch.get(k).unwrap_or_else(|| panic!("key {k} missing from the batch read"));
+                assert!(b >= v && after[k] >= *b, "key {k}: per key {v}, batch {b}, per key again {}", after[k]);
+            }
+            for k in batch.keys() {
+                assert!(after.contains_key(k), "key {k} from the batch read is not in the map");
+            }
+        });
+        let quiet_batch = as_map(&batched(fd.as_fd(), 8, 8).unwrap());
+        assert_eq!(quiet_batch, as_map(&per_key(fd.as_fd(), 8, 8).unwrap()));
+        assert!(quiet_batch.len() > 50_000, "the writer added keys while the map was read");
+    }
 
     #[test]
     fn evictions_are_creations_not_accounted_for() {

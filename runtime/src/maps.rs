@@ -169,24 +169,41 @@ impl Maps {
 
     /// Every entry of a user map, per-CPU copies merged.
     pub fn snapshot(&self, id: MapId) -> Result<MapSnapshot, RuntimeError> {
+        self.snapshot_top(id, 0).map(|(snap, _)| snap)
+    }
+
+    /// For `print(@m, top)`: the entries that can be among the `top`
+    /// printed (see `output::order::top_candidates`; every entry when `top`
+    /// is 0), with the number of entries the map holds. Only their keys are
+    /// decoded: a top 10 of a million keys decodes ten-odd keys, not a million.
+    pub fn snapshot_top(&self, id: MapId, top: u64) -> Result<(MapSnapshot, usize), RuntimeError> {
         let (index, spec) = self.user(id)?;
         let MapRole::User { name, keys, value, .. } = &spec.role else { unreachable!("user() checked the role") };
         let raw = self.raw_entries(index)?;
-        let mut entries = Vec::with_capacity(raw.len());
-        for (k, buf) in raw.iter() {
-            let value = match value {
-                MapValue::Agg(agg) => {
-                    let stride = layout::round_up(spec.value_size) as usize;
-                    let cpus = if is_per_cpu(spec.map_type) { self.cpus } else { 1 };
-                    decode::aggregate(*agg, buf, stride, cpus)
-                }
-                MapValue::Plain(ty) => decode::plain(ty, buf, &self.probes),
-            };
-            entries.push(MapEntry { key: decode::key(keys, k, &self.probes), value });
+        let mut values: Vec<Option<crate::values::AggValue>> = raw
+            .iter()
+            .map(|(_, buf)| {
+                Some(match value {
+                    MapValue::Agg(agg) => {
+                        let stride = layout::round_up(spec.value_size) as usize;
+                        let cpus = if is_per_cpu(spec.map_type) { self.cpus } else { 1 };
+                        decode::aggregate(*agg, buf, stride, cpus)
+                    }
+                    MapValue::Plain(ty) => decode::plain(ty, buf, &self.probes),
+                })
+            })
+            .collect();
+        let live = values.len();
+        let chosen = if value_kind(value) == ValueKind::Stats { None } else { crate::output::order::top_candidates(&values, top) };
+        let chosen = chosen.unwrap_or_else(|| (0..live).collect());
+        let mut entries = Vec::with_capacity(chosen.len());
+        for i in chosen {
+            let value = values[i].take().expect("each entry is chosen once");
+            entries.push(MapEntry { key: decode::key(keys, raw.key(i), &self.probes), value });
         }
         let name = if name.starts_with('@') { name.clone() } else { format!("@{name}") };
-        let evicted = if is_lru(spec.map_type) { self.evicted(index, id, entries.len() as u64)? } else { 0 };
-        Ok(MapSnapshot {
+        let evicted = if is_lru(spec.map_type) { self.evicted(index, id, live as u64)? } else { 0 };
+        let snap = MapSnapshot {
             name,
             entries,
             evicted,
@@ -194,7 +211,8 @@ impl Maps {
             max_entries: spec.max_entries,
             kind: value_kind(value),
             keyless: keys.is_empty(),
-        })
+        };
+        Ok((snap, live))
     }
 
     /// `clear(@m)`: removes every key (arrays cannot lose keys, so they are zeroed).
@@ -305,8 +323,8 @@ struct RawEntries {
 }
 
 impl RawEntries {
-    fn len(&self) -> usize {
-        self.keys.len() / self.key_size.max(1)
+    fn key(&self, i: usize) -> &[u8] {
+        &self.keys[i * self.key_size..(i + 1) * self.key_size]
     }
 
     fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {

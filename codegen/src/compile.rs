@@ -203,6 +203,14 @@ fn finish(ir: &IrFunc, probe: &flowtrace_lang::typed::TProbe) -> Result<emit::Em
 }
 
 /// The maps every program shares: one per user map, then stats and events.
+/// An eighth of the ring buffer: at 100k `printf`s a second (~5 MB/s) the
+/// reader is woken every few milliseconds, long before the ring can fill,
+/// while a trickle of events costs no wake-up at all (the reader's poll
+/// timeout, 50 ms, picks them up).
+pub(crate) fn printf_wake_bytes(ringbuf_bytes: u32) -> u32 {
+    ringbuf_bytes / 8
+}
+
 fn globals(p: &TypedProgram, opts: &CompileOptions) -> Globals {
     let mut g = Globals::new(opts.start_ns);
     g.wall_offset_ns = opts.wall_offset_ns;
@@ -210,6 +218,7 @@ fn globals(p: &TypedProgram, opts: &CompileOptions) -> Globals {
     g.possible_cpus = opts.possible_cpus;
     g.helper_warnings = opts.helper_warnings;
     g.bpf_loop = opts.bpf_loop;
+    g.printf_wake_bytes = printf_wake_bytes(opts.ringbuf_bytes);
     let mut used_names = UniqueNames::default();
     for (i, m) in p.maps.iter().enumerate() {
         let (declared, n) = match m.declared {

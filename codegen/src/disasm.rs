@@ -229,6 +229,7 @@ fn helper_name(id: i32) -> Option<&'static str> {
         RINGBUF_RESERVE => "ringbuf_reserve",
         RINGBUF_SUBMIT => "ringbuf_submit",
         RINGBUF_DISCARD => "ringbuf_discard",
+        RINGBUF_QUERY => "ringbuf_query",
         GET_FUNC_IP => "get_func_ip",
         GET_ATTACH_COOKIE => "get_attach_cookie",
         _ => return None,

@@ -55,14 +55,15 @@ pub trait EventSink {
 /// What [`drain`] needs of the maps: the loaded program's own
 /// ([`crate::maps::Maps`]) or a session's ([`crate::session::SessionMaps`]).
 pub(crate) trait MapAccess {
-    fn snapshot(&self, id: MapId) -> Result<MapSnapshot, RuntimeError>;
+    /// What `print(@m, top)` needs: at least the `top` largest entries.
+    fn snapshot_top(&self, id: MapId, top: u64) -> Result<MapSnapshot, RuntimeError>;
     fn clear(&self, id: MapId) -> Result<(), RuntimeError>;
     fn zero(&self, id: MapId) -> Result<(), RuntimeError>;
 }
 
 impl MapAccess for crate::maps::Maps {
-    fn snapshot(&self, id: MapId) -> Result<MapSnapshot, RuntimeError> {
-        crate::maps::Maps::snapshot(self, id)
+    fn snapshot_top(&self, id: MapId, top: u64) -> Result<MapSnapshot, RuntimeError> {
+        crate::maps::Maps::snapshot_top(self, id, top).map(|(snap, _)| snap)
     }
     fn clear(&self, id: MapId) -> Result<(), RuntimeError> {
         crate::maps::Maps::clear(self, id)
@@ -84,7 +85,7 @@ pub(crate) fn drain(events: &mut Events, maps: &dyn MapAccess, sink: &mut dyn Ev
             Event::PrintValue(v) => sink.print_value(&v).map_err(out)?,
             Event::Time { format } => sink.time(format).map_err(out)?,
             Event::PrintMap { map, top, div } => {
-                let snapshot = maps.snapshot(map)?;
+                let snapshot = maps.snapshot_top(map, top)?;
                 sink.print_map(&snapshot, top, div).map_err(out)?;
             }
             Event::Clear { map } => maps.clear(map)?,

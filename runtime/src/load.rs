@@ -24,9 +24,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// How far detaching has got in this process: links dropped, of how many
-/// were asked to go. Each perf-event tracepoint detach waits ~70 ms for the
-/// kernel (tracepoint unregister + RCU), so thousands take minutes; a user
-/// who signals again meanwhile is told this instead of silence.
+/// were asked to go. A perf-event release waits ~70 ms for the kernel
+/// (tracepoint unregister + RCU); tracepoints hand theirs to a background
+/// process (`attach::detach`), but other kinds, or `FLOWTRACE_DETACH=wait`,
+/// still wait here, so a user who signals again meanwhile is told this
+/// instead of silence.
 pub struct DetachProgress {
     pub done: AtomicUsize,
     pub total: AtomicUsize,
@@ -336,19 +338,13 @@ impl Loaded {
             std::mem::take(&mut self.links).into_iter().partition(|(i, _)| compiled.contains(&self.programs[*i].index));
         self.links = kept;
         DETACH_PROGRESS.total.fetch_add(gone.len(), Ordering::SeqCst);
-        for link in gone {
-            drop(link);
-            DETACH_PROGRESS.done.fetch_add(1, Ordering::SeqCst);
-        }
+        attach::detach::detach(gone.into_iter().map(|(_, link)| link).collect(), &DETACH_PROGRESS.done);
     }
 
     /// Detaches every probe (the programs stay loaded until drop).
     pub fn detach_all(&mut self) {
         DETACH_PROGRESS.total.fetch_add(self.links.len(), Ordering::SeqCst);
-        for link in self.links.drain(..) {
-            drop(link);
-            DETACH_PROGRESS.done.fetch_add(1, Ordering::SeqCst);
-        }
+        attach::detach::detach(self.links.drain(..).map(|(_, link)| link).collect(), &DETACH_PROGRESS.done);
     }
 
     /// Runs every BEGIN program (`AttachKind::Begin`), in order.

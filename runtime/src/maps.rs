@@ -159,38 +159,46 @@ impl Maps {
                 return Ok(raw);
             }
         }
-        let mut raw = RawEntries { key_size: spec.key_size as usize, value_size, keys: Vec::new(), values: Vec::new() };
-        let mut buf = vec![0u8; value_size];
-        for k in self.keys_of(index)? {
-            // A key deleted since we listed it is simply not in the snapshot.
-            if sys::map_lookup(fd, &k, &mut buf).map_err(kernel(format!("reading {}", spec.name)))? {
-                raw.keys.extend_from_slice(&k);
-                raw.values.extend_from_slice(&buf);
-            }
-        }
-        Ok(raw)
+        per_key(fd, spec.key_size as usize, value_size).map_err(kernel(format!("reading {}", spec.name)))
     }
 
     /// Every entry of a user map, per-CPU copies merged.
     pub fn snapshot(&self, id: MapId) -> Result<MapSnapshot, RuntimeError> {
+        self.snapshot_top(id, 0).map(|(snap, _)| snap)
+    }
+
+    /// For `print(@m, top)`: the entries that can be among the `top`
+    /// printed (see `output::order::top_candidates`; every entry when `top`
+    /// is 0), with the number of entries the map holds. Only their keys are
+    /// decoded: a top 10 of a million keys decodes ten-odd keys, not a million.
+    pub fn snapshot_top(&self, id: MapId, top: u64) -> Result<(MapSnapshot, usize), RuntimeError> {
         let (index, spec) = self.user(id)?;
         let MapRole::User { name, keys, value, .. } = &spec.role else { unreachable!("user() checked the role") };
         let raw = self.raw_entries(index)?;
-        let mut entries = Vec::with_capacity(raw.len());
-        for (k, buf) in raw.iter() {
-            let value = match value {
-                MapValue::Agg(agg) => {
-                    let stride = layout::round_up(spec.value_size) as usize;
-                    let cpus = if is_per_cpu(spec.map_type) { self.cpus } else { 1 };
-                    decode::aggregate(*agg, buf, stride, cpus)
-                }
-                MapValue::Plain(ty) => decode::plain(ty, buf, &self.probes),
-            };
-            entries.push(MapEntry { key: decode::key(keys, k, &self.probes), value });
+        let mut values: Vec<Option<crate::values::AggValue>> = raw
+            .iter()
+            .map(|(_, buf)| {
+                Some(match value {
+                    MapValue::Agg(agg) => {
+                        let stride = layout::round_up(spec.value_size) as usize;
+                        let cpus = if is_per_cpu(spec.map_type) { self.cpus } else { 1 };
+                        decode::aggregate(*agg, buf, stride, cpus)
+                    }
+                    MapValue::Plain(ty) => decode::plain(ty, buf, &self.probes),
+                })
+            })
+            .collect();
+        let live = values.len();
+        let chosen = if value_kind(value) == ValueKind::Stats { None } else { crate::output::order::top_candidates(&values, top) };
+        let chosen = chosen.unwrap_or_else(|| (0..live).collect());
+        let mut entries = Vec::with_capacity(chosen.len());
+        for i in chosen {
+            let value = values[i].take().expect("each entry is chosen once");
+            entries.push(MapEntry { key: decode::key(keys, raw.key(i), &self.probes), value });
         }
         let name = if name.starts_with('@') { name.clone() } else { format!("@{name}") };
-        let evicted = if is_lru(spec.map_type) { self.evicted(index, id, entries.len() as u64)? } else { 0 };
-        Ok(MapSnapshot {
+        let evicted = if is_lru(spec.map_type) { self.evicted(index, id, live as u64)? } else { 0 };
+        let snap = MapSnapshot {
             name,
             entries,
             evicted,
@@ -198,7 +206,8 @@ impl Maps {
             max_entries: spec.max_entries,
             kind: value_kind(value),
             keyless: keys.is_empty(),
-        })
+        };
+        Ok((snap, live))
     }
 
     /// `clear(@m)`: removes every key (arrays cannot lose keys, so they are zeroed).
@@ -309,8 +318,8 @@ struct RawEntries {
 }
 
 impl RawEntries {
-    fn len(&self) -> usize {
-        self.keys.len() / self.key_size.max(1)
+    fn key(&self, i: usize) -> &[u8] {
+        &self.keys[i * self.key_size..(i + 1) * self.key_size]
     }
 
     fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
@@ -339,6 +348,20 @@ fn batched(fd: BorrowedFd<'_>, key_size: usize, value_size: usize) -> std::io::R
     }
 }
 
+/// The whole of a map, one `BPF_MAP_GET_NEXT_KEY` and one lookup per key.
+fn per_key(fd: BorrowedFd<'_>, key_size: usize, value_size: usize) -> std::io::Result<RawEntries> {
+    let mut raw = RawEntries { key_size, value_size, keys: Vec::new(), values: Vec::new() };
+    let mut buf = vec![0u8; value_size];
+    for k in sys::map_keys(fd, key_size)? {
+        // A key deleted since we listed it is simply not in the snapshot.
+        if sys::map_lookup(fd, &k, &mut buf)? {
+            raw.keys.extend_from_slice(&k);
+            raw.values.extend_from_slice(&buf);
+        }
+    }
+    Ok(raw)
+}
+
 /// `created` is a wrapping per-CPU sum (a key created on one CPU may be
 /// deleted on another); read as signed so a net removal counts as none.
 pub fn evictions(created: u64, live: u64, removed: u64) -> u64 {
@@ -365,7 +388,73 @@ fn value_kind(value: &MapValue) -> ValueKind {
 
 #[cfg(test)]
 mod tests {
-    use super::evictions;
+    use super::{batched, evictions, per_key, RawEntries};
+    use crate::sys;
+    use std::collections::BTreeMap;
+    use std::os::fd::AsFd;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    fn as_map(raw: &RawEntries) -> BTreeMap<u64, u64> {
+        let mut map = BTreeMap::new();
+        for (k, v) in raw.iter() {
+            let key = u64::from_le_bytes(k.try_into().unwrap());
+            let old = map.insert(key, u64::from_le_bytes(v.try_into().unwrap()));
+            assert!(old.is_none(), "key {key} read twice");
+        }
+        map
+    }
+
+    /// Batch reads agree with per-key reads on a hash map that a writer keeps
+    /// updating (every value growing, new keys arriving) while it is read:
+    /// read per key, then in batches, then per key again, each key of the
+    /// first read is in the batch read once, with a value between the two
+    /// per-key reads'; once the writer stops, both reads are identical.
+    #[test]
+    fn batch_reads_match_per_key_reads_while_the_map_changes() {
+        if !flowtrace_testkit::root_tests_enabled("batch_reads_match_per_key_reads_while_the_map_changes") {
+            return;
+        }
+        const HASH: u32 = 1;
+        let fd = sys::map_create("ft_t_batchread", HASH, 8, 8, 200_000).unwrap();
+        let put = |k: u64, v: u64| sys::map_update(fd.as_fd(), &k.to_le_bytes(), &v.to_le_bytes(), sys::BPF_ANY).unwrap();
+        for k in 0..50_000 {
+            put(k, 1);
+        }
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let (mut round, mut next_new) = (1u64, 50_000u64);
+                while !stop.load(Ordering::SeqCst) {
+                    round += 1;
+                    for k in (0..50_000).step_by(7) {
+                        put(k, round);
+                    }
+                    for _ in 0..500 {
+                        if next_new < 150_000 {
+                            put(next_new, 1);
+                            next_new += 1;
+                        }
+                    }
+                }
+            });
+            let (before, batch, after) = (
+                as_map(&per_key(fd.as_fd(), 8, 8).unwrap()),
+                as_map(&batched(fd.as_fd(), 8, 8).unwrap()),
+                as_map(&per_key(fd.as_fd(), 8, 8).unwrap()),
+            );
+            stop.store(true, Ordering::SeqCst);
+            for (k, v) in &before {
+                let b = batch.get(k).unwrap_or_else(|| panic!("key {k} missing from the batch read"));
+                assert!(b >= v && after[k] >= *b, "key {k}: per key {v}, batch {b}, per key again {}", after[k]);
+            }
+            for k in batch.keys() {
+                assert!(after.contains_key(k), "key {k} from the batch read is not in the map");
+            }
+        });
+        let quiet_batch = as_map(&batched(fd.as_fd(), 8, 8).unwrap());
+        assert_eq!(quiet_batch, as_map(&per_key(fd.as_fd(), 8, 8).unwrap()));
+        assert!(quiet_batch.len() > 50_000, "the writer added keys while the map was read");
+    }
 
     #[test]
     fn evictions_are_creations_not_accounted_for() {

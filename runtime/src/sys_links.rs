@@ -86,6 +86,8 @@ struct PerfEventAttr {
 
 const PERF_FLAG_FD_CLOEXEC: libc::c_ulong = 8;
 const PERF_EVENT_IOC_ENABLE: libc::c_ulong = 0x2400;
+pub(crate) const PERF_EVENT_IOC_DISABLE: libc::c_ulong = 0x2401;
+const PERF_TYPE_TRACEPOINT: u32 = 2;
 
 /// The kprobe PMU's type number and its `retprobe` config bit, from sysfs.
 fn kprobe_pmu() -> io::Result<(u32, u64)> {
@@ -111,6 +113,28 @@ pub fn kprobe_perf_event(func: &str, retprobe: bool) -> io::Result<OwnedFd> {
     // SAFETY: attr is a valid perf_event_attr prefix whose size field says
     // how long it is; `name` outlives the call. pid -1 with cpu 0 is how a
     // kprobe event covering every task on every CPU is opened.
+    let fd = unsafe {
+        libc::syscall(libc::SYS_perf_event_open, &attr as *const PerfEventAttr, -1i32, 0i32, -1i32, PERF_FLAG_FD_CLOEXEC)
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a new fd the kernel just returned, owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// The tracepoint with tracefs id `id` as a perf event on all tasks (cpu 0
+/// with pid -1 covers every CPU for a tracepoint), one sample per hit.
+pub fn tracepoint_perf_event(id: u64) -> io::Result<OwnedFd> {
+    let attr = PerfEventAttr {
+        kind: PERF_TYPE_TRACEPOINT,
+        size: std::mem::size_of::<PerfEventAttr>() as u32,
+        config: id,
+        sample_period: 1,
+        wakeup_events: 1,
+        ..Default::default()
+    };
+    // SAFETY: attr is a valid perf_event_attr prefix whose size field says how long it is.
     let fd = unsafe {
         libc::syscall(libc::SYS_perf_event_open, &attr as *const PerfEventAttr, -1i32, 0i32, -1i32, PERF_FLAG_FD_CLOEXEC)
     };

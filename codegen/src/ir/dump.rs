@@ -87,6 +87,7 @@ pub fn helper_name(id: i32) -> String {
         helper::RINGBUF_RESERVE => "ringbuf_reserve",
         helper::RINGBUF_SUBMIT => "ringbuf_submit",
         helper::RINGBUF_DISCARD => "ringbuf_discard",
+        helper::RINGBUF_QUERY => "ringbuf_query",
         helper::RINGBUF_OUTPUT => "ringbuf_output",
         helper::SKB_LOAD_BYTES => "skb_load_bytes",
         helper::GET_SOCKET_COOKIE => "get_socket_cookie",

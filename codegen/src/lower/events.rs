@@ -12,11 +12,34 @@ use flowtrace_lang::typed::{MapId, TExpr};
 use flowtrace_lang::types::Type;
 use flowtrace_stdlib::printf::Format;
 
+/// `bpf_ringbuf_query`'s flag for the bytes not yet consumed.
+const BPF_RB_AVAIL_DATA: i32 = 0;
+/// `bpf_ringbuf_submit` flags.
+const BPF_RB_NO_WAKEUP: i32 = 1;
+const BPF_RB_FORCE_WAKEUP: i32 = 2;
+
+/// Whether submitting a record wakes the reader.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wake {
+    /// The kernel's default: wake when the reader has caught up. Control
+    /// records (`exit`, `clear`, `print`, …) act at once.
+    Default,
+    /// `printf`: a wake-up per record costs more in the kernel than the
+    /// record (irq_work + the reader's context switch), so wake only once
+    /// the unread bytes pass `Globals::printf_wake_bytes`; the reader's
+    /// short poll timeout picks up the rest.
+    Batched,
+}
+
 impl Lowerer<'_> {
     /// Reserve a record, fill it, submit it; count it as lost when the ring
     /// buffer is full. Arguments are evaluated before the reservation so no
     /// helper call happens while the record is held.
     pub(super) fn send_event(&mut self, kind: EventKind, args: &[TExpr]) -> LowerResult<()> {
+        self.send_event_waking(kind, args, Wake::Default)
+    }
+
+    fn send_event_waking(&mut self, kind: EventKind, args: &[TExpr], wake: Wake) -> LowerResult<()> {
         let mut vals = Vec::with_capacity(args.len());
         for a in args {
             let v = self.expr(a)?;
@@ -31,6 +54,10 @@ impl Lowerer<'_> {
         let id = self.g.events.len() as i32;
         self.g.events.push(kind);
         let events = self.g.events_map;
+        let flags = match wake {
+            Wake::Default => Src::Imm(0),
+            Wake::Batched => Src::Reg(self.batched_wake_flags(8 + size)),
+        };
         let p = self.call(helper::RINGBUF_RESERVE, &[Arg::Map(events), Arg::Imm(8 + size as i32), Arg::Imm(0)]);
         let (lost, end) = (self.label(), self.label());
         self.jump(Cond::Eq, p, Src::Imm(0), lost);
@@ -38,7 +65,10 @@ impl Lowerer<'_> {
         for (i, (v, ty)) in vals.into_iter().zip(&types).enumerate() {
             self.store_value(Mem { base: p, off: 8 + offs[i] as i16 }, ty, v, ty)?;
         }
-        self.call(helper::RINGBUF_SUBMIT, &[Arg::Reg(p), Arg::Imm(0)]);
+        match flags {
+            Src::Reg(f) => self.call(helper::RINGBUF_SUBMIT, &[Arg::Reg(p), Arg::Reg(f)]),
+            Src::Imm(f) => self.call(helper::RINGBUF_SUBMIT, &[Arg::Reg(p), Arg::Imm(f)]),
+        };
         self.goto(end);
         self.place(lost);
         let slot = self.g.lost_events_slot();
@@ -72,10 +102,30 @@ impl Lowerer<'_> {
         self.place(ok);
     }
 
+    /// The submit flags of a [`Wake::Batched`] record of `bytes`, asked
+    /// before the reservation (no helper call while a record is held): a
+    /// wake-up only for the record that takes the unread bytes across the
+    /// threshold. Not for every record past it: a reader that is behind is
+    /// awake and draining already (it sleeps only once the ring is empty,
+    /// and its poll sees data that came meanwhile), and a forced wake-up per
+    /// record is what costs.
+    fn batched_wake_flags(&mut self, bytes: u32) -> crate::ir::Reg {
+        let events = self.g.events_map;
+        let unread = self.call(helper::RINGBUF_QUERY, &[Arg::Map(events), Arg::Imm(BPF_RB_AVAIL_DATA)]);
+        let flags = self.constant(BPF_RB_NO_WAKEUP as u64);
+        let quiet = self.label();
+        let threshold = self.g.printf_wake_bytes as i32;
+        self.jump(Cond::Ge, unread, Src::Imm(threshold), quiet);
+        self.jump(Cond::Lt, unread, Src::Imm(threshold.saturating_sub(bytes as i32).max(0)), quiet);
+        self.alu(crate::ir::AluOp::Mov, flags, Src::Imm(BPF_RB_FORCE_WAKEUP));
+        self.place(quiet);
+        flags
+    }
+
     pub fn printf(&mut self, format: &Format, args: &[TExpr]) -> LowerResult<()> {
         self.comment(format!(">printf {:?}", format.text));
         let types = args.iter().map(|a| a.ty.clone()).collect();
-        self.send_event(EventKind::Printf { format: format.clone(), args: types }, args)
+        self.send_event_waking(EventKind::Printf { format: format.clone(), args: types }, args, Wake::Batched)
     }
 
     pub fn time_event(&mut self, format: &str) -> LowerResult<()> {

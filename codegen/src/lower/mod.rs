@@ -65,6 +65,9 @@ pub struct Globals {
     pub helper_warnings: bool,
     /// `CompileOptions::bpf_loop`.
     pub bpf_loop: bool,
+    /// Unread bytes in the ring buffer past which a `printf` record wakes
+    /// user space (below it the record waits for the reader's next poll).
+    pub printf_wake_bytes: u32,
 }
 
 impl Globals {
@@ -85,6 +88,7 @@ impl Globals {
             wall_offset_ns: 0,
             helper_warnings: false,
             bpf_loop: false,
+            printf_wake_bytes: crate::compile::printf_wake_bytes(crate::compile::CompileOptions::default().ringbuf_bytes),
         }
     }
 

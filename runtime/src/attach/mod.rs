@@ -6,6 +6,7 @@
 //! `Drop` detaches it, so [`Link`]s going out of scope leave nothing behind.
 
 pub mod capabilities;
+pub(crate) mod detach;
 pub(crate) mod fentry;
 pub(crate) mod kprobe;
 pub(crate) mod kprobe_multi;
@@ -62,6 +63,8 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
 #[allow(dead_code)]
 pub(crate) enum Link {
     TracePoint(aya::programs::trace_point::TracePointLink),
+    /// A tracepoint attached by flowtrace itself (link and perf event kept).
+    Tracepoint(detach::PerfPair),
     PerfEvent(aya::programs::perf_event::PerfEventLink),
     KProbe(aya::programs::kprobe::KProbeLink),
     RawTracePoint(aya::programs::raw_trace_point::RawTracePointLink),

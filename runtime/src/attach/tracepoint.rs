@@ -1,9 +1,18 @@
 //! `tracepoint:CATEGORY:NAME`: a perf-event attachment of a
 //! `BPF_PROG_TYPE_TRACEPOINT` program to `/sys/kernel/tracing/events/CAT/NAME`.
+//!
+//! The perf event and the BPF link are opened here rather than by aya so
+//! that both fds are kept: detaching closes the link at once and can leave
+//! the slow release of the perf event to a background process
+//! (`super::detach`).
 
+use super::capabilities::errno_words;
+use super::detach::PerfPair;
 use super::{Failure, Link, LoadFailure};
+use crate::sys_links::{perf_event_link, tracepoint_perf_event};
 use aya::programs::{Program, TracePoint};
 use flowtrace_lang::ast::{AttachKind, AttachPoint};
+use std::os::fd::AsFd;
 use std::path::Path;
 
 const TRACEFS: &str = "/sys/kernel/tracing";
@@ -23,9 +32,24 @@ pub(super) fn attach(prog: &mut Program, point: &AttachPoint) -> Result<Link, Fa
         return Err(Failure::new(format!("tracepoint {category}:{name} does not exist on this kernel"))
             .hint(format!("list the available ones with `ls {TRACEFS}/events/{category}/`")));
     }
+    let id: u64 = std::fs::read_to_string(events.join("id"))
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .ok_or_else(|| Failure::new(format!("cannot read the id of tracepoint {category}:{name} from tracefs")))?;
     let tp: &mut TracePoint = prog.try_into()?;
-    let id = tp.attach(category, name)?;
-    Ok(Link::TracePoint(tp.take_link(id)?))
+    let words = |e: std::io::Error| Failure::new(errno_words(e.raw_os_error().unwrap_or(0)));
+    let event = tracepoint_perf_event(id).map_err(words)?;
+    match perf_event_link(tp.fd()?.as_fd(), event.as_fd(), 0) {
+        Ok(link) => Ok(Link::Tracepoint(PerfPair { link, event })),
+        // Kernels before 5.15 have no BPF link for perf events: aya attaches
+        // with PERF_EVENT_IOC_SET_BPF instead (detached only by closing).
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+            drop(event);
+            let id = tp.attach(category, name)?;
+            Ok(Link::TracePoint(tp.take_link(id)?))
+        }
+        Err(e) => Err(words(e)),
+    }
 }
 
 /// aya finds tracepoint ids through a mounted tracefs; a fresh machine or

@@ -23,8 +23,14 @@ impl Formatter for Text {
     fn map(&self, map: &MapSnapshot, top: u64, div: u64) -> String {
         let div = div.max(1);
         let entries = order::ordered(map, top);
-        let rendered: Vec<String> = entries.iter().map(|e| entry(map, e, div)).collect();
-        let mut out = rendered.join("\n");
+        // One buffer: a million entries made a million Strings, then a joined copy.
+        let mut out = String::with_capacity(entries.len() * 32 + 1);
+        for (i, e) in entries.iter().enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            out.push_str(&entry(map, e, div));
+        }
         out.push('\n');
         // bpftrace ends avg/stats maps with a blank line, empty ones too.
         if matches!(order::shape_of(map), Shape::Avg | Shape::Stats)

@@ -149,7 +149,12 @@ impl SessionMaps {
     /// Every entry of user map `id`, per-CPU shares summed, with the
     /// updates dropped because it was full and (LRU) the keys evicted.
     pub fn snapshot(&self, id: MapId) -> Result<MapSnapshot, RuntimeError> {
-        let mut snap = self.maps()?.snapshot(id)?;
+        self.snapshot_top(id, 0)
+    }
+
+    /// [`Self::snapshot`] keeping only what `print(@m, top)` can print.
+    pub fn snapshot_top(&self, id: MapId, top: u64) -> Result<MapSnapshot, RuntimeError> {
+        let (mut snap, live) = self.maps()?.snapshot_top(id, top)?;
         let name = self.name_of(id).unwrap_or_default();
         let slot_of = |names: &[String]| names.iter().position(|n| n == name);
         snap.dropped_updates = self.stats_sum(|names| slot_of(names).map(|i| i as u32));
@@ -158,7 +163,7 @@ impl SessionMaps {
             let created =
                 self.stats_sum(|names| Some(stats_inserts_slot(names.len() as u32, MapId(slot_of(names)? as u32))));
             let removed = self.maps()?.removed_keys(id);
-            snap.evicted = evictions(created, snap.entries.len() as u64, removed);
+            snap.evicted = evictions(created, live as u64, removed);
         }
         Ok(snap)
     }
@@ -201,8 +206,8 @@ impl SessionMaps {
 }
 
 impl MapAccess for SessionMaps {
-    fn snapshot(&self, id: MapId) -> Result<MapSnapshot, RuntimeError> {
-        SessionMaps::snapshot(self, id)
+    fn snapshot_top(&self, id: MapId, top: u64) -> Result<MapSnapshot, RuntimeError> {
+        SessionMaps::snapshot_top(self, id, top)
     }
     fn clear(&self, id: MapId) -> Result<(), RuntimeError> {
         SessionMaps::clear(self, id)

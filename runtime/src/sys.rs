@@ -241,6 +241,10 @@ struct ProgLoadAttr {
     /// fentry/fexit: the traced function's BTF id in vmlinux.
     attach_btf_id: u32,
     attach_prog_fd: u32,
+    /// Named so that it is zeroed: as padding it held whatever the stack
+    /// had, and a non-zero `core_relo_cnt` makes the kernel refuse the load
+    /// (EINVAL before the verifier runs).
+    core_relo_cnt: u32,
 }
 
 /// The program BTF a program with callback subprograms is loaded with:

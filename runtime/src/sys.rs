@@ -263,6 +263,10 @@ struct BtfLoadAttr {
     btf_size: u32,
     btf_log_size: u32,
     btf_log_level: u32,
+    /// Named so that it is zeroed (6.4+ writes the log's full size here):
+    /// as trailing padding it held stack garbage, and kernels before 6.4
+    /// refuse any non-zero byte past `btf_log_level` with EINVAL.
+    btf_log_true_size: u32,
 }
 
 /// `BPF_BTF_LOAD` of a BTF blob; a rejection comes back with the kernel's

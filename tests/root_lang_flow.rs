@@ -425,6 +425,7 @@ fn root_aggregations_read_in_a_probe_are_totals_over_cpus() {
         tracepoint:syscalls:sys_enter_getpgid /comm == "ftpercpu"/ {
             printf("count=%d sum=%d min=%d max=%d avg=%d big=%d\n", (int64)@c, (int64)@s, (int64)@mn, (int64)@mx, (int64)@a, @c > 40);
             for ($kv : @k) { printf("for-map %s=%d\n", $kv.0, $kv.1); }
+            printf("len %d\n", len(@k));
             exit();
         }"#;
     let cmd = format!("{} {}", exe.display(), script.display());
@@ -436,5 +437,38 @@ fn root_aggregations_read_in_a_probe_are_totals_over_cpus() {
     assert!(stdout.contains("count=42 sum=84 min=0 max=1 avg=2 big=1\n"), "{stdout}");
     // A for loop over a per-CPU map reads each value as that total too.
     assert!(stdout.contains("for-map calls=42\n"), "{stdout}");
+    // len() of a per-CPU map counts its key once, whichever CPUs wrote it.
+    assert!(stdout.contains("len 1\n"), "{stdout}");
     assert_eq!(nothing_of_ours_in_kernel(), (0, 0));
+}
+
+/// `len(@m)` counts keys in the probe: hash, LRU and per-CPU maps, multi-key
+/// maps, after deletes, inside a for-map body, and in a perf-event
+/// (interval) program as well as BEGIN.
+#[test]
+fn root_len_counts_the_keys_of_a_map() {
+    if !enabled("root_len_counts_the_keys_of_a_map") {
+        return;
+    }
+    expect(
+        r#"let @l = lruhash(16);
+let @p = percpuhash(16);
+BEGIN {
+    printf("empty %d\n", len(@h));
+    for ($i : 0..5) { @h[$i] = $i; @l[$i, "x"] = 1; }
+    @p[1] = 1; @p[2] = 2; @c["a"] = count(); @c["b"] = count(); @c["a"] = count();
+    printf("%d %d %d %d\n", len(@h), len(@l), len(@p), len(@c));
+    delete(@h, 0); delete(@h, 1);
+    $n = len(@h) * 100 + len(@c);
+    printf("after delete %d\n", $n);
+    for ($kv : @c) { printf("inside a for-map body %d\n", len(@c)); break; }
+    if (len(@h) == 3) { printf("three\n"); }
+}
+interval:ms:50 { @h[99] = 99; printf("probe %d\n", len(@h)); clear(@h); clear(@l); clear(@p); clear(@c); exit(); }
+BEGIN { @h[-1] = 0; delete(@h, -1); }"#,
+        &format!(
+            "empty 0\n5 5 2 2\nafter delete 302\ninside a for-map body 2\nthree\nprobe 4\n{END}{EMPTY_MAP}{EMPTY_MAP}{EMPTY_MAP}{EMPTY_MAP}"
+        ),
+        0,
+    );
 }

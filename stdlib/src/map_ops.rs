@@ -1,4 +1,4 @@
-//! Whole-map and per-key operations: `clear`, `zero`, `delete`, `has_key`.
+//! Whole-map and per-key operations: `clear`, `zero`, `delete`, `has_key`, `len`.
 
 use crate::registry::{FuncInfo, FuncRole};
 use crate::Func;
@@ -51,7 +51,7 @@ pub(crate) const FUNCS: &[FuncInfo] = &[
         max_args: 1,
         role: FuncRole::Value,
         signature: "int64 len(@map)",
-        doc: "how many keys the map holds",
-        unsupported: Some("not supported by flowtrace yet (counting in the probe needs a bpf_for_each_map_elem callback)"),
+        doc: "how many keys the map holds (counted in the probe by bpf_for_each_map_elem, kernel 5.13)",
+        unsupported: None,
     },
 ];

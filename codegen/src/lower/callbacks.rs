@@ -78,6 +78,30 @@ impl Lowerer<'_> {
         Ok(())
     }
 
+    /// `len(@map)`: `bpf_for_each_map_elem` returns how many entries it
+    /// visited, so a callback that only says "go on" counts the keys (each
+    /// key once, per-CPU maps too: their callback sees one entry per key).
+    pub(super) fn map_len(&mut self, args: &[TExpr], e: &TExpr) -> LowerResult<super::Val> {
+        let Some(flowtrace_lang::typed::TExprKind::MapRead { map, .. }) = args.first().map(|a| &a.kind) else {
+            return Err(Diagnostic::error(e.span, "internal error: len() without its map"));
+        };
+        if self.kind.loads_against_btf() {
+            return Err(self.unsupported(e.span, "len(@map) in an fentry/fexit program"));
+        }
+        let name = self.prog.maps[map.0 as usize].name.clone();
+        self.comment(format!(">len(@{name})"));
+        let m = self.map_ref(*map);
+        let mut count_only = IrFunc::default();
+        count_only.push(Inst::Comment(format!(">callback: len(@{name})")), e.span);
+        count_only.push(Inst::Alu { op: AluOp::Mov, dst: R0, src: Src::Imm(0) }, e.span);
+        count_only.push(Inst::Exit, e.span);
+        self.callbacks.push(count_only);
+        let func = self.callbacks.len() as u32 - 1;
+        // No callback context: the helper takes NULL there.
+        let n = self.call(helper::FOR_EACH_MAP_ELEM, &[Arg::Map(m), Arg::Func(func), Arg::Imm(0), Arg::Imm(0)]);
+        Ok(super::Val::Scalar(n))
+    }
+
     /// `for ($i : first..first + rounds)` with `bpf_loop(rounds, callback,
     /// ctx, 0)`; `rounds` is positive and at most the helper's limit.
     pub(super) fn range_by_bpf_loop(&mut self, var: VarId, first: Reg, rounds: Reg, body: &[TStmt]) -> LowerResult<()> {

@@ -64,6 +64,7 @@ impl Lowerer<'_> {
                 Ok(Val::Scalar(self.scalar(v)?))
             }
             Func::Has => self.has_key(args, e),
+            Func::MapLen => self.map_len(args, e),
             Func::NsecsOf => self.nsecs_of(args, e),
             // The nanoseconds themselves; userspace formats them by the type.
             Func::Strftime => {
@@ -82,7 +83,6 @@ impl Lowerer<'_> {
             Func::Kstack
             | Func::Ustack
             | Func::Kaddr
-            | Func::MapLen
             | Func::Tseries
             | Func::Offsetof
             | Func::Pton

@@ -185,6 +185,7 @@ impl Checker<'_> {
                 let read = TExpr { kind: TExprKind::MapRead { map, key: key.map(Box::new) }, ty: value, span: args[0].span };
                 call(Func::Has, vec![read], Type::Bool)
             }
+            Func::MapLen => self.map_len(&args[0], span),
             Func::Offsetof => self.offset_of(args, span),
             Func::Pton => self.pton(&args[0], span),
             Func::Cgroupid => self.cgroup_id(&args[0], span),
@@ -243,6 +244,20 @@ impl Checker<'_> {
         let id = self.maps.id(&mref.name, mref.name_span);
         self.defined_map_value(id, arg.span)?;
         Some((id, ()))
+    }
+
+    /// `len(@m)`: how many keys the map holds. As in bpftrace, only a map
+    /// with keys has a length (a map without keys is always one value).
+    fn map_len(&mut self, arg: &Expr, span: Span) -> Option<TExpr> {
+        let (map, ()) = self.whole_map_arg(arg, "len")?;
+        if matches!(self.maps.key(map), None | Some([])) {
+            let name = self.maps.name(map);
+            self.error_hint(arg.span, format!("len() needs a map with keys; {name} has none"), Some(format!("read it directly: {name}")));
+            return None;
+        }
+        let value = self.maps.value(map).cloned().unwrap_or(Type::Void);
+        let target = TExpr { kind: TExprKind::MapRead { map, key: None }, ty: value, span: arg.span };
+        Some(TExpr { kind: TExprKind::Call { func: Func::MapLen, args: vec![target] }, ty: Type::I64, span })
     }
 
     /// `f(@m[k])` or `f(@m, k)` (delete, has_key): the map and its key.

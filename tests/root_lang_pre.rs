@@ -323,6 +323,8 @@ macro add_one_to_each($a, @b) { $a += 1; @b += 1; }
 macro side_effects(x) { x; x; x; }
 macro add_two(x) { add_one(x) + 1 }
 macro own_var(x) { $t = x; printf(\"t=%d\\n\", $t * 2); }
+macro inc($x) { $x += 1; $x }
+macro twice_once(x) { let $t = x; $t + $t }
 BEGIN {
   printf(\"%d %d\\n\", one(), one);
   $a = 10;
@@ -335,11 +337,14 @@ BEGIN {
   $t = 100;
   own_var(21);
   printf(\"caller t=%d\\n\", $t);
+  $n = 1;
+  $y = inc($n) * 10 + twice_once(inc($n));
+  printf(\"y=%d n=%d\\n\", $y, $n);
   exit();
 }";
     let out = run(&["-e", program]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "Attaching 1 probe...\n1 1\n11 3\n17\nhihihi\n3\nt=42\ncaller t=100\n\n\n@b: 6\n");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Attaching 1 probe...\n1 1\n11 3\n17\nhihihi\n3\nt=42\ncaller t=100\ny=26 n=3\n\n\n@b: 6\n");
 }
 
 /// A script's own struct read through a real kernel pointer: its C layout

@@ -11,8 +11,8 @@
 //! use, as in bpftrace). Macros are hygienic as bpftrace documents: the body
 //! may touch only the maps it is given, and its other variables are its own
 //! (renamed apart from the caller's). A body whose last statement is an
-//! expression without `;` has that value; such a macro with no other
-//! statements can be used inside expressions.
+//! expression without `;` has that value and can be used inside
+//! expressions (with statements before the value, as a block expression).
 //!
 //! Expanded nodes keep their spans: the body's point into the definition,
 //! the arguments' into the call.
@@ -207,7 +207,11 @@ impl Expander {
         }
     }
 
-    /// A macro used where a value is needed: its body must be one expression.
+    /// A macro used where a value is needed. A body that is one expression
+    /// is that expression; one with statements before its value becomes a
+    /// block expression (`{ stmts; value }`), as bpftrace expands it, so
+    /// the statements run first, in a scope of their own, wherever the use
+    /// is evaluated.
     fn value_of(&mut self, name: &str, args: Vec<Expr>, at: Span) -> Option<Expr> {
         let def = &self.defs[name];
         if !def.has_value {
@@ -217,16 +221,15 @@ impl Expander {
             );
             return None;
         }
-        if def.body.stmts.len() > 1 {
-            self.diags.push(Diagnostic::error(at, format!("macro '{name}' has statements before its value, so it can only be used as a statement here"))
-                .with_hint("flowtrace cannot yet use a block's value inside an expression; bind the value first: '$v = …;' in the probe"));
-            return None;
-        }
         let mut body = self.instantiate(name, args, at, true)?;
-        match body.stmts.pop().map(|s| s.kind) {
-            Some(StmtKind::Expr(e)) => Some(e),
-            _ => None,
+        let value = match body.stmts.pop().map(|s| s.kind) {
+            Some(StmtKind::Expr(e)) => e,
+            _ => return None,
+        };
+        if body.stmts.is_empty() {
+            return Some(value);
         }
+        Some(Expr { kind: ExprKind::Block { stmts: body.stmts, value: Box::new(value) }, span: at })
     }
 
     /// The body of `name` for one use, parameters bound and variables renamed,
@@ -268,8 +271,11 @@ impl Expander {
             return None;
         }
         self.stack.push(name.to_string());
-        match body.stmts.last_mut() {
-            Some(Stmt { kind: StmtKind::Expr(value), .. }) if as_value => self.expr(value),
+        match body.stmts.split_last_mut() {
+            Some((Stmt { kind: StmtKind::Expr(value), .. }, before)) if as_value => {
+                before.iter_mut().for_each(|s| self.stmt(s));
+                self.expr(value);
+            }
             _ => self.block(&mut body),
         }
         self.stack.pop();

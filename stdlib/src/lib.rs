@@ -114,6 +114,7 @@ mod exit;
 mod host;
 mod ints;
 mod map_ops;
+mod not_supported;
 mod ntop;
 mod packet;
 mod params;
@@ -128,5 +129,6 @@ mod str;
 mod symbols;
 pub mod time;
 
+pub use not_supported::{not_supported, NOT_SUPPORTED};
 pub use provider::ProbeKind;
 pub use registry::{builtins, funcs, lookup_builtin, lookup_func, BuiltinInfo, FuncInfo, FuncRole};

@@ -19,6 +19,10 @@ impl Checker<'_> {
     /// are checked.
     fn func_info(&mut self, func: &Ident, args: &[Expr], span: Span) -> Option<&'static FuncInfo> {
         let Some(info) = lookup_func(&func.name) else {
+            if let Some(why) = flowtrace_stdlib::not_supported(&func.name) {
+                self.error(func.span, format!("'{}' is a bpftrace function flowtrace does not support: {why}", func.name));
+                return None;
+            }
             if flowtrace_stdlib::lookup_builtin(&func.name).is_some() {
                 let message = format!("'{}' is a builtin variable: it takes no arguments", func.name);
                 self.error_hint(span, message, Some(format!("write {0} or {0}()", func.name)));

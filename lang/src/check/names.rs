@@ -49,6 +49,10 @@ impl Checker<'_> {
             self.error(span, message);
             return None;
         }
+        if let Some(why) = flowtrace_stdlib::not_supported(name) {
+            self.error(span, format!("'{name}' is a bpftrace builtin flowtrace does not support: {why}"));
+            return None;
+        }
         let similar = self.kernel.similar_enum_constants(name);
         let candidates = flowtrace_stdlib::builtins()
             .map(|b| b.name)

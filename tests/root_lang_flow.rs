@@ -472,3 +472,32 @@ BEGIN { @h[-1] = 0; delete(@h, -1); }"#,
         0,
     );
 }
+
+/// `print()` of a struct prints it field by field and of a non-text array
+/// as a list, as today's bpftrace does (`{ .a = 1, .b = x }`, `[1,2,3]`;
+/// 0.17 prints arrays so too), also inside tuples, map values and JSON.
+/// The struct is laid over the test's own `comm` ("flowtrace", zero-padded),
+/// so every byte is known: `char` arrays are text, `uint8` arrays numbers.
+#[test]
+fn root_print_of_structs_and_arrays() {
+    if !enabled("root_print_of_structs_and_arrays") {
+        return;
+    }
+    let program = r#"struct C { char head[4]; uint8 mid[3]; char rest[3]; uint16 n; };
+BEGIN {
+  $c = (struct C *)((uint64)curtask + offsetof(struct task_struct, comm));
+  print(*$c);
+  print(($c->mid, *$c, 7));
+  print(pton("10.1.2.3"));
+  @arr[$c->n] = $c->mid;
+  exit();
+}"#;
+    let record = "{ .head = flow, .mid = [116,114,97], .rest = ce, .n = 0 }";
+    expect(program, &format!("{record}\n([116,114,97], {record}, 7)\n[10,1,2,3]\n{END}@arr[0]: [116,114,97]\n"), 0);
+    let out = run(&["-f", "json", "-e", program]);
+    let json = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{json}");
+    let fields = r#"{"head": "flow", "mid": [116,114,97], "rest": "ce", "n": 0}"#;
+    assert!(json.contains(&format!("{{\"type\": \"value\", \"data\": {fields}}}\n")), "{json}");
+    assert!(json.contains(r#"{"type": "map", "data": {"@arr": {"0": [116,114,97]}}}"#), "{json}");
+}

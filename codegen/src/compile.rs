@@ -92,7 +92,7 @@ pub fn compile(p: &TypedProgram, opts: &CompileOptions) -> Result<CompiledProgra
     if !diags.is_empty() {
         return Err(diags);
     }
-    Ok(CompiledProgram { programs, maps: g.maps, events: g.events, probe_names: g.probe_names })
+    Ok(CompiledProgram { programs, maps: g.maps, events: g.events, probe_names: g.probe_names, records: p.records.clone() })
 }
 
 /// The members of a run of probes compiled as one program (none for a run

@@ -80,7 +80,7 @@ mod tests {
     }
 
     fn program(probes: Vec<TProbe>) -> TypedProgram {
-        TypedProgram { maps: Vec::new(), probes, warnings: Vec::new(), field_names: Default::default(), settings: Default::default() }
+        TypedProgram { maps: Vec::new(), probes, warnings: Vec::new(), field_names: Default::default(), settings: Default::default(), records: Default::default() }
     }
 
     #[test]

@@ -19,6 +19,9 @@ pub struct CompiledProgram {
     pub events: Vec<EventKind>,
     /// Strings that `probe`/`func` values (type `ProbeName`, 8 bytes) index.
     pub probe_names: Vec<String>,
+    /// The fields of the structs and unions printed values hold, by BTF id
+    /// (see `TypedProgram::records`).
+    pub records: flowtrace_lang::types::RecordLayouts,
 }
 
 /// Index into [`CompiledProgram::maps`].

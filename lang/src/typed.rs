@@ -29,6 +29,10 @@ pub struct TypedProgram {
     /// The config block and `BPFTRACE_*` environment, resolved: what the
     /// binary must apply (map sizes, ring buffer, printing at exit).
     pub settings: crate::config::Settings,
+    /// The fields of every struct or union a value of the program prints
+    /// (`print(*$p)`, a map or tuple holding one), by the record's BTF id:
+    /// user space prints them as `{ .a = 1, .b = 2 }`.
+    pub records: crate::types::RecordLayouts,
 }
 
 #[derive(Clone, Debug)]

@@ -36,6 +36,19 @@ pub struct RecordType {
     pub is_union: bool,
 }
 
+/// One field of a struct or union as printed: a bitfield is `bitfield_bits`
+/// wide at `offset_bits`; a whole field is `ty` at `offset_bits / 8`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordField {
+    pub name: String,
+    pub ty: Type,
+    pub offset_bits: u32,
+    pub bitfield_bits: Option<u8>,
+}
+
+/// The printed fields of records, by [`RecordType::btf_id`].
+pub type RecordLayouts = std::collections::BTreeMap<u32, Vec<RecordField>>;
+
 /// The value kinds a map can hold after an aggregation call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AggKind {

@@ -18,15 +18,18 @@ const AF_INET6: u64 = 10;
 #[derive(Clone, Debug, Default)]
 pub struct ProbeNames {
     names: Vec<String>,
+    /// The fields of printed structs and unions (they travel with the names:
+    /// both are what user space needs to give a value's bytes meaning).
+    records: flowtrace_lang::types::RecordLayouts,
 }
 
 impl ProbeNames {
     pub fn of(compiled: &CompiledProgram) -> ProbeNames {
-        ProbeNames { names: compiled.probe_names.clone() }
+        ProbeNames { names: compiled.probe_names.clone(), records: compiled.records.clone() }
     }
 
     pub fn from_names(names: Vec<String>) -> ProbeNames {
-        ProbeNames { names }
+        ProbeNames { names, records: Default::default() }
     }
 
     fn get(&self, v: u64) -> String {
@@ -71,10 +74,43 @@ pub fn value(ty: &Type, bytes: &[u8], probes: &ProbeNames) -> Value {
         Type::CgroupName(view) => Value::Str(crate::pods::name(view, u64_at(bytes, 0))),
         Type::Tuple(items) => Value::Tuple(fields(items, bytes, probes)),
         Type::Array { elem, len } => array(elem, *len, bytes, probes),
-        Type::Record(r) => Value::Str(format!("<{} bytes of {}>", r.size, ty)),
+        Type::Record(r) => match probes.records.get(&r.btf_id) {
+            Some(fields) if !fields.is_empty() => record(fields, bytes, probes),
+            _ => Value::Str(format!("<{} bytes of {}>", r.size, ty)),
+        },
         Type::Agg(_) | Type::Void | Type::Args => Value::Tuple(Vec::new()),
         Type::Rendered(r) => rendered(r, bytes),
     }
+}
+
+/// A struct or union field by field; a bitfield is shifted out and masked
+/// (little-endian bit order, as BTF's bit offsets count on x86-64 and arm64).
+fn record(fields: &[flowtrace_lang::types::RecordField], bytes: &[u8], probes: &ProbeNames) -> Value {
+    let field = |f: &flowtrace_lang::types::RecordField| match (f.bitfield_bits, &f.ty) {
+        (Some(bits), Type::Int(t)) => {
+            let (byte, shift) = ((f.offset_bits / 8) as usize, f.offset_bits % 8);
+            let mut b = [0u8; 16];
+            if let Some(src) = bytes.get(byte..) {
+                let n = src.len().min(16);
+                b[..n].copy_from_slice(&src[..n]);
+            }
+            let raw = (u128::from_le_bytes(b) >> shift) as u64;
+            let mask = if bits >= 64 { u64::MAX } else { (1u64 << bits) - 1 };
+            int(raw & mask, IntType { bits: bits.max(8), signed: t.signed && bits >= 8 })
+        }
+        // At its own width: a last field may end the bytes before 8 more.
+        (None, Type::Int(t)) => {
+            let at = (f.offset_bits / 8) as usize;
+            let width = t.bytes() as usize;
+            let mut b = [0u8; 8];
+            if let Some(src) = bytes.get(at..at + width) {
+                b[..width].copy_from_slice(src);
+            }
+            int(u64::from_le_bytes(b), *t)
+        }
+        _ => value(&f.ty, bytes.get((f.offset_bits / 8) as usize..).unwrap_or(&[]), probes),
+    };
+    Value::Record(fields.iter().map(|f| (f.name.clone(), field(f))).collect())
 }
 
 /// Values printed by their own rule (see `Rendered`): resolved to text
@@ -129,10 +165,13 @@ fn inet(bytes: &[u8]) -> Value {
 }
 
 /// Kernel arrays are packed at their declared element width. Character arrays
-/// (`comm`-like `u8[N]`/`i8[N]`) read as strings; others as tuples.
+/// (`char[N]`, `int8[N]`: 8-bit signed, as BTF's `char` reads) are text, as
+/// today's bpftrace documents ("all BTF char arrays (char[] or int8[]) are
+/// converted to a string"); the others, `uint8[N]` (`unsigned char`, `u8`,
+/// `pton()`) included, are lists, as bpftrace 0.17 and today's print them.
 fn array(elem: &Type, len: u32, bytes: &[u8], probes: &ProbeNames) -> Value {
     if let Type::Int(t) = elem {
-        if t.bits == 8 {
+        if t.bits == 8 && t.signed {
             return Value::Str(c_string(bytes, len as usize));
         }
         let width = t.bytes() as usize;
@@ -145,13 +184,13 @@ fn array(elem: &Type, len: u32, bytes: &[u8], probes: &ProbeNames) -> Value {
                 int(u64::from_le_bytes(b), *t)
             })
             .collect();
-        return Value::Tuple(items);
+        return Value::Array(items);
     }
     let size = layout::size_of(elem) as usize;
     let items = (0..len as usize)
         .map(|i| value(elem, bytes.get(i * size..).unwrap_or(&[]), probes))
         .collect();
-    Value::Tuple(items)
+    Value::Array(items)
 }
 
 /// A map key: `None` for a scalar map, the value for one key, a tuple for
@@ -313,7 +352,28 @@ mod tests {
         let ty = Type::Array { elem: Box::new(Type::Int(IntType::I8)), len: 16 };
         assert_eq!(value(&ty, b"bash\0\0\0\0\0\0\0\0\0\0\0\0", &ProbeNames::default()), Value::Str("bash".into()));
         let ty = Type::Array { elem: Box::new(Type::Int(IntType::U16)), len: 2 };
-        assert_eq!(value(&ty, &[1, 0, 2, 0], &ProbeNames::default()), Value::Tuple(vec![Value::UInt(1), Value::UInt(2)]));
+        assert_eq!(value(&ty, &[1, 0, 2, 0], &ProbeNames::default()), Value::Array(vec![Value::UInt(1), Value::UInt(2)]));
+        // uint8 arrays are numbers (`pton()`, `unsigned char[N]`), not text.
+        let ty = Type::Array { elem: Box::new(Type::Int(IntType::U8)), len: 2 };
+        assert_eq!(value(&ty, b"ab", &ProbeNames::default()), Value::Array(vec![Value::UInt(97), Value::UInt(98)]));
+    }
+
+    #[test]
+    fn records_print_field_by_field_with_bitfields() {
+        use flowtrace_lang::types::{RecordField, RecordType};
+        let field = |name: &str, ty: Type, offset_bits: u32, bitfield_bits: Option<u8>| RecordField { name: name.into(), ty, offset_bits, bitfield_bits };
+        let fields = vec![
+            field("a", Type::Int(IntType::U16), 0, None),
+            field("low", Type::Int(IntType::U32), 16, Some(3)),
+            field("high", Type::Int(IntType::U32), 19, Some(5)),
+            field("name", Type::Array { elem: Box::new(Type::Int(IntType::I8)), len: 2 }, 32, None),
+        ];
+        let mut probes = ProbeNames::default();
+        probes.records.insert(7, fields);
+        let ty = Type::Record(RecordType { btf_id: 7, name: "s".into(), size: 6, is_union: false });
+        // low = 0b101 = 5, high = 0b10110 = 22: byte 2 = 0b10110_101.
+        let v = value(&ty, &[3, 0, 0b1011_0101, 0, b'o', b'k'], &probes);
+        assert_eq!(crate::output::text::value_text(&v), "{ .a = 3, .low = 5, .high = 22, .name = ok }");
     }
 
     #[test]

@@ -16,6 +16,11 @@ pub enum Value {
     Str(String),
     Inet(IpAddr),
     Tuple(Vec<Value>),
+    /// An array that is not text: printed `[1,2,3]`, as bpftrace prints it.
+    Array(Vec<Value>),
+    /// A struct or union, field by field: printed `{ .a = 1, .b = x }`, as
+    /// today's bpftrace prints it.
+    Record(Vec<(String, Value)>),
     /// A probe or function name resolved in userspace.
     Probe(String),
     /// `buf()`'s bytes: printed with `\\xNN` escapes (see `BufferForm`).

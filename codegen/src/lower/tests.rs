@@ -12,7 +12,7 @@ use flowtrace_lang::types::{IntType, Type};
 fn program() -> TypedProgram {
     let attach = AttachPoint { kind: AttachKind::Begin, raw: "BEGIN".into(), span: Span::default() };
     let probe = TProbe { attach, source_probe: 0, predicate: None, body: vec![], vars: vec![], span: Span::default() };
-    TypedProgram { maps: vec![], probes: vec![probe], warnings: vec![], field_names: Default::default(), settings: Default::default() }
+    TypedProgram { maps: vec![], probes: vec![probe], warnings: vec![], field_names: Default::default(), settings: Default::default(), records: Default::default() }
 }
 
 fn eval(e: &TExpr) -> i64 {

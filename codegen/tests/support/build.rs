@@ -98,7 +98,7 @@ pub fn probe(at: AttachPoint, predicate: Option<TExpr>, body: Vec<TStmt>, vars: 
 }
 
 pub fn program(maps: Vec<MapInfo>, probes: Vec<TProbe>) -> TypedProgram {
-    TypedProgram { maps, probes, warnings: Vec::new(), field_names: Default::default(), settings: Default::default() }
+    TypedProgram { maps, probes, warnings: Vec::new(), field_names: Default::default(), settings: Default::default(), records: Default::default() }
 }
 
 pub const I32: Type = Type::Int(IntType::I32);

@@ -232,6 +232,7 @@ impl Checker<'_> {
             self.error(args[0].span, format!("cannot print a value of type '{}'", value.ty));
             return None;
         }
+        self.note_records(&value.ty);
         Some(TStmtKind::PrintValue { value })
     }
 

@@ -8,7 +8,7 @@ use crate::ast::{AttachKind, Expr, ExprKind, Ident};
 use crate::diag::did_you_mean_hint;
 use crate::span::Span;
 use crate::typed::{Bitfield, TExpr, TExprKind};
-use crate::types::{RecordType, Type};
+use crate::types::{RecordField, RecordType, Type};
 
 impl Checker<'_> {
     pub(super) fn field(&mut self, base: &Expr, field: &Ident, span: Span) -> Option<TExpr> {
@@ -176,5 +176,37 @@ impl Checker<'_> {
         }
         let ty = Type::ptr(t.ty.clone());
         Some(TExpr { kind: TExprKind::Unary { op: crate::ast::UnOp::AddrOf, expr: Box::new(t) }, ty, span })
+    }
+}
+
+impl Checker<'_> {
+    /// Records the fields of every struct or union inside `ty` (through
+    /// arrays, tuples and other records, not through pointers), so that user
+    /// space can print them field by field.
+    pub(crate) fn note_records(&mut self, ty: &Type) {
+        match ty {
+            Type::Record(r) => {
+                if self.records.contains_key(&r.btf_id) {
+                    return;
+                }
+                // Inserted first: a record holding an array of itself
+                // cannot exist, but a cycle must never loop here.
+                self.records.insert(r.btf_id, Vec::new());
+                let fields: Vec<RecordField> = self
+                    .kernel
+                    .member_names(r)
+                    .into_iter()
+                    .filter_map(|name| self.kernel.member(r, &name))
+                    .map(|m| RecordField { name: m.name, ty: m.ty, offset_bits: m.offset_bits, bitfield_bits: m.bitfield_bits })
+                    .collect();
+                for f in &fields {
+                    self.note_records(&f.ty);
+                }
+                self.records.insert(r.btf_id, fields);
+            }
+            Type::Array { elem, .. } => self.note_records(elem),
+            Type::Tuple(items) => items.iter().for_each(|t| self.note_records(t)),
+            _ => {}
+        }
     }
 }

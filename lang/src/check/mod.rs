@@ -104,11 +104,14 @@ pub fn check(
     let probes = checker.program(program);
     checker.unexpected_named_params(program);
     let map_infos = checker.maps.finish(&mut checker.diags);
+    for map in &map_infos {
+        map.key.iter().chain([&map.value]).for_each(|ty| checker.note_records(ty));
+    }
     let mut diags = config_diags;
     diags.append(&mut checker.diags);
     let (errors, warnings): (Vec<Diagnostic>, Vec<Diagnostic>) = diags.into_iter().partition(|d| d.is_error());
     if errors.is_empty() {
-        Ok(TypedProgram { maps: map_infos, probes, warnings, field_names: checker.field_names, settings })
+        Ok(TypedProgram { maps: map_infos, probes, warnings, field_names: checker.field_names, settings, records: checker.records })
     } else {
         let mut all = errors;
         all.extend(warnings);
@@ -175,6 +178,8 @@ pub(crate) struct Checker<'a> {
     pub scope: Option<ProbeScope>,
     /// See [`TypedProgram::field_names`].
     pub field_names: BTreeMap<Span, String>,
+    /// See [`TypedProgram::records`].
+    pub records: crate::types::RecordLayouts,
     /// The type each bare `let $x;` (by its span) gets from its first
     /// assignment, learnt by the discovery pass for reads that come first.
     pub hints: HashMap<Span, Type>,
@@ -196,6 +201,7 @@ impl<'a> Checker<'a> {
             seen: HashSet::new(),
             scope: None,
             field_names: BTreeMap::new(),
+            records: Default::default(),
             hints: HashMap::new(),
             missing_probes: Default::default(),
             getopt_names: BTreeSet::new(),

@@ -164,7 +164,11 @@ pub fn value_json(v: &Value) -> String {
         Value::Ptr(p) => p.to_string(),
         Value::Str(_) | Value::Probe(_) | Value::Inet(_) | Value::Buffer(_) => quote(&value_text(v)),
         // bpftrace writes tuples without spaces: [1,"x"].
-        Value::Tuple(items) => format!("[{}]", items.iter().map(value_json).collect::<Vec<_>>().join(",")),
+        Value::Tuple(items) | Value::Array(items) => format!("[{}]", items.iter().map(value_json).collect::<Vec<_>>().join(",")),
+        Value::Record(fields) => {
+            let parts: Vec<String> = fields.iter().map(|(name, v)| format!("{}: {}", quote(name), value_json(v))).collect();
+            format!("{{{}}}", parts.join(", "))
+        }
     }
 }
 

@@ -110,7 +110,7 @@ pub fn compare_values(a: &Value, b: &Value) -> Ordering {
         (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
         (Value::Inet(x), Value::Inet(y)) => x.cmp(y),
         (Value::Buffer(x), Value::Buffer(y)) => x.cmp(y),
-        (Value::Tuple(x), Value::Tuple(y)) => x
+        (Value::Tuple(x), Value::Tuple(y)) | (Value::Array(x), Value::Array(y)) => x
             .iter()
             .zip(y)
             .map(|(p, q)| compare_values(p, q))
@@ -137,6 +137,8 @@ fn rank(v: &Value) -> u8 {
         Value::Inet(_) => 4,
         Value::Tuple(_) => 5,
         Value::Buffer(_) => 6,
+        Value::Array(_) => 7,
+        Value::Record(_) => 8,
     }
 }
 

@@ -185,6 +185,13 @@ pub fn value_text(v: &Value) -> String {
             let parts: Vec<String> = items.iter().map(value_text).collect();
             format!("({})", parts.join(", "))
         }
+        // bpftrace: arrays without spaces, structs with them.
+        Value::Array(items) => format!("[{}]", items.iter().map(value_text).collect::<Vec<_>>().join(",")),
+        Value::Record(fields) if fields.is_empty() => "{}".to_string(),
+        Value::Record(fields) => {
+            let parts: Vec<String> = fields.iter().map(|(name, v)| format!(".{name} = {}", value_text(v))).collect();
+            format!("{{ {} }}", parts.join(", "))
+        }
     }
 }
 

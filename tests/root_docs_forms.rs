@@ -169,6 +169,16 @@ interval:ms:50 { exit(); }"#,
         stdout: "0 1 2 3 | 0\n1\n0\n2\n\n\n@cpus: 0\n",
     },
     Form {
+        doc: "Loops: for without parentheses (stdlib.md's print example); print(@, top)",
+        program: r#"BEGIN { $n = 4; for $e : 1..$n { @[$e] = $e * 10; } print(@, 2); clear(@); exit(); }"#,
+        stdout: "@[2]: 20\n@[3]: 30\n\n\n\n",
+    },
+    Form {
+        doc: "Tuples: a constant index, also computed (t[1 - 1])",
+        program: r#"BEGIN { $t = (1, "hello"); print($t[1]); print($t[1 - 1]); exit(); }"#,
+        stdout: "hello\n1\n\n\n",
+    },
+    Form {
         doc: "Loops: while (deprecated) and unroll",
         program: r#"BEGIN {
   $i = 0;

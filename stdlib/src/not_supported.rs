@@ -70,3 +70,15 @@ pub const NOT_SUPPORTED: &[NotSupported] = &[
 pub fn not_supported(name: &str) -> Option<&'static str> {
     NOT_SUPPORTED.iter().find(|n| n.name == name).map(|n| n.why)
 }
+
+#[cfg(test)]
+mod tests {
+    /// docs/language.md names every unsupported builtin, so that its status
+    /// list cannot fall behind this table.
+    #[test]
+    fn the_language_doc_lists_every_unsupported_name() {
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/language.md")).unwrap();
+        let missing: Vec<&str> = super::NOT_SUPPORTED.iter().map(|n| n.name).filter(|n| !doc.contains(&format!("`{n}`"))).collect();
+        assert!(missing.is_empty(), "docs/language.md does not list: {missing:?}");
+    }
+}

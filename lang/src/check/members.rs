@@ -129,10 +129,13 @@ impl Checker<'_> {
             }
             Type::Pointer(inner, _) => inner.as_ref().clone(),
             Type::Tuple(items) => {
-                let TExprKind::Int(v) = i.kind else {
-                    self.error(index.span, "a tuple index must be an integer literal");
+                // bpftrace accepts any index it can compute when compiling
+                // (`t[1 - 1]`), never a run-time value.
+                let Some(v) = constant(&i) else {
+                    self.error(index.span, "a tuple index must be a constant integer (a literal or arithmetic on literals)");
                     return None;
                 };
+                let i = TExpr { kind: TExprKind::Int(v), ..i };
                 let Some(ty) = items.get(v as usize).cloned() else {
                     self.error(index.span, format!("index {v} is out of bounds for '{}'", b.ty));
                     return None;
@@ -208,5 +211,34 @@ impl Checker<'_> {
             Type::Tuple(items) => items.iter().for_each(|t| self.note_records(t)),
             _ => {}
         }
+    }
+}
+
+/// The value of an integer expression built only from literals, computed as
+/// the BPF instructions would (64-bit, wrapping); `None` when it reads
+/// anything else or divides by zero.
+fn constant(e: &TExpr) -> Option<u64> {
+    use crate::ast::{BinOp, UnOp};
+    match &e.kind {
+        TExprKind::Int(v) => Some(*v),
+        TExprKind::Unary { op: UnOp::Neg, expr } => constant(expr).map(u64::wrapping_neg),
+        TExprKind::Unary { op: UnOp::BitNot, expr } => constant(expr).map(|v| !v),
+        TExprKind::Binary { op, lhs, rhs } => {
+            let (a, b) = (constant(lhs)?, constant(rhs)?);
+            match op {
+                BinOp::Add => Some(a.wrapping_add(b)),
+                BinOp::Sub => Some(a.wrapping_sub(b)),
+                BinOp::Mul => Some(a.wrapping_mul(b)),
+                BinOp::Div => a.checked_div(b),
+                BinOp::Mod => a.checked_rem(b),
+                BinOp::Shl => Some(a.wrapping_shl(b as u32)),
+                BinOp::Shr => Some(a.wrapping_shr(b as u32)),
+                BinOp::BitAnd => Some(a & b),
+                BinOp::BitOr => Some(a | b),
+                BinOp::BitXor => Some(a ^ b),
+                _ => None,
+            }
+        }
+        _ => None,
     }
 }

@@ -171,3 +171,39 @@ tc:lo:ingress /dport == {port}/ {{ @bytes[saddr, daddr, sport, dport, proto] = s
     };
     assert_eq!(mask(&fused), mask(&unfused));
 }
+
+/// LRU accounting stays exact: 1000 keys into two 16-key LRU maps, fused
+/// into one map or not, and for each map the keys it still holds plus the
+/// evictions it reports are the 1000 keys it was given.
+#[test]
+fn root_fuse_lru_evictions_are_counted_per_map() {
+    if !enabled("root_fuse_lru_evictions_are_counted_per_map") {
+        return;
+    }
+    let script = temp_script(
+        "lru.ft",
+        "let @a = lruhash(16); let @b = lruhash(16);
+tracepoint:syscalls:sys_enter_getsid /pid == $1/ { @a[args.pid] = count(); @b[args.pid] = sum(args.pid); }
+",
+    );
+    for fuse in [true, false] {
+        let t = start(if fuse { "lru fused" } else { "lru unfused" }, &script, fuse, &[]);
+        for i in 0..1000 {
+            getsid(1_000_000 + i, 1);
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        t.interrupt();
+        let done = t.finish(LIMIT, false).unwrap();
+        assert!(done.status.success(), "{}\n{}", done.stdout, done.stderr);
+        let all = format!("{}{}", done.stdout, done.stderr);
+        for map in ["@a", "@b"] {
+            let live = done.stdout.lines().filter(|l| l.starts_with(&format!("{map}["))).count();
+            let evicted: usize = all
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{map}: ")).and_then(|r| r.split(" entries evicted").next()?.parse().ok()))
+                .unwrap_or_else(|| panic!("no eviction count for {map} (fuse {fuse}):\n{all}"));
+            assert!(live <= 16 && live > 0, "{map}: {live} live (fuse {fuse})");
+            assert_eq!(live + evicted, 1000, "{map} (fuse {fuse}): {live} live + {evicted} evicted\n{all}");
+        }
+    }
+}

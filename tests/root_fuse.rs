@@ -62,9 +62,9 @@ fn temp_script(name: &str, text: &str) -> PathBuf {
     path
 }
 
-/// The syscall run: known calls, `clear(@n)` (which the other three
-/// members of its fused map must survive) and `delete(@d[k])` on an
-/// unfused pair, more calls, then the exit print.
+/// The syscall run: known calls, `clear(@n)` and `zero(@av)` (which the
+/// other members of their fused map must survive) and `delete(@d[k])` on
+/// an unfused pair, more calls, then the exit print.
 fn syscall_run(fuse: bool) -> String {
     let script = temp_script(
         "syscalls.ft",
@@ -73,7 +73,7 @@ fn syscall_run(fuse: bool) -> String {
 }
 tracepoint:syscalls:sys_enter_getpgid /pid == $1/ { @d[args.pid] = count(); @e[args.pid] = count(); }
 tracepoint:syscalls:sys_enter_getpgid /pid == $1 && args.pid == 99999999/ { delete(@d[3]); }
-tracepoint:syscalls:sys_enter_getsid /pid == $1 && args.pid == 99999999/ { clear(@n); printf("cleared\n"); }
+tracepoint:syscalls:sys_enter_getsid /pid == $1 && args.pid == 99999999/ { clear(@n); zero(@av); printf("cleared\n"); }
 "#,
     );
     let t = start(if fuse { "fused" } else { "unfused" }, &script, fuse, &[]);
@@ -105,12 +105,16 @@ fn root_fuse_fused_maps_print_clear_and_delete_as_separate_maps() {
     // After clear(@n): only what came after it (printed by value, as bpftrace does).
     assert!(fused.contains("\n@n[7000]: 1\n@n[1000]: 2\n"), "{fused}");
     assert!(!fused.contains("@n[2000]"), "{fused}");
-    // @s, @mx, @av kept counting through the clear: every call.
+    // @s and @mx kept counting through the clear: every call.
     for (k, n) in [(1000, 3), (2000, 2), (3000, 3), (4000, 4), (5000, 5), (7000, 1)] {
         assert!(fused.contains(&format!("@s[{k}]: {}\n", k * n)), "@s[{k}] in {fused}");
         assert!(fused.contains(&format!("@mx[{k}]: {k}\n")), "@mx[{k}] in {fused}");
-        assert!(fused.contains(&format!("@av[{k}]: {k}\n")), "@av[{k}] in {fused}");
     }
+    // zero(@av) kept its keys at 0; only later calls count.
+    for k in [2000, 3000, 4000, 5000] {
+        assert!(fused.contains(&format!("@av[{k}]: 0\n")), "@av[{k}] in {fused}");
+    }
+    assert!(fused.contains("@av[1000]: 1000\n") && fused.contains("@av[7000]: 7000\n"), "{fused}");
     // delete(@d[3]) left @e[3] (both counted getpgid(3) six times).
     assert!(fused.contains("@e[3]: 6\n") && !fused.contains("@d[3]"), "{fused}");
     let unfused = syscall_run(false);

@@ -61,6 +61,10 @@ impl FusePlan {
     }
 }
 
+/// Most members of one group (their presence bits fit a positive 32-bit
+/// immediate).
+pub const MAX_MEMBERS: usize = 30;
+
 /// Bytes of the presence word at the start of a fused value.
 pub const PRESENCE_BYTES: u32 = 8;
 
@@ -68,6 +72,7 @@ pub const PRESENCE_BYTES: u32 = 8;
 pub fn plan(p: &TypedProgram) -> FusePlan {
     let mut uses = Uses::new(p.maps.len());
     for probe in &p.probes {
+        probe.predicate.iter().for_each(|e| uses.expr(e));
         uses.stmts(&probe.body);
     }
     let mut groups = Vec::new();
@@ -279,6 +284,9 @@ fn close_run(run: &mut Vec<FusedGroup>, p: &TypedProgram, uses: &Uses, out: &mut
         if g.members.len() < 2 {
             continue;
         }
+        // Presence bits are stored as a 32-bit immediate; members past
+        // that keep their own maps.
+        g.members.truncate(MAX_MEMBERS);
         let declared = p.maps[g.members[0].map.0 as usize].declared;
         let lru = matches!(declared, Some((MapKind::LruHash | MapKind::PercpuLruHash, _)));
         let cleared = g.members.iter().filter(|m| uses.cleared[m.map.0 as usize]).count();

@@ -92,6 +92,7 @@ fn unsafe_groups_are_not_fused() {
     // Read, deleted or iterated in a probe; written twice.
     none("tracepoint:syscalls:sys_enter_read { @a[pid] = count(); @b[pid] = count(); if (@a[pid] > 3) { printf(\"x\\n\"); } }");
     none("tracepoint:syscalls:sys_enter_read { @a[pid] = count(); @b[pid] = count(); delete(@a[pid]); }");
+    none("tracepoint:syscalls:sys_enter_read /@a[pid] < 5/ { @a[pid] = count(); @b[pid] = count(); }");
     none("tracepoint:syscalls:sys_enter_read { @a[pid] = count(); @b[pid] = count(); if (has_key(@a, pid)) { printf(\"x\\n\"); } }");
     none("tracepoint:syscalls:sys_enter_read { @a[pid] = count(); @b[pid] = count(); } interval:s:1 { for ($kv : @a) { printf(\"%d\\n\", $kv.1); } }");
     none("tracepoint:syscalls:sys_enter_read { @a[pid] = count(); @b[pid] = count(); } tracepoint:syscalls:sys_enter_write { @a[pid] = count(); }");

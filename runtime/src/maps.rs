@@ -289,7 +289,8 @@ impl Maps {
         Ok(deleted)
     }
 
-    /// Fields of the fused member at `part` (`size` bytes) for the user map at `index`.
+    /// Bytes of the aggregation fields of the user map at `index` (its
+    /// share of a fused value).
     fn fused_size(&self, index: usize) -> u32 {
         match &self.specs[index].role {
             MapRole::User { value: MapValue::Agg(agg), .. } => layout::agg_size(*agg),
@@ -539,6 +540,28 @@ fn value_kind(value: &MapValue) -> ValueKind {
             AggKind::Lhist { .. } => ValueKind::Lhist,
             AggKind::Tseries { .. } => ValueKind::Tseries,
         },
+    }
+}
+
+#[cfg(test)]
+mod fused_tests {
+    use super::{fused_fields, fused_present};
+    use flowtrace_codegen::object::FusedPart;
+
+    /// Two CPUs' copies of `{bits, count, sum}`: member 1 (the sum, at
+    /// byte 16) is present where either CPU set its bit, and its fields
+    /// come out with its own stride, each CPU's share in place.
+    #[test]
+    fn a_member_is_present_on_any_cpu_and_decoded_alone() {
+        let words: [u64; 6] = [0b01, 3, 0, 0b10, 0, 40];
+        let buf: Vec<u8> = words.iter().flat_map(|w| w.to_ne_bytes()).collect();
+        let count = FusedPart { storage: 0, offset: 8, bit: 0 };
+        let sum = FusedPart { storage: 0, offset: 16, bit: 1 };
+        assert!(fused_present(&buf, 24, 2, count) && fused_present(&buf, 24, 2, sum));
+        assert!(!fused_present(&buf, 24, 2, FusedPart { storage: 0, offset: 8, bit: 2 }));
+        let (own, stride) = fused_fields(&buf, 24, 2, sum, 8);
+        assert_eq!(stride, 8);
+        assert_eq!(own, [0u64, 40].iter().flat_map(|w| w.to_ne_bytes()).collect::<Vec<u8>>());
     }
 }
 

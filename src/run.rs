@@ -77,6 +77,8 @@ fn compile_options(cli: &Cli, settings: &Settings) -> CompileOptions {
         wall_offset_ns: flowtrace_runtime::output::time::wall_minus_boot_ns(),
         helper_warnings: cli.helper_warnings,
         bpf_loop: flowtrace_runtime::capabilities::bpf_loop_available(),
+        // FLOWTRACE_NO_FUSE=1: every map its own BPF map, to compare output.
+        fuse: std::env::var_os("FLOWTRACE_NO_FUSE").is_none_or(|v| v.is_empty() || v == "0"),
         ..defaults
     }
 }

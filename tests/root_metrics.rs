@@ -555,3 +555,37 @@ fn root_metrics_serves_one_liners_and_the_interactive_session() {
     assert!(ended.is_some_and(|s| s.success()), "the session ends with its input: {ended:?}");
     assert_eq!(nothing_of_ours_in_kernel(), (0, 0), "nothing of flowtrace left");
 }
+
+/// Two aggregations under one key (fused into one BPF map by codegen's
+/// fuse.rs) export as two families with their exact values, and a SIGHUP
+/// reload that keeps them keeps their counts (the session shares the fused
+/// map by its members' names).
+#[test]
+fn root_metrics_fused_maps_export_as_two_and_survive_a_reload() {
+    if !enabled("root_metrics_fused_maps_export_as_two_and_survive_a_reload") {
+        return;
+    }
+    assert_eq!(nothing_of_ours_in_kernel(), (0, 0), "flowtrace objects left over by an earlier run");
+    let dir = temp_dir("fused");
+    let script = dir.join("runbook.ft");
+    let v1 = "tracepoint:syscalls:sys_enter_getppid /pid == $1/ { @fcalls[comm] = count(); @fsum[comm] = sum(7); }\n";
+    std::fs::write(&script, v1).unwrap();
+    let metrics = SocketAddr::from(([127, 0, 0, 1], free_port(None)));
+    let flowtrace = start_flowtrace(None, &script, metrics, &[]);
+    let pid = flowtrace.0.id() as i32;
+    getppid_calls("ftm-fused", 5);
+    assert_scraped(metrics, r#"flowtrace_fcalls_total{comm="ftm-fused"}"#, "5");
+    assert_scraped(metrics, r#"flowtrace_fsum_total{comm="ftm-fused"}"#, "35");
+    // A new probe of its own; the fused pair's probe is unchanged.
+    std::fs::write(&script, format!("{v1}tracepoint:syscalls:sys_enter_getpgrp /pid == $1/ {{ @other[comm] = count(); }}\n")).unwrap();
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(pid, libc::SIGHUP) };
+    assert_scraped(metrics, "flowtrace_reloads_total", "1");
+    getppid_calls("ftm-fused", 2);
+    assert_scraped(metrics, r#"flowtrace_fcalls_total{comm="ftm-fused"}"#, "7");
+    assert_scraped(metrics, r#"flowtrace_fsum_total{comm="ftm-fused"}"#, "49");
+    let (status, err) = stop(flowtrace, libc::SIGTERM);
+    assert!(status.success(), "SIGTERM exits 0: {status:?}, stderr {err}");
+    assert_eq!(nothing_of_ours_in_kernel(), (0, 0), "nothing of flowtrace left after SIGTERM");
+    let _ = std::fs::remove_dir_all(&dir);
+}

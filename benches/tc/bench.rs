@@ -8,6 +8,9 @@
 //! one-map C program. Built as an example of the runtime crate; run through
 //! `benches/tc/run`, which builds the C objects.
 //!
+//! flowtrace's program is measured fused (one map holding packets and
+//! bytes, the default) and unfused (two maps, FLOWTRACE_NO_FUSE=1).
+//!
 //! Usage: tc_bench ONE_MAP_OBJECT SAME_KEY_OBJECT COMPACT_KEY_OBJECT [REPEAT] [ROUNDS]
 
 use flowtrace_codegen::insn::{encode_all, BPF_PSEUDO_MAP_FD};
@@ -68,13 +71,15 @@ fn test_run(prog: RawFd, data: &[u8], repeat: u32) -> u32 {
     u32::from_le_bytes(attr[36..40].try_into().unwrap())
 }
 
-/// flowtrace's program for SCRIPT, with its maps (kept open).
-fn flowtrace_program() -> (OwnedFd, Vec<OwnedFd>, usize) {
+/// flowtrace's program for SCRIPT, with its maps (kept open); `fuse`: the
+/// two aggregations share one map (codegen's fuse.rs), as by default.
+fn flowtrace_program(fuse: bool) -> (OwnedFd, Vec<OwnedFd>, usize) {
     let kernel = KernelInfo::open_default().expect("kernel BTF");
     let source = Source::new("bench.ft", SCRIPT);
     let ast = flowtrace_lang::parse(&source).expect("parses");
     let typed = flowtrace_lang::check(&ast, &kernel, &CheckOptions::default()).expect("checks");
-    let compiled = flowtrace_codegen::compile(&typed, &flowtrace_codegen::CompileOptions::default()).expect("compiles");
+    let options = flowtrace_codegen::CompileOptions { fuse, ..Default::default() };
+    let compiled = flowtrace_codegen::compile(&typed, &options).expect("compiles");
     let maps: Vec<OwnedFd> = compiled
         .maps
         .iter()
@@ -116,28 +121,35 @@ fn main() {
     let mut one = clang_program(one);
     let mut same = clang_program(same);
     let mut compact = clang_program(compact);
-    let (ft, _maps, ft_insns) = flowtrace_program();
+    let (ft, _maps, ft_insns) = flowtrace_program(true);
+    let (unfused, _unfused_maps, unfused_insns) = flowtrace_program(false);
     let empty = empty_program();
-    let fds = [empty.as_raw_fd(), fd_of(&mut one), fd_of(&mut same), fd_of(&mut compact), ft.as_raw_fd()];
+    let fds = [empty.as_raw_fd(), fd_of(&mut one), fd_of(&mut same), fd_of(&mut compact), ft.as_raw_fd(), unfused.as_raw_fd()];
 
     println!("BPF_PROG_TEST_RUN, {repeat} runs x {rounds} rounds, median ns/packet");
     println!("  instructions: flowtrace {ft_insns}, clang -O2 one map {one_insns} ({:.2}x)", ft_insns as f64 / one_insns as f64);
+    println!(
+        "  instructions: flowtrace fused {ft_insns}, unfused (FLOWTRACE_NO_FUSE=1) {unfused_insns} ({:.2}x)",
+        ft_insns as f64 / unfused_insns as f64
+    );
     for (what, data) in [("IPv4 TCP", packet()), ("IPv6 UDP", packet_v6())] {
-        let mut samples: [Vec<u32>; 5] = Default::default();
+        let mut samples: [Vec<u32>; 6] = Default::default();
         for _ in 0..rounds {
             // Interleaved, so drift (frequency, other load) hits all alike.
             for (i, fd) in fds.into_iter().enumerate() {
                 samples[i].push(test_run(fd, &data, repeat));
             }
         }
-        let [e, o, s, c, f] = samples.map(median);
+        let [e, o, s, c, f, u] = samples.map(median);
         let over = |x: u32| x.saturating_sub(e);
         println!("{}-byte {what} packet:", data.len());
         println!("  empty program                              {e:>4} ns");
         println!("  clang -O2, one LRU map (packets+bytes)     {o:>4} ns  ({:>3} ns over empty)", over(o));
         println!("  clang -O2, two maps, flowtrace's key       {s:>4} ns  ({:>3} ns over empty)", over(s));
         println!("  clang -O2, two maps, compact 40-byte key   {c:>4} ns  ({:>3} ns over empty)", over(c));
-        println!("  flowtrace runbook (lruhash)                {f:>4} ns  ({:>3} ns over empty)", over(f));
+        println!("  flowtrace runbook (lruhash), fused         {f:>4} ns  ({:>3} ns over empty)", over(f));
+        println!("  flowtrace runbook, unfused (two maps)      {u:>4} ns  ({:>3} ns over empty)", over(u));
+        println!("  flowtrace fused / unfused                  {:.3}x (over empty: {:.3}x)", f as f64 / u as f64, over(f) as f64 / over(u).max(1) as f64);
         println!("  flowtrace / clang one map                  {:.3}x (over empty: {:.3}x)", f as f64 / o as f64, over(f) as f64 / over(o).max(1) as f64);
     }
 }

@@ -40,6 +40,10 @@ pub struct CompileOptions {
     /// callback, up to `lower::loops::BPF_LOOP_MAX_ROUNDS` rounds, instead of
     /// as a back edge capped at `lower::loops::MAX_ROUNDS`.
     pub bpf_loop: bool,
+    /// Fuse aggregations updated together under one key into one map
+    /// (`crate::fuse`). Off for sessions that keep maps across reloads by
+    /// name, and with FLOWTRACE_NO_FUSE=1 for comparing output.
+    pub fuse: bool,
 }
 
 impl Default for CompileOptions {
@@ -53,6 +57,7 @@ impl Default for CompileOptions {
             possible_cpus: 0,
             helper_warnings: false,
             bpf_loop: false,
+            fuse: true,
         }
     }
 }
@@ -243,8 +248,11 @@ fn globals(p: &TypedProgram, opts: &CompileOptions) -> Globals {
             key_size: layout::key_size(&m.key),
             value_size,
             max_entries: n.max(1),
-            role: MapRole::User { id: MapId(i as u32), name: m.name.clone(), keys: m.key.clone(), value, declared },
+            role: MapRole::User { id: MapId(i as u32), name: m.name.clone(), keys: m.key.clone(), value, declared, fused: None },
         });
+    }
+    if opts.fuse {
+        add_fused_storage(&mut g, crate::fuse::plan(p), &mut used_names);
     }
     g.stats = MapRef(g.maps.len() as u32);
     g.maps.push(MapSpec {
@@ -265,6 +273,35 @@ fn globals(p: &TypedProgram, opts: &CompileOptions) -> Globals {
         role: MapRole::Events,
     });
     g
+}
+
+/// One BPF map per fused group, shaped like its first member's (type, key,
+/// size) with the group's value; each member's own spec becomes a 1-entry
+/// placeholder array pointing at it (`object::FusedPart`).
+fn add_fused_storage(g: &mut Globals, plan: crate::fuse::FusePlan, used_names: &mut UniqueNames) {
+    for group in &plan.groups {
+        let first = g.user_maps[group.members[0].map.0 as usize];
+        let template = g.maps[first.0 as usize].clone();
+        let storage = g.maps.len() as u32;
+        for (bit, m) in group.members.iter().enumerate() {
+            let spec = &mut g.maps[g.user_maps[m.map.0 as usize].0 as usize];
+            spec.map_type = BpfMapType::Array;
+            spec.key_size = 4;
+            spec.value_size = 8;
+            spec.max_entries = 1;
+            if let MapRole::User { fused, .. } = &mut spec.role {
+                *fused = Some(crate::object::FusedPart { storage, offset: m.offset, bit: bit as u32 });
+            }
+        }
+        g.fused_storage.push(MapRef(storage));
+        g.maps.push(MapSpec {
+            name: used_names.claim(bpf_name(&format!("fused_{}", template.name.trim_start_matches("ft_")))),
+            value_size: group.value_size,
+            role: MapRole::FusedStorage { members: group.members.iter().map(|m| m.map).collect() },
+            ..template
+        });
+    }
+    g.fuse = plan;
 }
 
 /// `ft_` + the attach point's short name, sanitised to `[A-Za-z0-9_]`, at

@@ -3,6 +3,7 @@
 
 pub mod disasm;
 pub mod elf;
+pub mod fuse;
 pub mod group;
 pub mod insn;
 pub mod layout;

@@ -182,7 +182,15 @@ pub enum MapRole {
         keys: Vec<Type>,
         value: MapValue,
         declared: Option<MapKind>,
+        /// Where the map's entries live when it is fused with others
+        /// (`crate::fuse`); `None` when this spec's own BPF map holds them.
+        fused: Option<FusedPart>,
     },
+    /// One BPF map holding the entries of several user maps that are
+    /// updated together under the same key (`crate::fuse`): each value is
+    /// a u64 of presence bits (bit `FusedPart::bit` set: the key is in that
+    /// member), then each member's aggregation fields at its offset.
+    FusedStorage { members: Vec<MapId> },
     /// Per-CPU array of u64 counters, for `n` user maps: slot `MapId.0`
     /// counts failed updates of that map (map full); slot `n` +
     /// [`STATS_LOST_EVENTS`] counts ring-buffer records that could not be
@@ -199,6 +207,19 @@ pub enum MapRole {
     /// (`IFNAMSIZ` = 16 bytes), written by the runtime for every interface
     /// it attaches to, since a glob attaches one program to many.
     Ifnames,
+}
+
+/// Where a fused user map's entries are: in the map at `storage` (indexed
+/// like [`CompiledProgram::maps`]), at byte `offset` of each (per-CPU)
+/// value, present where bit `bit` of the value's first u64 is set on any
+/// CPU. The user map's own spec is then a 1-entry placeholder array that
+/// nothing writes, so map indices stay as the loader numbers them. An LRU
+/// storage's creations are counted in the inserts slot of its first member.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FusedPart {
+    pub storage: u32,
+    pub offset: u32,
+    pub bit: u32,
 }
 
 /// Offset of the lost-events counter after the per-map slots of the stats map.

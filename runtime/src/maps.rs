@@ -8,7 +8,7 @@ use crate::sys;
 use crate::values::{MapEntry, MapSnapshot, ValueKind};
 use aya::maps::MapData;
 use flowtrace_codegen::layout;
-use flowtrace_codegen::object::{stats_inserts_slot, BpfMapType, MapRole, MapSpec, MapValue, STATS_LOST_EVENTS};
+use flowtrace_codegen::object::{stats_inserts_slot, BpfMapType, FusedPart, MapRole, MapSpec, MapValue, STATS_LOST_EVENTS};
 use flowtrace_lang::typed::MapId;
 use flowtrace_lang::types::{AggKind, Type};
 use std::os::fd::{AsFd, BorrowedFd};
@@ -169,50 +169,143 @@ impl Maps {
 
     /// For `print(@m, top)`: the entries that can be among the `top`
     /// printed (see `output::order::top_candidates`; every entry when `top`
-    /// is 0), with the number of entries the map holds. Only their keys are
+    /// is 0), with the number of entries the map holds (for a fused map,
+    /// the entries of its BPF map, which its evictions are counted against). Only their keys are
     /// decoded: a top 10 of a million keys decodes ten-odd keys, not a million.
     pub fn snapshot_top(&self, id: MapId, top: u64) -> Result<(MapSnapshot, usize), RuntimeError> {
         let (index, spec) = self.user(id)?;
         let MapRole::User { name, keys, value, .. } = &spec.role else { unreachable!("user() checked the role") };
-        let raw = self.raw_entries(index)?;
-        let mut values: Vec<Option<crate::values::AggValue>> = raw
+        let (read, fused) = self.storage(index);
+        let read_spec = &self.specs[read];
+        let raw = self.raw_entries(read)?;
+        let stride = layout::round_up(read_spec.value_size) as usize;
+        let cpus = if is_per_cpu(read_spec.map_type) { self.cpus } else { 1 };
+        // Raw entries that are this map's: all of them, or in a fused map
+        // those with this member's presence bit.
+        let rows: Vec<usize> = match fused {
+            None => (0..raw.len()).collect(),
+            Some(part) => (0..raw.len()).filter(|&i| fused_present(raw.value(i), stride, cpus, part)).collect(),
+        };
+        let mut values: Vec<Option<crate::values::AggValue>> = rows
             .iter()
-            .map(|(_, buf)| {
-                Some(match value {
-                    MapValue::Agg(agg) => {
-                        let stride = layout::round_up(spec.value_size) as usize;
-                        let cpus = if is_per_cpu(spec.map_type) { self.cpus } else { 1 };
-                        decode::aggregate(*agg, buf, stride, cpus)
+            .map(|&i| {
+                let buf = raw.value(i);
+                Some(match (value, fused) {
+                    (MapValue::Agg(agg), None) => decode::aggregate(*agg, buf, stride, cpus),
+                    (MapValue::Agg(agg), Some(part)) => {
+                        let (own, own_stride) = fused_fields(buf, stride, cpus, part, layout::agg_size(*agg));
+                        decode::aggregate(*agg, &own, own_stride, cpus)
                     }
-                    MapValue::Plain(ty) => decode::plain(ty, buf, &self.probes),
+                    (MapValue::Plain(ty), _) => decode::plain(ty, buf, &self.probes),
                 })
             })
             .collect();
         let live = values.len();
         let chosen = if value_kind(value) == ValueKind::Stats { None } else { crate::output::order::top_candidates(&values, top) };
         let chosen = chosen.unwrap_or_else(|| (0..live).collect());
+        // What evictions are counted against: a fused map's BPF entries.
+        let counted = if fused.is_some() { raw.len() } else { live };
         let mut entries = Vec::with_capacity(chosen.len());
         for i in chosen {
             let value = values[i].take().expect("each entry is chosen once");
-            entries.push(MapEntry { key: decode::key(keys, raw.key(i), &self.probes), value });
+            entries.push(MapEntry { key: decode::key(keys, raw.key(rows[i]), &self.probes), value });
         }
         let name = if name.starts_with('@') { name.clone() } else { format!("@{name}") };
-        let evicted = if is_lru(spec.map_type) { self.evicted(index, id, live as u64)? } else { 0 };
+        // A fused LRU map counts creations per BPF entry (in its first
+        // member's slot), and every member holds every entry's key.
+        let evicted = match (is_lru(read_spec.map_type), fused) {
+            (false, _) => 0,
+            (true, None) => self.evicted(read, id, live as u64)?,
+            (true, Some(_)) => self.evicted(read, self.fused_first(read).unwrap_or(id), counted as u64)?,
+        };
         let snap = MapSnapshot {
             name,
             entries,
             evicted,
             dropped_updates: self.dropped_updates(id)?,
-            max_entries: spec.max_entries,
+            max_entries: read_spec.max_entries,
             kind: value_kind(value),
             keyless: keys.is_empty(),
         };
-        Ok((snap, live))
+        Ok((snap, counted))
+    }
+
+    /// The map holding user map `index`'s entries: its own, or the fused
+    /// map (with where in it) when it is fused.
+    fn storage(&self, index: usize) -> (usize, Option<FusedPart>) {
+        match &self.specs[index].role {
+            MapRole::User { fused: Some(part), .. } => (part.storage as usize, Some(*part)),
+            _ => (index, None),
+        }
+    }
+
+    /// The first member of fused map `storage`, whose stats slot counts its creations.
+    fn fused_first(&self, storage: usize) -> Option<MapId> {
+        match &self.specs[storage].role {
+            MapRole::FusedStorage { members } => members.first().copied(),
+            _ => None,
+        }
+    }
+
+    /// Removes fused member `part` from the entries with `keys` of fused
+    /// map `storage` (`zero_only`: zeroes its fields, keeps it present).
+    /// An entry no member is left in is deleted. Between the read and the
+    /// write, an update a probe makes to another member of that key is
+    /// lost, as with `zero` on any map; the fused value cannot be written
+    /// in part.
+    fn fused_remove(&self, storage: usize, part: FusedPart, keys: &[Vec<u8>], size: u32, zero_only: bool) -> Result<u64, RuntimeError> {
+        let spec = &self.specs[storage];
+        let fd = self.fd(storage)?;
+        let stride = layout::round_up(spec.value_size) as usize;
+        let cpus = if is_per_cpu(spec.map_type) { self.cpus } else { 1 };
+        let mut buf = vec![0u8; self.value_buf_size(spec)];
+        let mut deleted = 0;
+        for k in keys {
+            if !sys::map_lookup(fd, k, &mut buf).map_err(kernel(format!("reading {}", spec.name)))? {
+                continue;
+            }
+            if !fused_present(&buf, stride, cpus, part) {
+                continue;
+            }
+            let mut others = false;
+            for cpu in 0..cpus {
+                let at = cpu * stride;
+                let fields = at + part.offset as usize;
+                buf[fields..fields + size as usize].fill(0);
+                let mut bits = u64::from_ne_bytes(buf[at..at + 8].try_into().expect("8 bytes"));
+                if !zero_only {
+                    bits &= !(1u64 << part.bit);
+                }
+                others |= bits != 0;
+                buf[at..at + 8].copy_from_slice(&bits.to_ne_bytes());
+            }
+            if others {
+                sys::map_update(fd, k, &buf, sys::BPF_EXIST).map_err(kernel(format!("clearing {}", spec.name)))?;
+            } else if sys::map_delete(fd, k).map_err(kernel(format!("clearing {}", spec.name)))? {
+                self.removed[storage].fetch_add(1, Ordering::Relaxed);
+                deleted += 1;
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// Bytes of the aggregation fields of the user map at `index` (its
+    /// share of a fused value).
+    fn fused_size(&self, index: usize) -> u32 {
+        match &self.specs[index].role {
+            MapRole::User { value: MapValue::Agg(agg), .. } => layout::agg_size(*agg),
+            _ => 0,
+        }
     }
 
     /// `clear(@m)`: removes every key (arrays cannot lose keys, so they are zeroed).
     pub fn clear(&self, id: MapId) -> Result<(), RuntimeError> {
         let (index, spec) = self.user(id)?;
+        if let (storage, Some(part)) = self.storage(index) {
+            let keys = self.keys_of(storage)?;
+            self.fused_remove(storage, part, &keys, self.fused_size(index), false)?;
+            return Ok(());
+        }
         if is_array(spec.map_type) {
             return self.zero(id);
         }
@@ -228,6 +321,11 @@ impl Maps {
     /// `zero(@m)`: keeps the keys, sets every value (on every CPU) to zero.
     pub fn zero(&self, id: MapId) -> Result<(), RuntimeError> {
         let (index, spec) = self.user(id)?;
+        if let (storage, Some(part)) = self.storage(index) {
+            let keys = self.keys_of(storage)?;
+            self.fused_remove(storage, part, &keys, self.fused_size(index), true)?;
+            return Ok(());
+        }
         let fd = self.fd(index)?;
         let zeros = vec![0u8; self.value_buf_size(spec)];
         for k in self.keys_of(index)? {
@@ -239,6 +337,22 @@ impl Maps {
     /// Deletes one key, given in the map's key layout. `Ok(false)` if absent.
     pub fn delete(&self, id: MapId, key: &[u8]) -> Result<bool, RuntimeError> {
         let (index, spec) = self.user(id)?;
+        if let (storage, Some(part)) = self.storage(index) {
+            let spec = &self.specs[storage];
+            if key.len() != spec.key_size as usize {
+                return Err(RuntimeError::Load(format!("key of {} bytes for {} (needs {})", key.len(), spec.name, spec.key_size)));
+            }
+            let keys = [key.to_vec()];
+            let stride = layout::round_up(spec.value_size) as usize;
+            let cpus = if is_per_cpu(spec.map_type) { self.cpus } else { 1 };
+            let mut buf = vec![0u8; self.value_buf_size(spec)];
+            let found = sys::map_lookup(self.fd(storage)?, key, &mut buf).map_err(kernel(format!("reading {}", spec.name)))?;
+            if !found || !fused_present(&buf, stride, cpus, part) {
+                return Ok(false);
+            }
+            self.fused_remove(storage, part, &keys, self.fused_size(index), false)?;
+            return Ok(true);
+        }
         if key.len() != spec.key_size as usize {
             return Err(RuntimeError::Load(format!("key of {} bytes for {} (needs {})", key.len(), spec.name, spec.key_size)));
         }
@@ -254,15 +368,26 @@ impl Maps {
     /// in the stats map), less the `live` keys, less those this process
     /// removed. Read while programs run, a creation may land between the
     /// two reads, so this is exact once the programs are quiet.
-    fn evicted(&self, index: usize, id: MapId, live: u64) -> Result<u64, RuntimeError> {
+    fn evicted(&self, index: usize, created_in: MapId, live: u64) -> Result<u64, RuntimeError> {
         let users = self.user_maps().len() as u32;
-        let created = self.stats_slot(stats_inserts_slot(users, id))?;
+        let created = self.stats_slot(stats_inserts_slot(users, created_in))?;
         Ok(evictions(created, live, self.removed[index].load(Ordering::Relaxed)))
+    }
+
+    /// For counting user map `id`'s LRU evictions: the map whose stats
+    /// slot counts its creations (its fused group's first member, or
+    /// itself), and whether it is an LRU map at all. The live count
+    /// [`Maps::snapshot_top`] returns goes with it.
+    pub fn eviction_basis(&self, id: MapId) -> Result<(MapId, bool), RuntimeError> {
+        let (index, _) = self.user(id)?;
+        let (read, fused) = self.storage(index);
+        let created_in = if fused.is_some() { self.fused_first(read).unwrap_or(id) } else { id };
+        Ok((created_in, is_lru(self.specs[read].map_type)))
     }
 
     /// Keys this process removed from user map `id` with `clear`/`delete`.
     pub fn removed_keys(&self, id: MapId) -> u64 {
-        self.user(id).map_or(0, |(index, _)| self.removed[index].load(Ordering::Relaxed))
+        self.user(id).map_or(0, |(index, _)| self.removed[self.storage(index).0].load(Ordering::Relaxed))
     }
 
     /// Updates of `id` the kernel could not make because the map was full.
@@ -309,6 +434,29 @@ impl Maps {
     }
 }
 
+/// Whether a fused value (one copy per CPU, `stride` apart) holds member
+/// `part` on any CPU.
+fn fused_present(buf: &[u8], stride: usize, cpus: usize, part: FusedPart) -> bool {
+    (0..cpus).any(|cpu| {
+        let bits = buf.get(cpu * stride..cpu * stride + 8).map_or(0, |b| u64::from_ne_bytes(b.try_into().expect("8 bytes")));
+        bits & (1u64 << part.bit) != 0
+    })
+}
+
+/// Member `part`'s `size` bytes of each CPU's copy, packed as its own
+/// per-CPU value would be, with that value's stride.
+fn fused_fields(buf: &[u8], stride: usize, cpus: usize, part: FusedPart, size: u32) -> (Vec<u8>, usize) {
+    let own = layout::round_up(size) as usize;
+    let mut out = vec![0u8; own * cpus];
+    for cpu in 0..cpus {
+        let at = cpu * stride + part.offset as usize;
+        if let Some(src) = buf.get(at..at + size as usize) {
+            out[cpu * own..cpu * own + size as usize].copy_from_slice(src);
+        }
+    }
+    (out, own)
+}
+
 /// Keys and values read from a map, each packed back to back.
 struct RawEntries {
     key_size: usize,
@@ -322,6 +470,15 @@ impl RawEntries {
         &self.keys[i * self.key_size..(i + 1) * self.key_size]
     }
 
+    fn value(&self, i: usize) -> &[u8] {
+        &self.values[i * self.value_size..(i + 1) * self.value_size]
+    }
+
+    fn len(&self) -> usize {
+        self.keys.len() / self.key_size.max(1)
+    }
+
+    #[cfg(test)]
     fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
         self.keys.chunks(self.key_size.max(1)).zip(self.values.chunks(self.value_size.max(1)))
     }
@@ -383,6 +540,28 @@ fn value_kind(value: &MapValue) -> ValueKind {
             AggKind::Lhist { .. } => ValueKind::Lhist,
             AggKind::Tseries { .. } => ValueKind::Tseries,
         },
+    }
+}
+
+#[cfg(test)]
+mod fused_tests {
+    use super::{fused_fields, fused_present};
+    use flowtrace_codegen::object::FusedPart;
+
+    /// Two CPUs' copies of `{bits, count, sum}`: member 1 (the sum, at
+    /// byte 16) is present where either CPU set its bit, and its fields
+    /// come out with its own stride, each CPU's share in place.
+    #[test]
+    fn a_member_is_present_on_any_cpu_and_decoded_alone() {
+        let words: [u64; 6] = [0b01, 3, 0, 0b10, 0, 40];
+        let buf: Vec<u8> = words.iter().flat_map(|w| w.to_ne_bytes()).collect();
+        let count = FusedPart { storage: 0, offset: 8, bit: 0 };
+        let sum = FusedPart { storage: 0, offset: 16, bit: 1 };
+        assert!(fused_present(&buf, 24, 2, count) && fused_present(&buf, 24, 2, sum));
+        assert!(!fused_present(&buf, 24, 2, FusedPart { storage: 0, offset: 8, bit: 2 }));
+        let (own, stride) = fused_fields(&buf, 24, 2, sum, 8);
+        assert_eq!(stride, 8);
+        assert_eq!(own, [0u64, 40].iter().flat_map(|w| w.to_ne_bytes()).collect::<Vec<u8>>());
     }
 }
 

@@ -13,6 +13,8 @@ const BPF_MAP_GET_NEXT_KEY: libc::c_long = 4;
 
 /// `BPF_ANY` for map updates: create or replace.
 pub const BPF_ANY: u64 = 0;
+/// `map_update_elem`: only replace an existing entry.
+pub const BPF_EXIST: u64 = 2;
 
 /// The map-element part of `union bpf_attr`. The kernel accepts an attr
 /// shorter than its own union as long as the bytes it knows beyond ours

@@ -96,6 +96,8 @@ fn session_main(cli: &Cli) -> Result<(), String> {
         possible_cpus: crate::run::possible_cpus(),
         wall_offset_ns: flowtrace_runtime::output::time::wall_minus_boot_ns(),
         bpf_loop: flowtrace_runtime::capabilities::bpf_loop_available(),
+        // The session keeps maps across reloads by name, one BPF map each.
+        fuse: false,
         ..CompileOptions::default()
     };
     let printer = Printer::new(OutWriter::new(out.clone()), crate::run::output_format(cli.format));

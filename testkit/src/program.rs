@@ -38,12 +38,19 @@ pub fn compiled(text: &str) -> CompiledProgram {
     compiled_with(text, &CheckOptions::default())
 }
 
-/// Like [`compiled`], with checker options (`str()` sizes).
+/// Like [`compiled`], with checker options (`str()` sizes). Maps are not
+/// fused (codegen's fuse.rs): tests that read a map's bytes by name see
+/// each map's own layout; [`compiled_opts`] fuses.
 pub fn compiled_with(text: &str, options: &CheckOptions) -> CompiledProgram {
+    let opts = flowtrace_codegen::CompileOptions { fuse: false, ..Default::default() };
+    compiled_opts(text, options, &opts)
+}
+
+/// Like [`compiled_with`], with compile options too.
+pub fn compiled_opts(text: &str, options: &CheckOptions, compile: &flowtrace_codegen::CompileOptions) -> CompiledProgram {
     let typed = typed_with(text, options);
     let source = Source::new("test.ft", text);
-    flowtrace_codegen::compile(&typed, &flowtrace_codegen::CompileOptions::default())
-        .unwrap_or_else(|d| panic!("compile:\n{}", render_all(&d, &source)))
+    flowtrace_codegen::compile(&typed, compile).unwrap_or_else(|d| panic!("compile:\n{}", render_all(&d, &source)))
 }
 
 /// A runtime error for a test failure message: a verifier rejection with

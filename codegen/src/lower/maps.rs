@@ -11,6 +11,13 @@ use flowtrace_lang::diag::Diagnostic;
 use flowtrace_lang::typed::{MapId, TExpr, TExprKind};
 use flowtrace_lang::types::{AggKind, Type};
 
+/// Stats slots a value lookup-or-create bumps: `created` (LRU maps only)
+/// when it created the key, each of `failed` when the map was full.
+pub(super) struct ValueStats {
+    pub created: Option<u32>,
+    pub failed: Vec<u32>,
+}
+
 /// `map_update_elem` flags.
 const BPF_ANY: i32 = 0;
 const BPF_NOEXIST: i32 = 1;
@@ -281,22 +288,30 @@ impl Lowerer<'_> {
         let p = self.agg_value_ptr(map, k, agg)?;
         let done = self.label();
         self.jump(Cond::Eq, p, Src::Imm(0), done);
+        self.agg_apply(p, 0, agg, value, done)?;
+        self.place(done);
+        Ok(())
+    }
+
+    /// The update of one aggregation whose fields are at `p + base`
+    /// (`p` not null); `done` is where a min/max that keeps its value jumps.
+    pub(super) fn agg_apply(&mut self, p: Reg, base: i16, agg: AggKind, value: Option<Reg>, done: crate::ir::Label) -> LowerResult<()> {
         let need = |v: Option<Reg>, l: &Self| v.ok_or_else(|| Diagnostic::error(l.span, format!("{agg} needs a value")));
         match agg {
-            AggKind::Count => self.add_at(p, 0, Src::Imm(1)),
-            AggKind::Sum { .. } => self.add_at(p, 0, Src::Reg(need(value, self)?)),
+            AggKind::Count => self.add_at(p, base, Src::Imm(1)),
+            AggKind::Sum { .. } => self.add_at(p, base, Src::Reg(need(value, self)?)),
             AggKind::Avg { .. } | AggKind::Stats { .. } => {
-                self.add_at(p, 0, Src::Reg(need(value, self)?));
-                self.add_at(p, 8, Src::Imm(1));
+                self.add_at(p, base, Src::Reg(need(value, self)?));
+                self.add_at(p, base + 8, Src::Imm(1));
             }
             AggKind::Min { signed } | AggKind::Max { signed } => {
                 let v = need(value, self)?;
                 let is_min = matches!(agg, AggKind::Min { .. });
-                self.min_max(p, v, is_min, signed, done);
+                self.min_max(p, base, v, is_min, signed, done);
             }
             AggKind::Hist => {
                 let v = need(value, self)?;
-                self.add_at(p, layout::hist_sum_offset(agg) as i16, Src::Reg(v));
+                self.add_at(p, base + layout::hist_sum_offset(agg) as i16, Src::Reg(v));
                 let idx = self.log2_bucket(v);
                 self.bump_bucket(p, idx, layout::HIST_BUCKETS, done);
             }
@@ -304,7 +319,7 @@ impl Lowerer<'_> {
                 let v = need(value, self)?;
                 let sum_at = i16::try_from(layout::hist_sum_offset(agg))
                     .map_err(|_| Diagnostic::error(self.span, "lhist() has too many buckets".to_string()))?;
-                self.add_at(p, sum_at, Src::Reg(v));
+                self.add_at(p, base + sum_at, Src::Reg(v));
                 let idx = self.linear_bucket(v, min, max, step)?;
                 self.bump_bucket(p, idx, layout::lhist_buckets(agg), done);
             }
@@ -313,18 +328,22 @@ impl Lowerer<'_> {
                 self.tseries_update(p, v, (interval_ns, intervals), agg, signed, done);
             }
         }
-        self.place(done);
         Ok(())
     }
 
     /// Pointer to this CPU's value for `key`, or 0 (already counted in the
     /// stats map) when the map is full.
     fn agg_value_ptr(&mut self, map: MapId, key: Mem, agg: AggKind) -> LowerResult<Reg> {
-        let m = self.map_ref(map);
+        let stats = ValueStats { created: self.g.is_lru(map).then(|| self.g.inserts_slot(map)), failed: vec![map.0] };
+        self.value_ptr(self.map_ref(map), key, layout::agg_size(agg), &stats)
+    }
+
+    /// Pointer to this CPU's value of `size` bytes for `key` in `m`,
+    /// created zeroed with BPF_NOEXIST when absent; 0 when the map is full.
+    pub(super) fn value_ptr(&mut self, m: MapRef, key: Mem, size: u32, stats: &ValueStats) -> LowerResult<Reg> {
         let p = self.call(helper::MAP_LOOKUP_ELEM, &[Arg::Map(m), Arg::Addr(key)]);
         let have = self.label();
         self.jump(Cond::Ne, p, Src::Imm(0), have);
-        let size = layout::agg_size(agg);
         // The zero value: small ones on the stack; hist()'s 528 bytes exceed
         // what a statement can spare, so they come from the scratch map's
         // never-written zero area.
@@ -337,40 +356,43 @@ impl Lowerer<'_> {
             let after = self.label();
             self.jump(Cond::Eq, z, Src::Imm(0), after);
             let r = self.call(helper::MAP_UPDATE_ELEM, &[Arg::Map(m), Arg::Addr(key), Arg::Reg(z), Arg::Imm(BPF_NOEXIST)]);
-            self.count_insert(map, r);
+            self.count_insert(stats, r);
             self.place(after);
             let again = self.call(helper::MAP_LOOKUP_ELEM, &[Arg::Map(m), Arg::Addr(key)]);
             self.alu(AluOp::Mov, p, Src::Reg(again));
-            self.count_if_null(p, map);
+            self.count_if_null(p, stats);
             self.place(have);
             return Ok(p);
         };
         // NOEXIST may lose a race with another CPU inserting the same key
         // (-EEXIST): harmless, the second lookup finds that entry.
         let r = self.call(helper::MAP_UPDATE_ELEM, &[Arg::Map(m), Arg::Addr(key), zero_src, Arg::Imm(BPF_NOEXIST)]);
-        self.count_insert(map, r);
+        self.count_insert(stats, r);
         let again = self.call(helper::MAP_LOOKUP_ELEM, &[Arg::Map(m), Arg::Addr(key)]);
         self.alu(AluOp::Mov, p, Src::Reg(again));
-        self.count_if_null(p, map);
+        self.count_if_null(p, stats);
         self.place(have);
         Ok(p)
     }
 
-    /// In an LRU map, counts a key that BPF_NOEXIST created (`r` == 0).
-    fn count_insert(&mut self, map: MapId, r: Reg) {
-        if !self.g.is_lru(map) {
-            return;
-        }
+    /// Counts a key that BPF_NOEXIST created (`r` == 0), where creations
+    /// are counted (LRU maps).
+    fn count_insert(&mut self, stats: &ValueStats, r: Reg) {
+        let Some(slot) = stats.created else { return };
         let not_created = self.label();
         self.jump(Cond::Ne, r, Src::Imm(0), not_created);
-        self.add_stat(self.g.inserts_slot(map), 1);
+        self.add_stat(slot, 1);
         self.place(not_created);
     }
 
-    fn count_if_null(&mut self, p: Reg, map: MapId) {
+    /// A null value pointer is an update the full map refused: one dropped
+    /// update for each map it was for.
+    fn count_if_null(&mut self, p: Reg, stats: &ValueStats) {
         let ok = self.label();
         self.jump(Cond::Ne, p, Src::Imm(0), ok);
-        self.count_stat(map.0);
+        for &slot in &stats.failed {
+            self.count_stat(slot);
+        }
         self.place(ok);
     }
 
@@ -390,13 +412,13 @@ impl Lowerer<'_> {
     }
 
     /// (value, has_value): replace when there is no value yet or `v` wins.
-    pub(super) fn min_max(&mut self, p: Reg, v: Reg, is_min: bool, signed: bool, done: crate::ir::Label) {
+    pub(super) fn min_max(&mut self, p: Reg, base: i16, v: Reg, is_min: bool, signed: bool, done: crate::ir::Label) {
         let set = self.label();
         let has = self.vreg();
-        self.emit(Inst::Load { size: Size::DW, dst: has, base: p, off: 8 });
+        self.emit(Inst::Load { size: Size::DW, dst: has, base: p, off: base + 8 });
         self.jump(Cond::Eq, has, Src::Imm(0), set);
         let cur = self.vreg();
-        self.emit(Inst::Load { size: Size::DW, dst: cur, base: p, off: 0 });
+        self.emit(Inst::Load { size: Size::DW, dst: cur, base: p, off: base });
         // Keep the current value unless v is strictly better.
         let keep = match (is_min, signed) {
             (true, true) => Cond::Sge,
@@ -406,8 +428,8 @@ impl Lowerer<'_> {
         };
         self.jump(keep, v, Src::Reg(cur), done);
         self.place(set);
-        self.emit(Inst::Store { size: Size::DW, base: p, off: 0, src: Src::Reg(v) });
-        self.emit(Inst::Store { size: Size::DW, base: p, off: 8, src: Src::Imm(1) });
+        self.emit(Inst::Store { size: Size::DW, base: p, off: base, src: Src::Reg(v) });
+        self.emit(Inst::Store { size: Size::DW, base: p, off: base + 8, src: Src::Imm(1) });
     }
 
     /// `layout::hist_bucket`: 0 for negative, 1 for zero, 2 + floor(log2 v)

@@ -13,6 +13,7 @@ mod calls_host;
 pub mod context;
 pub mod events;
 pub mod expr;
+mod fused;
 pub mod loops;
 pub mod maps;
 pub mod packet;
@@ -68,6 +69,9 @@ pub struct Globals {
     /// Unread bytes in the ring buffer past which a `printf` record wakes
     /// user space (below it the record waits for the reader's next poll).
     pub printf_wake_bytes: u32,
+    /// The fused aggregation groups, and the BPF map of each.
+    pub fuse: crate::fuse::FusePlan,
+    pub fused_storage: Vec<MapRef>,
 }
 
 impl Globals {
@@ -89,6 +93,8 @@ impl Globals {
             helper_warnings: false,
             bpf_loop: false,
             printf_wake_bytes: crate::compile::printf_wake_bytes(crate::compile::CompileOptions::default().ringbuf_bytes),
+            fuse: Default::default(),
+            fused_storage: Vec::new(),
         }
     }
 
@@ -104,7 +110,10 @@ impl Globals {
 
     /// Whether user map `map` is an LRU hash (whose evictions are silent).
     pub fn is_lru(&self, map: flowtrace_lang::typed::MapId) -> bool {
-        let m = self.user_maps[map.0 as usize];
+        let m = match self.fuse.find(map) {
+            Some((group, _)) => self.fused_storage[group],
+            None => self.user_maps[map.0 as usize],
+        };
         matches!(self.maps[m.0 as usize].map_type, crate::object::BpfMapType::LruHash | crate::object::BpfMapType::LruPercpuHash)
     }
 

@@ -40,7 +40,10 @@ impl Lowerer<'_> {
             }
             TStmtKind::MapStore { map, key, value } => self.map_store(*map, key.as_ref(), value)?,
             TStmtKind::MapUpdate { map, key, op, value } => self.map_update(*map, key.as_ref(), *op, value)?,
-            TStmtKind::Aggregate { map, key, agg, arg } => self.aggregate(*map, key.as_ref(), *agg, arg.as_ref())?,
+            TStmtKind::Aggregate { map, key, agg, arg } => match self.g.fuse.find(*map) {
+                Some((group, index)) => self.fused_aggregate(*map, group, index)?,
+                None => self.aggregate(*map, key.as_ref(), *agg, arg.as_ref())?,
+            },
             TStmtKind::Delete { map, key } => {
                 self.map_delete(*map, key.as_ref())?;
             }

@@ -47,7 +47,7 @@ impl Lowerer<'_> {
                 self.add_at(q, 0, Src::Reg(v));
                 self.add_at(q, 8, Src::Imm(1));
             }
-            TseriesAgg::Min | TseriesAgg::Max => self.min_max(q, v, agg == TseriesAgg::Min, signed, done),
+            TseriesAgg::Min | TseriesAgg::Max => self.min_max(q, 0, v, agg == TseriesAgg::Min, signed, done),
         }
     }
 }

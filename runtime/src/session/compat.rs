@@ -31,7 +31,8 @@ pub(crate) fn check(old: &CompiledProgram, new: &CompiledProgram, maps: &Session
             return Err(conflict("it disappeared (internal error)".into()));
         };
         let MapRole::User { keys: n_keys, value: n_value, .. } = &n.role else { continue };
-        let same_layout = (o.map_type, o.key_size, o.value_size, o.max_entries) == (n.map_type, n.key_size, n.value_size, n.max_entries);
+        let same_layout = (o.map_type, o.key_size, o.value_size, o.max_entries) == (n.map_type, n.key_size, n.value_size, n.max_entries)
+            && fused_in(old, o) == fused_in(new, n);
         if n_keys != keys || n_value != value || !same_layout {
             return Err(conflict(format!("it was {} and would become {}", describe(o), describe(n))));
         }
@@ -69,6 +70,7 @@ pub(crate) fn changed_maps(new: &CompiledProgram, maps: &SessionMaps, old: &Comp
             o_keys == keys
                 && o_value == value
                 && (o.map_type, o.key_size, o.value_size, o.max_entries) == (n.map_type, n.key_size, n.value_size, n.max_entries)
+                && fused_in(old, o) == fused_in(new, n)
         });
         if !same {
             let was = found.map_or_else(|| "unknown".to_string(), describe);
@@ -104,6 +106,15 @@ fn renumber_events(old: &CompiledProgram, new: &CompiledProgram) -> Vec<EventKin
             other => other.clone(),
         })
         .collect()
+}
+
+/// Where a fused user map's entries are, in terms that compare across
+/// compilations: its offset and bit in the fused map, and that map's
+/// session name (its members). A map can only be shared as it was fused.
+fn fused_in(c: &CompiledProgram, spec: &MapSpec) -> Option<(u32, u32, Option<String>)> {
+    let MapRole::User { fused: Some(part), .. } = &spec.role else { return None };
+    let storage = c.maps.get(part.storage as usize)?;
+    Some((part.offset, part.bit, super::maps::session_name(c, storage)))
 }
 
 fn user_specs(c: &CompiledProgram) -> impl Iterator<Item = &MapSpec> {

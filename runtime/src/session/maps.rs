@@ -10,7 +10,7 @@ use crate::error::RuntimeError;
 use crate::events::MapAccess;
 use crate::maps::{evictions, Maps};
 use crate::values::MapSnapshot;
-use flowtrace_codegen::object::{stats_inserts_slot, BpfMapType, CompiledProgram, MapRole, MapSpec, STATS_LOST_EVENTS};
+use flowtrace_codegen::object::{stats_inserts_slot, CompiledProgram, MapRole, MapSpec, STATS_LOST_EVENTS};
 use flowtrace_lang::typed::MapId;
 use std::collections::HashMap;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -37,6 +37,22 @@ fn names_by_id(compiled: &CompiledProgram) -> Vec<String> {
         .collect();
     named.sort();
     named.into_iter().map(|(_, name)| name).collect()
+}
+
+/// The name a session keeps map `spec` of `compiled` under: a user map's
+/// own name, or for a fused map (`MapRole::FusedStorage`) one made of its
+/// members' names (a `#` cannot start a script's map name); `None` for
+/// every other map.
+pub(crate) fn session_name(compiled: &CompiledProgram, spec: &MapSpec) -> Option<String> {
+    match &spec.role {
+        MapRole::User { name, .. } => Some(name.clone()),
+        MapRole::FusedStorage { members } => {
+            let names = names_by_id(compiled);
+            let members: Vec<&str> = members.iter().map(|m| names.get(m.0 as usize).map_or("?", String::as_str)).collect();
+            Some(format!("#fused:{}", members.join(",")))
+        }
+        _ => None,
+    }
 }
 
 impl SessionMaps {
@@ -82,11 +98,19 @@ impl SessionMaps {
     pub(crate) fn view_of(&self, compiled: &CompiledProgram, fresh: &[Option<OwnedFd>]) -> Result<Maps, RuntimeError> {
         let mut specs = Vec::new();
         let mut fds = Vec::new();
-        for (spec, fresh) in compiled.maps.iter().zip(fresh) {
-            let MapRole::User { name, .. } = &spec.role else { continue };
-            let fd = fresh.as_ref().or_else(|| self.by_name.get(name));
+        // Where each map of `compiled` is in the view, for fused parts.
+        let mut at = vec![0u32; compiled.maps.len()];
+        for (i, (spec, fresh)) in compiled.maps.iter().zip(fresh).enumerate() {
+            let Some(name) = session_name(compiled, spec) else { continue };
+            let fd = fresh.as_ref().or_else(|| self.by_name.get(&name));
+            at[i] = specs.len() as u32;
             specs.push(spec.clone());
             fds.push(fd.and_then(|fd| fd.try_clone().ok()));
+        }
+        for spec in &mut specs {
+            if let MapRole::User { fused: Some(part), .. } = &mut spec.role {
+                part.storage = at[part.storage as usize];
+            }
         }
         Maps::from_fds(specs, fds, ProbeNames::of(compiled))
     }
@@ -103,11 +127,11 @@ impl SessionMaps {
         let names = names_by_id(compiled);
         for (spec, fd) in compiled.maps.iter().zip(fresh) {
             let Some(fd) = fd else { continue };
-            match &spec.role {
-                MapRole::User { name, .. } => {
-                    self.by_name.insert(name.clone(), fd);
+            match (&spec.role, session_name(compiled, spec)) {
+                (_, Some(name)) => {
+                    self.by_name.insert(name, fd);
                 }
-                MapRole::Stats => self.stats.push((fd, names.clone())),
+                (MapRole::Stats, None) => self.stats.push((fd, names.clone())),
                 _ => {}
             }
         }
@@ -156,12 +180,15 @@ impl SessionMaps {
     pub fn snapshot_top(&self, id: MapId, top: u64) -> Result<MapSnapshot, RuntimeError> {
         let (mut snap, live) = self.maps()?.snapshot_top(id, top)?;
         let name = self.name_of(id).unwrap_or_default();
-        let slot_of = |names: &[String]| names.iter().position(|n| n == name);
-        snap.dropped_updates = self.stats_sum(|names| slot_of(names).map(|i| i as u32));
-        if self.spec(id).is_some_and(|s| matches!(s.map_type, BpfMapType::LruHash | BpfMapType::LruPercpuHash)) {
+        let slot_of = |names: &[String], name: &str| names.iter().position(|n| n == name);
+        snap.dropped_updates = self.stats_sum(|names| slot_of(names, name).map(|i| i as u32));
+        // A fused map's creations are counted in its group's first member's slot.
+        let (created_in, lru) = self.maps()?.eviction_basis(id)?;
+        if lru {
+            let counter = self.name_of(created_in).unwrap_or_default();
             // Each entry counts the keys it created in its own stats map.
             let created =
-                self.stats_sum(|names| Some(stats_inserts_slot(names.len() as u32, MapId(slot_of(names)? as u32))));
+                self.stats_sum(|names| Some(stats_inserts_slot(names.len() as u32, MapId(slot_of(names, counter)? as u32))));
             let removed = self.maps()?.removed_keys(id);
             snap.evicted = evictions(created, live as u64, removed);
         }

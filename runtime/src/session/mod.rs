@@ -316,10 +316,7 @@ impl<S: EventSink> Session<S> {
             .iter()
             .zip(&fresh)
             .map(|(spec, fresh)| {
-                let shared = match &spec.role {
-                    MapRole::User { name, .. } => self.maps.fd(name),
-                    _ => None,
-                };
+                let shared = maps::session_name(compiled, spec).and_then(|name| self.maps.fd(&name));
                 // Else the ring buffer, or a map no program here uses (any
                 // fd will do: nothing is relocated to it).
                 let fd = fresh.as_ref().map(|fd| fd.as_fd()).or(shared).or(ring);
@@ -341,7 +338,7 @@ impl<S: EventSink> Session<S> {
             .map(|i| {
                 let spec = &compiled.maps[i as usize];
                 match &spec.role {
-                    MapRole::User { name, .. } if self.maps.exists(name) => Ok(None),
+                    _ if maps::session_name(compiled, spec).is_some_and(|name| self.maps.exists(&name)) => Ok(None),
                     MapRole::Events => Ok(None),
                     _ if !self.create_unused_maps && !used.contains(&i) => Ok(None),
                     _ => create_map(spec).map(Some),

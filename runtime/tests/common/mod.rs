@@ -124,7 +124,7 @@ pub fn count_map(name: &str, id: u32) -> MapSpec {
         key_size: 8,
         value_size: 8,
         max_entries: 16,
-        role: MapRole::User {
+        role: MapRole::User { fused: None,
             id: MapId(id),
             name: format!("@{}", name.trim_start_matches("ft_")),
             keys: vec![],
@@ -141,7 +141,7 @@ pub fn plain_map(name: &str, id: u32, ty: Type) -> MapSpec {
         key_size: 8,
         value_size: 8,
         max_entries: 16,
-        role: MapRole::User { id: MapId(id), name: format!("@{id}"), keys: vec![], value: MapValue::Plain(ty), declared: None },
+        role: MapRole::User { id: MapId(id), name: format!("@{id}"), keys: vec![], value: MapValue::Plain(ty), declared: None, fused: None },
     }
 }
 

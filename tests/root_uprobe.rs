@@ -200,7 +200,7 @@ fn root_uprobe_pid_filter_counts_one_process() {
     let (mut stdout, _) = attached(&mut tracer, "-p");
     std::fs::write(&go, b"go").unwrap();
     let (first, second) = (finish(first, Duration::from_secs(30)), finish(second, Duration::from_secs(30)));
-    assert_eq!(text(&first.stdout), "total=110 ticks=0\n");
+    assert_eq!(text(&first.stdout), "total=140 ticks=0\n");
     assert_eq!(text(&second.stdout), "total=294 ticks=0\n");
     // The run ends when PID exits.
     let out = finish(tracer, Duration::from_secs(30));

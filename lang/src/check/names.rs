@@ -75,7 +75,16 @@ impl Checker<'_> {
             Builtin::Comm => expr(Type::Str { cap: 16 }),
             Builtin::Pid | Builtin::Tid | Builtin::Cpu => expr(Type::Int(IntType::U32)),
             Builtin::Uid | Builtin::Gid | Builtin::Nsecs | Builtin::Elapsed | Builtin::Cgroup => expr(Type::U64),
-            Builtin::Arg(n) => expr(self.usdt_arg_type(n).unwrap_or(Type::U64)),
+            Builtin::Arg(n) => {
+                if let AttachKind::Usdt { site: Some(site), .. } = &self.scope().attach.kind {
+                    if usize::from(n) >= site.args.len() {
+                        let message = format!("arg{n} is out of range: this USDT probe has {} arguments", site.args.len());
+                        self.error(span, message);
+                        return None;
+                    }
+                }
+                expr(self.usdt_arg_type(n).unwrap_or(Type::U64))
+            }
             Builtin::Curtask => expr(self.record_pointer("task_struct")),
             Builtin::Retval => {
                 let ty = match &self.scope().func {

@@ -358,7 +358,7 @@ mod tests {
         let e = error("kprobex:tcp_sendmsg");
         assert_eq!(e.message, "unknown probe provider 'kprobex'");
         assert_eq!(e.span, Span::new(0, 7));
-        assert_eq!(e.hints[0], "did you mean 'kprobe'?");
+        assert_eq!(e.hints[0], "did you mean one of 'kprobe', 'uprobe'?");
         assert_eq!(
             e.hints[1],
             "valid providers: BEGIN, END, kprobe (k), kretprobe (kr), tracepoint (t), rawtracepoint (rt), \

@@ -196,11 +196,14 @@ fn root_uprobe_pid_filter_counts_one_process() {
     let start = |n: &str| Command::new(prog()).arg(n).arg(&go).stdout(Stdio::piped()).spawn().unwrap();
     let (first, second) = (start("5"), start("7"));
     let pid = first.id().to_string();
-    let mut tracer = spawn(&["-p", &pid, "-e", &format!("uprobe:{b}:add {{ @c = count(); @pids[pid] = count(); }}")]);
+    // The tick probe's semaphore shows where the kernel installed the
+    // probes: raised in PID only, so only PID runs the guarded site.
+    let program = format!("uprobe:{b}:add {{ @c = count(); @pids[pid] = count(); }} usdt:{b}:ft:tick {{ @t = count(); }}");
+    let mut tracer = spawn(&["-p", &pid, "-e", &program]);
     let (mut stdout, _) = attached(&mut tracer, "-p");
     std::fs::write(&go, b"go").unwrap();
     let (first, second) = (finish(first, Duration::from_secs(30)), finish(second, Duration::from_secs(30)));
-    assert_eq!(text(&first.stdout), "total=140 ticks=0\n");
+    assert_eq!(text(&first.stdout), "total=140 ticks=5\n");
     assert_eq!(text(&second.stdout), "total=294 ticks=0\n");
     // The run ends when PID exits.
     let out = finish(tracer, Duration::from_secs(30));
@@ -208,7 +211,7 @@ fn root_uprobe_pid_filter_counts_one_process() {
     stdout.read_to_string(&mut rest).unwrap();
     let lines: BTreeSet<String> = rest.lines().map(str::to_string).collect();
     assert!(out.status.success(), "{}", text(&out.stderr));
-    has_all(&lines, &["@c: 5", &format!("@pids[{pid}]: 5")]);
+    has_all(&lines, &["@c: 5", "@t: 5", &format!("@pids[{pid}]: 5")]);
     let _ = std::fs::remove_file(&go);
 }
 

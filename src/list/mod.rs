@@ -107,7 +107,13 @@ fn program_listing(kernel: &dyn KernelTypes, details: &dyn Details, typed: &Type
             seen.push(name);
         }
     }
-    seen.iter().map(|name| listing(kernel, details, name, verbose)).collect()
+    seen.iter()
+        .map(|name| match provider(name.split(':').next().unwrap_or("")).map(|p| p.target) {
+            // Already one probe each (offsets and addresses are no globs to match again).
+            Some(Target::UserFunction | Target::Usdt) => format!("{name}\n"),
+            _ => listing(kernel, details, name, verbose),
+        })
+        .collect()
 }
 
 /// The lines `-l PATTERNS` prints, pattern by pattern: records for

@@ -146,6 +146,7 @@ pub(crate) fn attach(
     prog: &mut Program,
     point: &AttachPoint,
     tc_options: &crate::tc::TcOptions,
+    uprobe_pid: Option<i32>,
 ) -> Result<Link, Failure> {
     match kind {
         ProgramKind::Tracepoint => tracepoint::attach(prog, point),
@@ -154,7 +155,7 @@ pub(crate) fn attach(
         ProgramKind::RawTracepoint => raw_tracepoint::attach(prog, point),
         ProgramKind::Fentry | ProgramKind::Fexit => fentry::attach(prog),
         ProgramKind::SchedCls => tc::attach(prog, point, tc_options),
-        ProgramKind::Uprobe | ProgramKind::Uretprobe => uprobe::attach(prog, point),
+        ProgramKind::Uprobe | ProgramKind::Uretprobe => uprobe::attach(prog, point, uprobe_pid),
         ProgramKind::Special => Err(Failure::new("BEGIN/END programs are run, not attached")),
     }
 }

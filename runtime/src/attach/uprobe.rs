@@ -52,11 +52,12 @@ fn location(point: &AttachPoint) -> Result<(&str, u64, u64), Failure> {
     Ok((binary, offset, semaphore))
 }
 
-pub(super) fn attach(prog: &mut Program, point: &AttachPoint) -> Result<Link, Failure> {
+/// `pid`: only in that process (`-p PID`), else in every process.
+pub(super) fn attach(prog: &mut Program, point: &AttachPoint, pid: Option<i32>) -> Result<Link, Failure> {
     let (binary, offset, semaphore) = location(point)?;
     let retprobe = matches!(point.kind, AttachKind::Uretprobe { .. });
     let p: &mut UProbe = prog.try_into()?;
-    let event = uprobe_perf_event(binary, offset, retprobe, None, semaphore).map_err(|e| refused(&e, binary, offset))?;
+    let event = uprobe_perf_event(binary, offset, retprobe, pid, semaphore).map_err(|e| refused(&e, binary, offset))?;
     match perf_event_link(p.fd()?.as_fd(), event.as_fd(), 0) {
         Ok(link) => Ok(Link::Tracepoint(PerfPair { link, event })),
         Err(e) => Err(refused(&e, binary, offset)),

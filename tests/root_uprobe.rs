@@ -198,7 +198,11 @@ fn root_uprobe_pid_filter_counts_one_process() {
     let pid = first.id().to_string();
     // The tick probe's semaphore shows where the kernel installed the
     // probes: raised in PID only, so only PID runs the guarded site.
-    let program = format!("uprobe:{b}:add {{ @c = count(); @pids[pid] = count(); }} usdt:{b}:ft:tick {{ @t = count(); }}");
+    // `uprobe:*:F` (bpftrace's form with -p): F in whatever PID has mapped.
+    let program = format!(
+        "uprobe:{b}:add {{ @c = count(); @pids[pid] = count(); }} usdt:{b}:ft:tick {{ @t = count(); }}
+         uprobe:*:mul3 {{ @m[probe] = count(); }}"
+    );
     let mut tracer = spawn(&["-p", &pid, "-e", &program]);
     let (mut stdout, _) = attached(&mut tracer, "-p");
     std::fs::write(&go, b"go").unwrap();
@@ -211,7 +215,11 @@ fn root_uprobe_pid_filter_counts_one_process() {
     stdout.read_to_string(&mut rest).unwrap();
     let lines: BTreeSet<String> = rest.lines().map(str::to_string).collect();
     assert!(out.status.success(), "{}", text(&out.stderr));
-    has_all(&lines, &["@c: 5", "@t: 5", &format!("@pids[{pid}]: 5")]);
+    has_all(&lines, &["@c: 5", "@t: 5", &format!("@pids[{pid}]: 5"), &format!("@m[uprobe:{b}:mul3]: 5")]);
+    // Without -p, `*` is refused at the attach point.
+    let out = finish(spawn(&["-e", "uprobe:*:mul3 { @ = count(); }"]), Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("'*' as the binary needs -p PID"), "{}", text(&out.stderr));
     let _ = std::fs::remove_file(&go);
 }
 
@@ -383,4 +391,51 @@ fn root_uprobe_listing_matches_bpftrace() {
         let theirs = Command::new(&bpftrace).args(["-l", &pattern]).output().unwrap();
         assert_eq!(text(&ours.stdout), text(&theirs.stdout), "{pattern}");
     }
+    // A stripped system library: its .dynsym plus the debug file its build
+    // id names, where there is one. bpftrace also lists a versioned
+    // `name@@VERSION` beside `name`; flowtrace lists the name once.
+    let libc = "/lib/x86_64-linux-gnu/libc.so.6";
+    if Path::new(libc).exists() {
+        let pattern = format!("uprobe:{libc}:*");
+        let ours = Command::new(env!("CARGO_BIN_EXE_flowtrace")).args(["-l", &pattern]).output().unwrap();
+        let theirs = Command::new(&bpftrace).args(["-l", &pattern]).output().unwrap();
+        let ours: BTreeSet<String> = text(&ours.stdout).lines().map(str::to_string).collect();
+        let theirs: BTreeSet<String> = text(&theirs.stdout).lines().map(|l| l.split('@').next().unwrap_or(l).to_string()).collect();
+        assert!(ours.len() > 1000, "{}", ours.len());
+        assert_eq!(ours.difference(&theirs).collect::<Vec<_>>(), Vec::<&String>::new(), "listed by flowtrace only");
+        assert_eq!(theirs.difference(&ours).collect::<Vec<_>>(), Vec::<&String>::new(), "listed by bpftrace only");
+    }
+}
+
+/// The same script under bpftrace 0.17 and flowtrace on the test program:
+/// the same lines (bpftrace prints equal counts in hash order, flowtrace in
+/// key order, so the lines are compared as sets). Not `func`: bpftrace
+/// 0.17 stores a uprobe's `func` in a map as the raw address.
+#[test]
+fn root_uprobe_matches_bpftrace_on_the_test_program() {
+    if !enabled("root_uprobe_matches_bpftrace_on_the_test_program") {
+        return;
+    }
+    let Some(bpftrace) = flowtrace_testkit::gate::find_on_path("bpftrace") else {
+        skipped("root_uprobe_matches_bpftrace_on_the_test_program", "bpftrace is not installed");
+        return;
+    };
+    let b = bin();
+    let program = format!(
+        "usdt:{b}:ft:plain {{ @p[arg0, arg1] = count(); }}
+         usdt:{b}:ft:tick {{ @t[arg0, arg1] = count(); }}
+         uprobe:{b}:add {{ @a[arg0, arg1] = count(); }}
+         uretprobe:{b}:add {{ @r[retval] = count(); }}
+         uprobe:{b}:greet {{ @s = str(arg0); @u = uaddr(\"ft_tick_semaphore\"); }}"
+    );
+    let command = format!("{b} 3");
+    let theirs = finish(
+        Command::new(&bpftrace).args(["-e", &program, "-c", &command]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap(),
+        Duration::from_secs(60),
+    );
+    assert!(theirs.status.success(), "bpftrace: {}", text(&theirs.stderr));
+    let theirs: BTreeSet<String> = text(&theirs.stdout).lines().map(str::to_string).collect();
+    let ours = run_with_command(&program, &command);
+    assert_eq!(ours, theirs);
+    assert!(ours.contains("@p[2, -7]: 1") && ours.contains("total=42 ticks=3"), "{ours:?}");
 }

@@ -37,6 +37,10 @@ impl HostFacts for ThisHost {
         crate::uprobe_targets::resolve_binary(name)
     }
 
+    fn mapped_binaries(&self, pid: u32) -> Result<Vec<String>, String> {
+        crate::uprobe_targets::mapped_binaries(pid)
+    }
+
     fn user_symbols(&self, binary: &str, pattern: &str, functions_only: bool) -> Result<Vec<UserSymbol>, String> {
         crate::uprobe_targets::matching_symbols(binary, pattern, functions_only)
     }

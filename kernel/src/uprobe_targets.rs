@@ -21,32 +21,63 @@ fn parse<'a>(path: &str, data: &'a [u8]) -> Result<object::File<'a>, String> {
     object::File::parse(data).map_err(|e| format!("'{path}' is not an ELF binary: {e}"))
 }
 
-/// Every defined function and variable symbol, one per name (`.symtab`
-/// first: it has the local functions too), sorted by name.
+/// Every defined function and variable symbol, one per name, sorted by
+/// name: from `.symtab` (it has the local functions too) and `.dynsym`, and
+/// from the separate debug file a stripped library names by build id
+/// (`/usr/lib/debug/.build-id/xx/yyyy.debug`, as bpftrace finds it), whose
+/// addresses are the library's own.
 pub fn symbols(path: &str) -> Result<Vec<UserSymbol>, String> {
     let data = read(path)?;
     let file = parse(path, &data)?;
     let mut out: Vec<UserSymbol> = Vec::new();
     let mut seen = std::collections::HashSet::new();
+    add_symbols(&file, &mut out, &mut seen);
+    if let Some(debug) = debug_file(&file) {
+        if let Ok(debug_data) = std::fs::read(&debug) {
+            if let Ok(debug_file) = object::File::parse(&*debug_data) {
+                add_symbols(&debug_file, &mut out, &mut seen);
+            }
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+fn add_symbols(file: &object::File<'_>, out: &mut Vec<UserSymbol>, seen: &mut std::collections::HashSet<String>) {
     for sym in file.symbols().chain(file.dynamic_symbols()) {
+        // Text includes GNU indirect functions (`strlen`): a probe on one
+        // fires in its resolver, as in bpftrace.
         let function = match sym.kind() {
             SymbolKind::Text => true,
             SymbolKind::Data => false,
             _ => continue,
         };
-        if !sym.is_definition() || sym.address() == 0 {
+        if sym.is_undefined() || sym.address() == 0 {
             continue;
         }
-        // Versioned dynamic names (`malloc@@GLIBC_2.2.5`) go by their base name.
+        // Versioned names (`memcpy@@GLIBC_2.14`) go by their base name.
         let Ok(name) = sym.name() else { continue };
         let name = name.split('@').next().unwrap_or(name);
-        if name.is_empty() || !seen.insert(name.to_string()) {
+        // GCC's partial-inlining fragments (`f.part.0`) are no function a
+        // caller enters by name; bpftrace 0.17 does not list them either
+        // (compared on this host's libc, where it lists `f.cold` pieces).
+        if name.is_empty() || name.contains(".part.") || !seen.insert(name.to_string()) {
             continue;
         }
         out.push(UserSymbol { name: name.to_string(), address: sym.address(), size: sym.size(), function });
     }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(out)
+}
+
+/// The debug file of a stripped binary, by its GNU build id.
+fn debug_file(file: &object::File<'_>) -> Option<std::path::PathBuf> {
+    if file.symbols().next().is_some() {
+        return None;
+    }
+    let id = file.build_id().ok()??;
+    let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
+    let (dir, rest) = hex.split_at(2.min(hex.len()));
+    let path = Path::new("/usr/lib/debug/.build-id").join(dir).join(format!("{rest}.debug"));
+    path.exists().then_some(path)
 }
 
 /// The symbols matching the glob `pattern`.
@@ -125,6 +156,23 @@ fn parse_note(desc: &[u8], actual_base: Option<u64>) -> Option<Result<UsdtProbe,
 /// The USDT probes matching the provider and name globs.
 pub fn matching_usdt(path: &str, provider: &str, name: &str) -> Result<Vec<UsdtProbe>, String> {
     Ok(usdt_probes(path)?.into_iter().filter(|p| glob_match(provider, &p.provider) && glob_match(name, &p.name)).collect())
+}
+
+/// The ELF files mapped executable by process `pid`, from /proc/PID/maps,
+/// in the order they first appear (the program, then its libraries).
+pub fn mapped_binaries(pid: u32) -> Result<Vec<String>, String> {
+    let path = format!("/proc/{pid}/maps");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    let mut out: Vec<String> = Vec::new();
+    for line in text.lines() {
+        // address perms offset dev inode path
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (Some(perms), Some(file)) = (fields.get(1), fields.get(5)) else { continue };
+        if perms.contains('x') && file.starts_with('/') && !out.iter().any(|f| f == file) && is_elf(Path::new(file)) {
+            out.push(file.to_string());
+        }
+    }
+    Ok(out)
 }
 
 /// Library directories searched for a bare library name (bpftrace asks

@@ -126,6 +126,10 @@ pub trait HostFacts {
     fn user_binary(&self, name: &str) -> Result<String, String> {
         Err(format!("cannot look up the binary '{name}' here"))
     }
+    /// The ELF files process `pid` has mapped (its program and libraries).
+    fn mapped_binaries(&self, pid: u32) -> Result<Vec<String>, String> {
+        Err(format!("cannot read the mappings of process {pid} here"))
+    }
     /// The symbols of `binary` matching the glob `pattern` (functions
     /// only, or variables too).
     fn user_symbols(&self, binary: &str, _pattern: &str, _functions_only: bool) -> Result<Vec<UserSymbol>, String> {

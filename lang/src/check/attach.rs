@@ -96,6 +96,9 @@ impl Checker<'_> {
     /// the functions it defines, one attach point each.
     fn expand_uprobe(&mut self, ap: &AttachPoint) -> Vec<AttachKind> {
         let Some((binary, target)) = ap.kind.user_target() else { return Vec::new() };
+        if binary == "*" {
+            return self.expand_uprobe_in_process(ap, target);
+        }
         let Some(path) = self.user_binary(ap, binary) else { return Vec::new() };
         let UserTarget::Function { name, offset } = target else {
             return ap.kind.with_user_target(path, target.clone()).into_iter().collect();
@@ -127,6 +130,37 @@ impl Checker<'_> {
             .into_iter()
             .filter_map(|f| ap.kind.with_user_target(path.clone(), UserTarget::Function { name: f.name, offset: *offset }))
             .collect()
+    }
+
+    /// bpftrace's `uprobe:*:F` with `-p PID`: F (a glob) in every ELF
+    /// object PID has mapped.
+    fn expand_uprobe_in_process(&mut self, ap: &AttachPoint, target: &UserTarget) -> Vec<AttachKind> {
+        let (Some(pid), UserTarget::Function { name, offset: 0 }) = (self.options.pid, target) else {
+            self.error_hint(
+                ap.span,
+                "'*' as the binary needs -p PID and a function without an offset",
+                Some("with -p PID, uprobe:*:FUNC probes FUNC in every object the process has mapped".into()),
+            );
+            return Vec::new();
+        };
+        let binaries = match self.kernel.host().mapped_binaries(pid) {
+            Ok(b) => b,
+            Err(why) => {
+                self.missing_probe(ap.span, why, None);
+                return Vec::new();
+            }
+        };
+        let mut out = Vec::new();
+        for path in binaries {
+            let found = self.kernel.host().user_symbols(&path, name, true).unwrap_or_default();
+            out.extend(found.into_iter().filter_map(|f| {
+                ap.kind.with_user_target(path.clone(), UserTarget::Function { name: f.name, offset: 0 })
+            }));
+        }
+        if out.is_empty() {
+            self.missing_probe(ap.span, format!("no object mapped by process {pid} has a function matching '{name}'"), None);
+        }
+        out
     }
 
     /// `usdt:BIN:[PROVIDER:]NAME`: one attach point per matching note.

@@ -12,6 +12,7 @@ use flowtrace_lang::ast::{parse_usdt_arg, UsdtSite};
 use flowtrace_lang::kernel::{UserSymbol, UsdtProbe};
 use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol, SymbolKind};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 fn read(path: &str) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("cannot read '{path}': {e}"))
@@ -26,7 +27,23 @@ fn parse<'a>(path: &str, data: &'a [u8]) -> Result<object::File<'a>, String> {
 /// from the separate debug file a stripped library names by build id
 /// (`/usr/lib/debug/.build-id/xx/yyyy.debug`, as bpftrace finds it), whose
 /// addresses are the library's own.
-pub fn symbols(path: &str) -> Result<Vec<UserSymbol>, String> {
+pub fn symbols(path: &str) -> Result<Arc<Vec<UserSymbol>>, String> {
+    Ok(elf_facts(path)?.symbols.clone())
+}
+
+/// What is read from one binary, once per process: a wildcard over libc
+/// expands to thousands of probes, each resolved at attach time.
+struct ElfFacts {
+    symbols: Arc<Vec<UserSymbol>>,
+    /// Loadable segments: (virtual address, bytes in the file, file offset).
+    segments: Vec<(u64, u64, u64)>,
+}
+
+fn elf_facts(path: &str) -> Result<Arc<ElfFacts>, String> {
+    static CACHE: Mutex<Vec<(String, Arc<ElfFacts>)>> = Mutex::new(Vec::new());
+    if let Some((_, facts)) = CACHE.lock().ok().and_then(|c| c.iter().find(|(p, _)| p == path).cloned()) {
+        return Ok(facts);
+    }
     let data = read(path)?;
     let file = parse(path, &data)?;
     let mut out: Vec<UserSymbol> = Vec::new();
@@ -40,7 +57,18 @@ pub fn symbols(path: &str) -> Result<Vec<UserSymbol>, String> {
         }
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(out)
+    let segments = file
+        .segments()
+        .map(|seg| {
+            let (offset, size) = seg.file_range();
+            (seg.address(), size, offset)
+        })
+        .collect();
+    let facts = Arc::new(ElfFacts { symbols: Arc::new(out), segments });
+    if let Ok(mut cache) = CACHE.lock() {
+        cache.push((path.to_string(), facts.clone()));
+    }
+    Ok(facts)
 }
 
 fn add_symbols(file: &object::File<'_>, out: &mut Vec<UserSymbol>, seen: &mut std::collections::HashSet<String>) {
@@ -82,18 +110,16 @@ fn debug_file(file: &object::File<'_>) -> Option<std::path::PathBuf> {
 
 /// The symbols matching the glob `pattern`.
 pub fn matching_symbols(path: &str, pattern: &str, functions_only: bool) -> Result<Vec<UserSymbol>, String> {
-    Ok(symbols(path)?.into_iter().filter(|s| (s.function || !functions_only) && glob_match(pattern, &s.name)).collect())
+    Ok(symbols(path)?.iter().filter(|s| (s.function || !functions_only) && glob_match(pattern, &s.name)).cloned().collect())
 }
 
 /// Where the virtual address `address` lies in the file: the offset the
 /// kernel's uprobe API takes (through the loadable segment holding it).
 pub fn file_offset(path: &str, address: u64) -> Result<u64, String> {
-    let data = read(path)?;
-    let file = parse(path, &data)?;
-    for seg in file.segments() {
-        let (file_start, file_size) = seg.file_range();
-        if address >= seg.address() && address < seg.address() + file_size {
-            return Ok(address - seg.address() + file_start);
+    let facts = elf_facts(path)?;
+    for &(start, size, offset) in &facts.segments {
+        if address >= start && address < start + size {
+            return Ok(address - start + offset);
         }
     }
     Err(format!("address {address:#x} is in no loadable segment of '{path}'"))

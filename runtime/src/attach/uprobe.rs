@@ -31,8 +31,8 @@ fn location(point: &AttachPoint) -> Result<(&str, u64, u64), Failure> {
             let address = match target {
                 UserTarget::Address(a) => *a,
                 UserTarget::Function { name, offset } => {
-                    let found = uprobe_targets::matching_symbols(binary, name, true).map_err(Failure::new)?;
-                    let f = found.iter().find(|s| s.name == *name).ok_or_else(|| {
+                    let symbols = uprobe_targets::symbols(binary).map_err(Failure::new)?;
+                    let f = symbols.iter().find(|s| s.name == *name && s.function).ok_or_else(|| {
                         Failure::new(format!("function '{name}' not found in '{binary}'"))
                             .hint(format!("`flowtrace -l 'uprobe:{binary}:*'` lists its functions"))
                     })?;

@@ -105,6 +105,7 @@ pub fn check(cli: &Cli, source: &Source, kernel: &KernelInfo) -> Result<TypedPro
         env_config,
         unsafe_mode: cli.unsafe_mode,
         named: named_params(cli),
+        pid: cli.pid,
         ..CheckOptions::default()
     };
     match flowtrace_lang::check(&ast, kernel, &options) {

@@ -3,7 +3,8 @@
 //! kprobes, fentry, …). BEGIN/END run once; `interval:` fires on a timer,
 //! unfiltered (bpftrace 0.17's fires with `-p` even while PID sleeps);
 //! `tc:` runs for packets, in no task. The run also ends when PID exits
-//! (`run.rs`).
+//! (`run.rs`). Uprobes and USDT probes are moreover installed in PID only
+//! (`Session::uprobe_pid`), so USDT semaphores are raised there only.
 
 use flowtrace_lang::ast::BinOp;
 use flowtrace_lang::typed::{TExpr, TExprKind, TypedProgram};

@@ -153,6 +153,7 @@ pub fn run(cli: &Cli, program: &Program<'_>) -> Result<u8, Reported> {
     }
     let mut session = Session::script(printer).map_err(render)?;
     session.tc = tc_options(cli);
+    session.uprobe_pid = cli.pid.map(|p| p as i32);
     match &metrics {
         Some(m) if m.reloads() => signals::install_with_reload(),
         _ => signals::install(),

@@ -42,6 +42,11 @@ pub enum ProgramKind {
     PerfEvent,
     /// `tc:`: sched_cls program, always returning `TC_ACT_UNSPEC`.
     SchedCls,
+    /// `uprobe:` and `usdt:` (a uprobe at the note's address): a kprobe-type
+    /// program on a uprobe perf event; the context is the user `pt_regs`.
+    Uprobe,
+    /// `uretprobe:`.
+    Uretprobe,
 }
 
 impl ProgramKind {
@@ -62,13 +67,21 @@ impl ProgramKind {
             AttachKind::Fexit { .. } => ProgramKind::Fexit,
             AttachKind::Interval { .. } => ProgramKind::PerfEvent,
             AttachKind::Tc { .. } => ProgramKind::SchedCls,
+            AttachKind::Uprobe { .. } | AttachKind::Usdt { .. } => ProgramKind::Uprobe,
+            AttachKind::Uretprobe { .. } => ProgramKind::Uretprobe,
         }
+    }
+
+    /// Whether the program fires in user space (uprobe, uretprobe, usdt):
+    /// plain addresses it reads are the traced process's.
+    pub fn is_user_space(self) -> bool {
+        matches!(self, ProgramKind::Uprobe | ProgramKind::Uretprobe)
     }
 
     /// The kernel's program type (`enum bpf_prog_type`).
     pub fn bpf_prog_type(self) -> u32 {
         match self {
-            ProgramKind::Kprobe | ProgramKind::Kretprobe => 2,
+            ProgramKind::Kprobe | ProgramKind::Kretprobe | ProgramKind::Uprobe | ProgramKind::Uretprobe => 2,
             ProgramKind::SchedCls => 3,
             ProgramKind::Tracepoint => 5,
             ProgramKind::PerfEvent => 7,
@@ -101,6 +114,8 @@ impl ProgramKind {
             }
             ProgramKind::RawTracepoint => format!("raw_tracepoint/{}", attach.event_name().unwrap_or_default()),
             ProgramKind::PerfEvent => "perf_event".to_string(),
+            ProgramKind::Uprobe => "uprobe".to_string(),
+            ProgramKind::Uretprobe => "uretprobe".to_string(),
             ProgramKind::SchedCls => "classifier".to_string(),
             // Never attached, only run with BPF_PROG_TEST_RUN: any name will do.
             ProgramKind::Special => "raw_tracepoint/flowtrace_special".to_string(),

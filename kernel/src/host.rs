@@ -2,7 +2,7 @@
 //! `ncpus`, `cgroupid("/sys/fs/cgroup/…")` and the TAI offset that
 //! `nsecs(sw_tai)` adds. bpftrace looks these up at compile time too.
 
-use flowtrace_lang::kernel::HostFacts;
+use flowtrace_lang::kernel::{HostFacts, UserSymbol, UsdtProbe};
 use std::os::unix::fs::MetadataExt;
 
 /// The host this process runs on.
@@ -31,6 +31,22 @@ impl HostFacts for ThisHost {
         let text = std::fs::read_to_string("/proc/kallsyms").ok()?;
         // `ffffffff82a1c0c0 d process_counts` (a module symbol ends in `[mod]`).
         Some(text.lines().any(|l| l.split(' ').nth(2) == Some(name)))
+    }
+
+    fn user_binary(&self, name: &str) -> Result<String, String> {
+        crate::uprobe_targets::resolve_binary(name)
+    }
+
+    fn mapped_binaries(&self, pid: u32) -> Result<Vec<String>, String> {
+        crate::uprobe_targets::mapped_binaries(pid)
+    }
+
+    fn user_symbols(&self, binary: &str, pattern: &str, functions_only: bool) -> Result<Vec<UserSymbol>, String> {
+        crate::uprobe_targets::matching_symbols(binary, pattern, functions_only)
+    }
+
+    fn usdt_probes(&self, binary: &str, provider: &str, name: &str) -> Result<Vec<UsdtProbe>, String> {
+        crate::uprobe_targets::matching_usdt(binary, provider, name)
     }
 
     fn tai_minus_boot_ns(&self) -> Result<u64, String> {

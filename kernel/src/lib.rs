@@ -11,5 +11,6 @@ pub mod glob;
 pub mod host;
 pub mod kernel_info;
 pub mod tracefs;
+pub mod uprobe_targets;
 
 pub use kernel_info::{KernelInfo, DEFAULT_BTF_PATH};

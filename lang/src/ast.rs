@@ -5,7 +5,9 @@
 use crate::span::Span;
 
 mod attach;
+mod user;
 pub use attach::{AttachKind, AttachPoint, Period, TcDir};
+pub use user::{parse_usdt_arg, UsdtArg, UsdtLocation, UsdtSite, UserTarget};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Program {

@@ -121,6 +121,43 @@ pub trait HostFacts {
     fn kernel_symbol_exists(&self, _name: &str) -> Option<bool> {
         None
     }
+    /// The path of a uprobe's binary: a path as given (it must be an ELF
+    /// file), or a library or program name looked up as bpftrace does.
+    fn user_binary(&self, name: &str) -> Result<String, String> {
+        Err(format!("cannot look up the binary '{name}' here"))
+    }
+    /// The ELF files process `pid` has mapped (its program and libraries).
+    fn mapped_binaries(&self, pid: u32) -> Result<Vec<String>, String> {
+        Err(format!("cannot read the mappings of process {pid} here"))
+    }
+    /// The symbols of `binary` matching the glob `pattern` (functions
+    /// only, or variables too).
+    fn user_symbols(&self, binary: &str, _pattern: &str, _functions_only: bool) -> Result<Vec<UserSymbol>, String> {
+        Err(format!("cannot read the symbols of '{binary}' here"))
+    }
+    /// The USDT probe sites of `binary` whose provider and name match the globs.
+    fn usdt_probes(&self, binary: &str, _provider: &str, _name: &str) -> Result<Vec<UsdtProbe>, String> {
+        Err(format!("cannot read the USDT notes of '{binary}' here"))
+    }
+}
+
+/// A symbol an ELF binary defines (`uprobe:` functions, `uaddr()`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserSymbol {
+    pub name: String,
+    /// The virtual address the ELF file gives it.
+    pub address: u64,
+    pub size: u64,
+    /// A function (`STT_FUNC`), not a variable.
+    pub function: bool,
+}
+
+/// A USDT probe site of a binary, from its `.note.stapsdt` notes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsdtProbe {
+    pub provider: String,
+    pub name: String,
+    pub site: crate::ast::UsdtSite,
 }
 
 /// A host that cannot be asked.

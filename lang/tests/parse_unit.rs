@@ -289,7 +289,7 @@ fn unterminated_string_points_at_its_start() {
 fn unknown_provider_lists_valid_ones() {
     let out = errors("kprobex:tcp_sendmsg { }");
     assert!(out.starts_with("t.ft:1:1: error: unknown probe provider 'kprobex'\n"), "{out}");
-    assert!(out.contains("= hint: did you mean 'kprobe'?"), "{out}");
+    assert!(out.contains("= hint: did you mean one of 'kprobe', 'uprobe'?"), "{out}");
     assert!(out.contains("= hint: valid providers: BEGIN, END, kprobe"), "{out}");
 }
 

@@ -103,6 +103,9 @@ pub struct Loaded {
     /// How `tc:` probes attach (`--tc-order`, `--cleanup-stale`); set before
     /// [`Loaded::attach_all`].
     pub tc: crate::tc::TcOptions,
+    /// `-p PID`: uprobes are installed in this process only (the kernel
+    /// then leaves every other process's code untouched).
+    pub uprobe_pid: Option<i32>,
 }
 
 /// Extracts the map's data from aya's typed wrapper: flowtrace reads maps
@@ -136,7 +139,7 @@ impl Loaded {
         for (meta, bytes) in metas.iter_mut().zip(multi_bytes) {
             meta.multi_bytes = bytes;
         }
-        Ok(Loaded { links: Vec::new(), programs: metas, loaded: ProgramSet::Owned(programs), maps, events, timings, tc: Default::default() })
+        Ok(Loaded { links: Vec::new(), programs: metas, loaded: ProgramSet::Owned(programs), maps, events, timings, tc: Default::default(), uprobe_pid: None })
     }
 
     /// Loads only the programs `which` (indices into `compiled.programs`),
@@ -162,7 +165,7 @@ impl Loaded {
             .map(|(&i, multi_bytes)| ProgramMeta { multi_bytes, ..meta(i, &compiled.programs[i]) })
             .collect();
         let maps = Loaded::ifnames_only(compiled, map_fds)?;
-        Ok(Loaded { links: Vec::new(), programs: metas, loaded: ProgramSet::Owned(programs), maps, events: None, timings, tc: Default::default() })
+        Ok(Loaded { links: Vec::new(), programs: metas, loaded: ProgramSet::Owned(programs), maps, events: None, timings, tc: Default::default(), uprobe_pid: None })
     }
 
     /// The maps a [`Loaded::load_selected`] writes itself: only tc's
@@ -237,7 +240,7 @@ impl Loaded {
         }
         timings.verify = t.elapsed();
 
-        Ok(Loaded { links: Vec::new(), programs, loaded: ProgramSet::Ebpf(ebpf), maps, events, timings, tc: Default::default() })
+        Ok(Loaded { links: Vec::new(), programs, loaded: ProgramSet::Ebpf(ebpf), maps, events, timings, tc: Default::default(), uprobe_pid: None })
     }
 
     /// The ring buffer becomes the event reader; the other maps are read
@@ -309,7 +312,7 @@ impl Loaded {
         };
         let prog = self.loaded.get_mut(index, &meta.name)?;
         let link = if meta.members.is_empty() {
-            attach::attach(meta.kind, prog, &meta.attach, &self.tc).map_err(fail)?
+            attach::attach(meta.kind, prog, &meta.attach, &self.tc, self.uprobe_pid).map_err(fail)?
         } else {
             attach_group(prog, meta).map_err(fail)?
         };

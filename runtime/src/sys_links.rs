@@ -123,6 +123,56 @@ pub fn kprobe_perf_event(func: &str, retprobe: bool) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
+/// The uprobe PMU's type number, its `retprobe` config bit and the shift
+/// of the USDT semaphore's offset in `config` (`ref_ctr_offset`, Linux
+/// 4.20), from sysfs.
+fn uprobe_pmu() -> io::Result<(u32, u64, Option<u32>)> {
+    let dir = std::path::Path::new("/sys/bus/event_source/devices/uprobe");
+    let kind = std::fs::read_to_string(dir.join("type"))?.trim().parse().map_err(io::Error::other)?;
+    let format = std::fs::read_to_string(dir.join("format/retprobe"))?;
+    let bit: u32 = format.trim().strip_prefix("config:").and_then(|b| b.parse().ok()).unwrap_or(0);
+    // "config:32-63"
+    let ref_ctr = std::fs::read_to_string(dir.join("format/ref_ctr_offset"))
+        .ok()
+        .and_then(|f| f.trim().strip_prefix("config:")?.split('-').next()?.parse().ok());
+    Ok((kind, 1u64 << bit.min(63), ref_ctr))
+}
+
+/// A uprobe (or uretprobe) at file offset `offset` of `path` as a perf
+/// event: for every process (`pid` None) or one. `ref_ctr_offset` is the
+/// file offset of a USDT semaphore the kernel increments in every process
+/// mapping the file while the probe exists (0: none).
+pub fn uprobe_perf_event(path: &str, offset: u64, retprobe: bool, pid: Option<i32>, ref_ctr_offset: u64) -> io::Result<OwnedFd> {
+    let (kind, retbit, ref_ctr_shift) = uprobe_pmu()?;
+    let name = CString::new(path).map_err(io::Error::other)?;
+    let mut config = if retprobe { retbit } else { 0 };
+    if ref_ctr_offset != 0 {
+        let shift = ref_ctr_shift.ok_or_else(|| io::Error::from_raw_os_error(libc::EOPNOTSUPP))?;
+        config |= ref_ctr_offset << shift;
+    }
+    let attr = PerfEventAttr {
+        kind,
+        size: std::mem::size_of::<PerfEventAttr>() as u32,
+        config,
+        config1: name.as_ptr() as u64,
+        config2: offset,
+        ..Default::default()
+    };
+    // pid -1 with cpu 0 covers every task; a pid with cpu -1 that task on every CPU.
+    let (pid, cpu) = match pid {
+        Some(pid) => (pid, -1i32),
+        None => (-1i32, 0i32),
+    };
+    // SAFETY: attr is a valid perf_event_attr prefix whose size field says
+    // how long it is; `name` outlives the call.
+    let fd = unsafe { libc::syscall(libc::SYS_perf_event_open, &attr as *const PerfEventAttr, pid, cpu, -1i32, PERF_FLAG_FD_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a new fd the kernel just returned, owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
 /// The tracepoint with tracefs id `id` as a perf event on all tasks (cpu 0
 /// with pid -1 covers every CPU for a tracepoint), one sample per hit.
 pub fn tracepoint_perf_event(id: u64) -> io::Result<OwnedFd> {

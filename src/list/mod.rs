@@ -107,7 +107,13 @@ fn program_listing(kernel: &dyn KernelTypes, details: &dyn Details, typed: &Type
             seen.push(name);
         }
     }
-    seen.iter().map(|name| listing(kernel, details, name, verbose)).collect()
+    seen.iter()
+        .map(|name| match provider(name.split(':').next().unwrap_or("")).map(|p| p.target) {
+            // Already one probe each (offsets and addresses are no globs to match again).
+            Some(Target::UserFunction | Target::Usdt) => format!("{name}\n"),
+            _ => listing(kernel, details, name, verbose),
+        })
+        .collect()
 }
 
 /// The lines `-l PATTERNS` prints, pattern by pattern: records for
@@ -122,7 +128,8 @@ fn listing(kernel: &dyn KernelTypes, details: &dyn Details, patterns: &str, verb
             continue;
         }
         let (rows, rest, bare) = rows(pattern);
-        for target in [Target::Tracepoint, Target::RawTracepoint, Target::KernelFunction, Target::Period] {
+        let order = [Target::Tracepoint, Target::RawTracepoint, Target::KernelFunction, Target::Period, Target::UserFunction, Target::Usdt];
+        for target in order {
             let providers: Vec<_> = rows.iter().filter(|r| r.target == target).collect();
             if providers.is_empty() {
                 continue;
@@ -175,7 +182,8 @@ fn args(details: &dyn Details, row: &Provider, line: &str) -> Vec<String> {
         K::Kprobe => details.function_args(line, false, true),
         // Only the return value is in reach at a kretprobe.
         K::Kretprobe => details.function_args(line, true, false).pop().into_iter().collect(),
-        K::Begin | K::End | K::Interval | K::Tc => Vec::new(),
+        // Without debug info a user function's arguments have no names or types.
+        K::Begin | K::End | K::Interval | K::Tc | K::Uprobe | K::Uretprobe | K::Usdt => Vec::new(),
     }
 }
 
@@ -183,7 +191,8 @@ fn args(details: &dyn Details, row: &Provider, line: &str) -> Vec<String> {
 /// pattern named no provider (bare). `*` alone, or a provider glob such as
 /// `*:NAME` or `k*:NAME`, lists every provider whose name matches.
 fn rows(pattern: &str) -> (Vec<&'static Provider>, &str, bool) {
-    let listable = |p: &&Provider| !matches!(p.target, Target::Nothing | Target::Interface);
+    // User-space targets need a binary: listed only when the provider is named.
+    let listable = |p: &&Provider| !matches!(p.target, Target::Nothing | Target::Interface | Target::UserFunction | Target::Usdt);
     match pattern.split_once(':') {
         _ if pattern == "*" => (PROVIDERS.iter().filter(listable).collect(), "*", false),
         Some(("*", rest)) => (PROVIDERS.iter().filter(|p| p.listed_by_default).collect(), rest, true),
@@ -214,7 +223,48 @@ fn targets(kernel: &dyn KernelTypes, target: Target, rest: &str, bare: bool) -> 
             let unit = rest.split(':').next().unwrap_or("");
             PERIOD_UNITS.iter().filter(|u| flowtrace_kernel::glob::glob_match(unit, u)).map(|u| format!("{u}:")).collect()
         }
+        Target::UserFunction => user_functions(kernel, rest),
+        Target::Usdt => usdt_probes(kernel, rest),
         Target::Nothing | Target::Interface => Vec::new(),
+    }
+}
+
+/// `BINARY:GLOB` → `PATH:FUNCTION` for each function of the binary.
+fn user_functions(kernel: &dyn KernelTypes, rest: &str) -> Vec<String> {
+    let (binary, glob) = rest.split_once(':').unwrap_or((rest, "*"));
+    let host = kernel.host();
+    let found = host.user_binary(binary).and_then(|path| Ok((host.user_symbols(&path, glob, true)?, path)));
+    match found {
+        Ok((symbols, path)) => symbols.into_iter().map(|s| format!("{path}:{}", s.name)).collect(),
+        Err(why) => {
+            eprintln!("flowtrace: error: {why}");
+            Vec::new()
+        }
+    }
+}
+
+/// `BINARY:[PROVIDER:]NAME` globs → `PATH:PROVIDER:NAME` for each USDT
+/// probe (once per name, however many sites it has).
+fn usdt_probes(kernel: &dyn KernelTypes, rest: &str) -> Vec<String> {
+    let mut parts = rest.splitn(3, ':');
+    let binary = parts.next().unwrap_or("");
+    let (provider, name) = match (parts.next(), parts.next()) {
+        (Some(p), Some(n)) => (p, n),
+        (Some(n), None) => ("*", n),
+        _ => ("*", "*"),
+    };
+    let host = kernel.host();
+    let found = host.user_binary(binary).and_then(|path| Ok((host.usdt_probes(&path, provider, name)?, path)));
+    match found {
+        Ok((probes, path)) => {
+            let mut lines: Vec<String> = probes.into_iter().map(|p| format!("{path}:{}:{}", p.provider, p.name)).collect();
+            lines.dedup();
+            lines
+        }
+        Err(why) => {
+            eprintln!("flowtrace: error: {why}");
+            Vec::new()
+        }
     }
 }
 

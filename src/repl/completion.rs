@@ -130,7 +130,8 @@ fn attach_point(provider: &str, rest: &str, vocab: &dyn Vocabulary) -> Vec<Strin
             let ifaces = vocab.interfaces();
             with(provider, ifaces.iter().flat_map(|i| [format!("{i}:ingress"), format!("{i}:egress")]).collect())
         }
-        Target::Nothing => Vec::new(),
+        // A path comes first: the shell's file completion is the better tool.
+        Target::Nothing | Target::UserFunction | Target::Usdt => Vec::new(),
     }
 }
 

@@ -101,6 +101,8 @@ pub enum Func {
     MapLen,
     Path,
     PercpuKaddr,
+    /// `uaddr("name")`: a symbol's address in a uprobe's binary.
+    Uaddr,
     Signal,
     System,
     Tseries,

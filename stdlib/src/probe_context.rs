@@ -7,7 +7,7 @@ use crate::Builtin;
 
 use ProbeKind::*;
 
-const ARGN_PROBES: &[ProbeKind] = &[Kprobe, RawTracepoint];
+const ARGN_PROBES: &[ProbeKind] = &[Kprobe, RawTracepoint, Uprobe, Usdt];
 
 /// One entry per register argument: the x86-64 calling convention passes
 /// six in registers, which is what `pt_regs` gives a kprobe.
@@ -40,8 +40,8 @@ pub(crate) const BUILTINS: &[BuiltinInfo] = &[
     BuiltinInfo {
         builtin: Builtin::Retval,
         name: "retval",
-        ty: "uint64 (kretprobe) or the return type (fexit)",
-        usable_in: &[Kretprobe, Fexit],
+        ty: "uint64 (kretprobe, uretprobe) or the return type (fexit)",
+        usable_in: &[Kretprobe, Fexit, Uretprobe],
         doc: "the probed function's return value",
     },
     BuiltinInfo {
@@ -55,7 +55,7 @@ pub(crate) const BUILTINS: &[BuiltinInfo] = &[
         builtin: Builtin::Func,
         name: "func",
         ty: "probe",
-        usable_in: &[Kprobe, Kretprobe, Fentry, Fexit],
-        doc: "the name of the probed kernel function",
+        usable_in: &[Kprobe, Kretprobe, Fentry, Fexit, Uprobe, Uretprobe],
+        doc: "the name of the probed function (kernel or user space)",
     },
 ];

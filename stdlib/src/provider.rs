@@ -43,6 +43,9 @@ pub enum ProbeKind {
     Fexit,
     Interval,
     Tc,
+    Uprobe,
+    Uretprobe,
+    Usdt,
 }
 
 /// What follows the provider name in an attach point.
@@ -61,6 +64,11 @@ pub enum Target {
     Period,
     /// `IFACE:DIRECTION`: an interface name or glob, `ingress` or `egress`.
     Interface,
+    /// `BINARY:FUNCTION[+OFFSET]` or `BINARY:ADDRESS`: a function (glob) of an
+    /// ELF binary or library, by path or library name (`libc`).
+    UserFunction,
+    /// `BINARY:[PROVIDER:]NAME`: a USDT probe of an ELF binary (globs allowed).
+    Usdt,
 }
 
 /// What `args.NAME` reads in a probe of this kind.
@@ -98,7 +106,7 @@ use Args as A;
 use ProbeKind as K;
 
 /// Every provider, in documentation order; [`ProbeKind::ALL`] follows it.
-pub const PROVIDERS: [Provider; 10] = [
+pub const PROVIDERS: [Provider; 13] = [
     row(K::Begin, "BEGIN", &["begin"], Target::Nothing, A::None, "once, before the other probes attach"),
     row(K::End, "END", &["end"], Target::Nothing, A::None, "once, after the other probes detach"),
     row(K::Kprobe, "kprobe", &["k"], Target::KernelFunction, A::None, "at a kernel function's entry").listed(),
@@ -109,6 +117,9 @@ pub const PROVIDERS: [Provider; 10] = [
     row(K::Fexit, "fexit", &["fr", "kretfunc"], Target::KernelFunction, A::FunctionParams, "at a kernel function's return, BTF-typed"),
     row(K::Interval, "interval", &["i"], Target::Period, A::None, "every period, on one CPU"),
     Provider { task_context: false, ..row(K::Tc, "tc", &[], Target::Interface, A::None, "for every packet on an interface") },
+    row(K::Uprobe, "uprobe", &["u"], Target::UserFunction, A::None, "at a user-space function's entry (or an offset in it)"),
+    row(K::Uretprobe, "uretprobe", &["ur"], Target::UserFunction, A::None, "at a user-space function's return"),
+    row(K::Usdt, "usdt", &["U"], Target::Usdt, A::None, "at a USDT probe compiled into a binary (.note.stapsdt)"),
 ];
 
 const fn row(kind: ProbeKind, name: &'static str, aliases: &'static [&'static str], target: Target, args: Args, doc: &'static str) -> Provider {
@@ -141,9 +152,6 @@ pub struct PlannedProvider {
 }
 
 pub const PLANNED: &[PlannedProvider] = &[
-    PlannedProvider { name: "uprobe", aliases: &["u"] },
-    PlannedProvider { name: "uretprobe", aliases: &["ur"] },
-    PlannedProvider { name: "usdt", aliases: &["U"] },
     PlannedProvider { name: "profile", aliases: &["p"] },
     PlannedProvider { name: "software", aliases: &["s"] },
     PlannedProvider { name: "hardware", aliases: &["h"] },
@@ -215,6 +223,12 @@ impl ProbeKind {
     pub fn traces_kernel_function(self) -> bool {
         self.provider().target == Target::KernelFunction
     }
+
+    /// Whether the attach point names a function, in the kernel or in a
+    /// user-space binary: `func` names it.
+    pub fn traces_function(self) -> bool {
+        matches!(self.provider().target, Target::KernelFunction | Target::UserFunction)
+    }
 }
 
 #[cfg(test)]
@@ -227,7 +241,7 @@ mod tests {
         for kind in ProbeKind::ALL {
             assert_eq!(PROVIDERS.iter().filter(|p| p.kind == *kind).count(), 1, "{kind:?}");
         }
-        assert_eq!(ProbeKind::ALL.len(), 10);
+        assert_eq!(ProbeKind::ALL.len(), 13);
         let mut seen = HashSet::new();
         for name in provider_names() {
             assert!(seen.insert(name), "{name} names two providers");
@@ -250,7 +264,7 @@ mod tests {
                 assert!(provider(name).is_none(), "{name} is both planned and attachable");
             }
         }
-        assert_eq!(planned_provider("ur").map(|p| p.name), Some("uretprobe"));
+        assert_eq!(provider("ur").map(|p| p.name), Some("uretprobe"));
         assert_eq!(planned_provider("h").map(|p| p.name), Some("hardware"));
     }
 
@@ -264,7 +278,7 @@ mod tests {
     fn func_is_usable_exactly_where_a_kernel_function_is_traced() {
         let func = crate::lookup_builtin("func").expect("func is registered");
         for kind in ProbeKind::ALL {
-            assert_eq!(func.usable_in(*kind), kind.traces_kernel_function(), "{kind:?}");
+            assert_eq!(func.usable_in(*kind), kind.traces_function(), "{kind:?}");
         }
         let args = crate::lookup_builtin("args").expect("args is registered");
         for kind in ProbeKind::ALL {

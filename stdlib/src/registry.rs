@@ -170,7 +170,7 @@ mod tests {
             Func::Ustack, Func::Ksym, Func::Usym, Func::Kaddr, Func::Sizeof, Func::Bswap, Func::Has, Func::Getopt,
             Func::CgroupPath, Func::Pod, Func::Container,
             Func::Offsetof, Func::Strcontains, Func::Buf, Func::Join, Func::Cat, Func::Pton, Func::Macaddr,
-            Func::Cgroupid, Func::Strftime, Func::NsecsOf, Func::MapLen, Func::Path, Func::PercpuKaddr,
+            Func::Cgroupid, Func::Strftime, Func::NsecsOf, Func::MapLen, Func::Path, Func::PercpuKaddr, Func::Uaddr,
             Func::Signal, Func::System, Func::Tseries,
         ];
         for f in funcs_list {

@@ -28,4 +28,13 @@ pub(crate) const FUNCS: &[FuncInfo] = &[
         "address of the per-CPU kernel variable `name` on this CPU (or on `cpu`: NULL past the last one)",
         None,
     ),
+    FuncInfo::of(
+        Func::Uaddr,
+        "uaddr",
+        (1, 1),
+        FuncRole::Value,
+        "uint64 uaddr(string name)",
+        "address of the symbol `name` in the binary of the uprobe/uretprobe/usdt probe it is used in",
+        None,
+    ),
 ];

@@ -44,13 +44,19 @@ fn providers() -> String {
             Target::RawTracepoint => "`NAME`",
             Target::Period => "`s:N`, `ms:N`, `us:N`, `hz:N`, `1s`",
             Target::Interface => "`IFACE:ingress`, `IFACE:egress`",
+            Target::UserFunction => "`BINARY:FUNC`, `BINARY:FUNC+OFF`, `BINARY:0xADDR` (`func` is FUNC)",
+            Target::Usdt => "`BINARY:PROVIDER:NAME` or `BINARY:NAME`",
         };
         let args = match p.args {
             Args::None => "—",
             Args::TracepointFields => "the tracepoint's fields",
             Args::FunctionParams => "the function's parameters (BTF)",
         };
-        let listed = if p.listed_by_default { "yes" } else { "with its name" };
+        let listed = match p.target {
+            _ if p.listed_by_default => "yes",
+            Target::UserFunction | Target::Usdt => "with its name and binary",
+            _ => "with its name",
+        };
         let listed = if matches!(p.target, Target::Nothing | Target::Period | Target::Interface) { "no" } else { listed };
         let _ = writeln!(out, "| `{}` | {} | {} | {target} | {args} | {listed} |", p.name, aliases.join(", "), p.doc);
     }

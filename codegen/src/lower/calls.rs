@@ -87,7 +87,8 @@ impl Lowerer<'_> {
             | Func::Offsetof
             | Func::Pton
             | Func::Cgroupid
-            // getopt() is a constant by now: the checker replaced it.
+            // getopt() and uaddr() are constants by now: the checker replaced them.
+            | Func::Uaddr
             | Func::Getopt => Err(self.unsupported(e.span, &format!("{}()", format!("{func:?}").to_lowercase()))),
             Func::Count | Func::Sum | Func::Min | Func::Max | Func::Avg | Func::Stats | Func::Hist | Func::Lhist => {
                 Err(Diagnostic::error(e.span, "an aggregation can only be assigned to a map: @m[key] = count()"))
@@ -153,7 +154,7 @@ impl Lowerer<'_> {
                 Arg::Reg(r)
             }
         };
-        if matches!(src.ty, Type::Pointer(_, AddrSpace::User)) {
+        if matches!(src.ty, Type::Pointer(_, AddrSpace::User)) || self.kind.is_user_space() {
             let got = self.call(helper::PROBE_READ_USER_STR, &[Arg::Addr(buf), size, Arg::Reg(p)]);
             self.warn_on_helper_error(got, helper::PROBE_READ_USER_STR);
             return Ok(Val::Bytes(buf));

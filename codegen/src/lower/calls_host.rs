@@ -78,6 +78,8 @@ impl Lowerer<'_> {
             Val::Scalar(addr) => {
                 let read = match &src.ty {
                     Type::Pointer(_, AddrSpace::User) => helper::PROBE_READ_USER,
+                    // In a uprobe an address (`buf(arg1, n)`) is the traced process's.
+                    _ if self.kind.is_user_space() => helper::PROBE_READ_USER,
                     _ => helper::PROBE_READ_KERNEL,
                 };
                 self.call(read, &[Arg::Addr(dst), Arg::Imm(n as i32), Arg::Reg(addr)]);

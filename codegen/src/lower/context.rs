@@ -9,8 +9,9 @@ use crate::insn::helper;
 use crate::ir::{AluOp, Inst, Size, Src};
 use crate::layout;
 use crate::object::ProgramKind;
+use flowtrace_lang::ast::{AttachKind, UsdtArg, UsdtLocation};
 use flowtrace_lang::diag::Diagnostic;
-use flowtrace_lang::types::Type;
+use flowtrace_lang::types::{IntType, Type};
 
 /// The one place that decides what programs return. Everything is an
 /// observer: tc programs return `TC_ACT_UNSPEC` (-1), which for TCX means
@@ -31,13 +32,77 @@ const BPF_FUNC_GET_FUNC_RET: i32 = 184;
 /// `struct pt_regs` offset of ax (the return value).
 const PT_REGS_RAX: i16 = 80;
 
+/// The x86-64 `struct pt_regs` offset of a register as the assembler names
+/// it in a USDT argument spec (any width: `rdi`, `edi`, `di`, `dil`; the
+/// value's low bytes are the narrower register). `ah`-style high bytes are
+/// not supported.
+fn pt_regs_offset(name: &str) -> Option<i16> {
+    let legacy = |base: &str| -> Option<i16> {
+        Some(match base {
+            "bp" => 32,
+            "bx" => 40,
+            "ax" => 80,
+            "cx" => 88,
+            "dx" => 96,
+            "si" => 104,
+            "di" => 112,
+            "ip" => 128,
+            "sp" => 152,
+            _ => return None,
+        })
+    };
+    let numbered = |n: &str| -> Option<i16> {
+        Some(match n.parse::<u8>().ok()? {
+            8 => 72,
+            9 => 64,
+            10 => 56,
+            11 => 48,
+            12 => 24,
+            13 => 16,
+            14 => 8,
+            15 => 0,
+            _ => return None,
+        })
+    };
+    if let Some(rest) = name.strip_prefix('r') {
+        // r8, r8d, r8w, r8b / rax, rdi …
+        let digits = rest.trim_end_matches(['d', 'w', 'b']);
+        if let Some(off) = numbered(digits) {
+            return Some(off);
+        }
+        return legacy(rest);
+    }
+    if let Some(rest) = name.strip_prefix('e') {
+        return legacy(rest);
+    }
+    // ax, di … and the byte registers al, bl, cl, dl, sil, dil, bpl, spl.
+    let byte = match name {
+        "al" => "ax",
+        "bl" => "bx",
+        "cl" => "cx",
+        "dl" => "dx",
+        "sil" => "si",
+        "dil" => "di",
+        "bpl" => "bp",
+        "spl" => "sp",
+        other => other,
+    };
+    legacy(byte)
+}
+
 impl Lowerer<'_> {
     /// `argN`.
     pub fn lower_arg(&mut self, n: u8) -> LowerResult<Val> {
         let ctx = self.ctx;
+        if let AttachKind::Usdt { site: Some(site), .. } = &self.probe.attach.kind {
+            let arg = site.args.get(usize::from(n)).cloned().ok_or_else(|| {
+                Diagnostic::error(self.span, format!("arg{n} is out of range: this USDT probe has {} arguments", site.args.len()))
+            })?;
+            return self.lower_usdt_arg(&arg);
+        }
         match self.kind {
             // Direct 8-byte aligned loads from pt_regs are allowed in kprobe programs.
-            ProgramKind::Kprobe | ProgramKind::Kretprobe => {
+            ProgramKind::Kprobe | ProgramKind::Kretprobe | ProgramKind::Uprobe | ProgramKind::Uretprobe => {
                 let off = *PT_REGS_ARGS.get(n as usize).ok_or_else(|| self.arg_range(n))?;
                 let r = self.vreg();
                 self.emit(Inst::Load { size: Size::DW, dst: r, base: ctx, off });
@@ -69,6 +134,41 @@ impl Lowerer<'_> {
         }
     }
 
+    /// A USDT argument as its note's spec says: a constant, a register of
+    /// the user `pt_regs`, or user memory at a register plus an offset;
+    /// then narrowed to the spec's size and sign-extended when signed.
+    fn lower_usdt_arg(&mut self, arg: &UsdtArg) -> LowerResult<Val> {
+        let ctx = self.ctx;
+        let ty = Type::Int(IntType { bits: arg.size * 8, signed: arg.signed });
+        let register = |name: &str| {
+            pt_regs_offset(name).ok_or_else(|| Diagnostic::error(self.span, format!("USDT argument register '%{name}' is not supported")))
+        };
+        let r = match &arg.location {
+            UsdtLocation::Constant(c) => self.constant(*c as u64),
+            UsdtLocation::Register(name) => {
+                let off = register(name)?;
+                let r = self.vreg();
+                self.emit(Inst::Load { size: Size::DW, dst: r, base: ctx, off });
+                r
+            }
+            UsdtLocation::Memory { register: name, offset } => {
+                let off = register(name)?;
+                let addr = self.vreg();
+                self.emit(Inst::Load { size: Size::DW, dst: addr, base: ctx, off });
+                if *offset != 0 {
+                    let delta = i32::try_from(*offset).map_err(|_| Diagnostic::error(self.span, "USDT argument offset out of range"))?;
+                    self.alu(AluOp::Add, addr, Src::Imm(delta));
+                }
+                let buf = self.alloc(8)?;
+                self.zero(buf, 8);
+                self.call(helper::PROBE_READ_USER, &[Arg::Addr(buf), Arg::Imm(i32::from(arg.size)), Arg::Reg(addr)]);
+                self.load_scalar(buf)
+            }
+        };
+        self.normalize(r, &ty);
+        Ok(Val::Scalar(r))
+    }
+
     fn arg_range(&self, n: u8) -> Diagnostic {
         Diagnostic::error(self.span, format!("arg{n} is out of range: x86-64 passes six arguments in registers"))
     }
@@ -77,7 +177,7 @@ impl Lowerer<'_> {
     pub fn lower_retval(&mut self, ty: &Type) -> LowerResult<Val> {
         let ctx = self.ctx;
         let r = match self.kind {
-            ProgramKind::Kretprobe => {
+            ProgramKind::Kretprobe | ProgramKind::Uretprobe => {
                 let r = self.vreg();
                 self.emit(Inst::Load { size: Size::DW, dst: r, base: ctx, off: PT_REGS_RAX });
                 r
@@ -90,7 +190,7 @@ impl Lowerer<'_> {
                 self.call(BPF_FUNC_GET_FUNC_RET, &[Arg::Reg(ctx), Arg::Addr(buf)]);
                 self.load_scalar(buf)
             }
-            _ => return Err(Diagnostic::error(self.span, "retval is only available in kretprobe and fexit probes")),
+            _ => return Err(Diagnostic::error(self.span, "retval is only available in kretprobe, uretprobe and fexit probes")),
         };
         self.normalize(r, ty);
         Ok(Val::Scalar(r))
@@ -146,5 +246,21 @@ impl Lowerer<'_> {
         let r = self.load_int(ctx, i16::from(index) * 8, &Type::U64);
         self.normalize(r, ty);
         Ok(Val::Scalar(r))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pt_regs_offset;
+
+    #[test]
+    fn usdt_register_names() {
+        assert_eq!(pt_regs_offset("rdi"), Some(112));
+        assert_eq!(pt_regs_offset("edi"), Some(112));
+        assert_eq!(pt_regs_offset("dil"), Some(112));
+        assert_eq!(pt_regs_offset("r9d"), Some(64));
+        assert_eq!(pt_regs_offset("r15"), Some(0));
+        assert_eq!(pt_regs_offset("rbp"), Some(32));
+        assert_eq!(pt_regs_offset("ah"), None);
     }
 }

@@ -6,6 +6,7 @@
 //! which tracepoint, its canonical name — so no stage matches on the
 //! variants to find out.
 
+use super::user::{UserTarget, UsdtSite};
 use crate::span::Span;
 use flowtrace_stdlib::provider::Provider;
 use flowtrace_stdlib::ProbeKind;
@@ -39,6 +40,14 @@ pub enum AttachKind {
     Interval { period: Period },
     /// flowtrace's own `tc:IFACE:ingress` / `tc:IFACE:egress`; IFACE may be a glob.
     Tc { iface: String, dir: TcDir },
+    /// `uprobe:BINARY:FUNC[+OFF]`, `u:BINARY:0xADDR`. BINARY is a path, or a
+    /// library name (`libc`) that the checker resolves to one.
+    Uprobe { binary: String, target: UserTarget },
+    /// `uretprobe:BINARY:FUNC`, `ur:…`.
+    Uretprobe { binary: String, target: UserTarget },
+    /// `usdt:BINARY:[PROVIDER:]NAME` (globs in PROVIDER and NAME). The
+    /// checker gives every matching note one attach point with its `site`.
+    Usdt { binary: String, provider: Option<String>, name: String, site: Option<UsdtSite> },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -86,6 +95,9 @@ impl AttachKind {
             AttachKind::Fexit { .. } => ProbeKind::Fexit,
             AttachKind::Interval { .. } => ProbeKind::Interval,
             AttachKind::Tc { .. } => ProbeKind::Tc,
+            AttachKind::Uprobe { .. } => ProbeKind::Uprobe,
+            AttachKind::Uretprobe { .. } => ProbeKind::Uretprobe,
+            AttachKind::Usdt { .. } => ProbeKind::Usdt,
         }
     }
 
@@ -129,7 +141,41 @@ impl AttachKind {
 
     /// Whether the probe fires when the function returns (`retval` exists).
     pub fn at_return(&self) -> bool {
-        matches!(self, AttachKind::Kretprobe { .. } | AttachKind::Fexit { .. })
+        matches!(self, AttachKind::Kretprobe { .. } | AttachKind::Fexit { .. } | AttachKind::Uretprobe { .. })
+    }
+
+    /// The binary and place of a `uprobe:`/`uretprobe:`.
+    pub fn user_target(&self) -> Option<(&str, &UserTarget)> {
+        match self {
+            AttachKind::Uprobe { binary, target } | AttachKind::Uretprobe { binary, target } => Some((binary, target)),
+            _ => None,
+        }
+    }
+
+    /// The binary a uprobe, uretprobe or USDT probe is in.
+    pub fn user_binary(&self) -> Option<&str> {
+        match self {
+            AttachKind::Usdt { binary, .. } => Some(binary),
+            _ => self.user_target().map(|(binary, _)| binary),
+        }
+    }
+
+    /// The same uprobe in another binary or on another function.
+    pub fn with_user_target(&self, binary: String, target: UserTarget) -> Option<AttachKind> {
+        match self {
+            AttachKind::Uprobe { .. } => Some(AttachKind::Uprobe { binary, target }),
+            AttachKind::Uretprobe { .. } => Some(AttachKind::Uretprobe { binary, target }),
+            _ => None,
+        }
+    }
+
+    /// The function a probe traces, kernel or user (what `func` names).
+    pub fn traced_function(&self) -> Option<&str> {
+        match self.user_target() {
+            Some((_, UserTarget::Function { name, .. })) => Some(name),
+            Some((_, UserTarget::Address(_))) => None,
+            None => self.function(),
+        }
     }
 
     /// The tracefs tracepoint (category, name) of a `tracepoint:` probe.
@@ -165,6 +211,11 @@ impl AttachKind {
             AttachKind::Interval { period: Period::Nanos(n) } => Some(format!("ns:{n}")),
             AttachKind::Interval { period: Period::Hz(hz) } => Some(format!("hz:{hz}")),
             AttachKind::Tc { iface, dir } => Some(format!("{iface}:{}", dir.name())),
+            AttachKind::Uprobe { binary, target } | AttachKind::Uretprobe { binary, target } => {
+                Some(format!("{binary}:{}", target.text()))
+            }
+            AttachKind::Usdt { binary, provider: Some(p), name, .. } => Some(format!("{binary}:{p}:{name}")),
+            AttachKind::Usdt { binary, provider: None, name, .. } => Some(format!("{binary}:{name}")),
         }
     }
 
@@ -181,6 +232,9 @@ impl AttachKind {
         match self {
             AttachKind::Tc { iface, dir: TcDir::Ingress } => format!("tc_{iface}_in"),
             AttachKind::Tc { iface, dir: TcDir::Egress } => format!("tc_{iface}_eg"),
+            AttachKind::Uprobe { target, .. } => format!("u_{}", target.text()),
+            AttachKind::Uretprobe { target, .. } => format!("ur_{}", target.text()),
+            AttachKind::Usdt { name, .. } => format!("usdt_{name}"),
             _ => self.provider().name.to_string(),
         }
     }
@@ -257,6 +311,9 @@ mod tests {
             AttachKind::Fexit { module: None, func: "f".into() },
             AttachKind::Interval { period: Period::Hz(1) },
             AttachKind::Tc { iface: "lo".into(), dir: TcDir::Ingress },
+            AttachKind::Uprobe { binary: "/b".into(), target: UserTarget::Address(1) },
+            AttachKind::Uretprobe { binary: "/b".into(), target: UserTarget::Address(1) },
+            AttachKind::Usdt { binary: "/b".into(), provider: None, name: "n".into(), site: None },
         ];
         let mapped: Vec<ProbeKind> = kinds.iter().map(AttachKind::probe_kind).collect();
         assert_eq!(mapped, ProbeKind::ALL);

@@ -3,7 +3,7 @@
 //! (tracepoint fields, function prototypes) looked up once.
 
 use super::{Checker, ProbeScope};
-use crate::ast::{AttachKind, AttachPoint, Period, Probe};
+use crate::ast::{AttachKind, AttachPoint, Period, Probe, UserTarget};
 use crate::config::MissingProbes;
 use crate::diag::Diagnostic;
 use crate::kernel::{FuncProto, TracepointField};
@@ -75,8 +75,114 @@ impl Checker<'_> {
                 }
                 vec![ap.kind.clone()]
             }
+            AttachKind::Uprobe { .. } | AttachKind::Uretprobe { .. } => self.expand_uprobe(ap),
+            AttachKind::Usdt { binary, provider, name, .. } => self.expand_usdt(ap, binary, provider.as_deref(), name),
             other => vec![other.clone()],
         }
+    }
+
+    /// The binary's path, or (after reporting why) nothing.
+    fn user_binary(&mut self, ap: &AttachPoint, binary: &str) -> Option<String> {
+        match self.kernel.host().user_binary(binary) {
+            Ok(path) => Some(path),
+            Err(why) => {
+                self.missing_probe(ap.span, why, Some("give the binary's absolute path, or a library name such as libc"));
+                None
+            }
+        }
+    }
+
+    /// `uprobe:BIN:FUNC` with BIN resolved to a path and FUNC (a glob) to
+    /// the functions it defines, one attach point each.
+    fn expand_uprobe(&mut self, ap: &AttachPoint) -> Vec<AttachKind> {
+        let Some((binary, target)) = ap.kind.user_target() else { return Vec::new() };
+        if binary == "*" {
+            return self.expand_uprobe_in_process(ap, target);
+        }
+        let Some(path) = self.user_binary(ap, binary) else { return Vec::new() };
+        let UserTarget::Function { name, offset } = target else {
+            return ap.kind.with_user_target(path, target.clone()).into_iter().collect();
+        };
+        let found = match self.kernel.host().user_symbols(&path, name, true) {
+            Ok(found) => found,
+            Err(why) => {
+                self.missing_probe(ap.span, why, None);
+                return Vec::new();
+            }
+        };
+        if found.is_empty() {
+            let message = if has_wildcard(name) {
+                format!("no function of '{path}' matches '{name}'")
+            } else {
+                format!("function '{name}' not found in '{path}'")
+            };
+            let hint = format!("`flowtrace -l 'uprobe:{path}:*'` lists its functions");
+            self.missing_probe(ap.span, message, Some(&hint));
+            return Vec::new();
+        }
+        if let [only] = found.as_slice() {
+            if *offset > 0 && only.size > 0 && *offset >= only.size {
+                self.error(ap.span, format!("offset {offset} is past the end of '{name}' ({} bytes)", only.size));
+                return Vec::new();
+            }
+        }
+        found
+            .into_iter()
+            .filter_map(|f| ap.kind.with_user_target(path.clone(), UserTarget::Function { name: f.name, offset: *offset }))
+            .collect()
+    }
+
+    /// bpftrace's `uprobe:*:F` with `-p PID`: F (a glob) in every ELF
+    /// object PID has mapped.
+    fn expand_uprobe_in_process(&mut self, ap: &AttachPoint, target: &UserTarget) -> Vec<AttachKind> {
+        let (Some(pid), UserTarget::Function { name, offset: 0 }) = (self.options.pid, target) else {
+            self.error_hint(
+                ap.span,
+                "'*' as the binary needs -p PID and a function without an offset",
+                Some("with -p PID, uprobe:*:FUNC probes FUNC in every object the process has mapped".into()),
+            );
+            return Vec::new();
+        };
+        let binaries = match self.kernel.host().mapped_binaries(pid) {
+            Ok(b) => b,
+            Err(why) => {
+                self.missing_probe(ap.span, why, None);
+                return Vec::new();
+            }
+        };
+        let mut out = Vec::new();
+        for path in binaries {
+            let found = self.kernel.host().user_symbols(&path, name, true).unwrap_or_default();
+            out.extend(found.into_iter().filter_map(|f| {
+                ap.kind.with_user_target(path.clone(), UserTarget::Function { name: f.name, offset: 0 })
+            }));
+        }
+        if out.is_empty() {
+            self.missing_probe(ap.span, format!("no object mapped by process {pid} has a function matching '{name}'"), None);
+        }
+        out
+    }
+
+    /// `usdt:BIN:[PROVIDER:]NAME`: one attach point per matching note.
+    fn expand_usdt(&mut self, ap: &AttachPoint, binary: &str, provider: Option<&str>, name: &str) -> Vec<AttachKind> {
+        let Some(path) = self.user_binary(ap, binary) else { return Vec::new() };
+        let found = match self.kernel.host().usdt_probes(&path, provider.unwrap_or("*"), name) {
+            Ok(found) => found,
+            Err(why) => {
+                self.missing_probe(ap.span, why, None);
+                return Vec::new();
+            }
+        };
+        if found.is_empty() {
+            let what = provider.map_or(name.to_string(), |p| format!("{p}:{name}"));
+            let hint = format!("`flowtrace -l 'usdt:{path}:*'` lists its USDT probes");
+            self.missing_probe(ap.span, format!("no USDT probe '{what}' in '{path}'"), Some(&hint));
+            return Vec::new();
+        }
+        found
+            .into_iter()
+            .map(|p| AttachKind::Usdt { binary: path.clone(), provider: Some(p.provider), name: p.name, site: Some(p.site) })
+            .collect()
     }
 
     /// Look up what the probe's context holds; `None` (after an error) when

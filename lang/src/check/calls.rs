@@ -197,6 +197,7 @@ impl Checker<'_> {
             Func::Strcontains => self.str_contains(args, span),
             Func::Path => self.path(args, span),
             Func::PercpuKaddr => self.percpu_kaddr(args, span),
+            Func::Uaddr => self.uaddr(args, span),
             Func::Strftime => self.strftime(args, span),
             Func::Macaddr => self.macaddr(&args[0], span),
             Func::Buf => self.buf(args, span),

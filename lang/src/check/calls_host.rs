@@ -181,6 +181,32 @@ impl Checker<'_> {
         Some(TExpr { kind: TExprKind::Call { func: Func::PercpuKaddr, args }, ty: Type::ptr(ty), span })
     }
 
+    /// `uaddr("name")`: the symbol's virtual address in the probe's binary,
+    /// as the ELF file gives it (bpftrace's value), known now.
+    pub(super) fn uaddr(&mut self, args: &[Expr], span: Span) -> Option<TExpr> {
+        let name = self.literal_string(&args[0], "uaddr()'s symbol name")?;
+        let Some(binary) = self.scope().attach.kind.user_binary().map(str::to_string) else {
+            self.error_hint(
+                span,
+                format!("uaddr() can only be used in uprobe, uretprobe and usdt probes, not {} probes", self.probe_kind().name()),
+                Some("the symbol is looked up in the probe's binary".into()),
+            );
+            return None;
+        };
+        let found = match self.kernel.host().user_symbols(&binary, &name, false) {
+            Ok(found) => found,
+            Err(why) => {
+                self.error(args[0].span, format!("uaddr(): {why}"));
+                return None;
+            }
+        };
+        let Some(symbol) = found.into_iter().find(|s| s.name == name) else {
+            self.error(args[0].span, format!("uaddr(): no symbol '{name}' in '{binary}'"));
+            return None;
+        };
+        Some(TExpr { kind: TExprKind::Int(symbol.address), ty: Type::U64, span })
+    }
+
     /// `cat`, `system`, `join`, `signal` (their names are checked already).
     pub(super) fn action_call(&mut self, func: Func, args: &[Expr], span: Span) -> Option<TStmtKind> {
         let (action, args) = match func {

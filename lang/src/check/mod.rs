@@ -60,11 +60,13 @@ pub struct CheckOptions {
     /// Named parameters (`--name=VALUE` → `(name, Some(VALUE))`, `--name` →
     /// `(name, None)`), read by `getopt()`.
     pub named: Vec<(String, Option<String>)>,
+    /// `-p PID`: `uprobe:*:F` means F in every object PID has mapped.
+    pub pid: Option<u32>,
 }
 
 impl Default for CheckOptions {
     fn default() -> CheckOptions {
-        CheckOptions { params: Vec::new(), env_config: Vec::new(), default_str_size: 64, unsafe_mode: false, named: Vec::new() }
+        CheckOptions { params: Vec::new(), env_config: Vec::new(), default_str_size: 64, unsafe_mode: false, named: Vec::new(), pid: None }
     }
 }
 

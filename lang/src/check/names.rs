@@ -79,7 +79,16 @@ impl Checker<'_> {
             Builtin::Comm => expr(Type::Str { cap: 16 }),
             Builtin::Pid | Builtin::Tid | Builtin::Cpu => expr(Type::Int(IntType::U32)),
             Builtin::Uid | Builtin::Gid | Builtin::Nsecs | Builtin::Elapsed | Builtin::Cgroup => expr(Type::U64),
-            Builtin::Arg(_) => expr(Type::U64),
+            Builtin::Arg(n) => {
+                if let AttachKind::Usdt { site: Some(site), .. } = &self.scope().attach.kind {
+                    if usize::from(n) >= site.args.len() {
+                        let message = format!("arg{n} is out of range: this USDT probe has {} arguments", site.args.len());
+                        self.error(span, message);
+                        return None;
+                    }
+                }
+                expr(self.usdt_arg_type(n).unwrap_or(Type::U64))
+            }
             Builtin::Curtask => expr(self.record_pointer("task_struct")),
             Builtin::Retval => {
                 let ty = match &self.scope().func {
@@ -102,7 +111,7 @@ impl Checker<'_> {
             }
             Builtin::Func => {
                 // `usable_in` admits `func` only where a function is traced.
-                let name = self.scope().attach.kind.function().unwrap_or_default().to_string();
+                let name = self.scope().attach.kind.traced_function().unwrap_or_default().to_string();
                 Some(TExpr { kind: TExprKind::ProbeName(name), ty: Type::ProbeName, span })
             }
             Builtin::Dir => {
@@ -130,6 +139,13 @@ impl Checker<'_> {
             // Fields of the uapi `struct __sk_buff`, read from the tc program's context.
             Builtin::Skb => expr(self.record_pointer("__sk_buff")),
         }
+    }
+
+    /// A signed USDT argument (`-4@%edi`) reads as int64, as in bpftrace.
+    fn usdt_arg_type(&self, n: u8) -> Option<Type> {
+        let AttachKind::Usdt { site: Some(site), .. } = &self.scope().attach.kind else { return None };
+        let arg = site.args.get(usize::from(n))?;
+        Some(if arg.signed { Type::Int(IntType::I64) } else { Type::U64 })
     }
 
     /// `struct NAME *` if BTF knows the struct, else a plain address.

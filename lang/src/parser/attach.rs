@@ -2,7 +2,7 @@
 //! so that each mistake gets its own message and hint.
 
 use super::literal::parse_int;
-use crate::ast::{AttachKind, AttachPoint, Period, TcDir};
+use crate::ast::{AttachKind, AttachPoint, Period, TcDir, UserTarget};
 use crate::diag::{did_you_mean_hint, Diagnostic};
 use crate::span::Span;
 use flowtrace_stdlib::provider::{provider_names, PROVIDERS};
@@ -53,6 +53,18 @@ pub(crate) fn parse_attach_point(raw: &str, span: Span) -> Result<AttachPoint, D
         },
         ProbeKind::Interval => AttachKind::Interval { period: interval(provider, args, span)? },
         ProbeKind::Tc => tc(args, span)?,
+        ProbeKind::Uprobe => {
+            let (binary, target) = user_function(provider, args, canonical)?;
+            AttachKind::Uprobe { binary, target }
+        }
+        ProbeKind::Uretprobe => {
+            let (binary, target) = user_function(provider, args, canonical)?;
+            if matches!(target, UserTarget::Function { offset: 1.., .. }) {
+                return Err(Diagnostic::error(args[1].span, "a uretprobe fires at the function's return; it takes no offset"));
+            }
+            AttachKind::Uretprobe { binary, target }
+        }
+        ProbeKind::Usdt => usdt(provider, args)?,
     };
     Ok(AttachPoint { kind, raw: raw.to_string(), span })
 }
@@ -205,6 +217,56 @@ fn too_long(span: Span) -> Diagnostic {
     Diagnostic::error(span, "interval is out of range")
 }
 
+/// A binary: an absolute path, or a library name the checker looks up.
+fn binary_part(part: &Part) -> Result<String, Diagnostic> {
+    if part.text.is_empty() {
+        return Err(Diagnostic::error(part.span, "missing binary path").with_hint("write an absolute path, e.g. /usr/bin/bash, or a library name such as libc"));
+    }
+    Ok(part.text.to_string())
+}
+
+/// `BINARY:FUNC`, `BINARY:FUNC+OFFSET` or `BINARY:0xADDRESS`.
+fn user_function(provider: &Part, args: &[Part], canonical: &str) -> Result<(String, UserTarget), Diagnostic> {
+    let form = format!("'{canonical}:/path/to/binary:FUNCTION', '…:FUNCTION+OFFSET' or '…:0xADDRESS'");
+    let [binary, place] = args else {
+        let span = args.last().map_or(provider.span, |last| provider.span.to(last.span));
+        return Err(shape(span, canonical, &form));
+    };
+    let binary = binary_part(binary)?;
+    if place.text.starts_with("0x") || place.text.bytes().all(|b| b.is_ascii_digit()) && !place.text.is_empty() {
+        let address = parse_int(place.text).map_err(|e| Diagnostic::error(place.span, e.message))?;
+        return Ok((binary, UserTarget::Address(address)));
+    }
+    let (name, offset) = match place.text.split_once('+') {
+        Some((name, off)) => {
+            let at = place.span.start as usize + name.len() + 1;
+            let off_span = Span::new(at, at + off.len());
+            let offset = parse_int(off).map_err(|e| Diagnostic::error(off_span, format!("bad offset: {}", e.message)))?;
+            (name, offset)
+        }
+        None => (place.text, 0),
+    };
+    let name_span = Span::new(place.span.start as usize, place.span.start as usize + name.len());
+    let name = name_part(&Part { text: name, span: name_span }, "function name")?;
+    if offset != 0 && (name.contains('*') || name.contains('?')) {
+        return Err(Diagnostic::error(place.span, "an offset needs one function, not a wildcard"));
+    }
+    Ok((binary, UserTarget::Function { name, offset }))
+}
+
+/// `usdt:BINARY:NAME` or `usdt:BINARY:PROVIDER:NAME` (globs in both names).
+fn usdt(provider: &Part, args: &[Part]) -> Result<AttachKind, Diagnostic> {
+    let (binary, probe_provider, name) = match args {
+        [binary, name] => (binary, None, name),
+        [binary, p, name] => (binary, Some(name_part(p, "USDT provider")?), name),
+        _ => {
+            let span = args.last().map_or(provider.span, |last| provider.span.to(last.span));
+            return Err(shape(span, "usdt", "'usdt:/path/to/binary:PROVIDER:NAME' or 'usdt:/path/to/binary:NAME'"));
+        }
+    };
+    Ok(AttachKind::Usdt { binary: binary_part(binary)?, provider: probe_provider, name: name_part(name, "USDT probe name")?, site: None })
+}
+
 /// `tc:IFACE:ingress|egress`; IFACE may be a glob (`veth*`, `*`) and may hold
 /// `.` and `-` (`eth0.100`, `lxc-abc`).
 fn tc(args: &[Part], span: Span) -> Result<AttachKind, Diagnostic> {
@@ -259,6 +321,23 @@ mod tests {
     }
 
     #[test]
+    fn user_space_forms() {
+        let f = |name: &str, offset| UserTarget::Function { name: name.into(), offset };
+        assert_eq!(kind("u:/bin/bash:readline"), AttachKind::Uprobe { binary: "/bin/bash".into(), target: f("readline", 0) });
+        assert_eq!(kind("uprobe:libc:malloc+8"), AttachKind::Uprobe { binary: "libc".into(), target: f("malloc", 8) });
+        assert_eq!(kind("uprobe:/b:0x1234"), AttachKind::Uprobe { binary: "/b".into(), target: UserTarget::Address(0x1234) });
+        assert_eq!(kind("ur:/b:SSL_*"), AttachKind::Uretprobe { binary: "/b".into(), target: f("SSL_*", 0) });
+        assert_eq!(
+            kind("usdt:/b:prov:name"),
+            AttachKind::Usdt { binary: "/b".into(), provider: Some("prov".into()), name: "name".into(), site: None }
+        );
+        assert_eq!(kind("U:/b:name"), AttachKind::Usdt { binary: "/b".into(), provider: None, name: "name".into(), site: None });
+        assert_eq!(error("uprobe:/b").message, "malformed uprobe attach point");
+        assert_eq!(error("uretprobe:/b:f+4").message, "a uretprobe fires at the function's return; it takes no offset");
+        assert_eq!(error("uprobe:/b:f*+4").message, "an offset needs one function, not a wildcard");
+    }
+
+    #[test]
     fn interval_forms() {
         let nanos = |raw| match kind(raw) {
             AttachKind::Interval { period } => period,
@@ -279,11 +358,11 @@ mod tests {
         let e = error("kprobex:tcp_sendmsg");
         assert_eq!(e.message, "unknown probe provider 'kprobex'");
         assert_eq!(e.span, Span::new(0, 7));
-        assert_eq!(e.hints[0], "did you mean 'kprobe'?");
+        assert_eq!(e.hints[0], "did you mean one of 'kprobe', 'uprobe'?");
         assert_eq!(
             e.hints[1],
             "valid providers: BEGIN, END, kprobe (k), kretprobe (kr), tracepoint (t), rawtracepoint (rt), \
-             fentry (f, kfunc), fexit (fr, kretfunc), interval (i), tc"
+             fentry (f, kfunc), fexit (fr, kretfunc), interval (i), tc, uprobe (u), uretprobe (ur), usdt (U)"
         );
         assert_eq!(error("interval:s:0").message, "an interval must be longer than zero");
         assert_eq!(error("interval:min:1").span, Span::new(9, 12));

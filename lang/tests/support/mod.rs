@@ -4,7 +4,8 @@
 //! them, and some function prototypes.
 #![allow(dead_code)]
 
-use flowtrace_lang::kernel::{EnumConstant, FuncProto, HostFacts, KernelTypes, Member, TracepointField, TypeKeyword};
+use flowtrace_lang::ast::{parse_usdt_arg, UsdtSite};
+use flowtrace_lang::kernel::{EnumConstant, FuncProto, HostFacts, KernelTypes, Member, TracepointField, TypeKeyword, UserSymbol, UsdtProbe};
 use flowtrace_lang::types::{IntType, RecordType, Type};
 
 pub struct FakeKernel {
@@ -368,6 +369,46 @@ impl HostFacts for FakeHost {
     }
     fn tai_minus_boot_ns(&self) -> Result<u64, String> {
         Ok(1_700_000_000_000_000_000)
+    }
+    /// /bin/bash, libc (by name) and /opt/app with two USDT probes.
+    fn user_binary(&self, name: &str) -> Result<String, String> {
+        match name {
+            "/bin/bash" | "/opt/app" => Ok(name.to_string()),
+            "libc" => Ok("/lib/x86_64-linux-gnu/libc.so.6".into()),
+            _ if name.contains('/') => Err(format!("binary '{name}' does not exist")),
+            _ => Err(format!("no library or program called '{name}' was found")),
+        }
+    }
+    fn user_symbols(&self, binary: &str, pattern: &str, functions_only: bool) -> Result<Vec<UserSymbol>, String> {
+        let symbols: &[(&str, u64, bool)] = match binary {
+            "/bin/bash" => &[("readline", 0x1000, true), ("rl_line_buffer", 0x9000, false)],
+            "/lib/x86_64-linux-gnu/libc.so.6" => &[("free", 0x2000, true), ("malloc", 0x3000, true)],
+            _ => &[("main", 0x1100, true)],
+        };
+        Ok(symbols
+            .iter()
+            .filter(|(name, _, function)| glob(pattern, name) && (*function || !functions_only))
+            .map(|(name, address, function)| UserSymbol { name: name.to_string(), address: *address, size: 64, function: *function })
+            .collect())
+    }
+    fn usdt_probes(&self, binary: &str, provider: &str, name: &str) -> Result<Vec<UsdtProbe>, String> {
+        let probes = match binary {
+            "/opt/app" => vec![("app", "request", "-4@%edi 8@%rsi"), ("app", "done", "")],
+            _ => Vec::new(),
+        };
+        Ok(probes
+            .into_iter()
+            .filter(|(p, n, _)| glob(provider, p) && glob(name, n))
+            .map(|(p, n, spec)| UsdtProbe {
+                provider: p.into(),
+                name: n.into(),
+                site: UsdtSite {
+                    address: 0x1200,
+                    semaphore: 0,
+                    args: spec.split_whitespace().map(|a| parse_usdt_arg(a).expect("a valid spec")).collect(),
+                },
+            })
+            .collect())
     }
 }
 

@@ -57,12 +57,21 @@ pub(crate) fn warn_skipped(names: &[&str], total: usize) {
 
 /// For each program (in order): the index of the first program of its
 /// wildcard group, when it is one of several kprobe/kretprobe/fentry/fexit
-/// programs expanded from one attach point (they share its span).
+/// or uprobe/uretprobe/usdt programs expanded from one attach point (they
+/// share its span).
 pub(crate) fn wildcard_groups<'a>(programs: impl Iterator<Item = (ProgramKind, &'a AttachPoint)>) -> Vec<Option<usize>> {
     let traced: Vec<Option<Span>> = programs
         .map(|(kind, point)| {
-            matches!(kind, ProgramKind::Kprobe | ProgramKind::Kretprobe | ProgramKind::Fentry | ProgramKind::Fexit)
-                .then_some(point.span)
+            matches!(
+                kind,
+                ProgramKind::Kprobe
+                    | ProgramKind::Kretprobe
+                    | ProgramKind::Fentry
+                    | ProgramKind::Fexit
+                    | ProgramKind::Uprobe
+                    | ProgramKind::Uretprobe
+            )
+            .then_some(point.span)
         })
         .collect();
     traced

@@ -15,8 +15,11 @@ mod raw_tracepoint;
 pub(crate) mod special;
 pub(crate) mod tc;
 mod tracepoint;
+mod uprobe;
 
-use aya::programs::{FEntry, FExit, KProbe, PerfEvent, ProbeKind, Program, ProgramError, ProgramInfo, RawTracePoint, SchedClassifier, TracePoint};
+use aya::programs::{
+    FEntry, FExit, KProbe, PerfEvent, ProbeKind, Program, ProgramError, ProgramInfo, RawTracePoint, SchedClassifier, TracePoint, UProbe,
+};
 use aya::Btf;
 use flowtrace_codegen::object::ProgramKind;
 use flowtrace_lang::ast::AttachPoint;
@@ -89,6 +92,7 @@ pub(crate) fn load(
         ProgramKind::RawTracepoint | ProgramKind::Special => raw_tracepoint::load(prog),
         ProgramKind::Fentry | ProgramKind::Fexit => fentry::load(prog, point, btf),
         ProgramKind::SchedCls => tc::load(prog),
+        ProgramKind::Uprobe | ProgramKind::Uretprobe => uprobe::load(prog),
     }
 }
 
@@ -109,6 +113,9 @@ pub(crate) fn from_program_info(kind: ProgramKind, info: ProgramInfo, name: Stri
         // SAFETY: loaded as BPF_PROG_TYPE_TRACING with this attach type just now.
         ProgramKind::Fentry => Program::FEntry(unsafe { FEntry::from_program_info(info, name)? }),
         ProgramKind::Fexit => Program::FExit(unsafe { FExit::from_program_info(info, name)? }),
+        // SAFETY: loaded as BPF_PROG_TYPE_KPROBE; uprobes are kprobe programs.
+        ProgramKind::Uprobe => Program::UProbe(unsafe { UProbe::from_program_info(info, name, ProbeKind::Entry)? }),
+        ProgramKind::Uretprobe => Program::UProbe(unsafe { UProbe::from_program_info(info, name, ProbeKind::Return)? }),
     })
 }
 
@@ -127,6 +134,8 @@ pub(crate) fn from_pinned(kind: ProgramKind, path: &std::path::Path) -> Result<P
         // needs CAP_SYS_ADMIN anyway (docs/fleet.md).
         ProgramKind::Fentry => Program::FEntry(FEntry::from_pin(path)?),
         ProgramKind::Fexit => Program::FExit(FExit::from_pin(path)?),
+        ProgramKind::Uprobe => Program::UProbe(UProbe::from_pin(path, ProbeKind::Entry)?),
+        ProgramKind::Uretprobe => Program::UProbe(UProbe::from_pin(path, ProbeKind::Return)?),
     })
 }
 
@@ -137,6 +146,7 @@ pub(crate) fn attach(
     prog: &mut Program,
     point: &AttachPoint,
     tc_options: &crate::tc::TcOptions,
+    uprobe_pid: Option<i32>,
 ) -> Result<Link, Failure> {
     match kind {
         ProgramKind::Tracepoint => tracepoint::attach(prog, point),
@@ -145,6 +155,7 @@ pub(crate) fn attach(
         ProgramKind::RawTracepoint => raw_tracepoint::attach(prog, point),
         ProgramKind::Fentry | ProgramKind::Fexit => fentry::attach(prog),
         ProgramKind::SchedCls => tc::attach(prog, point, tc_options),
+        ProgramKind::Uprobe | ProgramKind::Uretprobe => uprobe::attach(prog, point, uprobe_pid),
         ProgramKind::Special => Err(Failure::new("BEGIN/END programs are run, not attached")),
     }
 }

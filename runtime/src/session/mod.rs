@@ -133,6 +133,8 @@ pub struct Session<S: EventSink> {
     run_stats: Option<OwnedFd>,
     /// How `tc:` probes attach (`--tc-order`, `--cleanup-stale`).
     pub tc: crate::tc::TcOptions,
+    /// `-p PID`: uprobes are installed in this process only.
+    pub uprobe_pid: Option<i32>,
     /// A probe called `exit()` (seen by any drain, also one inside [`Session::add`]).
     exit_called: bool,
 }
@@ -160,6 +162,7 @@ impl<S: EventSink> Session<S> {
             warnings: Vec::new(),
             run_stats: None,
             tc: Default::default(),
+            uprobe_pid: None,
             exit_called: false,
         })
     }
@@ -325,6 +328,7 @@ impl<S: EventSink> Session<S> {
             .collect::<Result<_, _>>()?;
         let mut loaded = Loaded::load_selected(compiled, programs, &borrowed)?;
         loaded.tc = self.tc;
+        loaded.uprobe_pid = self.uprobe_pid;
         drop(borrowed);
         Ok((loaded, fresh))
     }

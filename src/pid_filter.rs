@@ -14,7 +14,7 @@ pub fn apply(program: &mut TypedProgram, pid: u32) {
     for probe in &mut program.probes {
         let kind = probe.attach.kind.probe_kind();
         let filtered = probe.attach.kind.provider().task_context
-            && !matches!(kind, ProbeKind::Begin | ProbeKind::End | ProbeKind::Interval);
+            && !matches!(kind, ProbeKind::Begin | ProbeKind::End | ProbeKind::Interval | ProbeKind::Iter);
         if !filtered {
             continue;
         }

@@ -39,6 +39,9 @@ pub enum ProgramKind {
     PerfEvent,
     /// `tc:`: sched_cls program, always returning `TC_ACT_UNSPEC`.
     SchedCls,
+    /// `iter:NAME`: a tracing program bound to `bpf_iter_NAME` (attach type
+    /// BPF_TRACE_ITER), run by reading an iterator made from its link.
+    Iter,
 }
 
 impl ProgramKind {
@@ -59,6 +62,7 @@ impl ProgramKind {
             AttachKind::Fexit { .. } => ProgramKind::Fexit,
             AttachKind::Interval { .. } => ProgramKind::PerfEvent,
             AttachKind::Tc { .. } => ProgramKind::SchedCls,
+            AttachKind::Iter { .. } => ProgramKind::Iter,
         }
     }
 
@@ -72,14 +76,14 @@ impl ProgramKind {
             // BEGIN/END too: the raw-tracepoint type is what lets the kernel
             // test-run a tracing program (since 5.10).
             ProgramKind::RawTracepoint | ProgramKind::Special => 17,
-            ProgramKind::Fentry | ProgramKind::Fexit => 26,
+            ProgramKind::Fentry | ProgramKind::Fexit | ProgramKind::Iter => 26,
         }
     }
 
     /// Whether loading needs the kernel's BTF (the traced function's BTF id
     /// is fixed at load time), which aya's loader provides.
     pub fn loads_against_btf(self) -> bool {
-        matches!(self, ProgramKind::Fentry | ProgramKind::Fexit)
+        matches!(self, ProgramKind::Fentry | ProgramKind::Fexit | ProgramKind::Iter)
     }
 
     /// The ELF section a program of this kind attached at `attach` lives
@@ -99,6 +103,7 @@ impl ProgramKind {
             ProgramKind::RawTracepoint => format!("raw_tracepoint/{}", attach.event_name().unwrap_or_default()),
             ProgramKind::PerfEvent => "perf_event".to_string(),
             ProgramKind::SchedCls => "classifier".to_string(),
+            ProgramKind::Iter => format!("iter/{}", attach.iterator().unwrap_or_default()),
             // Never attached, only run with BPF_PROG_TEST_RUN: any name will do.
             ProgramKind::Special => "raw_tracepoint/flowtrace_special".to_string(),
         }

@@ -122,7 +122,7 @@ fn listing(kernel: &dyn KernelTypes, details: &dyn Details, patterns: &str, verb
             continue;
         }
         let (rows, rest, bare) = rows(pattern);
-        for target in [Target::Tracepoint, Target::RawTracepoint, Target::KernelFunction, Target::Period] {
+        for target in [Target::Tracepoint, Target::RawTracepoint, Target::KernelFunction, Target::Period, Target::Iterator] {
             let providers: Vec<_> = rows.iter().filter(|r| r.target == target).collect();
             if providers.is_empty() {
                 continue;
@@ -175,6 +175,9 @@ fn args(details: &dyn Details, row: &Provider, line: &str) -> Vec<String> {
         K::Kprobe => details.function_args(line, false, true),
         // Only the return value is in reach at a kretprobe.
         K::Kretprobe => details.function_args(line, true, false).pop().into_iter().collect(),
+        // The context's fields (`ctx.task`, …): the iterator function's
+        // parameters after `meta`, as bpftrace lists them.
+        K::Iter => details.function_args(&format!("bpf_iter_{line}"), false, false).into_iter().skip(1).collect(),
         K::Begin | K::End | K::Interval | K::Tc => Vec::new(),
     }
 }
@@ -214,6 +217,10 @@ fn targets(kernel: &dyn KernelTypes, target: Target, rest: &str, bare: bool) -> 
             let unit = rest.split(':').next().unwrap_or("");
             PERIOD_UNITS.iter().filter(|u| flowtrace_kernel::glob::glob_match(unit, u)).map(|u| format!("{u}:")).collect()
         }
+        Target::Iterator => flowtrace_lang::check::iter::kernel_iterators(kernel)
+            .into_iter()
+            .filter(|name| flowtrace_kernel::glob::glob_match(rest, name))
+            .collect(),
         Target::Nothing | Target::Interface => Vec::new(),
     }
 }

@@ -43,6 +43,7 @@ pub enum ProbeKind {
     Fexit,
     Interval,
     Tc,
+    Iter,
 }
 
 /// What follows the provider name in an attach point.
@@ -61,6 +62,9 @@ pub enum Target {
     Period,
     /// `IFACE:DIRECTION`: an interface name or glob, `ingress` or `egress`.
     Interface,
+    /// `NAME`: a BPF iterator (`task`, `tcp`, …), one of the kernel's
+    /// `bpf_iter_NAME` functions in BTF; no wildcards.
+    Iterator,
 }
 
 /// What `args.NAME` reads in a probe of this kind.
@@ -98,7 +102,7 @@ use Args as A;
 use ProbeKind as K;
 
 /// Every provider, in documentation order; [`ProbeKind::ALL`] follows it.
-pub const PROVIDERS: [Provider; 10] = [
+pub const PROVIDERS: [Provider; 11] = [
     row(K::Begin, "BEGIN", &["begin"], Target::Nothing, A::None, "once, before the other probes attach"),
     row(K::End, "END", &["end"], Target::Nothing, A::None, "once, after the other probes detach"),
     row(K::Kprobe, "kprobe", &["k"], Target::KernelFunction, A::None, "at a kernel function's entry").listed(),
@@ -109,6 +113,7 @@ pub const PROVIDERS: [Provider; 10] = [
     row(K::Fexit, "fexit", &["fr", "kretfunc"], Target::KernelFunction, A::FunctionParams, "at a kernel function's return, BTF-typed"),
     row(K::Interval, "interval", &["i"], Target::Period, A::None, "every period, on one CPU"),
     Provider { task_context: false, ..row(K::Tc, "tc", &[], Target::Interface, A::None, "for every packet on an interface") },
+    row(K::Iter, "iter", &["it"], Target::Iterator, A::None, "once per kernel object (task, socket, …), then the script ends"),
 ];
 
 const fn row(kind: ProbeKind, name: &'static str, aliases: &'static [&'static str], target: Target, args: Args, doc: &'static str) -> Provider {
@@ -148,7 +153,6 @@ pub const PLANNED: &[PlannedProvider] = &[
     PlannedProvider { name: "software", aliases: &["s"] },
     PlannedProvider { name: "hardware", aliases: &["h"] },
     PlannedProvider { name: "watchpoint", aliases: &["w"] },
-    PlannedProvider { name: "iter", aliases: &["it"] },
 ];
 
 /// The planned provider called `name` (its name or an alias), if any.
@@ -227,7 +231,7 @@ mod tests {
         for kind in ProbeKind::ALL {
             assert_eq!(PROVIDERS.iter().filter(|p| p.kind == *kind).count(), 1, "{kind:?}");
         }
-        assert_eq!(ProbeKind::ALL.len(), 10);
+        assert_eq!(ProbeKind::ALL.len(), 11);
         let mut seen = HashSet::new();
         for name in provider_names() {
             assert!(seen.insert(name), "{name} names two providers");

@@ -44,6 +44,7 @@ fn providers() -> String {
             Target::RawTracepoint => "`NAME`",
             Target::Period => "`s:N`, `ms:N`, `us:N`, `hz:N`, `1s`",
             Target::Interface => "`IFACE:ingress`, `IFACE:egress`",
+            Target::Iterator => "`NAME` (`task`, `tcp`, …; fields `ctx.NAME`)",
         };
         let args = match p.args {
             Args::None => "—",

@@ -39,6 +39,9 @@ pub enum AttachKind {
     Interval { period: Period },
     /// flowtrace's own `tc:IFACE:ingress` / `tc:IFACE:egress`; IFACE may be a glob.
     Tc { iface: String, dir: TcDir },
+    /// `iter:NAME`, `it:NAME`: a BPF iterator (`task`, `task_file`, `tcp`,
+    /// `udp`, …), run once over every object when the script starts.
+    Iter { name: String },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -86,6 +89,7 @@ impl AttachKind {
             AttachKind::Fexit { .. } => ProbeKind::Fexit,
             AttachKind::Interval { .. } => ProbeKind::Interval,
             AttachKind::Tc { .. } => ProbeKind::Tc,
+            AttachKind::Iter { .. } => ProbeKind::Iter,
         }
     }
 
@@ -132,6 +136,14 @@ impl AttachKind {
         matches!(self, AttachKind::Kretprobe { .. } | AttachKind::Fexit { .. })
     }
 
+    /// The iterator an `iter:` probe runs (`task`, `tcp`, …).
+    pub fn iterator(&self) -> Option<&str> {
+        match self {
+            AttachKind::Iter { name } => Some(name),
+            _ => None,
+        }
+    }
+
     /// The tracefs tracepoint (category, name) of a `tracepoint:` probe.
     pub fn tracepoint(&self) -> Option<(&str, &str)> {
         match self {
@@ -165,6 +177,7 @@ impl AttachKind {
             AttachKind::Interval { period: Period::Nanos(n) } => Some(format!("ns:{n}")),
             AttachKind::Interval { period: Period::Hz(hz) } => Some(format!("hz:{hz}")),
             AttachKind::Tc { iface, dir } => Some(format!("{iface}:{}", dir.name())),
+            AttachKind::Iter { name } => Some(name.clone()),
         }
     }
 
@@ -181,6 +194,7 @@ impl AttachKind {
         match self {
             AttachKind::Tc { iface, dir: TcDir::Ingress } => format!("tc_{iface}_in"),
             AttachKind::Tc { iface, dir: TcDir::Egress } => format!("tc_{iface}_eg"),
+            AttachKind::Iter { name } => format!("it_{name}"),
             _ => self.provider().name.to_string(),
         }
     }
@@ -257,6 +271,7 @@ mod tests {
             AttachKind::Fexit { module: None, func: "f".into() },
             AttachKind::Interval { period: Period::Hz(1) },
             AttachKind::Tc { iface: "lo".into(), dir: TcDir::Ingress },
+            AttachKind::Iter { name: "task".into() },
         ];
         let mapped: Vec<ProbeKind> = kinds.iter().map(AttachKind::probe_kind).collect();
         assert_eq!(mapped, ProbeKind::ALL);

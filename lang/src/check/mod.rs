@@ -22,6 +22,7 @@ mod calls_host;
 mod calls_rendered;
 mod expr;
 mod getopt;
+pub mod iter;
 mod ints;
 mod maps;
 mod members;
@@ -155,6 +156,9 @@ pub(crate) struct ProbeScope {
     pub tp_fields: Option<Vec<TracepointField>>,
     /// The traced function's prototype (fentry/fexit only).
     pub func: Option<FuncProto>,
+    /// `iter:` only: the iterator's `bpf_iter_NAME` prototype, whose
+    /// parameters are the fields of `ctx` (`struct bpf_iter__NAME`).
+    pub iter: Option<FuncProto>,
     pub vars: Vec<VarInfo>,
     pub var_ids: HashMap<String, VarId>,
     /// Variables whose assignment failed to type: reads stay silent.
@@ -255,6 +259,7 @@ impl<'a> Checker<'a> {
                 ast::Item::Probe(_) | ast::Item::Config(_) | ast::Item::Record(_) | ast::Item::Enum(_) => {}
             }
         }
+        self.iterators_alone(program);
         let source_probes = program.items.iter().filter_map(|i| match i {
             ast::Item::Probe(p) => Some(p),
             _ => None,

@@ -49,6 +49,9 @@ impl Checker<'_> {
             self.error(span, message);
             return None;
         }
+        if self.bare_iter_ctx(name, span) {
+            return None;
+        }
         let similar = self.kernel.similar_enum_constants(name);
         let candidates = flowtrace_stdlib::builtins()
             .map(|b| b.name)

@@ -53,6 +53,7 @@ pub(crate) fn parse_attach_point(raw: &str, span: Span) -> Result<AttachPoint, D
         },
         ProbeKind::Interval => AttachKind::Interval { period: interval(provider, args, span)? },
         ProbeKind::Tc => tc(args, span)?,
+        ProbeKind::Iter => iterator(provider, args)?,
     };
     Ok(AttachPoint { kind, raw: raw.to_string(), span })
 }
@@ -128,6 +129,25 @@ fn function(provider: &Part, args: &[Part], canonical: &str) -> Result<(Option<S
         [] => Err(Diagnostic::error(provider.span, format!("'{}' needs a function name", provider.text))
             .with_hint(format!("write it as '{canonical}:FUNCTION' or '{canonical}:MODULE:FUNCTION'"))),
         [.., last] => Err(shape(provider.span.to(last.span), canonical, &format!("'{canonical}:FUNCTION' or '{canonical}:MODULE:FUNCTION'"))),
+    }
+}
+
+/// `iter:NAME`. bpftrace's `iter:NAME:PIN` (pin the iterator on bpffs
+/// instead of running it) is not supported: flowtrace runs it and ends.
+fn iterator(provider: &Part, args: &[Part]) -> Result<AttachKind, Diagnostic> {
+    match args {
+        [name] => {
+            let name = name_part(name, "iterator name")?;
+            if name.contains(['*', '?']) {
+                return Err(Diagnostic::error(args[0].span, "iter probes do not take wildcards")
+                    .with_hint("name one iterator, e.g. 'iter:task'; `flowtrace -l 'iter:*'` lists them"));
+            }
+            Ok(AttachKind::Iter { name })
+        }
+        [_, pin, ..] => Err(Diagnostic::error(pin.span.to(args[args.len() - 1].span), "pinning an iterator ('iter:NAME:PIN') is not supported by flowtrace")
+            .with_hint("write 'iter:NAME': flowtrace runs the iterator once and prints what it found")),
+        [] => Err(Diagnostic::error(provider.span, format!("'{}' needs an iterator name", provider.text))
+            .with_hint("write it as 'iter:NAME', e.g. 'iter:task' or 'iter:tcp'; `flowtrace -l 'iter:*'` lists them")),
     }
 }
 

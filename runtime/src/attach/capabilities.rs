@@ -147,7 +147,29 @@ pub fn plan(compiled: &CompiledProgram) -> Result<Plan, RuntimeError> {
             return Err(no_fentry(index, prog, func, &why));
         }
     }
+    if let Some((index, prog)) = first(&[ProgramKind::Iter]) {
+        if let Some(why) = iter_refusal(&prog.attach) {
+            let reason = format!("this kernel refuses tracing programs (BPF_PROG_TYPE_TRACING), which iter: probes are: {why}");
+            let hint = "iterators need a kernel that loads tracing programs (where fentry: works too); \
+                        `ss -tin` / `ps` show the same objects here";
+            return Err(attach_error(index, prog, reason, Some(hint.into())));
+        }
+    }
     Ok(plan)
+}
+
+/// `None` when a do-nothing program for iterator `point` loads; else why
+/// not. Loading is where a kernel that refuses tracing programs says so
+/// (EPERM on this project's CI host), before any map or probe exists.
+fn iter_refusal(point: &AttachPoint) -> Option<String> {
+    let id = match super::iter::btf_id(point) {
+        Ok(id) => id,
+        Err(why) => return Some(why),
+    };
+    // r0 = 0; exit
+    let insns = flowtrace_codegen::insn::encode_all(&[Insn::new(0xb7, 0, 0, 0, 0), Insn::new(0x95, 0, 0, 0, 0)]);
+    let loaded = crate::sys::prog_load_full("ft_cap_iter", ProgramKind::Iter.bpf_prog_type(), super::iter::BPF_TRACE_ITER, id, &insns, None);
+    loaded.err().map(|e| errno_words(e.error.raw_os_error().unwrap_or(0)).to_string())
 }
 
 fn attach_error(index: usize, prog: &ProgramCode, reason: String, hint: Option<String>) -> RuntimeError {

@@ -8,6 +8,7 @@
 pub mod capabilities;
 pub(crate) mod detach;
 pub(crate) mod fentry;
+pub(crate) mod iter;
 pub(crate) mod kprobe;
 pub(crate) mod kprobe_multi;
 mod perf_event;
@@ -16,7 +17,7 @@ pub(crate) mod special;
 pub(crate) mod tc;
 mod tracepoint;
 
-use aya::programs::{FEntry, FExit, KProbe, PerfEvent, ProbeKind, Program, ProgramError, ProgramInfo, RawTracePoint, SchedClassifier, TracePoint};
+use aya::programs::{FEntry, FExit, Iter, KProbe, PerfEvent, ProbeKind, Program, ProgramError, ProgramInfo, RawTracePoint, SchedClassifier, TracePoint};
 use aya::Btf;
 use flowtrace_codegen::object::ProgramKind;
 use flowtrace_lang::ast::AttachPoint;
@@ -72,6 +73,8 @@ pub(crate) enum Link {
     FExit(aya::programs::fexit::FExitLink),
     Tc(tc::TcLinks),
     KprobeGroup(kprobe_multi::GroupLinks),
+    /// An iterator link (`iter:`); [`iter::run`] reads iterators made from it.
+    Iter(std::os::fd::OwnedFd),
 }
 
 /// Loads one program into the kernel (this is where the verifier runs).
@@ -89,6 +92,7 @@ pub(crate) fn load(
         ProgramKind::RawTracepoint | ProgramKind::Special => raw_tracepoint::load(prog),
         ProgramKind::Fentry | ProgramKind::Fexit => fentry::load(prog, point, btf),
         ProgramKind::SchedCls => tc::load(prog),
+        ProgramKind::Iter => iter::load(prog, point, btf),
     }
 }
 
@@ -109,6 +113,7 @@ pub(crate) fn from_program_info(kind: ProgramKind, info: ProgramInfo, name: Stri
         // SAFETY: loaded as BPF_PROG_TYPE_TRACING with this attach type just now.
         ProgramKind::Fentry => Program::FEntry(unsafe { FEntry::from_program_info(info, name)? }),
         ProgramKind::Fexit => Program::FExit(unsafe { FExit::from_program_info(info, name)? }),
+        ProgramKind::Iter => Program::Iter(Iter::from_program_info(info, name)?),
     })
 }
 
@@ -127,6 +132,7 @@ pub(crate) fn from_pinned(kind: ProgramKind, path: &std::path::Path) -> Result<P
         // needs CAP_SYS_ADMIN anyway (docs/fleet.md).
         ProgramKind::Fentry => Program::FEntry(FEntry::from_pin(path)?),
         ProgramKind::Fexit => Program::FExit(FExit::from_pin(path)?),
+        ProgramKind::Iter => Program::Iter(Iter::from_pin(path)?),
     })
 }
 
@@ -145,6 +151,7 @@ pub(crate) fn attach(
         ProgramKind::RawTracepoint => raw_tracepoint::attach(prog, point),
         ProgramKind::Fentry | ProgramKind::Fexit => fentry::attach(prog),
         ProgramKind::SchedCls => tc::attach(prog, point, tc_options),
+        ProgramKind::Iter => iter::attach(prog),
         ProgramKind::Special => Err(Failure::new("BEGIN/END programs are run, not attached")),
     }
 }

@@ -1,19 +1,22 @@
 # iter: probes (BPF iterators), which need tracing programs and so run only
 # in the guests. The test makes its own objects and asserts on exactly them:
-# - iter:tcp: a listener on 6041 and one open connection to it show up with
-#   their ports and states (LISTEN 10, ESTABLISHED 1); a connection that
+# - iter:tcp: a listener on 6044 and an open connection on 6041 (busybox nc
+#   -l closes its listener once it accepts) show up with their ports and
+#   states (LISTEN 10, ESTABLISHED 1); a connection that
 #   moved 400 kB through 10% netem loss shows total_retrans > 0 (ctx.sk_common
 #   cast to struct tcp_sock), with srtt_us read the same way;
 # - iter:task: pid 1 with its comm, and a sleep the test started;
 # - iter:task_file: that sleep's fd 7, opened on a file whose inode is known;
-# - iter:udp: a bound UDP port;
+# - iter:udp: a bound UDP port (busybox udhcpd's 67);
 # - count() sees each object once (the NULL end-of-iteration call skipped);
 # - -l 'iter:*' lists the kernel's iterators, -lv the context's fields.
 # vm-timeout: 120
 . tests/vm/common.inc
 
 # --- iter:tcp: exact sockets -------------------------------------------------
+(sleep 60 | timeout 60 nc -l -p 6044 >/dev/null) &
 (sleep 60 | timeout 60 nc -l -p 6041 >/dev/null) &
+vm_wait_listen 6044 || vm_fail "nothing listens on 6044"
 vm_wait_listen 6041 || vm_fail "nothing listens on 6041"
 (sleep 60 | timeout 60 nc 127.0.0.1 6041) &
 i=0
@@ -24,7 +27,7 @@ timeout 60 flowtrace -e 'iter:tcp {
     $sk = ctx.sk_common;
     $lport = $sk->skc_num;
     $rport = bswap($sk->skc_dport);
-    if ($lport == 6041 || $rport == 6041) {
+    if ($lport == 6041 || $rport == 6041 || $lport == 6044) {
         printf("tcp %d %d %d %d\n", $sk->skc_family, $lport, $rport, $sk->skc_state);
     }
 }' >"$TMPDIR/tcp" 2>&1
@@ -33,19 +36,19 @@ cat "$TMPDIR/tcp"
 [ $rc = 0 ] || vm_fail "iter:tcp exited $rc"
 # busybox nc -l listens on a dual-stack IPv6 socket (AF_INET6 = 10), which
 # also holds the accepted connection; the client is IPv4 (AF_INET = 2).
-grep -qx 'tcp 10 6041 0 10' "$TMPDIR/tcp" || vm_fail "iter:tcp: no LISTEN socket on 6041"
+grep -qx 'tcp 10 6044 0 10' "$TMPDIR/tcp" || vm_fail "iter:tcp: no LISTEN socket on 6044"
 grep -q '^tcp 2 [0-9]* 6041 1$' "$TMPDIR/tcp" || vm_fail "iter:tcp: no established client socket to 6041"
 grep -q '^tcp 10 6041 [0-9]* 1$' "$TMPDIR/tcp" || vm_fail "iter:tcp: no established server socket on 6041"
 client=$(awk '$1 == "tcp" && $2 == 2 && $4 == 6041 { print $3 }' "$TMPDIR/tcp")
 grep -q "^tcp 10 6041 $client 1\$" "$TMPDIR/tcp" || vm_fail "iter:tcp: the server socket's peer port is not the client's ($client)"
-[ "$(grep -c '^tcp ' "$TMPDIR/tcp")" = 3 ] || vm_fail "iter:tcp: expected exactly 3 sockets on 6041"
+[ "$(grep -c '^tcp ' "$TMPDIR/tcp")" = 3 ] || vm_fail "iter:tcp: expected exactly 3 sockets (6044 listening, both ends on 6041)"
 
 # --- iter:task, iter:task_file: pid 1 and a process of ours -----------------
 echo flowtrace >"$TMPDIR/marker"
 inode=$(stat -c %i "$TMPDIR/marker")
 sleep 60 7<"$TMPDIR/marker" &
 sleeper=$!
-timeout 60 flowtrace -e 'iter:task { printf("task %d %d %s\n", ctx.task->tgid, ctx.task->pid, ctx.task->comm); @tasks = count(); }' >"$TMPDIR/task" 2>&1
+timeout 60 flowtrace -e 'iter:task { printf("task %d %d %s\n", ctx.task->tgid, ctx.task->pid, str(ctx.task->comm)); @tasks = count(); }' >"$TMPDIR/task" 2>&1
 rc=$?
 [ $rc = 0 ] || { cat "$TMPDIR/task"; vm_fail "iter:task exited $rc"; }
 head -5 "$TMPDIR/task"
@@ -61,16 +64,20 @@ cat "$TMPDIR/files"
 grep -qx "file 7 $inode" "$TMPDIR/files" || vm_fail "iter:task_file: fd 7 on inode $inode is missing"
 
 # --- iter:udp: a bound port ---------------------------------------------------
-(timeout 60 nc -u -l -p 6043 >/dev/null </dev/null) &
+# busybox nc has no UDP mode; busybox's DHCP server binds UDP port 67.
+mkdir -p "$TMPDIR/dhcp"
+printf 'interface lo\nstart 127.0.0.10\nend 127.0.0.20\nlease_file %s/leases\npidfile %s/pid\n' "$TMPDIR/dhcp" "$TMPDIR/dhcp" >"$TMPDIR/dhcp/conf"
+touch "$TMPDIR/dhcp/leases"
+(timeout 60 udhcpd -f "$TMPDIR/dhcp/conf" >"$TMPDIR/dhcp/log" 2>&1) &
 i=0
-until grep -q ':179B ' /proc/net/udp /proc/net/udp6; do
-    i=$((i + 1)); [ $i -gt 100 ] && vm_fail "nothing is bound to udp 6043"; sleep 0.05
+until grep -q ':0043 ' /proc/net/udp; do
+    i=$((i + 1)); [ $i -gt 100 ] && { cat "$TMPDIR/dhcp/log"; vm_fail "nothing is bound to udp 67"; }; sleep 0.05
 done
-timeout 60 flowtrace -e 'iter:udp { $sk = (struct sock *)ctx.udp_sk; if ($sk->__sk_common.skc_num == 6043) { printf("udp %d\n", $sk->__sk_common.skc_num); } }' >"$TMPDIR/udp" 2>&1
+timeout 60 flowtrace -e 'iter:udp { $sk = (struct sock *)ctx.udp_sk; if ($sk->__sk_common.skc_num == 67) { printf("udp %d %d\n", $sk->__sk_common.skc_family, $sk->__sk_common.skc_num); } }' >"$TMPDIR/udp" 2>&1
 rc=$?
 cat "$TMPDIR/udp"
 [ $rc = 0 ] || vm_fail "iter:udp exited $rc"
-grep -qx 'udp 6043' "$TMPDIR/udp" || vm_fail "iter:udp: port 6043 is missing"
+grep -qx 'udp 2 67' "$TMPDIR/udp" || vm_fail "iter:udp: the socket bound to port 67 is missing"
 
 # --- listing ------------------------------------------------------------------
 flowtrace -l 'iter:*' >"$TMPDIR/list" 2>&1 || { cat "$TMPDIR/list"; vm_fail "-l 'iter:*' failed"; }

@@ -72,6 +72,16 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if let Some(pid) = cli.pid {
+        // An iterator runs in flowtrace's own task (its `pid` is ours), so
+        // the usual `pid == PID` predicate would drop every object.
+        if let Some(probe) = typed.probes.iter().find(|p| p.attach.kind.iterator().is_some()) {
+            eprintln!(
+                "flowtrace: error: -p PID does not apply to '{}': an iterator runs in flowtrace's own task; \
+                 filter in the script instead, e.g. /ctx.task->tgid == {pid}/",
+                probe.attach.raw
+            );
+            return ExitCode::from(1);
+        }
         pid_filter::apply(&mut typed, pid);
     }
     let compiled = match run::compile_program(&cli, &source, &typed) {

@@ -303,8 +303,10 @@ mod tests {
         assert_eq!(
             e.hints[1],
             "valid providers: BEGIN, END, kprobe (k), kretprobe (kr), tracepoint (t), rawtracepoint (rt), \
-             fentry (f, kfunc), fexit (fr, kretfunc), interval (i), tc"
+             fentry (f, kfunc), fexit (fr, kretfunc), interval (i), tc, iter (it)"
         );
+        assert_eq!(error("iter:task:pinned").message, "pinning an iterator ('iter:NAME:PIN') is not supported by flowtrace");
+        assert_eq!(error("iter:t*").span, Span::new(5, 7));
         assert_eq!(error("interval:s:0").message, "an interval must be longer than zero");
         assert_eq!(error("interval:min:1").span, Span::new(9, 12));
         assert_eq!(error("tracepoint:tcp").message, "malformed tracepoint attach point");

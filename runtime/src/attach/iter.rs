@@ -51,7 +51,11 @@ pub(super) fn attach(prog: &mut Program) -> Result<Link, Failure> {
 pub(crate) fn run(link: BorrowedFd<'_>, mut between: impl FnMut() -> bool) -> std::io::Result<()> {
     let fd: OwnedFd = crate::sys_links::iter_create(link)?;
     let mut file = std::fs::File::from(fd);
-    let mut buf = [0u8; 4096];
+    // The program writes one byte per object (see the codegen's
+    // `iterator_prologue`), so each read runs it over at most this many
+    // objects before the ring buffer (256 KiB by default) is drained:
+    // room for records of up to 4 KiB each.
+    let mut buf = [0u8; 64];
     loop {
         match file.read(&mut buf) {
             Ok(0) => return Ok(()),

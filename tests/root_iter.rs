@@ -164,3 +164,43 @@ fn root_iter_refuses_pid_filter_and_stops_at_exit() {
     assert!((3..=66).contains(&n), "{stdout}");
     assert_eq!(nothing_of_ours_in_kernel(), (0, 0), "objects left in the kernel after the run");
 }
+
+#[test]
+fn root_iter_on_a_kernel_refusing_tracing_programs_is_a_clear_error() {
+    if !enabled("root_iter_on_a_kernel_refusing_tracing_programs_is_a_clear_error") {
+        return;
+    }
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_flowtrace"));
+    cmd.env(flowtrace_runtime::capabilities::NO_TRACING_ENV, "1");
+    let out = cmd.args(["-e", "BEGIN { printf(\"begin\\n\"); } iter:tcp { @n = count(); }"]).output().unwrap();
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stderr.contains("cannot attach 'iter:tcp': this kernel refuses tracing programs (BPF_PROG_TYPE_TRACING)"), "{stderr}");
+    assert!(stderr.contains("^~~~"), "rendered against the source: {stderr}");
+    assert!(stderr.contains("hint: iterators need a kernel that loads tracing programs"), "{stderr}");
+    // Decided before anything loads: BEGIN did not run, nothing attached.
+    assert!(!stdout.contains("begin") && !stdout.contains("Attaching"), "{stdout}");
+    assert_eq!(nothing_of_ours_in_kernel(), (0, 0), "objects left in the kernel");
+}
+
+#[test]
+fn root_iter_listing_comes_from_btf() {
+    if !enabled("root_iter_listing_comes_from_btf") {
+        return;
+    }
+    let out = flowtrace(&["-l", "iter:*"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for it in ["iter:task", "iter:task_file", "iter:tcp", "iter:udp"] {
+        assert!(stdout.lines().any(|l| l == it), "{it} missing:\n{stdout}");
+    }
+    // Open-coded iterator kfuncs (bpf_iter_num_new, …) are not iterators.
+    assert!(!stdout.contains("num_new"), "{stdout}");
+    let out = flowtrace(&["-lv", "it:task_f*"]);
+    let stdout = text(&out.stdout);
+    let fields: Vec<&str> = stdout.lines().skip(1).map(str::trim).collect();
+    assert_eq!(stdout.lines().next(), Some("iter:task_file"), "{stdout}");
+    assert_eq!(fields.len(), 3, "{stdout}");
+    assert!(fields[0].starts_with("struct task_struct *") && fields[0].ends_with("task"), "{stdout}");
+    assert!(fields[1].ends_with(" fd") && fields[2].starts_with("struct file *"), "{stdout}");
+}

@@ -42,6 +42,11 @@ pub fn kprobes_available() -> bool {
         || Path::new("/sys/kernel/debug/tracing/kprobe_events").exists()
 }
 
+/// Set to `1` to act as if the kernel refused tracing programs as EPERM
+/// (as kernels that refuse fentry do): tests the `iter:` error on a host
+/// that loads iterators.
+pub const NO_TRACING_ENV: &str = "FLOWTRACE_NO_TRACING";
+
 /// Set to `1` to act as if the kernel had no kprobe.multi links (tests and
 /// measures the one-link-per-function path on kernels that have them).
 pub const NO_KPROBE_MULTI_ENV: &str = "FLOWTRACE_NO_KPROBE_MULTI";
@@ -148,28 +153,28 @@ pub fn plan(compiled: &CompiledProgram) -> Result<Plan, RuntimeError> {
         }
     }
     if let Some((index, prog)) = first(&[ProgramKind::Iter]) {
-        if let Some(why) = iter_refusal(&prog.attach) {
-            let reason = format!("this kernel refuses tracing programs (BPF_PROG_TYPE_TRACING), which iter: probes are: {why}");
+        iter_load_test(&prog.attach).map_err(|reason| {
             let hint = "iterators need a kernel that loads tracing programs (where fentry: works too); \
                         `ss -tin` / `ps` show the same objects here";
-            return Err(attach_error(index, prog, reason, Some(hint.into())));
-        }
+            attach_error(index, prog, reason, Some(hint.into()))
+        })?;
     }
     Ok(plan)
 }
 
-/// `None` when a do-nothing program for iterator `point` loads; else why
-/// not. Loading is where a kernel that refuses tracing programs says so
-/// (EPERM on this project's CI host), before any map or probe exists.
-fn iter_refusal(point: &AttachPoint) -> Option<String> {
-    let id = match super::iter::btf_id(point) {
-        Ok(id) => id,
-        Err(why) => return Some(why),
-    };
+/// Loads a do-nothing program for iterator `point`; the reason in words
+/// when that fails. Loading is where a kernel that refuses tracing programs
+/// says so (EPERM), before any map or probe exists.
+fn iter_load_test(point: &AttachPoint) -> Result<(), String> {
+    let refused = |why: &str| format!("this kernel refuses tracing programs (BPF_PROG_TYPE_TRACING), which iterators are: {why}");
+    if std::env::var_os(NO_TRACING_ENV).is_some_and(|v| v == "1") {
+        return Err(refused(errno_words(libc::EPERM)));
+    }
+    let id = super::iter::btf_id(point)?;
     // r0 = 0; exit
     let insns = flowtrace_codegen::insn::encode_all(&[Insn::new(0xb7, 0, 0, 0, 0), Insn::new(0x95, 0, 0, 0, 0)]);
     let loaded = crate::sys::prog_load_full("ft_cap_iter", ProgramKind::Iter.bpf_prog_type(), super::iter::BPF_TRACE_ITER, id, &insns, None);
-    loaded.err().map(|e| errno_words(e.error.raw_os_error().unwrap_or(0)).to_string())
+    loaded.map(drop).map_err(|e| refused(errno_words(e.error.raw_os_error().unwrap_or(0))))
 }
 
 fn attach_error(index: usize, prog: &ProgramCode, reason: String, hint: Option<String>) -> RuntimeError {

@@ -36,9 +36,21 @@ pub fn iterator_context(kernel: &dyn KernelTypes, name: &str) -> Option<FuncProt
     kernel.function(&format!("bpf_iter_{name}"))
 }
 
+/// Iterators over the elements of one map, which the link must name
+/// (`iter_info.map.map_fd`); flowtrace has no syntax for that yet.
+const OVER_ONE_MAP: &[&str] = &["bpf_map_elem", "bpf_sk_storage_map", "sockmap"];
+
 impl Checker<'_> {
     /// The context of `iter:NAME`, or an error saying which iterators exist.
     pub(super) fn iterator(&mut self, name: &str, span: Span) -> Option<FuncProto> {
+        if OVER_ONE_MAP.contains(&name) {
+            self.error_hint(
+                span,
+                format!("iter:{name} iterates over one map, which flowtrace cannot name yet"),
+                Some("iterators that need no target: task, task_file, task_vma, tcp, udp, unix, bpf_map, bpf_prog".into()),
+            );
+            return None;
+        }
         if let Some(proto) = iterator_context(self.kernel, name) {
             return Some(proto);
         }

@@ -166,7 +166,8 @@ pub fn plan(compiled: &CompiledProgram) -> Result<Plan, RuntimeError> {
 /// when that fails. Loading is where a kernel that refuses tracing programs
 /// says so (EPERM), before any map or probe exists.
 fn iter_load_test(point: &AttachPoint) -> Result<(), String> {
-    let refused = |why: &str| format!("this kernel refuses tracing programs (BPF_PROG_TYPE_TRACING), which iterators are: {why}");
+    let name = point.kind.iterator().unwrap_or_default();
+    let refused = |why: &str| format!("this kernel refuses tracing programs (BPF_PROG_TYPE_TRACING) for iterator '{name}': {why}");
     if std::env::var_os(NO_TRACING_ENV).is_some_and(|v| v == "1") {
         return Err(refused(errno_words(libc::EPERM)));
     }
@@ -174,7 +175,13 @@ fn iter_load_test(point: &AttachPoint) -> Result<(), String> {
     // r0 = 0; exit
     let insns = flowtrace_codegen::insn::encode_all(&[Insn::new(0xb7, 0, 0, 0, 0), Insn::new(0x95, 0, 0, 0, 0)]);
     let loaded = crate::sys::prog_load_full("ft_cap_iter", ProgramKind::Iter.bpf_prog_type(), super::iter::BPF_TRACE_ITER, id, &insns, None);
-    loaded.map(drop).map_err(|e| refused(errno_words(e.error.raw_os_error().unwrap_or(0))))
+    loaded.map(drop).map_err(|e| match e.error.raw_os_error() {
+        Some(libc::EPERM) => refused(errno_words(libc::EPERM)),
+        _ => {
+            let log = e.log.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
+            format!("the kernel refused a do-nothing program for iterator '{name}' ({}): {log}", e.error)
+        }
+    })
 }
 
 fn attach_error(index: usize, prog: &ProgramCode, reason: String, hint: Option<String>) -> RuntimeError {

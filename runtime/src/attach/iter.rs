@@ -37,9 +37,13 @@ pub(super) fn load(prog: &mut Program, point: &AttachPoint, btf: impl FnOnce() -
 pub(super) fn attach(prog: &mut Program) -> Result<Link, Failure> {
     let p: &mut Iter = prog.try_into()?;
     let fd = p.fd()?;
+    // The program loaded, so a refusal here is about the iterator's target:
+    // some iterators (cgroup, …) want one that flowtrace does not pass.
     let link = crate::sys_links::iter_link(fd.as_fd()).map_err(|e| {
-        let code = e.raw_os_error().unwrap_or(0);
-        Failure::new(format!("creating the iterator link: {}", super::capabilities::errno_words(code)))
+        let text = e.to_string();
+        let text = text.split(" (os error").next().unwrap_or(&text).to_string();
+        Failure::new(format!("the kernel refused the iterator link: {text}"))
+            .hint("iterators over one map or cgroup need that target, which flowtrace cannot name yet; task, task_file, task_vma, tcp, udp, unix need none")
     })?;
     Ok(Link::Iter(link))
 }

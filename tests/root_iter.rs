@@ -204,3 +204,33 @@ fn root_iter_listing_comes_from_btf() {
     assert!(fields[0].starts_with("struct task_struct *") && fields[0].ends_with("task"), "{stdout}");
     assert!(fields[1].ends_with(" fd") && fields[2].starts_with("struct file *"), "{stdout}");
 }
+
+#[test]
+fn root_iter_in_the_interactive_session_runs_once() {
+    if !enabled("root_iter_in_the_interactive_session_runs_once") {
+        return;
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flowtrace"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The entry runs its iteration when typed; the next line reads the map.
+    child.stdin.take().unwrap().write_all(b"iter:task { @n = count(); }\n@n\n").unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("the session did not end within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stdout}{stderr}");
+    let all = format!("{stdout}{stderr}");
+    let n: u64 = all.lines().find_map(|l| l.strip_prefix("@n: ")).expect("@n printed").parse().unwrap();
+    assert!(n > 1, "{all}");
+    assert_eq!(nothing_of_ours_in_kernel(), (0, 0), "objects left in the kernel");
+}

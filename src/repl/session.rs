@@ -110,7 +110,17 @@ impl<'k> Session<'k> {
         let run = if matches!(kind, Kind::Statements { .. }) { Run::Once } else { Run::Attach };
         let added = {
             let mut shared = lock(&self.shared);
-            let added = shared.session.add(&compiled, &which, run);
+            let mut added = shared.session.add(&compiled, &which, run);
+            // An iterator entry runs its iteration now and is gone, as a
+            // script with one ends (its END runs; the maps stay).
+            if let Ok(Added::Attached { id, .. }) = &added {
+                if which.iter().any(|&i| compiled.programs[i].kind == flowtrace_codegen::object::ProgramKind::Iter) {
+                    let id = *id;
+                    let ran = shared.session.run_iterators(&crate::signals::received);
+                    shared.session.detach(Some(&[id]));
+                    added = ran.map(|_| Added::Ran { kept: true }).map_err(AddError::Runtime);
+                }
+            }
             shared.drain();
             if added.is_ok() {
                 shared.publish_metrics(&assembly.text, &typed);

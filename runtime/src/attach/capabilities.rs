@@ -162,6 +162,13 @@ pub fn plan(compiled: &CompiledProgram) -> Result<Plan, RuntimeError> {
     Ok(plan)
 }
 
+/// Whether this kernel loads an iterator program for `iter:NAME` (for
+/// `--info`); else why not.
+pub fn iterator_available(name: &str) -> Result<(), String> {
+    let kind = AttachKind::Iter { name: name.into() };
+    iter_load_test(&AttachPoint { raw: format!("iter:{name}"), kind, span: Default::default() })
+}
+
 /// Loads a do-nothing program for iterator `point`; the reason in words
 /// when that fails. Loading is where a kernel that refuses tracing programs
 /// says so (EPERM), before any map or probe exists.

@@ -74,10 +74,11 @@ fn main() -> ExitCode {
     if let Some(pid) = cli.pid {
         // An iterator runs in flowtrace's own task (its `pid` is ours), so
         // the usual `pid == PID` predicate would drop every object.
-        if let Some(probe) = typed.probes.iter().find(|p| p.attach.kind.iterator().is_some()) {
+        // Only task iterators can be restricted to a process.
+        if let Some(probe) = typed.probes.iter().find(|p| p.attach.kind.iterator().is_some() && !p.attach.kind.iterates_tasks()) {
             eprintln!(
-                "flowtrace: error: -p PID does not apply to '{}': an iterator runs in flowtrace's own task; \
-                 filter in the script instead, e.g. /ctx.task->tgid == {pid}/",
+                "flowtrace: error: -p PID does not apply to '{}': only the task iterators (task, task_file, task_vma) \
+                 can be restricted to a process",
                 probe.attach.raw
             );
             return ExitCode::from(1);

@@ -140,16 +140,39 @@ fn root_iter_task_counts_each_task_once_and_runs_begin_end() {
 }
 
 #[test]
-fn root_iter_refuses_pid_filter_and_stops_at_exit() {
-    if !enabled("root_iter_refuses_pid_filter_and_stops_at_exit") {
+fn root_iter_pid_restricts_task_iterators_and_exit_stops() {
+    if !enabled("root_iter_pid_restricts_task_iterators_and_exit_stops") {
         return;
     }
-    let me = std::process::id().to_string();
-    let out = flowtrace(&["-p", &me, "-e", "iter:task { @n = count(); }"]);
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("-p PID does not apply to 'iter:task'"), "{stderr}");
-    assert!(stderr.contains("ctx.task->tgid =="), "{stderr}");
+    // A process of ours with a known extra descriptor (fd 7 on this file).
+    let marker = std::env::temp_dir().join(format!("ft-iter-{}", std::process::id()));
+    std::fs::write(&marker, "x").unwrap();
+    let mut sleeper = Command::new("/bin/sh")
+        .args(["-c", &format!("exec 7<{}; exec sleep 30", marker.display())])
+        .spawn()
+        .unwrap();
+    let pid = sleeper.id().to_string();
+    std::thread::sleep(Duration::from_millis(200)); // until the exec'd sleep runs
+    let out = flowtrace(&["-p", &pid, "-e", "iter:task { printf(\"%d %d %s\\n\", ctx.task->tgid, ctx.task->pid, str(ctx.task->comm)); }"]);
+    let files = flowtrace(&["-p", &pid, "-e", "iter:task_file { printf(\"%d %d\\n\", ctx.task->tgid, ctx.fd); }"]);
+    let tcp = flowtrace(&["-p", &pid, "-e", "iter:tcp { @n = count(); }"]);
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    let _ = std::fs::remove_file(&marker);
+    let stderr = text(&tcp.stderr);
+    assert_eq!(tcp.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("-p PID does not apply to 'iter:tcp': only the task iterators"), "{stderr}");
+    if refused_clearly(&out, "iter:task") {
+        return;
+    }
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let tasks: Vec<&str> = stdout.lines().filter(|l| l.chars().next().is_some_and(|c| c.is_ascii_digit())).collect();
+    assert_eq!(tasks, vec![format!("{pid} {pid} sleep").as_str()], "only the process asked for: {stdout}");
+    let stdout = text(&files.stdout);
+    let fds: Vec<&str> = stdout.lines().filter(|l| l.starts_with(&format!("{pid} "))).collect();
+    assert!(fds.contains(&format!("{pid} 7").as_str()), "fd 7 of {pid} missing: {stdout}");
+    assert!(stdout.lines().filter(|l| l.chars().next().is_some_and(|c| c.is_ascii_digit())).all(|l| l.starts_with(&format!("{pid} "))), "{stdout}");
 
     // exit() ends the iteration early: the third task's exit stops it.
     let out = flowtrace(&["-e", "iter:task { @n = count(); if (ctx.meta->seq_num == 2) { exit(); } }"]);

@@ -177,14 +177,30 @@ struct IterLinkAttr {
     _pad: u32,
 }
 
-/// An iterator link for `prog` (loaded with attach type BPF_TRACE_ITER).
-/// Closing the returned fd releases it.
-pub fn iter_link(prog: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+/// `union bpf_iter_link_info`'s `task` member: iterate only the tasks of
+/// process `pid` (Linux 6.1; `tid` and `pid_fd` are other ways to say it).
+#[repr(C)]
+#[derive(Default)]
+struct IterTaskInfo {
+    tid: u32,
+    pid: u32,
+    pid_fd: u32,
+}
+
+/// An iterator link for `prog` (loaded with attach type BPF_TRACE_ITER);
+/// with `pid`, a task iterator visits only that process's tasks. Closing
+/// the returned fd releases it.
+pub fn iter_link(prog: BorrowedFd<'_>, pid: Option<u32>) -> io::Result<OwnedFd> {
+    let info = IterTaskInfo { pid: pid.unwrap_or(0), ..Default::default() };
     let mut attr = IterLinkAttr {
         prog_fd: prog.as_raw_fd() as u32,
         attach_type: crate::attach::iter::BPF_TRACE_ITER,
         ..Default::default()
     };
+    if pid.is_some() {
+        attr.iter_info = &info as *const IterTaskInfo as u64;
+        attr.iter_info_len = std::mem::size_of::<IterTaskInfo>() as u32;
+    }
     crate::sys::bpf_fd(BPF_LINK_CREATE, &mut attr)
 }
 

@@ -6,6 +6,7 @@
 #   moved 400 kB through 10% netem loss shows total_retrans > 0 (ctx.sk_common
 #   cast to struct tcp_sock), with srtt_us read the same way;
 # - iter:task: pid 1 with its comm, and a sleep the test started;
+# - -p PID: iter:task visits only that sleep;
 # - iter:task_file: that sleep's fd 7, opened on a file whose inode is known;
 # - iter:udp: a bound UDP port (busybox udhcpd's 67);
 # - count() sees each object once (the NULL end-of-iteration call skipped);
@@ -56,6 +57,14 @@ grep -qx "task 1 1 $(cat /proc/1/comm)" "$TMPDIR/task" || vm_fail "iter:task: pi
 grep -qx "task $sleeper $sleeper sleep" "$TMPDIR/task" || vm_fail "iter:task: our sleep ($sleeper) is missing"
 # One count per task line: the kernel's extra call with a NULL task is not counted.
 [ "$(ft_value "$TMPDIR/task" '@tasks')" = "$(grep -c '^task ' "$TMPDIR/task")" ] || vm_fail "iter:task: count() differs from the number of tasks printed"
+
+# -p PID restricts a task iterator to that process (the kernel's
+# iter_info.task.pid, Linux 6.1).
+timeout 60 flowtrace -p "$sleeper" -e 'iter:task { printf("only %d %d %s\n", ctx.task->tgid, ctx.task->pid, str(ctx.task->comm)); }' >"$TMPDIR/only" 2>&1
+rc=$?
+cat "$TMPDIR/only"
+[ $rc = 0 ] || vm_fail "iter:task -p exited $rc"
+[ "$(grep '^only ' "$TMPDIR/only")" = "only $sleeper $sleeper sleep" ] || vm_fail "iter:task -p $sleeper: not exactly our sleep"
 
 timeout 60 flowtrace -e "iter:task_file /ctx.task->tgid == $sleeper/ { printf(\"file %d %d\\n\", ctx.fd, ctx.file->f_inode->i_ino); }" >"$TMPDIR/files" 2>&1
 rc=$?

@@ -41,7 +41,9 @@ pub enum AttachKind {
     Tc { iface: String, dir: TcDir },
     /// `iter:NAME`, `it:NAME`: a BPF iterator (`task`, `task_file`, `tcp`,
     /// `udp`, …), run once over every object when the script starts.
-    Iter { name: String },
+    /// `pid`: `-p PID` on a task iterator, which then visits only that
+    /// process's tasks (the kernel's `iter_info.task.pid`, Linux 6.1).
+    Iter { name: String, pid: Option<u32> },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -139,7 +141,21 @@ impl AttachKind {
     /// The iterator an `iter:` probe runs (`task`, `tcp`, …).
     pub fn iterator(&self) -> Option<&str> {
         match self {
-            AttachKind::Iter { name } => Some(name),
+            AttachKind::Iter { name, .. } => Some(name),
+            _ => None,
+        }
+    }
+
+    /// Whether the iterator walks tasks (`task`, `task_file`, `task_vma`),
+    /// which the kernel can restrict to one process.
+    pub fn iterates_tasks(&self) -> bool {
+        matches!(self, AttachKind::Iter { name, .. } if matches!(name.as_str(), "task" | "task_file" | "task_vma"))
+    }
+
+    /// The process a task iterator is restricted to (`-p PID`).
+    pub fn iterator_pid(&self) -> Option<u32> {
+        match self {
+            AttachKind::Iter { pid, .. } => *pid,
             _ => None,
         }
     }
@@ -177,7 +193,7 @@ impl AttachKind {
             AttachKind::Interval { period: Period::Nanos(n) } => Some(format!("ns:{n}")),
             AttachKind::Interval { period: Period::Hz(hz) } => Some(format!("hz:{hz}")),
             AttachKind::Tc { iface, dir } => Some(format!("{iface}:{}", dir.name())),
-            AttachKind::Iter { name } => Some(name.clone()),
+            AttachKind::Iter { name, .. } => Some(name.clone()),
         }
     }
 
@@ -194,7 +210,7 @@ impl AttachKind {
         match self {
             AttachKind::Tc { iface, dir: TcDir::Ingress } => format!("tc_{iface}_in"),
             AttachKind::Tc { iface, dir: TcDir::Egress } => format!("tc_{iface}_eg"),
-            AttachKind::Iter { name } => format!("it_{name}"),
+            AttachKind::Iter { name, .. } => format!("it_{name}"),
             _ => self.provider().name.to_string(),
         }
     }
@@ -271,7 +287,7 @@ mod tests {
             AttachKind::Fexit { module: None, func: "f".into() },
             AttachKind::Interval { period: Period::Hz(1) },
             AttachKind::Tc { iface: "lo".into(), dir: TcDir::Ingress },
-            AttachKind::Iter { name: "task".into() },
+            AttachKind::Iter { name: "task".into(), pid: None },
         ];
         let mapped: Vec<ProbeKind> = kinds.iter().map(AttachKind::probe_kind).collect();
         assert_eq!(mapped, ProbeKind::ALL);

@@ -142,7 +142,7 @@ fn iterator(provider: &Part, args: &[Part]) -> Result<AttachKind, Diagnostic> {
                 return Err(Diagnostic::error(args[0].span, "iter probes do not take wildcards")
                     .with_hint("name one iterator, e.g. 'iter:task'; `flowtrace -l 'iter:*'` lists them"));
             }
-            Ok(AttachKind::Iter { name })
+            Ok(AttachKind::Iter { name, pid: None })
         }
         [_, pin, ..] => Err(Diagnostic::error(pin.span.to(args[args.len() - 1].span), "pinning an iterator ('iter:NAME:PIN') is not supported by flowtrace")
             .with_hint("write 'iter:NAME': flowtrace runs the iterator once and prints what it found")),

@@ -165,7 +165,7 @@ pub fn plan(compiled: &CompiledProgram) -> Result<Plan, RuntimeError> {
 /// Whether this kernel loads an iterator program for `iter:NAME` (for
 /// `--info`); else why not.
 pub fn iterator_available(name: &str) -> Result<(), String> {
-    let kind = AttachKind::Iter { name: name.into() };
+    let kind = AttachKind::Iter { name: name.into(), pid: None };
     iter_load_test(&AttachPoint { raw: format!("iter:{name}"), kind, span: Default::default() })
 }
 

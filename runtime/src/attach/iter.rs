@@ -34,12 +34,20 @@ pub(super) fn load(prog: &mut Program, point: &AttachPoint, btf: impl FnOnce() -
     Ok(p.load(name, &btf)?)
 }
 
-pub(super) fn attach(prog: &mut Program) -> Result<Link, Failure> {
+pub(super) fn attach(prog: &mut Program, point: &AttachPoint) -> Result<Link, Failure> {
     let p: &mut Iter = prog.try_into()?;
     let fd = p.fd()?;
+    if let Some(pid) = point.kind.iterator_pid() {
+        return crate::sys_links::iter_link(fd.as_fd(), Some(pid)).map(Link::Iter).map_err(|e| {
+            let text = e.to_string();
+            let text = text.split(" (os error").next().unwrap_or(&text).to_string();
+            Failure::new(format!("the kernel refused to restrict the iterator to process {pid} (-p): {text}"))
+                .hint("restricting a task iterator to one process needs Linux 6.1; filter in the script instead, e.g. /ctx.task->tgid == PID/")
+        });
+    }
     // The program loaded, so a refusal here is about the iterator's target:
     // some iterators (cgroup, …) want one that flowtrace does not pass.
-    let link = crate::sys_links::iter_link(fd.as_fd()).map_err(|e| {
+    let link = crate::sys_links::iter_link(fd.as_fd(), None).map_err(|e| {
         let text = e.to_string();
         let text = text.split(" (os error").next().unwrap_or(&text).to_string();
         Failure::new(format!("the kernel refused the iterator link: {text}"))

@@ -151,7 +151,7 @@ pub(crate) fn attach(
         ProgramKind::RawTracepoint => raw_tracepoint::attach(prog, point),
         ProgramKind::Fentry | ProgramKind::Fexit => fentry::attach(prog),
         ProgramKind::SchedCls => tc::attach(prog, point, tc_options),
-        ProgramKind::Iter => iter::attach(prog),
+        ProgramKind::Iter => iter::attach(prog, point),
         ProgramKind::Special => Err(Failure::new("BEGIN/END programs are run, not attached")),
     }
 }

@@ -156,6 +156,10 @@ fn root_iter_pid_restricts_task_iterators_and_exit_stops() {
     let out = flowtrace(&["-p", &pid, "-e", "iter:task { printf(\"%d %d %s\\n\", ctx.task->tgid, ctx.task->pid, str(ctx.task->comm)); }"]);
     let files = flowtrace(&["-p", &pid, "-e", "iter:task_file { printf(\"%d %d\\n\", ctx.task->tgid, ctx.fd); }"]);
     let tcp = flowtrace(&["-p", &pid, "-e", "iter:tcp { @n = count(); }"]);
+    let vmas = flowtrace(&["-p", &pid, "-e", "iter:task_vma { printf(\"%lx-%lx\\n\", ctx.vma->vm_start, ctx.vma->vm_end); }"]);
+    // /proc/PID/maps lists the same areas, plus the [vsyscall] gate page,
+    // which is no VMA of the process.
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
     let _ = sleeper.kill();
     let _ = sleeper.wait();
     let _ = std::fs::remove_file(&marker);
@@ -173,6 +177,16 @@ fn root_iter_pid_restricts_task_iterators_and_exit_stops() {
     let fds: Vec<&str> = stdout.lines().filter(|l| l.starts_with(&format!("{pid} "))).collect();
     assert!(fds.contains(&format!("{pid} 7").as_str()), "fd 7 of {pid} missing: {stdout}");
     assert!(stdout.lines().filter(|l| l.chars().next().is_some_and(|c| c.is_ascii_digit())).all(|l| l.starts_with(&format!("{pid} "))), "{stdout}");
+    let ranges = |text: &str| -> Vec<(u64, u64)> {
+        text.lines()
+            .filter(|l| !l.ends_with("[vsyscall]"))
+            .filter_map(|l| l.split_whitespace().next()?.split_once('-'))
+            .filter_map(|(a, b)| Some((u64::from_str_radix(a, 16).ok()?, u64::from_str_radix(b, 16).ok()?)))
+            .collect()
+    };
+    let (got, want) = (ranges(&text(&vmas.stdout)), ranges(&maps));
+    assert!(!want.is_empty(), "{maps}");
+    assert_eq!(got, want, "iter:task_vma -p {pid} against /proc/{pid}/maps");
 
     // exit() ends the iteration early: the third task's exit stops it.
     let out = flowtrace(&["-e", "iter:task { @n = count(); if (ctx.meta->seq_num == 2) { exit(); } }"]);

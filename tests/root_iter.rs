@@ -253,8 +253,10 @@ fn root_iter_in_the_interactive_session_runs_once() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // The entry runs its iteration when typed; the next line reads the map.
-    child.stdin.take().unwrap().write_all(b"iter:task { @n = count(); }\n@n\n").unwrap();
+    // The entry runs its iteration when typed and is gone, so a later
+    // probe may join the session (a script's iterator must run alone);
+    // the last line reads the iterator's map.
+    child.stdin.take().unwrap().write_all(b"iter:task { @n = count(); }\ninterval:ms:50 { @i = count(); }\n@n\n").unwrap();
     let start = Instant::now();
     while child.try_wait().unwrap().is_none() {
         if start.elapsed() > Duration::from_secs(60) {
@@ -269,5 +271,6 @@ fn root_iter_in_the_interactive_session_runs_once() {
     let all = format!("{stdout}{stderr}");
     let n: u64 = all.lines().find_map(|l| l.strip_prefix("@n: ")).expect("@n printed").parse().unwrap();
     assert!(n > 1, "{all}");
+    assert!(all.contains("attached: interval:ms:50"), "{all}");
     assert_eq!(nothing_of_ours_in_kernel(), (0, 0), "objects left in the kernel");
 }

@@ -61,11 +61,14 @@ pub struct CheckOptions {
     /// Named parameters (`--name=VALUE` → `(name, Some(VALUE))`, `--name` →
     /// `(name, None)`), read by `getopt()`.
     pub named: Vec<(String, Option<String>)>,
+    /// An interactive session: entries run one at a time, so an `iter:`
+    /// entry (which runs and is gone) need not be the only probe.
+    pub interactive: bool,
 }
 
 impl Default for CheckOptions {
     fn default() -> CheckOptions {
-        CheckOptions { params: Vec::new(), env_config: Vec::new(), default_str_size: 64, unsafe_mode: false, named: Vec::new() }
+        CheckOptions { params: Vec::new(), env_config: Vec::new(), default_str_size: 64, unsafe_mode: false, named: Vec::new(), interactive: false }
     }
 }
 
@@ -259,7 +262,9 @@ impl<'a> Checker<'a> {
                 ast::Item::Probe(_) | ast::Item::Config(_) | ast::Item::Record(_) | ast::Item::Enum(_) => {}
             }
         }
-        self.iterators_alone(program);
+        if !self.options.interactive {
+            self.iterators_alone(program);
+        }
         let source_probes = program.items.iter().filter_map(|i| match i {
             ast::Item::Probe(p) => Some(p),
             _ => None,

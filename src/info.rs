@@ -70,7 +70,9 @@ pub fn run(cli: &Cli) -> ExitCode {
     };
     out.push_str(&format!("  tracefs: {tracefs}\n"));
     out.push_str(&format!("  kprobes: {}\n", yes_no(flowtrace_runtime::kprobes_available())));
-    out.push_str(&format!("  kprobe.multi links: {}\n\n", yes_no(flowtrace_runtime::capabilities::kprobe_multi_available())));
+    out.push_str(&format!("  kprobe.multi links: {}\n", yes_no(flowtrace_runtime::capabilities::kprobe_multi_available())));
+    // bpftrace's "iter" feature is this same test on the task iterator.
+    out.push_str(&format!("  iter: {}\n\n", yes_no(flowtrace_runtime::capabilities::iterator_available("task").is_ok())));
     let exit = [encode(&[Insn::new(0xb7, 0, 0, 0, 0), Insn::new(0x95, 0, 0, 0, 0)])];
     out.push_str("Program types\n");
     for (name, ty) in PROGRAM_TYPES {

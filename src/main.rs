@@ -72,6 +72,17 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if let Some(pid) = cli.pid {
+        // An iterator runs in flowtrace's own task (its `pid` is ours), so
+        // the usual `pid == PID` predicate would drop every object.
+        // Only task iterators can be restricted to a process.
+        if let Some(probe) = typed.probes.iter().find(|p| p.attach.kind.iterator().is_some() && !p.attach.kind.iterates_tasks()) {
+            eprintln!(
+                "flowtrace: error: -p PID does not apply to '{}': only the task iterators (task, task_file, task_vma) \
+                 can be restricted to a process",
+                probe.attach.raw
+            );
+            return ExitCode::from(1);
+        }
         pid_filter::apply(&mut typed, pid);
     }
     let compiled = match run::compile_program(&cli, &source, &typed) {

@@ -13,9 +13,16 @@ use flowtrace_stdlib::{Builtin, ProbeKind};
 
 pub fn apply(program: &mut TypedProgram, pid: u32) {
     for probe in &mut program.probes {
+        // A task iterator is restricted when its link is made (bpftrace
+        // passes the pid at attach time too); the program runs in
+        // flowtrace's own task, so `pid == PID` would drop everything.
+        if let flowtrace_lang::ast::AttachKind::Iter { pid: restricted, .. } = &mut probe.attach.kind {
+            *restricted = Some(pid);
+            continue;
+        }
         let kind = probe.attach.kind.probe_kind();
         let filtered = probe.attach.kind.provider().task_context
-            && !matches!(kind, ProbeKind::Begin | ProbeKind::End | ProbeKind::Interval);
+            && !matches!(kind, ProbeKind::Begin | ProbeKind::End | ProbeKind::Interval | ProbeKind::Iter);
         if !filtered {
             continue;
         }

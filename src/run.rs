@@ -121,6 +121,8 @@ enum Stop {
     CommandEnded,
     /// `-p PID`'s process exited.
     TracedExited,
+    /// An `iter:` probe went over every object (the script's whole run).
+    IterationDone,
 }
 
 /// A script is a session of one entry: what the interactive session runs too.
@@ -192,7 +194,16 @@ pub fn run(cli: &Cli, program: &Program<'_>) -> Result<u8, Reported> {
         })?),
         None => None,
     };
-    let result = trace_loop(cli, program.kernel, &mut session, &mut metrics, &mut child, started);
+    // An iterator script runs its iteration once and ends, as bpftrace's
+    // does (the checker allows no other probes beside it but BEGIN/END).
+    let result = if session.has_iterators() {
+        session.run_iterators(&signals::received).map(|flow| match flow {
+            flowtrace_runtime::Flow::Exit => Stop::ExitCalled,
+            flowtrace_runtime::Flow::Continue => Stop::IterationDone,
+        })
+    } else {
+        trace_loop(cli, program.kernel, &mut session, &mut metrics, &mut child, started)
+    };
     if let Some(m) = &metrics {
         m.stop();
     }

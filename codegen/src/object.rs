@@ -47,6 +47,9 @@ pub enum ProgramKind {
     Uprobe,
     /// `uretprobe:`.
     Uretprobe,
+    /// `iter:NAME`: a tracing program bound to `bpf_iter_NAME` (attach type
+    /// BPF_TRACE_ITER), run by reading an iterator made from its link.
+    Iter,
 }
 
 impl ProgramKind {
@@ -69,6 +72,7 @@ impl ProgramKind {
             AttachKind::Tc { .. } => ProgramKind::SchedCls,
             AttachKind::Uprobe { .. } | AttachKind::Usdt { .. } => ProgramKind::Uprobe,
             AttachKind::Uretprobe { .. } => ProgramKind::Uretprobe,
+            AttachKind::Iter { .. } => ProgramKind::Iter,
         }
     }
 
@@ -88,14 +92,14 @@ impl ProgramKind {
             // BEGIN/END too: the raw-tracepoint type is what lets the kernel
             // test-run a tracing program (since 5.10).
             ProgramKind::RawTracepoint | ProgramKind::Special => 17,
-            ProgramKind::Fentry | ProgramKind::Fexit => 26,
+            ProgramKind::Fentry | ProgramKind::Fexit | ProgramKind::Iter => 26,
         }
     }
 
     /// Whether loading needs the kernel's BTF (the traced function's BTF id
     /// is fixed at load time), which aya's loader provides.
     pub fn loads_against_btf(self) -> bool {
-        matches!(self, ProgramKind::Fentry | ProgramKind::Fexit)
+        matches!(self, ProgramKind::Fentry | ProgramKind::Fexit | ProgramKind::Iter)
     }
 
     /// The ELF section a program of this kind attached at `attach` lives
@@ -117,6 +121,7 @@ impl ProgramKind {
             ProgramKind::Uprobe => "uprobe".to_string(),
             ProgramKind::Uretprobe => "uretprobe".to_string(),
             ProgramKind::SchedCls => "classifier".to_string(),
+            ProgramKind::Iter => format!("iter/{}", attach.iterator().unwrap_or_default()),
             // Never attached, only run with BPF_PROG_TEST_RUN: any name will do.
             ProgramKind::Special => "raw_tracepoint/flowtrace_special".to_string(),
         }

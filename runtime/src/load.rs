@@ -324,6 +324,18 @@ impl Loaded {
         Ok(())
     }
 
+    /// The iterator links (`iter:` probes), duplicated so the caller may
+    /// read them while the session drains events.
+    pub fn iterator_links(&self) -> Result<Vec<std::os::fd::OwnedFd>, RuntimeError> {
+        self.links
+            .iter()
+            .filter_map(|(_, link)| match link {
+                Link::Iter(fd) => Some(fd.try_clone().map_err(|error| RuntimeError::Kernel { what: "duplicating an iterator link".into(), error })),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Number of attached probes.
     pub fn attached(&self) -> usize {
         self.links.len()

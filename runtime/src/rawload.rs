@@ -83,6 +83,10 @@ fn load_program(index: usize, p: &ProgramCode, map_fds: &[BorrowedFd<'_>]) -> Re
             let id = crate::attach::fentry::btf_id(func).map_err(RuntimeError::Load)?;
             (crate::attach::fentry::attach_type(p.kind), id)
         }
+        ProgramKind::Iter => {
+            let id = crate::attach::iter::btf_id(&p.attach).map_err(RuntimeError::Load)?;
+            (crate::attach::iter::BPF_TRACE_ITER, id)
+        }
         _ if multi => (crate::sys_links::BPF_TRACE_KPROBE_MULTI, 0),
         _ => (0, 0),
     };

@@ -212,3 +212,60 @@ pub fn perf_event_link(prog: BorrowedFd<'_>, event: BorrowedFd<'_>, cookie: u64)
     }
     Ok(link)
 }
+
+/// `union bpf_attr` for `BPF_LINK_CREATE` of an iterator (no target, no
+/// `iter_info`: task, task_file, tcp and udp iterate over everything).
+#[repr(C)]
+#[derive(Default)]
+struct IterLinkAttr {
+    prog_fd: u32,
+    target_fd: u32,
+    attach_type: u32,
+    flags: u32,
+    iter_info: u64,
+    iter_info_len: u32,
+    _pad: u32,
+}
+
+/// `union bpf_iter_link_info`'s `task` member: iterate only the tasks of
+/// process `pid` (Linux 6.1; `tid` and `pid_fd` are other ways to say it).
+#[repr(C)]
+#[derive(Default)]
+struct IterTaskInfo {
+    tid: u32,
+    pid: u32,
+    pid_fd: u32,
+}
+
+/// An iterator link for `prog` (loaded with attach type BPF_TRACE_ITER);
+/// with `pid`, a task iterator visits only that process's tasks. Closing
+/// the returned fd releases it.
+pub fn iter_link(prog: BorrowedFd<'_>, pid: Option<u32>) -> io::Result<OwnedFd> {
+    let info = IterTaskInfo { pid: pid.unwrap_or(0), ..Default::default() };
+    let mut attr = IterLinkAttr {
+        prog_fd: prog.as_raw_fd() as u32,
+        attach_type: crate::attach::iter::BPF_TRACE_ITER,
+        ..Default::default()
+    };
+    if pid.is_some() {
+        attr.iter_info = &info as *const IterTaskInfo as u64;
+        attr.iter_info_len = std::mem::size_of::<IterTaskInfo>() as u32;
+    }
+    crate::sys::bpf_fd(BPF_LINK_CREATE, &mut attr)
+}
+
+/// `union bpf_attr` for `BPF_ITER_CREATE`.
+#[repr(C)]
+#[derive(Default)]
+struct IterCreateAttr {
+    link_fd: u32,
+    flags: u32,
+}
+
+const BPF_ITER_CREATE: libc::c_long = 33;
+
+/// A new iterator over `link`'s objects: reading it runs the program.
+pub fn iter_create(link: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+    let mut attr = IterCreateAttr { link_fd: link.as_raw_fd() as u32, flags: 0 };
+    crate::sys::bpf_fd(BPF_ITER_CREATE, &mut attr)
+}

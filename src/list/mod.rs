@@ -128,7 +128,7 @@ fn listing(kernel: &dyn KernelTypes, details: &dyn Details, patterns: &str, verb
             continue;
         }
         let (rows, rest, bare) = rows(pattern);
-        let order = [Target::Tracepoint, Target::RawTracepoint, Target::KernelFunction, Target::Period, Target::UserFunction, Target::Usdt];
+        let order = [Target::Tracepoint, Target::RawTracepoint, Target::KernelFunction, Target::Period, Target::UserFunction, Target::Usdt, Target::Iterator];
         for target in order {
             let providers: Vec<_> = rows.iter().filter(|r| r.target == target).collect();
             if providers.is_empty() {
@@ -184,6 +184,9 @@ fn args(details: &dyn Details, row: &Provider, line: &str) -> Vec<String> {
         K::Kretprobe => details.function_args(line, true, false).pop().into_iter().collect(),
         // Without debug info a user function's arguments have no names or types.
         K::Begin | K::End | K::Interval | K::Tc | K::Uprobe | K::Uretprobe | K::Usdt => Vec::new(),
+        // The context's fields (`ctx.task`, …): the iterator function's
+        // parameters after `meta`, as bpftrace lists them.
+        K::Iter => details.function_args(&format!("bpf_iter_{line}"), false, false).into_iter().skip(1).collect(),
     }
 }
 
@@ -225,6 +228,10 @@ fn targets(kernel: &dyn KernelTypes, target: Target, rest: &str, bare: bool) -> 
         }
         Target::UserFunction => user_functions(kernel, rest),
         Target::Usdt => usdt_probes(kernel, rest),
+        Target::Iterator => flowtrace_lang::check::iter::kernel_iterators(kernel)
+            .into_iter()
+            .filter(|name| flowtrace_kernel::glob::glob_match(rest, name))
+            .collect(),
         Target::Nothing | Target::Interface => Vec::new(),
     }
 }

@@ -130,6 +130,9 @@ fn attach_point(provider: &str, rest: &str, vocab: &dyn Vocabulary) -> Vec<Strin
             let ifaces = vocab.interfaces();
             with(provider, ifaces.iter().flat_map(|i| [format!("{i}:ingress"), format!("{i}:egress")]).collect())
         }
+        // Few enough to offer at once; the usual ones (the kernel's list
+        // is for `flowtrace -l 'iter:*'`).
+        Target::Iterator => with(provider, ["task", "task_file", "task_vma", "tcp", "udp"].iter().map(|s| s.to_string()).collect()),
         // A path comes first: the shell's file completion is the better tool.
         Target::Nothing | Target::UserFunction | Target::Usdt => Vec::new(),
     }

@@ -85,7 +85,7 @@ impl<'k> Session<'k> {
         let source = Source::new("<session>", assembly.text.clone());
         let ast = flowtrace_lang::parse(&source).map_err(|d| assembly.render(&d))?;
         let has_probes = ast.items.iter().any(|i| matches!(i, Item::Probe(p) if p.span.start as usize >= start));
-        let typed = flowtrace_lang::check(&ast, self.kernel, &CheckOptions::default()).map_err(|d| assembly.render(&d))?;
+        let typed = flowtrace_lang::check(&ast, self.kernel, &interactive_options()).map_err(|d| assembly.render(&d))?;
         // A declaration typed on its own is used by later entries: that it
         // is unused so far is no news in a session.
         let new_warnings: Vec<Diagnostic> = typed
@@ -110,7 +110,17 @@ impl<'k> Session<'k> {
         let run = if matches!(kind, Kind::Statements { .. }) { Run::Once } else { Run::Attach };
         let added = {
             let mut shared = lock(&self.shared);
-            let added = shared.session.add(&compiled, &which, run);
+            let mut added = shared.session.add(&compiled, &which, run);
+            // An iterator entry runs its iteration now and is gone, as a
+            // script with one ends (its END runs; the maps stay).
+            if let Ok(Added::Attached { id, .. }) = &added {
+                if which.iter().any(|&i| compiled.programs[i].kind == flowtrace_codegen::object::ProgramKind::Iter) {
+                    let id = *id;
+                    let ran = shared.session.run_iterators(&crate::signals::received);
+                    shared.session.detach(Some(&[id]));
+                    added = ran.map(|_| Added::Ran { kept: true }).map_err(AddError::Runtime);
+                }
+            }
             shared.drain();
             if added.is_ok() {
                 shared.publish_metrics(&assembly.text, &typed);
@@ -176,7 +186,7 @@ impl<'k> Session<'k> {
     pub fn check_script(&self, label: &str, text: &str) -> Result<(), String> {
         let source = Source::new(label, text);
         let ast = flowtrace_lang::parse(&source).map_err(|d| flowtrace_lang::diag::render_all(&d, &source))?;
-        flowtrace_lang::check(&ast, self.kernel, &CheckOptions::default())
+        flowtrace_lang::check(&ast, self.kernel, &interactive_options())
             .map(|_| ())
             .map_err(|d| flowtrace_lang::diag::render_all(&d, &source))
     }
@@ -208,4 +218,10 @@ mod tests {
         assert_eq!(&text[s.range()], "@mm");
         assert_eq!(s.start, 17);
     }
+}
+
+/// How the session checks its text: as a script, except that an `iter:`
+/// entry need not be the only probe (it runs when typed and is gone).
+fn interactive_options() -> CheckOptions {
+    CheckOptions { interactive: true, ..CheckOptions::default() }
 }

@@ -10,7 +10,6 @@ pub struct NotSupported {
 }
 
 const STACKS: &str = "stacks and symbols come with the stack issue";
-const UPROBES: &str = "flowtrace has no uprobe/USDT provider yet";
 const TYPES: &str = "flowtrace has no type introspection (typeof) yet";
 const LATER: &str = "not implemented in flowtrace yet";
 
@@ -58,7 +57,6 @@ pub const NOT_SUPPORTED: &[NotSupported] = &[
     NotSupported { name: "strstr", why: LATER },
     NotSupported { name: "syscall_name", why: LATER },
     NotSupported { name: "typeof", why: TYPES },
-    NotSupported { name: "uaddr", why: UPROBES },
     NotSupported { name: "unwatch", why: "flowtrace has no watchpoint provider" },
     NotSupported { name: "uptr", why: "flowtrace does not track address spaces by annotation" },
     NotSupported { name: "usermode", why: LATER },

@@ -46,6 +46,7 @@ pub enum ProbeKind {
     Uprobe,
     Uretprobe,
     Usdt,
+    Iter,
 }
 
 /// What follows the provider name in an attach point.
@@ -69,6 +70,9 @@ pub enum Target {
     UserFunction,
     /// `BINARY:[PROVIDER:]NAME`: a USDT probe of an ELF binary (globs allowed).
     Usdt,
+    /// `NAME`: a BPF iterator (`task`, `tcp`, …), one of the kernel's
+    /// `bpf_iter_NAME` functions in BTF; no wildcards.
+    Iterator,
 }
 
 /// What `args.NAME` reads in a probe of this kind.
@@ -106,7 +110,7 @@ use Args as A;
 use ProbeKind as K;
 
 /// Every provider, in documentation order; [`ProbeKind::ALL`] follows it.
-pub const PROVIDERS: [Provider; 13] = [
+pub const PROVIDERS: [Provider; 14] = [
     row(K::Begin, "BEGIN", &["begin"], Target::Nothing, A::None, "once, before the other probes attach"),
     row(K::End, "END", &["end"], Target::Nothing, A::None, "once, after the other probes detach"),
     row(K::Kprobe, "kprobe", &["k"], Target::KernelFunction, A::None, "at a kernel function's entry").listed(),
@@ -120,6 +124,7 @@ pub const PROVIDERS: [Provider; 13] = [
     row(K::Uprobe, "uprobe", &["u"], Target::UserFunction, A::None, "at a user-space function's entry (or an offset in it)"),
     row(K::Uretprobe, "uretprobe", &["ur"], Target::UserFunction, A::None, "at a user-space function's return"),
     row(K::Usdt, "usdt", &["U"], Target::Usdt, A::None, "at a USDT probe compiled into a binary (.note.stapsdt)"),
+    row(K::Iter, "iter", &["it"], Target::Iterator, A::None, "once per kernel object (task, socket, …), then the script ends"),
 ];
 
 const fn row(kind: ProbeKind, name: &'static str, aliases: &'static [&'static str], target: Target, args: Args, doc: &'static str) -> Provider {
@@ -156,7 +161,6 @@ pub const PLANNED: &[PlannedProvider] = &[
     PlannedProvider { name: "software", aliases: &["s"] },
     PlannedProvider { name: "hardware", aliases: &["h"] },
     PlannedProvider { name: "watchpoint", aliases: &["w"] },
-    PlannedProvider { name: "iter", aliases: &["it"] },
 ];
 
 /// The planned provider called `name` (its name or an alias), if any.
@@ -241,7 +245,7 @@ mod tests {
         for kind in ProbeKind::ALL {
             assert_eq!(PROVIDERS.iter().filter(|p| p.kind == *kind).count(), 1, "{kind:?}");
         }
-        assert_eq!(ProbeKind::ALL.len(), 13);
+        assert_eq!(ProbeKind::ALL.len(), 14);
         let mut seen = HashSet::new();
         for name in provider_names() {
             assert!(seen.insert(name), "{name} names two providers");

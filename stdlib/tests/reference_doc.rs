@@ -46,6 +46,7 @@ fn providers() -> String {
             Target::Interface => "`IFACE:ingress`, `IFACE:egress`",
             Target::UserFunction => "`BINARY:FUNC`, `BINARY:FUNC+OFF`, `BINARY:0xADDR` (`func` is FUNC)",
             Target::Usdt => "`BINARY:PROVIDER:NAME` or `BINARY:NAME`",
+            Target::Iterator => "`NAME` (`task`, `tcp`, …; fields `ctx.NAME`)",
         };
         let args = match p.args {
             Args::None => "—",

@@ -28,6 +28,8 @@ pub fn return_value(kind: ProgramKind) -> i32 {
 const PT_REGS_ARGS: [i16; 6] = [112, 104, 96, 88, 72, 64];
 /// `bpf_get_func_ret(ctx, &value)` (tracing programs, Linux 5.17).
 const BPF_FUNC_GET_FUNC_RET: i32 = 184;
+/// `bpf_seq_write(seq, data, len)` (iterator programs, Linux 5.8).
+const BPF_FUNC_SEQ_WRITE: i32 = 127;
 
 /// `struct pt_regs` offset of ax (the return value).
 const PT_REGS_RAX: i16 = 80;
@@ -169,6 +171,57 @@ impl Lowerer<'_> {
         Ok(Val::Scalar(r))
     }
 
+    /// `ctx.FIELD` of an iterator: the index-th u64 of `struct bpf_iter__NAME`.
+    /// The kernel types its pointer fields "BTF pointer or NULL": loaded
+    /// directly, the verifier refuses any arithmetic on them before a NULL
+    /// check, so the slot is copied out with probe_read_kernel (a plain u64,
+    /// as fentry's kprobe emulation does). A NULL object pointer ends the
+    /// run of the program for this object, as bpftrace does: the kernel
+    /// calls the program once more after the last object with NULLs.
+    pub fn lower_iter_field(&mut self, index: u8, ty: &Type) -> LowerResult<Val> {
+        let ctx = self.ctx;
+        let buf = self.alloc(8)?;
+        self.zero(buf, 8);
+        let slot = Mem { base: ctx, off: i16::from(index) * 8 };
+        self.call(helper::PROBE_READ_KERNEL, &[Arg::Addr(buf), Arg::Imm(8), Arg::Addr(slot)]);
+        let r = self.load_scalar(buf);
+        if matches!(ty, Type::Pointer(..)) {
+            let exit = self.exit;
+            self.jump(crate::ir::Cond::Eq, r, Src::Imm(0), exit);
+        }
+        self.normalize(r, ty);
+        Ok(Val::Scalar(r))
+    }
+
+    /// At the start of an iterator program: return at once when the
+    /// iterator's object (the slot after `meta`) is NULL, which is the
+    /// kernel's extra call after the last object, so `count()` and other
+    /// statements that do not read `ctx` see each object exactly once.
+    ///
+    /// Then one byte goes to the iterator's seq_file (`meta->seq`): a read
+    /// of the iterator returns once the reader's buffer is full, so the
+    /// runtime, reading a few dozen bytes at a time, drains the ring buffer
+    /// every few dozen objects. Without it one read would run the program
+    /// over every object (up to the kernel's million) before anyone drains,
+    /// and a large iteration would overrun the ring buffer.
+    pub fn iterator_prologue(&mut self) -> LowerResult<()> {
+        let ctx = self.ctx;
+        let object = self.vreg();
+        self.emit(Inst::Load { size: Size::DW, dst: object, base: ctx, off: 8 });
+        let exit = self.exit;
+        self.jump(crate::ir::Cond::Eq, object, Src::Imm(0), exit);
+        // ctx->meta is a trusted BTF pointer and meta->seq its first field;
+        // the verifier turns the load into a checked kernel read.
+        let meta = self.vreg();
+        self.emit(Inst::Load { size: Size::DW, dst: meta, base: ctx, off: 0 });
+        let seq = self.vreg();
+        self.emit(Inst::Load { size: Size::DW, dst: seq, base: meta, off: 0 });
+        let byte = self.alloc(8)?;
+        self.zero(byte, 8);
+        self.call(BPF_FUNC_SEQ_WRITE, &[Arg::Reg(seq), Arg::Addr(byte), Arg::Imm(1)]);
+        Ok(())
+    }
+
     fn arg_range(&self, n: u8) -> Diagnostic {
         Diagnostic::error(self.span, format!("arg{n} is out of range: x86-64 passes six arguments in registers"))
     }
@@ -240,8 +293,12 @@ impl Lowerer<'_> {
         Ok(Val::Bytes(buf))
     }
 
-    /// fentry/fexit `args.NAME`: the index-th u64 of the context.
+    /// fentry/fexit `args.NAME`: the index-th u64 of the context. In an
+    /// iterator it is `ctx.FIELD` (see [`Self::lower_iter_field`]).
     pub fn lower_func_arg(&mut self, index: u8, ty: &Type) -> LowerResult<Val> {
+        if self.kind == ProgramKind::Iter {
+            return self.lower_iter_field(index, ty);
+        }
         let ctx = self.ctx;
         let r = self.load_int(ctx, i16::from(index) * 8, &Type::U64);
         self.normalize(r, ty);

@@ -336,6 +336,9 @@ impl<'a> Lowerer<'a> {
         let probe = self.probe;
         self.comment(format!(">probe {}", probe.attach.raw));
         self.emit(Inst::Alu { op: AluOp::Mov, dst: self.ctx, src: Src::Reg(crate::ir::R1) });
+        if self.kind == ProgramKind::Iter {
+            self.iterator_prologue()?;
+        }
         if let Some(area) = self.scratch {
             // The scratch map is created by the time the program loads.
             let m = self.g.scratch_map(8);

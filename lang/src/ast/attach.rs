@@ -48,6 +48,11 @@ pub enum AttachKind {
     /// `usdt:BINARY:[PROVIDER:]NAME` (globs in PROVIDER and NAME). The
     /// checker gives every matching note one attach point with its `site`.
     Usdt { binary: String, provider: Option<String>, name: String, site: Option<UsdtSite> },
+    /// `iter:NAME`, `it:NAME`: a BPF iterator (`task`, `task_file`, `tcp`,
+    /// `udp`, …), run once over every object when the script starts.
+    /// `pid`: `-p PID` on a task iterator, which then visits only that
+    /// process's tasks (the kernel's `iter_info.task.pid`, Linux 6.1).
+    Iter { name: String, pid: Option<u32> },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -98,6 +103,7 @@ impl AttachKind {
             AttachKind::Uprobe { .. } => ProbeKind::Uprobe,
             AttachKind::Uretprobe { .. } => ProbeKind::Uretprobe,
             AttachKind::Usdt { .. } => ProbeKind::Usdt,
+            AttachKind::Iter { .. } => ProbeKind::Iter,
         }
     }
 
@@ -178,6 +184,28 @@ impl AttachKind {
         }
     }
 
+    /// The iterator an `iter:` probe runs (`task`, `tcp`, …).
+    pub fn iterator(&self) -> Option<&str> {
+        match self {
+            AttachKind::Iter { name, .. } => Some(name),
+            _ => None,
+        }
+    }
+
+    /// Whether the iterator walks tasks (`task`, `task_file`, `task_vma`),
+    /// which the kernel can restrict to one process.
+    pub fn iterates_tasks(&self) -> bool {
+        matches!(self, AttachKind::Iter { name, .. } if matches!(name.as_str(), "task" | "task_file" | "task_vma"))
+    }
+
+    /// The process a task iterator is restricted to (`-p PID`).
+    pub fn iterator_pid(&self) -> Option<u32> {
+        match self {
+            AttachKind::Iter { pid, .. } => *pid,
+            _ => None,
+        }
+    }
+
     /// The tracefs tracepoint (category, name) of a `tracepoint:` probe.
     pub fn tracepoint(&self) -> Option<(&str, &str)> {
         match self {
@@ -216,6 +244,7 @@ impl AttachKind {
             }
             AttachKind::Usdt { binary, provider: Some(p), name, .. } => Some(format!("{binary}:{p}:{name}")),
             AttachKind::Usdt { binary, provider: None, name, .. } => Some(format!("{binary}:{name}")),
+            AttachKind::Iter { name, .. } => Some(name.clone()),
         }
     }
 
@@ -235,6 +264,7 @@ impl AttachKind {
             AttachKind::Uprobe { target, .. } => format!("u_{}", target.text()),
             AttachKind::Uretprobe { target, .. } => format!("ur_{}", target.text()),
             AttachKind::Usdt { name, .. } => format!("usdt_{name}"),
+            AttachKind::Iter { name, .. } => format!("it_{name}"),
             _ => self.provider().name.to_string(),
         }
     }
@@ -314,6 +344,7 @@ mod tests {
             AttachKind::Uprobe { binary: "/b".into(), target: UserTarget::Address(1) },
             AttachKind::Uretprobe { binary: "/b".into(), target: UserTarget::Address(1) },
             AttachKind::Usdt { binary: "/b".into(), provider: None, name: "n".into(), site: None },
+            AttachKind::Iter { name: "task".into(), pid: None },
         ];
         let mapped: Vec<ProbeKind> = kinds.iter().map(AttachKind::probe_kind).collect();
         assert_eq!(mapped, ProbeKind::ALL);

@@ -213,11 +213,16 @@ impl Checker<'_> {
             }
             _ => {}
         }
+        let iter = match attach.kind.iterator() {
+            Some(name) => Some(self.iterator(name, attach.span)?),
+            None => None,
+        };
         Some(ProbeScope {
             kind: attach.kind.probe_kind(),
             attach,
             tp_fields,
             func,
+            iter,
             vars: Vec::new(),
             var_ids: Default::default(),
             poisoned_vars: Default::default(),

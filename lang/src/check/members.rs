@@ -15,6 +15,9 @@ impl Checker<'_> {
         if matches!(&base.kind, ExprKind::Ident(n) if n == "args") {
             return self.args_field(base, field, span);
         }
+        if let Some(read) = self.iter_ctx_field(base, field, span) {
+            return read;
+        }
         let b = self.expr(base)?;
         if let (Type::Tuple(items), Ok(n)) = (&b.ty, field.name.parse::<usize>()) {
             return self.tuple_field(b.clone(), items.get(n).cloned(), n, field, span);

@@ -22,6 +22,7 @@ mod calls_host;
 mod calls_rendered;
 mod expr;
 mod getopt;
+pub mod iter;
 mod ints;
 mod maps;
 mod members;
@@ -62,11 +63,14 @@ pub struct CheckOptions {
     pub named: Vec<(String, Option<String>)>,
     /// `-p PID`: `uprobe:*:F` means F in every object PID has mapped.
     pub pid: Option<u32>,
+    /// An interactive session: entries run one at a time, so an `iter:`
+    /// entry (which runs and is gone) need not be the only probe.
+    pub interactive: bool,
 }
 
 impl Default for CheckOptions {
     fn default() -> CheckOptions {
-        CheckOptions { params: Vec::new(), env_config: Vec::new(), default_str_size: 64, unsafe_mode: false, named: Vec::new(), pid: None }
+        CheckOptions { params: Vec::new(), env_config: Vec::new(), default_str_size: 64, unsafe_mode: false, named: Vec::new(), pid: None, interactive: false }
     }
 }
 
@@ -160,6 +164,9 @@ pub(crate) struct ProbeScope {
     pub tp_fields: Option<Vec<TracepointField>>,
     /// The traced function's prototype (fentry/fexit only).
     pub func: Option<FuncProto>,
+    /// `iter:` only: the iterator's `bpf_iter_NAME` prototype, whose
+    /// parameters are the fields of `ctx` (`struct bpf_iter__NAME`).
+    pub iter: Option<FuncProto>,
     pub vars: Vec<VarInfo>,
     pub var_ids: HashMap<String, VarId>,
     /// Variables whose assignment failed to type: reads stay silent.
@@ -262,6 +269,9 @@ impl<'a> Checker<'a> {
                 ast::Item::MapDecl(decl) => self.map_decl(decl),
                 ast::Item::Probe(_) | ast::Item::Config(_) | ast::Item::Record(_) | ast::Item::Enum(_) => {}
             }
+        }
+        if !self.options.interactive {
+            self.iterators_alone(program);
         }
         let source_probes = program.items.iter().filter_map(|i| match i {
             ast::Item::Probe(p) => Some(p),

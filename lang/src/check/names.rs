@@ -53,6 +53,9 @@ impl Checker<'_> {
             self.error(span, format!("'{name}' is a bpftrace builtin flowtrace does not support: {why}"));
             return None;
         }
+        if self.bare_iter_ctx(name, span) {
+            return None;
+        }
         let similar = self.kernel.similar_enum_constants(name);
         let candidates = flowtrace_stdlib::builtins()
             .map(|b| b.name)

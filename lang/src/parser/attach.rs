@@ -65,6 +65,7 @@ pub(crate) fn parse_attach_point(raw: &str, span: Span) -> Result<AttachPoint, D
             AttachKind::Uretprobe { binary, target }
         }
         ProbeKind::Usdt => usdt(provider, args)?,
+        ProbeKind::Iter => iterator(provider, args)?,
     };
     Ok(AttachPoint { kind, raw: raw.to_string(), span })
 }
@@ -140,6 +141,25 @@ fn function(provider: &Part, args: &[Part], canonical: &str) -> Result<(Option<S
         [] => Err(Diagnostic::error(provider.span, format!("'{}' needs a function name", provider.text))
             .with_hint(format!("write it as '{canonical}:FUNCTION' or '{canonical}:MODULE:FUNCTION'"))),
         [.., last] => Err(shape(provider.span.to(last.span), canonical, &format!("'{canonical}:FUNCTION' or '{canonical}:MODULE:FUNCTION'"))),
+    }
+}
+
+/// `iter:NAME`. bpftrace's `iter:NAME:PIN` (pin the iterator on bpffs
+/// instead of running it) is not supported: flowtrace runs it and ends.
+fn iterator(provider: &Part, args: &[Part]) -> Result<AttachKind, Diagnostic> {
+    match args {
+        [name] => {
+            let name = name_part(name, "iterator name")?;
+            if name.contains(['*', '?']) {
+                return Err(Diagnostic::error(args[0].span, "iter probes do not take wildcards")
+                    .with_hint("name one iterator, e.g. 'iter:task'; `flowtrace -l 'iter:*'` lists them"));
+            }
+            Ok(AttachKind::Iter { name, pid: None })
+        }
+        [_, pin, ..] => Err(Diagnostic::error(pin.span.to(args[args.len() - 1].span), "pinning an iterator ('iter:NAME:PIN') is not supported by flowtrace")
+            .with_hint("write 'iter:NAME': flowtrace runs the iterator once and prints what it found")),
+        [] => Err(Diagnostic::error(provider.span, format!("'{}' needs an iterator name", provider.text))
+            .with_hint("write it as 'iter:NAME', e.g. 'iter:task' or 'iter:tcp'; `flowtrace -l 'iter:*'` lists them")),
     }
 }
 
@@ -362,8 +382,10 @@ mod tests {
         assert_eq!(
             e.hints[1],
             "valid providers: BEGIN, END, kprobe (k), kretprobe (kr), tracepoint (t), rawtracepoint (rt), \
-             fentry (f, kfunc), fexit (fr, kretfunc), interval (i), tc, uprobe (u), uretprobe (ur), usdt (U)"
+             fentry (f, kfunc), fexit (fr, kretfunc), interval (i), tc, uprobe (u), uretprobe (ur), usdt (U), iter (it)"
         );
+        assert_eq!(error("iter:task:pinned").message, "pinning an iterator ('iter:NAME:PIN') is not supported by flowtrace");
+        assert_eq!(error("iter:t*").span, Span::new(5, 7));
         assert_eq!(error("interval:s:0").message, "an interval must be longer than zero");
         assert_eq!(error("interval:min:1").span, Span::new(9, 12));
         assert_eq!(error("tracepoint:tcp").message, "malformed tracepoint attach point");

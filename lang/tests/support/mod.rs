@@ -265,6 +265,19 @@ impl FakeKernel {
             proto("vfs_truncate", vec![("path", ptr(Type::Record(rec(16, "path", 16)))), ("length", int(64, true))], i32t.clone()),
         ];
         let mut functions = functions;
+        // Iterators: `bpf_iter_NAME` with its `struct bpf_iter__NAME`; the
+        // open-coded iterator kfunc `bpf_iter_num_new` has no such struct.
+        let meta = rec(22, "bpf_iter_meta", 24);
+        let mut records = records;
+        records.push((meta.clone(), vec![field("seq", void_ptr.clone(), 0), field("session_id", int(64, false), 8), field("seq_num", int(64, false), 16)]));
+        let meta_ptr = ptr(Type::Record(meta.clone()));
+        let task_ptr = ptr(Type::Record(rec(4, "task_struct", 9792)));
+        let sk_common_ptr = ptr(Type::Record(rec(2, "sock_common", 136)));
+        records.push((rec(20, "bpf_iter__task", 16), vec![field("meta", meta_ptr.clone(), 0), field("task", task_ptr.clone(), 8)]));
+        records.push((rec(21, "bpf_iter__tcp", 24), vec![field("meta", meta_ptr.clone(), 0), field("sk_common", sk_common_ptr.clone(), 8), field("uid", u32t.clone(), 16)]));
+        functions.push(proto("bpf_iter_task", vec![("meta", meta_ptr.clone()), ("task", task_ptr)], i32t.clone()));
+        functions.push(proto("bpf_iter_tcp", vec![("meta", meta_ptr), ("sk_common", sk_common_ptr), ("uid", u32t.clone())], i32t.clone()));
+        functions.push(proto("bpf_iter_num_new", vec![("it", void_ptr.clone()), ("start", i32t.clone())], i32t.clone()));
         // Functions only kprobes use (by name or wildcard) need no real prototype.
         for name in [
             "tcp_v6_connect", "tcp_connect", "tcp_finish_connect", "tcp_cleanup_rbuf", "tcp_v4_rcv",

@@ -42,6 +42,11 @@ pub fn kprobes_available() -> bool {
         || Path::new("/sys/kernel/debug/tracing/kprobe_events").exists()
 }
 
+/// Set to `1` to act as if the kernel refused tracing programs as EPERM
+/// (as kernels that refuse fentry do): tests the `iter:` error on a host
+/// that loads iterators.
+pub const NO_TRACING_ENV: &str = "FLOWTRACE_NO_TRACING";
+
 /// Set to `1` to act as if the kernel had no kprobe.multi links (tests and
 /// measures the one-link-per-function path on kernels that have them).
 pub const NO_KPROBE_MULTI_ENV: &str = "FLOWTRACE_NO_KPROBE_MULTI";
@@ -147,7 +152,43 @@ pub fn plan(compiled: &CompiledProgram) -> Result<Plan, RuntimeError> {
             return Err(no_fentry(index, prog, func, &why));
         }
     }
+    if let Some((index, prog)) = first(&[ProgramKind::Iter]) {
+        iter_load_test(&prog.attach).map_err(|reason| {
+            let hint = "iterators need a kernel that loads tracing programs (where fentry: works too); \
+                        `ss -tin` / `ps` show the same objects here";
+            attach_error(index, prog, reason, Some(hint.into()))
+        })?;
+    }
     Ok(plan)
+}
+
+/// Whether this kernel loads an iterator program for `iter:NAME` (for
+/// `--info`); else why not.
+pub fn iterator_available(name: &str) -> Result<(), String> {
+    let kind = AttachKind::Iter { name: name.into(), pid: None };
+    iter_load_test(&AttachPoint { raw: format!("iter:{name}"), kind, span: Default::default() })
+}
+
+/// Loads a do-nothing program for iterator `point`; the reason in words
+/// when that fails. Loading is where a kernel that refuses tracing programs
+/// says so (EPERM), before any map or probe exists.
+fn iter_load_test(point: &AttachPoint) -> Result<(), String> {
+    let name = point.kind.iterator().unwrap_or_default();
+    let refused = |why: &str| format!("this kernel refuses tracing programs (BPF_PROG_TYPE_TRACING) for iterator '{name}': {why}");
+    if std::env::var_os(NO_TRACING_ENV).is_some_and(|v| v == "1") {
+        return Err(refused(errno_words(libc::EPERM)));
+    }
+    let id = super::iter::btf_id(point)?;
+    // r0 = 0; exit
+    let insns = flowtrace_codegen::insn::encode_all(&[Insn::new(0xb7, 0, 0, 0, 0), Insn::new(0x95, 0, 0, 0, 0)]);
+    let loaded = crate::sys::prog_load_full("ft_cap_iter", ProgramKind::Iter.bpf_prog_type(), super::iter::BPF_TRACE_ITER, id, &insns, None);
+    loaded.map(drop).map_err(|e| match e.error.raw_os_error() {
+        Some(libc::EPERM) => refused(errno_words(libc::EPERM)),
+        _ => {
+            let log = e.log.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
+            format!("the kernel refused a do-nothing program for iterator '{name}' ({}): {log}", e.error)
+        }
+    })
 }
 
 fn attach_error(index: usize, prog: &ProgramCode, reason: String, hint: Option<String>) -> RuntimeError {

@@ -8,6 +8,7 @@
 pub mod capabilities;
 pub(crate) mod detach;
 pub(crate) mod fentry;
+pub(crate) mod iter;
 pub(crate) mod kprobe;
 pub(crate) mod kprobe_multi;
 mod perf_event;
@@ -18,7 +19,7 @@ mod tracepoint;
 mod uprobe;
 
 use aya::programs::{
-    FEntry, FExit, KProbe, PerfEvent, ProbeKind, Program, ProgramError, ProgramInfo, RawTracePoint, SchedClassifier, TracePoint, UProbe,
+    FEntry, FExit, KProbe, PerfEvent, ProbeKind, Program, ProgramError, ProgramInfo, RawTracePoint, SchedClassifier, TracePoint, UProbe, Iter,
 };
 use aya::Btf;
 use flowtrace_codegen::object::ProgramKind;
@@ -75,6 +76,8 @@ pub(crate) enum Link {
     FExit(aya::programs::fexit::FExitLink),
     Tc(tc::TcLinks),
     KprobeGroup(kprobe_multi::GroupLinks),
+    /// An iterator link (`iter:`); [`iter::run`] reads iterators made from it.
+    Iter(std::os::fd::OwnedFd),
 }
 
 /// Loads one program into the kernel (this is where the verifier runs).
@@ -93,6 +96,7 @@ pub(crate) fn load(
         ProgramKind::Fentry | ProgramKind::Fexit => fentry::load(prog, point, btf),
         ProgramKind::SchedCls => tc::load(prog),
         ProgramKind::Uprobe | ProgramKind::Uretprobe => uprobe::load(prog),
+        ProgramKind::Iter => iter::load(prog, point, btf),
     }
 }
 
@@ -116,6 +120,7 @@ pub(crate) fn from_program_info(kind: ProgramKind, info: ProgramInfo, name: Stri
         // SAFETY: loaded as BPF_PROG_TYPE_KPROBE; uprobes are kprobe programs.
         ProgramKind::Uprobe => Program::UProbe(unsafe { UProbe::from_program_info(info, name, ProbeKind::Entry)? }),
         ProgramKind::Uretprobe => Program::UProbe(unsafe { UProbe::from_program_info(info, name, ProbeKind::Return)? }),
+        ProgramKind::Iter => Program::Iter(Iter::from_program_info(info, name)?),
     })
 }
 
@@ -136,6 +141,7 @@ pub(crate) fn from_pinned(kind: ProgramKind, path: &std::path::Path) -> Result<P
         ProgramKind::Fexit => Program::FExit(FExit::from_pin(path)?),
         ProgramKind::Uprobe => Program::UProbe(UProbe::from_pin(path, ProbeKind::Entry)?),
         ProgramKind::Uretprobe => Program::UProbe(UProbe::from_pin(path, ProbeKind::Return)?),
+        ProgramKind::Iter => Program::Iter(Iter::from_pin(path)?),
     })
 }
 
@@ -156,6 +162,7 @@ pub(crate) fn attach(
         ProgramKind::Fentry | ProgramKind::Fexit => fentry::attach(prog),
         ProgramKind::SchedCls => tc::attach(prog, point, tc_options),
         ProgramKind::Uprobe | ProgramKind::Uretprobe => uprobe::attach(prog, point, uprobe_pid),
+        ProgramKind::Iter => iter::attach(prog, point),
         ProgramKind::Special => Err(Failure::new("BEGIN/END programs are run, not attached")),
     }
 }

@@ -376,6 +376,42 @@ impl<S: EventSink> Session<S> {
         }
     }
 
+    /// Whether an `iter:` probe is attached: the script then runs
+    /// [`Session::run_iterators`] and ends.
+    pub fn has_iterators(&self) -> bool {
+        self.entries.iter().any(|e| e.code.programs.iter().any(|p| p.kind == flowtrace_codegen::object::ProgramKind::Iter))
+    }
+
+    /// Runs every attached iterator over all its objects, draining events
+    /// as it goes (see `attach::iter`). Stops early at `exit()` or when
+    /// `stop()` says so (a signal); [`Flow::Exit`] if `exit()` was called.
+    pub fn run_iterators(&mut self, stop: &dyn Fn() -> bool) -> Result<Flow, RuntimeError> {
+        let links = self.entries.iter().map(|e| e.loaded.iterator_links()).collect::<Result<Vec<_>, _>>()?;
+        let mut flow = Flow::Continue;
+        let mut failed: Option<RuntimeError> = None;
+        for link in links.iter().flatten() {
+            let ran = crate::attach::iter::run(link.as_fd(), || match self.drain() {
+                Ok(Flow::Continue) => !stop(),
+                Ok(Flow::Exit) => {
+                    flow = Flow::Exit;
+                    false
+                }
+                Err(e) => {
+                    failed = Some(e);
+                    false
+                }
+            });
+            ran.map_err(|error| RuntimeError::Kernel { what: "reading the iterator".into(), error })?;
+            if let Some(e) = failed.take() {
+                return Err(e);
+            }
+            if flow == Flow::Exit {
+                return Ok(flow);
+            }
+        }
+        self.drain()
+    }
+
     /// The code of the first `exit(code)` a probe called, if any.
     pub fn exit_code(&self) -> Option<i64> {
         self.events.as_ref().and_then(|e| e.exit_code())

@@ -93,6 +93,17 @@ struct Run<'d> {
     done: Label,
 }
 
+/// Where the transport parse starts: `dispatch` by `proto`, or straight at
+/// the TCP or UDP header when the protocol is already known. Each stores
+/// `proto` into its destinations; `fragment` (a non-first fragment, with
+/// no transport header) stores only `proto`.
+struct Transport {
+    dispatch: Label,
+    tcp: Label,
+    udp: Label,
+    fragment: Label,
+}
+
 impl Lowerer<'_> {
     /// Emits the parse (every destination is zero on entry).
     pub(super) fn parse_headers(&mut self, out: &PacketDests) -> LowerResult<()> {
@@ -188,54 +199,61 @@ impl Lowerer<'_> {
         r
     }
 
+    /// `n` readable bytes at the constant header offset `at` (from `run.data`),
+    /// or a jump to `run.invalid`: no offset register to add.
+    fn header_bytes_at(&mut self, run: &Run, at: i32, n: i32) {
+        let past = self.copy_reg(run.data);
+        self.alu(AluOp::Add, past, Src::Imm(at + n));
+        self.jump(Cond::Gt, past, Src::Reg(run.end), run.invalid);
+    }
+
     fn parse_run(&mut self, run: &Run) {
+        self.header_bytes_at(run, 0, ETH_HLEN);
+        let ethertype = self.load_at(Size::H, run.data, 12);
         let off = self.vreg();
-        self.alu(AluOp::Mov, off, Src::Imm(0));
-        let p = self.header_bytes(run, off, ETH_HLEN);
-        let ethertype = self.load_at(Size::H, p, 12);
         self.alu(AluOp::Mov, off, Src::Imm(ETH_HLEN));
+        let (v4, v6) = (self.label(), self.label());
         // Up to two VLAN tags (802.1ad outer, 802.1Q inner): 4 bytes each,
-        // the inner ethertype in their last two.
+        // the inner ethertype in their last two. IP is tested first, so an
+        // untagged frame pays one or two comparisons.
         for _ in 0..2 {
-            let (tagged, next) = (self.label(), self.label());
+            self.jump(Cond::Eq, ethertype, Src::Imm(ETH_P_IP), v4);
+            self.jump(Cond::Eq, ethertype, Src::Imm(ETH_P_IPV6), v6);
+            let tagged = self.label();
             self.jump(Cond::Eq, ethertype, Src::Imm(ETH_P_8021Q), tagged);
-            self.jump(Cond::Ne, ethertype, Src::Imm(ETH_P_8021AD), next);
+            // Not IP: everything stays zero.
+            self.jump(Cond::Ne, ethertype, Src::Imm(ETH_P_8021AD), run.done);
             self.place(tagged);
             let p = self.header_bytes(run, off, 4);
             self.emit(Inst::Load { size: Size::H, dst: ethertype, base: p, off: 2 });
             self.alu(AluOp::Add, off, Src::Imm(4));
-            self.place(next);
         }
-        let (v4, v6, transport) = (self.label(), self.label(), self.label());
         self.jump(Cond::Eq, ethertype, Src::Imm(ETH_P_IP), v4);
-        self.jump(Cond::Eq, ethertype, Src::Imm(ETH_P_IPV6), v6);
-        // Not IP: everything stays zero.
-        self.goto(run.done);
-
-        self.place(v4);
+        self.jump(Cond::Ne, ethertype, Src::Imm(ETH_P_IPV6), run.done);
+        let l4 = Transport { dispatch: self.label(), tcp: self.label(), udp: self.label(), fragment: self.label() };
         let proto = self.vreg();
-        self.ipv4(run, off, proto, transport);
         self.place(v6);
-        self.ipv6(run, off, proto, transport);
-        self.place(transport);
-        self.transport(run, off, proto);
+        self.ipv6(run, off, proto, &l4);
+        // IPv4 last: it falls through into the transport dispatch.
+        self.place(v4);
+        self.ipv4(run, off, proto, l4.fragment);
+        self.transport(run, off, proto, &l4);
     }
 
-    /// IPv4: sets `proto`, the addresses, and `off` past the options.
-    fn ipv4(&mut self, run: &Run, off: Reg, proto: Reg, transport: Label) {
+    /// IPv4: sets `proto`, the addresses, and `off` past the options; a
+    /// non-first fragment goes to `fragment`, the rest falls through.
+    fn ipv4(&mut self, run: &Run, off: Reg, proto: Reg, fragment: Label) {
         let out = run.out;
         let p = self.header_bytes(run, off, 20);
+        // Version 4 with an IHL of at least 5 is the byte range 0x45..=0x4f.
         let vihl = self.load_at(Size::B, p, 0);
-        let version = self.copy_reg(vihl);
-        self.alu(AluOp::Rsh, version, Src::Imm(4));
-        self.jump(Cond::Ne, version, Src::Imm(4), run.invalid);
+        self.jump(Cond::Lt, vihl, Src::Imm(0x45), run.invalid);
+        self.jump(Cond::Gt, vihl, Src::Imm(0x4f), run.invalid);
         // Mask the IHL before scaling it: the verifier then knows the
         // header length is at most 60.
         self.alu(AluOp::And, vihl, Src::Imm(0x0f));
-        self.jump(Cond::Lt, vihl, Src::Imm(5), run.invalid);
         self.alu(AluOp::Lsh, vihl, Src::Imm(2));
         self.emit(Inst::Load { size: Size::B, dst: proto, base: p, off: 9 });
-        self.put(&out.proto, Src::Reg(proto));
         self.set_family(out, AF_INET);
         for (dests, at) in [(&out.saddr, 12), (&out.daddr, 16)] {
             if dests.is_empty() {
@@ -249,13 +267,12 @@ impl Lowerer<'_> {
         self.alu(AluOp::Add, off, Src::Reg(vihl));
         // A fragment other than the first has no transport header.
         let frag = self.load_at(Size::H, p, 6);
-        self.jump(Cond::Set, frag, Src::Imm(IP_OFFSET_MASK), run.done);
-        self.goto(transport);
+        self.jump(Cond::Set, frag, Src::Imm(IP_OFFSET_MASK), fragment);
     }
 
     /// IPv6: sets `proto` (after the extension headers), the addresses, and
     /// `off` past the extension headers.
-    fn ipv6(&mut self, run: &Run, off: Reg, proto: Reg, transport: Label) {
+    fn ipv6(&mut self, run: &Run, off: Reg, proto: Reg, l4: &Transport) {
         let out = run.out;
         let p = self.header_bytes(run, off, 40);
         self.emit(Inst::Load { size: Size::B, dst: proto, base: p, off: 6 });
@@ -272,25 +289,34 @@ impl Lowerer<'_> {
             }
         }
         self.alu(AluOp::Add, off, Src::Imm(40));
-        let ext_done = self.label();
         for _ in 0..IPV6_EXT_MAX {
-            self.ipv6_extension(run, off, proto, ext_done);
+            self.ipv6_extension(run, off, proto, l4);
         }
-        self.place(ext_done);
-        self.put(&out.proto, Src::Reg(proto));
-        self.goto(transport);
+        self.goto(l4.dispatch);
     }
 
     /// One extension header, if `proto` names one we can skip; otherwise
-    /// go to `ext_done`.
-    fn ipv6_extension(&mut self, run: &Run, off: Reg, proto: Reg, ext_done: Label) {
-        let (options, fragment, ah, next) = (self.label(), self.label(), self.label(), self.label());
+    /// on to the transport header.
+    fn ipv6_extension(&mut self, run: &Run, off: Reg, proto: Reg, l4: &Transport) {
+        // TCP and UDP straight away: most packets have no extension header,
+        // and they need not pay five comparisons to learn it.
+        self.jump(Cond::Eq, proto, Src::Imm(IPPROTO_UDP), l4.udp);
+        self.jump(Cond::Eq, proto, Src::Imm(IPPROTO_TCP), l4.tcp);
+        let (options, fragment, next) = (self.label(), self.label(), self.label());
         for kind in [IPPROTO_HOPOPTS, IPPROTO_ROUTING, IPPROTO_DSTOPTS] {
             self.jump(Cond::Eq, proto, Src::Imm(kind), options);
         }
         self.jump(Cond::Eq, proto, Src::Imm(IPPROTO_FRAGMENT), fragment);
-        self.jump(Cond::Eq, proto, Src::Imm(IPPROTO_AH), ah);
-        self.goto(ext_done);
+        self.jump(Cond::Ne, proto, Src::Imm(IPPROTO_AH), l4.dispatch);
+
+        // AH: length in 4-byte units, not counting the first 8.
+        let p = self.header_bytes(run, off, 2);
+        self.emit(Inst::Load { size: Size::B, dst: proto, base: p, off: 0 });
+        let len = self.load_at(Size::B, p, 1);
+        self.alu(AluOp::Add, len, Src::Imm(2));
+        self.alu(AluOp::Lsh, len, Src::Imm(2));
+        self.alu(AluOp::Add, off, Src::Reg(len));
+        self.goto(next);
 
         // Options-style headers: next header, length in 8-byte units not
         // counting the first 8.
@@ -309,51 +335,26 @@ impl Lowerer<'_> {
         self.emit(Inst::Load { size: Size::B, dst: proto, base: p, off: 0 });
         let frag = self.load_at(Size::H, p, 2);
         self.alu(AluOp::Add, off, Src::Imm(8));
-        let later = self.label();
-        self.jump(Cond::Set, frag, Src::Imm(IP6_OFFSET_MASK), later);
+        self.jump(Cond::Set, frag, Src::Imm(IP6_OFFSET_MASK), l4.fragment);
         self.goto(next);
-        self.place(later);
-        self.put(&run.out.proto, Src::Reg(proto));
-        self.goto(run.done);
-
-        // AH: length in 4-byte units, not counting the first 8.
-        self.place(ah);
-        let p = self.header_bytes(run, off, 2);
-        self.emit(Inst::Load { size: Size::B, dst: proto, base: p, off: 0 });
-        let len = self.load_at(Size::B, p, 1);
-        self.alu(AluOp::Add, len, Src::Imm(2));
-        self.alu(AluOp::Lsh, len, Src::Imm(2));
-        self.alu(AluOp::Add, off, Src::Reg(len));
 
         self.place(next);
         // Keeps the offset's known range small (see the module comment).
         self.jump(Cond::Gt, off, Src::Imm(OFFSET_MAX), run.invalid);
     }
 
-    /// Ports, TCP flags, ICMP type/code. The header's length is checked
-    /// even when no field of it is read: a truncated packet reads as zero.
-    fn transport(&mut self, run: &Run, off: Reg, proto: Reg) {
+    /// `proto` into its destinations; ports, TCP flags, ICMP type/code. The
+    /// header's length is checked even when no field of it is read: a
+    /// truncated packet reads as zero.
+    fn transport(&mut self, run: &Run, off: Reg, proto: Reg, l4: &Transport) {
         let out = run.out;
-        let (tcp, udp, icmp) = (self.label(), self.label(), self.label());
-        self.jump(Cond::Eq, proto, Src::Imm(IPPROTO_TCP), tcp);
-        self.jump(Cond::Eq, proto, Src::Imm(IPPROTO_UDP), udp);
+        self.place(l4.dispatch);
+        let icmp = self.label();
+        self.jump(Cond::Eq, proto, Src::Imm(IPPROTO_TCP), l4.tcp);
+        self.jump(Cond::Eq, proto, Src::Imm(IPPROTO_UDP), l4.udp);
+        self.put(&out.proto, Src::Reg(proto));
         self.jump(Cond::Eq, proto, Src::Imm(IPPROTO_ICMP), icmp);
-        self.jump(Cond::Eq, proto, Src::Imm(IPPROTO_ICMPV6), icmp);
-        self.goto(run.done);
-
-        self.place(tcp);
-        let p = self.header_bytes(run, off, 20);
-        self.ports(out, p);
-        if !out.tcpflags.is_empty() {
-            let flags = self.load_at(Size::B, p, 13);
-            self.put(&out.tcpflags, Src::Reg(flags));
-        }
-        self.goto(run.done);
-
-        self.place(udp);
-        let p = self.header_bytes(run, off, 8);
-        self.ports(out, p);
-        self.goto(run.done);
+        self.jump(Cond::Ne, proto, Src::Imm(IPPROTO_ICMPV6), run.done);
 
         self.place(icmp);
         let p = self.header_bytes(run, off, 8);
@@ -363,6 +364,26 @@ impl Lowerer<'_> {
             self.emit(Inst::ToBe { dst: tc, bits: 16 });
             self.put(&out.dport, Src::Reg(tc));
         }
+        self.goto(run.done);
+
+        self.place(l4.tcp);
+        self.put(&out.proto, Src::Imm(IPPROTO_TCP));
+        let p = self.header_bytes(run, off, 20);
+        self.ports(out, p);
+        if !out.tcpflags.is_empty() {
+            let flags = self.load_at(Size::B, p, 13);
+            self.put(&out.tcpflags, Src::Reg(flags));
+        }
+        self.goto(run.done);
+
+        self.place(l4.udp);
+        self.put(&out.proto, Src::Imm(IPPROTO_UDP));
+        let p = self.header_bytes(run, off, 8);
+        self.ports(out, p);
+        self.goto(run.done);
+
+        self.place(l4.fragment);
+        self.put(&out.proto, Src::Reg(proto));
         self.goto(run.done);
     }
 

@@ -3,13 +3,17 @@
 //! destination-options, fragment and AH extension headers skipped, up to
 //! [`IPV6_EXT_MAX`]), then TCP, UDP, ICMP and ICMPv6.
 //!
-//! One parse, over one window of header bytes (`data` up to `end`):
-//! - when the first `min(len, COPY_MAX)` bytes are in the linear part of the
-//!   skb (nearly always), the window is packet memory itself;
-//! - otherwise those bytes are copied with `bpf_skb_load_bytes` into a
-//!   per-CPU buffer, and the window is the copy. A header the copy cannot
-//!   hold the linear part could not have held either, so both windows
-//!   read every packet alike.
+//! One parse, emitted once, over a window of header bytes (`data` up to
+//! `end`):
+//! - first over packet memory (the linear part of the skb), which nearly
+//!   always holds every header: no check up front;
+//! - when a header runs past the linear part and the first
+//!   `min(len, COPY_MAX)` bytes are not all linear, those bytes are copied
+//!   with `bpf_skb_load_bytes` into a per-CPU buffer and the same code runs
+//!   again over the copy (a back edge taken at most once: a constant flag
+//!   tells the verifier so). A header the copy cannot hold the linear part
+//!   could not have held either, so every packet reads as if the copy had
+//!   been parsed from the start.
 //!
 //! `bpf_skb_pull_data` would make the bytes linear instead, but it also
 //! un-clones a cloned skb (a copy of its head, a change of its truesize):
@@ -88,6 +92,8 @@ struct Run<'d> {
     data: Reg,
     end: Reg,
     out: &'d PacketDests,
+    /// A header runs past `end`: copy and parse again, or truncated.
+    short: Label,
     /// Malformed or truncated: zero every destination.
     invalid: Label,
     done: Label,
@@ -107,25 +113,38 @@ struct Transport {
 impl Lowerer<'_> {
     /// Emits the parse (every destination is zero on entry).
     pub(super) fn parse_headers(&mut self, out: &PacketDests) -> LowerResult<()> {
-        let (copy, parse, invalid, done) = (self.label(), self.label(), self.label(), self.label());
-        let (data, end, need) = (self.vreg(), self.vreg(), self.vreg());
+        let (parse, short, invalid, done) = (self.label(), self.label(), self.label(), self.label());
+        let (data, end, copied) = (self.vreg(), self.vreg(), self.vreg());
         let ctx = self.ctx;
         self.emit(Inst::Load { size: Size::W, dst: data, base: ctx, off: SKB_DATA });
         self.emit(Inst::Load { size: Size::W, dst: end, base: ctx, off: SKB_DATA_END });
+        // A constant on each path: the verifier follows the second pass
+        // (over the copy) to its end, and sees the back edge taken once.
+        self.alu(AluOp::Mov, copied, Src::Imm(0));
+        let force_copy = std::env::var_os(FORCE_COPY_ENV).is_some();
+        if force_copy {
+            self.goto(short);
+        }
+
+        self.place(parse);
+        self.comment(">headers".into());
+        self.parse_run(&Run { data, end, out, short, invalid, done });
+
+        self.place(short);
+        self.comment(">a header past the window's end: parse a copy if the packet has more".into());
+        self.jump(Cond::Ne, copied, Src::Imm(0), invalid);
+        let need = self.vreg();
         self.emit(Inst::Load { size: Size::W, dst: need, base: ctx, off: SKB_LEN });
         let fits = self.label();
         self.jump(Cond::Le, need, Src::Imm(COPY_MAX), fits);
         self.alu(AluOp::Mov, need, Src::Imm(COPY_MAX));
         self.place(fits);
-        if std::env::var_os(FORCE_COPY_ENV).is_some() {
-            self.goto(copy);
+        if !force_copy {
+            // The linear part held every byte a copy would: truly truncated.
+            let linear_end = self.copy_reg(data);
+            self.alu(AluOp::Add, linear_end, Src::Reg(need));
+            self.jump(Cond::Le, linear_end, Src::Reg(end), invalid);
         }
-        let linear_end = self.copy_reg(data);
-        self.alu(AluOp::Add, linear_end, Src::Reg(need));
-        self.jump(Cond::Le, linear_end, Src::Reg(end), parse);
-
-        self.place(copy);
-        self.comment(">headers not linear: parse a copy".into());
         // `< 1`, not `== 0`: Linux 6.1's verifier learns a minimum of 1 only
         // from an ordered comparison, and skb_load_bytes refuses a size that
         // may be 0.
@@ -143,10 +162,11 @@ impl Lowerer<'_> {
         self.alu(AluOp::Mov, data, Src::Reg(buf));
         self.alu(AluOp::Mov, end, Src::Reg(buf));
         self.alu(AluOp::Add, end, Src::Reg(need));
-
-        self.place(parse);
-        self.comment(">headers".into());
-        self.parse_run(&Run { data, end, out, invalid, done });
+        self.alu(AluOp::Mov, copied, Src::Imm(1));
+        // No reset before the second pass: it reads the same bytes as the
+        // first up to where that one stopped, so it rewrites every
+        // destination the first wrote, with the same values.
+        self.goto(parse);
 
         self.place(invalid);
         out.reset(self);
@@ -174,7 +194,7 @@ impl Lowerer<'_> {
     }
 
     /// A pointer to `n` readable bytes at header offset `off`, or a jump to
-    /// `run.invalid`.
+    /// `run.short`.
     fn header_bytes(&mut self, run: &Run, off: Reg, n: i32) -> Reg {
         debug_assert!(n <= READ_MAX);
         let p = self.copy_reg(run.data);
@@ -182,7 +202,7 @@ impl Lowerer<'_> {
         let past = self.copy_reg(p);
         self.alu(AluOp::Add, past, Src::Imm(n));
         // Over packet memory the verifier learns "n bytes at p" from this.
-        self.jump(Cond::Gt, past, Src::Reg(run.end), run.invalid);
+        self.jump(Cond::Gt, past, Src::Reg(run.end), run.short);
         p
     }
 
@@ -200,11 +220,11 @@ impl Lowerer<'_> {
     }
 
     /// `n` readable bytes at the constant header offset `at` (from `run.data`),
-    /// or a jump to `run.invalid`: no offset register to add.
+    /// or a jump to `run.short`: no offset register to add.
     fn header_bytes_at(&mut self, run: &Run, at: i32, n: i32) {
         let past = self.copy_reg(run.data);
         self.alu(AluOp::Add, past, Src::Imm(at + n));
-        self.jump(Cond::Gt, past, Src::Reg(run.end), run.invalid);
+        self.jump(Cond::Gt, past, Src::Reg(run.end), run.short);
     }
 
     fn parse_run(&mut self, run: &Run) {

@@ -16,10 +16,12 @@
 //!   been parsed from the start.
 //!
 //! `bpf_skb_pull_data` would make the bytes linear instead, but it also
-//! un-clones a cloned skb (a copy of its head, a change of its truesize):
-//! an observer must not do that to a packet it does not own.
+//! un-clones a cloned skb (a copy of its head, a change of its truesize;
+//! TCP transmits clones of its retransmit queue's skbs) and may reallocate
+//! the head: an observer must not do that to a packet it does not own.
 //!
-//! Every read is `if data + off + N > end goto invalid`. Over packet
+//! Every read is `if data + off + N > end goto short` (copy, or truncated:
+//! all zero). Over packet
 //! memory the verifier turns that comparison into a proven range; over the
 //! copy it only compares two pointers (allowed for privileged programs) and
 //! the range comes from the offset's own bound instead: offsets are checked

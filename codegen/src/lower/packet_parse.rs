@@ -165,9 +165,10 @@ impl Lowerer<'_> {
         self.alu(AluOp::Mov, end, Src::Reg(buf));
         self.alu(AluOp::Add, end, Src::Reg(need));
         self.alu(AluOp::Mov, copied, Src::Imm(1));
-        // No reset before the second pass: it reads the same bytes as the
-        // first up to where that one stopped, so it rewrites every
-        // destination the first wrote, with the same values.
+        // No reset before the second pass: the copy is longer than the
+        // linear part (else no copy), so the second pass takes the first's
+        // path over the same bytes up to where that one stopped, rewriting
+        // every destination the first wrote with the same values.
         self.goto(parse);
 
         self.place(invalid);

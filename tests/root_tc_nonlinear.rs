@@ -101,7 +101,8 @@ fn root_tc_reads_headers_outside_the_linear_part() {
     let script = "tc:veth-a:egress /sport >= 41000 && sport < 41010/ \
                   { @pkts[saddr, daddr, sport, dport, proto] = count(); @bytes[saddr, daddr, sport, dport, proto] = sum(len); }";
     let mut child = lab.exec(&lab.a, env!("CARGO_BIN_EXE_flowtrace"));
-    let mut child = child.args(["-e", script]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    // --timeout: should an assertion below fail first, flowtrace still ends.
+    let mut child = child.args(["--timeout", "60", "-e", script]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let (mut stdout, _) = attached(&mut child, "tc egress");
 
     let (dst, src) = (mac_bytes(&lab.mac(&lab.b, &lab.vb)), mac_bytes(&lab.mac(&lab.a, &lab.va)));

@@ -3,19 +3,25 @@
 //! destination-options, fragment and AH extension headers skipped, up to
 //! [`IPV6_EXT_MAX`]), then TCP, UDP, ICMP and ICMPv6.
 //!
-//! One parse, over one window of header bytes (`data` up to `end`):
-//! - when the first `min(len, COPY_MAX)` bytes are in the linear part of the
-//!   skb (nearly always), the window is packet memory itself;
-//! - otherwise those bytes are copied with `bpf_skb_load_bytes` into a
-//!   per-CPU buffer, and the window is the copy. A header the copy cannot
-//!   hold the linear part could not have held either, so both windows
-//!   read every packet alike.
+//! One parse, emitted once, over a window of header bytes (`data` up to
+//! `end`):
+//! - first over packet memory (the linear part of the skb), which nearly
+//!   always holds every header: no check up front;
+//! - when a header runs past the linear part and the first
+//!   `min(len, COPY_MAX)` bytes are not all linear, those bytes are copied
+//!   with `bpf_skb_load_bytes` into a per-CPU buffer and the same code runs
+//!   again over the copy (a back edge taken at most once: a constant flag
+//!   tells the verifier so). A header the copy cannot hold the linear part
+//!   could not have held either, so every packet reads as if the copy had
+//!   been parsed from the start.
 //!
 //! `bpf_skb_pull_data` would make the bytes linear instead, but it also
-//! un-clones a cloned skb (a copy of its head, a change of its truesize):
-//! an observer must not do that to a packet it does not own.
+//! un-clones a cloned skb (a copy of its head, a change of its truesize;
+//! TCP transmits clones of its retransmit queue's skbs) and may reallocate
+//! the head: an observer must not do that to a packet it does not own.
 //!
-//! Every read is `if data + off + N > end goto invalid`. Over packet
+//! Every read is `if data + off + N > end goto short` (copy, or truncated:
+//! all zero). Over packet
 //! memory the verifier turns that comparison into a proven range; over the
 //! copy it only compares two pointers (allowed for privileged programs) and
 //! the range comes from the offset's own bound instead: offsets are checked
@@ -88,33 +94,59 @@ struct Run<'d> {
     data: Reg,
     end: Reg,
     out: &'d PacketDests,
+    /// A header runs past `end`: copy and parse again, or truncated.
+    short: Label,
     /// Malformed or truncated: zero every destination.
     invalid: Label,
     done: Label,
 }
 
+/// Where the transport parse starts: `dispatch` by `proto`, or straight at
+/// the TCP or UDP header when the protocol is already known. Each stores
+/// `proto` into its destinations; `fragment` (a non-first fragment, with
+/// no transport header) stores only `proto`.
+struct Transport {
+    dispatch: Label,
+    tcp: Label,
+    udp: Label,
+    fragment: Label,
+}
+
 impl Lowerer<'_> {
     /// Emits the parse (every destination is zero on entry).
     pub(super) fn parse_headers(&mut self, out: &PacketDests) -> LowerResult<()> {
-        let (copy, parse, invalid, done) = (self.label(), self.label(), self.label(), self.label());
-        let (data, end, need) = (self.vreg(), self.vreg(), self.vreg());
+        let (parse, short, invalid, done) = (self.label(), self.label(), self.label(), self.label());
+        let (data, end, copied) = (self.vreg(), self.vreg(), self.vreg());
         let ctx = self.ctx;
         self.emit(Inst::Load { size: Size::W, dst: data, base: ctx, off: SKB_DATA });
         self.emit(Inst::Load { size: Size::W, dst: end, base: ctx, off: SKB_DATA_END });
+        // A constant on each path: the verifier follows the second pass
+        // (over the copy) to its end, and sees the back edge taken once.
+        self.alu(AluOp::Mov, copied, Src::Imm(0));
+        let force_copy = std::env::var_os(FORCE_COPY_ENV).is_some();
+        if force_copy {
+            self.goto(short);
+        }
+
+        self.place(parse);
+        self.comment(">headers".into());
+        self.parse_run(&Run { data, end, out, short, invalid, done });
+
+        self.place(short);
+        self.comment(">a header past the window's end: parse a copy if the packet has more".into());
+        self.jump(Cond::Ne, copied, Src::Imm(0), invalid);
+        let need = self.vreg();
         self.emit(Inst::Load { size: Size::W, dst: need, base: ctx, off: SKB_LEN });
         let fits = self.label();
         self.jump(Cond::Le, need, Src::Imm(COPY_MAX), fits);
         self.alu(AluOp::Mov, need, Src::Imm(COPY_MAX));
         self.place(fits);
-        if std::env::var_os(FORCE_COPY_ENV).is_some() {
-            self.goto(copy);
+        if !force_copy {
+            // The linear part held every byte a copy would: truly truncated.
+            let linear_end = self.copy_reg(data);
+            self.alu(AluOp::Add, linear_end, Src::Reg(need));
+            self.jump(Cond::Le, linear_end, Src::Reg(end), invalid);
         }
-        let linear_end = self.copy_reg(data);
-        self.alu(AluOp::Add, linear_end, Src::Reg(need));
-        self.jump(Cond::Le, linear_end, Src::Reg(end), parse);
-
-        self.place(copy);
-        self.comment(">headers not linear: parse a copy".into());
         // `< 1`, not `== 0`: Linux 6.1's verifier learns a minimum of 1 only
         // from an ordered comparison, and skb_load_bytes refuses a size that
         // may be 0.
@@ -132,10 +164,12 @@ impl Lowerer<'_> {
         self.alu(AluOp::Mov, data, Src::Reg(buf));
         self.alu(AluOp::Mov, end, Src::Reg(buf));
         self.alu(AluOp::Add, end, Src::Reg(need));
-
-        self.place(parse);
-        self.comment(">headers".into());
-        self.parse_run(&Run { data, end, out, invalid, done });
+        self.alu(AluOp::Mov, copied, Src::Imm(1));
+        // No reset before the second pass: the copy is longer than the
+        // linear part (else no copy), so the second pass takes the first's
+        // path over the same bytes up to where that one stopped, rewriting
+        // every destination the first wrote with the same values.
+        self.goto(parse);
 
         self.place(invalid);
         out.reset(self);
@@ -163,7 +197,7 @@ impl Lowerer<'_> {
     }
 
     /// A pointer to `n` readable bytes at header offset `off`, or a jump to
-    /// `run.invalid`.
+    /// `run.short`.
     fn header_bytes(&mut self, run: &Run, off: Reg, n: i32) -> Reg {
         debug_assert!(n <= READ_MAX);
         let p = self.copy_reg(run.data);
@@ -171,7 +205,7 @@ impl Lowerer<'_> {
         let past = self.copy_reg(p);
         self.alu(AluOp::Add, past, Src::Imm(n));
         // Over packet memory the verifier learns "n bytes at p" from this.
-        self.jump(Cond::Gt, past, Src::Reg(run.end), run.invalid);
+        self.jump(Cond::Gt, past, Src::Reg(run.end), run.short);
         p
     }
 
@@ -188,54 +222,61 @@ impl Lowerer<'_> {
         r
     }
 
+    /// `n` readable bytes at the constant header offset `at` (from `run.data`),
+    /// or a jump to `run.short`: no offset register to add.
+    fn header_bytes_at(&mut self, run: &Run, at: i32, n: i32) {
+        let past = self.copy_reg(run.data);
+        self.alu(AluOp::Add, past, Src::Imm(at + n));
+        self.jump(Cond::Gt, past, Src::Reg(run.end), run.short);
+    }
+
     fn parse_run(&mut self, run: &Run) {
+        self.header_bytes_at(run, 0, ETH_HLEN);
+        let ethertype = self.load_at(Size::H, run.data, 12);
         let off = self.vreg();
-        self.alu(AluOp::Mov, off, Src::Imm(0));
-        let p = self.header_bytes(run, off, ETH_HLEN);
-        let ethertype = self.load_at(Size::H, p, 12);
         self.alu(AluOp::Mov, off, Src::Imm(ETH_HLEN));
+        let (v4, v6) = (self.label(), self.label());
         // Up to two VLAN tags (802.1ad outer, 802.1Q inner): 4 bytes each,
-        // the inner ethertype in their last two.
+        // the inner ethertype in their last two. IP is tested first, so an
+        // untagged frame pays one or two comparisons.
         for _ in 0..2 {
-            let (tagged, next) = (self.label(), self.label());
+            self.jump(Cond::Eq, ethertype, Src::Imm(ETH_P_IP), v4);
+            self.jump(Cond::Eq, ethertype, Src::Imm(ETH_P_IPV6), v6);
+            let tagged = self.label();
             self.jump(Cond::Eq, ethertype, Src::Imm(ETH_P_8021Q), tagged);
-            self.jump(Cond::Ne, ethertype, Src::Imm(ETH_P_8021AD), next);
+            // Not IP: everything stays zero.
+            self.jump(Cond::Ne, ethertype, Src::Imm(ETH_P_8021AD), run.done);
             self.place(tagged);
             let p = self.header_bytes(run, off, 4);
             self.emit(Inst::Load { size: Size::H, dst: ethertype, base: p, off: 2 });
             self.alu(AluOp::Add, off, Src::Imm(4));
-            self.place(next);
         }
-        let (v4, v6, transport) = (self.label(), self.label(), self.label());
         self.jump(Cond::Eq, ethertype, Src::Imm(ETH_P_IP), v4);
-        self.jump(Cond::Eq, ethertype, Src::Imm(ETH_P_IPV6), v6);
-        // Not IP: everything stays zero.
-        self.goto(run.done);
-
-        self.place(v4);
+        self.jump(Cond::Ne, ethertype, Src::Imm(ETH_P_IPV6), run.done);
+        let l4 = Transport { dispatch: self.label(), tcp: self.label(), udp: self.label(), fragment: self.label() };
         let proto = self.vreg();
-        self.ipv4(run, off, proto, transport);
         self.place(v6);
-        self.ipv6(run, off, proto, transport);
-        self.place(transport);
-        self.transport(run, off, proto);
+        self.ipv6(run, off, proto, &l4);
+        // IPv4 last: it falls through into the transport dispatch.
+        self.place(v4);
+        self.ipv4(run, off, proto, l4.fragment);
+        self.transport(run, off, proto, &l4);
     }
 
-    /// IPv4: sets `proto`, the addresses, and `off` past the options.
-    fn ipv4(&mut self, run: &Run, off: Reg, proto: Reg, transport: Label) {
+    /// IPv4: sets `proto`, the addresses, and `off` past the options; a
+    /// non-first fragment goes to `fragment`, the rest falls through.
+    fn ipv4(&mut self, run: &Run, off: Reg, proto: Reg, fragment: Label) {
         let out = run.out;
         let p = self.header_bytes(run, off, 20);
+        // Version 4 with an IHL of at least 5 is the byte range 0x45..=0x4f.
         let vihl = self.load_at(Size::B, p, 0);
-        let version = self.copy_reg(vihl);
-        self.alu(AluOp::Rsh, version, Src::Imm(4));
-        self.jump(Cond::Ne, version, Src::Imm(4), run.invalid);
+        self.jump(Cond::Lt, vihl, Src::Imm(0x45), run.invalid);
+        self.jump(Cond::Gt, vihl, Src::Imm(0x4f), run.invalid);
         // Mask the IHL before scaling it: the verifier then knows the
         // header length is at most 60.
         self.alu(AluOp::And, vihl, Src::Imm(0x0f));
-        self.jump(Cond::Lt, vihl, Src::Imm(5), run.invalid);
         self.alu(AluOp::Lsh, vihl, Src::Imm(2));
         self.emit(Inst::Load { size: Size::B, dst: proto, base: p, off: 9 });
-        self.put(&out.proto, Src::Reg(proto));
         self.set_family(out, AF_INET);
         for (dests, at) in [(&out.saddr, 12), (&out.daddr, 16)] {
             if dests.is_empty() {
@@ -249,13 +290,12 @@ impl Lowerer<'_> {
         self.alu(AluOp::Add, off, Src::Reg(vihl));
         // A fragment other than the first has no transport header.
         let frag = self.load_at(Size::H, p, 6);
-        self.jump(Cond::Set, frag, Src::Imm(IP_OFFSET_MASK), run.done);
-        self.goto(transport);
+        self.jump(Cond::Set, frag, Src::Imm(IP_OFFSET_MASK), fragment);
     }
 
     /// IPv6: sets `proto` (after the extension headers), the addresses, and
     /// `off` past the extension headers.
-    fn ipv6(&mut self, run: &Run, off: Reg, proto: Reg, transport: Label) {
+    fn ipv6(&mut self, run: &Run, off: Reg, proto: Reg, l4: &Transport) {
         let out = run.out;
         let p = self.header_bytes(run, off, 40);
         self.emit(Inst::Load { size: Size::B, dst: proto, base: p, off: 6 });
@@ -272,25 +312,34 @@ impl Lowerer<'_> {
             }
         }
         self.alu(AluOp::Add, off, Src::Imm(40));
-        let ext_done = self.label();
         for _ in 0..IPV6_EXT_MAX {
-            self.ipv6_extension(run, off, proto, ext_done);
+            self.ipv6_extension(run, off, proto, l4);
         }
-        self.place(ext_done);
-        self.put(&out.proto, Src::Reg(proto));
-        self.goto(transport);
+        self.goto(l4.dispatch);
     }
 
     /// One extension header, if `proto` names one we can skip; otherwise
-    /// go to `ext_done`.
-    fn ipv6_extension(&mut self, run: &Run, off: Reg, proto: Reg, ext_done: Label) {
-        let (options, fragment, ah, next) = (self.label(), self.label(), self.label(), self.label());
+    /// on to the transport header.
+    fn ipv6_extension(&mut self, run: &Run, off: Reg, proto: Reg, l4: &Transport) {
+        // TCP and UDP straight away: most packets have no extension header,
+        // and they need not pay five comparisons to learn it.
+        self.jump(Cond::Eq, proto, Src::Imm(IPPROTO_UDP), l4.udp);
+        self.jump(Cond::Eq, proto, Src::Imm(IPPROTO_TCP), l4.tcp);
+        let (options, fragment, next) = (self.label(), self.label(), self.label());
         for kind in [IPPROTO_HOPOPTS, IPPROTO_ROUTING, IPPROTO_DSTOPTS] {
             self.jump(Cond::Eq, proto, Src::Imm(kind), options);
         }
         self.jump(Cond::Eq, proto, Src::Imm(IPPROTO_FRAGMENT), fragment);
-        self.jump(Cond::Eq, proto, Src::Imm(IPPROTO_AH), ah);
-        self.goto(ext_done);
+        self.jump(Cond::Ne, proto, Src::Imm(IPPROTO_AH), l4.dispatch);
+
+        // AH: length in 4-byte units, not counting the first 8.
+        let p = self.header_bytes(run, off, 2);
+        self.emit(Inst::Load { size: Size::B, dst: proto, base: p, off: 0 });
+        let len = self.load_at(Size::B, p, 1);
+        self.alu(AluOp::Add, len, Src::Imm(2));
+        self.alu(AluOp::Lsh, len, Src::Imm(2));
+        self.alu(AluOp::Add, off, Src::Reg(len));
+        self.goto(next);
 
         // Options-style headers: next header, length in 8-byte units not
         // counting the first 8.
@@ -309,51 +358,26 @@ impl Lowerer<'_> {
         self.emit(Inst::Load { size: Size::B, dst: proto, base: p, off: 0 });
         let frag = self.load_at(Size::H, p, 2);
         self.alu(AluOp::Add, off, Src::Imm(8));
-        let later = self.label();
-        self.jump(Cond::Set, frag, Src::Imm(IP6_OFFSET_MASK), later);
+        self.jump(Cond::Set, frag, Src::Imm(IP6_OFFSET_MASK), l4.fragment);
         self.goto(next);
-        self.place(later);
-        self.put(&run.out.proto, Src::Reg(proto));
-        self.goto(run.done);
-
-        // AH: length in 4-byte units, not counting the first 8.
-        self.place(ah);
-        let p = self.header_bytes(run, off, 2);
-        self.emit(Inst::Load { size: Size::B, dst: proto, base: p, off: 0 });
-        let len = self.load_at(Size::B, p, 1);
-        self.alu(AluOp::Add, len, Src::Imm(2));
-        self.alu(AluOp::Lsh, len, Src::Imm(2));
-        self.alu(AluOp::Add, off, Src::Reg(len));
 
         self.place(next);
         // Keeps the offset's known range small (see the module comment).
         self.jump(Cond::Gt, off, Src::Imm(OFFSET_MAX), run.invalid);
     }
 
-    /// Ports, TCP flags, ICMP type/code. The header's length is checked
-    /// even when no field of it is read: a truncated packet reads as zero.
-    fn transport(&mut self, run: &Run, off: Reg, proto: Reg) {
+    /// `proto` into its destinations; ports, TCP flags, ICMP type/code. The
+    /// header's length is checked even when no field of it is read: a
+    /// truncated packet reads as zero.
+    fn transport(&mut self, run: &Run, off: Reg, proto: Reg, l4: &Transport) {
         let out = run.out;
-        let (tcp, udp, icmp) = (self.label(), self.label(), self.label());
-        self.jump(Cond::Eq, proto, Src::Imm(IPPROTO_TCP), tcp);
-        self.jump(Cond::Eq, proto, Src::Imm(IPPROTO_UDP), udp);
+        self.place(l4.dispatch);
+        let icmp = self.label();
+        self.jump(Cond::Eq, proto, Src::Imm(IPPROTO_TCP), l4.tcp);
+        self.jump(Cond::Eq, proto, Src::Imm(IPPROTO_UDP), l4.udp);
+        self.put(&out.proto, Src::Reg(proto));
         self.jump(Cond::Eq, proto, Src::Imm(IPPROTO_ICMP), icmp);
-        self.jump(Cond::Eq, proto, Src::Imm(IPPROTO_ICMPV6), icmp);
-        self.goto(run.done);
-
-        self.place(tcp);
-        let p = self.header_bytes(run, off, 20);
-        self.ports(out, p);
-        if !out.tcpflags.is_empty() {
-            let flags = self.load_at(Size::B, p, 13);
-            self.put(&out.tcpflags, Src::Reg(flags));
-        }
-        self.goto(run.done);
-
-        self.place(udp);
-        let p = self.header_bytes(run, off, 8);
-        self.ports(out, p);
-        self.goto(run.done);
+        self.jump(Cond::Ne, proto, Src::Imm(IPPROTO_ICMPV6), run.done);
 
         self.place(icmp);
         let p = self.header_bytes(run, off, 8);
@@ -363,6 +387,26 @@ impl Lowerer<'_> {
             self.emit(Inst::ToBe { dst: tc, bits: 16 });
             self.put(&out.dport, Src::Reg(tc));
         }
+        self.goto(run.done);
+
+        self.place(l4.tcp);
+        self.put(&out.proto, Src::Imm(IPPROTO_TCP));
+        let p = self.header_bytes(run, off, 20);
+        self.ports(out, p);
+        if !out.tcpflags.is_empty() {
+            let flags = self.load_at(Size::B, p, 13);
+            self.put(&out.tcpflags, Src::Reg(flags));
+        }
+        self.goto(run.done);
+
+        self.place(l4.udp);
+        self.put(&out.proto, Src::Imm(IPPROTO_UDP));
+        let p = self.header_bytes(run, off, 8);
+        self.ports(out, p);
+        self.goto(run.done);
+
+        self.place(l4.fragment);
+        self.put(&out.proto, Src::Reg(proto));
         self.goto(run.done);
     }
 

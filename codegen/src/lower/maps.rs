@@ -295,6 +295,8 @@ impl Lowerer<'_> {
 
     /// The update of one aggregation whose fields are at `p + base`
     /// (`p` not null); `done` is where a min/max that keeps its value jumps.
+    /// Only fixed-field aggregations are fused (`crate::fuse`): hist, lhist
+    /// and tseries values always start at `p` (base 0).
     pub(super) fn agg_apply(&mut self, p: Reg, base: i16, agg: AggKind, value: Option<Reg>, done: crate::ir::Label) -> LowerResult<()> {
         let need = |v: Option<Reg>, l: &Self| v.ok_or_else(|| Diagnostic::error(l.span, format!("{agg} needs a value")));
         match agg {

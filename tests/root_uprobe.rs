@@ -339,6 +339,14 @@ fn root_uprobe_bad_targets_are_errors_at_the_attach_point() {
         assert!(!stdout.contains("begun"), "{point}: nothing ran: {stdout}");
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
+    // An address outside the binary is found when attaching (BEGIN has run
+    // by then, as for any attach failure): the error still names the probe.
+    let program = format!("uprobe:{b}:add {{ @a = count(); }} uprobe:{b}:0x99999999 {{ @ = count(); }}");
+    let out = finish(spawn(&["-e", &program]), Duration::from_secs(30));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("cannot attach 'uprobe:{b}:0x99999999': address 0x99999999 is in no loadable segment")), "{stderr}");
+    assert!(stderr.contains("^~~"), "{stderr}");
     // uaddr() outside a user-space probe.
     let out = finish(spawn(&["-e", "BEGIN { @ = uaddr(\"main\"); }"]), Duration::from_secs(30));
     let stderr = text(&out.stderr);

@@ -180,7 +180,20 @@ fn root_usdt_reads_arguments_and_sets_the_semaphore() {
     assert_eq!(map_lines(&lines, "@n"), [format!("@n[usdt:{b}:ft:tick]: 3")]);
     // Only the ungated probe: the semaphore stays 0 and the gated site never runs.
     let lines = run_with_command(&format!("usdt:{b}:ft:* {{ @all[probe] = count(); }}"), &format!("{b} 2"));
-    has_all(&lines, &["Attaching 2 probes...", "total=14 ticks=2", &format!("@all[usdt:{b}:ft:plain]: 2")]);
+    has_all(
+        &lines,
+        &[
+            "Attaching 3 probes...",
+            "total=14 ticks=2",
+            &format!("@all[usdt:{b}:ft:plain]: 2"),
+            &format!("@all[usdt:{b}:ft:indexed]: 2"),
+            &format!("@all[usdt:{b}:ft:tick]: 2"),
+        ],
+    );
+    // An indexed memory argument, 8(%base,%index,8): table[i % 8 + 1] = 1000 × (i + 1).
+    let lines = run_with_command(&format!("usdt:{b}:ft:indexed {{ @i[arg0] = count(); }}"), &format!("{b} 3"));
+    has_all(&lines, &["@i[1000]: 1", "@i[2000]: 1", "@i[3000]: 1"]);
+    assert_eq!(map_lines(&lines, "@i").len(), 3);
     let lines = run_with_command(&format!("usdt:{b}:ft:plain {{ @x = count(); }}"), &format!("{b} 2"));
     has_all(&lines, &["Attaching 1 probe...", "total=14 ticks=0", "@x: 2"]);
 }
@@ -381,7 +394,7 @@ fn root_uprobe_uaddr_and_listing() {
     }
     assert!(!functions.contains("ft_tick_semaphore"), "variables are not functions:\n{functions}");
     assert_eq!(list(&format!("uprobe:{b}:m*")), format!("uprobe:{b}:main\nuprobe:{b}:mul3\n"));
-    assert_eq!(list(&format!("usdt:{b}:*")), format!("usdt:{b}:ft:plain\nusdt:{b}:ft:tick\n"));
+    assert_eq!(list(&format!("usdt:{b}:*")), format!("usdt:{b}:ft:indexed\nusdt:{b}:ft:plain\nusdt:{b}:ft:tick\n"));
 }
 
 #[test]

@@ -393,7 +393,7 @@ impl HostFacts for FakeHost {
     }
     fn usdt_probes(&self, binary: &str, provider: &str, name: &str) -> Result<Vec<UsdtProbe>, String> {
         let probes = match binary {
-            "/opt/app" => vec![("app", "request", "-4@%edi 8@%rsi"), ("app", "done", ""), ("app", "indexed", "8@(%rax,%rbx,8)")],
+            "/opt/app" => vec![("app", "request", "-4@%edi 8@%rsi"), ("app", "done", ""), ("app", "indexed", "8@(,%rbx,8)")],
             _ => Vec::new(),
         };
         Ok(probes

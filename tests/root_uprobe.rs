@@ -17,11 +17,12 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// The test program, built once per test process into a temporary directory.
+/// The test program, built once per test process into cargo's scratch
+/// directory for integration tests (nothing is left in /tmp).
 fn prog() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("ft-uprobe-{}", std::process::id()));
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ft-uprobe");
         std::fs::create_dir_all(&dir).unwrap();
         let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/uprobe/prog.c");
         let out = dir.join("prog");

@@ -17,11 +17,12 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// The test program, built once per test process into a temporary directory.
+/// The test program, built once per test process into cargo's scratch
+/// directory for integration tests (nothing is left in /tmp).
 fn prog() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("ft-uprobe-{}", std::process::id()));
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ft-uprobe");
         std::fs::create_dir_all(&dir).unwrap();
         let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/uprobe/prog.c");
         let out = dir.join("prog");
@@ -180,7 +181,20 @@ fn root_usdt_reads_arguments_and_sets_the_semaphore() {
     assert_eq!(map_lines(&lines, "@n"), [format!("@n[usdt:{b}:ft:tick]: 3")]);
     // Only the ungated probe: the semaphore stays 0 and the gated site never runs.
     let lines = run_with_command(&format!("usdt:{b}:ft:* {{ @all[probe] = count(); }}"), &format!("{b} 2"));
-    has_all(&lines, &["Attaching 2 probes...", "total=14 ticks=2", &format!("@all[usdt:{b}:ft:plain]: 2")]);
+    has_all(
+        &lines,
+        &[
+            "Attaching 3 probes...",
+            "total=14 ticks=2",
+            &format!("@all[usdt:{b}:ft:plain]: 2"),
+            &format!("@all[usdt:{b}:ft:indexed]: 2"),
+            &format!("@all[usdt:{b}:ft:tick]: 2"),
+        ],
+    );
+    // An indexed memory argument, 8(%base,%index,8): table[i % 8 + 1] = 1000 × (i + 1).
+    let lines = run_with_command(&format!("usdt:{b}:ft:indexed {{ @i[arg0] = count(); }}"), &format!("{b} 3"));
+    has_all(&lines, &["@i[1000]: 1", "@i[2000]: 1", "@i[3000]: 1"]);
+    assert_eq!(map_lines(&lines, "@i").len(), 3);
     let lines = run_with_command(&format!("usdt:{b}:ft:plain {{ @x = count(); }}"), &format!("{b} 2"));
     has_all(&lines, &["Attaching 1 probe...", "total=14 ticks=0", "@x: 2"]);
 }
@@ -339,6 +353,14 @@ fn root_uprobe_bad_targets_are_errors_at_the_attach_point() {
         assert!(!stdout.contains("begun"), "{point}: nothing ran: {stdout}");
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
+    // An address outside the binary is found when attaching (BEGIN has run
+    // by then, as for any attach failure): the error still names the probe.
+    let program = format!("uprobe:{b}:add {{ @a = count(); }} uprobe:{b}:0x99999999 {{ @ = count(); }}");
+    let out = finish(spawn(&["-e", &program]), Duration::from_secs(30));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("cannot attach 'uprobe:{b}:0x99999999': address 0x99999999 is in no loadable segment")), "{stderr}");
+    assert!(stderr.contains("^~~"), "{stderr}");
     // uaddr() outside a user-space probe.
     let out = finish(spawn(&["-e", "BEGIN { @ = uaddr(\"main\"); }"]), Duration::from_secs(30));
     let stderr = text(&out.stderr);
@@ -373,7 +395,7 @@ fn root_uprobe_uaddr_and_listing() {
     }
     assert!(!functions.contains("ft_tick_semaphore"), "variables are not functions:\n{functions}");
     assert_eq!(list(&format!("uprobe:{b}:m*")), format!("uprobe:{b}:main\nuprobe:{b}:mul3\n"));
-    assert_eq!(list(&format!("usdt:{b}:*")), format!("usdt:{b}:ft:plain\nusdt:{b}:ft:tick\n"));
+    assert_eq!(list(&format!("usdt:{b}:*")), format!("usdt:{b}:ft:indexed\nusdt:{b}:ft:plain\nusdt:{b}:ft:tick\n"));
 }
 
 #[test]

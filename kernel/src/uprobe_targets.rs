@@ -125,10 +125,21 @@ pub fn file_offset(path: &str, address: u64) -> Result<u64, String> {
     Err(format!("address {address:#x} is in no loadable segment of '{path}'"))
 }
 
-/// The `stapsdt` notes of `path`, as probe sites. A binary prelinked to
-/// another base has its `.stapsdt.base` moved: the difference between the
-/// section's address and the base each note recorded moves the probe too.
-pub fn usdt_probes(path: &str) -> Result<Vec<UsdtProbe>, String> {
+/// A USDT note as read: its argument specs are parsed only for the probes
+/// a script asks for, so one spec flowtrace cannot decode (an indexed
+/// address, `8@(%rax,%rbx,8)`) spoils only its own probe.
+struct RawNote {
+    provider: String,
+    name: String,
+    address: u64,
+    semaphore: u64,
+    specs: String,
+}
+
+/// The `stapsdt` notes of `path`. A binary prelinked to another base has
+/// its `.stapsdt.base` moved: the difference between the section's address
+/// and the base each note recorded moves the probe too.
+fn usdt_notes(path: &str) -> Result<Vec<RawNote>, String> {
     let data = read(path)?;
     let file = parse(path, &data)?;
     let Some(notes) = file.section_by_name(".note.stapsdt") else {
@@ -136,14 +147,10 @@ pub fn usdt_probes(path: &str) -> Result<Vec<UsdtProbe>, String> {
     };
     let bytes = notes.data().map_err(|e| format!("cannot read the USDT notes of '{path}': {e}"))?;
     let actual_base = file.section_by_name(".stapsdt.base").map(|s| s.address());
-    let mut out = Vec::new();
-    for desc in stapsdt_descs(bytes) {
-        let Some(probe) = parse_note(desc, actual_base) else {
-            return Err(format!("malformed USDT note in '{path}'"));
-        };
-        out.push(probe.map_err(|e| format!("{path}: {e}"))?);
-    }
-    Ok(out)
+    stapsdt_descs(bytes)
+        .into_iter()
+        .map(|desc| parse_note(desc, actual_base).ok_or_else(|| format!("malformed USDT note in '{path}'")))
+        .collect()
 }
 
 /// The descriptors of the notes named "stapsdt" of type 3 (an ELF note is
@@ -166,7 +173,7 @@ fn stapsdt_descs(mut bytes: &[u8]) -> Vec<&[u8]> {
 
 /// pc, base and semaphore (u64 each), then provider, name and argument
 /// specs as NUL-terminated strings.
-fn parse_note(desc: &[u8], actual_base: Option<u64>) -> Option<Result<UsdtProbe, String>> {
+fn parse_note(desc: &[u8], actual_base: Option<u64>) -> Option<RawNote> {
     let u64_at = |at: usize| desc.get(at..at + 8).map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])));
     let (pc, base, semaphore) = (u64_at(0)?, u64_at(8)?, u64_at(16)?);
     let mut strings = desc.get(24..)?.split(|b| *b == 0).map(|s| String::from_utf8_lossy(s).into_owned());
@@ -175,13 +182,19 @@ fn parse_note(desc: &[u8], actual_base: Option<u64>) -> Option<Result<UsdtProbe,
         Some(actual) if base != 0 => pc.wrapping_add(actual).wrapping_sub(base),
         _ => pc,
     };
-    let args: Result<Vec<_>, String> = specs.split_whitespace().map(parse_usdt_arg).collect();
-    Some(args.map(|args| UsdtProbe { provider, name, site: UsdtSite { address, semaphore, args } }))
+    Some(RawNote { provider, name, address, semaphore, specs })
 }
 
-/// The USDT probes matching the provider and name globs.
+/// The USDT probes matching the provider and name globs, with their
+/// arguments decoded (or why they cannot be).
 pub fn matching_usdt(path: &str, provider: &str, name: &str) -> Result<Vec<UsdtProbe>, String> {
-    Ok(usdt_probes(path)?.into_iter().filter(|p| glob_match(provider, &p.provider) && glob_match(name, &p.name)).collect())
+    let mut out = Vec::new();
+    for note in usdt_notes(path)?.into_iter().filter(|n| glob_match(provider, &n.provider) && glob_match(name, &n.name)) {
+        let args = note.specs.split_whitespace().map(parse_usdt_arg).collect::<Result<Vec<_>, String>>();
+        let site = args.map(|args| UsdtSite { address: note.address, semaphore: note.semaphore, args });
+        out.push(UsdtProbe { provider: note.provider, name: note.name, site });
+    }
+    Ok(out)
 }
 
 /// The ELF files mapped executable by process `pid`, from /proc/PID/maps,
@@ -288,9 +301,9 @@ mod tests {
         let bytes = [note(&desc), note(&desc)].concat();
         let descs = stapsdt_descs(&bytes);
         assert_eq!(descs.len(), 2);
-        let probe = parse_note(descs[0], Some(0x2100)).unwrap().unwrap();
-        assert_eq!((probe.provider.as_str(), probe.name.as_str()), ("prov", "name"));
-        assert_eq!((probe.site.address, probe.site.semaphore, probe.site.args.len()), (0x1230, 0x4010, 2));
+        let note = parse_note(descs[0], Some(0x2100)).unwrap();
+        assert_eq!((note.provider.as_str(), note.name.as_str()), ("prov", "name"));
+        assert_eq!((note.address, note.semaphore, note.specs.as_str()), (0x1230, 0x4010, "-4@%edi 8@-16(%rbp)"));
     }
 
     #[test]

@@ -157,7 +157,9 @@ pub struct UserSymbol {
 pub struct UsdtProbe {
     pub provider: String,
     pub name: String,
-    pub site: crate::ast::UsdtSite,
+    /// The site, or why its argument specs cannot be decoded (an error only
+    /// when a script attaches to this probe).
+    pub site: Result<crate::ast::UsdtSite, String>,
 }
 
 /// A host that cannot be asked.

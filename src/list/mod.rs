@@ -251,7 +251,7 @@ fn user_functions(kernel: &dyn KernelTypes, rest: &str) -> Vec<String> {
 }
 
 /// `BINARY:[PROVIDER:]NAME` globs → `PATH:PROVIDER:NAME` for each USDT
-/// probe (once per name, however many sites it has).
+/// probe (once per name, however many sites it has), sorted.
 fn usdt_probes(kernel: &dyn KernelTypes, rest: &str) -> Vec<String> {
     let mut parts = rest.splitn(3, ':');
     let binary = parts.next().unwrap_or("");
@@ -265,6 +265,8 @@ fn usdt_probes(kernel: &dyn KernelTypes, rest: &str) -> Vec<String> {
     match found {
         Ok((probes, path)) => {
             let mut lines: Vec<String> = probes.into_iter().map(|p| format!("{path}:{}:{}", p.provider, p.name)).collect();
+            // Sorted, as bpftrace lists them (notes are in code order).
+            lines.sort();
             lines.dedup();
             lines
         }

@@ -10,7 +10,7 @@
  * site and a stapsdt note giving its address, the semaphore's address and
  * the argument specs (size@location, the location filled in by the
  * compiler from the "nor" operands). */
-#define FT_USDT2(prov, name, sem, spec, a, b) \
+#define FT_USDT(prov, name, sem, spec, ...) \
     __asm__ __volatile__("990: nop\n" \
         ".pushsection .note.stapsdt,\"\",\"note\"\n" \
         ".balign 4\n" \
@@ -33,7 +33,7 @@
         ".size _.stapsdt.base, 1\n" \
         ".popsection\n" \
         ".endif\n" \
-        :: "nor"(a), "nor"(b))
+        :: __VA_ARGS__)
 
 volatile unsigned short ft_tick_semaphore __attribute__((section(".probes"))) = 0;
 
@@ -48,15 +48,20 @@ int main(int argc, char **argv) {
         for (int i = 0; i < 2000 && access(argv[2], F_OK) != 0; i++)
             usleep(10000);
     long total = 0;
+    volatile long table[9]; /* volatile: the asm reads it, unseen by the compiler */
+    for (int k = 0; k < 9; k++)
+        table[k] = 1000L * k;
     int ticks = 0;
     for (int i = 0; i < n; i++) {
         total += add(i, 10 * i);
         total += mul3(i);
         long neg = -(long)i - 5;
-        FT_USDT2("ft", "plain", "0", "-4@%0 -8@%1", i, neg);
+        FT_USDT("ft", "plain", "0", "-4@%0 -8@%1", "nor"(i), "nor"(neg));
+        /* An indexed memory argument: table[i % 8 + 1], i.e. 8(base,index,8). */
+        FT_USDT("ft", "indexed", "0", "-8@8(%0,%1,8)", "r"(table), "r"((long)(i % 8)));
         if (ft_tick_semaphore) {
             ticks++;
-            FT_USDT2("ft", "tick", "ft_tick_semaphore", "-4@%0 8@%1", i, total);
+            FT_USDT("ft", "tick", "ft_tick_semaphore", "-4@%0 8@%1", "nor"(i), "nor"(total));
         }
     }
     /* On the stack, so the page is present when the probe reads it: a BPF

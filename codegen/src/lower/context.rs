@@ -142,8 +142,9 @@ impl Lowerer<'_> {
     fn lower_usdt_arg(&mut self, arg: &UsdtArg) -> LowerResult<Val> {
         let ctx = self.ctx;
         let ty = Type::Int(IntType { bits: arg.size * 8, signed: arg.signed });
+        let span = self.span;
         let register = |name: &str| {
-            pt_regs_offset(name).ok_or_else(|| Diagnostic::error(self.span, format!("USDT argument register '%{name}' is not supported")))
+            pt_regs_offset(name).ok_or_else(|| Diagnostic::error(span, format!("USDT argument register '%{name}' is not supported")))
         };
         let r = match &arg.location {
             UsdtLocation::Constant(c) => self.constant(*c as u64),
@@ -153,10 +154,18 @@ impl Lowerer<'_> {
                 self.emit(Inst::Load { size: Size::DW, dst: r, base: ctx, off });
                 r
             }
-            UsdtLocation::Memory { register: name, offset } => {
+            UsdtLocation::Memory { register: name, offset, index } => {
                 let off = register(name)?;
                 let addr = self.vreg();
                 self.emit(Inst::Load { size: Size::DW, dst: addr, base: ctx, off });
+                if let Some((index, scale)) = index {
+                    let off = register(index)?;
+                    let i = self.vreg();
+                    self.emit(Inst::Load { size: Size::DW, dst: i, base: ctx, off });
+                    // The index register is used at its full 64-bit width.
+                    self.alu(AluOp::Mul, i, Src::Imm(i32::from(*scale)));
+                    self.alu(AluOp::Add, addr, Src::Reg(i));
+                }
                 if *offset != 0 {
                     let delta = i32::try_from(*offset).map_err(|_| Diagnostic::error(self.span, "USDT argument offset out of range"))?;
                     self.alu(AluOp::Add, addr, Src::Imm(delta));

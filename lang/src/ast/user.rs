@@ -51,12 +51,14 @@ pub enum UsdtLocation {
     Constant(i64),
     /// `%reg`: a register, named as the assembler writes it (`edi`, `rax`).
     Register(String),
-    /// `OFF(%reg)`: memory at the register's value plus an offset.
-    Memory { register: String, offset: i64 },
+    /// `OFF(%reg)`: memory at the register's value plus an offset;
+    /// `OFF(%reg,%index,SCALE)`: plus the index register times the scale.
+    Memory { register: String, offset: i64, index: Option<(String, u8)> },
 }
 
-/// Parses one argument spec (`-4@%edi`). bpftrace and systemtap accept the
-/// same shapes on x86-64; an index (`(%rax,%rbx,8)`) is not supported.
+/// Parses one argument spec (`-4@%edi`, `8@-16(%rbp)`, `8@8(%rax,%rbx,4)`,
+/// `4@$5`), the shapes GCC's `asm` operands give on x86-64 (a base register
+/// is required).
 pub fn parse_usdt_arg(spec: &str) -> Result<UsdtArg, String> {
     let bad = || format!("unsupported USDT argument spec '{spec}'");
     let (size, loc) = match spec.split_once('@') {
@@ -74,9 +76,23 @@ pub fn parse_usdt_arg(spec: &str) -> Result<UsdtArg, String> {
     } else if let Some(reg) = loc.strip_prefix('%') {
         UsdtLocation::Register(reg.to_string())
     } else if let Some((off, rest)) = loc.split_once('(') {
-        let register = rest.strip_suffix(')').and_then(|r| r.strip_prefix('%')).filter(|r| !r.contains(',')).ok_or_else(bad)?;
+        let inner = rest.strip_suffix(')').ok_or_else(bad)?;
+        let mut parts = inner.split(',');
+        let register = parts.next().and_then(|r| r.strip_prefix('%')).filter(|r| !r.is_empty()).ok_or_else(bad)?;
+        let index = match (parts.next(), parts.next(), parts.next()) {
+            (None, _, _) => None,
+            (Some(index), scale, None) => {
+                let index = index.strip_prefix('%').ok_or_else(bad)?;
+                let scale = match scale {
+                    None => 1,
+                    Some(s) => s.parse::<u8>().ok().filter(|s| [1, 2, 4, 8].contains(s)).ok_or_else(bad)?,
+                };
+                Some((index.to_string(), scale))
+            }
+            _ => return Err(bad()),
+        };
         let offset = if off.is_empty() { 0 } else { parse_signed(off).ok_or_else(bad)? };
-        UsdtLocation::Memory { register: register.to_string(), offset }
+        UsdtLocation::Memory { register: register.to_string(), offset, index }
     } else {
         return Err(bad());
     };
@@ -105,12 +121,17 @@ mod tests {
         assert_eq!(arg("-4@%edi"), UsdtArg { size: 4, signed: true, location: UsdtLocation::Register("edi".into()) });
         assert_eq!(
             arg("8@-16(%rbp)"),
-            UsdtArg { size: 8, signed: false, location: UsdtLocation::Memory { register: "rbp".into(), offset: -16 } }
+            UsdtArg { size: 8, signed: false, location: UsdtLocation::Memory { register: "rbp".into(), offset: -16, index: None } }
         );
-        assert_eq!(arg("2@(%rax)").location, UsdtLocation::Memory { register: "rax".into(), offset: 0 });
+        assert_eq!(arg("2@(%rax)").location, UsdtLocation::Memory { register: "rax".into(), offset: 0, index: None });
+        assert_eq!(
+            arg("-4@8(%rax,%rbx,4)").location,
+            UsdtLocation::Memory { register: "rax".into(), offset: 8, index: Some(("rbx".into(), 4)) }
+        );
         assert_eq!(arg("-8@$-5").location, UsdtLocation::Constant(-5));
         assert_eq!(arg("4@$0x10").location, UsdtLocation::Constant(16));
-        assert!(parse_usdt_arg("8@(%rax,%rbx,8)").is_err());
+        assert!(parse_usdt_arg("8@(%rax,%rbx,3)").is_err());
+        assert!(parse_usdt_arg("8@(,%rbx,8)").is_err());
         assert!(parse_usdt_arg("3@%eax").is_err());
     }
 

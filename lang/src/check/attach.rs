@@ -179,10 +179,14 @@ impl Checker<'_> {
             self.missing_probe(ap.span, format!("no USDT probe '{what}' in '{path}'"), Some(&hint));
             return Vec::new();
         }
-        found
-            .into_iter()
-            .map(|p| AttachKind::Usdt { binary: path.clone(), provider: Some(p.provider), name: p.name, site: Some(p.site) })
-            .collect()
+        let mut out = Vec::new();
+        for p in found {
+            match p.site {
+                Ok(site) => out.push(AttachKind::Usdt { binary: path.clone(), provider: Some(p.provider), name: p.name, site: Some(site) }),
+                Err(why) => self.error(ap.span, format!("USDT probe {}:{} of '{path}': {why}", p.provider, p.name)),
+            }
+        }
+        out
     }
 
     /// Look up what the probe's context holds; `None` (after an error) when

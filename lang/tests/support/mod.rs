@@ -406,7 +406,7 @@ impl HostFacts for FakeHost {
     }
     fn usdt_probes(&self, binary: &str, provider: &str, name: &str) -> Result<Vec<UsdtProbe>, String> {
         let probes = match binary {
-            "/opt/app" => vec![("app", "request", "-4@%edi 8@%rsi"), ("app", "done", "")],
+            "/opt/app" => vec![("app", "request", "-4@%edi 8@%rsi"), ("app", "done", ""), ("app", "indexed", "8@(,%rbx,8)")],
             _ => Vec::new(),
         };
         Ok(probes
@@ -415,11 +415,11 @@ impl HostFacts for FakeHost {
             .map(|(p, n, spec)| UsdtProbe {
                 provider: p.into(),
                 name: n.into(),
-                site: UsdtSite {
-                    address: 0x1200,
-                    semaphore: 0,
-                    args: spec.split_whitespace().map(|a| parse_usdt_arg(a).expect("a valid spec")).collect(),
-                },
+                site: spec
+                    .split_whitespace()
+                    .map(parse_usdt_arg)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(|args| UsdtSite { address: 0x1200, semaphore: 0, args }),
             })
             .collect())
     }

@@ -5,7 +5,9 @@
 use crate::span::Span;
 
 mod attach;
+pub mod perf_event;
 pub use attach::{AttachKind, AttachPoint, Period, TcDir};
+pub use perf_event::PerfEventName;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Program {

@@ -121,6 +121,11 @@ pub trait HostFacts {
     fn kernel_symbol_exists(&self, _name: &str) -> Option<bool> {
         None
     }
+    /// The address /proc/kallsyms gives `name` (`kaddr("…")`): `Ok(None)`
+    /// when it lists no such symbol, `Err` when it cannot be read.
+    fn kernel_symbol_address(&self, _name: &str) -> Result<Option<u64>, String> {
+        Err("kernel symbols cannot be looked up here".into())
+    }
 }
 
 /// A host that cannot be asked.

@@ -175,7 +175,7 @@ fn args(details: &dyn Details, row: &Provider, line: &str) -> Vec<String> {
         K::Kprobe => details.function_args(line, false, true),
         // Only the return value is in reach at a kretprobe.
         K::Kretprobe => details.function_args(line, true, false).pop().into_iter().collect(),
-        K::Begin | K::End | K::Interval | K::Tc => Vec::new(),
+        K::Begin | K::End | K::Interval | K::Profile | K::Software | K::Hardware | K::Tc => Vec::new(),
     }
 }
 
@@ -214,7 +214,7 @@ fn targets(kernel: &dyn KernelTypes, target: Target, rest: &str, bare: bool) -> 
             let unit = rest.split(':').next().unwrap_or("");
             PERIOD_UNITS.iter().filter(|u| flowtrace_kernel::glob::glob_match(unit, u)).map(|u| format!("{u}:")).collect()
         }
-        Target::Nothing | Target::Interface => Vec::new(),
+        Target::Nothing | Target::Interface | Target::PerfEvent => Vec::new(),
     }
 }
 

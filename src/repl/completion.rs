@@ -130,7 +130,7 @@ fn attach_point(provider: &str, rest: &str, vocab: &dyn Vocabulary) -> Vec<Strin
             let ifaces = vocab.interfaces();
             with(provider, ifaces.iter().flat_map(|i| [format!("{i}:ingress"), format!("{i}:egress")]).collect())
         }
-        Target::Nothing => Vec::new(),
+        Target::Nothing | Target::PerfEvent => Vec::new(),
     }
 }
 

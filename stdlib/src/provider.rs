@@ -42,6 +42,9 @@ pub enum ProbeKind {
     Fentry,
     Fexit,
     Interval,
+    Profile,
+    Software,
+    Hardware,
     Tc,
 }
 
@@ -61,6 +64,9 @@ pub enum Target {
     Period,
     /// `IFACE:DIRECTION`: an interface name or glob, `ingress` or `egress`.
     Interface,
+    /// `EVENT` or `EVENT:COUNT`: a perf event by bpftrace's name, sampled
+    /// every COUNT events (`flowtrace_lang::ast::perf_event`).
+    PerfEvent,
 }
 
 /// What `args.NAME` reads in a probe of this kind.
@@ -98,7 +104,7 @@ use Args as A;
 use ProbeKind as K;
 
 /// Every provider, in documentation order; [`ProbeKind::ALL`] follows it.
-pub const PROVIDERS: [Provider; 10] = [
+pub const PROVIDERS: [Provider; 13] = [
     row(K::Begin, "BEGIN", &["begin"], Target::Nothing, A::None, "once, before the other probes attach"),
     row(K::End, "END", &["end"], Target::Nothing, A::None, "once, after the other probes detach"),
     row(K::Kprobe, "kprobe", &["k"], Target::KernelFunction, A::None, "at a kernel function's entry").listed(),
@@ -108,6 +114,9 @@ pub const PROVIDERS: [Provider; 10] = [
     row(K::Fentry, "fentry", &["f", "kfunc"], Target::KernelFunction, A::FunctionParams, "at a kernel function's entry, BTF-typed"),
     row(K::Fexit, "fexit", &["fr", "kretfunc"], Target::KernelFunction, A::FunctionParams, "at a kernel function's return, BTF-typed"),
     row(K::Interval, "interval", &["i"], Target::Period, A::None, "every period, on one CPU"),
+    row(K::Profile, "profile", &["p"], Target::Period, A::None, "every period, on every CPU"),
+    row(K::Software, "software", &["s"], Target::PerfEvent, A::None, "every COUNT software events, on every CPU"),
+    row(K::Hardware, "hardware", &["h"], Target::PerfEvent, A::None, "every COUNT hardware events, on every CPU"),
     Provider { task_context: false, ..row(K::Tc, "tc", &[], Target::Interface, A::None, "for every packet on an interface") },
 ];
 
@@ -144,9 +153,6 @@ pub const PLANNED: &[PlannedProvider] = &[
     PlannedProvider { name: "uprobe", aliases: &["u"] },
     PlannedProvider { name: "uretprobe", aliases: &["ur"] },
     PlannedProvider { name: "usdt", aliases: &["U"] },
-    PlannedProvider { name: "profile", aliases: &["p"] },
-    PlannedProvider { name: "software", aliases: &["s"] },
-    PlannedProvider { name: "hardware", aliases: &["h"] },
     PlannedProvider { name: "watchpoint", aliases: &["w"] },
     PlannedProvider { name: "iter", aliases: &["it"] },
 ];
@@ -227,7 +233,7 @@ mod tests {
         for kind in ProbeKind::ALL {
             assert_eq!(PROVIDERS.iter().filter(|p| p.kind == *kind).count(), 1, "{kind:?}");
         }
-        assert_eq!(ProbeKind::ALL.len(), 10);
+        assert_eq!(ProbeKind::ALL.len(), 13);
         let mut seen = HashSet::new();
         for name in provider_names() {
             assert!(seen.insert(name), "{name} names two providers");
@@ -251,7 +257,8 @@ mod tests {
             }
         }
         assert_eq!(planned_provider("ur").map(|p| p.name), Some("uretprobe"));
-        assert_eq!(planned_provider("h").map(|p| p.name), Some("hardware"));
+        assert_eq!(planned_provider("w").map(|p| p.name), Some("watchpoint"));
+        assert_eq!(provider("h").map(|p| p.kind), Some(ProbeKind::Hardware));
     }
 
     #[test]

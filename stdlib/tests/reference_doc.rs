@@ -44,6 +44,7 @@ fn providers() -> String {
             Target::RawTracepoint => "`NAME`",
             Target::Period => "`s:N`, `ms:N`, `us:N`, `hz:N`, `1s`",
             Target::Interface => "`IFACE:ingress`, `IFACE:egress`",
+            Target::PerfEvent => "`EVENT` or `EVENT:COUNT`",
         };
         let args = match p.args {
             Args::None => "—",
@@ -51,7 +52,7 @@ fn providers() -> String {
             Args::FunctionParams => "the function's parameters (BTF)",
         };
         let listed = if p.listed_by_default { "yes" } else { "with its name" };
-        let listed = if matches!(p.target, Target::Nothing | Target::Period | Target::Interface) { "no" } else { listed };
+        let listed = if matches!(p.target, Target::Nothing | Target::Period | Target::Interface | Target::PerfEvent) { "no" } else { listed };
         let _ = writeln!(out, "| `{}` | {} | {} | {target} | {args} | {listed} |", p.name, aliases.join(", "), p.doc);
     }
     out

@@ -19,6 +19,7 @@ pub mod packet;
 pub mod percpu;
 mod packet_parse;
 pub mod shared_key;
+mod stacks;
 pub mod stmt;
 mod tseries;
 #[cfg(test)]
@@ -68,6 +69,9 @@ pub struct Globals {
     /// Unread bytes in the ring buffer past which a `printf` record wakes
     /// user space (below it the record waits for the reader's next poll).
     pub printf_wake_bytes: u32,
+    /// max_entries of the stack maps: `--map-keys`, as bpftrace sizes
+    /// its stack maps like its other maps.
+    pub stack_entries: u32,
 }
 
 impl Globals {
@@ -89,6 +93,7 @@ impl Globals {
             helper_warnings: false,
             bpf_loop: false,
             printf_wake_bytes: crate::compile::printf_wake_bytes(crate::compile::CompileOptions::default().ringbuf_bytes),
+            stack_entries: 4096,
         }
     }
 

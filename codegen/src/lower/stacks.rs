@@ -13,6 +13,7 @@ use flowtrace_lang::types::{Rendered, StackType, Type};
 
 /// `bpf_get_stackid` flag: walk the user-space stack.
 const BPF_F_USER_STACK: i32 = 1 << 8;
+const EFAULT: i32 = 14;
 
 impl Lowerer<'_> {
     /// The stack id (low 32 bits) and, for `ustack`, the pid (high 32).
@@ -24,12 +25,14 @@ impl Lowerer<'_> {
         let flags = if stack.user { BPF_F_USER_STACK } else { 0 };
         let ctx = self.ctx;
         let id = self.call(helper::GET_STACKID, &[Arg::Reg(ctx), Arg::Map(map), Arg::Imm(flags)]);
-        // -EEXIST (another stack with the same hash holds the bucket),
-        // -ENOMEM (the map is full), -EFAULT (no user stack in a kernel
-        // thread): counted, and the id kept, so the stack prints empty as
-        // in bpftrace.
+        // -EEXIST (another stack with the same hash holds the bucket) and
+        // -ENOMEM (the map is full) are counted; -EFAULT is no stack to take
+        // (a kernel stack sampled in user mode, a user stack in a kernel
+        // thread), as bpftrace ignores it. The id is kept either way, so
+        // the stack prints empty as in bpftrace.
         let recorded = self.label();
         self.jump(Cond::Sge, id, Src::Imm(0), recorded);
+        self.jump(Cond::Eq, id, Src::Imm(-EFAULT), recorded);
         let slot = crate::object::stats_stacks_lost_slot(self.g.user_maps.len() as u32);
         self.count_stat(slot);
         self.place(recorded);

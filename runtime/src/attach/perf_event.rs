@@ -43,7 +43,7 @@ pub(super) fn attach(prog: &mut Program, point: &AttachPoint) -> Result<Link, Fa
 /// Says which event could not be opened and, for a hardware event on a
 /// machine without a hardware PMU (a VM usually has none), why.
 fn open_failure(point: &AttachPoint, e: &ProgramError) -> Failure {
-    let failure = Failure::new(format!("cannot open perf event {}: {}", point.display_name(), error_chain(e)));
+    let failure = Failure::new(error_chain(e));
     match &point.kind {
         AttachKind::Hardware { event, .. } if !hardware_pmu_present() => failure.hint(format!(
             "this machine has no hardware performance counters (no 'cpu' PMU in /sys/bus/event_source/devices), \

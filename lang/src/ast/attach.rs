@@ -271,6 +271,9 @@ mod tests {
             AttachKind::Fentry { module: None, func: "f".into() },
             AttachKind::Fexit { module: None, func: "f".into() },
             AttachKind::Interval { period: Period::Hz(1) },
+            AttachKind::Profile { period: Period::Hz(99) },
+            AttachKind::Software { event: &crate::ast::perf_event::SOFTWARE[0], count: 1 },
+            AttachKind::Hardware { event: &crate::ast::perf_event::HARDWARE[0], count: 1 },
             AttachKind::Tc { iface: "lo".into(), dir: TcDir::Ingress },
         ];
         let mapped: Vec<ProbeKind> = kinds.iter().map(AttachKind::probe_kind).collect();

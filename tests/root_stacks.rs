@@ -119,10 +119,18 @@ fn entries(text: &str) -> Vec<String> {
     out
 }
 
-/// The entry whose key ends with `, 3]` (reason 3, NO_SOCKET, as bpftrace
-/// 0.17 prints it) and whose stack holds `tcp_v4_rcv`.
+/// The entry whose key ends with `, REASON]` and whose stack holds `tcp_v4_rcv`.
 fn no_socket_entry(text: &str, reason: &str) -> Option<String> {
     entries(text).into_iter().find(|e| e.contains("tcp_v4_rcv+") && e.contains(&format!("\n, {reason}]: ")))
+}
+
+/// SKB_DROP_REASON_NO_SOCKET's value, as bpftool reads it from BTF.
+fn no_socket_reason() -> String {
+    let bpftool = flowtrace_testkit::gate::require_tool("bpftool");
+    let out = Command::new(bpftool).args(["btf", "dump", "file", "/sys/kernel/btf/vmlinux", "format", "c"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| l.trim_start().starts_with("SKB_DROP_REASON_NO_SOCKET = ")).expect("the enum is in BTF");
+    line.split(" = ").nth(1).unwrap().trim_end_matches(',').trim().to_string()
 }
 
 fn count_of(entry: &str) -> u64 {
@@ -149,8 +157,11 @@ fn root_stacks_kfree_skb_stacks_match_bpftrace() {
     connect_refused(port, 5);
     let (ft_out, bt_out) = (ft.stop(), bt.stop());
 
-    let ours = no_socket_entry(&ft_out, "3").unwrap_or_else(|| panic!("no NO_SOCKET drop in:\n{ft_out}"));
-    let theirs = no_socket_entry(&bt_out, "3").unwrap_or_else(|| panic!("bpftrace saw no NO_SOCKET drop:\n{bt_out}"));
+    // The reason's number, from the kernel's BTF; both tracers print the
+    // number (bpftrace 0.17 does not name enum values).
+    let reason = no_socket_reason();
+    let ours = no_socket_entry(&ft_out, &reason).unwrap_or_else(|| panic!("no NO_SOCKET ({reason}) drop in:\n{ft_out}"));
+    let theirs = no_socket_entry(&bt_out, &reason).unwrap_or_else(|| panic!("bpftrace saw no NO_SOCKET drop:\n{bt_out}"));
     // Every one of our 5 SYNs was dropped on that path (other drops on the
     // host may add to the count, never take from it).
     assert!(count_of(&ours) >= 5, "{ours}");
@@ -175,7 +186,7 @@ fn root_stacks_modes_depth_ksym_and_kaddr() {
         return;
     }
     let port = closed_port();
-    let program = "tracepoint:skb:kfree_skb /args.reason == 3/ { @b[kstack(3)] = count(); @p[kstack(perf, 2)] = count(); \
+    let program = "tracepoint:skb:kfree_skb /args.reason == SKB_DROP_REASON_NO_SOCKET/ { @b[kstack(3)] = count(); @p[kstack(perf, 2)] = count(); \
                    @r[kstack(raw, 1)] = count(); @s[ksym(args.location)] = count(); @a = kaddr(\"tcp_v4_rcv\"); }";
     let ft = Tracer::start(env!("CARGO_BIN_EXE_flowtrace"), program);
     connect_refused(port, 3);

@@ -116,6 +116,42 @@ mod tests {
         assert!(syms.lookup(getpid.address() + getpid.size()).is_none_or(|(n, _)| !n.ends_with("getpid")));
     }
 
+    /// A stripped program whose only symbol table is the MiniDebugInfo one,
+    /// made as distributions make it (objcopy, strip), xz-compressed here.
+    #[test]
+    fn minidebuginfo_names_a_stripped_programs_functions() {
+        let dir = std::env::temp_dir().join(format!("ft-minidebug-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let run = |program: &str, args: &[&str]| {
+            let status = std::process::Command::new(program).args(args).current_dir(&dir).status();
+            assert!(status.is_ok_and(|s| s.success()), "{program} {args:?}");
+        };
+        std::fs::write(
+            dir.join("p.c"),
+            "__attribute__((noinline)) static int ft_mini_secret(int x) { return x * 3 + 1; }\n\
+             int main(int argc, char **argv) { (void)argv; return ft_mini_secret(argc); }\n",
+        )
+        .unwrap();
+        run("cc", &["-O1", "-o", "p", "p.c"]);
+        let full = ElfSymbols::parse(&std::fs::read(dir.join("p")).unwrap()).unwrap();
+        let secret = full.symbols.iter().find(|(_, _, n)| n == "ft_mini_secret").expect("in .symtab before stripping").0;
+        std::fs::write(dir.join("keep"), "ft_mini_secret\n").unwrap();
+        run("objcopy", &["--only-keep-debug", "p", "mini"]);
+        run("objcopy", &["-S", "--keep-symbols=keep", "mini"]);
+        run("strip", &["--strip-all", "p"]);
+        let mut xz = Vec::new();
+        lzma_rs::xz_compress(&mut &std::fs::read(dir.join("mini")).unwrap()[..], &mut xz).unwrap();
+        std::fs::write(dir.join("mini.xz"), xz).unwrap();
+        run("objcopy", &["--add-section", ".gnu_debugdata=mini.xz", "p"]);
+
+        let data = std::fs::read(dir.join("p")).unwrap();
+        let file = object::File::parse(&data[..]).unwrap();
+        assert!(file.symbols().next().is_none(), "stripped: no .symtab left");
+        let syms = ElfSymbols::parse(&data).unwrap();
+        assert_eq!(syms.lookup(secret + 2), Some(("ft_mini_secret", 2)));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn garbage_is_an_error_not_a_panic() {
         assert!(ElfSymbols::parse(b"not an elf").is_err());

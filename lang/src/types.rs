@@ -114,6 +114,10 @@ pub enum Rendered {
     /// `usym(addr)`: an address, then the pid (16 bytes), printed as the
     /// symbol holding it in that process.
     Usym,
+    /// A map key read from a tracepoint field of type `enum NAME` (8 bytes),
+    /// printed as the enumerator's name (`SKB_DROP_REASON_NO_SOCKET`), or as
+    /// the number when no enumerator has that value.
+    EnumName { name: String, variants: Vec<(i64, String)> },
 }
 
 /// Which stack a [`Rendered::Stack`] holds and how it prints.
@@ -330,6 +334,7 @@ impl fmt::Display for Rendered {
             Rendered::Stack(s) => write!(f, "{}", if s.user { "ustack" } else { "kstack" }),
             Rendered::Ksym => write!(f, "ksym_t"),
             Rendered::Usym => write!(f, "usym_t"),
+            Rendered::EnumName { name, .. } => write!(f, "enum {name}"),
         }
     }
 }

@@ -105,6 +105,16 @@ pub fn value(ty: &Type, bytes: &[u8], probes: &ProbeNames) -> Value {
 fn rendered(r: &Rendered, bytes: &[u8], probes: &ProbeNames) -> Value {
     match r {
         Rendered::Stack(stack) => probes.symbols().stack(stack, u64_at(bytes, 0)),
+        Rendered::EnumName { variants, .. } => {
+            // The field's own width is at most 8 bytes; enums are 32-bit but
+            // for the rare enum64, so the low 32 bits decide.
+            let raw = u64_at(bytes, 0) as i64;
+            let v32 = raw as i32 as i64;
+            match variants.iter().find(|(v, _)| *v == raw || *v == v32 || *v == raw & 0xffff_ffff) {
+                Some((_, name)) => Value::Str(name.clone()),
+                None => Value::Int(v32),
+            }
+        }
         Rendered::Ksym => Value::Str(probes.symbols().ksym_text(u64_at(bytes, 0), false)),
         Rendered::Usym => Value::Str(probes.symbols().usym_text(u64_at(bytes, 0), u64_at(bytes, 8) as u32, false, false)),
         Rendered::Username => Value::Str(crate::output::names::user_name(u64_at(bytes, 0) as u32)),

@@ -77,7 +77,7 @@ fn parse_field(line: &str) -> Option<TracepointField> {
     } else {
         int((size * 8) as u8, signed)
     };
-    Some(TracepointField { name: name.to_string(), ty, offset, size, data_loc })
+    Some(TracepointField { name: name.to_string(), ty, offset, size, data_loc, enum_name: None })
 }
 
 /// `*` (any run) and `?` (one character), on ASCII names.

@@ -342,3 +342,36 @@ fn root_stacks_hardware_counts_or_says_why_not() {
         assert_eq!(flowtrace_testkit::objects::flowtrace_objects_after_grace(), (0, 0), "{pmus:?}");
     }
 }
+
+/// With room for one stack (`--map-keys 1`), the child's two different user
+/// stacks (its getpid and its lseek calls) cannot both be kept: the kernel
+/// refuses the second (-EEXIST), and the run says how many were lost.
+#[test]
+fn root_stacks_lost_stacks_are_reported() {
+    if !enabled("root_stacks_lost_stacks_are_reported") {
+        return;
+    }
+    let (_bin, child) = spinner();
+    let pid = child.id();
+    let program = format!("tracepoint:raw_syscalls:sys_enter /pid == {pid}/ {{ @last = ustack(2); @calls = count(); }}");
+    let out = run(&["--timeout", "1", "--map-keys", "1"], &program);
+    stop(child);
+    let text = stdout_of(&out, &program);
+    let lost: u64 = text
+        .lines()
+        .find_map(|l| l.strip_suffix(" stacks not recorded (printed empty): stack map full or a hash collision; raise --map-keys"))
+        .unwrap_or_else(|| panic!("no lost-stacks notice:\n{text}"))
+        .parse()
+        .unwrap();
+    let calls: u64 = text.lines().find_map(|l| l.strip_prefix("@calls: ")).unwrap().parse().unwrap();
+    assert!(lost > 0 && lost < calls, "lost {lost} of {calls}:\n{text}");
+
+    // With the default room, nothing is lost and no notice is printed.
+    let (_bin, child) = spinner();
+    let program = program.replace(&pid.to_string(), &child.id().to_string());
+    let out = run(&["--timeout", "1"], &program);
+    stop(child);
+    let text = stdout_of(&out, &program);
+    assert!(!text.contains("stacks not recorded"), "{text}");
+    assert!(text.contains("@last: \n        syscall+"), "{text}");
+}

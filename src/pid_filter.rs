@@ -1,7 +1,8 @@
 //! `-p PID` as bpftrace applies it to the probes flowtrace has: a predicate
 //! `pid == PID` on every probe that runs in a task's context (tracepoints,
 //! kprobes, fentry, …). BEGIN/END run once; `interval:` fires on a timer,
-//! unfiltered (bpftrace 0.17's fires with `-p` even while PID sleeps);
+//! unfiltered (bpftrace 0.17's fires with `-p` even while PID sleeps), and
+//! so do `profile:`, `software:` and `hardware:` (system-wide, as bpftrace's);
 //! `tc:` runs for packets, in no task. The run also ends when PID exits
 //! (`run.rs`). Uprobes and USDT probes are moreover installed in PID only
 //! (`Session::uprobe_pid`), so USDT semaphores are raised there only.
@@ -22,7 +23,16 @@ pub fn apply(program: &mut TypedProgram, pid: u32) {
         }
         let kind = probe.attach.kind.probe_kind();
         let filtered = probe.attach.kind.provider().task_context
-            && !matches!(kind, ProbeKind::Begin | ProbeKind::End | ProbeKind::Interval | ProbeKind::Iter);
+            && !matches!(
+                kind,
+                ProbeKind::Begin
+                    | ProbeKind::End
+                    | ProbeKind::Interval
+                    | ProbeKind::Iter
+                    | ProbeKind::Profile
+                    | ProbeKind::Software
+                    | ProbeKind::Hardware
+            );
         if !filtered {
             continue;
         }

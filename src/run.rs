@@ -301,6 +301,9 @@ fn finish(session: &mut Script, print_maps: bool) -> Result<(), RuntimeError> {
     if last.lost_events > 0 {
         session.sink().lost_events(last.lost_events).map_err(out)?;
     }
+    if last.stacks_lost > 0 {
+        session.sink().stacks_lost(last.stacks_lost).map_err(out)?;
+    }
     if last.loops_cut > 0 {
         // A note, not output: the maps above are what the probes computed.
         eprintln!(

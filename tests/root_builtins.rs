@@ -273,7 +273,7 @@ fn root_builtins_planned_providers_say_not_supported() {
     if !enabled("root_builtins_planned_providers_say_not_supported") {
         return;
     }
-    for (short, name) in [("p:hz:99", "profile"), ("s:cpu-clock:1", "software"), ("h:cycles:1", "hardware")] {
+    for (short, name) in [("w:0x1000:8:rw", "watchpoint")] {
         let error = rejected(&[], &format!("{short} {{ exit(); }}"));
         assert!(error.contains(&format!("error: the {name} provider")) && error.contains("is not supported by flowtrace yet"), "{error}");
     }

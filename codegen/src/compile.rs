@@ -224,6 +224,7 @@ fn globals(p: &TypedProgram, opts: &CompileOptions) -> Globals {
     g.helper_warnings = opts.helper_warnings;
     g.bpf_loop = opts.bpf_loop;
     g.printf_wake_bytes = printf_wake_bytes(opts.ringbuf_bytes);
+    g.stack_entries = opts.map_keys.max(1);
     let mut used_names = UniqueNames::default();
     for (i, m) in p.maps.iter().enumerate() {
         let (declared, n) = match m.declared {

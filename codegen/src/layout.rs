@@ -39,7 +39,14 @@ pub fn size_of(ty: &Type) -> u32 {
 /// buffer is its byte count (u64) then its bytes.
 pub fn rendered_size(r: &Rendered) -> u32 {
     match r {
-        Rendered::Username | Rendered::Timestamp { .. } | Rendered::MacAddr => 8,
+        Rendered::Username
+        | Rendered::Timestamp { .. }
+        | Rendered::MacAddr
+        | Rendered::Stack(_)
+        | Rendered::Ksym
+        | Rendered::EnumName { .. } => 8,
+        // The address, then the pid whose mappings it is resolved in.
+        Rendered::Usym => 16,
         Rendered::Buffer { cap } => 8 + round_up(*cap),
     }
 }

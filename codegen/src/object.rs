@@ -38,7 +38,8 @@ pub enum ProgramKind {
     RawTracepoint,
     Fentry,
     Fexit,
-    /// `interval:`: software cpu-clock perf event on one CPU.
+    /// `interval:` (a software cpu-clock perf event on one CPU), `profile:`,
+    /// `software:` and `hardware:` (on every CPU).
     PerfEvent,
     /// `tc:`: sched_cls program, always returning `TC_ACT_UNSPEC`.
     SchedCls,
@@ -68,7 +69,9 @@ impl ProgramKind {
             AttachKind::RawTracepoint { .. } => ProgramKind::RawTracepoint,
             AttachKind::Fentry { .. } => ProgramKind::Fentry,
             AttachKind::Fexit { .. } => ProgramKind::Fexit,
-            AttachKind::Interval { .. } => ProgramKind::PerfEvent,
+            AttachKind::Interval { .. } | AttachKind::Profile { .. } | AttachKind::Software { .. } | AttachKind::Hardware { .. } => {
+                ProgramKind::PerfEvent
+            }
             AttachKind::Tc { .. } => ProgramKind::SchedCls,
             AttachKind::Uprobe { .. } | AttachKind::Usdt { .. } => ProgramKind::Uprobe,
             AttachKind::Uretprobe { .. } => ProgramKind::Uretprobe,
@@ -177,6 +180,7 @@ pub enum BpfMapType {
     Array = 2,
     PercpuHash = 5,
     PercpuArray = 6,
+    StackTrace = 7,
     LruHash = 9,
     LruPercpuHash = 10,
     RingBuf = 27,
@@ -217,7 +221,8 @@ pub enum MapRole {
     /// reserved; slot [`stats_inserts_slot`]`(n, id)` counts, for LRU maps
     /// only, keys the programs created minus keys they deleted (wrapping;
     /// sum over CPUs), from which the runtime derives silent evictions; slot
-    /// [`stats_loops_cut_slot`]`(n)` counts `for` ranges cut at the round cap.
+    /// [`stats_loops_cut_slot`]`(n)` counts `for` ranges cut at the round cap;
+    /// slot [`stats_stacks_lost_slot`]`(n)` counts stacks not recorded.
     Stats,
     /// The ring buffer for printf and async actions.
     Events,
@@ -227,6 +232,9 @@ pub enum MapRole {
     /// (`IFNAMSIZ` = 16 bytes), written by the runtime for every interface
     /// it attaches to, since a glob attaches one program to many.
     Ifnames,
+    /// `kstack`/`ustack`: stack id (u32) → `limit` u64 addresses, one map
+    /// per depth, shared by kernel and user stacks (as bpftrace's).
+    Stacks { limit: u32 },
 }
 
 /// Where a fused user map's entries are: in the map at `storage` (indexed
@@ -247,6 +255,13 @@ pub const STATS_LOST_EVENTS: u32 = 0;
 
 /// Slots in the stats map of a program with `user_maps` user maps.
 pub fn stats_slots(user_maps: u32) -> u32 {
+    2 * user_maps + 3
+}
+
+/// The slot counting `kstack`/`ustack` the kernel could not record
+/// (`bpf_get_stackid` failed: the stack map full, a hash collision, no
+/// user stack to take): after every other slot, so those keep their numbers.
+pub fn stats_stacks_lost_slot(user_maps: u32) -> u32 {
     2 * user_maps + 2
 }
 

@@ -49,6 +49,17 @@ impl HostFacts for ThisHost {
         crate::uprobe_targets::matching_usdt(binary, provider, name)
     }
 
+    fn kernel_symbol_address(&self, name: &str) -> Result<Option<u64>, String> {
+        let text = std::fs::read_to_string("/proc/kallsyms").map_err(|e| format!("cannot read /proc/kallsyms: {e}"))?;
+        // The first match, as bpftrace takes it; an unprivileged reader sees
+        // zero addresses, which say nothing.
+        let found = text.lines().find(|l| l.split(' ').nth(2) == Some(name));
+        match found.and_then(|l| u64::from_str_radix(l.split(' ').next()?, 16).ok()) {
+            Some(0) => Err("/proc/kallsyms hides addresses from this user (kernel.kptr_restrict)".into()),
+            other => Ok(other),
+        }
+    }
+
     fn tai_minus_boot_ns(&self) -> Result<u64, String> {
         let tai = clock_ns(libc::CLOCK_TAI)?;
         let boot = clock_ns(libc::CLOCK_BOOTTIME)?;

@@ -105,6 +105,11 @@ impl KernelTypes for KernelInfo {
         &crate::host::ThisHost
     }
 
+    fn enum_variants(&self, enum_name: &str) -> Vec<(i64, String)> {
+        let Some(t) = self.btf.find_enum(enum_name).and_then(|id| self.btf.get(id)) else { return Vec::new() };
+        t.enum_values().map(|(name_off, value)| (value, self.btf.string(name_off).to_owned())).collect()
+    }
+
     fn kernel_var(&self, name: &str) -> Option<(u32, Type)> {
         let id = self.btf.find_named(crate::btf::Kind::Var, name)?;
         let ty = self.btf.get(id)?.size_or_type();

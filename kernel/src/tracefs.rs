@@ -144,6 +144,10 @@ pub fn tracepoint_field(f: &FormatField, resolve: Resolver<'_>) -> TracepointFie
         offset: f.offset,
         size: f.size,
         data_loc: f.location == Location::DataLoc,
+        enum_name: match record_keyword(&strip_qualifiers(&f.c_type)) {
+            Some((TypeKeyword::Enum, name)) if f.array_len.is_none() && f.location == Location::Inline => Some(name.to_string()),
+            _ => None,
+        },
     }
 }
 

@@ -236,3 +236,22 @@ fn wildcards_walk_the_events_tree() {
     let all = Tracefs::new(Some(fake.path().to_owned())).events().unwrap();
     assert_eq!(all.len(), 3);
 }
+
+/// A field of type `enum NAME` keeps the enum's name, and the enum's
+/// values come from BTF, so a map key of it can print the enumerator.
+#[test]
+fn enum_fields_name_their_enum() {
+    let root = std::env::temp_dir().join(format!("flowtrace-tracefs-enum-{}", std::process::id()));
+    let dir = root.join("events/xenum/map_event");
+    fs::create_dir_all(&dir).unwrap();
+    let body = "\tfield:enum bpf_map_type kind;\toffset:8;\tsize:4;\tsigned:0;\n\tfield:int plain;\toffset:12;\tsize:4;\tsigned:1;\n";
+    fs::write(dir.join("format"), format!("format:\n{COMMON}{body}\nprint fmt: \"\"\n")).unwrap();
+    let k = kernel(&root);
+    let fields = k.tracepoint_fields("xenum", "map_event").unwrap();
+    let _ = fs::remove_dir_all(&root);
+    assert_eq!(fields[0].enum_name.as_deref(), Some("bpf_map_type"));
+    assert_eq!(fields[1].enum_name, None);
+    let variants = k.enum_variants("bpf_map_type");
+    assert!(variants.contains(&(1, "BPF_MAP_TYPE_HASH".to_string())), "{variants:?}");
+    assert!(k.enum_variants("no_such_enum").is_empty());
+}

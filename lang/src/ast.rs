@@ -6,7 +6,9 @@ use crate::span::Span;
 
 mod attach;
 mod user;
+pub mod perf_event;
 pub use attach::{AttachKind, AttachPoint, Period, TcDir};
+pub use perf_event::PerfEventName;
 pub use user::{parse_usdt_arg, UsdtArg, UsdtLocation, UsdtSite, UserTarget};
 
 #[derive(Clone, Debug, PartialEq)]

@@ -53,6 +53,9 @@ pub struct TracepointField {
     pub size: u32,
     /// `__data_loc`: the field holds a u32 (offset | len << 16) to the data.
     pub data_loc: bool,
+    /// `enum NAME`: the enum the field's value is one of (its `ty` is an
+    /// integer); a map key of it prints the enumerator's name.
+    pub enum_name: Option<String>,
 }
 
 /// A kernel function's prototype from BTF (for `fentry`/`fexit` and to check
@@ -93,6 +96,12 @@ pub trait KernelTypes {
 
     /// Kernel functions matching a glob (for `kprobe:tcp_*`).
     fn match_functions(&self, pattern: &str) -> Vec<String>;
+
+    /// The enumerators of `enum NAME` (value, name), for printing a value of
+    /// it by name; empty when the enum is unknown.
+    fn enum_variants(&self, _enum_name: &str) -> Vec<(i64, String)> {
+        Vec::new()
+    }
 
     /// A kernel variable (`percpu_kaddr("runqueues")`): its BTF id and type.
     fn kernel_var(&self, _name: &str) -> Option<(u32, Type)> {
@@ -138,6 +147,11 @@ pub trait HostFacts {
     /// The USDT probe sites of `binary` whose provider and name match the globs.
     fn usdt_probes(&self, binary: &str, _provider: &str, _name: &str) -> Result<Vec<UsdtProbe>, String> {
         Err(format!("cannot read the USDT notes of '{binary}' here"))
+    }
+    /// The address /proc/kallsyms gives `name` (`kaddr("…")`): `Ok(None)`
+    /// when it lists no such symbol, `Err` when it cannot be read.
+    fn kernel_symbol_address(&self, _name: &str) -> Result<Option<u64>, String> {
+        Err("kernel symbols cannot be looked up here".into())
     }
 }
 

@@ -116,6 +116,62 @@ pub enum Rendered {
     /// `buf()`: the byte count (8 bytes), then `cap` bytes of data, printed
     /// with `\xNN` escapes by `%r`, in hex by `%rx`/`%rh`.
     Buffer { cap: u32 },
+    /// `kstack`/`ustack`: in 8 bytes, the stack id `bpf_get_stackid` gave
+    /// (low 32 bits, negative when the kernel took no stack) and, for a
+    /// user stack, the pid (high 32 bits) its addresses belong to; printed
+    /// as the stack's frames.
+    Stack(StackType),
+    /// `ksym(addr)`: an address (8 bytes), printed as the kernel symbol
+    /// holding it.
+    Ksym,
+    /// `usym(addr)`: an address, then the pid (16 bytes), printed as the
+    /// symbol holding it in that process.
+    Usym,
+    /// A map key read from a tracepoint field of type `enum NAME` (8 bytes),
+    /// printed as the enumerator's name (`SKB_DROP_REASON_NO_SOCKET`), or as
+    /// the number when no enumerator has that value.
+    EnumName { name: String, variants: Vec<(i64, String)> },
+}
+
+/// Which stack a [`Rendered::Stack`] holds and how it prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct StackType {
+    /// `ustack` (the user-space stack) rather than `kstack`.
+    pub user: bool,
+    pub mode: StackMode,
+    /// Frames kept (bpftrace's default 127).
+    pub limit: u32,
+}
+
+/// bpftrace's stack modes: how each frame prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StackMode {
+    /// `sym+offset`, indented.
+    Bpftrace,
+    /// A tab, the address in hex, then `sym+offset` (and the object for a
+    /// user frame), as `perf script` shows them.
+    Perf,
+    /// The address in hex only.
+    Raw,
+}
+
+impl StackMode {
+    pub fn from_name(name: &str) -> Option<StackMode> {
+        Some(match name {
+            "bpftrace" => StackMode::Bpftrace,
+            "perf" => StackMode::Perf,
+            "raw" => StackMode::Raw,
+            _ => return None,
+        })
+    }
+}
+
+impl StackType {
+    /// bpftrace's default depth, which is also the kernel's default
+    /// `kernel.perf_event_max_stack`.
+    pub const DEFAULT_LIMIT: u32 = 127;
+    /// The most frames bpftrace accepts.
+    pub const MAX_LIMIT: u32 = 1024;
 }
 
 /// Which clock a `strftime()` timestamp counts on, so userspace knows what
@@ -288,6 +344,10 @@ impl fmt::Display for Rendered {
             Rendered::Timestamp { .. } => write!(f, "timestamp"),
             Rendered::MacAddr => write!(f, "macaddr_t"),
             Rendered::Buffer { cap } => write!(f, "buffer[{cap}]"),
+            Rendered::Stack(s) => write!(f, "{}", if s.user { "ustack" } else { "kstack" }),
+            Rendered::Ksym => write!(f, "ksym_t"),
+            Rendered::Usym => write!(f, "usym_t"),
+            Rendered::EnumName { name, .. } => write!(f, "enum {name}"),
         }
     }
 }

@@ -15,21 +15,44 @@ const AF_INET6: u64 = 10;
 /// The strings `probe`/`func` values stand for: the value indexes
 /// `CompiledProgram::probe_names`. Kept behind this type so the encoding can
 /// change in one place.
+///
+/// It also carries what names stacks and symbols (the program's stack maps,
+/// the symbol tables), when the program has any.
 #[derive(Clone, Debug, Default)]
 pub struct ProbeNames {
     names: Vec<String>,
     /// The fields of printed structs and unions (they travel with the names:
     /// both are what user space needs to give a value's bytes meaning).
     records: flowtrace_lang::types::RecordLayouts,
+    symbols: Option<std::sync::Arc<crate::symbols::Symbolizer>>,
 }
 
 impl ProbeNames {
     pub fn of(compiled: &CompiledProgram) -> ProbeNames {
-        ProbeNames { names: compiled.probe_names.clone(), records: compiled.records.clone() }
+        ProbeNames { names: compiled.probe_names.clone(), records: compiled.records.clone(), symbols: None }
     }
 
     pub fn from_names(names: Vec<String>) -> ProbeNames {
-        ProbeNames { names, records: Default::default() }
+        ProbeNames { names, records: Default::default(), symbols: None }
+    }
+
+    /// With the stack maps among `fds` (indexed like `compiled.maps`) to
+    /// read stacks from; symbols are looked up lazily, on first use.
+    pub fn with_stacks(mut self, compiled: &CompiledProgram, fds: &[Option<std::os::fd::BorrowedFd<'_>>]) -> ProbeNames {
+        let mut stacks = std::collections::HashMap::new();
+        for (spec, fd) in compiled.maps.iter().zip(fds) {
+            if let (flowtrace_codegen::object::MapRole::Stacks { limit }, Some(fd)) = (&spec.role, fd) {
+                if let Ok(own) = fd.try_clone_to_owned() {
+                    stacks.insert(*limit, own);
+                }
+            }
+        }
+        self.symbols = Some(std::sync::Arc::new(crate::symbols::Symbolizer::new(stacks)));
+        self
+    }
+
+    fn symbols(&self) -> std::sync::Arc<crate::symbols::Symbolizer> {
+        self.symbols.clone().unwrap_or_default()
     }
 
     fn get(&self, v: u64) -> String {
@@ -79,7 +102,7 @@ pub fn value(ty: &Type, bytes: &[u8], probes: &ProbeNames) -> Value {
             _ => Value::Str(format!("<{} bytes of {}>", r.size, ty)),
         },
         Type::Agg(_) | Type::Void | Type::Args => Value::Tuple(Vec::new()),
-        Type::Rendered(r) => rendered(r, bytes),
+        Type::Rendered(r) => rendered(r, bytes, probes),
     }
 }
 
@@ -115,8 +138,21 @@ fn record(fields: &[flowtrace_lang::types::RecordField], bytes: &[u8], probes: &
 
 /// Values printed by their own rule (see `Rendered`): resolved to text
 /// here, when userspace handles them, as bpftrace does.
-fn rendered(r: &Rendered, bytes: &[u8]) -> Value {
+fn rendered(r: &Rendered, bytes: &[u8], probes: &ProbeNames) -> Value {
     match r {
+        Rendered::Stack(stack) => probes.symbols().stack(stack, u64_at(bytes, 0)),
+        Rendered::EnumName { variants, .. } => {
+            // The field's own width is at most 8 bytes; enums are 32-bit but
+            // for the rare enum64, so the low 32 bits decide.
+            let raw = u64_at(bytes, 0) as i64;
+            let v32 = raw as i32 as i64;
+            match variants.iter().find(|(v, _)| *v == raw || *v == v32 || *v == raw & 0xffff_ffff) {
+                Some((_, name)) => Value::Str(name.clone()),
+                None => Value::Int(v32),
+            }
+        }
+        Rendered::Ksym => Value::Str(probes.symbols().ksym_text(u64_at(bytes, 0), false)),
+        Rendered::Usym => Value::Str(probes.symbols().usym_text(u64_at(bytes, 0), u64_at(bytes, 8) as u32, false, false)),
         Rendered::Username => Value::Str(crate::output::names::user_name(u64_at(bytes, 0) as u32)),
         Rendered::Timestamp { format, clock } => {
             Value::Str(crate::output::time::format_timestamp(format, u64_at(bytes, 0), *clock))

@@ -19,6 +19,7 @@ pub mod output;
 pub mod pods;
 mod rawload;
 pub mod session;
+pub mod symbols;
 pub mod sys;
 mod sys_links;
 pub mod tc;

@@ -117,7 +117,8 @@ fn map_data(map: Map) -> Result<MapData, Map> {
         | Map::PerCpuHashMap(d)
         | Map::PerCpuLruHashMap(d)
         | Map::Array(d)
-        | Map::PerCpuArray(d) => Ok(d),
+        | Map::PerCpuArray(d)
+        | Map::StackTraceMap(d) => Ok(d),
         other => Err(other),
     }
 }
@@ -246,20 +247,23 @@ impl Loaded {
     /// The ring buffer becomes the event reader; the other maps are read
     /// with byte buffers.
     fn split_maps(compiled: &CompiledProgram, maps: Vec<Map>) -> Result<(Maps, Option<Events>), RuntimeError> {
-        let probes = ProbeNames::of(compiled);
         let mut data = Vec::with_capacity(maps.len());
-        let mut events = None;
+        let mut ring = None;
         for (spec, map) in compiled.maps.iter().zip(maps) {
             if matches!(spec.role, MapRole::Events) {
-                let ring = RingBuf::try_from(map)
-                    .map_err(|e| RuntimeError::Load(format!("ring buffer {}: {}", spec.name, attach::error_chain(&e))))?;
-                events = Some(Events::new(ring, compiled.events.clone(), probes.clone()));
+                ring = Some(
+                    RingBuf::try_from(map)
+                        .map_err(|e| RuntimeError::Load(format!("ring buffer {}: {}", spec.name, attach::error_chain(&e))))?,
+                );
                 data.push(None);
             } else {
                 let d = map_data(map).map_err(|m| RuntimeError::Load(format!("map {} has unexpected type {m:?}", spec.name)))?;
                 data.push(Some(d));
             }
         }
+        let fds: Vec<_> = data.iter().map(|d| d.as_ref().map(|d: &MapData| d.fd().as_fd())).collect();
+        let probes = ProbeNames::of(compiled).with_stacks(compiled, &fds);
+        let events = ring.map(|ring| Events::new(ring, compiled.events.clone(), probes.clone()));
         Ok((Maps::new(compiled.maps.clone(), data, probes)?, events))
     }
 

@@ -25,6 +25,10 @@ pub enum Value {
     Probe(String),
     /// `buf()`'s bytes: printed with `\\xNN` escapes (see `BufferForm`).
     Buffer(Vec<u8>),
+    /// `kstack`/`ustack`: one line per frame, innermost first. `padded`
+    /// frames (bpftrace mode) are indented where printed: 4 spaces in a map
+    /// key, 8 elsewhere; perf and raw mode lines are printed as they are.
+    Stack { frames: Vec<String>, padded: bool },
 }
 
 /// A map's value after merging every CPU's copy.

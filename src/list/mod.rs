@@ -183,7 +183,7 @@ fn args(details: &dyn Details, row: &Provider, line: &str) -> Vec<String> {
         // Only the return value is in reach at a kretprobe.
         K::Kretprobe => details.function_args(line, true, false).pop().into_iter().collect(),
         // Without debug info a user function's arguments have no names or types.
-        K::Begin | K::End | K::Interval | K::Tc | K::Uprobe | K::Uretprobe | K::Usdt => Vec::new(),
+        K::Begin | K::End | K::Interval | K::Profile | K::Software | K::Hardware | K::Tc | K::Uprobe | K::Uretprobe | K::Usdt => Vec::new(),
         // The context's fields (`ctx.task`, …): the iterator function's
         // parameters after `meta`, as bpftrace lists them.
         K::Iter => details.function_args(&format!("bpf_iter_{line}"), false, false).into_iter().skip(1).collect(),
@@ -232,7 +232,7 @@ fn targets(kernel: &dyn KernelTypes, target: Target, rest: &str, bare: bool) -> 
             .into_iter()
             .filter(|name| flowtrace_kernel::glob::glob_match(rest, name))
             .collect(),
-        Target::Nothing | Target::Interface => Vec::new(),
+        Target::Nothing | Target::Interface | Target::PerfEvent => Vec::new(),
     }
 }
 

@@ -134,7 +134,7 @@ fn attach_point(provider: &str, rest: &str, vocab: &dyn Vocabulary) -> Vec<Strin
         // is for `flowtrace -l 'iter:*'`).
         Target::Iterator => with(provider, ["task", "task_file", "task_vma", "tcp", "udp"].iter().map(|s| s.to_string()).collect()),
         // A path comes first: the shell's file completion is the better tool.
-        Target::Nothing | Target::UserFunction | Target::Usdt => Vec::new(),
+        Target::Nothing | Target::UserFunction | Target::Usdt | Target::PerfEvent => Vec::new(),
     }
 }
 

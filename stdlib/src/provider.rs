@@ -42,6 +42,9 @@ pub enum ProbeKind {
     Fentry,
     Fexit,
     Interval,
+    Profile,
+    Software,
+    Hardware,
     Tc,
     Uprobe,
     Uretprobe,
@@ -73,6 +76,9 @@ pub enum Target {
     /// `NAME`: a BPF iterator (`task`, `tcp`, …), one of the kernel's
     /// `bpf_iter_NAME` functions in BTF; no wildcards.
     Iterator,
+    /// `EVENT` or `EVENT:COUNT`: a perf event by bpftrace's name, sampled
+    /// every COUNT events (`flowtrace_lang::ast::perf_event`).
+    PerfEvent,
 }
 
 /// What `args.NAME` reads in a probe of this kind.
@@ -110,7 +116,7 @@ use Args as A;
 use ProbeKind as K;
 
 /// Every provider, in documentation order; [`ProbeKind::ALL`] follows it.
-pub const PROVIDERS: [Provider; 14] = [
+pub const PROVIDERS: [Provider; 17] = [
     row(K::Begin, "BEGIN", &["begin"], Target::Nothing, A::None, "once, before the other probes attach"),
     row(K::End, "END", &["end"], Target::Nothing, A::None, "once, after the other probes detach"),
     row(K::Kprobe, "kprobe", &["k"], Target::KernelFunction, A::None, "at a kernel function's entry").listed(),
@@ -120,6 +126,9 @@ pub const PROVIDERS: [Provider; 14] = [
     row(K::Fentry, "fentry", &["f", "kfunc"], Target::KernelFunction, A::FunctionParams, "at a kernel function's entry, BTF-typed"),
     row(K::Fexit, "fexit", &["fr", "kretfunc"], Target::KernelFunction, A::FunctionParams, "at a kernel function's return, BTF-typed"),
     row(K::Interval, "interval", &["i"], Target::Period, A::None, "every period, on one CPU"),
+    row(K::Profile, "profile", &["p"], Target::Period, A::None, "every period, on every CPU"),
+    row(K::Software, "software", &["s"], Target::PerfEvent, A::None, "every COUNT software events, on every CPU"),
+    row(K::Hardware, "hardware", &["h"], Target::PerfEvent, A::None, "every COUNT hardware events, on every CPU"),
     Provider { task_context: false, ..row(K::Tc, "tc", &[], Target::Interface, A::None, "for every packet on an interface") },
     row(K::Uprobe, "uprobe", &["u"], Target::UserFunction, A::None, "at a user-space function's entry (or an offset in it)"),
     row(K::Uretprobe, "uretprobe", &["ur"], Target::UserFunction, A::None, "at a user-space function's return"),
@@ -157,9 +166,6 @@ pub struct PlannedProvider {
 }
 
 pub const PLANNED: &[PlannedProvider] = &[
-    PlannedProvider { name: "profile", aliases: &["p"] },
-    PlannedProvider { name: "software", aliases: &["s"] },
-    PlannedProvider { name: "hardware", aliases: &["h"] },
     PlannedProvider { name: "watchpoint", aliases: &["w"] },
 ];
 
@@ -245,7 +251,7 @@ mod tests {
         for kind in ProbeKind::ALL {
             assert_eq!(PROVIDERS.iter().filter(|p| p.kind == *kind).count(), 1, "{kind:?}");
         }
-        assert_eq!(ProbeKind::ALL.len(), 14);
+        assert_eq!(ProbeKind::ALL.len(), 17);
         let mut seen = HashSet::new();
         for name in provider_names() {
             assert!(seen.insert(name), "{name} names two providers");
@@ -269,7 +275,8 @@ mod tests {
             }
         }
         assert_eq!(provider("ur").map(|p| p.name), Some("uretprobe"));
-        assert_eq!(planned_provider("h").map(|p| p.name), Some("hardware"));
+        assert_eq!(planned_provider("w").map(|p| p.name), Some("watchpoint"));
+        assert_eq!(provider("h").map(|p| p.kind), Some(ProbeKind::Hardware));
     }
 
     #[test]

@@ -1,21 +1,22 @@
-//! Stacks and symbols. Stacks and symbol names are registered so the names
-//! resolve and the message can say they are planned, rather than "unknown
-//! function"; `percpu_kaddr` works (bpf_this_cpu_ptr / bpf_per_cpu_ptr).
+//! Stacks and symbols: `kstack`/`ustack` (a `bpf_get_stackid` id, printed
+//! as the stack's frames), `ksym`/`usym` (an address printed as its symbol),
+//! `kaddr` (a kernel symbol's address, looked up when the script compiles)
+//! and `percpu_kaddr` (bpf_this_cpu_ptr / bpf_per_cpu_ptr). Checked in
+//! `lang/src/check/calls_rendered.rs`, lowered in `codegen/src/lower/stacks.rs`,
+//! resolved in `runtime/src/symbols/`.
 
 use crate::registry::{FuncInfo, FuncRole};
 use crate::Func;
 
-const LATER: Option<&str> = Some("not supported by flowtrace yet");
-
 macro_rules! sym {
     ($variant:ident, $name:literal, $min:literal, $max:literal, $sig:literal, $doc:literal) => {
-        FuncInfo::of(Func::$variant, $name, ($min, $max), FuncRole::Value, $sig, $doc, LATER)
+        FuncInfo::of(Func::$variant, $name, ($min, $max), FuncRole::Value, $sig, $doc, None)
     };
 }
 
 pub(crate) const FUNCS: &[FuncInfo] = &[
-    sym!(Kstack, "kstack", 0, 2, "kstack([int limit])", "kernel stack trace"),
-    sym!(Ustack, "ustack", 0, 2, "ustack([int limit])", "user stack trace"),
+    sym!(Kstack, "kstack", 0, 2, "kstack([mode] [, int limit])", "kernel stack trace; mode is bpftrace, perf or raw"),
+    sym!(Ustack, "ustack", 0, 2, "ustack([mode] [, int limit])", "user stack trace; mode is bpftrace, perf or raw"),
     sym!(Ksym, "ksym", 1, 1, "ksym(int addr)", "kernel symbol name of an address"),
     sym!(Usym, "usym", 1, 1, "usym(int addr)", "user symbol name of an address"),
     sym!(Kaddr, "kaddr", 1, 1, "uint64 kaddr(string name)", "address of a kernel symbol"),

@@ -47,6 +47,7 @@ fn providers() -> String {
             Target::UserFunction => "`BINARY:FUNC`, `BINARY:FUNC+OFF`, `BINARY:0xADDR` (`func` is FUNC)",
             Target::Usdt => "`BINARY:PROVIDER:NAME` or `BINARY:NAME`",
             Target::Iterator => "`NAME` (`task`, `tcp`, …; fields `ctx.NAME`)",
+            Target::PerfEvent => "`EVENT` or `EVENT:COUNT`",
         };
         let args = match p.args {
             Args::None => "—",
@@ -58,7 +59,7 @@ fn providers() -> String {
             Target::UserFunction | Target::Usdt => "with its name and binary",
             _ => "with its name",
         };
-        let listed = if matches!(p.target, Target::Nothing | Target::Period | Target::Interface) { "no" } else { listed };
+        let listed = if matches!(p.target, Target::Nothing | Target::Period | Target::Interface | Target::PerfEvent) { "no" } else { listed };
         let _ = writeln!(out, "| `{}` | {} | {} | {target} | {args} | {listed} |", p.name, aliases.join(", "), p.doc);
     }
     out

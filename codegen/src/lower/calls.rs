@@ -58,7 +58,12 @@ impl Lowerer<'_> {
                 Ok(Val::Scalar(self.scalar(v)?))
             }
             // The address itself; userspace turns it into a symbol by type.
-            Func::Ksym | Func::Usym => {
+            Func::Usym => {
+                let [a] = args else { return Err(arity(e, "usym(addr)")) };
+                self.usym(a)
+            }
+            Func::Kstack | Func::Ustack => self.stack(e),
+            Func::Ksym => {
                 let [a] = args else { return Err(arity(e, "ksym(addr)")) };
                 let v = self.expr(a)?;
                 Ok(Val::Scalar(self.scalar(v)?))
@@ -80,9 +85,8 @@ impl Lowerer<'_> {
             Func::Strcontains => self.str_contains(args, e),
             Func::Path => self.d_path(args, e),
             Func::PercpuKaddr => self.percpu_kaddr(args, e),
-            Func::Kstack
-            | Func::Ustack
-            | Func::Kaddr
+            // A constant by now: the checker looked the address up.
+            Func::Kaddr
             | Func::Tseries
             | Func::Offsetof
             | Func::Pton

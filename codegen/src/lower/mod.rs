@@ -20,6 +20,7 @@ pub mod packet;
 pub mod percpu;
 mod packet_parse;
 pub mod shared_key;
+mod stacks;
 pub mod stmt;
 mod tseries;
 #[cfg(test)]
@@ -72,6 +73,9 @@ pub struct Globals {
     /// The fused aggregation groups, and the BPF map of each.
     pub fuse: crate::fuse::FusePlan,
     pub fused_storage: Vec<MapRef>,
+    /// max_entries of the stack maps: `--map-keys`, as bpftrace sizes
+    /// its stack maps like its other maps.
+    pub stack_entries: u32,
 }
 
 impl Globals {
@@ -95,6 +99,7 @@ impl Globals {
             printf_wake_bytes: crate::compile::printf_wake_bytes(crate::compile::CompileOptions::default().ringbuf_bytes),
             fuse: Default::default(),
             fused_storage: Vec::new(),
+            stack_entries: 4096,
         }
     }
 

@@ -7,6 +7,7 @@
 //! variants to find out.
 
 use super::user::{UserTarget, UsdtSite};
+use super::perf_event::PerfEventName;
 use crate::span::Span;
 use flowtrace_stdlib::provider::Provider;
 use flowtrace_stdlib::ProbeKind;
@@ -38,6 +39,12 @@ pub enum AttachKind {
     Fexit { module: Option<String>, func: String },
     /// `interval:s:N`, `interval:ms:N`, `interval:us:N`, `interval:hz:N`, `interval:1s`, `i:…`.
     Interval { period: Period },
+    /// `profile:hz:N` (also `s`, `ms`, `us`), `p:…`: on every CPU.
+    Profile { period: Period },
+    /// `software:EVENT[:COUNT]`, `s:…`: every COUNT events, on every CPU.
+    Software { event: &'static PerfEventName, count: u64 },
+    /// `hardware:EVENT[:COUNT]`, `h:…`: every COUNT events, on every CPU.
+    Hardware { event: &'static PerfEventName, count: u64 },
     /// flowtrace's own `tc:IFACE:ingress` / `tc:IFACE:egress`; IFACE may be a glob.
     Tc { iface: String, dir: TcDir },
     /// `uprobe:BINARY:FUNC[+OFF]`, `u:BINARY:0xADDR`. BINARY is a path, or a
@@ -99,6 +106,9 @@ impl AttachKind {
             AttachKind::Fentry { .. } => ProbeKind::Fentry,
             AttachKind::Fexit { .. } => ProbeKind::Fexit,
             AttachKind::Interval { .. } => ProbeKind::Interval,
+            AttachKind::Profile { .. } => ProbeKind::Profile,
+            AttachKind::Software { .. } => ProbeKind::Software,
+            AttachKind::Hardware { .. } => ProbeKind::Hardware,
             AttachKind::Tc { .. } => ProbeKind::Tc,
             AttachKind::Uprobe { .. } => ProbeKind::Uprobe,
             AttachKind::Uretprobe { .. } => ProbeKind::Uretprobe,
@@ -238,6 +248,11 @@ impl AttachKind {
             AttachKind::RawTracepoint { name } => Some(name.clone()),
             AttachKind::Interval { period: Period::Nanos(n) } => Some(format!("ns:{n}")),
             AttachKind::Interval { period: Period::Hz(hz) } => Some(format!("hz:{hz}")),
+            AttachKind::Profile { period: Period::Nanos(n) } => Some(format!("ns:{n}")),
+            AttachKind::Profile { period: Period::Hz(hz) } => Some(format!("hz:{hz}")),
+            AttachKind::Software { event, count } | AttachKind::Hardware { event, count } => {
+                Some(format!("{}:{count}", event.name))
+            }
             AttachKind::Tc { iface, dir } => Some(format!("{iface}:{}", dir.name())),
             AttachKind::Uprobe { binary, target } | AttachKind::Uretprobe { binary, target } => {
                 Some(format!("{binary}:{}", target.text()))
@@ -278,7 +293,7 @@ impl AttachPoint {
         match (&self.kind, self.kind.target()) {
             // The period as written (`interval:ms:1000` is not `interval:s:1`),
             // as bpftrace shows it.
-            (AttachKind::Interval { .. }, _) => match self.raw.split_once(':') {
+            (AttachKind::Interval { .. } | AttachKind::Profile { .. }, _) => match self.raw.split_once(':') {
                 Some((_, period)) => format!("{provider}:{period}"),
                 None => self.raw.clone(),
             },
@@ -340,6 +355,9 @@ mod tests {
             AttachKind::Fentry { module: None, func: "f".into() },
             AttachKind::Fexit { module: None, func: "f".into() },
             AttachKind::Interval { period: Period::Hz(1) },
+            AttachKind::Profile { period: Period::Hz(99) },
+            AttachKind::Software { event: &crate::ast::perf_event::SOFTWARE[0], count: 1 },
+            AttachKind::Hardware { event: &crate::ast::perf_event::HARDWARE[0], count: 1 },
             AttachKind::Tc { iface: "lo".into(), dir: TcDir::Ingress },
             AttachKind::Uprobe { binary: "/b".into(), target: UserTarget::Address(1) },
             AttachKind::Uretprobe { binary: "/b".into(), target: UserTarget::Address(1) },

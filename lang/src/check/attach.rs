@@ -59,7 +59,7 @@ impl Checker<'_> {
                 }
                 found.into_iter().map(|(category, name)| AttachKind::Tracepoint { category, name }).collect()
             }
-            AttachKind::Interval { period } => {
+            AttachKind::Interval { period } | AttachKind::Profile { period } => {
                 let nanos = match period {
                     Period::Nanos(n) => *n,
                     Period::Hz(0) => 0,

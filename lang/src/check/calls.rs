@@ -147,7 +147,7 @@ impl Checker<'_> {
         Some(TExpr { kind: TExprKind::Call { func: Func::Delete, args: vec![target] }, ty: Type::Bool, span })
     }
 
-    fn value_call(&mut self, info: &FuncInfo, args: &[Expr], span: Span) -> Option<TExpr> {
+    pub(super) fn value_call(&mut self, info: &FuncInfo, args: &[Expr], span: Span) -> Option<TExpr> {
         let call = |func: Func, args: Vec<TExpr>, ty: Type| Some(TExpr { kind: TExprKind::Call { func, args }, ty, span });
         match info.func {
             Func::Sizeof => self.size_of(&args[0], span),
@@ -201,6 +201,9 @@ impl Checker<'_> {
             Func::Strftime => self.strftime(args, span),
             Func::Macaddr => self.macaddr(&args[0], span),
             Func::Buf => self.buf(args, span),
+            Func::Kstack | Func::Ustack => self.stack(info.func, args, span),
+            Func::Ksym | Func::Usym => self.symbol(info.func, &args[0], span),
+            Func::Kaddr => self.kaddr(&args[0], span),
             _ => None,
         }
     }

@@ -1,11 +1,12 @@
 //! Calls whose values userspace prints by a rule of its own
-//! ([`Rendered`]): `strftime`, `macaddr`, `buf`.
+//! ([`Rendered`]): `strftime`, `macaddr`, `buf`, `kstack`/`ustack`, `ksym`/`usym`;
+//! and `kaddr`.
 
 use super::Checker;
 use crate::ast::{Expr, ExprKind};
 use crate::span::Span;
 use crate::typed::{TExpr, TExprKind};
-use crate::types::{Rendered, TimestampClock, Type};
+use crate::types::{Rendered, StackMode, StackType, TimestampClock, Type};
 use flowtrace_stdlib::time::Clock;
 use flowtrace_stdlib::Func;
 
@@ -94,5 +95,67 @@ fn clock_of(e: &Expr) -> Option<Clock> {
             _ => Some(Clock::Boot),
         },
         _ => None,
+    }
+}
+
+/// `kstack(…)`/`ustack(…)`'s arguments: an optional mode, then an optional
+/// depth (bpftrace's order), both constants.
+impl Checker<'_> {
+    pub(super) fn stack(&mut self, func: Func, args: &[Expr], span: Span) -> Option<TExpr> {
+        let name = if func == Func::Ustack { "ustack" } else { "kstack" };
+        let mut stack = StackType { user: func == Func::Ustack, mode: StackMode::Bpftrace, limit: StackType::DEFAULT_LIMIT };
+        let mut rest = args;
+        if let Some(Expr { kind: ExprKind::Ident(mode), span: at }) = rest.first() {
+            let Some(m) = StackMode::from_name(mode) else {
+                let hint = crate::diag::did_you_mean_hint(mode, ["bpftrace", "perf", "raw"]);
+                self.error_hint(*at, format!("unknown stack mode '{mode}'"), hint.or(Some("modes: bpftrace, perf, raw".into())));
+                return None;
+            };
+            stack.mode = m;
+            rest = &rest[1..];
+        }
+        match rest {
+            [] => {}
+            [limit] => {
+                let n = self.const_int(limit, &format!("{name}()'s limit"))?;
+                if n < 1 || n > i64::from(StackType::MAX_LIMIT) {
+                    let message = format!("{name}()'s limit must be between 1 and {}, not {n}", StackType::MAX_LIMIT);
+                    self.error(limit.span, message);
+                    return None;
+                }
+                stack.limit = n as u32;
+            }
+            [_, extra, ..] => {
+                self.error_hint(extra.span, format!("{name}() takes a mode and a limit"), Some(format!("e.g. {name}(perf, 10)")));
+                return None;
+            }
+        }
+        let ty = Type::Rendered(Rendered::Stack(stack));
+        Some(TExpr { kind: TExprKind::Call { func, args: Vec::new() }, ty, span })
+    }
+
+    /// `ksym(addr)`/`usym(addr)`: the address, named in userspace.
+    pub(super) fn symbol(&mut self, func: Func, arg: &Expr, span: Span) -> Option<TExpr> {
+        let name = if func == Func::Usym { "usym" } else { "ksym" };
+        let addr = self.int_arg(arg, name)?;
+        let ty = Type::Rendered(if func == Func::Usym { Rendered::Usym } else { Rendered::Ksym });
+        Some(TExpr { kind: TExprKind::Call { func, args: vec![addr] }, ty, span })
+    }
+
+    /// `kaddr("name")`: the symbol's address from /proc/kallsyms, a
+    /// constant by the time the program is built (as in bpftrace).
+    pub(super) fn kaddr(&mut self, arg: &Expr, span: Span) -> Option<TExpr> {
+        let name = self.literal_string(arg, "kaddr()'s symbol name")?;
+        match self.kernel.host().kernel_symbol_address(&name) {
+            Ok(Some(addr)) => Some(TExpr { kind: TExprKind::Int(addr), ty: Type::U64, span }),
+            Ok(None) => {
+                self.error(arg.span, format!("kaddr(): no kernel symbol '{name}' in /proc/kallsyms"));
+                None
+            }
+            Err(reason) => {
+                self.error(arg.span, format!("kaddr(): cannot look up '{name}': {reason}"));
+                None
+            }
+        }
     }
 }

@@ -211,6 +211,7 @@ impl Checker<'_> {
         if failed {
             return None;
         }
+        let keys: Vec<TExpr> = keys.into_iter().map(|k| self.enum_key(k)).collect();
         let mut types = Vec::new();
         for k in &keys {
             match key_type(&k.ty) {
@@ -232,6 +233,21 @@ impl Checker<'_> {
             _ => Some(TExpr { kind: TExprKind::Tuple(keys), ty: Type::Tuple(types), span: key_span }),
         };
         Some((id, key))
+    }
+
+    /// A tracepoint field of type `enum NAME` as a key prints by name
+    /// (`@[args.reason]` shows `SKB_DROP_REASON_NO_SOCKET`): the key keeps
+    /// the value, its type says how to print it.
+    fn enum_key(&mut self, key: TExpr) -> TExpr {
+        let TExprKind::TracepointArg { offset, .. } = key.kind else { return key };
+        let field = self.scope().tp_fields.as_ref().and_then(|fs| fs.iter().find(|f| f.offset == offset).cloned());
+        let Some(name) = field.and_then(|f| f.enum_name) else { return key };
+        let variants = self.kernel.enum_variants(&name);
+        if variants.is_empty() {
+            return key;
+        }
+        let (span, ty) = (key.span, Type::Rendered(crate::types::Rendered::EnumName { name, variants }));
+        TExpr { kind: TExprKind::Cast { expr: Box::new(key) }, ty, span }
     }
 
     /// A tuple-typed variable (or element of one) given as the key of a map

@@ -42,6 +42,10 @@ impl Checker<'_> {
             return Some(TExpr { kind: TExprKind::Int(c.value as u64), ty: Type::I64, span });
         }
         if let Some(f) = flowtrace_stdlib::lookup_func(name) {
+            // `kstack` and `ustack` are also variables: the call without arguments.
+            if matches!(f.func, flowtrace_stdlib::Func::Kstack | flowtrace_stdlib::Func::Ustack) {
+                return self.value_call(f, &[], span);
+            }
             let message = match f.unsupported {
                 Some(reason) => format!("'{name}' is {reason}"),
                 None => format!("'{name}' is a function: call it as {}", f.signature),

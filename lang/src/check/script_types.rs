@@ -264,6 +264,17 @@ impl KernelTypes for ScriptTypes<'_> {
         self.kernel.kernel_var(name)
     }
 
+    fn enum_variants(&self, enum_name: &str) -> Vec<(i64, String)> {
+        // A script's own `enum NAME { … }` names its values first.
+        let own: Vec<(i64, String)> =
+            self.constants.iter().filter(|c| c.enum_name == enum_name).map(|c| (c.value, c.name.clone())).collect();
+        if own.is_empty() {
+            self.kernel.enum_variants(enum_name)
+        } else {
+            own
+        }
+    }
+
     fn host(&self) -> &dyn crate::kernel::HostFacts {
         self.kernel.host()
     }

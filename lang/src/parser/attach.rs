@@ -2,6 +2,7 @@
 //! so that each mistake gets its own message and hint.
 
 use super::literal::parse_int;
+use crate::ast::perf_event::{self, PerfEventName};
 use crate::ast::{AttachKind, AttachPoint, Period, TcDir, UserTarget};
 use crate::diag::{did_you_mean_hint, Diagnostic};
 use crate::span::Span;
@@ -51,7 +52,16 @@ pub(crate) fn parse_attach_point(raw: &str, span: Span) -> Result<AttachPoint, D
             [name] => AttachKind::RawTracepoint { name: name_part(name, "tracepoint name")? },
             _ => return Err(shape(span, canonical, &format!("'{canonical}:NAME'"))),
         },
-        ProbeKind::Interval => AttachKind::Interval { period: interval(provider, args, span)? },
+        ProbeKind::Interval => AttachKind::Interval { period: interval(provider, args, span, canonical)? },
+        ProbeKind::Profile => AttachKind::Profile { period: interval(provider, args, span, canonical)? },
+        ProbeKind::Software => {
+            let (event, count) = perf_event(provider, args, span, canonical, perf_event::SOFTWARE)?;
+            AttachKind::Software { event, count }
+        }
+        ProbeKind::Hardware => {
+            let (event, count) = perf_event(provider, args, span, canonical, perf_event::HARDWARE)?;
+            AttachKind::Hardware { event, count }
+        }
         ProbeKind::Tc => tc(args, span)?,
         ProbeKind::Uprobe => {
             let (binary, target) = user_function(provider, args, canonical)?;
@@ -176,9 +186,12 @@ fn tracepoint(provider: &Part, args: &[Part]) -> Result<AttachKind, Diagnostic> 
     }
 }
 
-/// `interval:s:N` (also `ms`, `us`, `hz`) or `interval:N<unit>` / `interval:N` (nanoseconds).
-fn interval(provider: &Part, args: &[Part], span: Span) -> Result<Period, Diagnostic> {
-    let hint = "write it as 'interval:s:N', 'interval:ms:N', 'interval:us:N', 'interval:hz:N' or 'interval:1s'";
+/// `interval:s:N` (also `ms`, `us`, `hz`) or `interval:N<unit>` / `interval:N` (nanoseconds);
+/// `profile:` periods alike.
+fn interval(provider: &Part, args: &[Part], span: Span, canonical: &str) -> Result<Period, Diagnostic> {
+    let p = canonical;
+    let hint = format!("write it as '{p}:s:N', '{p}:ms:N', '{p}:us:N', '{p}:hz:N' or '{p}:1s'");
+    let hint = hint.as_str();
     let period = match args {
         [unit, count] => {
             // The unit is already given: `interval:s:5ms` is a mistake.
@@ -205,11 +218,45 @@ fn interval(provider: &Part, args: &[Part], span: Span) -> Result<Period, Diagno
             Some(rate) => Period::Hz(interval_count(&Part { text: rate, span: spec.span })?),
             None => Period::Nanos(interval_count(spec)?),
         },
-        [] => return Err(Diagnostic::error(provider.span, "'interval' needs a period").with_hint(hint)),
-        _ => return Err(shape(span, "interval", "'interval:s:N' or 'interval:1s'")),
+        [] => return Err(Diagnostic::error(provider.span, format!("'{p}' needs a period")).with_hint(hint)),
+        _ => return Err(shape(span, p, &format!("'{p}:s:N' or '{p}:1s'"))),
     };
     let last = args.last().map_or(span, |p| p.span);
     nonzero(period, last)
+}
+
+/// `software:EVENT[:COUNT]` / `hardware:EVENT[:COUNT]`: an event of
+/// `table` by name or alias; without COUNT, bpftrace's default for it.
+fn perf_event(
+    provider: &Part,
+    args: &[Part],
+    span: Span,
+    canonical: &str,
+    table: &'static [PerfEventName],
+) -> Result<(&'static PerfEventName, u64), Diagnostic> {
+    let form = format!("'{canonical}:EVENT' or '{canonical}:EVENT:COUNT', e.g. '{canonical}:{}:1000'", table[0].name);
+    let (name, count) = match args {
+        [name] => (name, None),
+        [name, count] => (name, Some(count)),
+        [] => return Err(Diagnostic::error(provider.span, format!("'{canonical}' needs an event name")).with_hint(format!("write it as {form}"))),
+        _ => return Err(shape(span, canonical, &form)),
+    };
+    let Some(event) = perf_event::lookup(table, name.text) else {
+        let mut diag = Diagnostic::error(name.span, format!("unknown {canonical} event '{}'", name.text));
+        if let Some(hint) = did_you_mean_hint(name.text, perf_event::names(table)) {
+            diag = diag.with_hint(hint);
+        }
+        let all: Vec<&str> = perf_event::names(table).collect();
+        return Err(diag.with_hint(format!("{canonical} events: {}", all.join(", "))));
+    };
+    let count = match count {
+        None => event.default_count,
+        Some(part) => interval_count(part)?,
+    };
+    if count == 0 {
+        return Err(Diagnostic::error(args[1].span, "the count must be greater than zero"));
+    }
+    Ok((event, count))
 }
 
 fn interval_count(part: &Part) -> Result<u64, Diagnostic> {
@@ -371,6 +418,23 @@ mod tests {
         assert_eq!(nanos("interval:100ms"), Period::Nanos(100_000_000));
         assert_eq!(nanos("interval:5hz"), Period::Hz(5));
         assert_eq!(nanos("interval:1000"), Period::Nanos(1000));
+        assert_eq!(kind("profile:hz:99"), AttachKind::Profile { period: Period::Hz(99) });
+        assert_eq!(kind("p:ms:10"), AttachKind::Profile { period: Period::Nanos(10_000_000) });
+    }
+
+    #[test]
+    fn perf_event_forms() {
+        let sw = |name| perf_event::lookup(perf_event::SOFTWARE, name).unwrap();
+        let hw = |name| perf_event::lookup(perf_event::HARDWARE, name).unwrap();
+        assert_eq!(kind("software:cpu-clock:100000"), AttachKind::Software { event: sw("cpu-clock"), count: 100_000 });
+        assert_eq!(kind("s:cs"), AttachKind::Software { event: sw("context-switches"), count: 1000 });
+        assert_eq!(kind("h:cycles:5"), AttachKind::Hardware { event: hw("cpu-cycles"), count: 5 });
+        let e = error("software:cpu-clok:1");
+        assert_eq!((e.message.as_str(), e.span), ("unknown software event 'cpu-clok'", Span::new(9, 17)));
+        assert_eq!(e.hints[0], "did you mean 'cpu-clock'?");
+        assert_eq!(error("hardware:cycles:0").span, Span::new(16, 17));
+        assert_eq!(error("software").message, "'software' needs an event name");
+        assert_eq!(error("profile").message, "'profile' needs a period");
     }
 
     #[test]
@@ -382,7 +446,7 @@ mod tests {
         assert_eq!(
             e.hints[1],
             "valid providers: BEGIN, END, kprobe (k), kretprobe (kr), tracepoint (t), rawtracepoint (rt), \
-             fentry (f, kfunc), fexit (fr, kretfunc), interval (i), tc, uprobe (u), uretprobe (ur), usdt (U), iter (it)"
+             fentry (f, kfunc), fexit (fr, kretfunc), interval (i), profile (p), software (s), hardware (h), tc, uprobe (u), uretprobe (ur), usdt (U), iter (it)"
         );
         assert_eq!(error("iter:task:pinned").message, "pinning an iterator ('iter:NAME:PIN') is not supported by flowtrace");
         assert_eq!(error("iter:t*").span, Span::new(5, 7));

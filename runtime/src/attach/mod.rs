@@ -70,6 +70,8 @@ pub(crate) enum Link {
     /// A tracepoint attached by flowtrace itself (link and perf event kept).
     Tracepoint(detach::PerfPair),
     PerfEvent(aya::programs::perf_event::PerfEventLink),
+    /// One perf event per online CPU (`profile:`, `software:`, `hardware:`).
+    PerfEvents(Vec<aya::programs::perf_event::PerfEventLink>),
     KProbe(aya::programs::kprobe::KProbeLink),
     RawTracePoint(aya::programs::raw_trace_point::RawTracePointLink),
     FEntry(aya::programs::fentry::FEntryLink),

@@ -61,6 +61,10 @@ impl Formatter for Json {
         format!("{{\"type\": \"lost_events\", \"data\": {{\"events\": {n}}}}}\n")
     }
 
+    fn stacks_lost(&self, n: u64) -> String {
+        format!("{{\"type\": \"stacks_lost\", \"data\": {{\"stacks\": {n}}}}}\n")
+    }
+
     fn map_full(&self, map: &MapSnapshot) -> String {
         format!(
             "{{\"type\": \"map_full\", \"data\": {{{}: {{\"dropped\": {}, \"max_entries\": {}}}}}}}\n",
@@ -162,7 +166,7 @@ pub fn value_json(v: &Value) -> String {
         Value::Int(_) | Value::UInt(_) | Value::Bool(_) => value_text(v),
         // A number in JSON, as the other integers.
         Value::Ptr(p) => p.to_string(),
-        Value::Str(_) | Value::Probe(_) | Value::Inet(_) | Value::Buffer(_) => quote(&value_text(v)),
+        Value::Str(_) | Value::Probe(_) | Value::Inet(_) | Value::Buffer(_) | Value::Stack { .. } => quote(&value_text(v)),
         // bpftrace writes tuples without spaces: [1,"x"].
         Value::Tuple(items) | Value::Array(items) => format!("[{}]", items.iter().map(value_json).collect::<Vec<_>>().join(",")),
         Value::Record(fields) => {

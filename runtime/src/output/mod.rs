@@ -47,6 +47,9 @@ pub trait Formatter {
     fn map_full(&self, map: &MapSnapshot) -> String;
     /// Our addition: keys an LRU map evicted to make room (silent in the kernel).
     fn map_evicted(&self, map: &MapSnapshot) -> String;
+    /// Our addition: `kstack`/`ustack` the kernel did not record (bpftrace
+    /// prints those stacks empty, silently).
+    fn stacks_lost(&self, n: u64) -> String;
     /// What comes before the maps printed at exit.
     fn exit_banner(&self) -> String;
 }
@@ -141,6 +144,11 @@ impl<W: Write> Printer<W> {
 
     pub fn lost_events(&mut self, n: u64) -> io::Result<()> {
         let s = self.formatter.lost_events(n);
+        self.emit(&s)
+    }
+
+    pub fn stacks_lost(&mut self, n: u64) -> io::Result<()> {
+        let s = self.formatter.stacks_lost(n);
         self.emit(&s)
     }
 

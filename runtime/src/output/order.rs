@@ -110,6 +110,7 @@ pub fn compare_values(a: &Value, b: &Value) -> Ordering {
         (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
         (Value::Inet(x), Value::Inet(y)) => x.cmp(y),
         (Value::Buffer(x), Value::Buffer(y)) => x.cmp(y),
+        (Value::Stack { frames: x, .. }, Value::Stack { frames: y, .. }) => x.cmp(y),
         (Value::Tuple(x), Value::Tuple(y)) | (Value::Array(x), Value::Array(y)) => x
             .iter()
             .zip(y)
@@ -139,6 +140,7 @@ fn rank(v: &Value) -> u8 {
         Value::Buffer(_) => 6,
         Value::Array(_) => 7,
         Value::Record(_) => 8,
+        Value::Stack { .. } => 9,
     }
 }
 

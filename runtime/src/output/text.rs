@@ -69,6 +69,10 @@ impl Formatter for Text {
         )
     }
 
+    fn stacks_lost(&self, n: u64) -> String {
+        format!("{n} stacks not recorded (printed empty): stack map full or a hash collision; raise --map-keys\n")
+    }
+
     fn map_evicted(&self, map: &MapSnapshot) -> String {
         format!("{}: {} entries evicted (LRU, {} keys); raise the lruhash size\n", map.name, map.evicted, map.max_entries)
     }
@@ -165,8 +169,17 @@ pub(crate) fn key_text(key: Option<&Value>) -> String {
 /// The text of each key expression (a tuple key is several keys).
 pub(crate) fn key_parts(key: &Value) -> Vec<String> {
     match key {
-        Value::Tuple(parts) => parts.iter().map(value_text).collect(),
-        single => vec![value_text(single)],
+        Value::Tuple(parts) => parts.iter().map(key_part).collect(),
+        single => vec![key_part(single)],
+    }
+}
+
+/// A key expression's text: a stack is indented by 4 in a key, by 8
+/// elsewhere, as bpftrace prints them.
+fn key_part(v: &Value) -> String {
+    match v {
+        Value::Stack { frames, padded } => stack_text(frames, *padded, 4),
+        other => value_text(other),
     }
 }
 
@@ -181,6 +194,7 @@ pub fn value_text(v: &Value) -> String {
         Value::Str(s) | Value::Probe(s) => s.clone(),
         Value::Inet(addr) => inet_text(addr),
         Value::Buffer(bytes) => flowtrace_stdlib::printf::BufferForm::Escaped.render(bytes),
+        Value::Stack { frames, padded } => stack_text(frames, *padded, 8),
         Value::Tuple(items) => {
             let parts: Vec<String> = items.iter().map(value_text).collect();
             format!("({})", parts.join(", "))
@@ -193,6 +207,21 @@ pub fn value_text(v: &Value) -> String {
             format!("{{ {} }}", parts.join(", "))
         }
     }
+}
+
+/// A stack as bpftrace prints one: a newline, then each frame on a line of
+/// its own (bpftrace-mode frames indented by `indent`); an empty stack (one
+/// the kernel did not record) prints as nothing at all.
+pub fn stack_text(frames: &[String], padded: bool, indent: usize) -> String {
+    if frames.is_empty() {
+        return String::new();
+    }
+    let pad = if padded { " ".repeat(indent) } else { String::new() };
+    let mut out = String::from("\n");
+    for frame in frames {
+        let _ = writeln!(out, "{pad}{frame}");
+    }
+    out
 }
 
 /// An address as glibc's `inet_ntop` (which bpftrace uses) writes it. Unlike

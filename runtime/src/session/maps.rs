@@ -112,7 +112,8 @@ impl SessionMaps {
                 part.storage = at[part.storage as usize];
             }
         }
-        Maps::from_fds(specs, fds, ProbeNames::of(compiled))
+        let stack_fds: Vec<_> = fresh.iter().map(|f| f.as_ref().map(|fd| fd.as_fd())).collect();
+        Maps::from_fds(specs, fds, ProbeNames::of(compiled).with_stacks(compiled, &stack_fds))
     }
 
     /// Installs `view`, returning the one it replaces.
@@ -211,6 +212,11 @@ impl SessionMaps {
     /// `for` ranges cut short at the round cap, over every entry.
     pub fn loops_cut(&self) -> u64 {
         self.stats_sum(|names| Some(flowtrace_codegen::object::stats_loops_cut_slot(names.len() as u32)))
+    }
+
+    /// `kstack`/`ustack` that `bpf_get_stackid` failed to record, over every entry.
+    pub fn stacks_lost(&self) -> u64 {
+        self.stats_sum(|names| Some(flowtrace_codegen::object::stats_stacks_lost_slot(names.len() as u32)))
     }
 
     /// Sum over the entries' stats maps of one slot each (`slot` of the

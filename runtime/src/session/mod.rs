@@ -100,6 +100,8 @@ pub struct Final {
     pub lost_events: u64,
     /// `for` ranges stopped at the round cap (1024) before their end.
     pub loops_cut: u64,
+    /// `kstack`/`ustack` the kernel could not record.
+    pub stacks_lost: u64,
 }
 
 struct Entry {
@@ -253,7 +255,9 @@ impl<S: EventSink> Session<S> {
         // Records are decoded against the new table and maps from now on;
         // the old ones come back if the entry is not kept.
         let view = self.maps.view_of(compiled, &fresh)?;
-        let old_view = self.install(Some(view), compiled.events.clone(), ProbeNames::of(compiled));
+        let stack_fds: Vec<_> = fresh.iter().map(|f| f.as_ref().map(|fd| fd.as_fd())).collect();
+        let probes = ProbeNames::of(compiled).with_stacks(compiled, &stack_fds);
+        let old_view = self.install(Some(view), compiled.events.clone(), probes);
         let started = match run {
             Run::Once => loaded.run_begin(),
             Run::Attach => loaded.run_begin().and_then(|()| loaded.attach_all()),
@@ -472,7 +476,7 @@ impl<S: EventSink> Session<S> {
         for id in self.maps.user_maps() {
             maps.push(self.maps.snapshot(id)?);
         }
-        Ok(Final { maps, lost_events: self.maps.lost_events(), loops_cut: self.maps.loops_cut() })
+        Ok(Final { maps, lost_events: self.maps.lost_events(), loops_cut: self.maps.loops_cut(), stacks_lost: self.maps.stacks_lost() })
     }
 
     /// What `/metrics` reads, as copies a scrape thread owns: the maps as

@@ -128,7 +128,16 @@ fn listing(kernel: &dyn KernelTypes, details: &dyn Details, patterns: &str, verb
             continue;
         }
         let (rows, rest, bare) = rows(pattern);
-        let order = [Target::Tracepoint, Target::RawTracepoint, Target::KernelFunction, Target::Period, Target::UserFunction, Target::Usdt, Target::Iterator];
+        let order = [
+            Target::Tracepoint,
+            Target::RawTracepoint,
+            Target::KernelFunction,
+            Target::Period,
+            Target::PerfEvent,
+            Target::UserFunction,
+            Target::Usdt,
+            Target::Iterator,
+        ];
         for target in order {
             let providers: Vec<_> = rows.iter().filter(|r| r.target == target).collect();
             if providers.is_empty() {
@@ -138,7 +147,9 @@ fn listing(kernel: &dyn KernelTypes, details: &dyn Details, patterns: &str, verb
             // kernel functions under each of four providers.
             let matched = targets(kernel, target, rest, bare);
             for row in providers {
-                for line in &matched {
+                // software: and hardware: share a target but not a table.
+                let own = (target == Target::PerfEvent).then(|| perf_events(row.kind, rest));
+                for line in own.as_ref().unwrap_or(&matched) {
                     out.push_str(&format!("{}:{line}\n", row.name));
                     if verbose {
                         for arg in args(details, row, line) {
@@ -234,6 +245,19 @@ fn targets(kernel: &dyn KernelTypes, target: Target, rest: &str, bare: bool) -> 
             .collect(),
         Target::Nothing | Target::Interface | Target::PerfEvent => Vec::new(),
     }
+}
+
+/// The events of `software:`/`hardware:` matching the glob before any
+/// `:COUNT`, by canonical name, as today's bpftrace lists them (`cpu-clock:`).
+fn perf_events(kind: flowtrace_stdlib::ProbeKind, rest: &str) -> Vec<String> {
+    use flowtrace_lang::ast::perf_event;
+    let table = match kind {
+        flowtrace_stdlib::ProbeKind::Software => perf_event::SOFTWARE,
+        flowtrace_stdlib::ProbeKind::Hardware => perf_event::HARDWARE,
+        _ => return Vec::new(),
+    };
+    let glob = rest.split(':').next().unwrap_or("");
+    table.iter().filter(|e| flowtrace_kernel::glob::glob_match(glob, e.name)).map(|e| format!("{}:", e.name)).collect()
 }
 
 /// `BINARY:GLOB` → `PATH:FUNCTION` for each function of the binary.
@@ -417,5 +441,13 @@ mod tests {
         // today's bpftrace does.
         assert_eq!(listing(&Fake, &Fake, "interval:*", false), "interval:hz:\ninterval:us:\ninterval:ms:\ninterval:s:\n");
         assert_eq!(listing(&Fake, &Fake, "nosuch:*", false), "");
+    }
+
+    #[test]
+    fn perf_event_providers_list_their_events_by_canonical_name() {
+        assert_eq!(listing(&Fake, &Fake, "software:*faults", false).lines().count(), 5);
+        assert_eq!(listing(&Fake, &Fake, "s:cpu-*", false), "software:cpu-clock:\nsoftware:cpu-migrations:\n");
+        assert_eq!(listing(&Fake, &Fake, "hardware:cache-*", false), "hardware:cache-references:\nhardware:cache-misses:\n");
+        assert_eq!(listing(&Fake, &Fake, "profile:*", false), "profile:hz:\nprofile:us:\nprofile:ms:\nprofile:s:\n");
     }
 }

@@ -5,7 +5,8 @@
 use crate::decode::{self, ProbeNames};
 use crate::error::RuntimeError;
 use crate::sys;
-use crate::values::{MapEntry, MapSnapshot, ValueKind};
+use crate::output::order;
+use crate::values::{AggValue, MapEntry, MapSnapshot, ValueKind};
 use aya::maps::MapData;
 use flowtrace_codegen::layout;
 use flowtrace_codegen::object::{stats_inserts_slot, BpfMapType, MapRole, MapSpec, MapValue, STATS_LOST_EVENTS};
@@ -145,16 +146,16 @@ impl Maps {
     }
 
     /// Every key and value of map `index`, as the kernel holds them: one
-    /// `BPF_MAP_LOOKUP_BATCH` per few thousand entries of a hash map (a
-    /// 100 000-key map in a few dozen syscalls, which a metrics scrape
-    /// needs), else — an array, a kernel before 5.6, a bucket larger than a
-    /// batch — one lookup per key.
+    /// `BPF_MAP_LOOKUP_BATCH` per up to 65 536 entries of a hash map (a
+    /// million-key map in 16 syscalls), else — an array, a kernel before
+    /// 5.6, a bucket larger than a batch, `FLOWTRACE_NO_BATCH=1` — one
+    /// lookup per key.
     fn raw_entries(&self, index: usize) -> Result<RawEntries, RuntimeError> {
         let spec = &self.specs[index];
         let fd = self.fd(index)?;
         let value_size = self.value_buf_size(spec);
         let hash = !is_array(spec.map_type);
-        if hash {
+        if hash && !batch_disabled() {
             if let Ok(raw) = batched(fd, spec.key_size as usize, value_size) {
                 return Ok(raw);
             }
@@ -167,35 +168,31 @@ impl Maps {
         self.snapshot_top(id, 0).map(|(snap, _)| snap)
     }
 
-    /// For `print(@m, top)`: the entries that can be among the `top`
-    /// printed (see `output::order::top_candidates`; every entry when `top`
-    /// is 0), with the number of entries the map holds. Only their keys are
-    /// decoded: a top 10 of a million keys decodes ten-odd keys, not a million.
+    /// For `print(@m, top)`: the entries it shows (every entry when `top` is
+    /// 0), with the number of entries the map holds. Entries are ranked on
+    /// their values read straight from the bytes, and only those shown are
+    /// decoded: a top 10 of a million keys decodes ten keys (and the keys of
+    /// entries tied with the tenth, which ties are settled by).
     pub fn snapshot_top(&self, id: MapId, top: u64) -> Result<(MapSnapshot, usize), RuntimeError> {
         let (index, spec) = self.user(id)?;
         let MapRole::User { name, keys, value, .. } = &spec.role else { unreachable!("user() checked the role") };
         let raw = self.raw_entries(index)?;
-        let mut values: Vec<Option<crate::values::AggValue>> = raw
-            .iter()
-            .map(|(_, buf)| {
-                Some(match value {
-                    MapValue::Agg(agg) => {
-                        let stride = layout::round_up(spec.value_size) as usize;
-                        let cpus = if is_per_cpu(spec.map_type) { self.cpus } else { 1 };
-                        decode::aggregate(*agg, buf, stride, cpus)
-                    }
-                    MapValue::Plain(ty) => decode::plain(ty, buf, &self.probes),
-                })
-            })
-            .collect();
-        let live = values.len();
-        let chosen = if value_kind(value) == ValueKind::Stats { None } else { crate::output::order::top_candidates(&values, top) };
-        let chosen = chosen.unwrap_or_else(|| (0..live).collect());
-        let mut entries = Vec::with_capacity(chosen.len());
-        for i in chosen {
-            let value = values[i].take().expect("each entry is chosen once");
-            entries.push(MapEntry { key: decode::key(keys, raw.key(i), &self.probes), value });
-        }
+        let live = raw.len();
+        let cpus = if is_per_cpu(spec.map_type) { self.cpus } else { 1 };
+        let decoder = EntryDecoder {
+            keys: decode::KeyDecoder::new(keys),
+            value,
+            stride: layout::round_up(spec.value_size) as usize,
+            cpus,
+            probes: &self.probes,
+        };
+        // bpftrace ignores `top` for stats maps.
+        let chosen = if top == 0 || value_kind(value) == ValueKind::Stats { None } else { decoder.top(&raw, top) };
+        let entries: Vec<MapEntry> = match chosen {
+            Some(chosen) => chosen.into_iter().map(|i| decoder.entry(raw.key(i), raw.value(i))).collect(),
+            None => raw.iter().map(|(k, v)| decoder.entry(k, v)).collect(),
+        };
+        drop(raw);
         let name = if name.starts_with('@') { name.clone() } else { format!("@{name}") };
         let evicted = if is_lru(spec.map_type) { self.evicted(index, id, live as u64)? } else { 0 };
         let snap = MapSnapshot {
@@ -309,6 +306,57 @@ impl Maps {
     }
 }
 
+/// `FLOWTRACE_NO_BATCH=1`: read maps one key at a time even where the
+/// kernel has batch reads (to compare the two, or to work around a kernel
+/// whose batch reads misbehave).
+fn batch_disabled() -> bool {
+    std::env::var_os("FLOWTRACE_NO_BATCH").is_some_and(|v| v == "1")
+}
+
+/// Turns one user map's raw entries into [`MapEntry`]s.
+struct EntryDecoder<'a> {
+    keys: decode::KeyDecoder<'a>,
+    value: &'a MapValue,
+    /// Distance between per-CPU copies of an aggregation.
+    stride: usize,
+    cpus: usize,
+    probes: &'a ProbeNames,
+}
+
+impl EntryDecoder<'_> {
+    fn entry(&self, key: &[u8], value: &[u8]) -> MapEntry {
+        MapEntry { key: self.keys.decode(key, self.probes), value: self.value(value) }
+    }
+
+    fn value(&self, bytes: &[u8]) -> AggValue {
+        match self.value {
+            MapValue::Agg(agg) => decode::aggregate(*agg, bytes, self.stride, self.cpus),
+            MapValue::Plain(ty) => decode::plain(ty, bytes, self.probes),
+        }
+    }
+
+    /// What an entry is sorted by, without building its value where the
+    /// bytes say it (aggregations); `None` for values sorted by key.
+    fn rank(&self, bytes: &[u8]) -> Option<i128> {
+        if let MapValue::Agg(agg) = self.value {
+            if let Some(rank) = decode::aggregate_rank(*agg, bytes, self.stride, self.cpus) {
+                return Some(rank);
+            }
+        }
+        order::sort_value(&self.value(bytes))
+    }
+
+    /// The entries `print(@m, top)` shows ([`order::top_indices`]); `None`
+    /// when it shows them all or sorts by key.
+    fn top(&self, raw: &RawEntries, top: u64) -> Option<Vec<usize>> {
+        if usize::try_from(top).is_ok_and(|t| t >= raw.len()) {
+            return None;
+        }
+        let ranks: Vec<i128> = (0..raw.len()).map(|i| self.rank(raw.value(i))).collect::<Option<_>>()?;
+        order::top_indices(&ranks, top, |i| self.keys.decode(raw.key(i), self.probes))
+    }
+}
+
 /// Keys and values read from a map, each packed back to back.
 struct RawEntries {
     key_size: usize,
@@ -318,12 +366,20 @@ struct RawEntries {
 }
 
 impl RawEntries {
+    fn len(&self) -> usize {
+        self.keys.len() / self.key_size.max(1)
+    }
+
     fn key(&self, i: usize) -> &[u8] {
         &self.keys[i * self.key_size..(i + 1) * self.key_size]
     }
 
-    fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        self.keys.chunks(self.key_size.max(1)).zip(self.values.chunks(self.value_size.max(1)))
+    fn value(&self, i: usize) -> &[u8] {
+        &self.values[i * self.value_size..(i + 1) * self.value_size]
+    }
+
+    fn iter(&self) -> impl ExactSizeIterator<Item = (&[u8], &[u8])> {
+        (0..self.len()).map(|i| (self.key(i), self.value(i)))
     }
 }
 
@@ -331,8 +387,10 @@ impl RawEntries {
 /// kernel or map type has no batch support (or a bucket outgrew a batch),
 /// for the caller to read key by key instead.
 fn batched(fd: BorrowedFd<'_>, key_size: usize, value_size: usize) -> std::io::Result<RawEntries> {
-    // A few MiB of values per call: syscalls stay rare, memory bounded.
-    let batch = ((4 << 20) / value_size.max(1)).clamp(64, 8192);
+    // Up to 16 MiB of values per call: 16 calls for a million 8-byte
+    // values. Batch size hardly matters to the kernel (it walks every
+    // bucket either way); fewer calls mean fewer copies into `raw`.
+    let batch = ((16 << 20) / value_size.max(1)).clamp(64, 65536);
     let mut raw = RawEntries { key_size, value_size, keys: Vec::new(), values: Vec::new() };
     let mut keys = vec![0u8; key_size * batch];
     let mut values = vec![0u8; value_size * batch];
@@ -352,8 +410,15 @@ fn batched(fd: BorrowedFd<'_>, key_size: usize, value_size: usize) -> std::io::R
 fn per_key(fd: BorrowedFd<'_>, key_size: usize, value_size: usize) -> std::io::Result<RawEntries> {
     let mut raw = RawEntries { key_size, value_size, keys: Vec::new(), values: Vec::new() };
     let mut buf = vec![0u8; value_size];
+    let mut seen = std::collections::HashSet::new();
     for k in sys::map_keys(fd, key_size)? {
-        // A key deleted since we listed it is simply not in the snapshot.
+        // An update replaces a hash map's element by a new one at the head
+        // of its bucket, so a walk through a map being written can list a
+        // key twice: it is one entry. A key deleted since we listed it is
+        // simply not in the snapshot.
+        if !seen.insert(k.clone()) {
+            continue;
+        }
         if sys::map_lookup(fd, &k, &mut buf)? {
             raw.keys.extend_from_slice(&k);
             raw.values.extend_from_slice(&buf);

@@ -23,13 +23,16 @@ impl Formatter for Text {
     fn map(&self, map: &MapSnapshot, top: u64, div: u64) -> String {
         let div = div.max(1);
         let entries = order::ordered(map, top);
-        // One buffer: a million entries made a million Strings, then a joined copy.
-        let mut out = String::with_capacity(entries.len() * 32 + 1);
+        let last = if map.kind == ValueKind::Tseries { last_epoch(map) } else { 0 };
+        // Everything written straight into one buffer sized for one-line
+        // entries: a String per entry (and per key part) cost a million
+        // allocations for a million entries.
+        let mut out = String::with_capacity(entries.len() * (map.name.len() + 28) + 2);
         for (i, e) in entries.iter().enumerate() {
             if i > 0 {
                 out.push('\n');
             }
-            out.push_str(&entry(map, e, div));
+            write_entry(&mut out, map, e, div, last);
         }
         out.push('\n');
         // bpftrace ends avg/stats maps with a blank line, empty ones too.
@@ -80,39 +83,78 @@ impl Formatter for Text {
 }
 
 /// One entry: `@m[k]: v`, or the `@m[k]: ` header and the histogram rows.
-fn entry(map: &MapSnapshot, e: &MapEntry, div: u64) -> String {
-    let head = format!("{}{}: ", map.name, key_text(e.key.as_ref()));
+/// `last` is [`last_epoch`] of the map (for tseries).
+fn write_entry(out: &mut String, map: &MapSnapshot, e: &MapEntry, div: u64, last: u64) {
+    out.push_str(&map.name);
+    write_key(out, e.key.as_ref());
     match &e.value {
-        AggValue::Hist { buckets, .. } => format!("{head}\n{}", log2_rows(buckets, div)),
+        AggValue::Hist { buckets, .. } => {
+            out.push_str(": \n");
+            log2_rows(out, buckets, div);
+        }
         AggValue::Lhist { min, max, step, buckets, .. } => {
-            let shape = Linear { min: *min, max: *max, step: *step, len: buckets.len() };
-            format!("{head}\n{}", linear_rows(&shape, buckets))
+            out.push_str(": \n");
+            linear_rows(out, &Linear { min: *min, max: *max, step: *step, len: buckets.len() }, buckets);
         }
         AggValue::Stats { sum, count } => {
-            format!("{head}count {count}, average {}, total {sum}", average(*sum, *count))
+            let _ = write!(out, ": count {count}, average {}, total {sum}", average(*sum, *count));
         }
         AggValue::Tseries { interval_ns, intervals, points } => {
-            let rows = crate::tseries::rows(points, last_epoch(map), *intervals);
-            format!("{}{}:\n{}", map.name, key_text(e.key.as_ref()), super::tseries::graph(&rows, *interval_ns))
+            let rows = crate::tseries::rows(points, last, *intervals);
+            out.push_str(":\n");
+            out.push_str(&super::tseries::graph(&rows, *interval_ns));
         }
-        other => head + &scalar_text(other, div),
+        other => {
+            out.push_str(": ");
+            write_scalar(out, other, div);
+        }
     }
 }
 
 /// The number (or value) of a one-line entry, divided by `div` where bpftrace divides.
 pub(crate) fn scalar_text(v: &AggValue, div: u64) -> String {
+    let mut out = String::new();
+    write_scalar(&mut out, v, div);
+    out
+}
+
+fn write_scalar(out: &mut String, v: &AggValue, div: u64) {
     // Signed values divide as signed (C promotes the u32 divisor to i64).
     let sdiv = i64::try_from(div).unwrap_or(i64::MAX);
     match v {
-        AggValue::Count(c) => (c / div).to_string(),
-        AggValue::Sum(s) | AggValue::Min(s) | AggValue::Max(s) => (s / sdiv).to_string(),
-        AggValue::Avg { sum, count } | AggValue::Stats { sum, count } => (average(*sum, *count) / sdiv).to_string(),
-        AggValue::Plain(Value::Int(i)) => (i / sdiv).to_string(),
-        AggValue::Plain(Value::UInt(u)) => (u / div).to_string(),
-        AggValue::Plain(other) => value_text(other),
-        // Not one-line values; rendered by `entry`.
-        AggValue::Hist { .. } | AggValue::Lhist { .. } | AggValue::Tseries { .. } => String::new(),
+        AggValue::Count(c) => push_u64(out, c / div),
+        AggValue::Sum(s) | AggValue::Min(s) | AggValue::Max(s) => push_i64(out, s / sdiv),
+        AggValue::Avg { sum, count } | AggValue::Stats { sum, count } => push_i64(out, average(*sum, *count) / sdiv),
+        AggValue::Plain(Value::Int(i)) => push_i64(out, i / sdiv),
+        AggValue::Plain(Value::UInt(u)) => push_u64(out, u / div),
+        AggValue::Plain(other) => write_value(out, other),
+        // Not one-line values; rendered by `write_entry`.
+        AggValue::Hist { .. } | AggValue::Lhist { .. } | AggValue::Tseries { .. } => {}
     }
+}
+
+/// Decimal digits without going through `fmt` (a third of the time of
+/// printing a big map went to formatting machinery).
+fn push_u64(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // ASCII digits: always UTF-8, checked in a few instructions.
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+}
+
+fn push_i64(out: &mut String, n: i64) {
+    if n < 0 {
+        out.push('-');
+    }
+    push_u64(out, n.unsigned_abs());
 }
 
 /// The newest interval any series of `map` holds: every entry is drawn up to it.
@@ -124,41 +166,53 @@ pub(crate) fn last_epoch(map: &MapSnapshot) -> u64 {
     map.entries.iter().map(latest).max().unwrap_or(0)
 }
 
-fn log2_rows(buckets: &[u64], div: u64) -> String {
+fn log2_rows(out: &mut String, buckets: &[u64], div: u64) {
     let Some(rows) = hist::shown_rows(buckets) else {
-        return String::new();
+        return;
     };
     let max = buckets.iter().copied().max().unwrap_or(0);
-    let mut out = String::new();
     for i in rows {
         // bpftrace divides the printed count but scales the bar by the raw one.
-        row(&mut out, &hist::log2_label(i), buckets[i] / div, hist::bar_len(buckets[i], max));
+        row(out, &hist::log2_label(i), buckets[i] / div, hist::bar_len(buckets[i], max));
     }
-    out
 }
 
-fn linear_rows(shape: &Linear, buckets: &[u64]) -> String {
+fn linear_rows(out: &mut String, shape: &Linear, buckets: &[u64]) {
     let Some(rows) = hist::shown_rows(buckets) else {
-        return String::new();
+        return;
     };
     let max = buckets.iter().copied().max().unwrap_or(0);
-    let mut out = String::new();
     for i in rows {
         // `print(@m, top, div)` does not divide lhist counts in bpftrace.
-        row(&mut out, &shape.label(i), buckets[i], hist::bar_len(buckets[i], max));
+        row(out, &shape.label(i), buckets[i], hist::bar_len(buckets[i], max));
     }
-    out
 }
 
 fn row(out: &mut String, label: &str, count: u64, bar: usize) {
-    let _ = writeln!(out, "{label:<16}{count:>8} |{:<width$}|", "@".repeat(bar), width = hist::BAR_WIDTH);
+    let _ = write!(out, "{label:<16}{count:>8} |");
+    out.extend(std::iter::repeat_n('@', bar));
+    out.extend(std::iter::repeat_n(' ', hist::BAR_WIDTH.saturating_sub(bar)));
+    out.push_str("|\n");
 }
 
-/// `[k]` or `[k1, k2]`; empty for a scalar map.
-pub(crate) fn key_text(key: Option<&Value>) -> String {
+/// `[k]` or `[k1, k2]`; nothing for a scalar map.
+fn write_key(out: &mut String, key: Option<&Value>) {
+    let Some(key) = key else { return };
+    out.push('[');
     match key {
-        None => String::new(),
-        Some(k) => format!("[{}]", key_parts(k).join(", ")),
+        Value::Tuple(parts) => write_joined(out, parts),
+        single => write_value(out, single),
+    }
+    out.push(']');
+}
+
+/// Values separated by `, `.
+fn write_joined(out: &mut String, items: &[Value]) {
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        write_value(out, item);
     }
 }
 
@@ -173,17 +227,26 @@ pub(crate) fn key_parts(key: &Value) -> Vec<String> {
 /// A value as text: strings unquoted, addresses as `inet_ntop` writes them,
 /// tuples as `(1, x)`.
 pub fn value_text(v: &Value) -> String {
+    let mut out = String::new();
+    write_value(&mut out, v);
+    out
+}
+
+fn write_value(out: &mut String, v: &Value) {
     match v {
-        Value::Int(i) => i.to_string(),
-        Value::UInt(u) => u.to_string(),
-        Value::Ptr(p) => format!("0x{p:x}"),
-        Value::Bool(b) => b.to_string(),
-        Value::Str(s) | Value::Probe(s) => s.clone(),
-        Value::Inet(addr) => inet_text(addr),
-        Value::Buffer(bytes) => flowtrace_stdlib::printf::BufferForm::Escaped.render(bytes),
+        Value::Int(i) => push_i64(out, *i),
+        Value::UInt(u) => push_u64(out, *u),
+        Value::Ptr(p) => {
+            let _ = write!(out, "0x{p:x}");
+        }
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Str(s) | Value::Probe(s) => out.push_str(s),
+        Value::Inet(addr) => out.push_str(&inet_text(addr)),
+        Value::Buffer(bytes) => out.push_str(&flowtrace_stdlib::printf::BufferForm::Escaped.render(bytes)),
         Value::Tuple(items) => {
-            let parts: Vec<String> = items.iter().map(value_text).collect();
-            format!("({})", parts.join(", "))
+            out.push('(');
+            write_joined(out, items);
+            out.push(')');
         }
     }
 }

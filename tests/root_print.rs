@@ -131,7 +131,8 @@ fn root_print_batch_and_per_key_reads_agree_on_maps_being_written() {
                 unsafe { libc::getpgrp() };
             }
         });
-        let keys = ["--map-keys", "32768"];
+        // Maps of 2^19 buckets: big enough that batch reads use two walkers.
+        let keys = ["--map-keys", "300000"];
         let batch = run(&[], &keys, &program, &[&pid], Duration::from_secs(60));
         let per_key = run(&[("FLOWTRACE_NO_BATCH", "1")], &keys, &program, &[&pid], Duration::from_secs(60));
         stop.store(true, Ordering::Relaxed);

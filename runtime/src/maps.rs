@@ -147,7 +147,7 @@ impl Maps {
 
     /// Every key and value of map `index`, as the kernel holds them: one
     /// `BPF_MAP_LOOKUP_BATCH` per up to 65 536 entries of a hash map (a
-    /// million-key map in 16 syscalls), else — an array, a kernel before
+    /// million-key map in 16 syscalls, by two threads), else — an array, a kernel before
     /// 5.6, a bucket larger than a batch, `FLOWTRACE_NO_BATCH=1` — one
     /// lookup per key.
     fn raw_entries(&self, index: usize) -> Result<RawEntries, RuntimeError> {
@@ -156,7 +156,9 @@ impl Maps {
         let value_size = self.value_buf_size(spec);
         let hash = !is_array(spec.map_type);
         if hash && !batch_disabled() {
-            if let Ok(raw) = batched(fd, spec.key_size as usize, value_size) {
+            // The kernel's bucket count for a hash map (kernel/bpf/hashtab.c).
+            let buckets = spec.max_entries.max(1).checked_next_power_of_two().unwrap_or(u32::MAX);
+            if let Ok(raw) = batched(fd, spec.key_size as usize, value_size, buckets) {
                 return Ok(raw);
             }
         }
@@ -385,8 +387,43 @@ impl RawEntries {
 
 /// The whole of a hash map by `BPF_MAP_LOOKUP_BATCH`; an error where the
 /// kernel or map type has no batch support (or a bucket outgrew a batch),
-/// for the caller to read key by key instead.
-fn batched(fd: BorrowedFd<'_>, key_size: usize, value_size: usize) -> std::io::Result<RawEntries> {
+/// for the caller to read key by key instead. A big map (`buckets`, the
+/// kernel's bucket count, from a few hundred thousand) is read by two
+/// walkers at once, each from its half of the buckets: the kernel's walk
+/// (a lock and two copies per bucket) is most of a million-key print.
+fn batched(fd: BorrowedFd<'_>, key_size: usize, value_size: usize, buckets: u32) -> std::io::Result<RawEntries> {
+    let walkers = if buckets >= 1 << 18 { std::thread::available_parallelism().map_or(1, |n| n.get().min(2)) } else { 1 };
+    if walkers == 1 {
+        return walk(fd, key_size, value_size, 0, u32::MAX).map(|w| w.raw);
+    }
+    let share = buckets / walkers as u32;
+    let parts: Vec<std::io::Result<Walk>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..walkers as u32)
+            .map(|w| {
+                // The last walker reads to the end, whatever the bucket count is.
+                let end = if w + 1 == walkers as u32 { u32::MAX } else { (w + 1) * share };
+                scope.spawn(move || walk(fd, key_size, value_size, w * share, end))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(std::io::Error::other("batch reader panicked")))).collect()
+    });
+    let parts = parts.into_iter().collect::<std::io::Result<Vec<Walk>>>()?;
+    Ok(join_walks(parts, key_size, value_size))
+}
+
+/// One walker's read: entries from bucket `start` to past `end`.
+struct Walk {
+    raw: RawEntries,
+    /// Per call: the bucket it started at, and the entries it returned
+    /// (`raw`'s indices).
+    calls: Vec<(u32, std::ops::Range<usize>)>,
+    /// The bucket after the last one read (u32::MAX at the map's end).
+    reached: u32,
+}
+
+/// Batches from bucket `start` until a batch ends at or past bucket `end`.
+/// The last batch may run past `end`, into the next walker's buckets.
+fn walk(fd: BorrowedFd<'_>, key_size: usize, value_size: usize, start: u32, end: u32) -> std::io::Result<Walk> {
     // Up to 16 MiB of values per call: 16 calls for a million 8-byte
     // values. Batch size hardly matters to the kernel (it walks every
     // bucket either way); fewer calls mean fewer copies into `raw`.
@@ -394,16 +431,48 @@ fn batched(fd: BorrowedFd<'_>, key_size: usize, value_size: usize) -> std::io::R
     let mut raw = RawEntries { key_size, value_size, keys: Vec::new(), values: Vec::new() };
     let mut keys = vec![0u8; key_size * batch];
     let mut values = vec![0u8; value_size * batch];
-    let mut cursor = sys::BatchCursor::new(key_size);
+    let mut cursor = if start == 0 { sys::BatchCursor::new(key_size) } else { sys::BatchCursor::at_bucket(key_size, start) };
+    let mut calls = Vec::new();
     loop {
+        let from = cursor.bucket();
         let (n, done) = sys::map_lookup_batch(fd, &mut cursor, &mut keys, &mut values, batch as u32)?;
         let n = n as usize;
+        let first = raw.len();
         raw.keys.extend_from_slice(&keys[..n * key_size]);
         raw.values.extend_from_slice(&values[..n * value_size]);
-        if done {
-            return Ok(raw);
+        calls.push((from, first..first + n));
+        let reached = if done { u32::MAX } else { cursor.bucket() };
+        if reached >= end {
+            return Ok(Walk { raw, calls, reached });
         }
     }
+}
+
+/// The walkers' entries as one read. A walker's last batch may have run
+/// into the buckets of the walkers after it, which read them too: those
+/// entries are dropped from it (a key lives in one bucket, so a key that a
+/// later walker's batches from before `reached` also hold is one of them).
+fn join_walks(parts: Vec<Walk>, key_size: usize, value_size: usize) -> RawEntries {
+    let mut raw = RawEntries { key_size, value_size, keys: Vec::new(), values: Vec::new() };
+    for (w, part) in parts.iter().enumerate() {
+        let last = part.calls.last().map_or(0..0, |(_, r)| r.clone());
+        let mut later = std::collections::HashSet::new();
+        for next in &parts[w + 1..] {
+            for (from, range) in &next.calls {
+                if *from < part.reached {
+                    later.extend(range.clone().map(|i| next.raw.key(i)));
+                }
+            }
+        }
+        for i in 0..part.raw.len() {
+            if last.contains(&i) && later.contains(part.raw.key(i)) {
+                continue;
+            }
+            raw.keys.extend_from_slice(part.raw.key(i));
+            raw.values.extend_from_slice(part.raw.value(i));
+        }
+    }
+    raw
 }
 
 /// The whole of a map, one `BPF_MAP_GET_NEXT_KEY` and one lookup per key.
@@ -453,7 +522,7 @@ fn value_kind(value: &MapValue) -> ValueKind {
 
 #[cfg(test)]
 mod tests {
-    use super::{batched, evictions, per_key, RawEntries};
+    use super::{batched, evictions, per_key, walk, RawEntries};
     use crate::sys;
     use std::collections::BTreeMap;
     use std::os::fd::AsFd;
@@ -504,7 +573,7 @@ mod tests {
             });
             let (before, batch, after) = (
                 as_map(&per_key(fd.as_fd(), 8, 8).unwrap()),
-                as_map(&batched(fd.as_fd(), 8, 8).unwrap()),
+                as_map(&batched(fd.as_fd(), 8, 8, 1 << 18).unwrap()),
                 as_map(&per_key(fd.as_fd(), 8, 8).unwrap()),
             );
             stop.store(true, Ordering::SeqCst);
@@ -516,8 +585,15 @@ mod tests {
                 assert!(after.contains_key(k), "key {k} from the batch read is not in the map");
             }
         });
-        let quiet_batch = as_map(&batched(fd.as_fd(), 8, 8).unwrap());
+        let quiet_batch = as_map(&batched(fd.as_fd(), 8, 8, 1 << 18).unwrap());
         assert_eq!(quiet_batch, as_map(&per_key(fd.as_fd(), 8, 8).unwrap()));
+        // Two walkers (this map has 2^18 buckets) read what one reads, each
+        // key once (`as_map` panics on a key read twice), whatever bucket
+        // count they are told.
+        let one_walker = as_map(&walk(fd.as_fd(), 8, 8, 0, u32::MAX).unwrap().raw);
+        assert_eq!(quiet_batch, one_walker);
+        assert_eq!(as_map(&batched(fd.as_fd(), 8, 8, 1 << 22).unwrap()), one_walker);
+        assert_eq!(as_map(&batched(fd.as_fd(), 8, 8, 1 << 16).unwrap()), one_walker);
         assert!(quiet_batch.len() > 50_000, "the writer added keys while the map was read");
     }
 

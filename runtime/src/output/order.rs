@@ -74,12 +74,17 @@ pub fn top_indices(ranks: &[i128], top: u64, key: impl Fn(usize) -> Option<Value
     // `keep` are at or above it: `need` is at least 1 and at most `tied`.
     let mut chosen: Vec<usize> = (0..ranks.len()).filter(|&i| ranks[i] > threshold).collect();
     let need = keep - chosen.len();
-    let mut tied: Vec<(Option<Value>, usize)> =
-        (0..ranks.len()).filter(|&i| ranks[i] == threshold).map(|i| (key(i), i)).collect();
+    let mut tied: Vec<(u64, Option<Value>, usize)> = (0..ranks.len())
+        .filter(|&i| ranks[i] == threshold)
+        .map(|i| {
+            let k = key(i);
+            (k.as_ref().map_or(0, key_prefix), k, i)
+        })
+        .collect();
     let first = tied.len() - need;
     // Among equal values the larger key prints later, so it is the one kept.
-    tied.select_nth_unstable_by(first, |(a, _), (b, _)| compare_keys(a.as_ref(), b.as_ref()));
-    chosen.extend(tied[first..].iter().map(|&(_, i)| i));
+    tied.select_nth_unstable_by(first, |(pa, a, _), (pb, b, _)| pa.cmp(pb).then_with(|| compare_keys(a.as_ref(), b.as_ref())));
+    chosen.extend(tied[first..].iter().map(|&(_, _, i)| i));
     Some(chosen)
 }
 

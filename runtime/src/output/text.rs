@@ -24,16 +24,24 @@ impl Formatter for Text {
         let div = div.max(1);
         let entries = order::ordered(map, top);
         let last = if map.kind == ValueKind::Tseries { last_epoch(map) } else { 0 };
-        // Everything written straight into one buffer sized for one-line
-        // entries: a String per entry (and per key part) cost a million
-        // allocations for a million entries.
-        let mut out = String::with_capacity(entries.len() * (map.name.len() + 28) + 2);
-        for (i, e) in entries.iter().enumerate() {
-            if i > 0 {
-                out.push('\n');
+        let mut out = if entries.len() >= PARALLEL_ENTRIES {
+            // Formatting is pure: two threads each write half, joined in order.
+            let (a, b) = entries.split_at(entries.len() / 2);
+            let (mut a, b) = std::thread::scope(|scope| {
+                let second = scope.spawn(|| entries_text(map, b, div, last));
+                (entries_text(map, a, div, last), second.join())
+            });
+            match b {
+                Ok(b) => {
+                    a.push('\n');
+                    a.push_str(&b);
+                    a
+                }
+                Err(_) => entries_text(map, &entries, div, last),
             }
-            write_entry(&mut out, map, e, div, last);
-        }
+        } else {
+            entries_text(map, &entries, div, last)
+        };
         out.push('\n');
         // bpftrace ends avg/stats maps with a blank line, empty ones too.
         if matches!(order::shape_of(map), Shape::Avg | Shape::Stats)
@@ -80,6 +88,24 @@ impl Formatter for Text {
         // bpftrace separates the run's output from the final map dump this way.
         "\n\n".to_string()
     }
+}
+
+/// From this many entries, a map's text is written by two threads.
+const PARALLEL_ENTRIES: usize = 200_000;
+
+/// `entries`, separated by newlines (none after the last). Everything is
+/// written straight into one buffer sized for one-line entries: a String
+/// per entry (and per key part) cost a million allocations for a million
+/// entries.
+fn entries_text(map: &MapSnapshot, entries: &[&MapEntry], div: u64, last: u64) -> String {
+    let mut out = String::with_capacity(entries.len() * (map.name.len() + 28) + 2);
+    for (i, e) in entries.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        write_entry(&mut out, map, e, div, last);
+    }
+    out
 }
 
 /// One entry: `@m[k]: v`, or the `@m[k]: ` header and the histogram rows.
@@ -327,5 +353,28 @@ mod tests {
         assert_eq!(v6("2001:db8::ff00:42:8329"), "2001:db8::ff00:42:8329");
         assert_eq!(v6("1::"), "1::");
         assert_eq!(v6("1:2:3:4:5:6:7:8"), "1:2:3:4:5:6:7:8");
+    }
+
+    /// A map big enough to be written by two threads reads as one thread writes it.
+    #[test]
+    fn two_threads_write_what_one_writes() {
+        use crate::values::{MapEntry, MapSnapshot};
+        let entries = (0..PARALLEL_ENTRIES as u64 + 11)
+            .map(|i| MapEntry { key: Some(Value::UInt(i * 7 % 1000)), value: AggValue::Count(i) })
+            .collect();
+        let map = MapSnapshot {
+            name: "@m".into(),
+            entries,
+            dropped_updates: 0,
+            evicted: 0,
+            max_entries: 0,
+            kind: ValueKind::Count,
+            keyless: false,
+        };
+        let ordered = order::ordered(&map, 0);
+        let one = entries_text(&map, &ordered, 1, 0) + "\n";
+        assert_eq!(Text.map(&map, 0, 0), one);
+        assert!(one.starts_with("@m[0]: 0\n@m[7]: 1\n") && one.ends_with("]: 200010\n"));
+        assert_eq!(one.lines().count(), PARALLEL_ENTRIES + 11);
     }
 }

@@ -290,7 +290,7 @@ fn trace_loop(
 
 /// END, what it sent, then every map (the session's documented order).
 fn finish(session: &mut Script, print_maps: bool) -> Result<(), RuntimeError> {
-    let last = session.finish();
+    let last = if print_maps { session.finish() } else { session.finish_without_maps() };
     let warnings = session.take_warnings();
     let last = last?;
     // Output that cannot be written is an error (exit 1), never silent.

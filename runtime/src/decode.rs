@@ -232,12 +232,28 @@ fn array(elem: &Type, len: u32, bytes: &[u8], probes: &ProbeNames) -> Value {
 /// A map key: `None` for a scalar map, the value for one key, a tuple for
 /// several. Keys have their own compact layout (`layout::key_offsets`).
 pub fn key(keys: &[Type], bytes: &[u8], probes: &ProbeNames) -> Option<Value> {
-    let (offsets, _) = layout::key_offsets(keys);
-    let mut values = keys.iter().zip(offsets).map(|(t, at)| key_field(t, bytes.get(at as usize..).unwrap_or(&[]), probes));
-    match keys {
-        [] => None,
-        [_] => values.next(),
-        _ => Some(Value::Tuple(values.collect())),
+    KeyDecoder::new(keys).decode(bytes, probes)
+}
+
+/// [`key`] for every key of one map: the layout worked out once, not per
+/// key (a million keys made a million offset vectors).
+pub struct KeyDecoder<'a> {
+    keys: &'a [Type],
+    offsets: Vec<u32>,
+}
+
+impl<'a> KeyDecoder<'a> {
+    pub fn new(keys: &'a [Type]) -> KeyDecoder<'a> {
+        KeyDecoder { keys, offsets: layout::key_offsets(keys).0 }
+    }
+
+    pub fn decode(&self, bytes: &[u8], probes: &ProbeNames) -> Option<Value> {
+        let field = |(t, &at): (&Type, &u32)| key_field(t, bytes.get(at as usize..).unwrap_or(&[]), probes);
+        match self.keys {
+            [] => None,
+            [one] => Some(field((one, &self.offsets[0]))),
+            _ => Some(Value::Tuple(self.keys.iter().zip(&self.offsets).map(field).collect())),
+        }
     }
 }
 
@@ -293,6 +309,26 @@ pub fn aggregate(agg: AggKind, bytes: &[u8], stride: usize, cpus: usize) -> AggV
             AggValue::Tseries { interval_ns, intervals, points: crate::tseries::merge(per_cpu, cpus, intervals, agg, signed) }
         }
     }
+}
+
+/// The number `output::order::sort_value` gives [`aggregate`]'s result,
+/// read straight from the bytes (a histogram's buckets summed, not
+/// collected): how `print(@m, top)` picks the entries it shows before
+/// decoding any. `None` for `tseries`, which is decoded to be ranked.
+pub fn aggregate_rank(agg: AggKind, bytes: &[u8], stride: usize, cpus: usize) -> Option<i128> {
+    let per_cpu = |cpu: usize| bytes.get(cpu * stride..(cpu + 1) * stride).unwrap_or(&[]);
+    let sum_at = |at: usize| (0..cpus).fold(0u64, |acc, c| acc.wrapping_add(u64_at(per_cpu(c), at)));
+    let buckets_total = |n: u32| (0..n as usize).map(|i| sum_at(i * 8) as i128).sum();
+    Some(match agg {
+        AggKind::Count => sum_at(0) as i128,
+        AggKind::Sum { .. } => sum_at(0) as i64 as i128,
+        AggKind::Min { signed } => extreme(per_cpu, cpus, signed, false) as i128,
+        AggKind::Max { signed } => extreme(per_cpu, cpus, signed, true) as i128,
+        AggKind::Avg { .. } | AggKind::Stats { .. } => crate::output::order::average(sum_at(0) as i64, sum_at(8)) as i128,
+        AggKind::Hist => buckets_total(layout::HIST_BUCKETS),
+        AggKind::Lhist { .. } => buckets_total(layout::lhist_buckets(agg)),
+        AggKind::Tseries { .. } => return None,
+    })
 }
 
 fn buckets(n: u32, sum_at: impl Fn(usize) -> u64) -> Vec<u64> {
@@ -449,6 +485,43 @@ mod tests {
         match aggregate(lh, &le(&bytes), 96, 2) {
             AggValue::Lhist { buckets, min: 0, max: 100, step: 10, .. } => assert_eq!(buckets[11], 3),
             other => panic!("expected an lhist, got {other:?}"),
+        }
+    }
+
+    /// Ranks read from bytes are the ranks of the decoded values, for every
+    /// aggregation, on one CPU and several, with negative and wrapping sums.
+    #[test]
+    fn aggregate_rank_is_the_sort_value_of_the_decoded_aggregate() {
+        use crate::output::order::sort_value;
+        let aggs = [
+            AggKind::Count,
+            AggKind::Sum { signed: true },
+            AggKind::Min { signed: true },
+            AggKind::Max { signed: false },
+            AggKind::Avg { signed: true },
+            AggKind::Stats { signed: true },
+            AggKind::Hist,
+            AggKind::Lhist { min: 0, max: 100, step: 10 },
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for agg in aggs {
+            let words = layout::round_up(layout::agg_size(agg)) as usize / 8;
+            for cpus in [1, 3] {
+                for _ in 0..50 {
+                    let vals: Vec<u64> = (0..words * cpus)
+                        .map(|_| {
+                            seed ^= seed << 13;
+                            seed ^= seed >> 7;
+                            seed ^= seed << 17;
+                            // Small, negative and huge numbers, and (min/max) unset flags.
+                            [seed % 7, (seed % 50).wrapping_neg(), seed][(seed % 3) as usize]
+                        })
+                        .collect();
+                    let bytes = le(&vals);
+                    let decoded = sort_value(&aggregate(agg, &bytes, words * 8, cpus));
+                    assert_eq!(aggregate_rank(agg, &bytes, words * 8, cpus), decoded, "{agg:?} on {cpus} CPUs: {vals:?}");
+                }
+            }
         }
     }
 }

@@ -5,7 +5,8 @@
 use crate::decode::{self, ProbeNames};
 use crate::error::RuntimeError;
 use crate::sys;
-use crate::values::{MapEntry, MapSnapshot, ValueKind};
+use crate::output::order;
+use crate::values::{AggValue, MapEntry, MapSnapshot, ValueKind};
 use aya::maps::MapData;
 use flowtrace_codegen::layout;
 use flowtrace_codegen::object::{stats_inserts_slot, BpfMapType, FusedPart, MapRole, MapSpec, MapValue, STATS_LOST_EVENTS};
@@ -145,17 +146,19 @@ impl Maps {
     }
 
     /// Every key and value of map `index`, as the kernel holds them: one
-    /// `BPF_MAP_LOOKUP_BATCH` per few thousand entries of a hash map (a
-    /// 100 000-key map in a few dozen syscalls, which a metrics scrape
-    /// needs), else — an array, a kernel before 5.6, a bucket larger than a
-    /// batch — one lookup per key.
+    /// `BPF_MAP_LOOKUP_BATCH` per up to 65 536 entries of a hash map (a
+    /// million-key map in 16 syscalls, by two threads), else — an array, a kernel before
+    /// 5.6, a bucket larger than a batch, `FLOWTRACE_NO_BATCH=1` — one
+    /// lookup per key.
     fn raw_entries(&self, index: usize) -> Result<RawEntries, RuntimeError> {
         let spec = &self.specs[index];
         let fd = self.fd(index)?;
         let value_size = self.value_buf_size(spec);
         let hash = !is_array(spec.map_type);
-        if hash {
-            if let Ok(raw) = batched(fd, spec.key_size as usize, value_size) {
+        if hash && !batch_disabled() {
+            // The kernel's bucket count for a hash map (kernel/bpf/hashtab.c).
+            let buckets = spec.max_entries.max(1).checked_next_power_of_two().unwrap_or(u32::MAX);
+            if let Ok(raw) = batched(fd, spec.key_size as usize, value_size, buckets) {
                 return Ok(raw);
             }
         }
@@ -167,49 +170,48 @@ impl Maps {
         self.snapshot_top(id, 0).map(|(snap, _)| snap)
     }
 
-    /// For `print(@m, top)`: the entries that can be among the `top`
-    /// printed (see `output::order::top_candidates`; every entry when `top`
-    /// is 0), with the number of entries the map holds (for a fused map,
-    /// the entries of its BPF map, which its evictions are counted against). Only their keys are
-    /// decoded: a top 10 of a million keys decodes ten-odd keys, not a million.
+    /// For `print(@m, top)`: the entries it shows (every entry when `top` is
+    /// 0), with the number of entries the map holds (for a fused map, the
+    /// entries of its BPF map, which its evictions are counted against).
+    /// Entries are ranked on their values read straight from the bytes, and
+    /// only those shown are decoded: a top 10 of a million keys decodes ten
+    /// keys (and the keys of entries tied with the tenth, which ties are
+    /// settled by).
     pub fn snapshot_top(&self, id: MapId, top: u64) -> Result<(MapSnapshot, usize), RuntimeError> {
         let (index, spec) = self.user(id)?;
         let MapRole::User { name, keys, value, .. } = &spec.role else { unreachable!("user() checked the role") };
         let (read, fused) = self.storage(index);
         let read_spec = &self.specs[read];
         let raw = self.raw_entries(read)?;
-        let stride = layout::round_up(read_spec.value_size) as usize;
+        let counted = raw.len();
         let cpus = if is_per_cpu(read_spec.map_type) { self.cpus } else { 1 };
-        // Raw entries that are this map's: all of them, or in a fused map
-        // those with this member's presence bit.
-        let rows: Vec<usize> = match fused {
-            None => (0..raw.len()).collect(),
-            Some(part) => (0..raw.len()).filter(|&i| fused_present(raw.value(i), stride, cpus, part)).collect(),
+        let stride = layout::round_up(read_spec.value_size) as usize;
+        // A fused member's entries are those with its presence bit, and its
+        // value is its own fields of each CPU's copy: repacked as its own
+        // map would hold them, they decode like any map's.
+        let (raw, stride) = match (fused, value) {
+            (Some(part), MapValue::Agg(agg)) => {
+                let size = layout::agg_size(*agg);
+                let own_stride = layout::round_up(size) as usize;
+                let mut own = RawEntries { key_size: raw.key_size, value_size: own_stride * cpus, keys: Vec::new(), values: Vec::new() };
+                for i in (0..raw.len()).filter(|&i| fused_present(raw.value(i), stride, cpus, part)) {
+                    own.keys.extend_from_slice(raw.key(i));
+                    own.values.extend_from_slice(&fused_fields(raw.value(i), stride, cpus, part, size).0);
+                }
+                (own, own_stride)
+            }
+            _ => (raw, stride),
         };
-        let mut values: Vec<Option<crate::values::AggValue>> = rows
-            .iter()
-            .map(|&i| {
-                let buf = raw.value(i);
-                Some(match (value, fused) {
-                    (MapValue::Agg(agg), None) => decode::aggregate(*agg, buf, stride, cpus),
-                    (MapValue::Agg(agg), Some(part)) => {
-                        let (own, own_stride) = fused_fields(buf, stride, cpus, part, layout::agg_size(*agg));
-                        decode::aggregate(*agg, &own, own_stride, cpus)
-                    }
-                    (MapValue::Plain(ty), _) => decode::plain(ty, buf, &self.probes),
-                })
-            })
-            .collect();
-        let live = values.len();
-        let chosen = if value_kind(value) == ValueKind::Stats { None } else { crate::output::order::top_candidates(&values, top) };
-        let chosen = chosen.unwrap_or_else(|| (0..live).collect());
-        // What evictions are counted against: a fused map's BPF entries.
-        let counted = if fused.is_some() { raw.len() } else { live };
-        let mut entries = Vec::with_capacity(chosen.len());
-        for i in chosen {
-            let value = values[i].take().expect("each entry is chosen once");
-            entries.push(MapEntry { key: decode::key(keys, raw.key(rows[i]), &self.probes), value });
-        }
+        let live = raw.len();
+        let decoder = EntryDecoder { keys: decode::KeyDecoder::new(keys), value, stride, cpus, probes: &self.probes };
+        // bpftrace ignores `top` for stats maps.
+        let chosen = if top == 0 || value_kind(value) == ValueKind::Stats { None } else { decoder.top(&raw, top) };
+        let entries: Vec<MapEntry> = match chosen {
+            Some(chosen) => chosen.into_iter().map(|i| decoder.entry(raw.key(i), raw.value(i))).collect(),
+            None => raw.iter().map(|(k, v)| decoder.entry(k, v)).collect(),
+        };
+        drop(raw);
+        let counted = if fused.is_some() { counted } else { live };
         let name = if name.starts_with('@') { name.clone() } else { format!("@{name}") };
         // A fused LRU map counts creations per BPF entry (in its first
         // member's slot), and every member holds every entry's key.
@@ -457,6 +459,57 @@ fn fused_fields(buf: &[u8], stride: usize, cpus: usize, part: FusedPart, size: u
     (out, own)
 }
 
+/// `FLOWTRACE_NO_BATCH=1`: read maps one key at a time even where the
+/// kernel has batch reads (to compare the two, or to work around a kernel
+/// whose batch reads misbehave).
+fn batch_disabled() -> bool {
+    std::env::var_os("FLOWTRACE_NO_BATCH").is_some_and(|v| v == "1")
+}
+
+/// Turns one user map's raw entries into [`MapEntry`]s.
+struct EntryDecoder<'a> {
+    keys: decode::KeyDecoder<'a>,
+    value: &'a MapValue,
+    /// Distance between per-CPU copies of an aggregation.
+    stride: usize,
+    cpus: usize,
+    probes: &'a ProbeNames,
+}
+
+impl EntryDecoder<'_> {
+    fn entry(&self, key: &[u8], value: &[u8]) -> MapEntry {
+        MapEntry { key: self.keys.decode(key, self.probes), value: self.value(value) }
+    }
+
+    fn value(&self, bytes: &[u8]) -> AggValue {
+        match self.value {
+            MapValue::Agg(agg) => decode::aggregate(*agg, bytes, self.stride, self.cpus),
+            MapValue::Plain(ty) => decode::plain(ty, bytes, self.probes),
+        }
+    }
+
+    /// What an entry is sorted by, without building its value where the
+    /// bytes say it (aggregations); `None` for values sorted by key.
+    fn rank(&self, bytes: &[u8]) -> Option<i128> {
+        if let MapValue::Agg(agg) = self.value {
+            if let Some(rank) = decode::aggregate_rank(*agg, bytes, self.stride, self.cpus) {
+                return Some(rank);
+            }
+        }
+        order::sort_value(&self.value(bytes))
+    }
+
+    /// The entries `print(@m, top)` shows ([`order::top_indices`]); `None`
+    /// when it shows them all or sorts by key.
+    fn top(&self, raw: &RawEntries, top: u64) -> Option<Vec<usize>> {
+        if usize::try_from(top).is_ok_and(|t| t >= raw.len()) {
+            return None;
+        }
+        let ranks: Vec<i128> = (0..raw.len()).map(|i| self.rank(raw.value(i))).collect::<Option<_>>()?;
+        order::top_indices(&ranks, top, |i| self.keys.decode(raw.key(i), self.probes))
+    }
+}
+
 /// Keys and values read from a map, each packed back to back.
 struct RawEntries {
     key_size: usize,
@@ -466,6 +519,10 @@ struct RawEntries {
 }
 
 impl RawEntries {
+    fn len(&self) -> usize {
+        self.keys.len() / self.key_size.max(1)
+    }
+
     fn key(&self, i: usize) -> &[u8] {
         &self.keys[i * self.key_size..(i + 1) * self.key_size]
     }
@@ -474,43 +531,114 @@ impl RawEntries {
         &self.values[i * self.value_size..(i + 1) * self.value_size]
     }
 
-    fn len(&self) -> usize {
-        self.keys.len() / self.key_size.max(1)
-    }
-
-    #[cfg(test)]
-    fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        self.keys.chunks(self.key_size.max(1)).zip(self.values.chunks(self.value_size.max(1)))
+    fn iter(&self) -> impl ExactSizeIterator<Item = (&[u8], &[u8])> {
+        (0..self.len()).map(|i| (self.key(i), self.value(i)))
     }
 }
 
 /// The whole of a hash map by `BPF_MAP_LOOKUP_BATCH`; an error where the
 /// kernel or map type has no batch support (or a bucket outgrew a batch),
-/// for the caller to read key by key instead.
-fn batched(fd: BorrowedFd<'_>, key_size: usize, value_size: usize) -> std::io::Result<RawEntries> {
-    // A few MiB of values per call: syscalls stay rare, memory bounded.
-    let batch = ((4 << 20) / value_size.max(1)).clamp(64, 8192);
+/// for the caller to read key by key instead. A big map (`buckets`, the
+/// kernel's bucket count, from a few hundred thousand) is read by two
+/// walkers at once, each from its half of the buckets: the kernel's walk
+/// (a lock and two copies per bucket) is most of a million-key print.
+fn batched(fd: BorrowedFd<'_>, key_size: usize, value_size: usize, buckets: u32) -> std::io::Result<RawEntries> {
+    let walkers = if buckets >= 1 << 18 { std::thread::available_parallelism().map_or(1, |n| n.get().min(2)) } else { 1 };
+    if walkers == 1 {
+        return walk(fd, key_size, value_size, 0, u32::MAX).map(|w| w.raw);
+    }
+    let share = buckets / walkers as u32;
+    let parts: Vec<std::io::Result<Walk>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..walkers as u32)
+            .map(|w| {
+                // The last walker reads to the end, whatever the bucket count is.
+                let end = if w + 1 == walkers as u32 { u32::MAX } else { (w + 1) * share };
+                scope.spawn(move || walk(fd, key_size, value_size, w * share, end))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(std::io::Error::other("batch reader panicked")))).collect()
+    });
+    let parts = parts.into_iter().collect::<std::io::Result<Vec<Walk>>>()?;
+    Ok(join_walks(parts, key_size, value_size))
+}
+
+/// One walker's read: entries from bucket `start` to past `end`.
+struct Walk {
+    raw: RawEntries,
+    /// Per call: the bucket it started at, and the entries it returned
+    /// (`raw`'s indices).
+    calls: Vec<(u32, std::ops::Range<usize>)>,
+    /// The bucket after the last one read (u32::MAX at the map's end).
+    reached: u32,
+}
+
+/// Batches from bucket `start` until a batch ends at or past bucket `end`.
+/// The last batch may run past `end`, into the next walker's buckets.
+fn walk(fd: BorrowedFd<'_>, key_size: usize, value_size: usize, start: u32, end: u32) -> std::io::Result<Walk> {
+    // Up to 16 MiB of values per call: 16 calls for a million 8-byte
+    // values. Batch size hardly matters to the kernel (it walks every
+    // bucket either way); fewer calls mean fewer copies into `raw`.
+    let batch = ((16 << 20) / value_size.max(1)).clamp(64, 65536);
     let mut raw = RawEntries { key_size, value_size, keys: Vec::new(), values: Vec::new() };
     let mut keys = vec![0u8; key_size * batch];
     let mut values = vec![0u8; value_size * batch];
-    let mut cursor = sys::BatchCursor::new(key_size);
+    let mut cursor = if start == 0 { sys::BatchCursor::new(key_size) } else { sys::BatchCursor::at_bucket(key_size, start) };
+    let mut calls = Vec::new();
     loop {
+        let from = cursor.bucket();
         let (n, done) = sys::map_lookup_batch(fd, &mut cursor, &mut keys, &mut values, batch as u32)?;
         let n = n as usize;
+        let first = raw.len();
         raw.keys.extend_from_slice(&keys[..n * key_size]);
         raw.values.extend_from_slice(&values[..n * value_size]);
-        if done {
-            return Ok(raw);
+        calls.push((from, first..first + n));
+        let reached = if done { u32::MAX } else { cursor.bucket() };
+        if reached >= end {
+            return Ok(Walk { raw, calls, reached });
         }
     }
+}
+
+/// The walkers' entries as one read. A walker's last batch may have run
+/// into the buckets of the walkers after it, which read them too: those
+/// entries are dropped from it (a key lives in one bucket, so a key that a
+/// later walker's batches from before `reached` also hold is one of them).
+fn join_walks(parts: Vec<Walk>, key_size: usize, value_size: usize) -> RawEntries {
+    let mut raw = RawEntries { key_size, value_size, keys: Vec::new(), values: Vec::new() };
+    for (w, part) in parts.iter().enumerate() {
+        let last = part.calls.last().map_or(0..0, |(_, r)| r.clone());
+        let mut later = std::collections::HashSet::new();
+        for next in &parts[w + 1..] {
+            for (from, range) in &next.calls {
+                if *from < part.reached {
+                    later.extend(range.clone().map(|i| next.raw.key(i)));
+                }
+            }
+        }
+        for i in 0..part.raw.len() {
+            if last.contains(&i) && later.contains(part.raw.key(i)) {
+                continue;
+            }
+            raw.keys.extend_from_slice(part.raw.key(i));
+            raw.values.extend_from_slice(part.raw.value(i));
+        }
+    }
+    raw
 }
 
 /// The whole of a map, one `BPF_MAP_GET_NEXT_KEY` and one lookup per key.
 fn per_key(fd: BorrowedFd<'_>, key_size: usize, value_size: usize) -> std::io::Result<RawEntries> {
     let mut raw = RawEntries { key_size, value_size, keys: Vec::new(), values: Vec::new() };
     let mut buf = vec![0u8; value_size];
+    let mut seen = std::collections::HashSet::new();
     for k in sys::map_keys(fd, key_size)? {
-        // A key deleted since we listed it is simply not in the snapshot.
+        // An update replaces a hash map's element by a new one at the head
+        // of its bucket, so a walk through a map being written can list a
+        // key twice: it is one entry. A key deleted since we listed it is
+        // simply not in the snapshot.
+        if !seen.insert(k.clone()) {
+            continue;
+        }
         if sys::map_lookup(fd, &k, &mut buf)? {
             raw.keys.extend_from_slice(&k);
             raw.values.extend_from_slice(&buf);
@@ -567,7 +695,7 @@ mod fused_tests {
 
 #[cfg(test)]
 mod tests {
-    use super::{batched, evictions, per_key, RawEntries};
+    use super::{batched, evictions, per_key, walk, RawEntries};
     use crate::sys;
     use std::collections::BTreeMap;
     use std::os::fd::AsFd;
@@ -618,7 +746,7 @@ mod tests {
             });
             let (before, batch, after) = (
                 as_map(&per_key(fd.as_fd(), 8, 8).unwrap()),
-                as_map(&batched(fd.as_fd(), 8, 8).unwrap()),
+                as_map(&batched(fd.as_fd(), 8, 8, 1 << 18).unwrap()),
                 as_map(&per_key(fd.as_fd(), 8, 8).unwrap()),
             );
             stop.store(true, Ordering::SeqCst);
@@ -630,8 +758,15 @@ mod tests {
                 assert!(after.contains_key(k), "key {k} from the batch read is not in the map");
             }
         });
-        let quiet_batch = as_map(&batched(fd.as_fd(), 8, 8).unwrap());
+        let quiet_batch = as_map(&batched(fd.as_fd(), 8, 8, 1 << 18).unwrap());
         assert_eq!(quiet_batch, as_map(&per_key(fd.as_fd(), 8, 8).unwrap()));
+        // Two walkers (this map has 2^18 buckets) read what one reads, each
+        // key once (`as_map` panics on a key read twice), whatever bucket
+        // count they are told.
+        let one_walker = as_map(&walk(fd.as_fd(), 8, 8, 0, u32::MAX).unwrap().raw);
+        assert_eq!(quiet_batch, one_walker);
+        assert_eq!(as_map(&batched(fd.as_fd(), 8, 8, 1 << 22).unwrap()), one_walker);
+        assert_eq!(as_map(&batched(fd.as_fd(), 8, 8, 1 << 16).unwrap()), one_walker);
         assert!(quiet_batch.len() > 50_000, "the writer added keys while the map was read");
     }
 

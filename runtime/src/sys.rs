@@ -646,6 +646,24 @@ impl BatchCursor {
     pub fn new(token_size: usize) -> BatchCursor {
         BatchCursor { token: vec![0u8; token_size.max(8)], started: false }
     }
+
+    /// A hash map walk from bucket `bucket` on: a hash map's cursor is the
+    /// u32 index of the next bucket to read (kernel/bpf/hashtab.c, since
+    /// batch reads exist), so walkers can share a map's buckets.
+    pub fn at_bucket(token_size: usize, bucket: u32) -> BatchCursor {
+        let mut cursor = BatchCursor::new(token_size);
+        cursor.token[..4].copy_from_slice(&bucket.to_ne_bytes());
+        cursor.started = true;
+        cursor
+    }
+
+    /// The next bucket a hash map walk reads (0 before the first batch).
+    pub fn bucket(&self) -> u32 {
+        if !self.started {
+            return 0;
+        }
+        u32::from_ne_bytes(self.token[..4].try_into().unwrap_or([0; 4]))
+    }
 }
 
 /// Reads the next batch of up to `keys.len() / key_size` elements

@@ -164,13 +164,19 @@ impl<W: Write> Printer<W> {
     pub fn exit_maps(&mut self, maps: &[MapSnapshot]) -> io::Result<()> {
         let mut sorted: Vec<&MapSnapshot> = maps.iter().collect();
         sorted.sort_by(|a, b| a.name.cmp(&b.name));
-        let mut s = self.formatter.exit_banner();
+        // Written piece by piece with one flush at the end: still one
+        // event, without copying a million-entry map's text into another
+        // buffer first.
+        let banner = self.formatter.exit_banner();
+        self.out.write_all(banner.as_bytes())?;
         for map in sorted {
             let map = &as_shown(map);
-            s.push_str(&self.formatter.map(map, 0, 0));
-            s.push_str(&self.notices(map));
+            let text = self.formatter.map(map, 0, 0);
+            self.out.write_all(text.as_bytes())?;
+            drop(text);
+            self.out.write_all(self.notices(map).as_bytes())?;
         }
-        self.emit(&s)
+        self.out.flush()
     }
 
     /// What the kernel did not keep of a map: updates refused because it was

@@ -23,14 +23,25 @@ impl Formatter for Text {
     fn map(&self, map: &MapSnapshot, top: u64, div: u64) -> String {
         let div = div.max(1);
         let entries = order::ordered(map, top);
-        // One buffer: a million entries made a million Strings, then a joined copy.
-        let mut out = String::with_capacity(entries.len() * 32 + 1);
-        for (i, e) in entries.iter().enumerate() {
-            if i > 0 {
-                out.push('\n');
+        let last = if map.kind == ValueKind::Tseries { last_epoch(map) } else { 0 };
+        let mut out = if entries.len() >= PARALLEL_ENTRIES {
+            // Formatting is pure: two threads each write half, joined in order.
+            let (a, b) = entries.split_at(entries.len() / 2);
+            let (mut a, b) = std::thread::scope(|scope| {
+                let second = scope.spawn(|| entries_text(map, b, div, last));
+                (entries_text(map, a, div, last), second.join())
+            });
+            match b {
+                Ok(b) => {
+                    a.push('\n');
+                    a.push_str(&b);
+                    a
+                }
+                Err(_) => entries_text(map, &entries, div, last),
             }
-            out.push_str(&entry(map, e, div));
-        }
+        } else {
+            entries_text(map, &entries, div, last)
+        };
         out.push('\n');
         // bpftrace ends avg/stats maps with a blank line, empty ones too.
         if matches!(order::shape_of(map), Shape::Avg | Shape::Stats)
@@ -83,40 +94,97 @@ impl Formatter for Text {
     }
 }
 
+/// From this many entries, a map's text is written by two threads.
+const PARALLEL_ENTRIES: usize = 200_000;
+
+/// `entries`, separated by newlines (none after the last). Everything is
+/// written straight into one buffer sized for one-line entries: a String
+/// per entry (and per key part) cost a million allocations for a million
+/// entries.
+fn entries_text(map: &MapSnapshot, entries: &[&MapEntry], div: u64, last: u64) -> String {
+    let mut out = String::with_capacity(entries.len() * (map.name.len() + 28) + 2);
+    for (i, e) in entries.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        write_entry(&mut out, map, e, div, last);
+    }
+    out
+}
+
 /// One entry: `@m[k]: v`, or the `@m[k]: ` header and the histogram rows.
-fn entry(map: &MapSnapshot, e: &MapEntry, div: u64) -> String {
-    let head = format!("{}{}: ", map.name, key_text(e.key.as_ref()));
+/// `last` is [`last_epoch`] of the map (for tseries).
+fn write_entry(out: &mut String, map: &MapSnapshot, e: &MapEntry, div: u64, last: u64) {
+    out.push_str(&map.name);
+    write_key(out, e.key.as_ref());
     match &e.value {
-        AggValue::Hist { buckets, .. } => format!("{head}\n{}", log2_rows(buckets, div)),
+        AggValue::Hist { buckets, .. } => {
+            out.push_str(": \n");
+            log2_rows(out, buckets, div);
+        }
         AggValue::Lhist { min, max, step, buckets, .. } => {
-            let shape = Linear { min: *min, max: *max, step: *step, len: buckets.len() };
-            format!("{head}\n{}", linear_rows(&shape, buckets))
+            out.push_str(": \n");
+            linear_rows(out, &Linear { min: *min, max: *max, step: *step, len: buckets.len() }, buckets);
         }
         AggValue::Stats { sum, count } => {
-            format!("{head}count {count}, average {}, total {sum}", average(*sum, *count))
+            let _ = write!(out, ": count {count}, average {}, total {sum}", average(*sum, *count));
         }
         AggValue::Tseries { interval_ns, intervals, points } => {
-            let rows = crate::tseries::rows(points, last_epoch(map), *intervals);
-            format!("{}{}:\n{}", map.name, key_text(e.key.as_ref()), super::tseries::graph(&rows, *interval_ns))
+            let rows = crate::tseries::rows(points, last, *intervals);
+            out.push_str(":\n");
+            out.push_str(&super::tseries::graph(&rows, *interval_ns));
         }
-        other => head + &scalar_text(other, div),
+        other => {
+            out.push_str(": ");
+            write_scalar(out, other, div);
+        }
     }
 }
 
 /// The number (or value) of a one-line entry, divided by `div` where bpftrace divides.
 pub(crate) fn scalar_text(v: &AggValue, div: u64) -> String {
+    let mut out = String::new();
+    write_scalar(&mut out, v, div);
+    out
+}
+
+fn write_scalar(out: &mut String, v: &AggValue, div: u64) {
     // Signed values divide as signed (C promotes the u32 divisor to i64).
     let sdiv = i64::try_from(div).unwrap_or(i64::MAX);
     match v {
-        AggValue::Count(c) => (c / div).to_string(),
-        AggValue::Sum(s) | AggValue::Min(s) | AggValue::Max(s) => (s / sdiv).to_string(),
-        AggValue::Avg { sum, count } | AggValue::Stats { sum, count } => (average(*sum, *count) / sdiv).to_string(),
-        AggValue::Plain(Value::Int(i)) => (i / sdiv).to_string(),
-        AggValue::Plain(Value::UInt(u)) => (u / div).to_string(),
-        AggValue::Plain(other) => value_text(other),
-        // Not one-line values; rendered by `entry`.
-        AggValue::Hist { .. } | AggValue::Lhist { .. } | AggValue::Tseries { .. } => String::new(),
+        AggValue::Count(c) => push_u64(out, c / div),
+        AggValue::Sum(s) | AggValue::Min(s) | AggValue::Max(s) => push_i64(out, s / sdiv),
+        AggValue::Avg { sum, count } | AggValue::Stats { sum, count } => push_i64(out, average(*sum, *count) / sdiv),
+        AggValue::Plain(Value::Int(i)) => push_i64(out, i / sdiv),
+        AggValue::Plain(Value::UInt(u)) => push_u64(out, u / div),
+        AggValue::Plain(other) => write_value(out, other),
+        // Not one-line values; rendered by `write_entry`.
+        AggValue::Hist { .. } | AggValue::Lhist { .. } | AggValue::Tseries { .. } => {}
     }
+}
+
+/// Decimal digits without going through `fmt` (a third of the time of
+/// printing a big map went to formatting machinery).
+fn push_u64(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // ASCII digits: always UTF-8, checked in a few instructions.
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+}
+
+fn push_i64(out: &mut String, n: i64) {
+    if n < 0 {
+        out.push('-');
+    }
+    push_u64(out, n.unsigned_abs());
 }
 
 /// The newest interval any series of `map` holds: every entry is drawn up to it.
@@ -128,41 +196,69 @@ pub(crate) fn last_epoch(map: &MapSnapshot) -> u64 {
     map.entries.iter().map(latest).max().unwrap_or(0)
 }
 
-fn log2_rows(buckets: &[u64], div: u64) -> String {
+fn log2_rows(out: &mut String, buckets: &[u64], div: u64) {
     let Some(rows) = hist::shown_rows(buckets) else {
-        return String::new();
+        return;
     };
     let max = buckets.iter().copied().max().unwrap_or(0);
-    let mut out = String::new();
     for i in rows {
         // bpftrace divides the printed count but scales the bar by the raw one.
-        row(&mut out, &hist::log2_label(i), buckets[i] / div, hist::bar_len(buckets[i], max));
+        row(out, &hist::log2_label(i), buckets[i] / div, hist::bar_len(buckets[i], max));
     }
-    out
 }
 
-fn linear_rows(shape: &Linear, buckets: &[u64]) -> String {
+fn linear_rows(out: &mut String, shape: &Linear, buckets: &[u64]) {
     let Some(rows) = hist::shown_rows(buckets) else {
-        return String::new();
+        return;
     };
     let max = buckets.iter().copied().max().unwrap_or(0);
-    let mut out = String::new();
     for i in rows {
         // `print(@m, top, div)` does not divide lhist counts in bpftrace.
-        row(&mut out, &shape.label(i), buckets[i], hist::bar_len(buckets[i], max));
+        row(out, &shape.label(i), buckets[i], hist::bar_len(buckets[i], max));
     }
-    out
 }
 
 fn row(out: &mut String, label: &str, count: u64, bar: usize) {
-    let _ = writeln!(out, "{label:<16}{count:>8} |{:<width$}|", "@".repeat(bar), width = hist::BAR_WIDTH);
+    let _ = write!(out, "{label:<16}{count:>8} |");
+    out.extend(std::iter::repeat_n('@', bar));
+    out.extend(std::iter::repeat_n(' ', hist::BAR_WIDTH.saturating_sub(bar)));
+    out.push_str("|\n");
 }
 
-/// `[k]` or `[k1, k2]`; empty for a scalar map.
-pub(crate) fn key_text(key: Option<&Value>) -> String {
+/// `[k]` or `[k1, k2]`; nothing for a scalar map.
+fn write_key(out: &mut String, key: Option<&Value>) {
+    let Some(key) = key else { return };
+    out.push('[');
     match key {
-        None => String::new(),
-        Some(k) => format!("[{}]", key_parts(k).join(", ")),
+        Value::Tuple(parts) => {
+            for (i, part) in parts.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_key_part(out, part);
+            }
+        }
+        single => write_key_part(out, single),
+    }
+    out.push(']');
+}
+
+/// One key expression: a stack is indented by 4 in a key (8 elsewhere), as
+/// bpftrace prints them.
+fn write_key_part(out: &mut String, part: &Value) {
+    match part {
+        Value::Stack { frames, padded } => out.push_str(&stack_text(frames, *padded, 4)),
+        other => write_value(out, other),
+    }
+}
+
+/// Values separated by `, `.
+fn write_joined(out: &mut String, items: &[Value]) {
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        write_value(out, item);
     }
 }
 
@@ -186,25 +282,52 @@ fn key_part(v: &Value) -> String {
 /// A value as text: strings unquoted, addresses as `inet_ntop` writes them,
 /// tuples as `(1, x)`.
 pub fn value_text(v: &Value) -> String {
+    let mut out = String::new();
+    write_value(&mut out, v);
+    out
+}
+
+fn write_value(out: &mut String, v: &Value) {
     match v {
-        Value::Int(i) => i.to_string(),
-        Value::UInt(u) => u.to_string(),
-        Value::Ptr(p) => format!("0x{p:x}"),
-        Value::Bool(b) => b.to_string(),
-        Value::Str(s) | Value::Probe(s) => s.clone(),
-        Value::Inet(addr) => inet_text(addr),
-        Value::Buffer(bytes) => flowtrace_stdlib::printf::BufferForm::Escaped.render(bytes),
-        Value::Stack { frames, padded } => stack_text(frames, *padded, 8),
+        Value::Int(i) => push_i64(out, *i),
+        Value::UInt(u) => push_u64(out, *u),
+        Value::Ptr(p) => {
+            let _ = write!(out, "0x{p:x}");
+        }
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Str(s) | Value::Probe(s) => out.push_str(s),
+        Value::Inet(addr) => out.push_str(&inet_text(addr)),
+        Value::Buffer(bytes) => out.push_str(&flowtrace_stdlib::printf::BufferForm::Escaped.render(bytes)),
+        Value::Stack { frames, padded } => out.push_str(&stack_text(frames, *padded, 8)),
         Value::Tuple(items) => {
-            let parts: Vec<String> = items.iter().map(value_text).collect();
-            format!("({})", parts.join(", "))
+            out.push('(');
+            write_joined(out, items);
+            out.push(')');
         }
         // bpftrace: arrays without spaces, structs with them.
-        Value::Array(items) => format!("[{}]", items.iter().map(value_text).collect::<Vec<_>>().join(",")),
-        Value::Record(fields) if fields.is_empty() => "{}".to_string(),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_value(out, item);
+            }
+            out.push(']');
+        }
+        Value::Record(fields) if fields.is_empty() => out.push_str("{}"),
         Value::Record(fields) => {
-            let parts: Vec<String> = fields.iter().map(|(name, v)| format!(".{name} = {}", value_text(v))).collect();
-            format!("{{ {} }}", parts.join(", "))
+            out.push_str("{ ");
+            for (i, (name, v)) in fields.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push('.');
+                out.push_str(name);
+                out.push_str(" = ");
+                write_value(out, v);
+            }
+            out.push_str(" }");
         }
     }
 }
@@ -300,5 +423,28 @@ mod tests {
         assert_eq!(v6("2001:db8::ff00:42:8329"), "2001:db8::ff00:42:8329");
         assert_eq!(v6("1::"), "1::");
         assert_eq!(v6("1:2:3:4:5:6:7:8"), "1:2:3:4:5:6:7:8");
+    }
+
+    /// A map big enough to be written by two threads reads as one thread writes it.
+    #[test]
+    fn two_threads_write_what_one_writes() {
+        use crate::values::{MapEntry, MapSnapshot};
+        let entries = (0..PARALLEL_ENTRIES as u64 + 11)
+            .map(|i| MapEntry { key: Some(Value::UInt(i * 7 % 1000)), value: AggValue::Count(i) })
+            .collect();
+        let map = MapSnapshot {
+            name: "@m".into(),
+            entries,
+            dropped_updates: 0,
+            evicted: 0,
+            max_entries: 0,
+            kind: ValueKind::Count,
+            keyless: false,
+        };
+        let ordered = order::ordered(&map, 0);
+        let one = entries_text(&map, &ordered, 1, 0) + "\n";
+        assert_eq!(Text.map(&map, 0, 0), one);
+        assert!(one.starts_with("@m[0]: 0\n@m[7]: 1\n") && one.ends_with("]: 200010\n"));
+        assert_eq!(one.lines().count(), PARALLEL_ENTRIES + 11);
     }
 }

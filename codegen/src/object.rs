@@ -22,6 +22,8 @@ pub struct CompiledProgram {
     /// The fields of the structs and unions printed values hold, by BTF id
     /// (see `TypedProgram::records`).
     pub records: flowtrace_lang::types::RecordLayouts,
+    /// The config's `str_trunc_trailer` (see `Settings`).
+    pub str_trunc_trailer: String,
 }
 
 /// Index into [`CompiledProgram::maps`].

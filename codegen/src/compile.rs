@@ -95,7 +95,7 @@ pub fn compile(p: &TypedProgram, opts: &CompileOptions) -> Result<CompiledProgra
     if !diags.is_empty() {
         return Err(diags);
     }
-    Ok(CompiledProgram { programs, maps: g.maps, events: g.events, probe_names: g.probe_names, records: p.records.clone(), str_trunc_trailer: p.settings.str_trunc_trailer.clone().unwrap_or_else(|| DEFAULT_STR_TRUNC_TRAILER.into()) })
+    Ok(CompiledProgram { programs, maps: g.maps, events: g.events, probe_names: g.probe_names, records: p.records.clone(), str_trunc_trailer: p.settings.str_trunc_trailer.clone().unwrap_or_else(|| DEFAULT_STR_TRUNC_TRAILER.into()), missing_probes: p.settings.missing_probes })
 }
 
 /// The members of a run of probes compiled as one program (none for a run

@@ -24,6 +24,9 @@ pub struct CompiledProgram {
     pub records: flowtrace_lang::types::RecordLayouts,
     /// The config's `str_trunc_trailer` (see `Settings`).
     pub str_trunc_trailer: String,
+    /// The config's `missing_probes`: also what a probe that fails to
+    /// attach at run time does.
+    pub missing_probes: flowtrace_lang::config::MissingProbes,
 }
 
 /// Index into [`CompiledProgram::maps`].

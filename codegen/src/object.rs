@@ -84,12 +84,6 @@ impl ProgramKind {
         }
     }
 
-    /// Whether loading needs the kernel's BTF (the traced function's BTF id
-    /// is fixed at load time), which aya's loader provides.
-    pub fn loads_against_btf(self) -> bool {
-        matches!(self, ProgramKind::Fentry | ProgramKind::Fexit)
-    }
-
     /// The ELF section a program of this kind attached at `attach` lives
     /// in. aya picks the program type from the part before the first `/`;
     /// the rest is for readers of `readelf` output.

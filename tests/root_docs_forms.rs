@@ -535,6 +535,7 @@ const UNSUPPORTED: &[(&str, &str, &str)] = &[
     ("String: casting a string to an int8 array", r#"BEGIN { $a = (int8[])"abc"; }"#, "-e:1:20: error: expected expression, found ']'"),
     ("Structs: anonymous nested struct definitions", "struct Foo { struct { int d; } c; }; BEGIN { }", "-e:1:21: error: expected a name, found '{'"),
     ("Data Types: BTF integer typedefs in casts", "BEGIN { $a = (uint64_t)1; }", "-e:1:24: error: expected ';' or '}' after statement, found '1'"),
+    ("Arguments: print(args) as a whole", "tracepoint:syscalls:sys_enter_getppid { print(args); }", "-e:1:47: error: 'args' is only usable with a field: args.NAME"),
     ("Probes: test", "test:foo { }", "-e:1:1: error: unknown probe provider 'test'"),
     ("Probes: bench", "bench:foo { }", "-e:1:1: error: unknown probe provider 'bench'"),
     ("Probes: self", "self:signal:SIGUSR1 { }", "-e:1:1: error: unknown probe provider 'self'"),

@@ -478,6 +478,8 @@ BEGIN { @h[-1] = 0; delete(@h, -1); }"#,
 /// 0.17 prints arrays so too), also inside tuples, map values and JSON.
 /// The struct is laid over the test's own `comm` ("flowtrace", zero-padded),
 /// so every byte is known: `char` arrays are text, `uint8` arrays numbers.
+/// `head` holds no NUL, so it prints with the `str_trunc_trailer` ("..",
+/// as in today's bpftrace; the config block changes it).
 #[test]
 fn root_print_of_structs_and_arrays() {
     if !enabled("root_print_of_structs_and_arrays") {
@@ -492,12 +494,17 @@ BEGIN {
   @arr[$c->n] = $c->mid;
   exit();
 }"#;
-    let record = "{ .head = flow, .mid = [116,114,97], .rest = ce, .n = 0 }";
+    let record = "{ .head = flow.., .mid = [116,114,97], .rest = ce, .n = 0 }";
     expect(program, &format!("{record}\n([116,114,97], {record}, 7)\n[10,1,2,3]\n{END}@arr[0]: [116,114,97]\n"), 0);
+    for (trailer, head) in [("", "flow"), ("~", "flow~")] {
+        let configured = format!("config = {{ str_trunc_trailer = \"{trailer}\" }}\n{program}");
+        let record = format!("{{ .head = {head}, .mid = [116,114,97], .rest = ce, .n = 0 }}");
+        expect(&configured, &format!("{record}\n([116,114,97], {record}, 7)\n[10,1,2,3]\n{END}@arr[0]: [116,114,97]\n"), 0);
+    }
     let out = run(&["-f", "json", "-e", program]);
     let json = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{json}");
-    let fields = r#"{"head": "flow", "mid": [116,114,97], "rest": "ce", "n": 0}"#;
+    let fields = r#"{"head": "flow..", "mid": [116,114,97], "rest": "ce", "n": 0}"#;
     assert!(json.contains(&format!("{{\"type\": \"value\", \"data\": {fields}}}\n")), "{json}");
     assert!(json.contains(r#"{"type": "map", "data": {"@arr": {"0": [116,114,97]}}}"#), "{json}");
 }

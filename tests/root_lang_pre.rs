@@ -420,3 +420,27 @@ BEGIN { printf(\"ran\\n\"); exit(); }";
     let out = run(&["-e", "tracepoint:no_such_category:no_such_event { @never = count(); } BEGIN { exit(); }"]);
     assert_eq!(out.status.code(), Some(1), "the default is an error");
 }
+
+/// `missing_probes` also covers a probe that exists for the checker but fails
+/// to attach at run time (bpftrace: "or there was an issue during
+/// attachment"): raw tracepoint names are not checked before attaching, so a
+/// wrong one fails only in `bpf_raw_tracepoint_open`.
+#[test]
+fn root_config_missing_probes_applies_when_attaching() {
+    if !enabled("root_config_missing_probes_applies_when_attaching") {
+        return;
+    }
+    let body = "rawtracepoint:no_such_raw_tp_xyz { @never = count(); }
+interval:ms:50 { printf(\"ran\\n\"); exit(); }";
+    let reason = "cannot attach 'rawtracepoint:no_such_raw_tp_xyz': `bpf_raw_tracepoint_open` failed: No such file or directory (os error 2)";
+    let out = run(&["-e", &format!("config = {{ missing_probes = warn }}\n{body}")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Attaching 2 probes...\nran\n\n\n@never: 0\n");
+    assert_eq!(stderr(&out), format!("warning: {reason}; left out (missing_probes = warn)\n"));
+    let out = run(&["-e", &format!("config = {{ missing_probes = ignore }}\n{body}")]);
+    assert!(out.status.success() && stderr(&out).is_empty(), "ignore is silent: {}", stderr(&out));
+    let out = run(&["-e", body]);
+    assert_eq!(out.status.code(), Some(1), "the default is an error");
+    assert!(stderr(&out).starts_with(&format!("-e:1:1: error: {reason}\n")), "{}", stderr(&out));
+    assert_eq!(flowtrace_testkit::objects::flowtrace_objects_after_grace(), (0, 0), "nothing left attached");
+}

@@ -67,6 +67,9 @@ pub const MAX_INSNS: usize = 1_000_000;
 /// The BPF stack limit.
 pub const MAX_STACK: u32 = 512;
 
+/// bpftrace's default `str_trunc_trailer` (0.17 had none: see docs/language.md).
+pub const DEFAULT_STR_TRUNC_TRAILER: &str = "..";
+
 pub fn compile(p: &TypedProgram, opts: &CompileOptions) -> Result<CompiledProgram, Vec<Diagnostic>> {
     let mut g = globals(p, opts);
     let mut programs = Vec::new();
@@ -97,7 +100,7 @@ pub fn compile(p: &TypedProgram, opts: &CompileOptions) -> Result<CompiledProgra
     if !diags.is_empty() {
         return Err(diags);
     }
-    Ok(CompiledProgram { programs, maps: g.maps, events: g.events, probe_names: g.probe_names, records: p.records.clone() })
+    Ok(CompiledProgram { programs, maps: g.maps, events: g.events, probe_names: g.probe_names, records: p.records.clone(), str_trunc_trailer: p.settings.str_trunc_trailer.clone().unwrap_or_else(|| DEFAULT_STR_TRUNC_TRAILER.into()), missing_probes: p.settings.missing_probes })
 }
 
 /// The members of a run of probes compiled as one program (none for a run

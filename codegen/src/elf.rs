@@ -175,7 +175,7 @@ mod tests {
                 role: MapRole::Events,
             }],
             events: vec![],
-            probe_names: vec![], records: Default::default()
+            probe_names: vec![], records: Default::default(), str_trunc_trailer: String::new(), missing_probes: Default::default()
         }
     }
 

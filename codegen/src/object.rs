@@ -22,6 +22,11 @@ pub struct CompiledProgram {
     /// The fields of the structs and unions printed values hold, by BTF id
     /// (see `TypedProgram::records`).
     pub records: flowtrace_lang::types::RecordLayouts,
+    /// The config's `str_trunc_trailer` (see `Settings`).
+    pub str_trunc_trailer: String,
+    /// The config's `missing_probes`: also what a probe that fails to
+    /// attach at run time does.
+    pub missing_probes: flowtrace_lang::config::MissingProbes,
 }
 
 /// Index into [`CompiledProgram::maps`].
@@ -97,12 +102,6 @@ impl ProgramKind {
             ProgramKind::RawTracepoint | ProgramKind::Special => 17,
             ProgramKind::Fentry | ProgramKind::Fexit | ProgramKind::Iter => 26,
         }
-    }
-
-    /// Whether loading needs the kernel's BTF (the traced function's BTF id
-    /// is fixed at load time), which aya's loader provides.
-    pub fn loads_against_btf(self) -> bool {
-        matches!(self, ProgramKind::Fentry | ProgramKind::Fexit | ProgramKind::Iter)
     }
 
     /// The ELF section a program of this kind attached at `attach` lives

@@ -24,6 +24,8 @@ pub struct Settings {
     /// What a probe that does not exist (no such tracepoint, a wildcard
     /// matching nothing, fentry on a function without BTF) does.
     pub missing_probes: MissingProbes,
+    /// Appended to strings printed cut; `None`: today's bpftrace's "..".
+    pub str_trunc_trailer: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -164,9 +166,8 @@ pub fn apply(settings: &mut Settings, key: Key, value: &Raw) -> Result<Outcome, 
             settings.print_maps_on_exit = Some(value.bool().ok_or(format!("{name} must be true or false"))?)
         }
         Key::StrTruncTrailer => match value.text() {
-            // flowtrace prints truncated strings as bpftrace 0.17 did: cut, no trailer.
-            Some("") => {}
-            _ => return Err(format!("{name}: flowtrace prints truncated strings without a trailer; only \"\" is accepted")),
+            Some(text) => settings.str_trunc_trailer = Some(text.to_string()),
+            None => return Err(format!("{name} must be a string")),
         },
         Key::MissingProbes => {
             settings.missing_probes = match value.text() {

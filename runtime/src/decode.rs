@@ -25,15 +25,18 @@ pub struct ProbeNames {
     /// both are what user space needs to give a value's bytes meaning).
     records: flowtrace_lang::types::RecordLayouts,
     symbols: Option<std::sync::Arc<crate::symbols::Symbolizer>>,
+    /// `str_trunc_trailer`: appended to a string that fills its whole
+    /// buffer without a NUL (bpftrace's sign of a cut string).
+    trailer: String,
 }
 
 impl ProbeNames {
     pub fn of(compiled: &CompiledProgram) -> ProbeNames {
-        ProbeNames { names: compiled.probe_names.clone(), records: compiled.records.clone(), symbols: None }
+        ProbeNames { names: compiled.probe_names.clone(), records: compiled.records.clone(), trailer: compiled.str_trunc_trailer.clone(), symbols: None }
     }
 
     pub fn from_names(names: Vec<String>) -> ProbeNames {
-        ProbeNames { names, records: Default::default(), symbols: None }
+        ProbeNames { names, records: Default::default(), trailer: String::new(), symbols: None }
     }
 
     /// With the stack maps among `fds` (indexed like `compiled.maps`) to
@@ -90,7 +93,7 @@ pub fn value(ty: &Type, bytes: &[u8], probes: &ProbeNames) -> Value {
         Type::Int(t) => int(u64_at(bytes, 0), *t),
         Type::Bool => Value::Bool(u64_at(bytes, 0) != 0),
         Type::Pointer(..) => Value::Ptr(u64_at(bytes, 0)),
-        Type::Str { cap } => Value::Str(c_string(bytes, *cap as usize)),
+        Type::Str { cap } => Value::Str(text(bytes, *cap as usize, probes)),
         Type::Inet => inet(bytes),
         Type::ProbeName => Value::Probe(probes.get(u64_at(bytes, 0))),
         // Named now, not when the event happened: bpftrace's cgroup_path too.
@@ -178,6 +181,17 @@ pub fn fields(types: &[Type], bytes: &[u8], probes: &ProbeNames) -> Vec<Value> {
         .collect()
 }
 
+/// A string value: up to its NUL; with the trailer when no NUL is in the
+/// whole buffer, bpftrace's rule ("a string that exactly fits its buffer,
+/// NUL included, is taken as truncated").
+fn text(bytes: &[u8], cap: usize, probes: &ProbeNames) -> String {
+    let mut s = c_string(bytes, cap);
+    if s.len() == cap && cap > 0 && !probes.trailer.is_empty() {
+        s.push_str(&probes.trailer);
+    }
+    s
+}
+
 fn c_string(bytes: &[u8], cap: usize) -> String {
     let buf = &bytes[..cap.min(bytes.len())];
     let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
@@ -208,7 +222,7 @@ fn inet(bytes: &[u8]) -> Value {
 fn array(elem: &Type, len: u32, bytes: &[u8], probes: &ProbeNames) -> Value {
     if let Type::Int(t) = elem {
         if t.bits == 8 && t.signed {
-            return Value::Str(c_string(bytes, len as usize));
+            return Value::Str(text(bytes, len as usize, probes));
         }
         let width = t.bytes() as usize;
         let items = (0..len as usize)

@@ -9,6 +9,7 @@
 //! END sent, then print the maps. So BEGIN's output precedes any probe's, and
 //! no probe fires after END.
 
+use flowtrace_lang::config::MissingProbes;
 use crate::attach::{self, Link, LoadFailure};
 use crate::error::{failing_insn, AttachError, RuntimeError, VerifierError};
 use crate::events::{EventSink, Events, Flow};
@@ -106,6 +107,9 @@ pub struct Loaded {
     /// `-p PID`: uprobes are installed in this process only (the kernel
     /// then leaves every other process's code untouched).
     pub uprobe_pid: Option<i32>,
+    /// The config's `missing_probes`, for probes that fail to attach (set
+    /// before [`Loaded::attach_all`]; `error` unless the script says).
+    pub missing_probes: flowtrace_lang::config::MissingProbes,
 }
 
 /// Extracts the map's data from aya's typed wrapper: flowtrace reads maps
@@ -140,7 +144,7 @@ impl Loaded {
         for (meta, bytes) in metas.iter_mut().zip(multi_bytes) {
             meta.multi_bytes = bytes;
         }
-        Ok(Loaded { links: Vec::new(), programs: metas, loaded: ProgramSet::Owned(programs), maps, events, timings, tc: Default::default(), uprobe_pid: None })
+        Ok(Loaded { links: Vec::new(), programs: metas, loaded: ProgramSet::Owned(programs), maps, events, timings, tc: Default::default(), uprobe_pid: None, missing_probes: Default::default() })
     }
 
     /// Loads only the programs `which` (indices into `compiled.programs`),
@@ -166,7 +170,7 @@ impl Loaded {
             .map(|(&i, multi_bytes)| ProgramMeta { multi_bytes, ..meta(i, &compiled.programs[i]) })
             .collect();
         let maps = Loaded::ifnames_only(compiled, map_fds)?;
-        Ok(Loaded { links: Vec::new(), programs: metas, loaded: ProgramSet::Owned(programs), maps, events: None, timings, tc: Default::default(), uprobe_pid: None })
+        Ok(Loaded { links: Vec::new(), programs: metas, loaded: ProgramSet::Owned(programs), maps, events: None, timings, tc: Default::default(), uprobe_pid: None, missing_probes: Default::default() })
     }
 
     /// The maps a [`Loaded::load_selected`] writes itself: only tc's
@@ -241,7 +245,7 @@ impl Loaded {
         }
         timings.verify = t.elapsed();
 
-        Ok(Loaded { links: Vec::new(), programs, loaded: ProgramSet::Ebpf(ebpf), maps, events, timings, tc: Default::default(), uprobe_pid: None })
+        Ok(Loaded { links: Vec::new(), programs, loaded: ProgramSet::Ebpf(ebpf), maps, events, timings, tc: Default::default(), uprobe_pid: None, missing_probes: Default::default() })
     }
 
     /// The ring buffer becomes the event reader; the other maps are read
@@ -302,7 +306,13 @@ impl Loaded {
             match self.attach(index) {
                 Ok(()) => {}
                 Err(e) if groups[index].is_some() => skipped.push((index, e)),
-                Err(e) => return Err(e),
+                // As bpftrace: `missing_probes` covers "an issue during
+                // attachment" too, not only probes that do not exist.
+                Err(e) => match self.missing_probes {
+                    MissingProbes::Error => return Err(e),
+                    MissingProbes::Warn => eprintln!("warning: {}; left out (missing_probes = warn)", attach_failure_text(&e)),
+                    MissingProbes::Ignore => {}
+                },
             }
         }
         attach::kprobe::report_skipped(&groups, skipped, |i| self.programs[i].attach.raw.as_str())
@@ -408,6 +418,14 @@ impl Loaded {
             Some(events) => crate::events::drain(events, &self.maps, sink),
             None => Ok(Flow::Continue),
         }
+    }
+}
+
+/// One line for a probe left out: the probe and the kernel's reason.
+fn attach_failure_text(e: &RuntimeError) -> String {
+    match e {
+        RuntimeError::Attach(a) => format!("cannot attach '{}': {}", a.probe, a.reason),
+        other => other.to_string(),
     }
 }
 

@@ -37,7 +37,7 @@ fn getpid_counter(prog: &str, counts: &str, events: &str) -> CompiledProgram {
         programs: vec![a.program(prog, ProgramKind::Tracepoint, getpid_tracepoint(), "tracepoint:syscalls:sys_enter_getpid")],
         maps: vec![count_map(counts, 0), events_map(events)],
         events: vec![EventKind::Exit, EventKind::Printf { format: Format::parse("pid %d\n").unwrap(), args: vec![Type::I64] }],
-        probe_names: vec![], records: Default::default()
+        probe_names: vec![], records: Default::default(), str_trunc_trailer: String::new(), missing_probes: Default::default()
     }
 }
 
@@ -120,7 +120,7 @@ fn interval_ticks_on_one_cpu() {
         programs: vec![a.program("ft_t_interval", ProgramKind::PerfEvent, AttachKind::Interval { period }, "interval:ms:20")],
         maps: vec![count_map("ft_t_ticks", 0)],
         events: vec![],
-        probe_names: vec![], records: Default::default()
+        probe_names: vec![], records: Default::default(), str_trunc_trailer: String::new(), missing_probes: Default::default()
     };
     let mut loaded = Loaded::load(&compiled).unwrap();
     loaded.attach_all().unwrap();
@@ -146,7 +146,7 @@ fn begin_runs_once_through_test_run() {
         programs: vec![a.program("ft_t_begin", ProgramKind::Special, AttachKind::Begin, "BEGIN")],
         maps: vec![plain_map("ft_t_begin_m", 0, Type::I64), events_map("ft_t_begin_e")],
         events: vec![EventKind::Exit],
-        probe_names: vec![], records: Default::default()
+        probe_names: vec![], records: Default::default(), str_trunc_trailer: String::new(), missing_probes: Default::default()
     };
     let mut loaded = Loaded::load(&compiled).unwrap();
     loaded.attach_all().unwrap();
@@ -191,7 +191,7 @@ fn stats_slots_report_dropped_updates_and_lost_events() {
         programs: vec![a.program("ft_t_statsprog", ProgramKind::Special, AttachKind::Begin, "BEGIN")],
         maps: vec![count_map("ft_t_stats_a", 0), count_map("ft_t_stats_b", 1), stats],
         events: vec![],
-        probe_names: vec![], records: Default::default()
+        probe_names: vec![], records: Default::default(), str_trunc_trailer: String::new(), missing_probes: Default::default()
     };
     let mut loaded = Loaded::load(&compiled).unwrap();
     loaded.run_begin().unwrap();
@@ -217,7 +217,7 @@ fn kprobe_verifies_but_attach_fails_cleanly_without_kprobes() {
         programs: vec![a.program("ft_t_kprobe", ProgramKind::Kprobe, kp, "kprobe:tcp_sendmsg")],
         maps: vec![],
         events: vec![],
-        probe_names: vec![], records: Default::default()
+        probe_names: vec![], records: Default::default(), str_trunc_trailer: String::new(), missing_probes: Default::default()
     };
     let mut loaded = Loaded::load(&compiled).expect("a kprobe program passes the verifier");
     let result = loaded.attach_all();
@@ -250,7 +250,7 @@ fn verifier_rejection_carries_log_and_instruction() {
         programs: vec![a.program("ft_t_reject", ProgramKind::Tracepoint, getpid_tracepoint(), "tracepoint:syscalls:sys_enter_getpid")],
         maps: vec![],
         events: vec![],
-        probe_names: vec![], records: Default::default()
+        probe_names: vec![], records: Default::default(), str_trunc_trailer: String::new(), missing_probes: Default::default()
     };
     match Loaded::load(&compiled) {
         Err(RuntimeError::Verifier(v)) => {
@@ -274,7 +274,7 @@ fn missing_tracepoint_is_an_attach_error_with_a_hint() {
         programs: vec![a.program("ft_t_notp", ProgramKind::Tracepoint, tp, "tracepoint:sock:no_such_event")],
         maps: vec![],
         events: vec![],
-        probe_names: vec![], records: Default::default()
+        probe_names: vec![], records: Default::default(), str_trunc_trailer: String::new(), missing_probes: Default::default()
     };
     let mut loaded = Loaded::load(&compiled).unwrap();
     match loaded.attach_all() {

@@ -85,9 +85,6 @@ impl Lowerer<'_> {
         let Some(flowtrace_lang::typed::TExprKind::MapRead { map, .. }) = args.first().map(|a| &a.kind) else {
             return Err(Diagnostic::error(e.span, "internal error: len() without its map"));
         };
-        if self.kind.loads_against_btf() {
-            return Err(self.unsupported(e.span, "len(@map) in an fentry/fexit program"));
-        }
         let name = self.prog.maps[map.0 as usize].name.clone();
         self.comment(format!(">len(@{name})"));
         let m = self.map_ref(*map);
@@ -141,10 +138,6 @@ impl Lowerer<'_> {
         if self.scratch.is_some() {
             return Err(Diagnostic::error(self.span, "a loop with a callback body in a probe whose buffers do not fit the BPF stack")
                 .with_hint("use shorter strings (str(p, N)) or fewer variables in this probe"));
-        }
-        if self.kind.loads_against_btf() {
-            // (Ranges and while loops there stay back edges.)
-            return Err(self.unsupported(self.span, "a for loop over a map in an fentry/fexit program"));
         }
         let frame = match self.frame {
             Some(frame) => frame,

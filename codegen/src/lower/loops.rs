@@ -37,7 +37,7 @@ pub fn round_cap(bpf_loop: bool) -> i32 {
 impl Lowerer<'_> {
     pub(super) fn while_loop(&mut self, cond: &TExpr, body: &[TStmt]) -> LowerResult<()> {
         self.comment(">while".to_string());
-        if self.g.bpf_loop && self.scratch.is_none() && !self.kind.loads_against_btf() {
+        if self.g.bpf_loop && self.scratch.is_none() {
             return self.while_by_bpf_loop(cond, body);
         }
         let (top, end) = (self.label(), self.label());
@@ -58,7 +58,7 @@ impl Lowerer<'_> {
         let first = self.scalar(first)?;
         let last = self.expr(end)?;
         let last = self.scalar(last)?;
-        if self.g.bpf_loop && self.scratch.is_none() && !self.kind.loads_against_btf() {
+        if self.g.bpf_loop && self.scratch.is_none() {
             return self.for_range_by_bpf_loop(var, first, last, body);
         }
         // The bound and the round count live on the stack: the body's own

@@ -287,7 +287,7 @@ fn try_fentry(func: &str, exit: bool) -> Result<(), String> {
         members: Vec::new(),
         btf: None,
     };
-    let object = CompiledProgram { programs: vec![code], maps: Vec::new(), events: Vec::new(), probe_names: Vec::new(), records: Default::default() };
+    let object = CompiledProgram { programs: vec![code], maps: Vec::new(), events: Vec::new(), probe_names: Vec::new(), records: Default::default(), str_trunc_trailer: String::new(), missing_probes: Default::default() };
     let elf = flowtrace_codegen::elf::write_elf(&object)?;
     let mut loader = EbpfLoader::new();
     loader.btf(None);

@@ -260,7 +260,10 @@ impl<S: EventSink> Session<S> {
         let old_view = self.install(Some(view), compiled.events.clone(), probes);
         let started = match run {
             Run::Once => loaded.run_begin(),
-            Run::Attach => loaded.run_begin().and_then(|()| loaded.attach_all()),
+            Run::Attach => {
+                loaded.missing_probes = compiled.missing_probes;
+                loaded.run_begin().and_then(|()| loaded.attach_all())
+            }
         };
         if let Err(e) = started {
             loaded.detach_all();

@@ -195,10 +195,17 @@ fn hostile_shapes_are_handled_quickly() {
         "}".repeat(n),
         "#include <x>\n".repeat(n),
     ];
-    for input in &inputs {
-        let started = Instant::now();
-        must_not_panic(input);
-        let took = started.elapsed();
-        assert!(took < Duration::from_secs(2), "{took:?} on input starting {:?}", &input[..input.len().min(40)]);
+    // Linear work finishes in milliseconds; the shapes this guards against
+    // (backtracking at every level) never finish at all. The limit is far
+    // above the first and only there so that the second fails instead of
+    // hanging the suite: this is not a speed test, a loaded machine passes.
+    for input in inputs {
+        let head: String = input.chars().take(40).collect();
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            must_not_panic(&input);
+            let _ = done.send(());
+        });
+        assert!(finished.recv_timeout(Duration::from_secs(60)).is_ok(), "no answer within a minute on input starting {head:?}");
     }
 }

@@ -9,7 +9,7 @@ pub struct NotSupported {
     pub why: &'static str,
 }
 
-const STACKS: &str = "stacks and symbols come with the stack issue";
+const STACKS: &str = "DWARF-based unwinding is not implemented; ustack walks frame pointers";
 const TYPES: &str = "flowtrace has no type introspection (typeof) yet";
 const LATER: &str = "not implemented in flowtrace yet";
 

@@ -223,8 +223,27 @@ pub fn tcp_cycles(port: u16, n: usize) {
     let listener = traffic::listen(port).unwrap();
     traffic::close_cycles(&listener, n).unwrap();
     drop(listener);
-    // Let the last transitions happen and reach the maps.
-    std::thread::sleep(Duration::from_millis(100));
+    // The last transitions (FIN_WAIT2 -> CLOSE, LAST_ACK -> CLOSE) come when
+    // the peers' FINs and ACKs have crossed: wait until every socket on the
+    // port is gone or in TIME_WAIT, which is after them (a tracepoint counts
+    // in the kernel as the state changes, so the map holds them by then).
+    // A fixed pause lost the last connection's on a loaded machine.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sockets_still_closing(port) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Whether /proc/net/tcp{,6} lists a socket on `port` (either end) in a
+/// state other than TIME_WAIT (06).
+fn sockets_still_closing(port: u16) -> bool {
+    let hex = format!(":{port:04X}");
+    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|path| {
+        std::fs::read_to_string(path).unwrap_or_default().lines().skip(1).any(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            f.len() > 3 && (f[1].ends_with(&hex) || f[2].ends_with(&hex)) && f[3] != "06"
+        })
+    })
 }
 
 pub fn free_port() -> u16 {

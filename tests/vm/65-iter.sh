@@ -1,6 +1,6 @@
 # iter: probes (BPF iterators), which need tracing programs and so run only
 # in the guests. The test makes its own objects and asserts on exactly them:
-# - iter:tcp: a listener on 6044 and an open connection on 6041 (busybox nc
+# - iter:tcp: a listener on 6744 and an open connection on 6741 (busybox nc
 #   -l closes its listener once it accepts) show up with their ports and
 #   states (LISTEN 10, ESTABLISHED 1); a connection that
 #   moved 400 kB through 10% netem loss shows total_retrans > 0 (ctx.sk_common
@@ -14,21 +14,23 @@
 # vm-timeout: 120
 . tests/vm/common.inc
 
+# Ports no other VM test uses: sockets of earlier tests in the same boot
+# (TIME_WAIT ones live 60 s) would be counted too.
 # --- iter:tcp: exact sockets -------------------------------------------------
-(sleep 60 | timeout 60 nc -l -p 6044 >/dev/null) &
-(sleep 60 | timeout 60 nc -l -p 6041 >/dev/null) &
-vm_wait_listen 6044 || vm_fail "nothing listens on 6044"
-vm_wait_listen 6041 || vm_fail "nothing listens on 6041"
-(sleep 60 | timeout 60 nc 127.0.0.1 6041) &
+(sleep 60 | timeout 60 nc -l -p 6744 >/dev/null) &
+(sleep 60 | timeout 60 nc -l -p 6741 >/dev/null) &
+vm_wait_listen 6744 || vm_fail "nothing listens on 6744"
+vm_wait_listen 6741 || vm_fail "nothing listens on 6741"
+(sleep 60 | timeout 60 nc 127.0.0.1 6741) &
 i=0
-until grep -q '0100007F:1799 01' /proc/net/tcp; do
-    i=$((i + 1)); [ $i -gt 100 ] && vm_fail "the connection to 6041 never became established"; sleep 0.05
+until grep -q '0100007F:1A55 01' /proc/net/tcp; do
+    i=$((i + 1)); [ $i -gt 100 ] && vm_fail "the connection to 6741 never became established"; sleep 0.05
 done
 timeout 60 flowtrace -e 'iter:tcp {
     $sk = ctx.sk_common;
     $lport = $sk->skc_num;
     $rport = bswap($sk->skc_dport);
-    if ($lport == 6041 || $rport == 6041 || $lport == 6044) {
+    if ($lport == 6741 || $rport == 6741 || $lport == 6744) {
         printf("tcp %d %d %d %d\n", $sk->skc_family, $lport, $rport, $sk->skc_state);
     }
 }' >"$TMPDIR/tcp" 2>&1
@@ -37,12 +39,12 @@ cat "$TMPDIR/tcp"
 [ $rc = 0 ] || vm_fail "iter:tcp exited $rc"
 # busybox nc -l listens on a dual-stack IPv6 socket (AF_INET6 = 10), which
 # also holds the accepted connection; the client is IPv4 (AF_INET = 2).
-grep -qx 'tcp 10 6044 0 10' "$TMPDIR/tcp" || vm_fail "iter:tcp: no LISTEN socket on 6044"
-grep -q '^tcp 2 [0-9]* 6041 1$' "$TMPDIR/tcp" || vm_fail "iter:tcp: no established client socket to 6041"
-grep -q '^tcp 10 6041 [0-9]* 1$' "$TMPDIR/tcp" || vm_fail "iter:tcp: no established server socket on 6041"
-client=$(awk '$1 == "tcp" && $2 == 2 && $4 == 6041 { print $3 }' "$TMPDIR/tcp")
-grep -q "^tcp 10 6041 $client 1\$" "$TMPDIR/tcp" || vm_fail "iter:tcp: the server socket's peer port is not the client's ($client)"
-[ "$(grep -c '^tcp ' "$TMPDIR/tcp")" = 3 ] || vm_fail "iter:tcp: expected exactly 3 sockets (6044 listening, both ends on 6041)"
+grep -qx 'tcp 10 6744 0 10' "$TMPDIR/tcp" || vm_fail "iter:tcp: no LISTEN socket on 6744"
+grep -q '^tcp 2 [0-9]* 6741 1$' "$TMPDIR/tcp" || vm_fail "iter:tcp: no established client socket to 6741"
+grep -q '^tcp 10 6741 [0-9]* 1$' "$TMPDIR/tcp" || vm_fail "iter:tcp: no established server socket on 6741"
+client=$(awk '$1 == "tcp" && $2 == 2 && $4 == 6741 { print $3 }' "$TMPDIR/tcp")
+grep -q "^tcp 10 6741 $client 1\$" "$TMPDIR/tcp" || vm_fail "iter:tcp: the server socket's peer port is not the client's ($client)"
+[ "$(grep -c '^tcp ' "$TMPDIR/tcp")" = 3 ] || vm_fail "iter:tcp: expected exactly 3 sockets (6744 listening, both ends on 6741)"
 
 # --- iter:task, iter:task_file: pid 1 and a process of ours -----------------
 echo flowtrace >"$TMPDIR/marker"

@@ -221,7 +221,9 @@ impl Drop for Repl {
 /// client closes first, then the server side.
 pub fn tcp_cycles(port: u16, n: usize) {
     let listener = traffic::listen(port).unwrap();
-    traffic::close_cycles(&listener, n).unwrap();
+    for _ in 0..n {
+        closed_in_step(&listener);
+    }
     drop(listener);
     // The last transitions (FIN_WAIT2 -> CLOSE, LAST_ACK -> CLOSE) come when
     // the peers' FINs and ACKs have crossed: wait until every socket on the
@@ -232,6 +234,28 @@ pub fn tcp_cycles(port: u16, n: usize) {
     while sockets_still_closing(port) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// One connection closed a step at a time, each side waiting for what the
+/// other sent, so the client is never an orphan while its states change:
+/// the client shuts down writing (ESTABLISHED -> FIN_WAIT1, and FIN_WAIT2
+/// when its FIN is acknowledged), the server reads end-of-file and closes
+/// (CLOSE_WAIT -> LAST_ACK), the client reads end-of-file (FIN_WAIT2 ->
+/// CLOSE, into TIME_WAIT) and then closes. The same transitions as closing
+/// the client outright, without the races of a dropped socket's timers.
+fn closed_in_step(listener: &TcpListener) {
+    use std::net::{Shutdown, TcpStream};
+    let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (mut server, _) = listener.accept().unwrap();
+    for s in [&client, &server] {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    }
+    let mut byte = [0u8; 1];
+    client.shutdown(Shutdown::Write).unwrap();
+    assert_eq!(server.read(&mut byte).unwrap(), 0, "the server sees the client's FIN");
+    drop(server);
+    assert_eq!(client.read(&mut byte).unwrap(), 0, "the client sees the server's FIN");
+    drop(client);
 }
 
 /// Whether /proc/net/tcp{,6} lists a socket on `port` (either end) in a

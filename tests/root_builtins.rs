@@ -9,29 +9,16 @@
 
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::{Command, Output};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use flowtrace_testkit::root_tests_enabled as enabled;
 
 /// `flowtrace OPTIONS… -e PROGRAM`, to its exit (at most 30 s).
 fn run(options: &[&str], program: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_flowtrace"))
-        .args(options)
-        .args(["-e", program])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            panic!("flowtrace did not exit within 30 s: {program}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
+    let mut command = Command::new(env!("CARGO_BIN_EXE_flowtrace"));
+    command.args(options).args(["-e", program]);
+    flowtrace_testkit::process::output_within(&mut command, Duration::from_secs(30), || format!("flowtrace did not exit within 30 s: {program}"))
 }
 
 /// Standard output of a successful run without the `Attaching` line and

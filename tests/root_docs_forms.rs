@@ -9,8 +9,8 @@
 //! Needs root and FLOWTRACE_ROOT_TESTS=1 (otherwise each test prints a loud
 //! SKIPPED line); run under `flock /tmp/ft-root.lock` with `--test-threads=1`.
 
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 
 use flowtrace_testkit::objects::flowtrace_objects_after_grace as nothing_of_ours_in_kernel;
 use flowtrace_testkit::root_tests_enabled as enabled;
@@ -27,21 +27,9 @@ struct Form {
 /// Runs flowtrace to completion with a hard limit (every script ends by
 /// itself with exit() or a count of interval ticks).
 fn run(args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_flowtrace"))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            panic!("flowtrace did not exit within 30 s: {args:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
+    let mut command = Command::new(env!("CARGO_BIN_EXE_flowtrace"));
+    command.args(args);
+    flowtrace_testkit::process::output_within(&mut command, Duration::from_secs(30), || format!("flowtrace did not exit within 30 s: {args:?}"))
 }
 
 /// Runs each form; collects every mismatch so one run shows them all.

@@ -17,21 +17,9 @@ use std::time::{Duration, Instant};
 
 /// Runs flowtrace with a hard limit (an iterator script ends by itself).
 fn flowtrace(args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_flowtrace"))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            panic!("flowtrace did not exit within 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
+    let mut command = Command::new(env!("CARGO_BIN_EXE_flowtrace"));
+    command.args(args);
+    flowtrace_testkit::process::output_within(&mut command, Duration::from_secs(60), || format!("flowtrace did not exit within 60 s"))
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -10,29 +10,17 @@
 //! SKIPPED line); run them under `flock /tmp/ft-root.lock` with
 //! `--test-threads=1`.
 
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 
 use flowtrace_testkit::objects::flowtrace_objects_after_grace as nothing_of_ours_in_kernel;
 use flowtrace_testkit::root_tests_enabled as enabled;
 
 /// Runs flowtrace to completion with a hard limit.
 fn run(args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_flowtrace"))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            panic!("flowtrace did not exit within 30 s: {args:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
+    let mut command = Command::new(env!("CARGO_BIN_EXE_flowtrace"));
+    command.args(args);
+    flowtrace_testkit::process::output_within(&mut command, Duration::from_secs(30), || format!("flowtrace did not exit within 30 s: {args:?}"))
 }
 
 /// Runs a BEGIN-only program and checks its whole stdout (after the
@@ -131,22 +119,9 @@ fn root_for_ranges() {
 
 /// Runs flowtrace with `env` set.
 fn run_with_env(env: (&str, &str), args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_flowtrace"))
-        .args(args)
-        .env(env.0, env.1)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            panic!("flowtrace did not exit within 30 s: {args:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
+    let mut command = Command::new(env!("CARGO_BIN_EXE_flowtrace"));
+    command.args(args).env(env.0, env.1);
+    flowtrace_testkit::process::output_within(&mut command, Duration::from_secs(30), || format!("flowtrace did not exit within 30 s: {args:?}"))
 }
 
 /// A range longer than the round cap (a bound from a map, unknown to the

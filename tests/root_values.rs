@@ -14,23 +14,9 @@ use flowtrace_testkit::root_tests_enabled as enabled;
 
 /// `flowtrace -e PROGRAM PARAMS…` (plus `extra` options first), to its exit.
 fn run(extra: &[&str], program: &str, params: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_flowtrace"))
-        .args(extra)
-        .args(["-e", program])
-        .args(params)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            panic!("flowtrace did not exit within 30 s: {program}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
+    let mut command = Command::new(env!("CARGO_BIN_EXE_flowtrace"));
+    command.args(extra).args(["-e", program]).args(params);
+    flowtrace_testkit::process::output_within(&mut command, Duration::from_secs(30), || format!("flowtrace did not exit within 30 s: {program}"))
 }
 
 /// The printf lines of a successful run (without `Attaching…`, blank lines

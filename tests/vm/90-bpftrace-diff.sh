@@ -9,8 +9,30 @@
 command -v bpftrace >/dev/null || vm_fail "bpftrace missing from the payload"
 
 compare() { # NAME SCRIPT TRAFFIC…
+    # bpftrace 0.17 itself now and then does not stop on SIGINT (seen once
+    # in CI, kretprobe script, 6.1 guest; 0 of 30 tries to reproduce it);
+    # its output is lost then. That is
+    # the reference failing, not flowtrace: said loudly, and the comparison
+    # runs once more. flowtrace not stopping fails at once.
+    for attempt in 1 2; do
+        run_both "$@" && break
+        [ $attempt = 2 ] && vm_fail "$1: bpftrace ignored SIGINT twice; no reference output"
+        echo "!! $1: bpftrace 0.17 ignored SIGINT for 30 s (killed); comparing once more"
+    done
+    grep '^@' "$d/bpftrace" | sort >"$d/b.maps"
+    grep '^@' "$d/flowtrace" | sort >"$d/f.maps"
+    echo "== $name: $(wc -l <"$d/f.maps") map lines, $(($(date +%s) - t0)) s"
+    cat "$d/f.maps"
+    [ $rf = 0 ] || { cat "$d/flowtrace"; vm_fail "$name: flowtrace exited $rf"; }
+    [ -s "$d/b.maps" ] || { cat "$d/bpftrace"; vm_fail "$name: bpftrace printed no maps (exit $rb)"; }
+    diff -u "$d/b.maps" "$d/f.maps" || vm_fail "$name: flowtrace and bpftrace differ (- bpftrace, + flowtrace)"
+}
+
+# One run of both tracers (sets d, t0, rb, rf). Fails the test if flowtrace
+# ignores SIGINT; returns 1 if only bpftrace did.
+run_both() { # NAME SCRIPT TRAFFIC…
     name=$1 script=$2; shift 2
-    d=$TMPDIR/$name && mkdir -p "$d"
+    d=$TMPDIR/$name && rm -rf "$d" && mkdir -p "$d"
     t0=$(date +%s)
     bpftrace -e "$script" >"$d/bpftrace" 2>&1 &
     b=$!
@@ -31,14 +53,8 @@ compare() { # NAME SCRIPT TRAFFIC…
     wait $b; rb=$?
     wait $f; rf=$?
     kill $watchdog 2>/dev/null
-    [ $rb = 137 ] || [ $rf = 137 ] && { cat "$d/bpftrace" "$d/flowtrace"; vm_fail "$name: a tracer ignored SIGINT for 30 s"; }
-    grep '^@' "$d/bpftrace" | sort >"$d/b.maps"
-    grep '^@' "$d/flowtrace" | sort >"$d/f.maps"
-    echo "== $name: $(wc -l <"$d/f.maps") map lines, $(($(date +%s) - t0)) s"
-    cat "$d/f.maps"
-    [ $rf = 0 ] || { cat "$d/flowtrace"; vm_fail "$name: flowtrace exited $rf"; }
-    [ -s "$d/b.maps" ] || { cat "$d/bpftrace"; vm_fail "$name: bpftrace printed no maps (exit $rb)"; }
-    diff -u "$d/b.maps" "$d/f.maps" || vm_fail "$name: flowtrace and bpftrace differ (- bpftrace, + flowtrace)"
+    [ $rf = 137 ] && { cat "$d/bpftrace" "$d/flowtrace"; vm_fail "$name: flowtrace ignored SIGINT for 30 s"; }
+    [ $rb != 137 ]
 }
 
 # Wait until process PID holds N perf-event fds (one per attached kprobe).

@@ -42,15 +42,28 @@ fn ty_of(text_expr: &str) -> Type {
 
 #[test]
 fn literals_and_promotion() {
-    assert_eq!(ty_of("1"), Type::I64);
+    // Today's bpftrace: a literal is the smallest signed type that holds it.
+    let int = |bits, signed| Type::Int(IntType { bits, signed });
+    assert_eq!(ty_of("1"), int(8, true));
+    assert_eq!(ty_of("200"), int(16, true));
+    assert_eq!(ty_of("-129"), int(16, true));
+    assert_eq!(ty_of("70000"), int(32, true));
+    assert_eq!(ty_of("5000000000"), Type::I64);
     assert_eq!(ty_of("18446744073709551615"), Type::U64);
+    // Arithmetic is 64-bit, signed when either side is, and always for '-';
+    // a non-negative literal takes the other side's signedness (pid is uint32).
     assert_eq!(ty_of("1 + 2"), Type::I64);
-    // Signed only when both sides are: pid is uint32.
     assert_eq!(ty_of("pid + 1"), Type::U64);
+    assert_eq!(ty_of("pid + (int8)1"), Type::I64);
+    assert_eq!(ty_of("pid - 1"), Type::I64);
+    assert_eq!(ty_of("pid * tid"), Type::U64);
     assert_eq!(ty_of("(int32)pid - (int8)1"), Type::I64);
     assert_eq!(ty_of("-pid"), Type::I64);
     assert_eq!(ty_of("(int32)pid >> 1"), Type::I64);
-    assert_eq!(ty_of("pid << (int64)1"), Type::U64);
+    assert_eq!(ty_of("pid << (int64)1"), Type::I64);
+    assert_eq!(ty_of("pid << 1"), Type::U64);
+    assert_eq!(ty_of("pid > 0 ? 1 : pid"), int(32, false));
+    assert_eq!(ty_of("pid > 0 ? 1 : 1000"), int(16, true));
     assert_eq!(ty_of("pid > 1"), Type::Bool);
     assert_eq!(ty_of("pid > 1 && tid > 1"), Type::Bool);
     assert_eq!(ty_of("!pid"), Type::Bool);
@@ -168,11 +181,15 @@ fn sizeof_a_tuple_is_that_of_the_c_struct() {
         TExprKind::Int(n) => n,
         ref other => panic!("sizeof({e}) is not a constant: {other:?}"),
     };
-    assert_eq!(size(r#"(1, "abc")"#), 16);
+    assert_eq!(size(r#"(1, "abc")"#), 5);
+    assert_eq!(size(r#"((int64)1, "abc")"#), 16);
+    assert_eq!(size("(1, 2)"), 2);
+    assert_eq!(size("(1, 1000)"), 4);
     assert_eq!(size("((int8)1, (int8)2)"), 2);
     assert_eq!(size(r#"((int8)1, "abc")"#), 5);
     assert_eq!(size("((int16)1, (int32)2, (int8)3)"), 12);
-    assert_eq!(size("((int8)1, ((int8)2, 3))"), 24);
+    assert_eq!(size("((int8)1, ((int8)2, 3))"), 3);
+    assert_eq!(size("((int8)1, ((int8)2, (int64)3))"), 24);
 }
 
 #[test]
@@ -290,10 +307,10 @@ fn vars(p: &TypedProgram) -> Vec<(String, String)> {
 fn sibling_blocks_declare_separate_variables() {
     // Today's bpftrace scoping: the two $x are two variables of two types.
     let p = ok(r#"BEGIN { if (1) { $x = 1; } if (1) { $x = "s"; } }"#);
-    assert_eq!(vars(&p), [("x".into(), "int64".into()), ("x".into(), "string[2]".into())]);
+    assert_eq!(vars(&p), [("x".into(), "int8".into()), ("x".into(), "string[2]".into())]);
     // A let in a block is its own variable; the loop variable too.
     let p = ok("BEGIN { if (1) { let $y = (uint8)1; } for ($i : 0..3) { let $y = 2; } }");
-    assert_eq!(vars(&p), [("y".into(), "uint8".into()), ("i".into(), "int64".into()), ("y".into(), "int64".into())]);
+    assert_eq!(vars(&p), [("y".into(), "uint8".into()), ("i".into(), "int64".into()), ("y".into(), "int8".into())]);
 }
 
 #[test]
@@ -334,4 +351,26 @@ fn loop_control_and_exit_codes() {
     assert!(matches!(&p.probes[0].body[1].kind, TStmtKind::Exit { code: Some(_) }));
     let p = ok("BEGIN { @m[1] = 1; $d = delete(@m, 1); }");
     assert_eq!(assigned(&p, 0, 1).ty, Type::Bool);
+}
+
+#[test]
+fn variables_take_a_type_that_holds_every_assignment() {
+    let types = |text: &str| vars(&ok(text)).into_iter().map(|(_, t)| t).collect::<Vec<_>>();
+    // Today's bpftrace: literals widen by what they need, a literal takes an
+    // unsigned value's signedness, a counter is 64-bit.
+    assert_eq!(types("BEGIN { $a = 1; $a = -1000; }"), ["int16"]);
+    assert_eq!(types("BEGIN { $a = 1; $a = (uint64)2; }"), ["uint64"]);
+    assert_eq!(types("BEGIN { $a = (uint32)pid; $a = 5; }"), ["uint32"]);
+    assert_eq!(types("BEGIN { $a = (uint32)pid; $a = (int8)5; }"), ["int64"]);
+    assert_eq!(types("BEGIN { $a = (uint8)pid; $a = (int8)5; }"), ["int16"]);
+    assert_eq!(types("BEGIN { $i = 0; $i++; }"), ["int64"]);
+    assert_eq!(types("BEGIN { $u = (uint16)pid; $u++; }"), ["uint64"]);
+    assert_eq!(types("BEGIN { $u = (uint16)pid; $u--; }"), ["int64"]);
+    assert_eq!(types("BEGIN { let $d: uint8 = 1; $d++; }"), ["uint8"]);
+    // Reads before the widening assignment (a loop) and what is built from
+    // them see the final type: the discovery pass learns it.
+    let p = ok("BEGIN { $a = 1; $n = 0; while ($n < 3) { $b = $a; @t = ($a, 1); $a = $a + 1000; $n++; } }");
+    assert_eq!(vars(&p), [("a".into(), "int64".into()), ("n".into(), "int64".into()), ("b".into(), "int64".into())]);
+    let dump = dump_types(&p);
+    assert!(!dump.contains("int8, int8"), "{dump}");
 }

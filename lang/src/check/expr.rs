@@ -2,7 +2,7 @@
 //! Member access, indexing and dereference are in `members.rs`; calls in
 //! `calls.rs`; names in `names.rs`.
 
-use super::ints::{arith_result, int_of, literal_type, unify};
+use super::ints::{arith_result, int_of, is_flexible, literal_type, negative_literal_type, promote, unify};
 use super::{type_size, Checker};
 use crate::ast::{BinOp, Expr, ExprKind, TypeBase, TypeName, UnOp};
 use crate::kernel::TypeKeyword;
@@ -103,7 +103,11 @@ impl Checker<'_> {
             return self.pointer_binary(op, l, r, span);
         }
         if let (Some(li), Some(ri)) = (int_of(&l.ty), int_of(&r.ty)) {
-            let ty = if op.is_comparison() { Type::Bool } else { arith_result(op, li, ri) };
+            let ty = if op.is_comparison() {
+                Type::Bool
+            } else {
+                arith_result(op, (li, is_flexible(&l)), (ri, is_flexible(&r)))
+            };
             return make(ty, l, r);
         }
         if matches!(op, BinOp::Eq | BinOp::Ne) && self.comparable(&l.ty, &r.ty) {
@@ -171,7 +175,11 @@ impl Checker<'_> {
         };
         // Fold `-LITERAL` so that it stays a literal for lhist bounds etc.
         if let (UnOp::Neg, TExprKind::Int(v)) = (op, &t.kind) {
-            return Some(TExpr { kind: TExprKind::Int(v.wrapping_neg()), ty, span });
+            let negated = v.wrapping_neg();
+            // `-N` is a literal of the smallest type that holds it; only
+            // an unsigned literal beyond int64 wraps (as in C).
+            let ty = if is_flexible(&t) || *v == 1 << 63 { negative_literal_type(negated as i64) } else { ty };
+            return Some(TExpr { kind: TExprKind::Int(negated), ty, span });
         }
         Some(TExpr { kind: TExprKind::Unary { op, expr: Box::new(t) }, ty, span })
     }
@@ -181,7 +189,13 @@ impl Checker<'_> {
         let t = self.expr(then);
         let o = self.expr(otherwise);
         let (c, t, o) = (c?, t?, o?);
-        let Some(ty) = unify(&t.ty, &o.ty) else {
+        // A literal branch takes the other's signedness (`c ? 1 : $u32` is
+        // uint32), as in a variable assigned both.
+        let ty = match (&t.ty, &o.ty) {
+            (Type::Int(a), Type::Int(b)) => Some(Type::Int(promote((*a, is_flexible(&t)), (*b, is_flexible(&o))).0)),
+            _ => unify(&t.ty, &o.ty),
+        };
+        let Some(ty) = ty else {
             self.error(
                 then.span.to(otherwise.span),
                 format!("the branches of '?:' have different types: '{}' and '{}'", t.ty, o.ty),
@@ -273,6 +287,10 @@ impl Checker<'_> {
         if !matches!(t.ty, Type::Int(_) | Type::Pointer(..)) {
             self.error(target.span, format!("'++' and '--' need an integer or pointer, not '{}'", t.ty));
             return None;
+        }
+        let mut t = t;
+        if let (ExprKind::Var(name), TExprKind::Var(id)) = (&target.kind, &t.kind) {
+            t.ty = self.widen_counter(name, *id, increment, target.span)?;
         }
         let ty = t.ty.clone();
         Some(TExpr { kind: TExprKind::IncDec { target: Box::new(t), increment, prefix }, ty, span })

@@ -33,7 +33,10 @@ impl Checker<'_> {
                 let value = self.expr(arg)?;
                 match (value.kind, value.ty) {
                     (TExprKind::Int(v), Type::Bool) => Default::Bool(v != 0),
-                    (TExprKind::Int(v), ty @ Type::Int(_)) => Default::Int(v, ty),
+                    (TExprKind::Int(v), Type::Int(i)) => {
+                        // A default typed like a value given on the command line.
+                        Default::Int(v, if i.signed && (v as i64) < 0 { Type::I64 } else { super::ints::parameter_type(v) })
+                    }
                     (TExprKind::Str(s), _) => Default::Str(s),
                     _ => {
                         self.error(arg.span, "getopt()'s default must be a literal integer, string or bool");
@@ -88,7 +91,7 @@ fn parse_number(text: &str) -> Option<(u64, Type)> {
         Some(hex) => u64::from_str_radix(hex, 16).ok()?,
         None => t.parse().ok()?,
     };
-    Some((v, super::ints::literal_type(v)))
+    Some((v, super::ints::parameter_type(v)))
 }
 
 #[cfg(test)]

@@ -214,7 +214,14 @@ impl Checker<'_> {
         let keys: Vec<TExpr> = keys.into_iter().map(|k| self.enum_key(k)).collect();
         let mut types = Vec::new();
         for k in &keys {
-            match key_type(&k.ty) {
+            // A literal key is stored as a 64-bit integer (as a literal
+            // value is): `@m[1]` and `@m[1000]` are one key type, and a
+            // REPL session's later `@m[200]` fits the map it created.
+            let ty = match (&k.ty, Literals::of(k)) {
+                (Type::Int(i), Some(_)) => Type::Int(IntType { bits: 64, signed: i.signed }),
+                _ => k.ty.clone(),
+            };
+            match key_type(&ty) {
                 Some(t) => types.push(t),
                 None => {
                     self.error(k.span, format!("a value of type '{}' cannot be a map key", k.ty));

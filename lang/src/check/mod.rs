@@ -89,20 +89,22 @@ pub fn check(
         effective.default_str_size = size;
     }
     let options = &effective;
-    // Discovery: map types settle after at most a few rounds (a round can
-    // only learn a map whose value depends on maps learnt in the previous).
+    // Discovery: map and variable types settle after at most a few rounds
+    // (a round can only learn a type that depends on types learnt in the
+    // previous: `$b = $a` before `$a` widens).
     let mut maps = MapTable::default();
     let mut hints = HashMap::new();
     for _ in 0..4 {
         let mut discovery = Checker::new(kernel, options, maps.clone(), true);
-        discovery.hints = std::mem::take(&mut hints);
+        discovery.hints = hints.clone();
         discovery.missing_probes = settings.missing_probes;
         discovery.program(program);
+        let settled = discovery.maps == maps && discovery.hints == hints;
         hints = discovery.hints;
-        if discovery.maps == maps {
+        maps = discovery.maps;
+        if settled {
             break;
         }
-        maps = discovery.maps;
     }
     let mut checker = Checker::new(kernel, options, maps, false);
     checker.hints = hints;
@@ -192,6 +194,10 @@ pub(crate) struct Checker<'a> {
     /// The type each bare `let $x;` (by its span) gets from its first
     /// assignment, learnt by the discovery pass for reads that come first.
     pub hints: HashMap<Span, Type>,
+    /// Spans whose variable type this (discovery) pass has learnt, and
+    /// those whose expansions of one probe disagree (no hint).
+    hints_learnt: HashSet<Span>,
+    var_conflicts: HashSet<Span>,
     /// The script's `missing_probes` setting.
     pub missing_probes: crate::config::MissingProbes,
     /// Every name a `getopt()` asked for (so a named parameter nothing
@@ -212,6 +218,8 @@ impl<'a> Checker<'a> {
             field_names: BTreeMap::new(),
             records: Default::default(),
             hints: HashMap::new(),
+            hints_learnt: HashSet::new(),
+            var_conflicts: HashSet::new(),
             missing_probes: Default::default(),
             getopt_names: BTreeSet::new(),
         }
@@ -289,6 +297,7 @@ impl<'a> Checker<'a> {
         self.scope = Some(scope);
         let predicate = probe.predicate.as_ref().and_then(|p| self.condition(p));
         let body = self.block(&probe.body);
+        self.learn_var_types();
         for var in self.scope().scoping.unassigned() {
             self.report(Diagnostic::warning(var, "this variable is declared but never assigned: it stays 0"));
         }

@@ -218,7 +218,7 @@ impl Checker<'_> {
             return Some(TExpr { kind: TExprKind::Int(0), ty: Type::I64, span });
         };
         if let Some(value) = parse_int(text) {
-            let ty = if value < 0 { Type::I64 } else { super::ints::literal_type(value as u64) };
+            let ty = if value < 0 { Type::I64 } else { super::ints::parameter_type(value as u64) };
             return Some(TExpr { kind: TExprKind::Int(value as u64), ty, span });
         }
         let cap = text.len() as u32 + 1;

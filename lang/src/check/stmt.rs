@@ -160,7 +160,7 @@ impl Checker<'_> {
             self.error_hint(span, format!("cannot update {name} arithmetically: it holds '{current}'"), hint);
             return None;
         }
-        let result = super::ints::arith_result(op, super::ints::int_of(&current)?, super::ints::int_of(&rhs.ty)?);
+        let result = super::ints::arith_result(op, (super::ints::int_of(&current)?, false), (super::ints::int_of(&rhs.ty)?, super::ints::is_flexible(&rhs)));
         self.map_write(id, &result, None, span)?;
         Some(TStmtKind::MapUpdate { map: id, key, op, value: rhs })
     }

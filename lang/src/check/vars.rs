@@ -4,12 +4,14 @@
 //! variable; a declaration may not shadow a visible one.
 //!
 //! Each declaration is its own [`VarId`] (its own stack slot). A variable's
-//! type is fixed by `let $x: TYPE`, or else by its first assignment, later
-//! ones widening integers and strings. A bare `let $x;` read before anything
-//! is assigned to it takes the type its first assignment gives it; the
-//! silent discovery pass learns that type (`Checker::hints`).
+//! type is fixed by `let $x: TYPE`, or else by its assignments: one type that
+//! holds them all ([`promote`]: `$i = 0` is int8, `$i++` makes it int64). The
+//! silent discovery pass learns each variable's final type
+//! (`Checker::hints`, by the span that declares it), so reads that come
+//! before a widening assignment — in a loop, or a bare `let $x;` — and
+//! everything built from them see the final type too.
 
-use super::ints::unify;
+use super::ints::{is_flexible, promote, unify};
 use super::Checker;
 use crate::ast::{Expr, Ident, LetType};
 use crate::span::Span;
@@ -37,6 +39,12 @@ pub(crate) struct Scoping {
     warned: HashSet<String>,
     /// Loops (`while`, `for`) around the statement being checked.
     pub loops: u32,
+    /// Variables assigned nothing but non-negative literals so far: they
+    /// take the signedness of what they are mixed with ([`promote`]).
+    flexible: HashSet<VarId>,
+    /// The span that declared each variable (by [`VarId`]), where its
+    /// final type is learnt and looked up (`Checker::hints`).
+    decl_spans: Vec<Span>,
 }
 
 impl Scoping {
@@ -64,13 +72,52 @@ impl Checker<'_> {
         }
     }
 
-    /// A new variable `name` of type `ty` in the innermost block.
-    fn declare(&mut self, name: &str, ty: Type) -> VarId {
+    /// A new variable `name` of type `ty` in the innermost block, declared
+    /// at `span`. It starts at the final type the discovery pass learnt for
+    /// it when that holds `ty`.
+    fn declare(&mut self, name: &str, ty: Type, span: Span) -> VarId {
+        let ty = match self.hints.get(&span) {
+            Some(h) if unify(h, &ty).as_ref() == Some(h) => h.clone(),
+            _ => ty,
+        };
         let scope = self.scope_mut();
         let id = VarId(scope.vars.len() as u32);
         scope.vars.push(VarInfo { name: name.to_string(), ty });
+        scope.scoping.decl_spans.push(span);
         self.make_visible(name, id);
         id
+    }
+
+    /// At the end of a probe in the discovery pass: remember each
+    /// variable's final type by the span that declared it. A probe that
+    /// expands to several (a wildcard) keeps one that holds all, or none.
+    pub(super) fn learn_var_types(&mut self) {
+        if !self.silent {
+            return;
+        }
+        let scope = self.scope();
+        // A bare `let $x;` nothing assigned has no type to learn.
+        let learnt: Vec<(Span, Type)> = (scope.vars.iter().zip(&scope.scoping.decl_spans).enumerate())
+            .filter(|(i, (_, span))| !self.var_conflicts.contains(span) && !scope.scoping.untyped.contains_key(&VarId(*i as u32)))
+            .map(|(_, (v, span))| (*span, v.ty.clone()))
+            .collect();
+        for (span, ty) in learnt {
+            let merged = match self.hints.get(&span) {
+                None => Some(ty),
+                Some(known) if self.hints_learnt.contains(&span) => unify(known, &ty),
+                Some(_) => Some(ty),
+            };
+            match merged {
+                Some(t) => {
+                    self.hints.insert(span, t);
+                    self.hints_learnt.insert(span);
+                }
+                None => {
+                    self.hints.remove(&span);
+                    self.var_conflicts.insert(span);
+                }
+            }
+        }
     }
 
     fn make_visible(&mut self, name: &str, id: VarId) {
@@ -108,7 +155,7 @@ impl Checker<'_> {
 
     /// The loop variable of `for ($i : …)`, of type `ty`, in the loop's scope.
     pub(super) fn declare_loop_var(&mut self, var: &Ident, ty: Type) -> Option<VarId> {
-        self.check_not_shadowing(var, "loop variable").then(|| self.declare(&var.name, ty))
+        self.check_not_shadowing(var, "loop variable").then(|| self.declare(&var.name, ty, var.span))
     }
 
     /// `let $x[: TYPE][ = value];`
@@ -124,7 +171,7 @@ impl Checker<'_> {
         let Some(typed) = typed else {
             // No value: the variable starts at zero.
             let hint = self.hints.get(&var.span).cloned();
-            let id = self.declare(&var.name, declared.clone().or(hint).unwrap_or(Type::I64));
+            let id = self.declare(&var.name, declared.clone().or(hint).unwrap_or(Type::I64), var.span);
             let hinted = self.hints.contains_key(&var.span);
             let scoping = &mut self.scope_mut().scoping;
             if declared.is_some() {
@@ -140,7 +187,10 @@ impl Checker<'_> {
         };
         self.storable(&value)?;
         let ty = declared.clone().unwrap_or_else(|| value.ty.clone());
-        let id = self.declare(&var.name, ty.clone());
+        let id = self.declare(&var.name, ty.clone(), var.span);
+        if declared.is_none() && is_flexible(&value) {
+            self.scope_mut().scoping.flexible.insert(id);
+        }
         if declared.is_some() {
             self.scope_mut().scoping.declared.insert(id);
             let value = self.convert_to_declared(var, &ty, value)?;
@@ -222,10 +272,16 @@ impl Checker<'_> {
             let id = match self.reusable(&var.name, &value.ty) {
                 Some(id) => {
                     self.make_visible(&var.name, id);
-                    self.widen_var(var, id, &value.ty, value.span)?;
+                    self.widen_var(var, id, &value.ty, is_flexible(&value), value.span)?;
                     id
                 }
-                None => self.declare(&var.name, value.ty.clone()),
+                None => {
+                    let id = self.declare(&var.name, value.ty.clone(), var.span);
+                    if is_flexible(&value) {
+                        self.scope_mut().scoping.flexible.insert(id);
+                    }
+                    id
+                }
             };
             return Some(TStmtKind::AssignVar { var: id, value });
         };
@@ -237,19 +293,36 @@ impl Checker<'_> {
         if let Some(decl) = self.scope_mut().scoping.untyped.remove(&id) {
             // The first assignment of a bare `let $x;` gives it its type.
             self.scope_mut().vars[id.0 as usize].ty = value.ty.clone();
-            self.hints.insert(decl, value.ty.clone());
+            if is_flexible(&value) {
+                self.scope_mut().scoping.flexible.insert(id);
+            }
+            if self.silent {
+                self.hints.entry(decl).or_insert_with(|| value.ty.clone());
+            }
             return Some(TStmtKind::AssignVar { var: id, value });
         }
-        self.widen_var(var, id, &value.ty, value.span)?;
+        self.widen_var(var, id, &value.ty, is_flexible(&value), value.span)?;
         Some(TStmtKind::AssignVar { var: id, value })
     }
 
-    /// Widen `$name` (an existing variable) for a value of type `ty`.
-    fn widen_var(&mut self, var: &Ident, id: VarId, ty: &Type, span: Span) -> Option<()> {
+    /// Widen `$name` (an existing variable) for a value of type `ty`
+    /// (`flexible`: a non-negative literal).
+    pub(super) fn widen_var(&mut self, var: &Ident, id: VarId, ty: &Type, flexible: bool, span: Span) -> Option<()> {
         let known = self.scope().vars[id.0 as usize].ty.clone();
-        match unify(&known, ty) {
-            Some(t) => {
+        let was_flexible = self.scope().scoping.flexible.contains(&id);
+        let widened = match (&known, ty) {
+            (Type::Int(a), Type::Int(b)) => {
+                let (t, still) = promote((*a, was_flexible), (*b, flexible));
+                Some((Type::Int(t), still))
+            }
+            _ => unify(&known, ty).map(|t| (t, false)),
+        };
+        match widened {
+            Some((t, still_flexible)) => {
                 self.scope_mut().vars[id.0 as usize].ty = t;
+                if !still_flexible {
+                    self.scope_mut().scoping.flexible.remove(&id);
+                }
                 Some(())
             }
             None => {
@@ -260,6 +333,21 @@ impl Checker<'_> {
                 None
             }
         }
+    }
+
+    /// `$x++` / `$x--`: a counter is 64-bit (`$i = 0; $i++` makes `$i` an
+    /// int64; as the int8 its literal is it would wrap at 127), as in
+    /// today's bpftrace; a `let $x: TYPE` keeps its type. Returns the
+    /// variable's type.
+    pub(super) fn widen_counter(&mut self, name: &str, id: VarId, increment: bool, span: Span) -> Option<Type> {
+        let ty = self.scope().vars[id.0 as usize].ty.clone();
+        let Type::Int(i) = ty else { return Some(ty) };
+        if self.scope().scoping.declared.contains(&id) {
+            return Some(ty);
+        }
+        let wide = Type::Int(IntType { bits: 64, signed: i.signed || !increment });
+        self.widen_var(&Ident { name: name.to_string(), span }, id, &wide, false, span)?;
+        Some(self.scope().vars[id.0 as usize].ty.clone())
     }
 
     pub(super) fn var_read(&mut self, name: &str, span: Span) -> Option<TExpr> {

@@ -37,7 +37,17 @@ pub fn compile_program(cli: &Cli, source: &Source, typed: &TypedProgram) -> Resu
         if let Some(notice) = &for_kernel.notice {
             eprintln!("{notice}");
         }
-        for_kernel.program
+        for warning in &for_kernel.warnings {
+            eprintln!("{warning}");
+        }
+        // Probes this kernel cannot run, left out by `missing_probes`: not
+        // loaded at all (nothing refers to a program by its position).
+        let runnable = for_kernel.runnable();
+        let mut program = for_kernel.program;
+        if runnable.len() < program.programs.len() {
+            program.programs = runnable.into_iter().map(|i| program.programs[i].clone()).collect();
+        }
+        program
     } else {
         compile(typed, &options).map_err(|diags| report(render(&diags)))?
     };

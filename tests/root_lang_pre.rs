@@ -444,3 +444,61 @@ interval:ms:50 { printf(\"ran\\n\"); exit(); }";
     assert!(stderr(&out).starts_with(&format!("-e:1:1: error: {reason}\n")), "{}", stderr(&out));
     assert_eq!(flowtrace_testkit::objects::flowtrace_objects_after_grace(), (0, 0), "nothing left attached");
 }
+
+/// `missing_probes` also covers a probe kind this kernel cannot run at all
+/// (no kprobes and no fentry, no tracing programs for `iter:`): under warn
+/// or ignore the probe is left out before anything loads and the rest runs.
+/// `FLOWTRACE_NO_TRACING=1` makes the kernel's refusal of iterators certain
+/// on any host; the kprobe half runs where the kernel has neither kprobes
+/// nor fentry (this project's CI host) and says so where it does not.
+#[test]
+fn root_config_missing_probes_leaves_out_what_this_kernel_cannot_run() {
+    if !enabled("root_config_missing_probes_leaves_out_what_this_kernel_cannot_run") {
+        return;
+    }
+    let body = "iter:task { @tasks = count(); }
+BEGIN { printf(\"ran\\n\"); exit(); }";
+    let with = |setting: &str| {
+        let mut cmd = flowtrace();
+        cmd.env("FLOWTRACE_NO_TRACING", "1").args(["-e", &format!("config = {{ missing_probes = {setting} }}\n{body}")]);
+        flowtrace_testkit::process::output_within(&mut cmd, Duration::from_secs(30), || "flowtrace did not exit".into())
+    };
+    let out = with("warn");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Attaching 1 probe...\nran\n\n\n@tasks: 0\n");
+    let warning = stderr(&out);
+    assert!(
+        warning.starts_with("warning: cannot attach 'iter:task': this kernel refuses tracing programs")
+            && warning.trim_end().ends_with("; left out (missing_probes = warn)")
+            && warning.lines().count() == 1,
+        "{warning}"
+    );
+    let out = with("ignore");
+    assert!(out.status.success() && stderr(&out).is_empty(), "ignore is silent: {}", stderr(&out));
+    let out = with("error");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).starts_with("-e:2:1: error: cannot attach 'iter:task'"), "{}", stderr(&out));
+
+    let kprobes = Path::new("/sys/bus/event_source/devices/kprobe/type").exists();
+    let fentry_refused = {
+        let out = run(&["-e", "fentry:tcp_sendmsg { @f = count(); } BEGIN { exit(); }"]);
+        !out.status.success() && stderr(&out).contains("cannot run fentry")
+    };
+    if kprobes || !fentry_refused {
+        eprintln!("!!! root_config_missing_probes_leaves_out_what_this_kernel_cannot_run: kprobe half NOT RUN here (this kernel runs kprobes or fentry)");
+    } else {
+        let program = "config = { missing_probes = warn }
+kprobe:tcp_sendmsg { @k = count(); }
+kretprobe:tcp_sendmsg { @r = count(); }
+BEGIN { printf(\"ran\\n\"); exit(); }";
+        let out = run(&["-e", program]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "Attaching 1 probe...\nran\n\n\n@k: 0\n@r: 0\n");
+        let text = stderr(&out);
+        let warnings: Vec<&str> = text.lines().collect();
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].starts_with("warning: cannot attach 'kprobe:tcp_sendmsg': this kernel has no kprobes"), "{warnings:?}");
+        assert!(warnings[1].starts_with("warning: cannot attach 'kretprobe:tcp_sendmsg': this kernel has no kprobes"), "{warnings:?}");
+    }
+    assert_eq!(flowtrace_testkit::objects::flowtrace_objects_after_grace(), (0, 0), "nothing left attached");
+}

@@ -104,9 +104,12 @@ impl<'k> Session<'k> {
             warnings.push_str(&format!("{notice}\n"));
             self.notice_shown = true;
         }
+        for warning in &for_kernel.warnings {
+            warnings.push_str(&format!("{warning}\n"));
+        }
+        let runnable = for_kernel.runnable();
         let compiled = for_kernel.program;
-        let which: Vec<usize> =
-            (0..compiled.programs.len()).filter(|&i| compiled.programs[i].attach.span.start as usize >= start).collect();
+        let which: Vec<usize> = runnable.into_iter().filter(|&i| compiled.programs[i].attach.span.start as usize >= start).collect();
         let run = if matches!(kind, Kind::Statements { .. }) { Run::Once } else { Run::Attach };
         let added = {
             let mut shared = lock(&self.shared);

@@ -6,7 +6,9 @@
 //! [`plan`] runs before loading: it decides whether `kprobe:` probes run as
 //! kprobes or, on a kernel without kprobes, as fentry/fexit programs, and it
 //! turns "neither works" into an error that says so and names the tracepoint
-//! that fires in the same place, where this kernel has one.
+//! that fires in the same place, where this kernel has one — or, under the
+//! script's `missing_probes = "warn"`/`"ignore"`, leaves those probes out
+//! (as a probe that fails to attach is left out) and runs the rest.
 
 use super::{Failure, Link};
 use crate::error::{AttachError, RuntimeError};
@@ -25,6 +27,11 @@ pub struct Plan {
     pub kprobes_as_fentry: bool,
     /// One line for stderr explaining a change of plan.
     pub notice: Option<String>,
+    /// Programs (indices into `CompiledProgram::programs`) this kernel
+    /// cannot run, left out under `missing_probes = "warn"`/`"ignore"`.
+    pub left_out: Vec<usize>,
+    /// What to print for them (`missing_probes = "warn"` only).
+    pub warnings: Vec<String>,
 }
 
 /// Set to `1` to act as if the kernel had no kprobes (tests the fentry path
@@ -126,14 +133,41 @@ fn try_kprobe_multi() -> bool {
     false
 }
 
-/// Decides how kprobe and fentry probes run here; an error when they cannot.
+/// Decides how kprobe, fentry and iterator probes run here; an error when
+/// one cannot, unless the script's `missing_probes` leaves it out. Under the
+/// default (`"error"`) the first probe of each kind stands for all of them.
 pub fn plan(compiled: &CompiledProgram) -> Result<Plan, RuntimeError> {
-    let first = |kinds: &[ProgramKind]| compiled.programs.iter().enumerate().find(|(_, p)| kinds.contains(&p.kind));
+    use flowtrace_lang::config::MissingProbes;
+    let every = compiled.missing_probes != MissingProbes::Error;
     let mut plan = Plan::default();
-    if let Some((index, prog)) = first(&[ProgramKind::Kprobe, ProgramKind::Kretprobe]) {
-        if !kprobes_available() {
-            let func = prog.attach.kind.function().unwrap_or_default();
-            match fentry_refusal(func, prog.kind == ProgramKind::Kretprobe) {
+    let refuse = |plan: &mut Plan, index: usize, error: RuntimeError| -> Result<(), RuntimeError> {
+        if !every {
+            return Err(error);
+        }
+        if compiled.missing_probes == MissingProbes::Warn {
+            let text = match &error {
+                RuntimeError::Attach(a) => format!("cannot attach '{}': {}", a.probe, a.reason),
+                other => other.to_string(),
+            };
+            plan.warnings.push(format!("warning: {text}; left out (missing_probes = warn)"));
+        }
+        plan.left_out.push(index);
+        Ok(())
+    };
+    let mut seen: Vec<ProgramKind> = Vec::new();
+    for (index, prog) in compiled.programs.iter().enumerate() {
+        let kind = match prog.kind {
+            ProgramKind::Kretprobe => ProgramKind::Kprobe,
+            ProgramKind::Fexit => ProgramKind::Fentry,
+            k => k,
+        };
+        if !matches!(kind, ProgramKind::Kprobe | ProgramKind::Fentry | ProgramKind::Iter) || (!every && seen.contains(&kind)) {
+            continue;
+        }
+        seen.push(kind);
+        let func = prog.attach.kind.function().unwrap_or_default();
+        match kind {
+            ProgramKind::Kprobe if !kprobes_available() => match fentry_refusal(func, prog.kind == ProgramKind::Kretprobe) {
                 None => {
                     plan.kprobes_as_fentry = true;
                     plan.notice = Some(
@@ -142,22 +176,22 @@ pub fn plan(compiled: &CompiledProgram) -> Result<Plan, RuntimeError> {
                             .into(),
                     );
                 }
-                Some(why) => return Err(neither(index, prog, func, &why)),
+                Some(why) => refuse(&mut plan, index, neither(index, prog, func, &why))?,
+            },
+            ProgramKind::Fentry => {
+                if let Some(why) = fentry_refusal(func, prog.kind == ProgramKind::Fexit) {
+                    refuse(&mut plan, index, no_fentry(index, prog, func, &why))?;
+                }
             }
+            ProgramKind::Iter => {
+                if let Err(reason) = iter_load_test(&prog.attach) {
+                    let hint = "iterators need a kernel that loads tracing programs (where fentry: works too); \
+                                `ss -tin` / `ps` show the same objects here";
+                    refuse(&mut plan, index, attach_error(index, prog, reason, Some(hint.into())))?;
+                }
+            }
+            _ => {}
         }
-    }
-    if let Some((index, prog)) = first(&[ProgramKind::Fentry, ProgramKind::Fexit]) {
-        let func = prog.attach.kind.function().unwrap_or_default();
-        if let Some(why) = fentry_refusal(func, prog.kind == ProgramKind::Fexit) {
-            return Err(no_fentry(index, prog, func, &why));
-        }
-    }
-    if let Some((index, prog)) = first(&[ProgramKind::Iter]) {
-        iter_load_test(&prog.attach).map_err(|reason| {
-            let hint = "iterators need a kernel that loads tracing programs (where fentry: works too); \
-                        `ss -tin` / `ps` show the same objects here";
-            attach_error(index, prog, reason, Some(hint.into()))
-        })?;
     }
     Ok(plan)
 }

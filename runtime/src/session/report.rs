@@ -14,6 +14,17 @@ pub struct ForKernel {
     pub program: CompiledProgram,
     /// One line for stderr when the plan changed (kprobes run as fentry).
     pub notice: Option<String>,
+    /// Programs left out because this kernel cannot run them
+    /// (`missing_probes = "warn"`/`"ignore"`), and the warnings to print.
+    pub left_out: Vec<usize>,
+    pub warnings: Vec<String>,
+}
+
+impl ForKernel {
+    /// The programs to load and attach: all but those left out.
+    pub fn runnable(&self) -> Vec<usize> {
+        (0..self.program.programs.len()).filter(|i| !self.left_out.contains(i)).collect()
+    }
 }
 
 /// Why a checked program cannot run here.
@@ -45,12 +56,13 @@ pub fn compile_for_kernel(typed: &TypedProgram, options: &CompileOptions) -> Res
         Ok(plan) => plan,
         Err(error) => return Err(CompileFailure::Kernel { error, program: Box::new(program) }),
     };
-    if !plan.kprobes_as_fentry {
-        return Ok(ForKernel { program, notice: plan.notice });
-    }
-    let options = CompileOptions { kprobes_as_fentry: true, ..options.clone() };
-    let program = compile(typed, &options).map_err(CompileFailure::Diagnostics)?;
-    Ok(ForKernel { program, notice: plan.notice })
+    let program = if plan.kprobes_as_fentry {
+        let options = CompileOptions { kprobes_as_fentry: true, ..options.clone() };
+        compile(typed, &options).map_err(CompileFailure::Diagnostics)?
+    } else {
+        program
+    };
+    Ok(ForKernel { program, notice: plan.notice, left_out: plan.left_out, warnings: plan.warnings })
 }
 
 /// Lines of the verifier's log shown under a rejection: where its reason is.

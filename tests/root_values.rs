@@ -202,3 +202,29 @@ fn root_values_constant_division_by_zero_and_wide_shifts_give_zero() {
     // bpftrace 0.17 on this host prints the same four lines.
     assert_eq!(printed(&[], script, &[]), ["0 0 0 0 0 0", "0 0 0 0", "1 3 8", "0 0 0 0"]);
 }
+
+/// A BTF `char` array is a string where one is wanted, as bpftrace types
+/// `char name[N]`: `%s`, `==`/`!=` with a string, `strncmp`, `strcontains`,
+/// a `?:` next to a string; in a variable too. BEGIN runs in flowtrace's
+/// own task, so `comm` is "flowtrace".
+#[test]
+fn root_values_char_arrays_are_strings_where_one_is_wanted() {
+    if !enabled("root_values_char_arrays_are_strings_where_one_is_wanted") {
+        return;
+    }
+    let script = r#"BEGIN {
+        printf("%s|%s|%-12s|\n", curtask->comm, str(curtask->comm), curtask->comm);
+        $c = curtask->comm;
+        printf("%s\n", $c);
+        if (curtask->comm == "flowtrace") { printf("equal\n"); }
+        if ($c != "other" && $c == "flowtrace") { printf("variable compares\n"); }
+        printf("%d %d %d\n", strcontains(curtask->comm, "trace"), strncmp($c, "flow", 4), strncmp($c, "flaw", 4) != 0);
+        $p = pid > 0 ? curtask->comm : "none";
+        printf("%s\n", $p);
+        exit();
+    }"#;
+    assert_eq!(
+        printed(&[], script, &[]),
+        ["flowtrace|flowtrace|flowtrace   |", "flowtrace", "equal", "variable compares", "1 0 1", "flowtrace"]
+    );
+}

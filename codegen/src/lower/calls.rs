@@ -139,6 +139,14 @@ impl Lowerer<'_> {
             return Ok(v);
         }
         let p = self.expr(src)?;
+        // A char array already in a buffer (a variable, a tuple element):
+        // its bytes up to the cap, then a NUL.
+        if let (Type::Array { len, .. }, Val::Bytes(m)) = (&src.ty, &p) {
+            let buf = self.alloc(cap)?;
+            self.zero(buf, cap);
+            self.copy_exact(buf, *m, (*len).min(cap.saturating_sub(1)));
+            return Ok(Val::Bytes(buf));
+        }
         let p = self.scalar(p)?;
         let buf = self.alloc(cap)?;
         self.zero(buf, cap);
@@ -223,6 +231,19 @@ impl Lowerer<'_> {
             Val::None => return Err(Diagnostic::error(addr.span, "ntop() needs an address")),
         }
         Ok(Val::Bytes(buf))
+    }
+
+    /// Copy exactly `n` bytes, whatever `n`: whole words, then single bytes,
+    /// so nothing past `n` in `dst` changes.
+    fn copy_exact(&mut self, dst: Mem, src: Mem, n: u32) {
+        let words = n / 8 * 8;
+        self.copy_mem(dst, src, words);
+        let t = self.vreg();
+        for at in words..n {
+            let at = at as i16;
+            self.emit(Inst::Load { size: Size::B, dst: t, base: src.base, off: src.off + at });
+            self.emit(Inst::Store { size: Size::B, base: dst.base, off: dst.off + at, src: Src::Reg(t) });
+        }
     }
 
     /// Copy exactly `n` bytes (4 or a multiple of 8) between buffers.

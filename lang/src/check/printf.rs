@@ -40,7 +40,12 @@ impl Checker<'_> {
             self.error(at, format!("{func}: {what} arguments for the format ({given} given, {} expected)", convs.len()));
             return None;
         }
-        let values: Vec<TExpr> = values.into_iter().collect::<Option<_>>()?;
+        let mut values: Vec<TExpr> = values.into_iter().collect::<Option<_>>()?;
+        for (conv, value) in convs.iter().zip(values.iter_mut()) {
+            if conv.conv.arg_kind() == ArgKind::Text {
+                *value = as_string(std::mem::replace(value, placeholder()));
+            }
+        }
         let mut ok = true;
         for (conv, value) in convs.iter().zip(&values) {
             ok &= self.printf_arg(func, &text[conv.range.clone()], conv.conv.arg_kind(), value);
@@ -111,7 +116,7 @@ impl Checker<'_> {
 
     /// A string operand of `strncmp`.
     pub(super) fn string_arg(&mut self, arg: &Expr) -> Option<TExpr> {
-        let t = self.expr(arg)?;
+        let t = as_string(self.expr(arg)?);
         if matches!(t.ty, Type::Str { .. }) {
             Some(t)
         } else {
@@ -211,4 +216,21 @@ fn within_literal(literal: Span, text: &str, range: std::ops::Range<usize>) -> S
     }
     let base = literal.start as usize + 1;
     Span::new(base + range.start, base + end)
+}
+
+/// A `char` (`int8`) array where a string is wanted — `%s`, a comparison
+/// with a string, a string function — is that string, as bpftrace types a
+/// BTF `char name[N]` (`printf("%s", curtask->comm)`, `$t->comm == "bash"`):
+/// `str()` of it, the bytes up to the first NUL. Other values are unchanged.
+pub(crate) fn as_string(e: TExpr) -> TExpr {
+    let Type::Array { elem, len } = &e.ty else { return e };
+    if !matches!(elem.as_ref(), Type::Int(IntType { bits: 8, signed: true })) {
+        return e;
+    }
+    let (span, ty) = (e.span, Type::Str { cap: len.saturating_add(1) });
+    TExpr { kind: TExprKind::Call { func: flowtrace_stdlib::Func::Str, args: vec![e] }, ty, span }
+}
+
+fn placeholder() -> TExpr {
+    TExpr { kind: TExprKind::Int(0), ty: Type::Void, span: Span::default() }
 }

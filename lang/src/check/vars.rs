@@ -326,9 +326,17 @@ impl Checker<'_> {
                 Some(())
             }
             None => {
-                self.error(
+                let char_array = |t: &Type| matches!(t, Type::Array { elem, .. } if **elem == Type::Int(IntType::I8));
+                let hint = match (&known, ty) {
+                    (a, Type::Str { .. }) | (Type::Str { .. }, a) if char_array(a) => {
+                        Some("a char array and a string share a variable as strings: assign str(…) of the array".to_string())
+                    }
+                    _ => None,
+                };
+                self.error_hint(
                     span,
                     format!("type mismatch for ${}: assigning '{ty}' to a variable that holds '{known}'", var.name),
+                    hint,
                 );
                 None
             }

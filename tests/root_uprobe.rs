@@ -461,3 +461,25 @@ fn root_uprobe_matches_bpftrace_on_the_test_program() {
     assert_eq!(ours, theirs);
     assert!(ours.contains("@p[2, -7]: 1") && ours.contains("total=42 ticks=3"), "{ours:?}");
 }
+
+/// `uprobe:./prog:F` and `uprobe:../DIR/prog:F`: a relative path is read
+/// from the directory flowtrace runs in (as bpftrace reads it), not taken
+/// for a predicate; the probe sees the same calls as the absolute path.
+#[test]
+fn root_uprobe_relative_paths_name_the_binary_from_the_working_directory() {
+    if !enabled("root_uprobe_relative_paths_name_the_binary_from_the_working_directory") {
+        return;
+    }
+    let dir = prog().parent().unwrap();
+    let parent_name = dir.file_name().unwrap().to_string_lossy().into_owned();
+    for target in ["./prog".to_string(), format!("../{parent_name}/prog")] {
+        let program = format!("uprobe:{target}:add {{ @calls = count(); }} uretprobe:{target}:add /retval > 0/ {{ @positive = count(); }}");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_flowtrace"));
+        cmd.current_dir(dir).args(["-e", &program, "-c", "./prog 4"]);
+        let out = flowtrace_testkit::process::output_within(&mut cmd, Duration::from_secs(60), || format!("flowtrace did not exit: {program}"));
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        assert!(out.status.success(), "{program}\nstdout {stdout}\nstderr {stderr}");
+        let lines: BTreeSet<String> = stdout.lines().map(str::to_string).collect();
+        has_all(&lines, &["Attaching 2 probes...", "@calls: 4", "@positive: 3"]);
+    }
+}

@@ -236,6 +236,11 @@ pub fn resolve_binary(name: &str) -> Result<String, String> {
         if !is_elf(path) {
             return Err(format!("'{name}' is not an ELF binary"));
         }
+        // `./app` or `../bin/app`: from the directory flowtrace runs in, as
+        // bpftrace reads it; the probe keeps working whatever the cwd later.
+        if !path.is_absolute() {
+            return std::fs::canonicalize(path).map(|p| p.to_string_lossy().into_owned()).map_err(|e| format!("binary '{name}': {e}"));
+        }
         return Ok(name.to_string());
     }
     if let Some(found) = find_library(name) {

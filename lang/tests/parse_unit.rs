@@ -402,3 +402,11 @@ fn config_blocks_and_type_definitions_are_items() {
     assert_eq!((e.name.is_none(), e.variants[0].1, e.variants[1].1), (true, Some(-2), None));
     assert!(matches!(p.items[3], Item::Probe(_)));
 }
+
+#[test]
+fn relative_uprobe_paths_are_attach_points_not_predicates() {
+    let p = program("uprobe:./app:main, ur:../bin/app:f /pid > 1/ { @ = count(); }");
+    let raw: Vec<&str> = probes(&p)[0].attach.iter().map(|a| a.raw.as_str()).collect();
+    assert_eq!(raw, ["uprobe:./app:main", "ur:../bin/app:f"]);
+    assert!(probes(&p)[0].predicate.is_some());
+}

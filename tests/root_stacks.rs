@@ -375,3 +375,22 @@ fn root_stacks_lost_stacks_are_reported() {
     assert!(!text.contains("stacks not recorded"), "{text}");
     assert!(text.contains("@last: \n        syscall+"), "{text}");
 }
+
+/// With `-p PID`, `profile:` samples that task only (bpftrace opens its
+/// perf events for the pid): two identical spinners run, one is named.
+#[test]
+fn root_stacks_profile_with_pid_samples_that_task_only() {
+    if !enabled("root_stacks_profile_with_pid_samples_that_task_only") {
+        return;
+    }
+    let (bin, chosen) = spinner();
+    let other = Command::new(&bin).spawn().unwrap();
+    let (pid, other_pid) = (chosen.id(), other.id());
+    let program = "profile:hz:199 { @[pid] = count(); } software:cpu-clock:1000000 { @sw[pid] = count(); }";
+    let out = run(&["-p", &pid.to_string(), "--timeout", "2"], program);
+    stop(chosen);
+    stop(other);
+    let text = stdout_of(&out, program);
+    let keys: Vec<&str> = text.lines().filter(|l| l.starts_with('@')).map(|l| l.split(':').next().unwrap_or("")).collect();
+    assert_eq!(keys, [format!("@[{pid}]"), format!("@sw[{pid}]")], "only pid {pid} (not {other_pid}):\n{text}");
+}

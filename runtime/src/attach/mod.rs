@@ -158,7 +158,7 @@ pub(crate) fn attach(
 ) -> Result<Link, Failure> {
     match kind {
         ProgramKind::Tracepoint => tracepoint::attach(prog, point),
-        ProgramKind::PerfEvent => perf_event::attach(prog, point),
+        ProgramKind::PerfEvent => perf_event::attach(prog, point, uprobe_pid),
         ProgramKind::Kprobe | ProgramKind::Kretprobe => kprobe::attach(prog, point),
         ProgramKind::RawTracepoint => raw_tracepoint::attach(prog, point),
         ProgramKind::Fentry | ProgramKind::Fexit => fentry::attach(prog),

@@ -2,7 +2,9 @@
 //! `interval:` on a software cpu-clock event on one CPU (cpu 0) only, so an
 //! interval fires once per period rather than once per CPU per period;
 //! `profile:` on cpu-clock and `software:`/`hardware:` on their event, on
-//! every online CPU, as bpftrace attaches them.
+//! every online CPU, as bpftrace attaches them; with `-p PID` those count
+//! that task only (perf_event_open's pid: the thread PID names, not its
+//! other threads), as bpftrace opens them.
 
 use super::{error_chain, Failure, Link, LoadFailure};
 use aya::programs::perf_event::{HardwareEvent, PerfEventConfig, PerfEventScope, SamplePolicy, SoftwareEvent};
@@ -14,7 +16,7 @@ pub(super) fn load(prog: &mut Program) -> Result<(), LoadFailure> {
     Ok(p.load()?)
 }
 
-pub(super) fn attach(prog: &mut Program, point: &AttachPoint) -> Result<Link, Failure> {
+pub(super) fn attach(prog: &mut Program, point: &AttachPoint, pid: Option<i32>) -> Result<Link, Failure> {
     let p: &mut PerfEvent = prog.try_into()?;
     let (config, sample) = match &point.kind {
         AttachKind::Interval { period } => {
@@ -31,7 +33,10 @@ pub(super) fn attach(prog: &mut Program, point: &AttachPoint) -> Result<Link, Fa
     let cpus = aya::util::online_cpus().map_err(|(path, e)| Failure::new(format!("cannot read {path}: {e}")))?;
     let mut links = Vec::with_capacity(cpus.len());
     for cpu in cpus {
-        let scope = PerfEventScope::AllProcessesOneCpu { cpu };
+        let scope = match pid.and_then(|p| u32::try_from(p).ok()) {
+            Some(pid) => PerfEventScope::OneProcess { pid, cpu: Some(cpu) },
+            None => PerfEventScope::AllProcessesOneCpu { cpu },
+        };
         // On an error the links made so far drop here, detaching them:
         // nothing stays attached.
         let id = p.attach(config, scope, SamplePolicy::Period(sample), false).map_err(|e| open_failure(point, &e))?;

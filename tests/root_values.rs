@@ -228,3 +228,26 @@ fn root_values_char_arrays_are_strings_where_one_is_wanted() {
         ["flowtrace|flowtrace|flowtrace   |", "flowtrace", "equal", "variable compares", "1 0 1", "flowtrace"]
     );
 }
+
+/// A tuple in a variable as a map's first key is the map's keys, one per
+/// element (bpftrace's biosnoop: `$key = (dev, sector); @start[$key] = …`
+/// then `has_key(@start, (args.dev, args.sector))`): the same map and keys
+/// as `@m[a, b]` and `@m[(a, b)]`, printed as `@m[a, b]`.
+#[test]
+fn root_values_a_tuple_variable_key_is_the_maps_keys() {
+    if !enabled("root_values_a_tuple_variable_key_is_the_maps_keys") {
+        return;
+    }
+    let script = r#"BEGIN {
+        $k = (1, "a");
+        @m[$k] = 5;
+        @m[2, "b"] = 6;
+        @m[(3, "c")] = 7;
+        printf("%d %d %d %d %d\n", has_key(@m, (1, "a")), has_key(@m, (2, "b")), @m[$k], @m[(2, "b")], @m[3, "c"]);
+        exit();
+    }"#;
+    let out = run(&[], script, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout, "Attaching 1 probe...\n1 1 5 6 7\n\n\n@m[1, a]: 5\n@m[2, b]: 6\n@m[3, c]: 7\n");
+}

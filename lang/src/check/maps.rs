@@ -263,7 +263,9 @@ impl Checker<'_> {
     /// read is split: it can be read once per element.
     fn split_tuple_key(&self, id: MapId, mut keys: Vec<TExpr>) -> Vec<TExpr> {
         let Type::Tuple(items) = &keys[0].ty else { return keys };
-        let wanted = self.maps.key(id).map_or(0, |k| k.len());
+        // A map not keyed yet takes the tuple's elements as its keys, so a
+        // later `@m[a, b]` or `has_key(@m, (a, b))` is the same key.
+        let wanted = self.maps.key(id).map_or(items.len(), |k| k.len());
         if items.len() < 2 || wanted != items.len() || !is_variable_read(&keys[0]) {
             return keys;
         }

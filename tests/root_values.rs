@@ -251,3 +251,31 @@ fn root_values_a_tuple_variable_key_is_the_maps_keys() {
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(stdout, "Attaching 1 probe...\n1 1 5 6 7\n\n\n@m[1, a]: 5\n@m[2, b]: 6\n@m[3, c]: 7\n");
 }
+
+/// `ppid`, `pcomm`, `leader_tid`, `leader_comm` (bare, called, or of a task
+/// given), read from the task's `real_parent` / `group_leader` as bpftrace's
+/// are. BEGIN runs in flowtrace's main thread, whose parent is this test's
+/// thread.
+#[test]
+fn root_values_parent_and_leader_of_the_task() {
+    if !enabled("root_values_parent_and_leader_of_the_task") {
+        return;
+    }
+    let script = r#"BEGIN {
+        printf("%d %s %d %d %s\n", ppid, pcomm, leader_tid(), pid, leader_comm(curtask));
+        printf("%d %s\n", ppid(curtask), pcomm());
+        exit();
+    }"#;
+    let lines = printed(&[], script, &[]);
+    // The parent is the task that forked flowtrace: this test's thread
+    // (`real_parent->pid` is its thread id, as bpftrace reads it).
+    let thread = std::fs::read_link("/proc/thread-self").unwrap();
+    let me = thread.file_name().unwrap().to_string_lossy().into_owned();
+    let my_comm = std::fs::read_to_string("/proc/thread-self/comm").unwrap().trim().to_string();
+    let first: Vec<&str> = lines[0].split(' ').collect();
+    assert_eq!(first[0], me, "{lines:?}");
+    assert_eq!(first[1], my_comm, "{lines:?}");
+    assert_eq!(first[2], first[3], "leader_tid is flowtrace's pid: {lines:?}");
+    assert_eq!(first[4], "flowtrace", "{lines:?}");
+    assert_eq!(lines[1], format!("{me} {my_comm}"));
+}

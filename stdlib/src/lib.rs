@@ -106,6 +106,12 @@ pub enum Func {
     Signal,
     System,
     Tseries,
+    /// `ppid`, `pcomm`, `leader_tid`, `leader_comm`: a field of the current
+    /// (or given) task's parent or thread-group leader.
+    Ppid,
+    Pcomm,
+    LeaderTid,
+    LeaderComm,
     // Program parameters.
     Getopt,
 }

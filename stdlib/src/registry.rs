@@ -87,6 +87,7 @@ const FUNC_TABLES: &[&[FuncInfo]] = &[
     crate::host::FUNCS,
     crate::process_control::FUNCS,
     crate::params::FUNCS,
+    crate::process::FUNCS,
 ];
 
 /// Every builtin variable, in documentation order.

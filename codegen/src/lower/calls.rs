@@ -93,6 +93,11 @@ impl Lowerer<'_> {
             | Func::Cgroupid
             // getopt() and uaddr() are constants by now: the checker replaced them.
             | Func::Uaddr
+            // Task fields by now: the checker read them through BTF.
+            | Func::Ppid
+            | Func::Pcomm
+            | Func::LeaderTid
+            | Func::LeaderComm
             | Func::Getopt => Err(self.unsupported(e.span, &format!("{}()", format!("{func:?}").to_lowercase()))),
             Func::Count | Func::Sum | Func::Min | Func::Max | Func::Avg | Func::Stats | Func::Hist | Func::Lhist => {
                 Err(Diagnostic::error(e.span, "an aggregation can only be assigned to a map: @m[key] = count()"))

@@ -202,6 +202,7 @@ impl Checker<'_> {
             Func::Macaddr => self.macaddr(&args[0], span),
             Func::Buf => self.buf(args, span),
             Func::Kstack | Func::Ustack => self.stack(info.func, args, span),
+            Func::Ppid | Func::Pcomm | Func::LeaderTid | Func::LeaderComm => self.task_relative(info.func, args, span),
             Func::Ksym | Func::Usym => self.symbol(info.func, &args[0], span),
             Func::Kaddr => self.kaddr(&args[0], span),
             _ => None,
@@ -386,4 +387,27 @@ fn simple_agg(func: Func, signed: bool) -> Option<AggKind> {
         Func::Hist => AggKind::Hist,
         _ => return None,
     })
+}
+
+impl Checker<'_> {
+    /// `ppid`, `pcomm`, `leader_tid`, `leader_comm` (of `curtask`, or of the
+    /// task given): `TASK->real_parent->pid` and friends, read through BTF
+    /// exactly as the script would write them.
+    fn task_relative(&mut self, func: Func, args: &[Expr], span: Span) -> Option<TExpr> {
+        let (link, field) = match func {
+            Func::Ppid => ("real_parent", "pid"),
+            Func::Pcomm => ("real_parent", "comm"),
+            Func::LeaderTid => ("group_leader", "pid"),
+            _ => ("group_leader", "comm"),
+        };
+        let task = args.first().cloned().unwrap_or(Expr { kind: ExprKind::Ident("curtask".into()), span });
+        let name = |n: &str| crate::ast::Ident { name: n.into(), span };
+        let related = Expr { kind: ExprKind::Field { expr: Box::new(task), field: name(link), arrow: true }, span };
+        let value = Expr { kind: ExprKind::Field { expr: Box::new(related), field: name(field), arrow: true }, span };
+        let t = self.expr(&value)?;
+        Some(match field {
+            "pid" => TExpr { kind: TExprKind::Cast { expr: Box::new(t) }, ty: Type::Int(crate::types::IntType::U32), span },
+            _ => super::printf::as_string(t),
+        })
+    }
 }

@@ -43,7 +43,8 @@ impl Checker<'_> {
         }
         if let Some(f) = flowtrace_stdlib::lookup_func(name) {
             // `kstack` and `ustack` are also variables: the call without arguments.
-            if matches!(f.func, flowtrace_stdlib::Func::Kstack | flowtrace_stdlib::Func::Ustack) {
+            use flowtrace_stdlib::Func as F;
+            if matches!(f.func, F::Kstack | F::Ustack | F::Ppid | F::Pcomm | F::LeaderTid | F::LeaderComm) {
                 return self.value_call(f, &[], span);
             }
             let message = match f.unsupported {

@@ -279,3 +279,29 @@ fn root_values_parent_and_leader_of_the_task() {
     assert_eq!(first[4], "flowtrace", "{lines:?}");
     assert_eq!(lines[1], format!("{me} {my_comm}"));
 }
+
+/// `strerror(n)` prints the C library's message (as bpftrace 0.17 printed
+/// these three), in printf, print() and as a map key; a string's byte is a
+/// char by a constant index (`$path[0] != "/"[0]`, today's opensnoop).
+#[test]
+fn root_values_strerror_and_string_bytes() {
+    if !enabled("root_values_strerror_and_string_bytes") {
+        return;
+    }
+    let script = r#"BEGIN {
+        printf("%s|%s|%s\n", strerror(2), strerror(111), strerror(-5));
+        print(strerror(1));
+        @e[strerror(13)] = count();
+        $p = "/tmp";
+        $q = "rel";
+        printf("%d %d %d %c\n", $p[0] == "/"[0], $q[0] != "/"[0], $p[3], $p[1 + 1]);
+        exit();
+    }"#;
+    let out = run(&[], script, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        stdout,
+        "Attaching 1 probe...\nNo such file or directory|Connection refused|Unknown error -5\nOperation not permitted\n1 1 112 m\n\n\n@e[Permission denied]: 1\n"
+    );
+}

@@ -44,6 +44,7 @@ pub fn rendered_size(r: &Rendered) -> u32 {
         | Rendered::MacAddr
         | Rendered::Stack(_)
         | Rendered::Ksym
+        | Rendered::Strerror
         | Rendered::EnumName { .. } => 8,
         // The address, then the pid whose mappings it is resolved in.
         Rendered::Usym => 16,

@@ -124,6 +124,9 @@ pub enum Rendered {
     /// `ksym(addr)`: an address (8 bytes), printed as the kernel symbol
     /// holding it.
     Ksym,
+    /// `strerror(errno)`: the error number (8 bytes), printed as the C
+    /// library's message for it.
+    Strerror,
     /// `usym(addr)`: an address, then the pid (16 bytes), printed as the
     /// symbol holding it in that process.
     Usym,
@@ -346,6 +349,7 @@ impl fmt::Display for Rendered {
             Rendered::Buffer { cap } => write!(f, "buffer[{cap}]"),
             Rendered::Stack(s) => write!(f, "{}", if s.user { "ustack" } else { "kstack" }),
             Rendered::Ksym => write!(f, "ksym_t"),
+            Rendered::Strerror => write!(f, "strerror_t"),
             Rendered::Usym => write!(f, "usym_t"),
             Rendered::EnumName { name, .. } => write!(f, "enum {name}"),
         }

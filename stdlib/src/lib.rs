@@ -110,6 +110,8 @@ pub enum Func {
     /// (or given) task's parent or thread-group leader.
     Ppid,
     Pcomm,
+    /// `strerror(errno)`: the C library's message, named in user space.
+    Strerror,
     LeaderTid,
     LeaderComm,
     // Program parameters.

@@ -48,7 +48,6 @@ pub const NOT_SUPPORTED: &[NotSupported] = &[
     NotSupported { name: "static_assert", why: LATER },
     NotSupported { name: "str_concat", why: LATER },
     NotSupported { name: "strcap", why: LATER },
-    NotSupported { name: "strerror", why: LATER },
     NotSupported { name: "strlen", why: LATER },
     NotSupported { name: "strstr", why: LATER },
     NotSupported { name: "syscall_name", why: LATER },

@@ -173,6 +173,7 @@ mod tests {
             Func::Offsetof, Func::Strcontains, Func::Buf, Func::Join, Func::Cat, Func::Pton, Func::Macaddr,
             Func::Cgroupid, Func::Strftime, Func::NsecsOf, Func::MapLen, Func::Path, Func::PercpuKaddr, Func::Uaddr,
             Func::Signal, Func::System, Func::Tseries,
+            Func::Ppid, Func::Pcomm, Func::LeaderTid, Func::LeaderComm, Func::Strerror,
         ];
         for f in funcs_list {
             assert_eq!(funcs().filter(|i| i.func == f).count(), 1, "{f:?}");

@@ -36,6 +36,16 @@ pub(crate) const FUNCS: &[FuncInfo] = &[
         unsupported: None,
     },
     FuncInfo {
+        func: Func::Strerror,
+        name: "strerror",
+        min_args: 1,
+        max_args: 1,
+        role: FuncRole::Value,
+        signature: "strerror_t strerror(int errno)",
+        doc: "the C library's message for error number `errno` (`No such file or directory` for 2), named in user space; printed with %s",
+        unsupported: None,
+    },
+    FuncInfo {
         func: Func::Buf,
         name: "buf",
         min_args: 1,

@@ -63,7 +63,7 @@ impl Lowerer<'_> {
                 self.usym(a)
             }
             Func::Kstack | Func::Ustack => self.stack(e),
-            Func::Ksym => {
+            Func::Ksym | Func::Strerror => {
                 let [a] = args else { return Err(arity(e, "ksym(addr)")) };
                 let v = self.expr(a)?;
                 Ok(Val::Scalar(self.scalar(v)?))

@@ -204,6 +204,10 @@ impl Checker<'_> {
             Func::Kstack | Func::Ustack => self.stack(info.func, args, span),
             Func::Ppid | Func::Pcomm | Func::LeaderTid | Func::LeaderComm => self.task_relative(info.func, args, span),
             Func::Ksym | Func::Usym => self.symbol(info.func, &args[0], span),
+            Func::Strerror => {
+                let code = self.int_arg(&args[0], "strerror")?;
+                call(Func::Strerror, vec![code], Type::Rendered(crate::types::Rendered::Strerror))
+            }
             Func::Kaddr => self.kaddr(&args[0], span),
             _ => None,
         }

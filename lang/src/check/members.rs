@@ -8,7 +8,7 @@ use crate::ast::{AttachKind, Expr, ExprKind, Ident};
 use crate::diag::did_you_mean_hint;
 use crate::span::Span;
 use crate::typed::{Bitfield, TExpr, TExprKind};
-use crate::types::{RecordField, RecordType, Type};
+use crate::types::{IntType, RecordField, RecordType, Type};
 
 impl Checker<'_> {
     pub(super) fn field(&mut self, base: &Expr, field: &Ident, span: Span) -> Option<TExpr> {
@@ -131,6 +131,24 @@ impl Checker<'_> {
                 elem.as_ref().clone()
             }
             Type::Pointer(inner, _) => inner.as_ref().clone(),
+            // `$path[0] != "/"[0]` (bpftrace's opensnoop): a string's byte, as
+            // a char; the index must be a constant within the buffer.
+            Type::Str { cap } => {
+                let v = match constant(&i) {
+                    Some(v) if v < u64::from(*cap) => v,
+                    Some(v) => {
+                        self.error(index.span, format!("index {v} is out of bounds for '{}'", b.ty));
+                        return None;
+                    }
+                    None => {
+                        self.error(index.span, "a string index must be a constant integer");
+                        return None;
+                    }
+                };
+                let i = TExpr { kind: TExprKind::Int(v), ..i };
+                let kind = TExprKind::Index { base: Box::new(b), index: Box::new(i), elem_size: 1 };
+                return Some(TExpr { kind, ty: Type::Int(IntType::I8), span });
+            }
             Type::Tuple(items) => {
                 // bpftrace accepts any index it can compute when compiling
                 // (`t[1 - 1]`), never a run-time value.

@@ -305,3 +305,22 @@ fn root_values_strerror_and_string_bytes() {
         "Attaching 1 probe...\nNo such file or directory|Connection refused|Unknown error -5\nOperation not permitted\n1 1 112 m\n\n\n@e[Permission denied]: 1\n"
     );
 }
+
+/// `syscall_name(nr)` and `signal_name(sig)` print as bpftrace's tables
+/// have them (x86_64 names; strsignal(3) descriptions; "Unknown syscall",
+/// "N/A" outside), here on the syscalls `true` makes as it exits.
+#[test]
+fn root_values_syscall_and_signal_names() {
+    if !enabled("root_values_syscall_and_signal_names") {
+        return;
+    }
+    let script = r#"BEGIN {
+        printf("%s|%s|%s|%s|%s\n", syscall_name(0), syscall_name(257), syscall_name(400), signal_name(9), signal_name(99));
+    }
+    tracepoint:raw_syscalls:sys_enter /comm == "true"/ { @[syscall_name(args.id)] = count(); }"#;
+    let out = run(&["-c", "/bin/true"], script, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("\nread|openat|Unknown syscall|Killed|N/A\n"), "{stdout}");
+    assert!(stdout.lines().any(|l| l.starts_with("@[exit_group]: ")), "{stdout}");
+}

@@ -45,6 +45,8 @@ pub fn rendered_size(r: &Rendered) -> u32 {
         | Rendered::Stack(_)
         | Rendered::Ksym
         | Rendered::Strerror
+        | Rendered::SyscallName
+        | Rendered::SignalName
         | Rendered::EnumName { .. } => 8,
         // The address, then the pid whose mappings it is resolved in.
         Rendered::Usym => 16,

@@ -127,6 +127,10 @@ pub enum Rendered {
     /// `strerror(errno)`: the error number (8 bytes), printed as the C
     /// library's message for it.
     Strerror,
+    /// `syscall_name(nr)`, `signal_name(sig)`: the number (8 bytes),
+    /// printed as the syscall's name / the signal's description.
+    SyscallName,
+    SignalName,
     /// `usym(addr)`: an address, then the pid (16 bytes), printed as the
     /// symbol holding it in that process.
     Usym,
@@ -350,6 +354,8 @@ impl fmt::Display for Rendered {
             Rendered::Stack(s) => write!(f, "{}", if s.user { "ustack" } else { "kstack" }),
             Rendered::Ksym => write!(f, "ksym_t"),
             Rendered::Strerror => write!(f, "strerror_t"),
+            Rendered::SyscallName => write!(f, "syscall_name_t"),
+            Rendered::SignalName => write!(f, "signal_name_t"),
             Rendered::Usym => write!(f, "usym_t"),
             Rendered::EnumName { name, .. } => write!(f, "enum {name}"),
         }

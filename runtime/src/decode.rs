@@ -156,6 +156,8 @@ fn rendered(r: &Rendered, bytes: &[u8], probes: &ProbeNames) -> Value {
         }
         Rendered::Ksym => Value::Str(probes.symbols().ksym_text(u64_at(bytes, 0), false)),
         Rendered::Strerror => Value::Str(crate::output::names::error_message(u64_at(bytes, 0) as i64)),
+        Rendered::SyscallName => Value::Str(crate::output::names::syscall_name(u64_at(bytes, 0) as i64)),
+        Rendered::SignalName => Value::Str(crate::output::names::signal_name(u64_at(bytes, 0) as i64)),
         Rendered::Usym => Value::Str(probes.symbols().usym_text(u64_at(bytes, 0), u64_at(bytes, 8) as u32, false, false)),
         Rendered::Username => Value::Str(crate::output::names::user_name(u64_at(bytes, 0) as u32)),
         Rendered::Timestamp { format, clock } => {

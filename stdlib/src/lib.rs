@@ -112,6 +112,9 @@ pub enum Func {
     Pcomm,
     /// `strerror(errno)`: the C library's message, named in user space.
     Strerror,
+    /// `syscall_name(nr)`, `signal_name(sig)`: named in user space.
+    SyscallName,
+    SignalName,
     LeaderTid,
     LeaderComm,
     // Program parameters.

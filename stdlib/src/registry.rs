@@ -174,6 +174,7 @@ mod tests {
             Func::Cgroupid, Func::Strftime, Func::NsecsOf, Func::MapLen, Func::Path, Func::PercpuKaddr, Func::Uaddr,
             Func::Signal, Func::System, Func::Tseries,
             Func::Ppid, Func::Pcomm, Func::LeaderTid, Func::LeaderComm, Func::Strerror,
+            Func::SyscallName, Func::SignalName,
         ];
         for f in funcs_list {
             assert_eq!(funcs().filter(|i| i.func == f).count(), 1, "{f:?}");

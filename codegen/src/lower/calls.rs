@@ -63,7 +63,7 @@ impl Lowerer<'_> {
                 self.usym(a)
             }
             Func::Kstack | Func::Ustack => self.stack(e),
-            Func::Ksym | Func::Strerror => {
+            Func::Ksym | Func::Strerror | Func::SyscallName | Func::SignalName => {
                 let [a] = args else { return Err(arity(e, "ksym(addr)")) };
                 let v = self.expr(a)?;
                 Ok(Val::Scalar(self.scalar(v)?))

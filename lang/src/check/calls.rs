@@ -204,9 +204,15 @@ impl Checker<'_> {
             Func::Kstack | Func::Ustack => self.stack(info.func, args, span),
             Func::Ppid | Func::Pcomm | Func::LeaderTid | Func::LeaderComm => self.task_relative(info.func, args, span),
             Func::Ksym | Func::Usym => self.symbol(info.func, &args[0], span),
-            Func::Strerror => {
-                let code = self.int_arg(&args[0], "strerror")?;
-                call(Func::Strerror, vec![code], Type::Rendered(crate::types::Rendered::Strerror))
+            Func::Strerror | Func::SyscallName | Func::SignalName => {
+                use crate::types::Rendered;
+                let (name, rendered) = match info.func {
+                    Func::Strerror => ("strerror", Rendered::Strerror),
+                    Func::SyscallName => ("syscall_name", Rendered::SyscallName),
+                    _ => ("signal_name", Rendered::SignalName),
+                };
+                let number = self.int_arg(&args[0], name)?;
+                call(info.func, vec![number], Type::Rendered(rendered))
             }
             Func::Kaddr => self.kaddr(&args[0], span),
             _ => None,

@@ -369,7 +369,11 @@ fn type_align(ty: &Type) -> u32 {
 fn rendered_size(r: &crate::types::Rendered) -> u32 {
     use crate::types::Rendered;
     match r {
-        Rendered::Username | Rendered::Timestamp { .. } | Rendered::Stack(_) | Rendered::Ksym | Rendered::Strerror | Rendered::EnumName { .. } => 8,
+        Rendered::Username | Rendered::Timestamp { .. } | Rendered::Stack(_) | Rendered::Ksym
+        | Rendered::Strerror
+        | Rendered::SyscallName
+        | Rendered::SignalName
+        | Rendered::EnumName { .. } => 8,
         Rendered::Usym => 16,
         Rendered::MacAddr => 6,
         Rendered::Buffer { cap } => *cap,

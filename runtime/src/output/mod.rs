@@ -11,6 +11,8 @@
 pub mod actions;
 pub mod hist;
 pub mod names;
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+mod syscalls_x86_64;
 pub mod json;
 pub mod order;
 pub mod printf;

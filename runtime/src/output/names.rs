@@ -1,7 +1,8 @@
 //! Names userspace gives to numbers the probe sends: `username` is the
 //! uid, named here through the C library (getpwuid_r, as bpftrace's
 //! /etc/passwd lookup but also seeing NSS users); `strerror(n)` is the error
-//! number, named by the C library's message.
+//! number, named by the C library's message; `syscall_name(n)` by the x86_64
+//! syscall table, `signal_name(n)` by the C library's strsignal(3).
 
 use std::ffi::CStr;
 
@@ -49,9 +50,51 @@ pub fn error_message(code: i64) -> String {
     text
 }
 
+/// The name of x86_64 system call `nr` (`read` for 0), or bpftrace's
+/// "Unknown syscall" for a number none has (and on other architectures,
+/// whose tables flowtrace does not carry).
+pub fn syscall_name(nr: i64) -> String {
+    let known = if cfg!(target_arch = "x86_64") {
+        usize::try_from(nr).ok().and_then(|i| super::syscalls_x86_64::NAMES.get(i)).filter(|n| !n.is_empty())
+    } else {
+        None
+    };
+    known.map_or_else(|| "Unknown syscall".to_string(), |n| n.to_string())
+}
+
+/// strsignal(3)'s description of signal `sig` ("Killed" for 9, "Real-time
+/// signal 0" for 34), as bpftrace's table has them; "N/A" outside 0-64.
+pub fn signal_name(sig: i64) -> String {
+    static STRSIGNAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let Some(sig) = i32::try_from(sig).ok().filter(|s| (0..=64).contains(s)) else { return "N/A".to_string() };
+    // strsignal may reuse a static buffer: one caller at a time.
+    let _one = STRSIGNAL.lock().unwrap_or_else(|e| e.into_inner());
+    // SAFETY: strsignal returns a NUL-terminated string valid until the
+    // next call, copied out before the lock is released.
+    let text = unsafe { libc::strsignal(sig) };
+    if text.is_null() {
+        return "N/A".to_string();
+    }
+    // SAFETY: non-null, NUL-terminated (above).
+    unsafe { CStr::from_ptr(text) }.to_string_lossy().into_owned()
+}
+
 #[cfg(test)]
 mod error_tests {
-    use super::error_message;
+    use super::{error_message, signal_name, syscall_name};
+
+    #[test]
+    fn syscall_and_signal_numbers_are_named() {
+        assert_eq!(syscall_name(0), "read");
+        assert_eq!(syscall_name(257), "openat");
+        assert_eq!(syscall_name(462), "mseal");
+        assert_eq!(syscall_name(335), "Unknown syscall");
+        assert_eq!(syscall_name(-1), "Unknown syscall");
+        assert_eq!(signal_name(9), "Killed");
+        assert_eq!(signal_name(2), "Interrupt");
+        assert_eq!(signal_name(34), "Real-time signal 0");
+        assert_eq!(signal_name(65), "N/A");
+    }
 
     #[test]
     fn error_numbers_read_as_the_c_library_says() {

@@ -324,3 +324,27 @@ fn root_values_syscall_and_signal_names() {
     assert!(stdout.contains("\nread|openat|Unknown syscall|Killed|N/A\n"), "{stdout}");
     assert!(stdout.lines().any(|l| l.starts_with("@[exit_group]: ")), "{stdout}");
 }
+
+/// `buf(ptr, n)` with `n` known only at run time (bpftrace's undump): the
+/// bytes asked for, clamped to 64; here the 8 bytes `printf` writes.
+#[test]
+fn root_values_buf_with_a_run_time_length() {
+    if !enabled("root_values_buf_with_a_run_time_length") {
+        return;
+    }
+    let script = r#"tracepoint:syscalls:sys_enter_write /comm == "printf"/ {
+        printf("[%r][%r]\n", buf(args.buf, args.count), buf(args.buf, args.count - 3));
+        @len[buf(args.buf, args.count + 100)] = count();
+    }"#;
+    let out = run(&["-c", "/usr/bin/printf ABCDEFGH"], script, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("[ABCDEFGH][ABCDE]\n"), "{stdout}");
+    // Clamped to 64: the 8 bytes and 56 more after them.
+    let key = stdout.lines().find(|l| l.starts_with("@len[ABCDEFGH")).unwrap_or_else(|| panic!("{stdout}"));
+    let printed = key.trim_start_matches("@len[").rsplit_once("]: ").unwrap().0;
+    // Each `\xNN` escape is one byte, every other character one byte.
+    let bytes = printed.len() - 3 * printed.matches("\\x").count();
+    assert!(printed.starts_with("ABCDEFGH"), "{key}");
+    assert_eq!(bytes, 64, "{key}");
+}

@@ -42,9 +42,10 @@ impl Lowerer<'_> {
 
     /// `buf(x, n)`: the byte count, then `n` bytes (zero-padded).
     pub(super) fn buffer(&mut self, args: &[TExpr], e: &TExpr) -> LowerResult<Val> {
-        let (Some(src), Some(TExprKind::Int(n))) = (args.first(), args.get(1).map(|a| &a.kind)) else {
+        let (Some(src), Some(len)) = (args.first(), args.get(1)) else {
             return Err(Diagnostic::error(e.span, "internal error: buf() without its length"));
         };
+        let TExprKind::Int(n) = &len.kind else { return self.buffer_run_time_length(src, len, e) };
         let n = *n as u32;
         let size = layout::size_of(&e.ty);
         let buf = self.alloc(size)?;
@@ -53,6 +54,36 @@ impl Lowerer<'_> {
         if n > 0 {
             self.read_bytes_into(buf.at(8), src, n)?;
         }
+        Ok(Val::Bytes(buf))
+    }
+
+    /// `buf(ptr, len)` with `len` known at run time: at most the buffer's
+    /// capacity (the checker made it 64) bytes, fewer when `len` says so;
+    /// the count stored is what was asked for, clamped the same way.
+    fn buffer_run_time_length(&mut self, src: &TExpr, len: &TExpr, e: &TExpr) -> LowerResult<Val> {
+        let Type::Rendered(flowtrace_lang::types::Rendered::Buffer { cap }) = e.ty else {
+            return Err(Diagnostic::error(e.span, "internal error: buf() is not a buffer"));
+        };
+        let size = layout::size_of(&e.ty);
+        let buf = self.alloc(size)?;
+        self.zero(buf, size);
+        let v = self.expr(len)?;
+        let v = self.scalar(v)?;
+        let n = self.copy_reg(v);
+        // Unsigned: a negative length is a huge one, clamped to the capacity.
+        let ok = self.label();
+        self.jump(Cond::Le, n, Src::Imm(cap as i32), ok);
+        self.alu(AluOp::Mov, n, Src::Imm(cap as i32));
+        self.place(ok);
+        self.emit(Inst::Store { size: Size::DW, base: buf.base, off: buf.off, src: Src::Reg(n) });
+        let p = self.expr(src)?;
+        let addr = self.scalar(p)?;
+        let read = match &src.ty {
+            Type::Pointer(_, AddrSpace::User) => helper::PROBE_READ_USER,
+            _ if self.kind.is_user_space() => helper::PROBE_READ_USER,
+            _ => helper::PROBE_READ_KERNEL,
+        };
+        self.call(read, &[Arg::Addr(buf.at(8)), Arg::Reg(n), Arg::Reg(addr)]);
         Ok(Val::Bytes(buf))
     }
 

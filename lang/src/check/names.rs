@@ -12,7 +12,8 @@ use crate::types::{IntType, Type};
 use flowtrace_stdlib::{lookup_builtin, Builtin, BuiltinInfo, ProbeKind};
 
 /// Constants every script may use without a header (bpftrace needs
-/// `#include <linux/socket.h>` for these; flowtrace has them built in).
+/// `#include <linux/socket.h>`, `<linux/sched.h>` … for these; flowtrace has
+/// them built in).
 pub(crate) const CONSTANTS: &[(&str, i64)] = &[
     ("AF_INET", 2),
     ("AF_INET6", 10),
@@ -28,6 +29,13 @@ pub(crate) const CONSTANTS: &[(&str, i64)] = &[
     ("TCP_URG", 0x20),
     ("TCP_ECE", 0x40),
     ("TCP_CWR", 0x80),
+    // Task states (linux/sched.h; bpftrace 0.17's runqlat.bt includes it
+    // for TASK_RUNNING). Stable across kernels and architectures.
+    ("TASK_RUNNING", 0),
+    ("TASK_INTERRUPTIBLE", 1),
+    ("TASK_UNINTERRUPTIBLE", 2),
+    ("TASK_STOPPED", 4),
+    ("TASK_TRACED", 8),
 ];
 
 impl Checker<'_> {

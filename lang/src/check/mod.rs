@@ -96,11 +96,12 @@ pub fn check(
     let mut hints = HashMap::new();
     for _ in 0..4 {
         let mut discovery = Checker::new(kernel, options, maps.clone(), true);
-        discovery.hints = hints.clone();
+        discovery.hints = std::mem::take(&mut hints);
         discovery.missing_probes = settings.missing_probes;
         discovery.program(program);
-        let settled = discovery.maps == maps && discovery.hints == hints;
-        hints = discovery.hints;
+        let learnt: HashMap<Span, Type> = discovery.learnt.into_iter().filter_map(|(s, t)| Some((s, t?))).collect();
+        let settled = discovery.maps == maps && learnt == discovery.hints;
+        hints = learnt;
         maps = discovery.maps;
         if settled {
             break;
@@ -191,13 +192,13 @@ pub(crate) struct Checker<'a> {
     pub field_names: BTreeMap<Span, String>,
     /// See [`TypedProgram::records`].
     pub records: crate::types::RecordLayouts,
-    /// The type each bare `let $x;` (by its span) gets from its first
-    /// assignment, learnt by the discovery pass for reads that come first.
+    /// Each variable's final type (by the span that declares it), as the
+    /// previous discovery round learnt it: a variable starts at it, so reads
+    /// before a widening assignment agree with the assignments.
     pub hints: HashMap<Span, Type>,
-    /// Spans whose variable type this (discovery) pass has learnt, and
-    /// those whose expansions of one probe disagree (no hint).
-    hints_learnt: HashSet<Span>,
-    var_conflicts: HashSet<Span>,
+    /// What this (discovery) round learns for [`Checker::hints`]; `None`
+    /// where expansions of one probe (a wildcard) disagree.
+    learnt: HashMap<Span, Option<Type>>,
     /// The script's `missing_probes` setting.
     pub missing_probes: crate::config::MissingProbes,
     /// Every name a `getopt()` asked for (so a named parameter nothing
@@ -218,8 +219,7 @@ impl<'a> Checker<'a> {
             field_names: BTreeMap::new(),
             records: Default::default(),
             hints: HashMap::new(),
-            hints_learnt: HashSet::new(),
-            var_conflicts: HashSet::new(),
+            learnt: HashMap::new(),
             missing_probes: Default::default(),
             getopt_names: BTreeSet::new(),
         }

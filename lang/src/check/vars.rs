@@ -88,35 +88,21 @@ impl Checker<'_> {
         id
     }
 
-    /// At the end of a probe in the discovery pass: remember each
-    /// variable's final type by the span that declared it. A probe that
-    /// expands to several (a wildcard) keeps one that holds all, or none.
+    /// At the end of a probe in the discovery pass: learn each variable's
+    /// final type by the span that declared it. A probe that expands to
+    /// several (a wildcard) learns one type that holds all, or none.
     pub(super) fn learn_var_types(&mut self) {
         if !self.silent {
             return;
         }
-        let scope = self.scope();
-        // A bare `let $x;` nothing assigned has no type to learn.
-        let learnt: Vec<(Span, Type)> = (scope.vars.iter().zip(&scope.scoping.decl_spans).enumerate())
-            .filter(|(i, (_, span))| !self.var_conflicts.contains(span) && !scope.scoping.untyped.contains_key(&VarId(*i as u32)))
-            .map(|(_, (v, span))| (*span, v.ty.clone()))
-            .collect();
-        for (span, ty) in learnt {
-            let merged = match self.hints.get(&span) {
-                None => Some(ty),
-                Some(known) if self.hints_learnt.contains(&span) => unify(known, &ty),
-                Some(_) => Some(ty),
-            };
-            match merged {
-                Some(t) => {
-                    self.hints.insert(span, t);
-                    self.hints_learnt.insert(span);
-                }
-                None => {
-                    self.hints.remove(&span);
-                    self.var_conflicts.insert(span);
-                }
+        let scope = self.scope.as_ref().expect("scope set while checking a probe");
+        for (i, (var, span)) in scope.vars.iter().zip(&scope.scoping.decl_spans).enumerate() {
+            // A bare `let $x;` nothing assigned has no type to learn.
+            if scope.scoping.untyped.contains_key(&VarId(i as u32)) {
+                continue;
             }
+            let entry = self.learnt.entry(*span).or_insert_with(|| Some(var.ty.clone()));
+            *entry = entry.as_ref().and_then(|known| unify(known, &var.ty));
         }
     }
 
@@ -290,14 +276,11 @@ impl Checker<'_> {
             let value = self.convert_to_declared(var, &ty, value)?;
             return Some(TStmtKind::AssignVar { var: id, value });
         }
-        if let Some(decl) = self.scope_mut().scoping.untyped.remove(&id) {
+        if self.scope_mut().scoping.untyped.remove(&id).is_some() {
             // The first assignment of a bare `let $x;` gives it its type.
             self.scope_mut().vars[id.0 as usize].ty = value.ty.clone();
             if is_flexible(&value) {
                 self.scope_mut().scoping.flexible.insert(id);
-            }
-            if self.silent {
-                self.hints.entry(decl).or_insert_with(|| value.ty.clone());
             }
             return Some(TStmtKind::AssignVar { var: id, value });
         }

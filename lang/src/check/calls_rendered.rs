@@ -59,28 +59,34 @@ impl Checker<'_> {
     /// `buf(p, n)`, `buf(array)`: up to [`BUF_MAX`] raw bytes.
     pub(super) fn buf(&mut self, args: &[Expr], span: Span) -> Option<TExpr> {
         let data = self.expr(&args[0])?;
-        // A length known only at run time (`buf($skb->data, $skb->len)`,
-        // bpftrace's undump): a 64-byte buffer holding at most that many.
-        if let Some(n) = args.get(1) {
-            let t = self.expr(n)?;
-            if !matches!(t.kind, TExprKind::Int(_)) && t.ty.is_integer() {
-                if !matches!(data.ty, Type::Pointer(..) | Type::Int(_)) {
-                    self.error(args[1].span, format!("buf() of a '{}' needs a constant length", data.ty));
+        let given = match args.get(1) {
+            Some(n) => Some(self.expr(n)?),
+            None => None,
+        };
+        let len = match (&data.ty, given) {
+            (_, Some(n)) => match (&n.kind, &n.ty) {
+                (TExprKind::Int(v), Type::Int(_) | Type::Bool) => {
+                    if (*v as i64) < 0 {
+                        self.error(args[1].span, "buf()'s length cannot be negative");
+                        return None;
+                    }
+                    *v
+                }
+                // A length known only at run time (`buf($skb->data, $skb->len)`,
+                // bpftrace's undump): a 64-byte buffer holding at most that many.
+                (_, ty) if ty.is_integer() => {
+                    if !matches!(data.ty, Type::Pointer(..) | Type::Int(_)) {
+                        self.error(args[1].span, format!("buf() of a '{}' needs a constant length", data.ty));
+                        return None;
+                    }
+                    let ty = Type::Rendered(Rendered::Buffer { cap: BUF_MAX });
+                    return Some(TExpr { kind: TExprKind::Call { func: Func::Buf, args: vec![data, n] }, ty, span });
+                }
+                _ => {
+                    self.error(args[1].span, "buf()'s length must be a constant integer");
                     return None;
                 }
-                let ty = Type::Rendered(Rendered::Buffer { cap: BUF_MAX });
-                return Some(TExpr { kind: TExprKind::Call { func: Func::Buf, args: vec![data, t] }, ty, span });
-            }
-        }
-        let len = match (&data.ty, args.get(1)) {
-            (_, Some(n)) => {
-                let n = self.const_int(n, "buf()'s length")?;
-                if n < 0 {
-                    self.error(args[1].span, "buf()'s length cannot be negative");
-                    return None;
-                }
-                n as u64
-            }
+            },
             (Type::Array { elem, len }, None) => u64::from(super::type_size(elem) * len),
             (Type::Str { cap }, None) => u64::from(*cap),
             (other, None) => {

@@ -111,12 +111,7 @@ impl Checker<'_> {
             return make(ty, l, r);
         }
         // `$t->comm == "bash"`: a char array next to a string is that string.
-        let (l, r) = match (&l.ty, &r.ty) {
-            (Type::Str { .. }, Type::Array { .. }) | (Type::Array { .. }, Type::Str { .. }) if matches!(op, BinOp::Eq | BinOp::Ne) => {
-                (super::printf::as_string(l), super::printf::as_string(r))
-            }
-            _ => (l, r),
-        };
+        let (l, r) = if matches!(op, BinOp::Eq | BinOp::Ne) { super::printf::strings_if_paired(l, r) } else { (l, r) };
         if matches!(op, BinOp::Eq | BinOp::Ne) && self.comparable(&l.ty, &r.ty) {
             return make(Type::Bool, l, r);
         }
@@ -196,12 +191,7 @@ impl Checker<'_> {
         let t = self.expr(then);
         let o = self.expr(otherwise);
         let (c, t, o) = (c?, t?, o?);
-        let (t, o) = match (&t.ty, &o.ty) {
-            (Type::Str { .. }, Type::Array { .. }) | (Type::Array { .. }, Type::Str { .. }) => {
-                (super::printf::as_string(t), super::printf::as_string(o))
-            }
-            _ => (t, o),
-        };
+        let (t, o) = super::printf::strings_if_paired(t, o);
         // A literal branch takes the other's signedness (`c ? 1 : $u32` is
         // uint32), as in a variable assigned both.
         let ty = match (&t.ty, &o.ty) {

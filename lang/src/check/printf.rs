@@ -231,6 +231,15 @@ pub(crate) fn as_string(e: TExpr) -> TExpr {
     TExpr { kind: TExprKind::Call { func: flowtrace_stdlib::Func::Str, args: vec![e] }, ty, span }
 }
 
+/// Two values side by side (`==`, the branches of `?:`): a char array
+/// next to a string is that string ([`as_string`]); otherwise unchanged.
+pub(crate) fn strings_if_paired(a: TExpr, b: TExpr) -> (TExpr, TExpr) {
+    match (&a.ty, &b.ty) {
+        (Type::Str { .. }, Type::Array { .. }) | (Type::Array { .. }, Type::Str { .. }) => (as_string(a), as_string(b)),
+        _ => (a, b),
+    }
+}
+
 fn placeholder() -> TExpr {
     TExpr { kind: TExprKind::Int(0), ty: Type::Void, span: Span::default() }
 }

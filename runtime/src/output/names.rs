@@ -21,17 +21,6 @@ pub fn user_name(uid: u32) -> String {
     unsafe { CStr::from_ptr(pwd.pw_name) }.to_string_lossy().into_owned()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn root_and_unknown_users() {
-        assert_eq!(user_name(0), "root");
-        assert_eq!(user_name(4_000_000_000), "4000000000");
-    }
-}
-
 /// The C library's message for error number `code` (strerror(3), as
 /// bpftrace prints `strerror()`): "No such file or directory" for 2,
 /// "Unknown error N" for a number it does not know.
@@ -80,8 +69,14 @@ pub fn signal_name(sig: i64) -> String {
 }
 
 #[cfg(test)]
-mod error_tests {
-    use super::{error_message, signal_name, syscall_name};
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_and_unknown_users() {
+        assert_eq!(user_name(0), "root");
+        assert_eq!(user_name(4_000_000_000), "4000000000");
+    }
 
     #[test]
     fn syscall_and_signal_numbers_are_named() {
